@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "recsys-dist",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "recsys-dist", targets: ["recsys-dist"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C libraries, each behind a shim header for the macros Swift cannot import.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "Compute", dependencies: ["CBLAS"]),
+        .target(name: "NeuralNetwork", dependencies: ["Compute"]),
+        .target(name: "DataPipeline", dependencies: ["Compute"]),
+        .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetwork"]),
+        .target(name: "Checkpointing", dependencies: ["CHDF5", "NeuralNetwork", "Distributed"]),
+        .target(name: "Training", dependencies: [
+            "Compute", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "recsys-dist", dependencies: [
+            "Training",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["Compute", "NeuralNetwork"], path: "Tests/TestSupport"),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "TestSupport"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),
+        .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ]
+)

@@ -1,0 +1,41 @@
+/// The ids of one categorical feature for a batch, as a bag per sample (CSR layout).
+///
+/// Sample `b` owns `ids[offsets[b] ..< offsets[b + 1]]`; a one-hot feature has one id per sample,
+/// a multi-hot feature any number (zero included: an empty bag pools to a zero vector).
+public final class SparseFeature: @unchecked Sendable {
+    public let ids: IndexBuffer
+    /// `batchCapacity + 1` offsets; `offsets[0] == 0`.
+    public let offsets: IndexBuffer
+
+    public init(batchCapacity: Int, idsPerSample: Int = 1) {
+        ids = IndexBuffer(capacity: batchCapacity * max(idsPerSample, 1))
+        offsets = IndexBuffer(capacity: batchCapacity + 1)
+    }
+
+    /// Number of ids of the first `samples` samples.
+    public func idCount(samples: Int) -> Int { Int(offsets[samples]) }
+}
+
+/// One batch of training samples, laid out for the model: labels `(B)`, dense features
+/// `(B, denseFeatureCount)` row-major, and one `SparseFeature` per embedding table.
+/// Its buffers are sized once for `capacity` samples and refilled every step.
+public final class Batch: @unchecked Sendable {
+    public let capacity: Int
+    public let denseFeatureCount: Int
+    public let labels: FloatBuffer
+    public let dense: FloatBuffer
+    public let sparse: [SparseFeature]
+    /// Samples currently held (at most `capacity`; the last batch of a pass may be short).
+    public var size: Int
+
+    public init(capacity: Int, denseFeatureCount: Int, tableCount: Int, idsPerSample: Int = 1) {
+        self.capacity = capacity
+        self.denseFeatureCount = denseFeatureCount
+        labels = FloatBuffer(count: capacity)
+        dense = FloatBuffer(count: capacity * denseFeatureCount)
+        sparse = (0..<tableCount).map { _ in SparseFeature(batchCapacity: capacity, idsPerSample: idsPerSample) }
+        size = 0
+    }
+
+    public var tableCount: Int { sparse.count }
+}

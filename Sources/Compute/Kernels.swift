@@ -1,0 +1,110 @@
+/// Element-wise and reduction kernels over raw `Float` storage.
+///
+/// Element-wise loops vectorise on their own; reductions are written with `SIMD8<Float>` and
+/// several accumulators because Swift keeps floating-point order strict. Index arithmetic uses
+/// wrapping operators (`&+`, `&*`) so the overflow check does not block vectorisation.
+public enum Kernels {
+    /// `y[r, c] += bias[c]` for a row-major `rows x columns` matrix.
+    @inlinable
+    public static func addRowBias(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>,
+                                  rows: Int, columns: Int) {
+        for r in 0..<rows {
+            let row = y + r &* columns
+            for c in 0..<columns { row[c] += bias[c] }
+        }
+    }
+
+    /// `y[r, c] = max(0, y[r, c] + bias[c])`: bias and ReLU fused in one pass.
+    @inlinable
+    public static func addRowBiasReLU(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>,
+                                      rows: Int, columns: Int) {
+        for r in 0..<rows {
+            let row = y + r &* columns
+            for c in 0..<columns { row[c] = max(0, row[c] + bias[c]) }
+        }
+    }
+
+    /// ReLU backward in place: `gradient[i] = 0` where `output[i] <= 0`.
+    @inlinable
+    public static func reluBackward(gradient: UnsafeMutablePointer<Float>, output: UnsafePointer<Float>,
+                                    count: Int) {
+        for i in 0..<count { gradient[i] = output[i] > 0 ? gradient[i] : 0 }
+    }
+
+    /// `sums[c] += sum over r of x[r, c]` (bias gradients).
+    @inlinable
+    public static func accumulateColumnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int,
+                                            into sums: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = x + r &* columns
+            for c in 0..<columns { sums[c] += row[c] }
+        }
+    }
+
+    /// `y[i] += alpha * x[i]`.
+    @inlinable
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                            count: Int) {
+        for i in 0..<count { y[i] += alpha * x[i] }
+    }
+
+    /// `y[i] += x[i]`.
+    @inlinable
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] += x[i] }
+    }
+
+    /// Copies `rows` rows of `columns` floats between strided matrices.
+    @inlinable
+    public static func copyRows(from source: UnsafePointer<Float>, sourceStride: Int,
+                                to destination: UnsafeMutablePointer<Float>, destinationStride: Int,
+                                rows: Int, columns: Int) {
+        for r in 0..<rows {
+            (destination + r &* destinationStride).update(from: source + r &* sourceStride, count: columns)
+        }
+    }
+
+    /// Dot product of two `count`-float vectors (8-wide SIMD, two accumulators).
+    @inlinable
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        var i = 0
+        var acc0 = SIMD8<Float>(repeating: 0)
+        var acc1 = SIMD8<Float>(repeating: 0)
+        let rawX = UnsafeRawPointer(x), rawY = UnsafeRawPointer(y)
+        while i &+ 16 <= count {
+            let x0 = rawX.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let y0 = rawY.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let x1 = rawX.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
+            let y1 = rawY.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
+            acc0 = acc0 + x0 * y0
+            acc1 = acc1 + x1 * y1
+            i &+= 16
+        }
+        while i &+ 8 <= count {
+            let x0 = rawX.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let y0 = rawY.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            acc0 = acc0 + x0 * y0
+            i &+= 8
+        }
+        var total = (acc0 + acc1).sum()
+        while i < count { total += x[i] * y[i]; i &+= 1 }
+        return total
+    }
+
+    /// Sum of `count` floats (8-wide SIMD, two accumulators).
+    @inlinable
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var i = 0
+        var acc0 = SIMD8<Float>(repeating: 0)
+        var acc1 = SIMD8<Float>(repeating: 0)
+        let raw = UnsafeRawPointer(x)
+        while i &+ 16 <= count {
+            acc0 = acc0 + raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            acc1 = acc1 + raw.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
+            i &+= 16
+        }
+        var total = (acc0 + acc1).sum()
+        while i < count { total += x[i]; i &+= 1 }
+        return total
+    }
+}

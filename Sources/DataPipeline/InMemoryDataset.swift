@@ -1,0 +1,63 @@
+import Compute
+
+/// Samples held in memory, column by column: labels (N), dense features (N, denseFeatureCount)
+/// row-major, and per table a fixed-size bag of ids per sample (N, idsPerSample[t]).
+public struct InMemoryDataset: Sendable {
+    public let denseFeatureCount: Int
+    public let idsPerSample: [Int]
+    public var labels: [Float]
+    public var dense: [Float]
+    public var ids: [[Int32]]
+    /// Logits of the model that generated the labels, when the data is synthetic: its AUC on
+    /// the data is the ceiling a trained model can be compared with.
+    public var plantedLogits: [Float]?
+
+    public init(denseFeatureCount: Int, idsPerSample: [Int], labels: [Float], dense: [Float], ids: [[Int32]],
+                plantedLogits: [Float]? = nil) {
+        precondition(dense.count == labels.count * denseFeatureCount, "InMemoryDataset: dense size mismatch")
+        precondition(ids.count == idsPerSample.count, "InMemoryDataset: table count mismatch")
+        for (t, column) in ids.enumerated() {
+            precondition(column.count == labels.count * idsPerSample[t], "InMemoryDataset: ids size mismatch in table \(t)")
+        }
+        self.denseFeatureCount = denseFeatureCount
+        self.idsPerSample = idsPerSample
+        self.labels = labels
+        self.dense = dense
+        self.ids = ids
+        self.plantedLogits = plantedLogits
+    }
+
+    public var count: Int { labels.count }
+    public var tableCount: Int { idsPerSample.count }
+
+    /// Copies samples `order[start ..< start + size]` into `batch` (dense, labels, CSR ids).
+    public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) {
+        precondition(size <= batch.capacity, "batch of \(size) exceeds capacity \(batch.capacity)")
+        let denseCount = denseFeatureCount
+        labels.withUnsafeBufferPointer { labels in
+            dense.withUnsafeBufferPointer { dense in
+                for b in 0..<size {
+                    let sample = order[start + b]
+                    batch.labels[b] = labels[sample]
+                    (batch.dense.base + b * denseCount).update(from: dense.baseAddress! + sample * denseCount,
+                                                               count: denseCount)
+                }
+            }
+        }
+        for t in 0..<tableCount {
+            let bag = idsPerSample[t]
+            let feature = batch.sparse[t]
+            feature.ids.reserve(size * bag)
+            ids[t].withUnsafeBufferPointer { column in
+                let out = feature.ids.base, offsets = feature.offsets.base
+                offsets[0] = 0
+                for b in 0..<size {
+                    let sample = order[start + b]
+                    (out + b * bag).update(from: column.baseAddress! + sample * bag, count: bag)
+                    offsets[b + 1] = Int32((b + 1) * bag)
+                }
+            }
+        }
+        batch.size = size
+    }
+}

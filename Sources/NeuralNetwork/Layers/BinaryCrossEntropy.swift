@@ -1,0 +1,36 @@
+import Foundation
+
+/// Binary cross-entropy on logits, averaged over the batch, in the numerically stable form
+/// `max(x, 0) - x*y + log(1 + exp(-|x|))`.
+public enum BinaryCrossEntropy {
+    /// Returns the mean loss and writes dL/dx = (sigmoid(x) - y) / B into `logitGradient`.
+    public static func lossAndGradient(logits: UnsafePointer<Float>, labels: UnsafePointer<Float>,
+                                       logitGradient: UnsafeMutablePointer<Float>, count: Int) -> Double {
+        var total = 0.0
+        let scale = 1 / Float(count)
+        for i in 0..<count {
+            let x = logits[i], y = labels[i]
+            total += Double(max(x, 0) - x * y + log1pf(expf(-abs(x))))
+            logitGradient[i] = (sigmoid(x) - y) * scale
+        }
+        return total / Double(count)
+    }
+
+    /// Mean loss only.
+    public static func loss(logits: UnsafePointer<Float>, labels: UnsafePointer<Float>, count: Int) -> Double {
+        var total = 0.0
+        for i in 0..<count {
+            let x = logits[i], y = labels[i]
+            total += Double(max(x, 0) - x * y + log1pf(expf(-abs(x))))
+        }
+        return total / Double(count)
+    }
+
+    /// A logistic sigmoid that does not overflow for large |x|.
+    @inlinable
+    public static func sigmoid(_ x: Float) -> Float {
+        if x >= 0 { return 1 / (1 + expf(-x)) }
+        let e = expf(x)
+        return e / (1 + e)
+    }
+}

@@ -1,0 +1,75 @@
+import Compute
+
+/// A stack of `Linear` layers with ReLU between them (and after the last one if asked).
+///
+/// Owns its activations and their gradients, sized for `batchCapacity` rows once; the caller
+/// writes dL/d(output) into `outputGradient` and calls `backward`.
+public final class MLP: @unchecked Sendable {
+    public let layers: [Linear]
+    public let inputSize: Int
+    public let batchCapacity: Int
+    /// Output of layer l, (B, layers[l].outputSize).
+    private let activations: [FloatBuffer]
+    /// dL/d(output of layer l), same shapes.
+    private let activationGradients: [FloatBuffer]
+    /// dL/d(input), (B, inputSize); allocated only when the input needs a gradient.
+    private let inputGradientBuffer: FloatBuffer?
+
+    /// - Parameters:
+    ///   - widths: output width of every layer; the input width is `inputSize`.
+    ///   - reluOnLast: whether the last layer is followed by ReLU (DLRM's bottom MLP is).
+    ///   - needsInputGradient: whether `backward` must return dL/d(input).
+    public init(arena: ParameterArena, name: String, inputSize: Int, widths: [Int], reluOnLast: Bool,
+                batchCapacity: Int, needsInputGradient: Bool) {
+        precondition(!widths.isEmpty, "MLP needs at least one layer")
+        var layers: [Linear] = []
+        var width = inputSize
+        for (index, outputWidth) in widths.enumerated() {
+            let isLast = index == widths.count - 1
+            layers.append(Linear(arena: arena, name: "\(name)/layer\(index)", inputSize: width,
+                                 outputSize: outputWidth, appliesReLU: !isLast || reluOnLast))
+            width = outputWidth
+        }
+        self.layers = layers
+        self.inputSize = inputSize
+        self.batchCapacity = batchCapacity
+        activations = widths.map { FloatBuffer(count: batchCapacity * $0) }
+        activationGradients = widths.map { FloatBuffer(count: batchCapacity * $0) }
+        inputGradientBuffer = needsInputGradient ? FloatBuffer(count: batchCapacity * inputSize) : nil
+    }
+
+    public var outputSize: Int { layers[layers.count - 1].outputSize }
+    /// The last layer's output, (B, outputSize), valid after `forward`.
+    public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1].base }
+    /// Where the caller writes dL/d(output) before `backward`.
+    public var outputGradient: UnsafeMutablePointer<Float> { activationGradients[activationGradients.count - 1].base }
+
+    public func initialize(using generator: inout SeededGenerator) {
+        for layer in layers { layer.initialize(using: &generator) }
+    }
+
+    /// input (B, inputSize) -> output (B, outputSize).
+    @discardableResult
+    public func forward(input: UnsafePointer<Float>, rows: Int) -> UnsafeMutablePointer<Float> {
+        precondition(rows <= batchCapacity, "MLP: batch of \(rows) exceeds capacity \(batchCapacity)")
+        var x = input
+        for (index, layer) in layers.enumerated() {
+            layer.forward(input: x, output: activations[index].base, rows: rows)
+            x = UnsafePointer(activations[index].base)
+        }
+        return output
+    }
+
+    /// Adds parameter gradients into the arena; returns dL/d(input) when it was asked for.
+    @discardableResult
+    public func backward(input: UnsafePointer<Float>, rows: Int) -> UnsafeMutablePointer<Float>? {
+        for index in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layerInput = index == 0 ? input : UnsafePointer(activations[index - 1].base)
+            let inputGradient = index == 0 ? inputGradientBuffer?.base : activationGradients[index - 1].base
+            layers[index].backward(input: layerInput, output: activations[index].base,
+                                   outputGradient: activationGradients[index].base,
+                                   inputGradient: inputGradient, rows: rows)
+        }
+        return inputGradientBuffer?.base
+    }
+}

@@ -1,0 +1,24 @@
+import Compute
+
+/// What the trainer needs of a model: one forward and one backward per batch.
+///
+/// Dense parameters live in `arena`; `embeddingTables` are every sparsely updated table (the
+/// wide part's width-1 tables included). Backward adds into the arena's gradients (the caller
+/// zeroes them) and fills each table's `gradient` with the rows the batch touched.
+public protocol RecommendationModel: AnyObject {
+    var arena: ParameterArena { get }
+    var embeddingTables: [EmbeddingTable] { get }
+    var batchCapacity: Int { get }
+    /// Logits (B) for `batch`; valid until the next forward.
+    func forward(_ batch: Batch) -> UnsafeMutablePointer<Float>
+    /// Where the caller writes dL/d(logit) (B) before `backward`.
+    var logitGradient: UnsafeMutablePointer<Float> { get }
+    func backward(_ batch: Batch)
+}
+
+extension RecommendationModel {
+    /// Number of trainable scalars (dense arena plus every table).
+    public var parameterCount: Int {
+        arena.entries.reduce(0) { $0 + $1.count } + embeddingTables.reduce(0) { $0 + $1.weights.count }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import Yams
+
+/// Reads a YAML config, applies `--set key=value` overrides, rejects unknown keys, decodes it
+/// and validates every value, so that a bad config fails before any work with a message naming
+/// the file, line and key.
+public enum ConfigurationLoader {
+    /// Known keys of each section, by dotted path ("" is the top level).
+    static let schema: [String: [String]] = [
+        "": TrainingConfiguration.CodingKeys.allCases.map(\.rawValue),
+        "model": ModelSection.CodingKeys.allCases.map(\.rawValue),
+        "data": DataSection.CodingKeys.allCases.map(\.rawValue),
+        "data.synthetic": SyntheticSection.CodingKeys.allCases.map(\.rawValue),
+        "training": TrainingSection.CodingKeys.allCases.map(\.rawValue),
+        "training.optimizer": OptimizerSection.CodingKeys.allCases.map(\.rawValue),
+        "training.schedule": ScheduleSection.CodingKeys.allCases.map(\.rawValue),
+        "evaluation": EvaluationSection.CodingKeys.allCases.map(\.rawValue),
+    ]
+
+    public static func load(path: String, overrides: [String] = []) throws -> TrainingConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("\(path): cannot read the config file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("\(path): the config is not valid UTF-8")
+        }
+        return try parse(text, source: path, overrides: overrides)
+    }
+
+    /// Parses config text; `source` names it in messages.
+    public static func parse(_ text: String, source: String, overrides: [String] = []) throws -> TrainingConfiguration {
+        var root: Node
+        do {
+            root = try Yams.compose(yaml: text) ?? Node.mapping([:])
+        } catch {
+            throw ConfigurationError("\(source): invalid YAML: \(error)")
+        }
+        for override in overrides {
+            root = try apply(override: override, to: root)
+        }
+        try checkKeys(root, path: "", source: source)
+        let configuration: TrainingConfiguration
+        do {
+            configuration = try YAMLDecoder().decode(TrainingConfiguration.self, from: root)
+        } catch let error as DecodingError {
+            throw ConfigurationError(describe(error, root: root, source: source))
+        }
+        let problems = ConfigurationValidator.problems(in: configuration)
+        if let first = problems.first {
+            let line = node(at: first.key, in: root)?.mark.map { ":\($0.line)" } ?? ""
+            throw ConfigurationError("\(source)\(line): key '\(first.key)': \(first.message)")
+        }
+        return configuration
+    }
+
+    /// Applies one `a.b.c=value` override; the value is parsed as YAML (`[1, 2]`, `0.1`, `adam`).
+    static func apply(override: String, to root: Node) throws -> Node {
+        guard let equals = override.firstIndex(of: "=") else {
+            throw ConfigurationError("--set \(override): expected key=value")
+        }
+        let path = override[..<equals].split(separator: ".").map(String.init)
+        let valueText = String(override[override.index(after: equals)...])
+        guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
+            throw ConfigurationError("--set \(override): empty key")
+        }
+        let value: Node
+        do {
+            value = try Yams.compose(yaml: valueText) ?? Node("")
+        } catch {
+            throw ConfigurationError("--set \(override): value is not valid YAML")
+        }
+        return try setting(value, at: path[...], in: root, full: path.joined(separator: "."))
+    }
+
+    private static func setting(_ value: Node, at path: ArraySlice<String>, in node: Node, full: String) throws -> Node {
+        guard let key = path.first else { return value }
+        guard case .mapping(var mapping) = node else {
+            throw ConfigurationError("--set \(full): '\(key)' is inside a value that is not a section")
+        }
+        let child = mapping[Node(key)] ?? Node.mapping([:])
+        mapping[Node(key)] = try setting(value, at: path.dropFirst(), in: child, full: full)
+        return .mapping(mapping)
+    }
+
+    static func checkKeys(_ node: Node, path: String, source: String) throws {
+        guard let known = schema[path] else { return }
+        guard case .mapping(let mapping) = node else {
+            let line = node.mark.map { ":\($0.line)" } ?? ""
+            throw ConfigurationError("\(source)\(line): key '\(path.isEmpty ? "(top level)" : path)': expected a section of keys")
+        }
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "\(keyNode)"
+            let childPath = path.isEmpty ? key : "\(path).\(key)"
+            guard known.contains(key) else {
+                let line = keyNode.mark.map { ":\($0.line)" } ?? ""
+                let place = path.isEmpty ? "at the top level" : "in '\(path)'"
+                throw ConfigurationError("\(source)\(line): unknown key '\(childPath)' (known keys \(place): \(known.joined(separator: ", ")))")
+            }
+            try checkKeys(value, path: childPath, source: source)
+        }
+    }
+
+    private static func describe(_ error: DecodingError, root: Node, source: String) -> String {
+        func keyPath(_ codingPath: [CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        func located(_ codingPath: [CodingKey]) -> String {
+            let key = keyPath(codingPath)
+            let line = node(at: key, in: root)?.mark.map { ":\($0.line)" } ?? ""
+            return "\(source)\(line): key '\(key)'"
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "\(located(context.codingPath)): expected \(describe(type)) (\(context.debugDescription))"
+        case .valueNotFound(let type, let context):
+            return "\(located(context.codingPath)): missing \(describe(type))"
+        case .keyNotFound(let key, let context):
+            return "\(located(context.codingPath + [key])): required key is missing"
+        case .dataCorrupted(let context):
+            return "\(located(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(source): \(error)"
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is String.Type: return "a string"
+        default: return "\(type)"
+        }
+    }
+
+    /// The node at a dotted key path (list indices as `[i]`), for line numbers in messages.
+    static func node(at keyPath: String, in root: Node) -> Node? {
+        var current: Node? = root
+        for part in keyPath.split(separator: ".") {
+            var name = Substring(part)
+            var indices: [Int] = []
+            while let open = name.lastIndex(of: "["), name.hasSuffix("]") {
+                if let index = Int(name[name.index(after: open)..<name.index(before: name.endIndex)]) {
+                    indices.insert(index, at: 0)
+                }
+                name = name[..<open]
+            }
+            current = current?.mapping?[String(name)]
+            for index in indices {
+                guard let sequence = current?.sequence, index < sequence.count else { return current }
+                current = sequence[index]
+            }
+        }
+        return current
+    }
+}

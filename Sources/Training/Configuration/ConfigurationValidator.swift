@@ -1,0 +1,89 @@
+/// Range and consistency checks of a decoded config; each problem names its key.
+public enum ConfigurationValidator {
+    public struct Problem: Equatable, Sendable {
+        public let key: String
+        public let message: String
+    }
+
+    public static func problems(in c: TrainingConfiguration) -> [Problem] {
+        var problems: [Problem] = []
+        func require(_ condition: Bool, _ key: String, _ message: String) {
+            if !condition { problems.append(Problem(key: key, message: message)) }
+        }
+        let m = c.model
+        require(m.embeddingDimension >= 1 && m.embeddingDimension <= 4096, "model.embedding_dimension",
+                "must be in 1...4096, got \(m.embeddingDimension)")
+        require(m.tableCount >= 1 && m.tableCount <= 1024, "model.table_count", "must be in 1...1024, got \(m.tableCount)")
+        require(m.tableRows.count == m.tableCount, "model.table_rows",
+                "has \(m.tableRows.count) entries but model.table_count is \(m.tableCount)")
+        for (index, rows) in m.tableRows.enumerated() where rows < 1 || rows > Int(Int32.max) {
+            require(false, "model.table_rows[\(index)]", "must be in 1...\(Int32.max), got \(rows)")
+        }
+        func checkWidths(_ widths: [Int], _ key: String) {
+            require(!widths.isEmpty, key, "needs at least one layer")
+            for (index, width) in widths.enumerated() where width < 1 || width > 65_536 {
+                require(false, "\(key)[\(index)]", "must be in 1...65536, got \(width)")
+            }
+        }
+        switch m.architecture {
+        case .dlrm:
+            checkWidths(m.bottomMLP, "model.bottom_mlp")
+            checkWidths(m.topMLP, "model.top_mlp")
+            require(m.bottomMLP.last == m.embeddingDimension, "model.bottom_mlp",
+                    "must end at model.embedding_dimension (\(m.embeddingDimension)), got \(m.bottomMLP.last ?? 0)")
+            require(m.topMLP.last == 1, "model.top_mlp", "must end at 1 (one logit), got \(m.topMLP.last ?? 0)")
+        case .wideDeep:
+            checkWidths(m.deepMLP, "model.deep_mlp")
+            require(m.deepMLP.last == 1, "model.deep_mlp", "must end at 1 (one logit), got \(m.deepMLP.last ?? 0)")
+        }
+
+        let d = c.data
+        require(d.denseFeatures >= 1 && d.denseFeatures <= 4096, "data.dense_features",
+                "must be in 1...4096, got \(d.denseFeatures)")
+        require(d.idsPerSample >= 1 && d.idsPerSample <= 1024, "data.ids_per_sample",
+                "must be in 1...1024, got \(d.idsPerSample)")
+        let s = d.synthetic
+        require(s.trainSamples >= 1, "data.synthetic.train_samples", "must be at least 1, got \(s.trainSamples)")
+        require(s.evalSamples >= 2, "data.synthetic.eval_samples", "must be at least 2, got \(s.evalSamples)")
+        require(s.seed >= 0, "data.synthetic.seed", "must be non-negative, got \(s.seed)")
+        require(s.zipfExponent >= 0 && s.zipfExponent <= 10, "data.synthetic.zipf_exponent",
+                "must be in 0...10, got \(s.zipfExponent)")
+        require(s.plantedIDsPerTable >= 0, "data.synthetic.planted_ids_per_table",
+                "must be non-negative, got \(s.plantedIDsPerTable)")
+        for (index, pair) in s.crosses.enumerated() {
+            require(pair.count == 2 && pair.allSatisfy { $0 >= 0 && $0 < m.tableCount } && pair[0] != pair[1],
+                    "data.synthetic.crosses[\(index)]",
+                    "must be two different table indices in 0..<\(m.tableCount), got \(pair)")
+        }
+
+        let t = c.training
+        require(t.batchSize >= 1 && t.batchSize <= 1 << 22, "training.batch_size", "must be in 1...4194304, got \(t.batchSize)")
+        require(t.epochs >= 1, "training.epochs", "must be at least 1, got \(t.epochs)")
+        require(t.maxSteps >= 0, "training.max_steps", "must be non-negative (0: no limit), got \(t.maxSteps)")
+        require(t.seed >= 0, "training.seed", "must be non-negative, got \(t.seed)")
+        require(t.threads >= 1 && t.threads <= 256, "training.threads", "must be in 1...256, got \(t.threads)")
+        require(t.logEvery >= 0, "training.log_every", "must be non-negative, got \(t.logEvery)")
+        let o = t.optimizer
+        require(o.learningRate > 0 && o.learningRate <= 100, "training.optimizer.learning_rate",
+                "must be in (0, 100], got \(o.learningRate)")
+        if let epsilon = o.epsilon {
+            require(epsilon > 0 && epsilon < 1, "training.optimizer.epsilon", "must be in (0, 1), got \(epsilon)")
+        }
+        require(o.beta1 >= 0 && o.beta1 < 1, "training.optimizer.beta1", "must be in [0, 1), got \(o.beta1)")
+        require(o.beta2 >= 0 && o.beta2 < 1, "training.optimizer.beta2", "must be in [0, 1), got \(o.beta2)")
+        require(o.initialAccumulator >= 0, "training.optimizer.initial_accumulator",
+                "must be non-negative, got \(o.initialAccumulator)")
+        let schedule = t.schedule
+        require(schedule.warmupSteps >= 0, "training.schedule.warmup_steps", "must be non-negative, got \(schedule.warmupSteps)")
+        require(schedule.decayStartStep >= 0, "training.schedule.decay_start_step",
+                "must be non-negative, got \(schedule.decayStartStep)")
+        require(schedule.decaySteps >= 0, "training.schedule.decay_steps", "must be non-negative, got \(schedule.decaySteps)")
+        require(schedule.decay == .none || schedule.decaySteps > 0, "training.schedule.decay_steps",
+                "must be positive when training.schedule.decay is \(schedule.decay.rawValue)")
+        require(schedule.finalScale >= 0 && schedule.finalScale <= 1, "training.schedule.final_scale",
+                "must be in 0...1, got \(schedule.finalScale)")
+        require(c.evaluation.batchSize >= 1 && c.evaluation.batchSize <= 1 << 22, "evaluation.batch_size",
+                "must be in 1...4194304, got \(c.evaluation.batchSize)")
+        return problems
+    }
+}

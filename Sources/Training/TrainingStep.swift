@@ -1,0 +1,44 @@
+import Compute
+import NeuralNetwork
+
+/// One optimisation step on a batch: forward, loss, backward, dense and sparse updates.
+/// Allocates nothing: every buffer it touches was sized when the model was built.
+public final class TrainingStep: @unchecked Sendable {
+    public let model: RecommendationModel
+    public let denseOptimizer: DenseOptimizer
+    public let sparseOptimizer: SparseOptimizer
+
+    public init(model: RecommendationModel, settings: OptimizerSettings) {
+        self.model = model
+        denseOptimizer = DenseOptimizer(settings: settings, parameterCount: model.arena.count)
+        sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
+    }
+
+    /// Trains on `batch`; returns its mean loss before the update.
+    public func run(_ batch: Batch, learningRate: Float) -> Double {
+        let loss = forward(batch)
+        backward(batch)
+        update(learningRate: learningRate)
+        return loss
+    }
+
+    /// Forward and loss; leaves dL/d(logit) in the model. Returns the mean loss.
+    public func forward(_ batch: Batch) -> Double {
+        let logits = model.forward(batch)
+        return BinaryCrossEntropy.lossAndGradient(logits: logits, labels: batch.labels.base,
+                                                  logitGradient: model.logitGradient, count: batch.size)
+    }
+
+    /// Zeroes the dense gradients, then fills them and the tables' row gradients.
+    public func backward(_ batch: Batch) {
+        model.arena.zeroGradients()
+        model.backward(batch)
+    }
+
+    /// Applies the dense and the sparse optimizer.
+    public func update(learningRate: Float) {
+        denseOptimizer.step(values: model.arena.values.view, gradients: model.arena.gradients.view,
+                            learningRate: learningRate)
+        sparseOptimizer.step(tables: model.embeddingTables, learningRate: learningRate)
+    }
+}

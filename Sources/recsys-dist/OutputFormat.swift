@@ -1,0 +1,9 @@
+import ArgumentParser
+
+/// How a command prints its result.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    /// Human-readable lines.
+    case text
+    /// Progress as text on stderr; the last line of stdout is one JSON object.
+    case json
+}

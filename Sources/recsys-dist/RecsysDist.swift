@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct RecsysDist: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recsys-dist",
+        abstract: "Train and evaluate DLRM and Wide&Deep recommender models, data-parallel over MPI.",
+        subcommands: [Train.self, Evaluate.self, Bench.self])
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model from a YAML config, then evaluate it on the held-out split.")
+
+    @Option(name: .long, help: "The YAML config file.")
+    var config: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. training.batch_size=512.",
+                                                         valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Option(name: .long, help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        let configuration = try loadConfiguration(path: config, overrides: overrides)
+        let communicator = try worldCommunicator()
+        defer { Communicator.finalize() }
+        let console = Console(format: format, isRoot: communicator.isRoot)
+        let report: TrainingReport
+        do {
+            report = try Trainer(configuration: configuration, communicator: communicator, log: console.progress).run()
+        } catch {
+            console.error("rank \(communicator.rank): \(error)")
+            if communicator.size > 1 { communicator.abort(code: 1) }
+            throw ExitCode.failure
+        }
+        let e = report.evaluation
+        console.progress("trained \(report.steps) steps, \(report.samples) samples in \(Training.format(report.trainSeconds, 1)) s "
+                         + "(\(Int(report.samplesPerSecond)) samples/s)")
+        var line = "held-out: AUC \(Training.format(e.auc, 4))  logloss \(Training.format(e.logloss, 4))  "
+            + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
+        if let planted = report.plantedEvaluation {
+            line += "\nplanted model: AUC \(Training.format(planted.auc, 4))  logloss \(Training.format(planted.logloss, 4))  "
+                + "(AUC gap \(Training.format(planted.auc - e.auc, 4)))"
+        }
+        console.result(text: line, json: [
+            "auc": e.auc, "logloss": e.logloss, "accuracy": e.accuracy, "eval_samples": e.count,
+            "samples": report.samples, "steps": report.steps, "samples_per_second": report.samplesPerSecond,
+            "train_seconds": report.trainSeconds, "final_train_loss": report.finalTrainLoss,
+            "planted_auc": report.plantedEvaluation?.auc as Any, "planted_logloss": report.plantedEvaluation?.logloss as Any,
+        ])
+    }
+}
+
+/// Loads and validates a config, turning problems into one-line messages.
+func loadConfiguration(path: String, overrides: [String]) throws -> TrainingConfiguration {
+    do {
+        return try ConfigurationLoader.load(path: path, overrides: overrides)
+    } catch let error as ConfigurationError {
+        throw ValidationError(error.message)
+    }
+}
+
+func worldCommunicator() throws -> Communicator {
+    do {
+        return try Communicator.world()
+    } catch {
+        throw ValidationError("cannot start MPI: \(error)")
+    }
+}
