@@ -18,7 +18,7 @@ extension DataSplits {
         settings.plantedIDsPerTable = s.plantedIDsPerTable
         settings.idEffectScale = s.idEffectScale
         settings.denseEffectScale = s.denseEffectScale
-        settings.crosses = s.crosses
+        settings.crosses = s.plantedCrosses(tableCount: configuration.model.tableCount)
         settings.crossScale = s.crossScale
         settings.seed = UInt64(s.seed)
         let generator = SyntheticClickModel(settings)

@@ -35,20 +35,28 @@ public enum ConfigurationLoader {
         } catch {
             throw ConfigurationError("\(source): invalid YAML: \(error)")
         }
+        var overridden: [String] = []
         for override in overrides {
             root = try apply(override: override, to: root)
+            overridden.append(String(override.prefix { $0 != "=" }))
         }
-        try checkKeys(root, path: "", source: source)
+        /// "file:line" for a key from the file, "--set key" for an overridden one.
+        func location(of key: String) -> String {
+            if let set = overridden.last(where: { key == $0 || key.hasPrefix($0 + ".") || key.hasPrefix($0 + "[") }) {
+                return "--set \(set)"
+            }
+            return source + (line(of: key, in: root).map { ":\($0)" } ?? "")
+        }
+        try checkKeys(root, path: "", location: location(of:))
         let configuration: TrainingConfiguration
         do {
             configuration = try YAMLDecoder().decode(TrainingConfiguration.self, from: root)
         } catch let error as DecodingError {
-            throw ConfigurationError(describe(error, root: root, source: source))
+            throw ConfigurationError(describe(error, location: location(of:), source: source))
         }
         let problems = ConfigurationValidator.problems(in: configuration)
         if let first = problems.first {
-            let line = node(at: first.key, in: root)?.mark.map { ":\($0.line)" } ?? ""
-            throw ConfigurationError("\(source)\(line): key '\(first.key)': \(first.message)")
+            throw ConfigurationError("\(location(of: first.key)): key '\(first.key)': \(first.message)")
         }
         return configuration
     }
@@ -82,33 +90,30 @@ public enum ConfigurationLoader {
         return .mapping(mapping)
     }
 
-    static func checkKeys(_ node: Node, path: String, source: String) throws {
+    static func checkKeys(_ node: Node, path: String, location: (String) -> String) throws {
         guard let known = schema[path] else { return }
         guard case .mapping(let mapping) = node else {
-            let line = node.mark.map { ":\($0.line)" } ?? ""
-            throw ConfigurationError("\(source)\(line): key '\(path.isEmpty ? "(top level)" : path)': expected a section of keys")
+            throw ConfigurationError("\(location(path)): key '\(path.isEmpty ? "(top level)" : path)': expected a section of keys")
         }
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? "\(keyNode)"
             let childPath = path.isEmpty ? key : "\(path).\(key)"
             guard known.contains(key) else {
-                let line = keyNode.mark.map { ":\($0.line)" } ?? ""
                 let place = path.isEmpty ? "at the top level" : "in '\(path)'"
-                throw ConfigurationError("\(source)\(line): unknown key '\(childPath)' (known keys \(place): \(known.joined(separator: ", ")))")
+                throw ConfigurationError("\(location(childPath)): unknown key '\(childPath)' (known keys \(place): \(known.joined(separator: ", ")))")
             }
-            try checkKeys(value, path: childPath, source: source)
+            try checkKeys(value, path: childPath, location: location)
         }
     }
 
-    private static func describe(_ error: DecodingError, root: Node, source: String) -> String {
+    private static func describe(_ error: DecodingError, location: (String) -> String, source: String) -> String {
         func keyPath(_ codingPath: [CodingKey]) -> String {
             codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
                 .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
         }
         func located(_ codingPath: [CodingKey]) -> String {
             let key = keyPath(codingPath)
-            let line = node(at: key, in: root)?.mark.map { ":\($0.line)" } ?? ""
-            return "\(source)\(line): key '\(key)'"
+            return "\(location(key)): key '\(key)'"
         }
         switch error {
         case .typeMismatch(let type, let context):
@@ -134,9 +139,11 @@ public enum ConfigurationLoader {
         }
     }
 
-    /// The node at a dotted key path (list indices as `[i]`), for line numbers in messages.
-    static func node(at keyPath: String, in root: Node) -> Node? {
+    /// The line of a dotted key path (list indices as `[i]`) in the config, for messages: the
+    /// line of the key itself, or of the list element.
+    static func line(of keyPath: String, in root: Node) -> Int? {
         var current: Node? = root
+        var line: Int?
         for part in keyPath.split(separator: ".") {
             var name = Substring(part)
             var indices: [Int] = []
@@ -146,12 +153,15 @@ public enum ConfigurationLoader {
                 }
                 name = name[..<open]
             }
-            current = current?.mapping?[String(name)]
+            guard let pair = current?.mapping?.first(where: { $0.key.string == String(name) }) else { return line }
+            line = pair.key.mark?.line
+            current = pair.value
             for index in indices {
-                guard let sequence = current?.sequence, index < sequence.count else { return current }
+                guard let sequence = current?.sequence, index < sequence.count else { return line }
                 current = sequence[index]
+                line = current?.mark?.line ?? line
             }
         }
-        return current
+        return line
     }
 }

@@ -50,7 +50,7 @@ public enum ConfigurationValidator {
                 "must be in 0...10, got \(s.zipfExponent)")
         require(s.plantedIDsPerTable >= 0, "data.synthetic.planted_ids_per_table",
                 "must be non-negative, got \(s.plantedIDsPerTable)")
-        for (index, pair) in s.crosses.enumerated() {
+        for (index, pair) in (s.crosses ?? []).enumerated() {
             require(pair.count == 2 && pair.allSatisfy { $0 >= 0 && $0 < m.tableCount } && pair[0] != pair[1],
                     "data.synthetic.crosses[\(index)]",
                     "must be two different table indices in 0..<\(m.tableCount), got \(pair)")

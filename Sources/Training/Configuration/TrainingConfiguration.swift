@@ -105,7 +105,8 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
     public var plantedIDsPerTable = 8
     public var idEffectScale = 0.8
     public var denseEffectScale = 0.6
-    public var crosses: [[Int]] = [[0, 1], [2, 3]]
+    /// Pairs of tables whose ids interact; by default (0, 1) and (2, 3), those that exist.
+    public var crosses: [[Int]]?
     public var crossScale = 1.0
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -122,6 +123,11 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The crosses to plant for `tableCount` tables.
+    public func plantedCrosses(tableCount: Int) -> [[Int]] {
+        crosses ?? [[0, 1], [2, 3]].filter { $0.allSatisfy { $0 < tableCount } }
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = SyntheticSection()
@@ -132,7 +138,7 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
         plantedIDsPerTable = try c.decodeIfPresent(Int.self, forKey: .plantedIDsPerTable) ?? defaults.plantedIDsPerTable
         idEffectScale = try c.decodeIfPresent(Double.self, forKey: .idEffectScale) ?? defaults.idEffectScale
         denseEffectScale = try c.decodeIfPresent(Double.self, forKey: .denseEffectScale) ?? defaults.denseEffectScale
-        crosses = try c.decodeIfPresent([[Int]].self, forKey: .crosses) ?? defaults.crosses
+        crosses = try c.decodeIfPresent([[Int]].self, forKey: .crosses)
         crossScale = try c.decodeIfPresent(Double.self, forKey: .crossScale) ?? defaults.crossScale
     }
 }

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// End-to-end tests of the built binary: what a user types, what they read back.
+@Suite(.serialized) struct CommandLineTests {
+    static let smallConfig = """
+        model:
+          architecture: dlrm
+          embedding_dimension: 4
+          table_count: 3
+          table_rows: 20
+          bottom_mlp: [8, 4]
+          top_mlp: [8, 1]
+        data:
+          synthetic:
+            train_samples: 4000
+            eval_samples: 1000
+            crosses: [[0, 1]]
+        training:
+          batch_size: 100
+          log_every: 10
+          optimizer:
+            algorithm: adagrad
+            learning_rate: 0.05
+        """
+
+    func writeConfig(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func trainPrintsProgressAndEndsWithJSONMetrics() throws {
+        let path = try writeConfig(Self.smallConfig)
+        let result = try BinaryRunner.run(["train", "--config", path, "--format", "json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lastLine = try #require(result.standardOutput.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
+        for key in ["auc", "logloss", "samples", "samples_per_second", "planted_auc"] {
+            #expect(json[key] is NSNumber, "missing \(key) in \(lastLine)")
+        }
+        #expect((json["samples"] as? Int) == 4000)
+        #expect(((json["auc"] as? Double) ?? 0) > 0.6)
+        #expect(result.standardError.contains("step 10/40"), "progress goes to stderr in JSON mode")
+    }
+
+    @Test func trainTextOutputShowsHeldOutAndPlantedAUC() throws {
+        let path = try writeConfig(Self.smallConfig)
+        let result = try BinaryRunner.run(["train", "--config", path, "--set", "training.epochs=2"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("step 80/80"))
+        #expect(result.standardOutput.contains("held-out: AUC 0."))
+        #expect(result.standardOutput.contains("planted model: AUC 0."))
+    }
+
+    @Test func badConfigFailsWithOneLineNamingTheKey() throws {
+        let path = try writeConfig(Self.smallConfig)
+        let unknown = try BinaryRunner.run(["train", "--config", path, "--set", "training.learning_rate=0.1"])
+        #expect(unknown.status != 0)
+        #expect(unknown.standardError.contains("unknown key 'training.learning_rate'"), "\(unknown.standardError)")
+        let range = try BinaryRunner.run(["train", "--config", path, "--set", "training.threads=0"])
+        #expect(range.status != 0)
+        #expect(range.standardError.contains("key 'training.threads': must be in 1...256, got 0"))
+        let missing = try BinaryRunner.run(["train", "--config", "/nonexistent/config.yaml"])
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("/nonexistent/config.yaml: cannot read the config file"))
+    }
+
+    @Test func benchPrintsThroughputAndCeiling() throws {
+        let result = try BinaryRunner.run(["bench", "--model", "wide-deep", "--rows", "1000", "--batch-size", "256",
+                                           "--warmup", "1", "--steps", "3", "--format", "json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lastLine = try #require(result.standardOutput.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
+        #expect(((json["samples_per_second"] as? Double) ?? 0) > 0)
+        #expect(((json["fraction_of_ceiling"] as? Double) ?? 0) > 0)
+    }
+}

@@ -1,0 +1,64 @@
+import Compute
+import DataPipeline
+import Testing
+
+@Suite struct SyntheticDataTests {
+    func settings() -> SyntheticClickModel.Settings {
+        var s = SyntheticClickModel.Settings()
+        s.tableRowCounts = [100, 100, 40, 40]
+        s.crosses = [[0, 1]]
+        return s
+    }
+
+    @Test func sameSeedSameData() {
+        let a = SyntheticClickModel(settings()).generate(count: 500, stream: 0)
+        let b = SyntheticClickModel(settings()).generate(count: 500, stream: 0)
+        let c = SyntheticClickModel(settings()).generate(count: 500, stream: 1)
+        #expect(a.labels == b.labels && a.ids == b.ids && a.dense == b.dense)
+        #expect(a.ids != c.ids)
+    }
+
+    @Test func idsAreInRangeAndZipfSkewed() {
+        let data = SyntheticClickModel(settings()).generate(count: 20000, stream: 0)
+        for (t, rows) in [100, 100, 40, 40].enumerated() {
+            #expect(data.ids[t].allSatisfy { $0 >= 0 && $0 < rows })
+            var counts = [Int](repeating: 0, count: rows)
+            for id in data.ids[t] { counts[Int(id)] += 1 }
+            let sorted = counts.sorted(by: >)
+            #expect(sorted[0] > 10 * sorted[rows / 2], "the most frequent id dominates the median one")
+        }
+        let positives = data.labels.reduce(0, +) / Float(data.count)
+        #expect(positives > 0.1 && positives < 0.6)
+    }
+
+    @Test func multiHotBagsFillCSROffsets() {
+        var s = settings()
+        s.idsPerSample = 3
+        let data = SyntheticClickModel(s).generate(count: 10, stream: 0)
+        let order = Array(0..<10)
+        let batch = Batch(capacity: 4, denseFeatureCount: 13, tableCount: 4, idsPerSample: 3)
+        order.withUnsafeBufferPointer { data.fill(batch, order: $0, start: 2, size: 4) }
+        #expect(batch.size == 4)
+        #expect((0...4).map { batch.sparse[1].offsets[$0] } == [0, 3, 6, 9, 12])
+        #expect((0..<3).map { batch.sparse[1].ids[$0] } == Array(data.ids[1][6..<9]))
+        #expect(batch.labels[0] == data.labels[2])
+    }
+
+    @Test func loaderShufflesEachEpochAndCoversEverySample() {
+        var s = settings()
+        s.tableRowCounts = [1000]
+        s.crosses = []
+        let data = SyntheticClickModel(s).generate(count: 100, stream: 0)
+        // Tag each sample by its dense[0] value to follow it through the loader.
+        let loader = BatchLoader(dataset: data, batchSize: 10, shuffleSeed: 3, dropLast: true)
+        func epochOrder() -> [Float] {
+            var seen: [Float] = []
+            while loader.next() { seen += (0..<10).map { loader.batch.dense[$0 * 13] } }
+            return seen
+        }
+        let first = epochOrder(), second = epochOrder()
+        #expect(first.count == 100 && Set(first) == Set(data.dense.enumerated().filter { $0.offset % 13 == 0 }.map(\.element)))
+        #expect(first != second, "a new order every epoch")
+        #expect(loader.epoch == 2)
+    }
+}

@@ -1,0 +1,89 @@
+import Compute
+import NeuralNetwork
+import Testing
+import TestSupport
+
+/// Whole-model gradients (mean BCE over a batch) against central finite differences: every
+/// dense parameter of the arena (or a spread sample of them) and every row of every table,
+/// on a batch whose tables contain repeated ids and multi-hot bags.
+@Suite struct ModelGradientTests {
+    /// A batch of 6 samples, 3 tables of 5 rows, bags of 1-3 ids with repeats.
+    static func makeBatch(denseCount: Int) -> Batch {
+        let rows = 6
+        let batch = Batch(capacity: rows, denseFeatureCount: denseCount, tableCount: 3, idsPerSample: 3)
+        var random = TestRandom(seed: 99)
+        random.fill(batch.dense.view)
+        batch.labels.view.copy(from: [1, 0, 0, 1, 1, 0])
+        let bags: [[[Int32]]] = [
+            [[0], [0], [4], [2], [0], [1]],                 // one-hot, id 0 three times
+            [[1, 1], [3], [1, 2, 3], [], [4, 4, 4], [0]],    // multi-hot, repeats within and across bags
+            [[2], [2], [2], [2], [3], [2]],
+        ]
+        for (t, tableBags) in bags.enumerated() {
+            var k = 0
+            batch.sparse[t].offsets[0] = 0
+            for (b, bag) in tableBags.enumerated() {
+                for id in bag { batch.sparse[t].ids[k] = id; k += 1 }
+                batch.sparse[t].offsets[b + 1] = Int32(k)
+            }
+        }
+        batch.size = rows
+        return batch
+    }
+
+    func checkModel(_ model: RecommendationModel, batch: Batch, sampledDenseIndices: Int) {
+        func loss() -> Double {
+            let logits = model.forward(batch)
+            return BinaryCrossEntropy.loss(logits: logits, labels: batch.labels.base, count: batch.size)
+        }
+        let logits = model.forward(batch)
+        _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: batch.labels.base,
+                                               logitGradient: model.logitGradient, count: batch.size)
+        model.arena.zeroGradients()
+        model.backward(batch)
+        let denseGradients = model.arena.gradients.toArray().map(Double.init)
+        let tableGradients = model.embeddingTables.map { $0.gradient.rows() }
+
+        let indices = model.arena.entries.flatMap { entry in
+            FiniteDifference.sampleIndices(count: entry.count, limit: sampledDenseIndices, seed: UInt64(entry.offset))
+                .map { entry.offset + $0 }
+        }
+        let numeric = FiniteDifference.gradient(of: loss, parameters: model.arena.values.view, indices: indices,
+                                                step: 3e-3)
+        let bad = FiniteDifference.mismatches(analytic: indices.map { denseGradients[$0] }, numeric: numeric,
+                                              absolute: 2e-4)
+        let names = bad.prefix(5).map { mismatch in
+            model.arena.entries.last(where: { $0.offset <= indices[mismatch.index] })?.name ?? "?"
+        }
+        #expect(bad.isEmpty, "dense: \(names) \(bad.prefix(5))")
+
+        for (t, table) in model.embeddingTables.enumerated() {
+            let numeric = FiniteDifference.gradient(of: loss, parameters: table.weights.view,
+                                                    indices: Array(0..<table.weights.count), step: 3e-3)
+            var analytic = [Double](repeating: 0, count: table.weights.count)
+            for row in tableGradients[t] {
+                for k in 0..<table.dimension { analytic[row.id * table.dimension + k] = Double(row.gradient[k]) }
+            }
+            let bad = FiniteDifference.mismatches(analytic: analytic, numeric: numeric, absolute: 2e-4)
+            #expect(bad.isEmpty, "\(table.name): \(bad.prefix(5))")
+        }
+    }
+
+    @Test func dlrmGradients() {
+        let architecture = DLRMArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                                            bottomWidths: [8, 3], topWidths: [6, 1])
+        let model = DLRM(architecture, batchCapacity: 6, seed: 42)
+        checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
+    }
+
+    @Test func wideDeepGradients() {
+        let architecture = WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                                                deepWidths: [7, 5, 1])
+        let model = WideDeep(architecture, batchCapacity: 6, seed: 42)
+        // The wide part starts at zero; give it values so its products are exercised.
+        var random = TestRandom(seed: 4)
+        for table in model.wide.tables { random.fill(table.weights.view, scale: 0.3) }
+        random.fill(model.wide.dense.weight, scale: 0.3)
+        checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Runs the built `recsys-dist` binary, as a user would, and captures what it prints.
+public enum BinaryRunner {
+    public struct Output: Sendable {
+        public let status: Int32
+        public let standardOutput: String
+        public let standardError: String
+    }
+
+    /// The binary next to the test runner (`.build/<triple>/<config>/`), or `$RECSYS_DIST_BIN`.
+    public static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["RECSYS_DIST_BIN"] { return path }
+        let runner = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var folder = URL(fileURLWithPath: runner).deletingLastPathComponent()
+        // On Linux the runner is `<config>/<package>PackageTests.xctest`, a file in the build folder.
+        if folder.lastPathComponent.hasSuffix(".xctest") { folder.deleteLastPathComponent() }
+        return folder.appendingPathComponent("recsys-dist").path
+    }
+
+    /// Runs the binary with `arguments`; kills it after `timeout` seconds.
+    public static func run(_ arguments: [String], timeout: TimeInterval = 300) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binaryPath)
+        process.arguments = arguments
+        let out = Pipe()
+        // stderr goes to a file, stdout through a pipe read to the end before waiting, so the
+        // child never blocks on a full pipe.
+        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errorPath.path, contents: nil)
+        let errorFile = try FileHandle(forWritingTo: errorPath)
+        defer { try? FileManager.default.removeItem(at: errorPath) }
+        process.standardOutput = out
+        process.standardError = errorFile
+        try process.run()
+        let deadline = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
+        let outputData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        deadline.cancel()
+        try errorFile.close()
+        let errorData = FileManager.default.contents(atPath: errorPath.path) ?? Data()
+        return Output(status: process.terminationStatus,
+                      standardOutput: String(decoding: outputData, as: UTF8.self),
+                      standardError: String(decoding: errorData, as: UTF8.self))
+    }
+}

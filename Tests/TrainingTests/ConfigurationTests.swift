@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Training
+
+@Suite struct ConfigurationTests {
+    static let minimal = """
+        model:
+          architecture: dlrm
+          embedding_dimension: 4
+          table_count: 2
+          table_rows: [10, 20]
+          bottom_mlp: [8, 4]
+          top_mlp: [8, 1]
+        training:
+          batch_size: 64
+          optimizer:
+            algorithm: adam
+            learning_rate: 0.001
+        """
+
+    func error(_ text: String, overrides: [String] = []) -> String? {
+        do {
+            _ = try ConfigurationLoader.parse(text, source: "x.yaml", overrides: overrides)
+            return nil
+        } catch let error as ConfigurationError {
+            return error.message
+        } catch {
+            return "unexpected \(error)"
+        }
+    }
+
+    @Test func decodesValuesAndDefaults() throws {
+        let c = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml")
+        #expect(c.model.tableRows == [10, 20])
+        #expect(c.training.optimizer.algorithm == .adam)
+        #expect(c.training.batchSize == 64)
+        #expect(c.data.denseFeatures == 13 && c.training.epochs == 1)
+    }
+
+    @Test func oneRowCountAppliesToEveryTable() throws {
+        let c = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["model.table_rows=7"])
+        #expect(c.model.tableRows == [7, 7])
+    }
+
+    @Test func overridesSetNestedKeys() throws {
+        let c = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml",
+                                              overrides: ["training.optimizer.learning_rate=0.5", "training.schedule.warmup_steps=3",
+                                                          "model.top_mlp=[16, 1]"])
+        #expect(c.training.optimizer.learningRate == 0.5)
+        #expect(c.training.schedule.warmupSteps == 3)
+        #expect(c.model.topMLP == [16, 1])
+    }
+
+    @Test func unknownKeysAreNamedWithTheirLine() {
+        let text = Self.minimal + "\n  optimzer:\n    algorithm: sgd\n"
+        let message = error(text)
+        #expect(message?.hasPrefix("x.yaml:13: unknown key 'training.optimzer'") == true, "\(message ?? "")")
+        #expect(error(Self.minimal, overrides: ["training.bach_size=3"])?.contains("unknown key 'training.bach_size'") == true)
+        #expect(error(Self.minimal + "\nextra: 1\n")?.contains("unknown key 'extra'") == true)
+    }
+
+    @Test func wrongTypesNameTheKey() {
+        let message = error(Self.minimal, overrides: ["training.batch_size=lots"])
+        #expect(message?.contains("key 'training.batch_size': expected an integer") == true, "\(message ?? "")")
+        let enumMessage = error(Self.minimal, overrides: ["training.optimizer.algorithm=rmsprop"])
+        #expect(enumMessage?.contains("training.optimizer.algorithm") == true, "\(enumMessage ?? "")")
+    }
+
+    @Test func outOfRangeValuesNameTheKeyAndRange() {
+        #expect(error(Self.minimal, overrides: ["training.batch_size=0"])
+            == "--set training.batch_size: key 'training.batch_size': must be in 1...4194304, got 0")
+        #expect(error(Self.minimal.replacingOccurrences(of: "batch_size: 64", with: "batch_size: -5"))
+            == "x.yaml:9: key 'training.batch_size': must be in 1...4194304, got -5")
+        #expect(error(Self.minimal, overrides: ["training.optimizer.learning_rate=-1"])?
+            .contains("key 'training.optimizer.learning_rate': must be in (0, 100]") == true)
+        #expect(error(Self.minimal, overrides: ["model.bottom_mlp=[8, 5]"])?
+            .contains("key 'model.bottom_mlp': must end at model.embedding_dimension (4)") == true)
+        #expect(error(Self.minimal, overrides: ["model.table_rows=[1, 2, 3]"])?
+            .contains("key 'model.table_rows': has 3 entries but model.table_count is 2") == true)
+        #expect(error(Self.minimal, overrides: ["data.synthetic.crosses=[[0, 5]]"])?
+            .contains("key 'data.synthetic.crosses[0]'") == true)
+    }
+
+    @Test func missingArchitectureIsReported() {
+        let message = error("model:\n  embedding_dimension: 4\n")
+        #expect(message?.contains("key 'model.architecture': required key is missing") == true, "\(message ?? "")")
+    }
+
+    @Test func shippedConfigsAreValid() throws {
+        for name in ["quickstart", "dlrm-small-synthetic", "wide-deep-synthetic"] {
+            let path = packageRoot() + "/configs/\(name).yaml"
+            _ = try ConfigurationLoader.load(path: path)
+        }
+    }
+}
+
+/// The package root, from this file's path.
+func packageRoot(file: String = #filePath) -> String {
+    var components = file.split(separator: "/", omittingEmptySubsequences: false)
+    components.removeLast(3)
+    return components.joined(separator: "/")
+}
