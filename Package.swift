@@ -1,6 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Hot loops are written to vectorise; on x86-64 build them for AVX2 + FMA (every x86 server
+// since 2013) instead of the SSE2 baseline.
+#if arch(x86_64)
+let vectorSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let vectorSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "recsys-dist",
     platforms: [.macOS(.v14)],
@@ -20,15 +28,15 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "Compute", dependencies: ["CBLAS"]),
-        .target(name: "NeuralNetwork", dependencies: ["Compute"]),
-        .target(name: "DataPipeline", dependencies: ["Compute"]),
+        .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: vectorSettings),
+        .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
+        .target(name: "DataPipeline", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetwork"]),
         .target(name: "Checkpointing", dependencies: ["CHDF5", "NeuralNetwork", "Distributed"]),
         .target(name: "Training", dependencies: [
             "Compute", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
             .product(name: "Yams", package: "Yams"),
-        ]),
+        ], swiftSettings: vectorSettings),
         .executableTarget(name: "recsys-dist", dependencies: [
             "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -12,5 +12,8 @@ static inline hid_t recsys_h5t_c_s1(void) { return H5T_C_S1; }
 static inline unsigned recsys_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned recsys_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline hid_t recsys_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
+static inline hid_t recsys_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t recsys_h5e_default(void) { return H5E_DEFAULT; }
+static inline size_t recsys_h5t_variable(void) { return H5T_VARIABLE; }
 
 #endif

@@ -54,6 +54,12 @@ public enum Kernels {
         for i in 0..<count { y[i] += x[i] }
     }
 
+    /// `y[i] = x[i]` for short vectors (an embedding row), without a `memmove` call.
+    @inlinable
+    public static func copy(_ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] = x[i] }
+    }
+
     /// Copies `rows` rows of `columns` floats between strided matrices.
     @inlinable
     public static func copyRows(from source: UnsafePointer<Float>, sourceStride: Int,

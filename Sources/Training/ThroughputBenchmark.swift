@@ -74,7 +74,7 @@ public enum ThroughputBenchmark {
             let t1 = DispatchTime.now()
             _ = step.forward(loader.batch)
             let t2 = DispatchTime.now()
-            step.backward(loader.batch)
+            step.backward(loader.batch, learningRate: settings.learningRate)
             let t3 = DispatchTime.now()
             step.update(learningRate: settings.learningRate)
             let t4 = DispatchTime.now()

@@ -17,7 +17,7 @@ public final class TrainingStep: @unchecked Sendable {
     /// Trains on `batch`; returns its mean loss before the update.
     public func run(_ batch: Batch, learningRate: Float) -> Double {
         let loss = forward(batch)
-        backward(batch)
+        backward(batch, learningRate: learningRate)
         update(learningRate: learningRate)
         return loss
     }
@@ -29,16 +29,23 @@ public final class TrainingStep: @unchecked Sendable {
                                                   logitGradient: model.logitGradient, count: batch.size)
     }
 
-    /// Zeroes the dense gradients, then fills them and the tables' row gradients.
-    public func backward(_ batch: Batch) {
+    /// With SGD, embedding rows are updated during backward (fused); otherwise their gradients
+    /// are collected for `update`.
+    private var fusesEmbeddingUpdate: Bool { denseOptimizer.settings.algorithm == .sgd }
+
+    /// Zeroes the dense gradients, then fills them; embedding tables either collect their row
+    /// gradients or, with SGD, are updated at `learningRate` in the same pass.
+    public func backward(_ batch: Batch, learningRate: Float) {
         model.arena.zeroGradients()
-        model.backward(batch)
+        model.backward(batch, embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients)
     }
 
-    /// Applies the dense and the sparse optimizer.
+    /// Applies the dense optimizer, and the sparse one unless backward already did.
     public func update(learningRate: Float) {
         denseOptimizer.step(values: model.arena.values.view, gradients: model.arena.gradients.view,
                             learningRate: learningRate)
-        sparseOptimizer.step(tables: model.embeddingTables, learningRate: learningRate)
+        if !fusesEmbeddingUpdate {
+            sparseOptimizer.step(tables: model.embeddingTables, learningRate: learningRate)
+        }
     }
 }

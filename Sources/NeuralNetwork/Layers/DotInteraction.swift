@@ -36,23 +36,54 @@ public struct DotInteraction: Sendable {
     }
 
     /// dL/dZ (B, F, D) from dL/d(output) (B, D + pairs); overwrites `inputGradient`.
+    ///
+    /// With G the symmetric (F, F) matrix of pair gradients (zero diagonal), dZ = G Z, plus the
+    /// pass-through gradient in slot 0. Each dZ_i is accumulated in registers, 8 lanes at a
+    /// time, over all j: one store per output vector instead of one per pair.
     public func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                          inputGradient: UnsafeMutablePointer<Float>, rows: Int) {
         let d = dimension, f = featureCount, inWidth = inputWidth, outWidth = outputWidth
+        let vectorWidth = d & ~7
         for b in 0..<rows {
-            let z = input + b &* inWidth
+            let z = UnsafeRawPointer(input + b &* inWidth)
             let g = outputGradient + b &* outWidth
             let dz = inputGradient + b &* inWidth
-            dz.update(from: g, count: d)
-            (dz + d).update(repeating: 0, count: inWidth &- d)
-            var p = d
-            for i in 1..<f {
-                let zi = z + i &* d, dzi = dz + i &* d
-                for j in 0..<i {
-                    let weight = g[p]
-                    Kernels.axpy(weight, z + j &* d, dzi, count: d)
-                    Kernels.axpy(weight, zi, dz + j &* d, count: d)
-                    p &+= 1
+            for i in 0..<f {
+                // Pairs (i, j < i) sit contiguously from `below`; pairs (j > i, i) at `above`,
+                // which advances by j for each next j.
+                let below = d &+ (i &* (i &- 1)) / 2
+                let firstAbove = d &+ ((i &+ 1) &* i) / 2 &+ i
+                let out = UnsafeMutableRawPointer(dz + i &* d)
+                var lane = 0
+                while lane < vectorWidth {
+                    let byteOffset = lane &* 4
+                    var accumulator = i == 0
+                        ? UnsafeRawPointer(g).loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
+                        : SIMD8<Float>(repeating: 0)
+                    for j in 0..<i {
+                        accumulator += g[below &+ j] * z.loadUnaligned(fromByteOffset: (j &* d &+ lane) &* 4,
+                                                                       as: SIMD8<Float>.self)
+                    }
+                    var above = firstAbove
+                    for j in (i &+ 1)..<max(f, i &+ 1) {
+                        accumulator += g[above] * z.loadUnaligned(fromByteOffset: (j &* d &+ lane) &* 4,
+                                                                  as: SIMD8<Float>.self)
+                        above &+= j
+                    }
+                    out.storeBytes(of: accumulator, toByteOffset: byteOffset, as: SIMD8<Float>.self)
+                    lane &+= 8
+                }
+                let zs = input + b &* inWidth
+                while lane < d {
+                    var accumulator: Float = i == 0 ? g[lane] : 0
+                    for j in 0..<i { accumulator += g[below &+ j] * zs[j &* d &+ lane] }
+                    var above = firstAbove
+                    for j in (i &+ 1)..<max(f, i &+ 1) {
+                        accumulator += g[above] * zs[j &* d &+ lane]
+                        above &+= j
+                    }
+                    dz[i &* d &+ lane] = accumulator
+                    lane &+= 1
                 }
             }
         }

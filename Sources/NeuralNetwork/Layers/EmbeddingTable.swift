@@ -1,5 +1,15 @@
 import Compute
 
+/// What an embedding table does with its gradient during backward.
+public enum EmbeddingBackwardMode: Sendable, Equatable {
+    /// Collect the de-duplicated row gradients in `table.gradient`, for an optimizer (or an
+    /// exchange between ranks) to apply.
+    case collectGradients
+    /// Apply plain SGD to the touched rows in the same pass (the fused update of FBGEMM);
+    /// `table.gradient` is left empty.
+    case fusedSGD(learningRate: Float)
+}
+
 /// An embedding table with sum-pooled bags (PyTorch's `EmbeddingBag(mode: "sum")`).
 ///
 /// Forward: out[b] = sum of rows `ids[offsets[b] ..< offsets[b+1]]` (zero for an empty bag),
@@ -13,6 +23,8 @@ public final class EmbeddingTable: @unchecked Sendable {
     public let dimension: Int
     public let weights: FloatBuffer
     public let gradient: SparseRowGradient
+    /// Per row: its index in `gradient` during backward, -1 otherwise (reset after each use).
+    private let slotOfRow: IndexBuffer
 
     public init(name: String, rowCount: Int, dimension: Int, batchCapacity: Int) {
         precondition(rowCount > 0 && rowCount <= Int(Int32.max), "EmbeddingTable: bad row count \(rowCount)")
@@ -21,6 +33,8 @@ public final class EmbeddingTable: @unchecked Sendable {
         self.dimension = dimension
         weights = FloatBuffer(count: rowCount * dimension)
         gradient = SparseRowGradient(dimension: dimension, capacity: batchCapacity)
+        slotOfRow = IndexBuffer(capacity: rowCount)
+        slotOfRow.base.update(repeating: -1, count: rowCount)
     }
 
     /// Row `id` of the table.
@@ -47,7 +61,7 @@ public final class EmbeddingTable: @unchecked Sendable {
                 out.update(repeating: 0, count: dimension)
                 continue
             }
-            out.update(from: w + Int(ids[start]) &* dimension, count: dimension)
+            Kernels.copy(w + Int(ids[start]) &* dimension, to: out, count: dimension)
             var k = start &+ 1
             while k < end {
                 Kernels.add(w + Int(ids[k]) &* dimension, into: out, count: dimension)
@@ -56,38 +70,59 @@ public final class EmbeddingTable: @unchecked Sendable {
         }
     }
 
-    /// Builds `gradient` from dL/d(pooled output) `outputGradient + b * gradientStride`:
-    /// sorts (id, sample) keys so repeated ids become runs, then sums each run.
-    public func backward(_ feature: SparseFeature, rows: Int,
-                         outputGradient: UnsafePointer<Float>, gradientStride: Int) {
-        let idCount = feature.idCount(samples: rows)
-        gradient.reserve(idCount: idCount)
-        let keys = gradient.sortKeys, ids = feature.ids.base, offsets = feature.offsets.base
-        for b in 0..<rows {
-            for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
-                keys[k] = UInt64(UInt32(bitPattern: ids[k])) << 32 | UInt64(b)
-            }
+    /// Backward from dL/d(pooled output) `outputGradient + b * gradientStride`: each id's row
+    /// gets the sum of the output gradients of the bags it appears in (once per appearance).
+    public func backward(_ feature: SparseFeature, rows: Int, outputGradient: UnsafePointer<Float>,
+                         gradientStride: Int, mode: EmbeddingBackwardMode = .collectGradients) {
+        switch mode {
+        case .collectGradients:
+            collectGradient(feature, rows: rows, outputGradient: outputGradient, gradientStride: gradientStride)
+        case .fusedSGD(let learningRate):
+            applySGD(feature, rows: rows, outputGradient: outputGradient, gradientStride: gradientStride,
+                     learningRate: learningRate)
         }
-        var sortable = UnsafeMutableBufferPointer(start: keys, count: idCount)
-        sortable.sort()
+    }
 
+    /// SGD is linear in the gradient, so each appearance of an id updates its row directly:
+    /// no de-duplication, and each row is touched once per appearance instead of twice.
+    private func applySGD(_ feature: SparseFeature, rows: Int, outputGradient: UnsafePointer<Float>,
+                          gradientStride: Int, learningRate: Float) {
+        let ids = feature.ids.base, offsets = feature.offsets.base, w = weights.base
         let dimension = self.dimension
-        var unique = -1
-        var previousID: UInt64 = .max
-        let values = gradient.values.base, rowIDs = gradient.rowIDs.base
-        for k in 0..<idCount {
-            let id = keys[k] >> 32
-            let sample = Int(keys[k] & 0xFFFF_FFFF)
-            let source = outputGradient + sample &* gradientStride
-            if id != previousID {
-                unique &+= 1
-                previousID = id
-                rowIDs[unique] = Int32(truncatingIfNeeded: id)
-                (values + unique &* dimension).update(from: source, count: dimension)
-            } else {
-                Kernels.add(source, into: values + unique &* dimension, count: dimension)
+        for b in 0..<rows {
+            let source = outputGradient + b &* gradientStride
+            for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
+                Kernels.axpy(-learningRate, source, w + Int(ids[k]) &* dimension, count: dimension)
             }
         }
-        gradient.rowCount = unique + 1
+        gradient.rowCount = 0
+    }
+
+    /// Fills `gradient`: a row-to-slot map de-duplicates in one pass over the ids, in sample
+    /// order, so the sums are deterministic.
+    private func collectGradient(_ feature: SparseFeature, rows: Int,
+                                 outputGradient: UnsafePointer<Float>, gradientStride: Int) {
+        gradient.reserve(idCount: feature.idCount(samples: rows))
+        let ids = feature.ids.base, offsets = feature.offsets.base, slots = slotOfRow.base
+        let values = gradient.values.base, rowIDs = gradient.rowIDs.base
+        let dimension = self.dimension
+        var unique = 0
+        for b in 0..<rows {
+            let source = outputGradient + b &* gradientStride
+            for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
+                let id = Int(ids[k])
+                let slot = Int(slots[id])
+                if slot < 0 {
+                    slots[id] = Int32(truncatingIfNeeded: unique)
+                    rowIDs[unique] = Int32(truncatingIfNeeded: id)
+                    Kernels.copy(source, to: values + unique &* dimension, count: dimension)
+                    unique &+= 1
+                } else {
+                    Kernels.add(source, into: values + slot &* dimension, count: dimension)
+                }
+            }
+        }
+        for u in 0..<unique { slots[Int(rowIDs[u])] = -1 }
+        gradient.rowCount = unique
     }
 }

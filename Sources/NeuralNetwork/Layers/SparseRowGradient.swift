@@ -1,34 +1,27 @@
 import Compute
 
 /// The gradient of an embedding table for one batch, as the rows it touched: `rowIDs[u]`
-/// (sorted, unique) and the summed gradient `values[u * dimension ..< (u + 1) * dimension]`.
-/// A table-sized dense gradient is never formed.
+/// (unique, in order of first occurrence in the batch) and the summed gradient
+/// `values[u * dimension ..< (u + 1) * dimension]`. A table-sized dense gradient is never formed.
 public final class SparseRowGradient: @unchecked Sendable {
     public let dimension: Int
     public private(set) var rowIDs: IndexBuffer
     public private(set) var values: FloatBuffer
     /// Number of distinct rows touched.
     public internal(set) var rowCount = 0
-    /// Scratch keys for the sort: (row id << 32) | sample index.
-    var sortKeys: UnsafeMutablePointer<UInt64>
-    var sortKeyCapacity: Int
+    var capacity: Int
 
     public init(dimension: Int, capacity: Int) {
         self.dimension = dimension
         rowIDs = IndexBuffer(capacity: capacity)
         values = FloatBuffer(count: max(capacity, 1) * dimension)
-        sortKeyCapacity = max(capacity, 1)
-        sortKeys = .allocate(capacity: sortKeyCapacity)
+        self.capacity = max(capacity, 1)
     }
-
-    deinit { sortKeys.deallocate() }
 
     /// Grows the buffers for `idCount` ids (a batch never touches more rows than it has ids).
     func reserve(idCount: Int) {
-        guard idCount > sortKeyCapacity else { return }
-        sortKeys.deallocate()
-        sortKeyCapacity = idCount
-        sortKeys = .allocate(capacity: idCount)
+        guard idCount > capacity else { return }
+        capacity = idCount
         rowIDs.reserve(idCount)
         values = FloatBuffer(count: idCount * dimension)
     }

@@ -37,10 +37,12 @@ public final class WideLinear: @unchecked Sendable {
     }
 
     /// dL/d(logit) (B) -> dense-arena gradients and each table's sparse row gradient.
-    public func backward(_ batch: Batch, logitGradient: UnsafeMutablePointer<Float>) {
+    public func backward(_ batch: Batch, logitGradient: UnsafeMutablePointer<Float>,
+                         embeddingMode: EmbeddingBackwardMode = .collectGradients) {
         let rows = batch.size
         for (t, table) in tables.enumerated() {
-            table.backward(batch.sparse[t], rows: rows, outputGradient: logitGradient, gradientStride: 1)
+            table.backward(batch.sparse[t], rows: rows, outputGradient: logitGradient, gradientStride: 1,
+                           mode: embeddingMode)
         }
         dense.backward(input: batch.dense.base, output: output.base, outputGradient: logitGradient,
                        inputGradient: nil, rows: rows)

@@ -79,14 +79,15 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         return topMLP.forward(input: interactionOutput.base, rows: rows)
     }
 
-    public func backward(_ batch: Batch) {
+    public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) {
         let rows = batch.size, d = architecture.embeddingDimension, width = interaction.inputWidth
         let interactionGradient = topMLP.backward(input: interactionOutput.base, rows: rows)!
         let dz = interactionInputGradient.base
         interaction.backward(input: interactionInput.base, outputGradient: interactionGradient,
                              inputGradient: dz, rows: rows)
         for (t, table) in tables.enumerated() {
-            table.backward(batch.sparse[t], rows: rows, outputGradient: dz + (t + 1) * d, gradientStride: width)
+            table.backward(batch.sparse[t], rows: rows, outputGradient: dz + (t + 1) * d, gradientStride: width,
+                           mode: embeddingMode)
         }
         Kernels.copyRows(from: dz, sourceStride: width, to: bottomMLP.outputGradient, destinationStride: d,
                          rows: rows, columns: d)

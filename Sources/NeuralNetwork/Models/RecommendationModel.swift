@@ -4,7 +4,8 @@ import Compute
 ///
 /// Dense parameters live in `arena`; `embeddingTables` are every sparsely updated table (the
 /// wide part's width-1 tables included). Backward adds into the arena's gradients (the caller
-/// zeroes them) and fills each table's `gradient` with the rows the batch touched.
+/// zeroes them) and, by `embeddingMode`, fills each table's `gradient` with the rows the batch
+/// touched or updates those rows by SGD in the same pass.
 public protocol RecommendationModel: AnyObject {
     var arena: ParameterArena { get }
     var embeddingTables: [EmbeddingTable] { get }
@@ -13,10 +14,13 @@ public protocol RecommendationModel: AnyObject {
     func forward(_ batch: Batch) -> UnsafeMutablePointer<Float>
     /// Where the caller writes dL/d(logit) (B) before `backward`.
     var logitGradient: UnsafeMutablePointer<Float> { get }
-    func backward(_ batch: Batch)
+    func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode)
 }
 
 extension RecommendationModel {
+    /// Backward that collects every table's row gradients.
+    public func backward(_ batch: Batch) { backward(batch, embeddingMode: .collectGradients) }
+
     /// Number of trainable scalars (dense arena plus every table).
     public var parameterCount: Int {
         arena.entries.reduce(0) { $0 + $1.count } + embeddingTables.reduce(0) { $0 + $1.weights.count }

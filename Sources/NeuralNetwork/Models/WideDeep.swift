@@ -43,6 +43,7 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
                       reluOnLast: false, batchCapacity: batchCapacity, needsInputGradient: true)
         wide = WideLinear(arena: arena, name: "wide", denseFeatureCount: architecture.denseFeatureCount,
                           tableRowCounts: architecture.tableRowCounts, batchCapacity: batchCapacity)
+        embeddingTables = tables + wide.tables
         deepInput = FloatBuffer(count: batchCapacity * deepInputWidth)
         logits = FloatBuffer(count: batchCapacity)
         arena.allocate()
@@ -52,7 +53,7 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         for table in tables { table.initializeUniform(using: &generator) }
     }
 
-    public var embeddingTables: [EmbeddingTable] { tables + wide.tables }
+    public let embeddingTables: [EmbeddingTable]
     public var logitGradient: UnsafeMutablePointer<Float> { deepMLP.outputGradient }
     private var deepInputWidth: Int { deepMLP.inputSize }
 
@@ -71,14 +72,15 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         return logits.base
     }
 
-    public func backward(_ batch: Batch) {
+    public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) {
         let rows = batch.size, d = architecture.embeddingDimension, width = deepInputWidth
         // The logit is a sum, so both parts receive the same dL/d(logit); the wide part reads it
         // before the deep backward masks nothing in it (the last deep layer has no ReLU).
-        wide.backward(batch, logitGradient: deepMLP.outputGradient)
+        wide.backward(batch, logitGradient: deepMLP.outputGradient, embeddingMode: embeddingMode)
         let dx = deepMLP.backward(input: deepInput.base, rows: rows)!
         for (t, table) in tables.enumerated() {
-            table.backward(batch.sparse[t], rows: rows, outputGradient: dx + t * d, gradientStride: width)
+            table.backward(batch.sparse[t], rows: rows, outputGradient: dx + t * d, gradientStride: width,
+                           mode: embeddingMode)
         }
     }
 }

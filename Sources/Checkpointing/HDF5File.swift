@@ -1,0 +1,171 @@
+import CHDF5
+import Foundation
+
+/// Errors reading or writing checkpoints; each names the file and what is wrong.
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    case cannotCreate(path: String)
+    case cannotOpen(path: String)
+    case missing(path: String, object: String)
+    case shapeMismatch(path: String, object: String, found: [Int], expected: [Int])
+    case writeFailed(path: String, object: String)
+    case readFailed(path: String, object: String)
+    case notACheckpoint(path: String)
+    case versionMismatch(path: String, found: Int, expected: Int)
+    case modelMismatch(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .cannotCreate(let path): return "\(path): cannot create the HDF5 file"
+        case .cannotOpen(let path): return "\(path): cannot open as HDF5 (missing, truncated or not HDF5)"
+        case .missing(let path, let object): return "\(path): '\(object)' is missing"
+        case .shapeMismatch(let path, let object, let found, let expected):
+            return "\(path): '\(object)' has shape \(found), the model expects \(expected)"
+        case .writeFailed(let path, let object): return "\(path): writing '\(object)' failed"
+        case .readFailed(let path, let object): return "\(path): reading '\(object)' failed"
+        case .notACheckpoint(let path): return "\(path): not a recsys-dist checkpoint (no format attribute)"
+        case .versionMismatch(let path, let found, let expected):
+            return "\(path): checkpoint format version \(found), this build reads version \(expected)"
+        case .modelMismatch(let path, let detail): return "\(path): checkpoint is from another model: \(detail)"
+        }
+    }
+}
+
+/// One open HDF5 file: float datasets addressed by "/"-joined paths (groups made on the way)
+/// and scalar attributes on the root group. Every HDF5 call of recsys-dist goes through here.
+final class HDF5File {
+    let path: String
+    private let handle: hid_t
+
+    private static let silenceErrorStack: Void = { H5Eset_auto2(recsys_h5e_default(), nil, nil) }()
+
+    private init(path: String, handle: hid_t) {
+        self.path = path
+        self.handle = handle
+    }
+
+    static func create(_ path: String) throws -> HDF5File {
+        _ = silenceErrorStack
+        let handle = H5Fcreate(path, recsys_h5f_acc_trunc(), recsys_h5p_default(), recsys_h5p_default())
+        guard handle >= 0 else { throw CheckpointError.cannotCreate(path: path) }
+        return HDF5File(path: path, handle: handle)
+    }
+
+    static func open(_ path: String) throws -> HDF5File {
+        _ = silenceErrorStack
+        guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.cannotOpen(path: path) }
+        let handle = H5Fopen(path, recsys_h5f_acc_rdonly(), recsys_h5p_default())
+        guard handle >= 0 else { throw CheckpointError.cannotOpen(path: path) }
+        return HDF5File(path: path, handle: handle)
+    }
+
+    deinit { H5Fclose(handle) }
+
+    /// Writes `count` floats as a dataset of `shape` at `name` ("a/b/c"), creating groups.
+    func writeFloats(_ name: String, shape: [Int], from values: UnsafePointer<Float>) throws {
+        let dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), dims, nil)
+        defer { H5Sclose(space) }
+        let linkProperties = H5Pcreate(recsys_h5p_link_create())
+        defer { H5Pclose(linkProperties) }
+        H5Pset_create_intermediate_group(linkProperties, 1)
+        let dataset = H5Dcreate2(handle, name, recsys_h5t_native_float(), space, linkProperties,
+                                 recsys_h5p_default(), recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
+        defer { H5Dclose(dataset) }
+        guard H5Dwrite(dataset, recsys_h5t_native_float(), recsys_h5s_all(), recsys_h5s_all(), recsys_h5p_default(),
+                       values) >= 0 else {
+            throw CheckpointError.writeFailed(path: path, object: name)
+        }
+    }
+
+    /// Reads the dataset at `name` into `values`, which must hold exactly `shape`.
+    func readFloats(_ name: String, shape: [Int], into values: UnsafeMutablePointer<Float>) throws {
+        guard exists(name) else { throw CheckpointError.missing(path: path, object: name) }
+        let dataset = H5Dopen2(handle, name, recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.readFailed(path: path, object: name) }
+        defer { H5Dclose(dataset) }
+        let space = H5Dget_space(dataset)
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 0))
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        let found = dims.map { Int($0) }
+        guard found == shape else {
+            throw CheckpointError.shapeMismatch(path: path, object: name, found: found, expected: shape)
+        }
+        guard H5Dread(dataset, recsys_h5t_native_float(), recsys_h5s_all(), recsys_h5s_all(), recsys_h5p_default(),
+                      values) >= 0 else {
+            throw CheckpointError.readFailed(path: path, object: name)
+        }
+    }
+
+    /// Whether every link along `name` exists.
+    func exists(_ name: String) -> Bool {
+        var prefix = ""
+        for part in name.split(separator: "/") {
+            prefix += (prefix.isEmpty ? "" : "/") + part
+            guard H5Lexists(handle, prefix, recsys_h5p_default()) > 0 else { return false }
+        }
+        return true
+    }
+
+    /// A variable-length UTF-8 string attribute on the root group (h5py reads it as `str`).
+    func writeAttribute(_ name: String, string value: String) throws {
+        let type = H5Tcopy(recsys_h5t_c_s1())
+        defer { H5Tclose(type) }
+        H5Tset_size(type, recsys_h5t_variable())
+        H5Tset_cset(type, H5T_CSET_UTF8)
+        try withAttribute(name, type: type) { attribute in
+            value.withCString { pointer in
+                var address: UnsafePointer<CChar>? = pointer
+                return H5Awrite(attribute, type, &address)
+            }
+        }
+    }
+
+    func writeAttribute(_ name: String, integer value: Int) throws {
+        var value64 = Int64(value)
+        try withAttribute(name, type: recsys_h5t_native_int64()) { H5Awrite($0, recsys_h5t_native_int64(), &value64) }
+    }
+
+    private func withAttribute(_ name: String, type: hid_t, _ write: (hid_t) -> herr_t) throws {
+        let space = H5Screate(H5S_SCALAR)
+        defer { H5Sclose(space) }
+        let attribute = H5Acreate2(handle, name, type, space, recsys_h5p_default(), recsys_h5p_default())
+        guard attribute >= 0 else { throw CheckpointError.writeFailed(path: path, object: "@\(name)") }
+        defer { H5Aclose(attribute) }
+        guard write(attribute) >= 0 else { throw CheckpointError.writeFailed(path: path, object: "@\(name)") }
+    }
+
+    func readStringAttribute(_ name: String) throws -> String {
+        let attribute = try openAttribute(name)
+        defer { H5Aclose(attribute) }
+        let type = H5Tcopy(recsys_h5t_c_s1())
+        defer { H5Tclose(type) }
+        H5Tset_size(type, recsys_h5t_variable())
+        H5Tset_cset(type, H5T_CSET_UTF8)
+        var address: UnsafeMutablePointer<CChar>?
+        guard H5Aread(attribute, type, &address) >= 0, let address else {
+            throw CheckpointError.readFailed(path: path, object: "@\(name)")
+        }
+        defer { H5free_memory(address) }
+        return String(cString: address)
+    }
+
+    func readIntegerAttribute(_ name: String) throws -> Int {
+        let attribute = try openAttribute(name)
+        defer { H5Aclose(attribute) }
+        var value: Int64 = 0
+        guard H5Aread(attribute, recsys_h5t_native_int64(), &value) >= 0 else {
+            throw CheckpointError.readFailed(path: path, object: "@\(name)")
+        }
+        return Int(value)
+    }
+
+    private func openAttribute(_ name: String) throws -> hid_t {
+        guard H5Aexists(handle, name) > 0 else { throw CheckpointError.missing(path: path, object: "@\(name)") }
+        let attribute = H5Aopen(handle, name, recsys_h5p_default())
+        guard attribute >= 0 else { throw CheckpointError.readFailed(path: path, object: "@\(name)") }
+        return attribute
+    }
+}
