@@ -1,3 +1,4 @@
+import Checkpointing
 import Compute
 import Foundation
 import DataPipeline
@@ -16,6 +17,8 @@ public struct TrainingReport: Sendable, Codable {
     public var evaluation: BinaryClassificationMetrics
     /// The planted model's own metrics on the held-out split (synthetic data only).
     public var plantedEvaluation: BinaryClassificationMetrics?
+    /// Where the final model was saved.
+    public var checkpointPath: String?
 }
 
 /// Runs a config end to end: data, model, training loop with progress, held-out evaluation.
@@ -80,6 +83,16 @@ public final class Trainer {
         }
         let trainSeconds = seconds(since: trainStart)
 
+        var checkpointPath: String?
+        let k = configuration.checkpoint
+        if k.saveFinal && communicator.isRoot {
+            let metadata = ModelCheckpoint.Metadata(step: stepIndex, samplesSeen: samples,
+                                                    configuration: try ConfigurationLoader.yaml(configuration))
+            checkpointPath = try ModelCheckpoint.save(model, metadata: metadata,
+                                                      runDirectory: "\(k.directory)/\(k.runName ?? "run")")
+            log("saved \(checkpointPath!)")
+        }
+
         let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize)
         var planted: BinaryClassificationMetrics?
         if let plantedLogits = splits.evaluation.plantedLogits {
@@ -87,7 +100,7 @@ public final class Trainer {
         }
         return TrainingReport(steps: stepIndex, samples: samples, trainSeconds: trainSeconds,
                               samplesPerSecond: Double(samples) / trainSeconds, finalTrainLoss: lastWindowLoss,
-                              evaluation: evaluation, plantedEvaluation: planted)
+                              evaluation: evaluation, plantedEvaluation: planted, checkpointPath: checkpointPath)
     }
 }
 

@@ -1,6 +1,39 @@
 import ArgumentParser
+import Training
 
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate a saved model on held-out data.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a saved model on the held-out split of the config it was trained with.")
+
+    @Option(help: "A checkpoint folder: <directory>/<run>/step-<N> or <directory>/<run>/latest.")
+    var checkpoint: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a key of the stored config, e.g. data.synthetic.eval_samples=10000.",
+                                                         valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        let console = Console(format: format, isRoot: true)
+        let report: CheckpointEvaluation.Report
+        do {
+            report = try CheckpointEvaluation.run(checkpoint: checkpoint, overrides: overrides)
+        } catch {
+            console.error("\(error)")
+            throw ExitCode.failure
+        }
+        let e = report.evaluation
+        var text = "checkpoint \(checkpoint) (step \(report.step))\n"
+            + "held-out: AUC \(Training.format(e.auc, 4))  logloss \(Training.format(e.logloss, 4))  "
+            + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
+        if let planted = report.plantedEvaluation {
+            text += "\nplanted model: AUC \(Training.format(planted.auc, 4))  logloss \(Training.format(planted.logloss, 4))"
+        }
+        console.result(text: text, json: [
+            "auc": e.auc, "logloss": e.logloss, "accuracy": e.accuracy, "samples": e.count, "step": report.step,
+            "planted_auc": report.plantedEvaluation?.auc as Any,
+        ])
+    }
 }

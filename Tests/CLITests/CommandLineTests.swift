@@ -17,6 +17,8 @@ import TestSupport
             train_samples: 4000
             eval_samples: 1000
             crosses: [[0, 1]]
+        checkpoint:
+          save_final: false
         training:
           batch_size: 100
           log_every: 10
@@ -75,5 +77,28 @@ import TestSupport
         let json = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
         #expect(((json["samples_per_second"] as? Double) ?? 0) > 0)
         #expect(((json["fraction_of_ceiling"] as? Double) ?? 0) > 0)
+    }
+}
+
+extension CommandLineTests {
+    @Test func evaluateScoresTheSavedModelAsTrainDid() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-ckpt-\(UUID().uuidString)").path
+        let path = try writeConfig(Self.smallConfig)
+        let train = try BinaryRunner.run(["train", "--config", path, "--format", "json", "--set", "checkpoint.directory=\(folder)",
+                                          "--set", "checkpoint.run_name=small", "--set", "checkpoint.save_final=true"])
+        #expect(train.status == 0, "\(train.standardError)")
+        #expect(train.standardError.contains("saved \(folder)/small/step-40"))
+        let trained = try JSONSerialization.jsonObject(with: Data(train.standardOutput.split(separator: "\n").last!.utf8)) as! [String: Any]
+
+        let evaluate = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/small/latest", "--format", "json"])
+        #expect(evaluate.status == 0, "\(evaluate.standardError)")
+        let evaluated = try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.split(separator: "\n").last!.utf8)) as! [String: Any]
+        #expect(evaluated["auc"] as? Double == trained["auc"] as? Double)
+        #expect(evaluated["logloss"] as? Double == trained["logloss"] as? Double)
+        #expect(evaluated["step"] as? Int == 40)
+
+        let missing = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/small/step-7"])
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("\(folder)/small/step-7/dense.h5: cannot open as HDF5"))
     }
 }

@@ -19,6 +19,8 @@ import Training
                 eval_samples: 8000
                 planted_ids_per_table: 6
                 crosses: [[0, 1]]
+            checkpoint:
+              save_final: false
             training:
               batch_size: 256
               log_every: 0

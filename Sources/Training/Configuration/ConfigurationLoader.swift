@@ -15,6 +15,7 @@ public enum ConfigurationLoader {
         "training.optimizer": OptimizerSection.CodingKeys.allCases.map(\.rawValue),
         "training.schedule": ScheduleSection.CodingKeys.allCases.map(\.rawValue),
         "evaluation": EvaluationSection.CodingKeys.allCases.map(\.rawValue),
+        "checkpoint": CheckpointSection.CodingKeys.allCases.map(\.rawValue),
     ]
 
     public static func load(path: String, overrides: [String] = []) throws -> TrainingConfiguration {
@@ -48,17 +49,27 @@ public enum ConfigurationLoader {
             return source + (line(of: key, in: root).map { ":\($0)" } ?? "")
         }
         try checkKeys(root, path: "", location: location(of:))
-        let configuration: TrainingConfiguration
+        let decoded: TrainingConfiguration
         do {
-            configuration = try YAMLDecoder().decode(TrainingConfiguration.self, from: root)
+            decoded = try YAMLDecoder().decode(TrainingConfiguration.self, from: root)
         } catch let error as DecodingError {
             throw ConfigurationError(describe(error, location: location(of:), source: source))
+        }
+        var configuration = decoded
+        if configuration.checkpoint.runName == nil {
+            let file = (source as NSString).lastPathComponent
+            configuration.checkpoint.runName = (file as NSString).deletingPathExtension
         }
         let problems = ConfigurationValidator.problems(in: configuration)
         if let first = problems.first {
             throw ConfigurationError("\(location(of: first.key)): key '\(first.key)': \(first.message)")
         }
         return configuration
+    }
+
+    /// The config as YAML text (stored in checkpoints; `parse` reads it back).
+    public static func yaml(_ configuration: TrainingConfiguration) throws -> String {
+        try YAMLEncoder().encode(configuration)
     }
 
     /// Applies one `a.b.c=value` override; the value is parsed as YAML (`[1, 2]`, `0.1`, `adam`).

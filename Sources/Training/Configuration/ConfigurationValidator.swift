@@ -84,6 +84,12 @@ public enum ConfigurationValidator {
                 "must be in 0...1, got \(schedule.finalScale)")
         require(c.evaluation.batchSize >= 1 && c.evaluation.batchSize <= 1 << 22, "evaluation.batch_size",
                 "must be in 1...4194304, got \(c.evaluation.batchSize)")
+        let k = c.checkpoint
+        require(!k.directory.isEmpty, "checkpoint.directory", "must not be empty")
+        if let name = k.runName {
+            require(!name.isEmpty && !name.contains("/") && !name.hasPrefix("."), "checkpoint.run_name",
+                    "must be a plain folder name (no '/', not starting with '.'), got '\(name)'")
+        }
         return problems
     }
 }

@@ -7,8 +7,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var data: DataSection
     public var training: TrainingSection
     public var evaluation: EvaluationSection
+    public var checkpoint: CheckpointSection
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case model, data, training, evaluation }
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, data, training, evaluation, checkpoint }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -16,6 +17,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         data = try container.decodeIfPresent(DataSection.self, forKey: .data) ?? DataSection()
         training = try container.decodeIfPresent(TrainingSection.self, forKey: .training) ?? TrainingSection()
         evaluation = try container.decodeIfPresent(EvaluationSection.self, forKey: .evaluation) ?? EvaluationSection()
+        checkpoint = try container.decodeIfPresent(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
     }
 }
 
@@ -257,5 +259,30 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 8192
+    }
+}
+
+/// Where the trained model is saved.
+public struct CheckpointSection: Codable, Sendable, Equatable {
+    /// Runs are saved under `<directory>/<run_name>/step-<N>/`.
+    public var directory = "checkpoints"
+    /// Defaults to the config file's name without its extension.
+    public var runName: String?
+    /// Save the model when training ends.
+    public var saveFinal = true
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case directory
+        case runName = "run_name"
+        case saveFinal = "save_final"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? "checkpoints"
+        runName = try c.decodeIfPresent(String.self, forKey: .runName)
+        saveFinal = try c.decodeIfPresent(Bool.self, forKey: .saveFinal) ?? true
     }
 }
