@@ -5,6 +5,7 @@ import Foundation
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case cannotCreate(path: String)
     case cannotOpen(path: String)
+    case notHDF5(path: String)
     case missing(path: String, object: String)
     case shapeMismatch(path: String, object: String, found: [Int], expected: [Int])
     case writeFailed(path: String, object: String)
@@ -16,7 +17,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .cannotCreate(let path): return "\(path): cannot create the HDF5 file"
-        case .cannotOpen(let path): return "\(path): cannot open as HDF5 (missing, truncated or not HDF5)"
+        case .cannotOpen(let path): return "\(path): cannot open as HDF5 (missing, unreadable or truncated)"
+        case .notHDF5(let path): return "\(path): not an HDF5 file"
         case .missing(let path, let object): return "\(path): '\(object)' is missing"
         case .shapeMismatch(let path, let object, let found, let expected):
             return "\(path): '\(object)' has shape \(found), the model expects \(expected)"
@@ -36,7 +38,9 @@ final class HDF5File {
     let path: String
     private let handle: hid_t
 
-    private static let silenceErrorStack: Void = { H5Eset_auto2(recsys_h5e_default(), nil, nil) }()
+    /// HDF5 prints its error stack by default; recsys-dist reports errors itself. The setting is
+    /// per thread in a thread-safe HDF5, so it is made before every open.
+    private static func silenceErrorStack() { H5Eset_auto2(recsys_h5e_default(), nil, nil) }
 
     private init(path: String, handle: hid_t) {
         self.path = path
@@ -44,15 +48,21 @@ final class HDF5File {
     }
 
     static func create(_ path: String) throws -> HDF5File {
-        _ = silenceErrorStack
+        silenceErrorStack()
         let handle = H5Fcreate(path, recsys_h5f_acc_trunc(), recsys_h5p_default(), recsys_h5p_default())
         guard handle >= 0 else { throw CheckpointError.cannotCreate(path: path) }
         return HDF5File(path: path, handle: handle)
     }
 
     static func open(_ path: String) throws -> HDF5File {
-        _ = silenceErrorStack
-        guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.cannotOpen(path: path) }
+        silenceErrorStack()
+        // Check the signature first: a failed H5Fopen leaves state behind in HDF5 1.10.
+        guard let file = FileHandle(forReadingAtPath: path) else { throw CheckpointError.cannotOpen(path: path) }
+        let signature = (try? file.read(upToCount: 8)) ?? Data()
+        try? file.close()
+        guard signature == Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) else {
+            throw CheckpointError.notHDF5(path: path)
+        }
         let handle = H5Fopen(path, recsys_h5f_acc_rdonly(), recsys_h5p_default())
         guard handle >= 0 else { throw CheckpointError.cannotOpen(path: path) }
         return HDF5File(path: path, handle: handle)

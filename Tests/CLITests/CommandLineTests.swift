@@ -100,5 +100,13 @@ extension CommandLineTests {
         let missing = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/small/step-7"])
         #expect(missing.status != 0)
         #expect(missing.standardError.contains("\(folder)/small/step-7/dense.h5: cannot open as HDF5"))
+
+        // A truncated file (a crash mid-copy) is one clear line, not a crash or a hang.
+        let dense = URL(fileURLWithPath: "\(folder)/small/step-40/dense.h5")
+        let bytes = try Data(contentsOf: dense)
+        try bytes.prefix(bytes.count / 3).write(to: dense)
+        let truncated = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/small/step-40"])
+        #expect(truncated.status == 1)
+        #expect(truncated.standardError == "error: \(folder)/small/step-40/dense.h5: cannot open as HDF5 (missing, unreadable or truncated)\n")
     }
 }

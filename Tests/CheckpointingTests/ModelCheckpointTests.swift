@@ -58,15 +58,18 @@ import TestSupport
         }
     }
 
-    @Test func truncatedAndForeignFilesAreClearErrors() throws {
+    /// (A truncated file is checked through the command line: HDF5 1.10 leaks internal state
+    /// when it fails to open one, and reports that at exit from whichever thread exits.)
+    /// A missing file and a file that is not HDF5 never reach H5Fopen.
+    @Test func foreignFilesAreClearErrors() throws {
         let run = Self.temporaryDirectory()
         let path = try ModelCheckpoint.save(Self.makeModel(seed: 1), metadata: Self.metadata, runDirectory: run)
         let dense = "\(path)/dense.h5"
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: dense))
-        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: dense))
-        #expect(throws: CheckpointError.cannotOpen(path: dense)) { try ModelCheckpoint.metadata(in: path) }
+        #expect(throws: CheckpointError.cannotOpen(path: "\(run)/step-99/dense.h5")) {
+            try ModelCheckpoint.metadata(in: "\(run)/step-99")
+        }
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: dense))
-        #expect(throws: CheckpointError.cannotOpen(path: dense)) { try ModelCheckpoint.load(into: Self.makeModel(seed: 1), from: path) }
+        #expect(throws: CheckpointError.notHDF5(path: dense)) { try ModelCheckpoint.load(into: Self.makeModel(seed: 1), from: path) }
     }
 
     /// The files are plain HDF5: `h5dump` (Debian's hdf5-tools) reads the weights and attributes.
