@@ -28,7 +28,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: vectorSettings),
+        .systemLibrary(name: "CIntrinsics"),
+
+        .target(name: "Compute", dependencies: ["CBLAS", "CIntrinsics"], swiftSettings: vectorSettings),
         .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "DataPipeline", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetwork"]),

@@ -1,3 +1,5 @@
+import CIntrinsics
+
 /// Element-wise and reduction kernels over raw `Float` storage.
 ///
 /// Element-wise loops vectorise on their own; reductions are written with `SIMD8<Float>` and
@@ -69,6 +71,14 @@ public enum Kernels {
             (destination + r &* destinationStride).update(from: source + r &* sourceStride, count: columns)
         }
     }
+
+    /// Hints that the cache line at `address` will be read soon (a random embedding row).
+    @inlinable
+    public static func prefetch(_ address: UnsafePointer<Float>) { recsys_prefetch(address) }
+
+    /// Hints that the cache line at `address` will be written soon.
+    @inlinable
+    public static func prefetchForWrite(_ address: UnsafeMutablePointer<Float>) { recsys_prefetch_for_write(address) }
 
     /// Dot product of two `count`-float vectors (8-wide SIMD, two accumulators).
     @inlinable

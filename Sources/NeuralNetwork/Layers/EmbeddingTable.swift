@@ -50,10 +50,16 @@ public final class EmbeddingTable: @unchecked Sendable {
         for i in 0..<weights.count { w[i] = Float((generator.nextUniform() * 2 - 1) * bound) }
     }
 
+    /// How many ids ahead the row lookups prefetch: random rows of a large table miss the
+    /// caches, and a plain loop stalls on each miss.
+    static let prefetchDistance = 16
+
     /// Pools each sample's bag into `output + b * outputStride` (dimension floats per sample).
     public func forward(_ feature: SparseFeature, rows: Int, output: UnsafeMutablePointer<Float>, outputStride: Int) {
         let ids = feature.ids.base, offsets = feature.offsets.base
         let dimension = self.dimension, w = weights.base
+        let idCount = feature.idCount(samples: rows)
+        for k in 0..<min(Self.prefetchDistance, idCount) { Kernels.prefetch(w + Int(ids[k]) &* dimension) }
         for b in 0..<rows {
             let out = output + b &* outputStride
             let start = Int(offsets[b]), end = Int(offsets[b &+ 1])
@@ -61,12 +67,33 @@ public final class EmbeddingTable: @unchecked Sendable {
                 out.update(repeating: 0, count: dimension)
                 continue
             }
-            Kernels.copy(w + Int(ids[start]) &* dimension, to: out, count: dimension)
-            var k = start &+ 1
-            while k < end {
-                Kernels.add(w + Int(ids[k]) &* dimension, into: out, count: dimension)
-                k &+= 1
+            for k in start..<end {
+                if k &+ Self.prefetchDistance < idCount {
+                    Kernels.prefetch(w + Int(ids[k &+ Self.prefetchDistance]) &* dimension)
+                }
+                let row = w + Int(ids[k]) &* dimension
+                if k == start {
+                    Kernels.copy(row, to: out, count: dimension)
+                } else {
+                    Kernels.add(row, into: out, count: dimension)
+                }
             }
+        }
+    }
+
+    /// Adds each sample's pooled bag to `output[b]`, for width-1 tables (the wide part's
+    /// per-id weights): a scalar per sample, no intermediate buffer.
+    public func forwardAddingScalars(_ feature: SparseFeature, rows: Int, output: UnsafeMutablePointer<Float>) {
+        precondition(dimension == 1, "forwardAddingScalars needs a width-1 table")
+        let ids = feature.ids.base, offsets = feature.offsets.base, w = weights.base
+        let idCount = feature.idCount(samples: rows)
+        for b in 0..<rows {
+            var sum: Float = 0
+            for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
+                if k &+ Self.prefetchDistance < idCount { Kernels.prefetch(w + Int(ids[k &+ Self.prefetchDistance])) }
+                sum += w[Int(ids[k])]
+            }
+            output[b] += sum
         }
     }
 
@@ -89,9 +116,14 @@ public final class EmbeddingTable: @unchecked Sendable {
                           gradientStride: Int, learningRate: Float) {
         let ids = feature.ids.base, offsets = feature.offsets.base, w = weights.base
         let dimension = self.dimension
+        let idCount = feature.idCount(samples: rows)
+        for k in 0..<min(Self.prefetchDistance, idCount) { Kernels.prefetchForWrite(w + Int(ids[k]) &* dimension) }
         for b in 0..<rows {
             let source = outputGradient + b &* gradientStride
             for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
+                if k &+ Self.prefetchDistance < idCount {
+                    Kernels.prefetchForWrite(w + Int(ids[k &+ Self.prefetchDistance]) &* dimension)
+                }
                 Kernels.axpy(-learningRate, source, w + Int(ids[k]) &* dimension, count: dimension)
             }
         }

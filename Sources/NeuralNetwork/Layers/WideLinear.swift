@@ -8,8 +8,6 @@ import Compute
 public final class WideLinear: @unchecked Sendable {
     public let tables: [EmbeddingTable]
     public let dense: Linear
-    /// Pooled per-table weights, (B, T).
-    private let pooled: FloatBuffer
     private let output: FloatBuffer
 
     public init(arena: ParameterArena, name: String, denseFeatureCount: Int, tableRowCounts: [Int],
@@ -19,19 +17,15 @@ public final class WideLinear: @unchecked Sendable {
         }
         dense = Linear(arena: arena, name: "\(name)/dense", inputSize: denseFeatureCount, outputSize: 1,
                        appliesReLU: false)
-        pooled = FloatBuffer(count: batchCapacity * max(tableRowCounts.count, 1))
         output = FloatBuffer(count: batchCapacity)
     }
 
     /// logits (B) of the wide part; valid until the next call.
     public func forward(_ batch: Batch) -> UnsafeMutablePointer<Float> {
-        let rows = batch.size, tableCount = tables.count
+        let rows = batch.size
         dense.forward(input: batch.dense.base, output: output.base, rows: rows)
         for (t, table) in tables.enumerated() {
-            table.forward(batch.sparse[t], rows: rows, output: pooled.base + t, outputStride: tableCount)
-        }
-        for b in 0..<rows {
-            output[b] += Kernels.sum(pooled.base + b * tableCount, count: tableCount)
+            table.forwardAddingScalars(batch.sparse[t], rows: rows, output: output.base)
         }
         return output.base
     }
