@@ -18,18 +18,41 @@ public struct DotInteraction: Sendable {
     public var inputWidth: Int { featureCount * dimension }
     public var outputWidth: Int { dimension + pairCount }
 
+    /// Z (B, F, D) -> (B, D + pairs).
+    ///
+    /// Per sample, Z is transposed into a (D, P) scratch (P = F rounded up to 8, padding zero),
+    /// so the dots of row i with rows j < i come 8 at a time: acc[j] += Z[i, k] * Zt[k, j].
     public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Int) {
         let d = dimension, f = featureCount, inWidth = inputWidth, outWidth = outputWidth
-        for b in 0..<rows {
-            let z = input + b &* inWidth
-            let out = output + b &* outWidth
-            out.update(from: z, count: d)
-            var p = d
-            for i in 1..<f {
-                let zi = z + i &* d
-                for j in 0..<i {
-                    out[p] = Kernels.dot(zi, z + j &* d, count: d)
-                    p &+= 1
+        let padded = (f + 7) & ~7
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: d * padded) { scratch in
+            let zt = scratch.baseAddress!
+            zt.initialize(repeating: 0, count: d * padded)
+            let raw = UnsafeRawPointer(zt)
+            for b in 0..<rows {
+                let z = input + b &* inWidth
+                let out = output + b &* outWidth
+                for j in 0..<f {
+                    for k in 0..<d { zt[k &* padded &+ j] = z[j &* d &+ k] }
+                }
+                out.update(from: z, count: d)
+                for i in 1..<f {
+                    let zi = z + i &* d
+                    let below = d &+ (i &* (i &- 1)) / 2
+                    var block = 0
+                    while block < i {
+                        var accumulator = SIMD8<Float>(repeating: 0)
+                        for k in 0..<d {
+                            accumulator += zi[k] * raw.loadUnaligned(fromByteOffset: (k &* padded &+ block) &* 4,
+                                                                     as: SIMD8<Float>.self)
+                        }
+                        if block &+ 8 <= i {
+                            UnsafeMutableRawPointer(out + (below &+ block)).storeBytes(of: accumulator, as: SIMD8<Float>.self)
+                        } else {
+                            for lane in 0..<(i &- block) { out[below &+ block &+ lane] = accumulator[lane] }
+                        }
+                        block &+= 8
+                    }
                 }
             }
         }
