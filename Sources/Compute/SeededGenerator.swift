@@ -21,6 +21,11 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Moves `count` draws ahead in O(1) (SplitMix64's state advances by a constant per draw).
+    public mutating func skip(_ count: Int) {
+        state &+= UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
+    }
+
     /// Uniform in [0, 1).
     public mutating func nextUniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 

@@ -1,26 +1,37 @@
 import Compute
 
-/// Walks a dataset in batches: in order, or in a seeded order that is reshuffled every epoch.
-///
-/// The batch size is the global batch; the last batch of an epoch is dropped when
-/// `dropLast` is set (training) and kept short otherwise (evaluation).
+/// Walks a dataset in global batches: in order, or in a seeded order that is reshuffled every
+/// epoch, the same for any number of ranks. Rank r of N fills `batch` with its slice of each
+/// global batch (sizes differ by at most one), so N ranks together see exactly the batches one
+/// process sees. The last batch of an epoch is dropped when `dropLast` is set (training) and
+/// kept short otherwise (evaluation).
 public final class BatchLoader: @unchecked Sendable {
     public let dataset: InMemoryDataset
     public let batchSize: Int
     public let shuffleSeed: UInt64?
     public let dropLast: Bool
+    public let rank: Int
+    public let worldSize: Int
+    /// This rank's slice of the current global batch.
     public let batch: Batch
+    /// Samples in the current global batch (all ranks together).
+    public private(set) var globalBatchSize = 0
     public private(set) var epoch = 0
     private var position = 0
     private var order: [Int]
 
-    public init(dataset: InMemoryDataset, batchSize: Int, shuffleSeed: UInt64?, dropLast: Bool) {
+    public init(dataset: InMemoryDataset, batchSize: Int, shuffleSeed: UInt64?, dropLast: Bool,
+                rank: Int = 0, worldSize: Int = 1) {
         precondition(batchSize > 0, "BatchLoader: batch size must be positive")
+        precondition(rank >= 0 && rank < worldSize, "BatchLoader: bad rank \(rank) of \(worldSize)")
         self.dataset = dataset
         self.batchSize = batchSize
         self.shuffleSeed = shuffleSeed
         self.dropLast = dropLast
-        batch = Batch(capacity: batchSize, denseFeatureCount: dataset.denseFeatureCount,
+        self.rank = rank
+        self.worldSize = worldSize
+        batch = Batch(capacity: Self.slice(of: batchSize, rank: 0, worldSize: worldSize).count,
+                      denseFeatureCount: dataset.denseFeatureCount,
                       tableCount: dataset.tableCount, idsPerSample: dataset.idsPerSample.max() ?? 1)
         order = Array(0..<dataset.count)
         reorder()
@@ -42,9 +53,19 @@ public final class BatchLoader: @unchecked Sendable {
             return false
         }
         let size = min(batchSize, remaining)
-        order.withUnsafeBufferPointer { dataset.fill(batch, order: $0, start: position, size: size) }
+        let slice = Self.slice(of: size, rank: rank, worldSize: worldSize)
+        order.withUnsafeBufferPointer { dataset.fill(batch, order: $0, start: position + slice.lowerBound, size: slice.count) }
         position += size
+        globalBatchSize = size
         return true
+    }
+
+    /// Rank `rank`'s samples of a global batch of `size`: the first `size % worldSize` ranks take
+    /// one more than the others.
+    public static func slice(of size: Int, rank: Int, worldSize: Int) -> Range<Int> {
+        let base = size / worldSize, extra = size % worldSize
+        let start = rank * base + min(rank, extra)
+        return start..<(start + base + (rank < extra ? 1 : 0))
     }
 
     private func reorder() {

@@ -1,86 +1,66 @@
-import CMPI
+/// Errors from collective communication; each names the MPI call and the rank.
+public struct CommunicationError: Error, CustomStringConvertible, Equatable {
+    public let call: String
+    public let code: Int32
+    public let rank: Int
 
-/// Errors from the MPI layer.
-public enum MPIError: Error, CustomStringConvertible {
-    case call(String, code: Int32)
-
-    public var description: String {
-        switch self {
-        case .call(let name, let code): return "\(name) failed with MPI error code \(code)"
-        }
+    public init(call: String, code: Int32, rank: Int) {
+        self.call = call
+        self.code = code
+        self.rank = rank
     }
+
+    public var description: String { "rank \(rank): \(call) failed with MPI error code \(code)" }
 }
 
-/// The group of processes that train together: rank, size and the collectives the trainer uses.
+/// A collective that was started and must be waited for before its buffer is read.
+public protocol PendingCollective: AnyObject {
+    func wait() throws
+}
+
+/// The group of processes that train together: rank, size and the collectives the trainer
+/// uses. It is a value passed in, never a global. `MPICommunicator` spans the ranks of an MPI
+/// job (a plain run is an MPI singleton of size 1); `LocalCommunicator` is one process with no
+/// MPI at all. Either way there is one code path: with one rank every collective is a copy.
 ///
-/// It is a value passed in, never a global. A plain run (no mpirun) is an MPI singleton of
-/// size 1, so single-process and multi-rank training take the same code path.
-public final class Communicator: @unchecked Sendable {
-    public let rank: Int
-    public let size: Int
-    private let communicator: MPI_Comm
+/// Counts and offsets of the `-V` collectives are in elements, one entry per rank.
+public protocol Communicator: AnyObject, Sendable {
+    var rank: Int { get }
+    var size: Int { get }
 
-    /// Initialises MPI (once per process) and wraps COMM_WORLD.
-    public static func world() throws -> Communicator {
-        var initialised: Int32 = 0
-        try check(MPI_Initialized(&initialised), "MPI_Initialized")
-        if initialised == 0 {
-            var provided: Int32 = 0
-            try check(MPI_Init_thread(nil, nil, recsys_mpi_thread_funneled(), &provided), "MPI_Init_thread")
-        }
-        return try Communicator(recsys_mpi_comm_world())
-    }
-
-    private init(_ communicator: MPI_Comm) throws {
-        self.communicator = communicator
-        var rank: Int32 = 0, size: Int32 = 0
-        try Self.check(MPI_Comm_rank(communicator, &rank), "MPI_Comm_rank")
-        try Self.check(MPI_Comm_size(communicator, &size), "MPI_Comm_size")
-        self.rank = Int(rank)
-        self.size = Int(size)
-    }
-
-    public var isRoot: Bool { rank == 0 }
-
+    func barrier() throws
+    /// Copies `count` floats from `root` to every rank.
+    func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws
     /// Sums `count` floats over all ranks, in place.
-    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
-        var offset = 0
-        while offset < count {
-            let chunk = min(count - offset, Int(Int32.max))
-            try Self.check(MPI_Allreduce(recsys_mpi_in_place(), values + offset, Int32(chunk), recsys_mpi_float(),
-                                         recsys_mpi_sum(), communicator), "MPI_Allreduce")
-            offset += chunk
-        }
-    }
-
-    /// Sums doubles over all ranks.
-    public func allReduceSum(_ values: [Double]) throws -> [Double] {
-        var result = values
-        try result.withUnsafeMutableBufferPointer { buffer in
-            try Self.check(MPI_Allreduce(recsys_mpi_in_place(), buffer.baseAddress, Int32(buffer.count),
-                                         recsys_mpi_double(), recsys_mpi_sum(), communicator), "MPI_Allreduce")
-        }
-        return result
-    }
-
-    public func barrier() throws {
-        try Self.check(MPI_Barrier(communicator), "MPI_Barrier")
-    }
-
+    func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws
+    /// Starts an in-place sum over all ranks; the buffer is valid after `wait()`.
+    func startAllReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws -> PendingCollective
+    /// Element-wise sums of small vectors of doubles (losses, counts).
+    func allReduceSum(_ values: [Double]) throws -> [Double]
+    func allReduceMax(_ values: [Double]) throws -> [Double]
+    func allReduceMin(_ values: [Double]) throws -> [Double]
+    /// Each rank sends `values[r]` to rank r; returns what every rank sent to this one.
+    func allToAll(_ values: [Int32]) throws -> [Int32]
+    func allToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                   receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+    func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                   receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+    /// Gathers `count` floats from every rank into `receive` on `root`, rank after rank.
+    func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+                 receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws
     /// Ends every rank of the job: a failing rank must never leave the others waiting.
-    public func abort(code: Int32) -> Never {
-        MPI_Abort(communicator, code)
-        fatalError("MPI_Abort returned")
-    }
+    func abort(code: Int32) -> Never
+}
 
-    /// Shuts MPI down at the end of a run.
-    public static func finalize() {
-        var finalised: Int32 = 0
-        MPI_Finalized(&finalised)
-        if finalised == 0 { MPI_Finalize() }
-    }
+extension Communicator {
+    public var isRoot: Bool { rank == 0 }
+}
 
-    private static func check(_ code: Int32, _ call: String) throws {
-        if code != recsys_mpi_success() { throw MPIError.call(call, code: code) }
+/// Exclusive prefix sums: the offsets of consecutive blocks of the given counts.
+public func offsets(of counts: [Int32]) -> [Int32] {
+    var running: Int32 = 0
+    return counts.map { count in
+        defer { running += count }
+        return running
     }
 }

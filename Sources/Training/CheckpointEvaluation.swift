@@ -16,7 +16,7 @@ public enum CheckpointEvaluation {
         let metadata = try ModelCheckpoint.metadata(in: directory)
         let configuration = try ConfigurationLoader.parse(metadata.configuration, source: "\(directory)/dense.h5 (config)",
                                                           overrides: overrides)
-        let model = ModelFactory.makeModel(configuration, batchCapacity: configuration.evaluation.batchSize)
+        let model = try ModelFactory.makeModel(configuration, batchCapacity: configuration.evaluation.batchSize)
         try ModelCheckpoint.load(into: model, from: directory)
         let data = DataSplits.syntheticEvaluation(configuration)
         let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize)

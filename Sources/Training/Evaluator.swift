@@ -1,23 +1,44 @@
 import DataPipeline
+import Distributed
 import NeuralNetwork
 
-/// Scores a dataset with a model, in order, and computes held-out metrics.
+/// Scores a dataset with a model, in order, and computes held-out metrics. With N ranks each
+/// scores its slice of every batch and rank 0 gathers the logits in dataset order.
 public enum Evaluator {
-    public static func logits(of model: RecommendationModel, on dataset: InMemoryDataset, batchSize: Int) -> [Float] {
-        let loader = BatchLoader(dataset: dataset, batchSize: min(batchSize, model.batchCapacity),
-                                 shuffleSeed: nil, dropLast: false)
-        var result: [Float] = []
-        result.reserveCapacity(dataset.count)
+    /// The logits of every sample on rank 0 (empty elsewhere).
+    public static func logits(of model: RecommendationModel, on dataset: InMemoryDataset, batchSize: Int,
+                              communicator: Communicator = LocalCommunicator()) throws -> [Float] {
+        let worldSize = communicator.size
+        let globalBatch = min(batchSize, model.batchCapacity * worldSize)
+        let loader = BatchLoader(dataset: dataset, batchSize: globalBatch, shuffleSeed: nil, dropLast: false,
+                                 rank: communicator.rank, worldSize: worldSize)
+        var result = [Float](repeating: 0, count: communicator.isRoot ? dataset.count : 0)
+        var position = 0
         while loader.next() {
-            let logits = model.forward(loader.batch)
-            result.append(contentsOf: UnsafeBufferPointer(start: logits, count: loader.batch.size))
+            let logits = try model.forward(loader.batch)
+            let counts = (0..<worldSize).map {
+                Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: $0, worldSize: worldSize).count)
+            }
+            try result.withUnsafeMutableBufferPointer { all in
+                try communicator.gatherV(send: logits, count: loader.batch.size,
+                                         receive: communicator.isRoot ? all.baseAddress! + position : nil,
+                                         receiveCounts: counts, receiveOffsets: offsets(of: counts), root: 0)
+            }
+            position += loader.globalBatchSize
         }
         return result
     }
 
-    public static func evaluate(_ model: RecommendationModel, on dataset: InMemoryDataset,
-                                batchSize: Int) throws -> BinaryClassificationMetrics {
-        try BinaryClassificationMetrics.compute(logits: logits(of: model, on: dataset, batchSize: batchSize),
-                                                labels: dataset.labels)
+    /// Held-out metrics, computed on rank 0 and shared with every rank.
+    public static func evaluate(_ model: RecommendationModel, on dataset: InMemoryDataset, batchSize: Int,
+                                communicator: Communicator = LocalCommunicator()) throws -> BinaryClassificationMetrics {
+        let scores = try logits(of: model, on: dataset, batchSize: batchSize, communicator: communicator)
+        var values = [0.0, 0.0, 0.0]
+        if communicator.isRoot {
+            let metrics = try BinaryClassificationMetrics.compute(logits: scores, labels: dataset.labels)
+            values = [metrics.auc, metrics.logloss, metrics.accuracy]
+        }
+        values = try communicator.allReduceSum(values)
+        return BinaryClassificationMetrics(auc: values[0], logloss: values[1], accuracy: values[2], count: dataset.count)
     }
 }

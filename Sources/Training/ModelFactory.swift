@@ -1,21 +1,30 @@
+import Distributed
 import NeuralNetwork
 
 /// Builds the model a config describes.
 public enum ModelFactory {
-    public static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int) -> RecommendationModel {
+    /// With one rank every table is local; with more, tables are placed by the config's
+    /// `distributed` section and looked up through all-to-all.
+    public static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
+                                 communicator: Communicator = LocalCommunicator()) throws -> RecommendationModel {
         let m = configuration.model
         let seed = UInt64(configuration.training.seed)
+        let d = configuration.distributed
+        let makeEmbeddings: EmbeddingFactory = communicator.size == 1
+            ? LocalEmbeddings.make
+            : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding,
+                                        replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows)
         switch m.architecture {
         case .dlrm:
-            return DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
+            return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
                                          embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
                                          topWidths: m.topMLP),
-                        batchCapacity: batchCapacity, seed: seed)
+                        batchCapacity: batchCapacity, seed: seed, makeEmbeddings: makeEmbeddings)
         case .wideDeep:
-            return WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures,
+            return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures,
                                                  tableRowCounts: m.tableRows, embeddingDimension: m.embeddingDimension,
                                                  deepWidths: m.deepMLP),
-                            batchCapacity: batchCapacity, seed: seed)
+                            batchCapacity: batchCapacity, seed: seed, makeEmbeddings: makeEmbeddings)
         }
     }
 

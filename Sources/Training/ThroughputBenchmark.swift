@@ -38,7 +38,7 @@ public enum ThroughputBenchmark {
         public var parameterCount: Int
     }
 
-    public static func run(_ settings: Settings, progress: (String) -> Void) -> Result {
+    public static func run(_ settings: Settings, progress: (String) -> Void) throws -> Result {
         BLAS.setThreadCount(settings.threads)
         let d = settings.embeddingDimension, tables = settings.tableCount
         let dense = 13
@@ -49,13 +49,13 @@ public enum ThroughputBenchmark {
         case .dlrm:
             let architecture = DLRMArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
                                                 bottomWidths: [512, 256, 64, d], topWidths: [512, 256, 1])
-            let dlrm = DLRM(architecture, batchCapacity: settings.batchSize, seed: 1)
+            let dlrm = try DLRM(architecture, batchCapacity: settings.batchSize, seed: 1)
             model = dlrm
             mlps = [([dense, 512, 256, 64, d], false), ([dlrm.interaction.outputWidth, 512, 256, 1], true)]
         case .wideDeep:
             let architecture = WideDeepArchitecture(denseFeatureCount: dense, tableRowCounts: rows,
                                                     embeddingDimension: d, deepWidths: [512, 256, 1])
-            model = WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1)
+            model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1)
             mlps = [([tables * d + dense, 512, 256, 1], true), ([dense, 1], false)]
         }
         let step = TrainingStep(model: model, settings: OptimizerSettings(algorithm: settings.optimizer))
@@ -72,9 +72,9 @@ public enum ThroughputBenchmark {
             let t0 = DispatchTime.now()
             _ = loader.next()
             let t1 = DispatchTime.now()
-            _ = step.forward(loader.batch)
+            _ = try step.forward(loader.batch, globalBatchSize: loader.globalBatchSize)
             let t2 = DispatchTime.now()
-            step.backward(loader.batch, learningRate: settings.learningRate)
+            try step.backward(loader.batch, learningRate: settings.learningRate)
             let t3 = DispatchTime.now()
             step.update(learningRate: settings.learningRate)
             let t4 = DispatchTime.now()

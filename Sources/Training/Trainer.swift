@@ -7,26 +7,35 @@ import Distributed
 import NeuralNetwork
 
 /// What a finished run reports.
-public struct TrainingReport: Sendable, Codable {
+public struct TrainingReport: Sendable {
     public var steps: Int
     public var samples: Int
     public var trainSeconds: Double
     public var samplesPerSecond: Double
-    /// Mean training loss over the last logging window.
+    /// Mean training loss over the last logging window (all ranks' samples).
     public var finalTrainLoss: Double
+    /// Mean training loss of every logging window, in order.
+    public var lossHistory: [Double]
     public var evaluation: BinaryClassificationMetrics
     /// The planted model's own metrics on the held-out split (synthetic data only).
     public var plantedEvaluation: BinaryClassificationMetrics?
     /// Where the final model was saved.
     public var checkpointPath: String?
+    /// `ParameterFingerprint`s of the trained model, for comparing runs.
+    public var denseFingerprint: Double
+    public var embeddingFingerprint: Double
+    /// Whether every rank ended with bit-identical dense parameters.
+    public var replicasIdentical: Bool
 }
 
-/// Runs a config end to end: data, model, training loop with progress, held-out evaluation.
+/// Runs a config end to end on every rank of `communicator`: data, model, training loop with
+/// progress, held-out evaluation, the final checkpoint.
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let communicator: Communicator
     private let log: (String) -> Void
 
+    /// `log` receives progress lines; only rank 0's are worth printing.
     public init(configuration: TrainingConfiguration, communicator: Communicator, log: @escaping (String) -> Void) {
         self.configuration = configuration
         self.communicator = communicator
@@ -34,73 +43,96 @@ public final class Trainer {
     }
 
     public func run() throws -> TrainingReport {
-        let t = configuration.training
+        let t = configuration.training, worldSize = communicator.size
         BLAS.setThreadCount(t.threads)
+        guard t.batchSize >= worldSize else {
+            throw ConfigurationError("key 'training.batch_size': \(t.batchSize) cannot be split over \(worldSize) ranks")
+        }
         let started = DispatchTime.now()
         let splits = DataSplits.synthetic(configuration)
         log("data: synthetic planted click model, \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
             + "(generated in \(format(seconds(since: started), 1)) s)")
 
-        let model = ModelFactory.makeModel(configuration, batchCapacity: max(t.batchSize, configuration.evaluation.batchSize))
-        let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration))
+        let localCapacity = BatchLoader.slice(of: max(t.batchSize, configuration.evaluation.batchSize), rank: 0,
+                                              worldSize: worldSize).count
+        let model = try ModelFactory.makeModel(configuration, batchCapacity: localCapacity, communicator: communicator)
+        // Every rank built the same dense parameters from the seed; rank 0's are broadcast anyway,
+        // so the replicas start bit-identical whatever else differs.
+        try communicator.broadcast(model.arena.values.base, count: model.arena.count, root: 0)
+        let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator)
         let schedule = ModelFactory.schedule(configuration)
-        log("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters "
-            + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables); "
-            + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), batch \(t.batchSize), "
-            + "world size \(communicator.size)")
+        log("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters on rank 0 "
+            + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
+            + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), global batch \(t.batchSize), "
+            + "\(worldSize) rank(s)")
 
-        let loader = BatchLoader(dataset: splits.train, batchSize: t.batchSize,
-                                 shuffleSeed: t.shuffle ? UInt64(t.seed) : nil, dropLast: true)
-        let stepsPerEpoch = loader.batchesPerEpoch
-        var totalSteps = stepsPerEpoch * t.epochs
+        let loader = BatchLoader(dataset: splits.train, batchSize: t.batchSize, shuffleSeed: t.shuffle ? UInt64(t.seed) : nil,
+                                 dropLast: true, rank: communicator.rank, worldSize: worldSize)
+        var totalSteps = loader.batchesPerEpoch * t.epochs
         if t.maxSteps > 0 { totalSteps = min(totalSteps, t.maxSteps) }
         guard totalSteps > 0 else {
             throw ConfigurationError("key 'training.batch_size': \(t.batchSize) is larger than the \(splits.train.count) training samples")
         }
 
         var stepIndex = 0, samples = 0
-        var windowLoss = 0.0, windowSteps = 0, lastWindowLoss = Double.nan
+        var windowLossSum = 0.0, windowSamples = 0
+        var lossHistory: [Double] = []
         let trainStart = DispatchTime.now()
-        var windowStart = trainStart, windowSamples = 0
+        var windowStart = trainStart
         while stepIndex < totalSteps {
             guard loader.next() else { continue }
             let rate = schedule.rate(atStep: stepIndex)
-            let loss = step.run(loader.batch, learningRate: rate)
-            guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss) }
+            let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: rate)
+            guard loss.isFinite else {
+                throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss, rank: communicator.rank)
+            }
             stepIndex += 1
-            samples += loader.batch.size
-            windowSamples += loader.batch.size
-            windowLoss += loss
-            windowSteps += 1
+            samples += loader.globalBatchSize
+            windowLossSum += loss * Double(loader.batch.size)
+            windowSamples += loader.globalBatchSize
             let isLast = stepIndex == totalSteps
             if (t.logEvery > 0 && stepIndex % t.logEvery == 0) || isLast {
-                lastWindowLoss = windowLoss / Double(windowSteps)
+                let windowLoss = try communicator.allReduceSum([windowLossSum])[0] / Double(windowSamples)
+                lossHistory.append(windowLoss)
                 let rateNow = Double(windowSamples) / max(seconds(since: windowStart), 1e-9)
-                log("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(lastWindowLoss, 4))  "
+                log("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(windowLoss, 4))  "
                     + "lr \(format(Double(rate), 5))  \(Int(rateNow)) samples/s")
-                windowLoss = 0; windowSteps = 0; windowSamples = 0; windowStart = DispatchTime.now()
+                windowLossSum = 0; windowSamples = 0; windowStart = DispatchTime.now()
             }
         }
         let trainSeconds = seconds(since: trainStart)
+        let replicasIdentical = try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator)
+        if !replicasIdentical { log("warning: dense replicas differ between ranks") }
 
-        var checkpointPath: String?
-        let k = configuration.checkpoint
-        if k.saveFinal && communicator.isRoot {
-            let metadata = ModelCheckpoint.Metadata(step: stepIndex, samplesSeen: samples,
-                                                    configuration: try ConfigurationLoader.yaml(configuration))
-            checkpointPath = try ModelCheckpoint.save(model, metadata: metadata,
-                                                      runDirectory: "\(k.directory)/\(k.runName ?? "run")")
-            log("saved \(checkpointPath!)")
-        }
-
-        let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize)
+        let checkpointPath = try saveCheckpoint(model, step: stepIndex, samples: samples)
+        let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
+                                                communicator: communicator)
         var planted: BinaryClassificationMetrics?
         if let plantedLogits = splits.evaluation.plantedLogits {
             planted = try BinaryClassificationMetrics.compute(logits: plantedLogits, labels: splits.evaluation.labels)
         }
         return TrainingReport(steps: stepIndex, samples: samples, trainSeconds: trainSeconds,
-                              samplesPerSecond: Double(samples) / trainSeconds, finalTrainLoss: lastWindowLoss,
-                              evaluation: evaluation, plantedEvaluation: planted, checkpointPath: checkpointPath)
+                              samplesPerSecond: Double(samples) / trainSeconds, finalTrainLoss: lossHistory.last ?? .nan,
+                              lossHistory: lossHistory, evaluation: evaluation, plantedEvaluation: planted,
+                              checkpointPath: checkpointPath, denseFingerprint: ParameterFingerprint.dense(model),
+                              embeddingFingerprint: try ParameterFingerprint.embeddings(model, communicator: communicator),
+                              replicasIdentical: replicasIdentical)
+    }
+
+    /// Saves the final model when the config asks for it (one process; sharded checkpoints
+    /// are not written yet).
+    private func saveCheckpoint(_ model: RecommendationModel, step: Int, samples: Int) throws -> String? {
+        let k = configuration.checkpoint
+        guard k.saveFinal else { return nil }
+        guard communicator.size == 1 else {
+            log("note: not saving a checkpoint: saving sharded tables from \(communicator.size) ranks is not supported yet")
+            return nil
+        }
+        let metadata = ModelCheckpoint.Metadata(step: step, samplesSeen: samples,
+                                                configuration: try ConfigurationLoader.yaml(configuration))
+        let path = try ModelCheckpoint.save(model, metadata: metadata, runDirectory: "\(k.directory)/\(k.runName ?? "run")")
+        log("saved \(path)")
+        return path
     }
 }
 

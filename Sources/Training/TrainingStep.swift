@@ -1,32 +1,46 @@
 import Compute
+import Distributed
 import NeuralNetwork
 
-/// One optimisation step on a batch: forward, loss, backward, dense and sparse updates.
-/// Allocates nothing: every buffer it touches was sized when the model was built.
+/// One optimisation step on a batch: forward, loss, backward, gradient sync, dense and sparse
+/// updates. With N ranks each holds a slice of the global batch: the loss gradient is scaled by
+/// the global batch size and the dense gradients are summed over ranks, so every replica takes
+/// the step one process would take on the whole batch.
 public final class TrainingStep: @unchecked Sendable {
     public let model: RecommendationModel
+    public let communicator: Communicator
     public let denseOptimizer: DenseOptimizer
     public let sparseOptimizer: SparseOptimizer
 
-    public init(model: RecommendationModel, settings: OptimizerSettings) {
+    public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator()) {
         self.model = model
+        self.communicator = communicator
         denseOptimizer = DenseOptimizer(settings: settings, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
     }
 
-    /// Trains on `batch`; returns its mean loss before the update.
-    public func run(_ batch: Batch, learningRate: Float) -> Double {
-        let loss = forward(batch)
-        backward(batch, learningRate: learningRate)
+    /// Trains on `batch` (this rank's slice of a global batch of `globalBatchSize`); returns the
+    /// mean loss of the slice before the update.
+    public func run(_ batch: Batch, globalBatchSize: Int, learningRate: Float) throws -> Double {
+        let loss = try forward(batch, globalBatchSize: globalBatchSize)
+        try backward(batch, learningRate: learningRate)
+        try synchronizeGradients()
         update(learningRate: learningRate)
         return loss
     }
 
-    /// Forward and loss; leaves dL/d(logit) in the model. Returns the mean loss.
-    public func forward(_ batch: Batch) -> Double {
-        let logits = model.forward(batch)
+    /// Forward and loss; leaves dL/d(logit) in the model. Returns the mean loss of the slice.
+    public func forward(_ batch: Batch, globalBatchSize: Int) throws -> Double {
+        let logits = try model.forward(batch)
         return BinaryCrossEntropy.lossAndGradient(logits: logits, labels: batch.labels.base,
-                                                  logitGradient: model.logitGradient, count: batch.size)
+                                                  logitGradient: model.logitGradient, count: batch.size,
+                                                  normalizer: globalBatchSize)
+    }
+
+    /// Sums the dense gradients over all ranks (they are already scaled by the global batch).
+    public func synchronizeGradients() throws {
+        guard communicator.size > 1 else { return }
+        try communicator.allReduceSum(model.arena.gradients.base, count: model.arena.count)
     }
 
     /// With SGD, embedding rows are updated during backward (fused); otherwise their gradients
@@ -35,9 +49,9 @@ public final class TrainingStep: @unchecked Sendable {
 
     /// Zeroes the dense gradients, then fills them; embedding tables either collect their row
     /// gradients or, with SGD, are updated at `learningRate` in the same pass.
-    public func backward(_ batch: Batch, learningRate: Float) {
+    public func backward(_ batch: Batch, learningRate: Float) throws {
         model.arena.zeroGradients()
-        model.backward(batch, embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients)
+        try model.backward(batch, embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients)
     }
 
     /// Applies the dense optimizer, and the sparse one unless backward already did.

@@ -39,7 +39,7 @@ struct Bench: ParsableCommand {
         settings.warmupSteps = warmup
         settings.timedSteps = steps
         let console = Console(format: format, isRoot: true)
-        let r = ThroughputBenchmark.run(settings) { console.progress($0) }
+        let r = try ThroughputBenchmark.run(settings) { console.progress($0) }
         let phases = ["data", "forward", "backward", "optimizer"].map {
             "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms"
         }.joined(separator: ", ")

@@ -20,17 +20,22 @@ struct Train: ParsableCommand {
     func run() throws {
         let configuration = try loadConfiguration(path: config, overrides: overrides)
         let communicator = try worldCommunicator()
-        defer { Communicator.finalize() }
+        defer { MPICommunicator.finalize() }
         let console = Console(format: format, isRoot: communicator.isRoot)
         let report: TrainingReport
         do {
             report = try Trainer(configuration: configuration, communicator: communicator, log: console.progress).run()
         } catch {
-            console.error("rank \(communicator.rank): \(error)")
+            let message = "\(error)"
+            console.error(message.hasPrefix("rank ") ? message : "rank \(communicator.rank): \(message)")
+            // A failing rank ends the whole job: the others may be waiting in a collective.
             if communicator.size > 1 { communicator.abort(code: 1) }
             throw ExitCode.failure
         }
         let e = report.evaluation
+        if communicator.size > 1 {
+            console.progress("dense replicas identical on all \(communicator.size) ranks: \(report.replicasIdentical ? "yes" : "NO")")
+        }
         console.progress("trained \(report.steps) steps, \(report.samples) samples in \(Training.format(report.trainSeconds, 1)) s "
                          + "(\(Int(report.samplesPerSecond)) samples/s)")
         var line = "held-out: AUC \(Training.format(e.auc, 4))  logloss \(Training.format(e.logloss, 4))  "
@@ -44,6 +49,9 @@ struct Train: ParsableCommand {
             "samples": report.samples, "steps": report.steps, "samples_per_second": report.samplesPerSecond,
             "train_seconds": report.trainSeconds, "final_train_loss": report.finalTrainLoss,
             "planted_auc": report.plantedEvaluation?.auc as Any, "planted_logloss": report.plantedEvaluation?.logloss as Any,
+            "losses": report.lossHistory, "world_size": communicator.size,
+            "dense_fingerprint": report.denseFingerprint, "embedding_fingerprint": report.embeddingFingerprint,
+            "replicas_identical": report.replicasIdentical,
         ])
     }
 }
@@ -59,7 +67,7 @@ func loadConfiguration(path: String, overrides: [String]) throws -> TrainingConf
 
 func worldCommunicator() throws -> Communicator {
     do {
-        return try Communicator.world()
+        return try MPICommunicator.world()
     } catch {
         throw ValidationError("cannot start MPI: \(error)")
     }

@@ -7,7 +7,7 @@ import TestSupport
 
 @Suite struct ModelCheckpointTests {
     static func makeModel(seed: UInt64, deepWidths: [Int] = [7, 1]) -> WideDeep {
-        WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 9], embeddingDimension: 3,
+        try! WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 9], embeddingDimension: 3,
                                       deepWidths: deepWidths), batchCapacity: 4, seed: seed)
     }
 
@@ -22,7 +22,7 @@ import TestSupport
     @Test func roundTripRestoresEveryWeight() throws {
         let saved = Self.makeModel(seed: 1)
         var random = TestRandom(seed: 2)
-        for table in saved.wide.tables { random.fill(table.weights.view) }
+        for table in saved.wide.embeddings.localTables { random.fill(table.weights.view) }
         let run = Self.temporaryDirectory()
         let path = try ModelCheckpoint.save(saved, metadata: Self.metadata, runDirectory: run)
         #expect(path == "\(run)/step-12")
@@ -79,7 +79,7 @@ import TestSupport
         let path = try ModelCheckpoint.save(model, metadata: Self.metadata, runDirectory: run)
         let weights = try runTool("h5dump", ["-d", "/embeddings/table1/weights", "-p", "\(path)/embeddings-rank0.h5"])
         #expect(weights.contains("DATASPACE  SIMPLE { ( 9, 3 ) / ( 9, 3 ) }"), "\(weights)")
-        let first = model.tables[1].weights[0]
+        let first = model.embeddings.localTables[1].weights[0]
         #expect(weights.contains(String(format: "%.6g", first).prefix(6)), "first weight \(first) in \(weights)")
         let attributes = try runTool("h5dump", ["-a", "/format_version", "\(path)/dense.h5"])
         #expect(attributes.contains("(0): 1"), "\(attributes)")

@@ -46,8 +46,7 @@ import TestSupport
 
     @Test func embeddingBagGradientWithRepeatedIDs() {
         let table = EmbeddingTable(name: "t", rowCount: 10, dimension: 4, batchCapacity: 4)
-        var generator = SeededGenerator(seed: 5)
-        table.initializeUniform(using: &generator)
+        table.initializeUniform(seed: 5, tableIndex: 0)
         // Bags: [3, 3, 7] (id repeated within a bag), [7] (repeated across samples), [] (empty), [1, 9].
         let feature = SparseFeature(batchCapacity: 4, idsPerSample: 2)
         let ids: [Int32] = [3, 3, 7, 7, 1, 9]

@@ -101,29 +101,29 @@ import Testing
 @Suite struct FusedEmbeddingUpdateTests {
     /// The fused SGD backward must land every table where collect-then-update lands it.
     @Test(arguments: ["dlrm", "wide_deep"])
-    func fusedSGDMatchesCollectedGradientsAndSparseSGD(architecture: String) {
-        func makeModel() -> RecommendationModel {
+    func fusedSGDMatchesCollectedGradientsAndSparseSGD(architecture: String) throws {
+        func makeModel() throws -> RecommendationModel {
             architecture == "dlrm"
-                ? DLRM(DLRMArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                ? try DLRM(DLRMArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
                                         bottomWidths: [8, 3], topWidths: [6, 1]), batchCapacity: 6, seed: 42)
-                : WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                : try WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
                                                 deepWidths: [7, 1]), batchCapacity: 6, seed: 42)
         }
         let batch = ModelGradientTests.makeBatch(denseCount: 4)
-        let fused = makeModel(), collected = makeModel()
+        let fused = try makeModel(), collected = try makeModel()
         for model in [fused, collected] {
-            let logits = model.forward(batch)
+            let logits = try model.forward(batch)
             _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: batch.labels.base,
                                                    logitGradient: model.logitGradient, count: batch.size)
             model.arena.zeroGradients()
         }
-        fused.backward(batch, embeddingMode: .fusedSGD(learningRate: 0.5))
-        collected.backward(batch)
+        try fused.backward(batch, embeddingMode: .fusedSGD(learningRate: 0.5))
+        try collected.backward(batch)
         SparseOptimizer(settings: OptimizerSettings(algorithm: .sgd), tables: collected.embeddingTables)
             .step(tables: collected.embeddingTables, learningRate: 0.5)
         for (a, b) in zip(fused.embeddingTables, collected.embeddingTables) {
             for (x, y) in zip(a.weights.toArray(), b.weights.toArray()) { #expect(abs(x - y) < 1e-6, "\(a.name)") }
-            #expect(a.weights.toArray() != makeModel().embeddingTables.first { $0.name == a.name }!.weights.toArray()
+            #expect(try a.weights.toArray() != makeModel().embeddingTables.first { $0.name == a.name }!.weights.toArray()
                     || a.name.hasPrefix("wide"), "\(a.name) was updated")
         }
         #expect(fused.arena.gradients.toArray() == collected.arena.gradients.toArray())

@@ -20,8 +20,15 @@ public enum BinaryRunner {
 
     /// Runs the binary with `arguments`; kills it after `timeout` seconds.
     public static func run(_ arguments: [String], timeout: TimeInterval = 300) throws -> Output {
+        try run(executable: binaryPath, arguments, timeout: timeout)
+    }
+
+    /// Runs `executable` with `arguments`; kills it after `timeout` seconds. `started` sees the
+    /// process once it runs (to signal it from a test).
+    public static func run(executable: String, _ arguments: [String], timeout: TimeInterval = 300,
+                           started: ((Process) -> Void)? = nil) throws -> Output {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaryPath)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let out = Pipe()
         // stderr goes to a file, stdout through a pipe read to the end before waiting, so the
@@ -33,6 +40,7 @@ public enum BinaryRunner {
         process.standardOutput = out
         process.standardError = errorFile
         try process.run()
+        started?(process)
         let deadline = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
         let outputData = out.fileHandleForReading.readDataToEndOfFile()

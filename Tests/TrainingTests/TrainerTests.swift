@@ -36,7 +36,7 @@ import Training
     @Test(arguments: [("dlrm", "adagrad", 1), ("dlrm", "adam", 1), ("wide_deep", "adagrad", 1), ("wide_deep", "sgd", 3)])
     func trainingLearnsThePlantedModel(architecture: String, optimizer: String, epochs: Int) throws {
         let configuration = try Self.configuration(architecture, optimizer: optimizer, overrides: ["training.epochs=\(epochs)"])
-        let report = try Trainer(configuration: configuration, communicator: try Communicator.world(), log: { _ in }).run()
+        let report = try Trainer(configuration: configuration, communicator: LocalCommunicator(), log: { _ in }).run()
         let planted = try #require(report.plantedEvaluation)
         #expect(report.evaluation.auc > 0.7, "\(architecture)/\(optimizer): AUC \(report.evaluation.auc)")
         #expect(planted.auc - report.evaluation.auc < 0.06,
@@ -46,8 +46,8 @@ import Training
 
     @Test func runsAreReproducible() throws {
         let c = try Self.configuration("dlrm", optimizer: "adagrad", overrides: ["training.max_steps=30"])
-        let first = try Trainer(configuration: c, communicator: try Communicator.world(), log: { _ in }).run()
-        let second = try Trainer(configuration: c, communicator: try Communicator.world(), log: { _ in }).run()
+        let first = try Trainer(configuration: c, communicator: LocalCommunicator(), log: { _ in }).run()
+        let second = try Trainer(configuration: c, communicator: LocalCommunicator(), log: { _ in }).run()
         #expect(first.finalTrainLoss == second.finalTrainLoss)
         #expect(first.evaluation == second.evaluation)
     }
@@ -55,7 +55,7 @@ import Training
     @Test func divergenceIsReportedWithTheStep() throws {
         let c = try Self.configuration("dlrm", optimizer: "sgd", overrides: ["training.optimizer.learning_rate=100"])
         #expect(throws: TrainingError.self) {
-            try Trainer(configuration: c, communicator: try Communicator.world(), log: { _ in }).run()
+            try Trainer(configuration: c, communicator: LocalCommunicator(), log: { _ in }).run()
         }
     }
 }

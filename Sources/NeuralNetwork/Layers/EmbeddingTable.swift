@@ -21,16 +21,23 @@ public final class EmbeddingTable: @unchecked Sendable {
     public let name: String
     public let rowCount: Int
     public let dimension: Int
+    /// The row of the whole table that local row 0 is (non-zero for a row-wise shard).
+    public let firstRow: Int
+    /// Whether every rank holds this table (its copies take identical updates).
+    public let isReplica: Bool
     public let weights: FloatBuffer
     public let gradient: SparseRowGradient
     /// Per row: its index in `gradient` during backward, -1 otherwise (reset after each use).
     private let slotOfRow: IndexBuffer
 
-    public init(name: String, rowCount: Int, dimension: Int, batchCapacity: Int) {
+    public init(name: String, rowCount: Int, dimension: Int, batchCapacity: Int, firstRow: Int = 0,
+                isReplica: Bool = false) {
         precondition(rowCount > 0 && rowCount <= Int(Int32.max), "EmbeddingTable: bad row count \(rowCount)")
         self.name = name
         self.rowCount = rowCount
         self.dimension = dimension
+        self.firstRow = firstRow
+        self.isReplica = isReplica
         weights = FloatBuffer(count: rowCount * dimension)
         gradient = SparseRowGradient(dimension: dimension, capacity: batchCapacity)
         slotOfRow = IndexBuffer(capacity: rowCount)
@@ -43,9 +50,15 @@ public final class EmbeddingTable: @unchecked Sendable {
         return weights.base + id * dimension
     }
 
-    /// Uniform(-sqrt(1/rows), sqrt(1/rows)) as in the DLRM reference.
-    public func initializeUniform(using generator: inout SeededGenerator) {
-        let bound = (1.0 / Double(rowCount)).squareRoot()
+    /// Uniform(-sqrt(1/R), sqrt(1/R)) as in the DLRM reference, R the rows of the whole table.
+    ///
+    /// Every value comes from the stream of (`seed`, `tableIndex`) at its position in the whole
+    /// table, so a shard holding rows `firstRow ..< firstRow + rowCount` gets exactly the values
+    /// those rows have in the unsharded table, whatever the number of ranks.
+    public func initializeUniform(seed: UInt64, tableIndex: Int, firstRow: Int = 0, wholeTableRows: Int? = nil) {
+        let bound = (1.0 / Double(wholeTableRows ?? rowCount)).squareRoot()
+        var generator = SeededGenerator(seed: seed, stream: 10_000 + UInt64(tableIndex))
+        generator.skip(firstRow * dimension)
         let w = weights.base
         for i in 0..<weights.count { w[i] = Float((generator.nextUniform() * 2 - 1) * bound) }
     }
@@ -134,27 +147,49 @@ public final class EmbeddingTable: @unchecked Sendable {
     /// order, so the sums are deterministic.
     private func collectGradient(_ feature: SparseFeature, rows: Int,
                                  outputGradient: UnsafePointer<Float>, gradientStride: Int) {
-        gradient.reserve(idCount: feature.idCount(samples: rows))
-        let ids = feature.ids.base, offsets = feature.offsets.base, slots = slotOfRow.base
-        let values = gradient.values.base, rowIDs = gradient.rowIDs.base
-        let dimension = self.dimension
-        var unique = 0
+        beginGradient(capacity: feature.idCount(samples: rows))
+        let ids = feature.ids.base, offsets = feature.offsets.base
         for b in 0..<rows {
             let source = outputGradient + b &* gradientStride
             for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
-                let id = Int(ids[k])
-                let slot = Int(slots[id])
-                if slot < 0 {
-                    slots[id] = Int32(truncatingIfNeeded: unique)
-                    rowIDs[unique] = Int32(truncatingIfNeeded: id)
-                    Kernels.copy(source, to: values + unique &* dimension, count: dimension)
-                    unique &+= 1
-                } else {
-                    Kernels.add(source, into: values + slot &* dimension, count: dimension)
-                }
+                accumulateGradient(row: Int(ids[k]), gradient: source)
             }
         }
-        for u in 0..<unique { slots[Int(rowIDs[u])] = -1 }
-        gradient.rowCount = unique
+        finishGradient()
+    }
+
+    /// Starts a new `gradient` for at most `capacity` contributions.
+    public func beginGradient(capacity: Int) {
+        gradient.reserve(idCount: capacity)
+        gradient.rowCount = 0
+    }
+
+    /// Adds `gradient` (dimension floats) to row `row`'s entry, creating it on first use.
+    @inline(__always)
+    public func accumulateGradient(row: Int, gradient source: UnsafePointer<Float>) {
+        let slots = slotOfRow.base, dimension = self.dimension
+        let values = gradient.values.base
+        let slot = Int(slots[row])
+        if slot < 0 {
+            let unique = gradient.rowCount
+            slots[row] = Int32(truncatingIfNeeded: unique)
+            gradient.rowIDs.base[unique] = Int32(truncatingIfNeeded: row)
+            Kernels.copy(source, to: values + unique &* dimension, count: dimension)
+            gradient.rowCount = unique &+ 1
+        } else {
+            Kernels.add(source, into: values + slot &* dimension, count: dimension)
+        }
+    }
+
+    /// Ends the gradient: clears the row-to-slot map for the next batch.
+    public func finishGradient() {
+        let slots = slotOfRow.base, rowIDs = gradient.rowIDs.base
+        for u in 0..<gradient.rowCount { slots[Int(rowIDs[u])] = -1 }
+    }
+
+    /// `row -= learningRate * gradient`: a plain SGD update of one row.
+    @inline(__always)
+    public func applySGD(row: Int, gradient source: UnsafePointer<Float>, learningRate: Float) {
+        Kernels.axpy(-learningRate, source, weights.base + row &* dimension, count: dimension)
     }
 }

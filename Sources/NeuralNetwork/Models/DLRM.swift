@@ -26,7 +26,7 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     public let architecture: DLRMArchitecture
     public let arena = ParameterArena()
     public let bottomMLP: MLP
-    public let tables: [EmbeddingTable]
+    public let embeddings: EmbeddingCollection
     public let interaction: DotInteraction
     public let topMLP: MLP
     public let batchCapacity: Int
@@ -35,7 +35,9 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     private let interactionOutput: FloatBuffer
     private let interactionInputGradient: FloatBuffer
 
-    public init(_ architecture: DLRMArchitecture, batchCapacity: Int, seed: UInt64) {
+    /// - Parameter makeEmbeddings: where the tables live (default: all in this process).
+    public init(_ architecture: DLRMArchitecture, batchCapacity: Int, seed: UInt64,
+                makeEmbeddings: EmbeddingFactory = LocalEmbeddings.make) throws {
         precondition(architecture.bottomWidths.last == architecture.embeddingDimension,
                      "DLRM: bottom MLP must end at the embedding dimension")
         precondition(architecture.topWidths.last == 1, "DLRM: top MLP must end at width 1")
@@ -45,10 +47,8 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         bottomMLP = MLP(arena: arena, name: "bottom_mlp", inputSize: architecture.denseFeatureCount,
                         widths: architecture.bottomWidths, reluOnLast: true, batchCapacity: batchCapacity,
                         needsInputGradient: false)
-        tables = architecture.tableRowCounts.enumerated().map { index, rows in
-            EmbeddingTable(name: "embeddings/table\(index)", rowCount: rows, dimension: d,
-                           batchCapacity: batchCapacity)
-        }
+        embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
+                                                               dimension: d, seed: seed), batchCapacity)
         interaction = DotInteraction(featureCount: t + 1, dimension: d)
         topMLP = MLP(arena: arena, name: "top_mlp", inputSize: interaction.outputWidth,
                      widths: architecture.topWidths, reluOnLast: false, batchCapacity: batchCapacity,
@@ -61,34 +61,34 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         var generator = SeededGenerator(seed: seed, stream: 1)
         bottomMLP.initialize(using: &generator)
         topMLP.initialize(using: &generator)
-        for table in tables { table.initializeUniform(using: &generator) }
     }
 
-    public var embeddingTables: [EmbeddingTable] { tables }
+    public var embeddingTables: [EmbeddingTable] { embeddings.localTables }
+
+    /// Table t's pooled vector goes to slot t + 1 of the interaction input.
+    private var pooledLayout: PooledLayout {
+        PooledLayout(firstOffset: architecture.embeddingDimension, tableOffset: architecture.embeddingDimension,
+                     rowStride: interaction.inputWidth)
+    }
     public var logitGradient: UnsafeMutablePointer<Float> { topMLP.outputGradient }
 
-    public func forward(_ batch: Batch) -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: Batch) throws -> UnsafeMutablePointer<Float> {
         let rows = batch.size, d = architecture.embeddingDimension, width = interaction.inputWidth
         let z = interactionInput.base
         let bottom = bottomMLP.forward(input: batch.dense.base, rows: rows)
         Kernels.copyRows(from: bottom, sourceStride: d, to: z, destinationStride: width, rows: rows, columns: d)
-        for (t, table) in tables.enumerated() {
-            table.forward(batch.sparse[t], rows: rows, output: z + (t + 1) * d, outputStride: width)
-        }
+        try embeddings.forward(batch, output: z, layout: pooledLayout)
         interaction.forward(input: z, output: interactionOutput.base, rows: rows)
         return topMLP.forward(input: interactionOutput.base, rows: rows)
     }
 
-    public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) {
+    public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) throws {
         let rows = batch.size, d = architecture.embeddingDimension, width = interaction.inputWidth
         let interactionGradient = topMLP.backward(input: interactionOutput.base, rows: rows)!
         let dz = interactionInputGradient.base
         interaction.backward(input: interactionInput.base, outputGradient: interactionGradient,
                              inputGradient: dz, rows: rows)
-        for (t, table) in tables.enumerated() {
-            table.backward(batch.sparse[t], rows: rows, outputGradient: dz + (t + 1) * d, gradientStride: width,
-                           mode: embeddingMode)
-        }
+        try embeddings.backward(batch, outputGradient: dz, layout: pooledLayout, mode: embeddingMode)
         Kernels.copyRows(from: dz, sourceStride: width, to: bottomMLP.outputGradient, destinationStride: d,
                          rows: rows, columns: d)
         bottomMLP.backward(input: batch.dense.base, rows: rows)

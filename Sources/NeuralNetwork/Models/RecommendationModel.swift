@@ -10,16 +10,17 @@ public protocol RecommendationModel: AnyObject {
     var arena: ParameterArena { get }
     var embeddingTables: [EmbeddingTable] { get }
     var batchCapacity: Int { get }
-    /// Logits (B) for `batch`; valid until the next forward.
-    func forward(_ batch: Batch) -> UnsafeMutablePointer<Float>
+    /// Logits (B) for `batch`; valid until the next forward. Throws only when sharded
+    /// embeddings fail to communicate.
+    func forward(_ batch: Batch) throws -> UnsafeMutablePointer<Float>
     /// Where the caller writes dL/d(logit) (B) before `backward`.
     var logitGradient: UnsafeMutablePointer<Float> { get }
-    func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode)
+    func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) throws
 }
 
 extension RecommendationModel {
     /// Backward that collects every table's row gradients.
-    public func backward(_ batch: Batch) { backward(batch, embeddingMode: .collectGradients) }
+    public func backward(_ batch: Batch) throws { try backward(batch, embeddingMode: .collectGradients) }
 
     /// Number of trainable scalars (dense arena plus every table).
     public var parameterCount: Int {

@@ -21,7 +21,7 @@ public struct WideDeepArchitecture: Sendable, Equatable {
 public final class WideDeep: RecommendationModel, @unchecked Sendable {
     public let architecture: WideDeepArchitecture
     public let arena = ParameterArena()
-    public let tables: [EmbeddingTable]
+    public let embeddings: EmbeddingCollection
     public let deepMLP: MLP
     public let wide: WideLinear
     public let batchCapacity: Int
@@ -29,58 +29,58 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
     private let deepInput: FloatBuffer
     private let logits: FloatBuffer
 
-    public init(_ architecture: WideDeepArchitecture, batchCapacity: Int, seed: UInt64) {
+    /// - Parameter makeEmbeddings: where the tables live (default: all in this process).
+    public init(_ architecture: WideDeepArchitecture, batchCapacity: Int, seed: UInt64,
+                makeEmbeddings: EmbeddingFactory = LocalEmbeddings.make) throws {
         precondition(architecture.deepWidths.last == 1, "WideDeep: deep MLP must end at width 1")
         self.architecture = architecture
         self.batchCapacity = batchCapacity
         let d = architecture.embeddingDimension, t = architecture.tableRowCounts.count
-        tables = architecture.tableRowCounts.enumerated().map { index, rows in
-            EmbeddingTable(name: "embeddings/table\(index)", rowCount: rows, dimension: d,
-                           batchCapacity: batchCapacity)
-        }
+        embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
+                                                               dimension: d, seed: seed), batchCapacity)
         let deepInputWidth = t * d + architecture.denseFeatureCount
         deepMLP = MLP(arena: arena, name: "deep_mlp", inputSize: deepInputWidth, widths: architecture.deepWidths,
                       reluOnLast: false, batchCapacity: batchCapacity, needsInputGradient: true)
-        wide = WideLinear(arena: arena, name: "wide", denseFeatureCount: architecture.denseFeatureCount,
-                          tableRowCounts: architecture.tableRowCounts, batchCapacity: batchCapacity)
-        embeddingTables = tables + wide.tables
+        wide = try WideLinear(arena: arena, name: "wide", denseFeatureCount: architecture.denseFeatureCount,
+                              tableRowCounts: architecture.tableRowCounts, batchCapacity: batchCapacity,
+                              makeEmbeddings: makeEmbeddings)
+        embeddingTables = embeddings.localTables + wide.embeddings.localTables
         deepInput = FloatBuffer(count: batchCapacity * deepInputWidth)
         logits = FloatBuffer(count: batchCapacity)
         arena.allocate()
 
         var generator = SeededGenerator(seed: seed, stream: 1)
         deepMLP.initialize(using: &generator)
-        for table in tables { table.initializeUniform(using: &generator) }
     }
 
     public let embeddingTables: [EmbeddingTable]
     public var logitGradient: UnsafeMutablePointer<Float> { deepMLP.outputGradient }
     private var deepInputWidth: Int { deepMLP.inputSize }
 
-    public func forward(_ batch: Batch) -> UnsafeMutablePointer<Float> {
+    /// Table t's pooled vector goes to columns t*D ..< (t+1)*D of the deep input.
+    private var pooledLayout: PooledLayout {
+        PooledLayout(firstOffset: 0, tableOffset: architecture.embeddingDimension, rowStride: deepInputWidth)
+    }
+
+    public func forward(_ batch: Batch) throws -> UnsafeMutablePointer<Float> {
         let rows = batch.size, d = architecture.embeddingDimension, width = deepInputWidth
         let x = deepInput.base
-        for (t, table) in tables.enumerated() {
-            table.forward(batch.sparse[t], rows: rows, output: x + t * d, outputStride: width)
-        }
+        try embeddings.forward(batch, output: x, layout: pooledLayout)
         let denseCount = architecture.denseFeatureCount
-        Kernels.copyRows(from: batch.dense.base, sourceStride: denseCount, to: x + tables.count * d,
+        Kernels.copyRows(from: batch.dense.base, sourceStride: denseCount, to: x + architecture.tableRowCounts.count * d,
                          destinationStride: width, rows: rows, columns: denseCount)
         let deep = deepMLP.forward(input: x, rows: rows)
-        let wideLogits = wide.forward(batch)
+        let wideLogits = try wide.forward(batch)
         for b in 0..<rows { logits[b] = deep[b] + wideLogits[b] }
         return logits.base
     }
 
-    public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) {
+    public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) throws {
         let rows = batch.size, d = architecture.embeddingDimension, width = deepInputWidth
         // The logit is a sum, so both parts receive the same dL/d(logit); the wide part reads it
         // before the deep backward masks nothing in it (the last deep layer has no ReLU).
-        wide.backward(batch, logitGradient: deepMLP.outputGradient, embeddingMode: embeddingMode)
+        try wide.backward(batch, logitGradient: deepMLP.outputGradient, embeddingMode: embeddingMode)
         let dx = deepMLP.backward(input: deepInput.base, rows: rows)!
-        for (t, table) in tables.enumerated() {
-            table.backward(batch.sparse[t], rows: rows, outputGradient: dx + t * d, gradientStride: width,
-                           mode: embeddingMode)
-        }
+        try embeddings.backward(batch, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
     }
 }

@@ -16,6 +16,7 @@ public enum ConfigurationLoader {
         "training.schedule": ScheduleSection.CodingKeys.allCases.map(\.rawValue),
         "evaluation": EvaluationSection.CodingKeys.allCases.map(\.rawValue),
         "checkpoint": CheckpointSection.CodingKeys.allCases.map(\.rawValue),
+        "distributed": DistributedSection.CodingKeys.allCases.map(\.rawValue),
     ]
 
     public static func load(path: String, overrides: [String] = []) throws -> TrainingConfiguration {

@@ -84,6 +84,10 @@ public enum ConfigurationValidator {
                 "must be in 0...1, got \(schedule.finalScale)")
         require(c.evaluation.batchSize >= 1 && c.evaluation.batchSize <= 1 << 22, "evaluation.batch_size",
                 "must be in 1...4194304, got \(c.evaluation.batchSize)")
+        require(c.distributed.replicateMaxRows >= 0, "distributed.replicate_max_rows",
+                "must be non-negative, got \(c.distributed.replicateMaxRows)")
+        require(c.distributed.rowWiseMinRows >= 1, "distributed.row_wise_min_rows",
+                "must be at least 1, got \(c.distributed.rowWiseMinRows)")
         let k = c.checkpoint
         require(!k.directory.isEmpty, "checkpoint.directory", "must not be empty")
         if let name = k.runName {

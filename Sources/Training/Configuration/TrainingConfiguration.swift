@@ -1,3 +1,4 @@
+import Distributed
 import NeuralNetwork
 
 /// The whole run, as written in a YAML config. Keys are snake_case; every section and key is
@@ -8,8 +9,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var training: TrainingSection
     public var evaluation: EvaluationSection
     public var checkpoint: CheckpointSection
+    public var distributed: DistributedSection
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case model, data, training, evaluation, checkpoint }
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, data, training, evaluation, checkpoint, distributed }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -18,6 +20,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         training = try container.decodeIfPresent(TrainingSection.self, forKey: .training) ?? TrainingSection()
         evaluation = try container.decodeIfPresent(EvaluationSection.self, forKey: .evaluation) ?? EvaluationSection()
         checkpoint = try container.decodeIfPresent(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
+        distributed = try container.decodeIfPresent(DistributedSection.self, forKey: .distributed) ?? DistributedSection()
     }
 }
 
@@ -284,5 +287,30 @@ public struct CheckpointSection: Codable, Sendable, Equatable {
         directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? "checkpoints"
         runName = try c.decodeIfPresent(String.self, forKey: .runName)
         saveFinal = try c.decodeIfPresent(Bool.self, forKey: .saveFinal) ?? true
+    }
+}
+
+/// How embedding tables are placed when several ranks train (`mpirun -np N`).
+public struct DistributedSection: Codable, Sendable, Equatable {
+    public var sharding: ShardingPlan.Strategy = .auto
+    /// With `auto`: tables of at most this many rows are replicated on every rank.
+    public var replicateMaxRows = 1000
+    /// With `auto`: tables of at least this many rows are split by rows over all ranks.
+    public var rowWiseMinRows = 1_000_000
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case sharding
+        case replicateMaxRows = "replicate_max_rows"
+        case rowWiseMinRows = "row_wise_min_rows"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DistributedSection()
+        sharding = try c.decodeIfPresent(ShardingPlan.Strategy.self, forKey: .sharding) ?? d.sharding
+        replicateMaxRows = try c.decodeIfPresent(Int.self, forKey: .replicateMaxRows) ?? d.replicateMaxRows
+        rowWiseMinRows = try c.decodeIfPresent(Int.self, forKey: .rowWiseMinRows) ?? d.rowWiseMinRows
     }
 }

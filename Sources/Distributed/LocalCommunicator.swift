@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One process, no MPI: every collective over a group of one is a copy (or nothing).
+public final class LocalCommunicator: Communicator, @unchecked Sendable {
+    public let rank = 0
+    public let size = 1
+
+    public init() {}
+
+    private final class Completed: PendingCollective {
+        func wait() throws {}
+    }
+
+    public func barrier() throws {}
+    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {}
+    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {}
+    public func startAllReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws -> PendingCollective { Completed() }
+    public func allReduceSum(_ values: [Double]) throws -> [Double] { values }
+    public func allReduceMax(_ values: [Double]) throws -> [Double] { values }
+    public func allReduceMin(_ values: [Double]) throws -> [Double] { values }
+    public func allToAll(_ values: [Int32]) throws -> [Int32] { values }
+
+    public func allToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        (receive + Int(receiveOffsets[0])).update(from: send + Int(sendOffsets[0]), count: Int(sendCounts[0]))
+    }
+
+    public func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        (receive + Int(receiveOffsets[0])).update(from: send + Int(sendOffsets[0]), count: Int(sendCounts[0]))
+    }
+
+    public func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+                        receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
+        receive.map { ($0 + Int(receiveOffsets[0])).update(from: send, count: count) }
+    }
+
+    public func abort(code: Int32) -> Never { exit(code) }
+}

@@ -1,0 +1,146 @@
+import CMPI
+
+/// The ranks of an MPI job (COMM_WORLD). Every call's result is checked: MPI returns errors
+/// instead of aborting, and each becomes a `CommunicationError` naming the call and the rank.
+public final class MPICommunicator: Communicator, @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+    private let communicator: MPI_Comm
+
+    /// Initialises MPI (once per process) and wraps COMM_WORLD. Without mpirun this is an MPI
+    /// singleton of size 1.
+    public static func world() throws -> MPICommunicator {
+        var initialised: Int32 = 0
+        MPI_Initialized(&initialised)
+        if initialised == 0 {
+            var provided: Int32 = 0
+            let code = MPI_Init_thread(nil, nil, recsys_mpi_thread_funneled(), &provided)
+            guard code == recsys_mpi_success() else { throw CommunicationError(call: "MPI_Init_thread", code: code, rank: -1) }
+        }
+        guard let world = recsys_mpi_comm_world() else {
+            throw CommunicationError(call: "MPI_COMM_WORLD", code: -1, rank: -1)
+        }
+        MPI_Comm_set_errhandler(world, recsys_mpi_errors_return())
+        return MPICommunicator(world)
+    }
+
+    private init(_ communicator: MPI_Comm) {
+        self.communicator = communicator
+        var rank: Int32 = 0, size: Int32 = 0
+        MPI_Comm_rank(communicator, &rank)
+        MPI_Comm_size(communicator, &size)
+        self.rank = Int(rank)
+        self.size = Int(size)
+    }
+
+    /// Shuts MPI down at the end of a run.
+    public static func finalize() {
+        var initialised: Int32 = 0, finalised: Int32 = 0
+        MPI_Initialized(&initialised)
+        MPI_Finalized(&finalised)
+        if initialised != 0 && finalised == 0 { MPI_Finalize() }
+    }
+
+    private func check(_ code: Int32, _ call: String) throws {
+        if code != recsys_mpi_success() { throw CommunicationError(call: call, code: code, rank: rank) }
+    }
+
+    public func barrier() throws { try check(MPI_Barrier(communicator), "MPI_Barrier") }
+
+    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {
+        try forEachChunk(count) { offset, chunk in
+            try check(MPI_Bcast(values + offset, chunk, recsys_mpi_float(), Int32(root), communicator), "MPI_Bcast")
+        }
+    }
+
+    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        try forEachChunk(count) { offset, chunk in
+            try check(MPI_Allreduce(recsys_mpi_in_place(), values + offset, chunk, recsys_mpi_float(), recsys_mpi_sum(),
+                                    communicator), "MPI_Allreduce")
+        }
+    }
+
+    private final class Request: PendingCollective {
+        var requests: [MPI_Request?]
+        let owner: MPICommunicator
+        init(_ requests: [MPI_Request?], owner: MPICommunicator) {
+            self.requests = requests
+            self.owner = owner
+        }
+        func wait() throws {
+            let code = requests.withUnsafeMutableBufferPointer {
+                MPI_Waitall(Int32($0.count), $0.baseAddress, nil)
+            }
+            try owner.check(code, "MPI_Waitall")
+        }
+    }
+
+    public func startAllReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws -> PendingCollective {
+        var requests: [MPI_Request?] = []
+        try forEachChunk(count) { offset, chunk in
+            var request: MPI_Request? = recsys_mpi_request_null()
+            try check(MPI_Iallreduce(recsys_mpi_in_place(), values + offset, chunk, recsys_mpi_float(), recsys_mpi_sum(),
+                                     communicator, &request), "MPI_Iallreduce")
+            requests.append(request)
+        }
+        return Request(requests, owner: self)
+    }
+
+    public func allReduceSum(_ values: [Double]) throws -> [Double] { try allReduce(values, recsys_mpi_sum(), "sum") }
+    public func allReduceMax(_ values: [Double]) throws -> [Double] { try allReduce(values, recsys_mpi_max(), "max") }
+    public func allReduceMin(_ values: [Double]) throws -> [Double] { try allReduce(values, recsys_mpi_min(), "min") }
+
+    private func allReduce(_ values: [Double], _ operation: MPI_Op, _ name: String) throws -> [Double] {
+        var result = values
+        try result.withUnsafeMutableBufferPointer { buffer in
+            try check(MPI_Allreduce(recsys_mpi_in_place(), buffer.baseAddress, Int32(buffer.count), recsys_mpi_double(),
+                                    operation, communicator), "MPI_Allreduce(\(name))")
+        }
+        return result
+    }
+
+    public func allToAll(_ values: [Int32]) throws -> [Int32] {
+        precondition(values.count == size, "allToAll: one value per rank")
+        var result = [Int32](repeating: 0, count: size)
+        try values.withUnsafeBufferPointer { send in
+            try result.withUnsafeMutableBufferPointer { receive in
+                try check(MPI_Alltoall(send.baseAddress, 1, recsys_mpi_int32(), receive.baseAddress, 1, recsys_mpi_int32(),
+                                       communicator), "MPI_Alltoall")
+            }
+        }
+        return result
+    }
+
+    public func allToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        try check(MPI_Alltoallv(send, sendCounts, sendOffsets, recsys_mpi_int32(),
+                                receive, receiveCounts, receiveOffsets, recsys_mpi_int32(), communicator), "MPI_Alltoallv")
+    }
+
+    public func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        try check(MPI_Alltoallv(send, sendCounts, sendOffsets, recsys_mpi_float(),
+                                receive, receiveCounts, receiveOffsets, recsys_mpi_float(), communicator), "MPI_Alltoallv")
+    }
+
+    public func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+                        receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
+        try check(MPI_Gatherv(send, Int32(count), recsys_mpi_float(), receive, receiveCounts, receiveOffsets,
+                              recsys_mpi_float(), Int32(root), communicator), "MPI_Gatherv")
+    }
+
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(communicator, code)
+        fatalError("MPI_Abort returned")
+    }
+
+    /// MPI counts are Int32: buffers of 2^31 elements or more go in pieces.
+    private func forEachChunk(_ count: Int, _ body: (Int, Int32) throws -> Void) throws {
+        var offset = 0
+        while offset < count {
+            let chunk = min(count - offset, Int(Int32.max))
+            try body(offset, Int32(chunk))
+            offset += chunk
+        }
+    }
+}

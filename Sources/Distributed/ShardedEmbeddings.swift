@@ -1,0 +1,291 @@
+import Compute
+import NeuralNetwork
+
+/// Embedding tables placed over the ranks by a `ShardingPlan`, looked up through all-to-all.
+///
+/// Forward, per step: each rank de-duplicates the ids of its local batch, sends every distinct
+/// (table, row) to the rank that owns it (`MPI_Alltoall` of counts, then `MPI_Alltoallv` of the
+/// ids), the owners answer with the rows (`MPI_Alltoallv`), and each rank pools its bags from
+/// them. Replicated tables are looked up locally. Backward runs the same exchange in reverse:
+/// each rank sums the gradient of each distinct row it asked for and sends it to the owner, and
+/// the owner accumulates what all ranks sent in rank order, so the result equals one process's
+/// up to floating-point summation order. Replicated tables share their row gradients with every
+/// rank (an all-gather over the same all-to-all), so each copy takes identical updates.
+public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
+    public let specification: EmbeddingSpecification
+    public let plan: ShardingPlan
+    public let communicator: Communicator
+    /// Per table: the shard this rank holds, or nil.
+    private let shards: [EmbeddingTable?]
+    public let localTables: [EmbeddingTable]
+    private let rank: Int
+    private let dimension: Int
+
+    // Requests of the current batch, rebuilt in every forward and read again in backward.
+    /// Per table, per global row: index of the row among this batch's distinct requests, or -1.
+    private let requestSlot: [IndexBuffer]
+    /// Per table: for each id position of the batch, the send position of its distinct row.
+    private let positionOfID: [IndexBuffer]
+    private var requestCount = 0
+    private let requestTable = IndexBuffer(capacity: 1)
+    private let requestRow = IndexBuffer(capacity: 1)
+    private let requestOwner = IndexBuffer(capacity: 1)
+    private var sendCounts: [Int32]
+    private var receiveCounts: [Int32]
+    private let sendPairs = IndexBuffer(capacity: 2)
+    private let receivedPairs = IndexBuffer(capacity: 2)
+    private var servedRows = FloatBuffer(count: 0)
+    private var fetchedRows = FloatBuffer(count: 0)
+    private var gradientsToSend = FloatBuffer(count: 0)
+    private var receivedGradients = FloatBuffer(count: 0)
+
+    public init(_ specification: EmbeddingSpecification, plan: ShardingPlan, communicator: Communicator,
+                batchCapacity: Int) {
+        precondition(plan.tables.count == specification.tableRowCounts.count, "ShardedEmbeddings: plan and tables differ")
+        self.specification = specification
+        self.plan = plan
+        self.communicator = communicator
+        rank = communicator.rank
+        dimension = specification.dimension
+        shards = specification.tableRowCounts.enumerated().map { t, rows in
+            let held = plan.rows(ofTable: t, rank: communicator.rank)
+            guard !held.isEmpty else { return nil }
+            let shard = EmbeddingTable(name: "\(specification.name)/table\(t)", rowCount: held.count,
+                                       dimension: specification.dimension, batchCapacity: batchCapacity * communicator.size,
+                                       firstRow: held.lowerBound, isReplica: plan.tables[t].placement == .replicated)
+            if let seed = specification.seed {
+                shard.initializeUniform(seed: seed, tableIndex: t, firstRow: held.lowerBound, wholeTableRows: rows)
+            }
+            return shard
+        }
+        localTables = shards.compactMap { $0 }
+        requestSlot = specification.tableRowCounts.map { rows in
+            let slots = IndexBuffer(capacity: rows)
+            slots.base.update(repeating: -1, count: rows)
+            return slots
+        }
+        positionOfID = specification.tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
+        sendCounts = Array(repeating: 0, count: communicator.size)
+        receiveCounts = sendCounts
+    }
+
+    /// A factory for models: every collection of the model sharded by `plan` (built for the
+    /// collection's table sizes and dimension).
+    public static func factory(communicator: Communicator, strategy: ShardingPlan.Strategy, replicateMaxRows: Int,
+                               rowWiseMinRows: Int) -> EmbeddingFactory {
+        { specification, batchCapacity in
+            let plan = ShardingPlan(tableRowCounts: specification.tableRowCounts, dimension: specification.dimension,
+                                    worldSize: communicator.size, strategy: strategy, replicateMaxRows: replicateMaxRows,
+                                    rowWiseMinRows: rowWiseMinRows)
+            return ShardedEmbeddings(specification, plan: plan, communicator: communicator, batchCapacity: batchCapacity)
+        }
+    }
+
+    private func isReplicated(_ t: Int) -> Bool { plan.tables[t].placement == .replicated }
+
+    // MARK: Forward
+
+    public func forward(_ batch: Batch, output: UnsafeMutablePointer<Float>, layout: PooledLayout) throws {
+        try fetchRows(batch)
+        let d = dimension
+        for t in 0..<plan.tables.count {
+            let feature = batch.sparse[t], offsets = feature.offsets.base
+            let destination = output + layout.firstOffset + t * layout.tableOffset
+            if isReplicated(t) {
+                shards[t]!.forward(feature, rows: batch.size, output: destination, outputStride: layout.rowStride)
+                continue
+            }
+            let positions = positionOfID[t].base
+            for b in 0..<batch.size {
+                let out = destination + b * layout.rowStride
+                out.update(repeating: 0, count: d)
+                for k in Int(offsets[b])..<Int(offsets[b + 1]) {
+                    Kernels.add(fetchedRows.base + Int(positions[k]) * d, into: out, count: d)
+                }
+            }
+        }
+    }
+
+    public func forwardSum(_ batch: Batch, output: UnsafeMutablePointer<Float>) throws {
+        precondition(dimension == 1, "forwardSum needs width-1 tables")
+        try fetchRows(batch)
+        for t in 0..<plan.tables.count {
+            let feature = batch.sparse[t], offsets = feature.offsets.base
+            if isReplicated(t) {
+                shards[t]!.forwardAddingScalars(feature, rows: batch.size, output: output)
+                continue
+            }
+            let positions = positionOfID[t].base
+            for b in 0..<batch.size {
+                var sum: Float = 0
+                for k in Int(offsets[b])..<Int(offsets[b + 1]) { sum += fetchedRows[Int(positions[k])] }
+                output[b] += sum
+            }
+        }
+    }
+
+    /// Builds the distinct requests of `batch`, exchanges them, and leaves the answered rows in
+    /// `fetchedRows` at each request's send position.
+    private func fetchRows(_ batch: Batch) throws {
+        let worldSize = communicator.size, d = dimension
+        var totalIDs = 0
+        for t in 0..<plan.tables.count where !isReplicated(t) { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
+        for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
+        requestCount = 0
+        for r in 0..<worldSize { sendCounts[r] = 0 }
+
+        // Distinct (table, row) pairs, each with its owner.
+        for t in 0..<plan.tables.count where !isReplicated(t) {
+            let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
+            let slots = requestSlot[t].base, ids = feature.ids.base
+            positionOfID[t].reserve(n)
+            let positions = positionOfID[t].base
+            for k in 0..<n {
+                let row = Int(ids[k])
+                var request = Int(slots[row])
+                if request < 0 {
+                    request = requestCount
+                    slots[row] = Int32(request)
+                    let owner = plan.owner(ofRow: row, table: t, requester: rank)
+                    requestTable[request] = Int32(t)
+                    requestRow[request] = Int32(row)
+                    requestOwner[request] = Int32(owner)
+                    sendCounts[owner] += 1
+                    requestCount += 1
+                }
+                positions[k] = Int32(request)  // a request index for now; a send position below
+            }
+        }
+        // Lay requests out by owner: request -> send position.
+        let sendOffsets = offsets(of: sendCounts)
+        var next = sendOffsets
+        var sendPosition = [Int32](repeating: 0, count: requestCount)
+        sendPairs.reserve(2 * requestCount)
+        for request in 0..<requestCount {
+            let owner = Int(requestOwner[request])
+            let position = next[owner]
+            next[owner] += 1
+            sendPosition[request] = position
+            sendPairs[2 * Int(position)] = requestTable[request]
+            sendPairs[2 * Int(position) + 1] = requestRow[request]
+            // Clear the slot map for the next batch.
+            requestSlot[Int(requestTable[request])][Int(requestRow[request])] = -1
+        }
+        for t in 0..<plan.tables.count where !isReplicated(t) {
+            let positions = positionOfID[t].base
+            for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
+        }
+
+        // Exchange the requests, serve them, exchange the rows.
+        receiveCounts = try communicator.allToAll(sendCounts)
+        let receiveOffsets = offsets(of: receiveCounts)
+        let served = Int(receiveCounts.reduce(0, +))
+        receivedPairs.reserve(2 * served)
+        try communicator.allToAllV(send: sendPairs.base, sendCounts: sendCounts.map { 2 * $0 },
+                                   sendOffsets: sendOffsets.map { 2 * $0 },
+                                   receive: receivedPairs.base, receiveCounts: receiveCounts.map { 2 * $0 },
+                                   receiveOffsets: receiveOffsets.map { 2 * $0 })
+        if servedRows.count < served * d { servedRows = FloatBuffer(count: served * d * 2) }
+        if fetchedRows.count < requestCount * d { fetchedRows = FloatBuffer(count: requestCount * d * 2) }
+        for j in 0..<served {
+            let t = Int(receivedPairs[2 * j]), row = Int(receivedPairs[2 * j + 1])
+            let shard = shards[t]!, first = plan.rows(ofTable: t, rank: rank).lowerBound
+            Kernels.copy(shard.row(row - first), to: servedRows.base + j * d, count: d)
+        }
+        try communicator.allToAllV(send: servedRows.base, sendCounts: receiveCounts.map { $0 * Int32(d) },
+                                   sendOffsets: receiveOffsets.map { $0 * Int32(d) },
+                                   receive: fetchedRows.base, receiveCounts: sendCounts.map { $0 * Int32(d) },
+                                   receiveOffsets: sendOffsets.map { $0 * Int32(d) })
+    }
+
+    // MARK: Backward
+
+    public func backward(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout,
+                         mode: EmbeddingBackwardMode) throws {
+        let d = dimension
+        // Sum the gradient of every distinct requested row, at its send position.
+        if gradientsToSend.count < requestCount * d { gradientsToSend = FloatBuffer(count: requestCount * d * 2) }
+        gradientsToSend.base.update(repeating: 0, count: requestCount * d)
+        for t in 0..<plan.tables.count where !isReplicated(t) {
+            let offsets = batch.sparse[t].offsets.base, positions = positionOfID[t].base
+            let source = outputGradient + layout.firstOffset + t * layout.tableOffset
+            for b in 0..<batch.size {
+                for k in Int(offsets[b])..<Int(offsets[b + 1]) {
+                    Kernels.add(source + b * layout.rowStride, into: gradientsToSend.base + Int(positions[k]) * d, count: d)
+                }
+            }
+        }
+        // Send them to the owners, who update their shards.
+        let sendOffsets = offsets(of: sendCounts), receiveOffsets = offsets(of: receiveCounts)
+        let served = Int(receiveCounts.reduce(0, +))
+        if receivedGradients.count < served * d { receivedGradients = FloatBuffer(count: served * d * 2) }
+        try communicator.allToAllV(send: gradientsToSend.base, sendCounts: sendCounts.map { $0 * Int32(d) },
+                                   sendOffsets: sendOffsets.map { $0 * Int32(d) },
+                                   receive: receivedGradients.base, receiveCounts: receiveCounts.map { $0 * Int32(d) },
+                                   receiveOffsets: receiveOffsets.map { $0 * Int32(d) })
+        for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) { shard!.beginGradient(capacity: served) }
+        for j in 0..<served {
+            let t = Int(receivedPairs[2 * j]), row = Int(receivedPairs[2 * j + 1])
+            let shard = shards[t]!, local = row - plan.rows(ofTable: t, rank: rank).lowerBound
+            apply(receivedGradients.base + j * d, to: shard, row: local, mode: mode)
+        }
+        for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) { shard!.finishGradient() }
+
+        try shareReplicatedGradients(batch, outputGradient: outputGradient, layout: layout, mode: mode)
+    }
+
+    @inline(__always)
+    private func apply(_ gradient: UnsafePointer<Float>, to shard: EmbeddingTable, row: Int, mode: EmbeddingBackwardMode) {
+        switch mode {
+        case .collectGradients: shard.accumulateGradient(row: row, gradient: gradient)
+        case .fusedSGD(let learningRate): shard.applySGD(row: row, gradient: gradient, learningRate: learningRate)
+        }
+    }
+
+    /// Every rank's local row gradients of the replicated tables go to every rank (the same
+    /// buffer sent to all: an all-gather), and each rank applies all of them in rank order.
+    private func shareReplicatedGradients(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout,
+                                          mode: EmbeddingBackwardMode) throws {
+        let replicated = (0..<plan.tables.count).filter(isReplicated)
+        guard !replicated.isEmpty else { return }
+        let d = dimension, worldSize = communicator.size
+        var pairs: [Int32] = [], values: [Float] = []
+        for t in replicated {
+            let table = shards[t]!
+            table.backward(batch.sparse[t], rows: batch.size,
+                           outputGradient: outputGradient + layout.firstOffset + t * layout.tableOffset,
+                           gradientStride: layout.rowStride, mode: .collectGradients)
+            for u in 0..<table.gradient.rowCount {
+                pairs += [Int32(t), table.gradient.rowIDs[u]]
+                values += UnsafeBufferPointer(start: table.gradient.gradient(ofRow: u), count: d)
+            }
+        }
+        let count = Int32(pairs.count / 2)
+        let counts = try communicator.allToAll(Array(repeating: count, count: worldSize))
+        let total = Int(counts.reduce(0, +)), receiveOffsets = offsets(of: counts)
+        var allPairs = [Int32](repeating: 0, count: 2 * total), allValues = [Float](repeating: 0, count: total * d)
+        let zeros = [Int32](repeating: 0, count: worldSize)
+        try pairs.withUnsafeBufferPointer { send in
+            try allPairs.withUnsafeMutableBufferPointer { receive in
+                try communicator.allToAllV(send: send.baseAddress!, sendCounts: Array(repeating: 2 * count, count: worldSize),
+                                           sendOffsets: zeros, receive: receive.baseAddress!,
+                                           receiveCounts: counts.map { 2 * $0 }, receiveOffsets: receiveOffsets.map { 2 * $0 })
+            }
+        }
+        try values.withUnsafeBufferPointer { send in
+            try allValues.withUnsafeMutableBufferPointer { receive in
+                try communicator.allToAllV(send: send.baseAddress!, sendCounts: Array(repeating: count * Int32(d), count: worldSize),
+                                           sendOffsets: zeros, receive: receive.baseAddress!,
+                                           receiveCounts: counts.map { $0 * Int32(d) },
+                                           receiveOffsets: receiveOffsets.map { $0 * Int32(d) })
+            }
+        }
+        for t in replicated { shards[t]!.beginGradient(capacity: total) }
+        allValues.withUnsafeBufferPointer { gradients in
+            for j in 0..<total {
+                apply(gradients.baseAddress! + j * d, to: shards[Int(allPairs[2 * j])]!, row: Int(allPairs[2 * j + 1]), mode: mode)
+            }
+        }
+        for t in replicated { shards[t]!.finishGradient() }
+    }
+}

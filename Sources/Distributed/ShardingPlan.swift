@@ -1,0 +1,102 @@
+/// Where every row of every embedding table lives, computed once from the table sizes and the
+/// world size, identically on every rank.
+///
+/// - table-wise: a whole table on one rank (placed to balance bytes, largest tables first);
+/// - row-wise: rank r holds rows [r*R/N, (r+1)*R/N) of a table of R rows;
+/// - replicated: every rank holds the whole table (small tables; their gradients are shared
+///   with every rank, so the copies stay equal).
+public struct ShardingPlan: Sendable, Equatable {
+    public enum Strategy: String, Sendable, Codable, CaseIterable {
+        /// Replicate small tables, split very large ones by rows, place the rest whole.
+        case auto
+        /// Every table whole on one rank.
+        case tableWise = "table_wise"
+        /// Every table split by rows over all ranks.
+        case rowWise = "row_wise"
+        /// Every table on every rank.
+        case replicated
+    }
+
+    public enum Placement: Sendable, Equatable {
+        case tableWise(owner: Int)
+        case rowWise
+        case replicated
+    }
+
+    public struct Table: Sendable, Equatable {
+        public let rowCount: Int
+        public let dimension: Int
+        public let placement: Placement
+    }
+
+    public let worldSize: Int
+    public let tables: [Table]
+
+    /// - Parameters:
+    ///   - replicateMaxRows: with `.auto`, tables of at most this many rows are replicated.
+    ///   - rowWiseMinRows: with `.auto`, tables of at least this many rows are split by rows.
+    public init(tableRowCounts: [Int], dimension: Int, worldSize: Int, strategy: Strategy,
+                replicateMaxRows: Int = 0, rowWiseMinRows: Int = .max) {
+        precondition(worldSize >= 1, "ShardingPlan: world size must be positive")
+        self.worldSize = worldSize
+        var placements = [Placement?](repeating: nil, count: tableRowCounts.count)
+        for (t, rows) in tableRowCounts.enumerated() {
+            switch strategy {
+            case .tableWise: break
+            case .rowWise: placements[t] = .rowWise
+            case .replicated: placements[t] = .replicated
+            case .auto:
+                if rows <= replicateMaxRows { placements[t] = .replicated }
+                else if rows >= rowWiseMinRows && worldSize > 1 { placements[t] = .rowWise }
+            }
+        }
+        // Whole tables, largest first, each onto the rank holding the fewest rows so far
+        // (ties to the lower rank), counting the row-wise shards already placed.
+        var load = [Int](repeating: 0, count: worldSize)
+        for (t, rows) in tableRowCounts.enumerated() where placements[t] == .rowWise {
+            for r in 0..<worldSize { load[r] += Self.rowRange(rows: rows, rank: r, worldSize: worldSize).count }
+        }
+        let unplaced = tableRowCounts.indices.filter { placements[$0] == nil }
+            .sorted { (tableRowCounts[$0], -$0) > (tableRowCounts[$1], -$1) }
+        for t in unplaced {
+            let owner = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
+            placements[t] = .tableWise(owner: owner)
+            load[owner] += tableRowCounts[t]
+        }
+        tables = tableRowCounts.enumerated().map { t, rows in
+            Table(rowCount: rows, dimension: dimension, placement: placements[t]!)
+        }
+    }
+
+    /// The rows of table `t` that `rank` holds (empty when it holds none).
+    public func rows(ofTable t: Int, rank: Int) -> Range<Int> {
+        let table = tables[t]
+        switch table.placement {
+        case .replicated: return 0..<table.rowCount
+        case .tableWise(let owner): return owner == rank ? 0..<table.rowCount : 0..<0
+        case .rowWise: return Self.rowRange(rows: table.rowCount, rank: rank, worldSize: worldSize)
+        }
+    }
+
+    /// The rank that serves lookups of `row` of table `t` (for replicated tables: none needed;
+    /// `requester` itself).
+    @inline(__always)
+    public func owner(ofRow row: Int, table t: Int, requester: Int) -> Int {
+        switch tables[t].placement {
+        case .replicated: return requester
+        case .tableWise(let owner): return owner
+        case .rowWise:
+            // Inverse of rowRange: the largest r with r*R/N <= row.
+            let rows = tables[t].rowCount
+            var r = (row * worldSize + worldSize - 1) / rows
+            r = min(max(r, 0), worldSize - 1)
+            while r > 0 && Self.rowRange(rows: rows, rank: r, worldSize: worldSize).lowerBound > row { r -= 1 }
+            while r < worldSize - 1 && Self.rowRange(rows: rows, rank: r, worldSize: worldSize).upperBound <= row { r += 1 }
+            return r
+        }
+    }
+
+    static func rowRange(rows: Int, rank: Int, worldSize: Int) -> Range<Int> {
+        (rank * rows / worldSize)..<((rank + 1) * rows / worldSize)
+    }
+}

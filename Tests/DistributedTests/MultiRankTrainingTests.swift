@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The contract of DESIGN.md, checked with real `mpirun`: one config gives the same model
+/// whatever the number of ranks. Runs of 1, 2 and 4 ranks (oversubscribed on 2 cores) must
+/// report the same per-step losses and the same parameter fingerprints, for every placement
+/// of the tables, for DLRM and Wide&Deep.
+///
+/// Tolerances: the ranks sum the same numbers in another order (per-rank partial sums, then
+/// the all-reduce), so results agree to float rounding: losses within 2e-6 relative, parameter
+/// fingerprints within 2e-5 relative. Adagrad's first update of a weight is lr * sign(g)
+/// whatever |g|, so a gradient that rounds to 0 in one order and to ±1e-9 in another moves a
+/// weight by a whole lr: with Adagrad the dense fingerprint is held to 1e-3 relative.
+@Suite(.serialized) struct MultiRankTrainingTests {
+    static let config = """
+        model:
+          architecture: dlrm
+          embedding_dimension: 8
+          table_count: 5
+          table_rows: [50, 3000, 200, 80, 1000]
+          bottom_mlp: [16, 8]
+          top_mlp: [16, 1]
+          deep_mlp: [16, 1]
+        data:
+          ids_per_sample: 2
+          synthetic:
+            train_samples: 4000
+            eval_samples: 1000
+        training:
+          batch_size: 250
+          log_every: 1
+          optimizer:
+            algorithm: adam
+            learning_rate: 0.01
+        checkpoint:
+          save_final: false
+        distributed:
+          replicate_max_rows: 100
+          row_wise_min_rows: 2000
+        """
+
+    struct Result {
+        let losses: [Double]
+        let dense: Double
+        let embeddings: Double
+        let auc: Double
+        let replicasIdentical: Bool
+    }
+
+    func train(ranks: Int, _ overrides: [String]) throws -> Result {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-mpi-\(UUID().uuidString).yaml").path
+        try Self.config.write(toFile: path, atomically: true, encoding: .utf8)
+        let arguments = ["train", "--config", path, "--format", "json"] + overrides.flatMap { ["--set", $0] }
+        let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
+        try #require(output.status == 0, "\(ranks) ranks: \(output.standardError)")
+        let line = try #require(output.standardOutput.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        return Result(losses: json["losses"] as! [Double], dense: json["dense_fingerprint"] as! Double,
+                      embeddings: json["embedding_fingerprint"] as! Double, auc: json["auc"] as! Double,
+                      replicasIdentical: json["replicas_identical"] as! Bool)
+    }
+
+    func expectClose(_ a: Double, _ b: Double, relative: Double, _ what: String) {
+        #expect(abs(a - b) <= relative * max(abs(a), abs(b), 1e-3), "\(what): \(a) vs \(b)")
+    }
+
+    @Test(arguments: ["dlrm", "wide_deep"], ["table_wise", "row_wise", "replicated", "auto"])
+    func sameModelWhateverTheNumberOfRanks(architecture: String, sharding: String) throws {
+        let overrides = ["model.architecture=\(architecture)", "distributed.sharding=\(sharding)"]
+        let single = try train(ranks: 1, overrides)
+        #expect(single.losses.count == 16)
+        for ranks in [2, 4] {
+            let multi = try train(ranks: ranks, overrides)
+            #expect(multi.replicasIdentical, "\(ranks) ranks: dense replicas differ")
+            #expect(multi.losses.count == single.losses.count)
+            for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
+                expectClose(a, b, relative: 2e-6, "\(architecture)/\(sharding) \(ranks) ranks, loss of step \(step + 1)")
+            }
+            expectClose(single.dense, multi.dense, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, dense")
+            expectClose(single.embeddings, multi.embeddings, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, embeddings")
+            expectClose(single.auc, multi.auc, relative: 1e-5, "\(architecture)/\(sharding) \(ranks) ranks, AUC")
+        }
+    }
+
+    @Test func adagradAndUnevenSlicesAgreeWithinTheStatedTolerance() throws {
+        // 250 samples over 3 ranks: slices of 84, 83 and 83.
+        let overrides = ["model.architecture=wide_deep", "training.optimizer.algorithm=adagrad",
+                         "training.optimizer.learning_rate=0.05"]
+        let single = try train(ranks: 1, overrides), multi = try train(ranks: 3, overrides)
+        #expect(multi.replicasIdentical)
+        for (a, b) in zip(single.losses, multi.losses) { expectClose(a, b, relative: 2e-6, "adagrad loss") }
+        expectClose(single.dense, multi.dense, relative: 1e-3, "adagrad dense")
+        expectClose(single.embeddings, multi.embeddings, relative: 2e-5, "adagrad embeddings")
+    }
+
+    @Test func aKilledRankEndsTheJobQuickly() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-kill-\(UUID().uuidString).yaml").path
+        try Self.config.write(toFile: path, atomically: true, encoding: .utf8)
+        let started = Date()
+        // Long enough that the job is still training when one rank is killed.
+        let output = try BinaryRunner.run(
+            executable: "/usr/bin/mpirun",
+            ["--allow-run-as-root", "--oversubscribe", "-np", "2", BinaryRunner.binaryPath, "train", "--config", path,
+             "--set", "data.synthetic.train_samples=200000", "--set", "training.epochs=50", "--set", "training.log_every=10"],
+            timeout: 120,
+            started: { mpirun in
+                DispatchQueue.global().asyncAfter(deadline: .now() + 3) {
+                    // The ranks are mpirun's children; kill one of them outright.
+                    let pgrep = Process()
+                    pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+                    pgrep.arguments = ["-P", "\(mpirun.processIdentifier)", "-f", "recsys-dist"]
+                    let pipe = Pipe()
+                    pgrep.standardOutput = pipe
+                    try? pgrep.run()
+                    pgrep.waitUntilExit()
+                    let pids = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                        .split(separator: "\n").compactMap { Int32($0) }
+                    if let victim = pids.last { kill(victim, SIGKILL) }
+                }
+            })
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(output.status != 0, "the job must fail when a rank dies")
+        #expect(elapsed < 33, "the job ended \(elapsed) s after start: 3 s until the kill, at most 30 s after it")
+    }
+
+    @Test func aFailingRankAbortsTheJobWithItsMessage() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-fail-\(UUID().uuidString).yaml").path
+        try Self.config.write(toFile: path, atomically: true, encoding: .utf8)
+        let output = try MPIRunner.run(ranks: 2, ["train", "--config", path, "--set", "model.architecture=wide_deep",
+                                                  "--set", "training.optimizer.algorithm=sgd",
+                                                  "--set", "training.optimizer.learning_rate=100"], timeout: 60)
+        #expect(output.status != 0)
+        #expect(output.standardError.contains("training diverged"), "\(output.standardError)")
+        #expect(output.standardError.range(of: "error: rank [01]: ", options: .regularExpression) != nil)
+    }
+}
