@@ -12,11 +12,27 @@ public final class TrainingStep: @unchecked Sendable {
     public let denseOptimizer: DenseOptimizer
     public let sparseOptimizer: SparseOptimizer
 
+    /// All-reduces started during backward, waited for before the update.
+    private var pendingReductions: [PendingCollective] = []
+    private var reductionError: Error?
+
     public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator()) {
         self.model = model
         self.communicator = communicator
         denseOptimizer = DenseOptimizer(settings: settings, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
+        if communicator.size > 1 {
+            // Bucketed, overlapped gradient sync: each finished slice of the arena (an MLP) starts
+            // its all-reduce at once; the exchanges of the embedding backward progress it.
+            model.onGradientsReady = { [unowned self] range in
+                do {
+                    pendingReductions.append(try communicator.startAllReduceSum(model.arena.gradients.base + range.lowerBound,
+                                                                                 count: range.count))
+                } catch {
+                    reductionError = reductionError ?? error
+                }
+            }
+        }
     }
 
     /// Trains on `batch` (this rank's slice of a global batch of `globalBatchSize`); returns the
@@ -37,10 +53,13 @@ public final class TrainingStep: @unchecked Sendable {
                                                   normalizer: globalBatchSize)
     }
 
-    /// Sums the dense gradients over all ranks (they are already scaled by the global batch).
+    /// Completes the sum of the dense gradients over all ranks (they are already scaled by the
+    /// global batch): waits for the all-reduces that backward started.
     public func synchronizeGradients() throws {
         guard communicator.size > 1 else { return }
-        try communicator.allReduceSum(model.arena.gradients.base, count: model.arena.count)
+        defer { pendingReductions.removeAll(keepingCapacity: true) }
+        if let error = reductionError { throw error }
+        for pending in pendingReductions { try pending.wait() }
     }
 
     /// With SGD, embedding rows are updated during backward (fused); otherwise their gradients

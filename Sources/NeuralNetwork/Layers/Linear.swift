@@ -22,6 +22,9 @@ public struct Linear: Sendable {
         biasOffset = arena.reserve("\(name)/bias", shape: [outputSize])
     }
 
+    /// This layer's slice of the arena (weight, then bias).
+    public var parameterRange: Range<Int> { weightOffset..<(biasOffset + outputSize) }
+
     public var weight: TensorView { arena.value(at: weightOffset, count: outputSize * inputSize) }
     public var bias: TensorView { arena.value(at: biasOffset, count: outputSize) }
     public var weightGradient: TensorView { arena.gradient(at: weightOffset, count: outputSize * inputSize) }

@@ -39,6 +39,8 @@ public final class MLP: @unchecked Sendable {
     }
 
     public var outputSize: Int { layers[layers.count - 1].outputSize }
+    /// The arena slice holding every parameter of this MLP (its layers were reserved in order).
+    public var parameterRange: Range<Int> { layers[0].parameterRange.lowerBound..<layers[layers.count - 1].parameterRange.upperBound }
     /// The last layer's output, (B, outputSize), valid after `forward`.
     public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1].base }
     /// Where the caller writes dL/d(output) before `backward`.

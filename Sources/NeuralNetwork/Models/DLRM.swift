@@ -30,6 +30,7 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     public let interaction: DotInteraction
     public let topMLP: MLP
     public let batchCapacity: Int
+    public var onGradientsReady: ((Range<Int>) -> Void)?
     /// Interaction input Z, (B, 1 + T, D): bottom output in slot 0, table t in slot t + 1.
     private let interactionInput: FloatBuffer
     private let interactionOutput: FloatBuffer
@@ -85,6 +86,7 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) throws {
         let rows = batch.size, d = architecture.embeddingDimension, width = interaction.inputWidth
         let interactionGradient = topMLP.backward(input: interactionOutput.base, rows: rows)!
+        onGradientsReady?(topMLP.parameterRange)
         let dz = interactionInputGradient.base
         interaction.backward(input: interactionInput.base, outputGradient: interactionGradient,
                              inputGradient: dz, rows: rows)
@@ -92,5 +94,6 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         Kernels.copyRows(from: dz, sourceStride: width, to: bottomMLP.outputGradient, destinationStride: d,
                          rows: rows, columns: d)
         bottomMLP.backward(input: batch.dense.base, rows: rows)
+        onGradientsReady?(bottomMLP.parameterRange)
     }
 }

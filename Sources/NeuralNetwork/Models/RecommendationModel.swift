@@ -16,6 +16,10 @@ public protocol RecommendationModel: AnyObject {
     /// Where the caller writes dL/d(logit) (B) before `backward`.
     var logitGradient: UnsafeMutablePointer<Float> { get }
     func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) throws
+    /// Called during backward with each arena slice whose gradients are final, in the order
+    /// they complete (together they cover the arena): a distributed step starts all-reducing a
+    /// slice while backward goes on.
+    var onGradientsReady: ((Range<Int>) -> Void)? { get set }
 }
 
 extension RecommendationModel {

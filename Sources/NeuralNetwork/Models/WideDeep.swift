@@ -25,6 +25,7 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
     public let deepMLP: MLP
     public let wide: WideLinear
     public let batchCapacity: Int
+    public var onGradientsReady: ((Range<Int>) -> Void)?
     /// Deep input, (B, T * D + denseFeatureCount).
     private let deepInput: FloatBuffer
     private let logits: FloatBuffer
@@ -80,7 +81,9 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         // The logit is a sum, so both parts receive the same dL/d(logit); the wide part reads it
         // before the deep backward masks nothing in it (the last deep layer has no ReLU).
         try wide.backward(batch, logitGradient: deepMLP.outputGradient, embeddingMode: embeddingMode)
+        onGradientsReady?(wide.dense.parameterRange)
         let dx = deepMLP.backward(input: deepInput.base, rows: rows)!
+        onGradientsReady?(deepMLP.parameterRange)
         try embeddings.backward(batch, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
     }
 }
