@@ -13,11 +13,6 @@ public struct CommunicationError: Error, CustomStringConvertible, Equatable {
     public var description: String { "rank \(rank): \(call) failed with MPI error code \(code)" }
 }
 
-/// A collective that was started and must be waited for before its buffer is read.
-public protocol PendingCollective: AnyObject {
-    func wait() throws
-}
-
 /// The group of processes that train together: rank, size and the collectives the trainer
 /// uses. It is a value passed in, never a global. `MPICommunicator` spans the ranks of an MPI
 /// job (a plain run is an MPI singleton of size 1); `LocalCommunicator` is one process with no
@@ -33,8 +28,6 @@ public protocol Communicator: AnyObject, Sendable {
     func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws
     /// Sums `count` floats over all ranks, in place.
     func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws
-    /// Starts an in-place sum over all ranks; the buffer is valid after `wait()`.
-    func startAllReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws -> PendingCollective
     /// Element-wise sums of small vectors of doubles (losses, counts).
     func allReduceSum(_ values: [Double]) throws -> [Double]
     func allReduceMax(_ values: [Double]) throws -> [Double]

@@ -9,14 +9,9 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
 
     public init() {}
 
-    private final class Completed: PendingCollective {
-        func wait() throws {}
-    }
-
     public func barrier() throws {}
     public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {}
     public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {}
-    public func startAllReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws -> PendingCollective { Completed() }
     public func allReduceSum(_ values: [Double]) throws -> [Double] { values }
     public func allReduceMax(_ values: [Double]) throws -> [Double] { values }
     public func allReduceMin(_ values: [Double]) throws -> [Double] { values }

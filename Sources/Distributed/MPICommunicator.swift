@@ -60,32 +60,6 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
-    private final class Request: PendingCollective {
-        var requests: [MPI_Request?]
-        let owner: MPICommunicator
-        init(_ requests: [MPI_Request?], owner: MPICommunicator) {
-            self.requests = requests
-            self.owner = owner
-        }
-        func wait() throws {
-            let code = requests.withUnsafeMutableBufferPointer {
-                MPI_Waitall(Int32($0.count), $0.baseAddress, nil)
-            }
-            try owner.check(code, "MPI_Waitall")
-        }
-    }
-
-    public func startAllReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws -> PendingCollective {
-        var requests: [MPI_Request?] = []
-        try forEachChunk(count) { offset, chunk in
-            var request: MPI_Request? = recsys_mpi_request_null()
-            try check(MPI_Iallreduce(recsys_mpi_in_place(), values + offset, chunk, recsys_mpi_float(), recsys_mpi_sum(),
-                                     communicator, &request), "MPI_Iallreduce")
-            requests.append(request)
-        }
-        return Request(requests, owner: self)
-    }
-
     public func allReduceSum(_ values: [Double]) throws -> [Double] { try allReduce(values, recsys_mpi_sum(), "sum") }
     public func allReduceMax(_ values: [Double]) throws -> [Double] { try allReduce(values, recsys_mpi_max(), "max") }
     public func allReduceMin(_ values: [Double]) throws -> [Double] { try allReduce(values, recsys_mpi_min(), "min") }

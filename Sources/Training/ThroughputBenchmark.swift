@@ -1,14 +1,19 @@
 import Compute
 import DataPipeline
 import Dispatch
+import Distributed
 import NeuralNetwork
 
 /// Training throughput of a model on synthetic data, measured as the reference benchmark
-/// does: untimed warm-up steps, then the median of timed steps (forward, backward, optimizer;
-/// filling the batch is timed apart), each on fresh samples.
+/// does: untimed warm-up steps, then the median of timed steps (forward, backward, gradient
+/// sync, optimizer; filling the batch is timed apart), each on fresh samples. Under mpirun
+/// every rank trains its own `batchSize` samples of a global batch of `batchSize * ranks`
+/// (tables placed by the `auto` plan), and the time in all-to-all and all-reduce is measured
+/// apart, next to a raw `MPI_Allreduce` of the gradient arena.
 public enum ThroughputBenchmark {
     public struct Settings: Sendable {
         public var architecture: ModelSection.Architecture = .dlrm
+        /// Samples per rank and step.
         public var batchSize = 2048
         public var tableCount = 26
         public var tableRows = 100_000
@@ -23,52 +28,76 @@ public enum ThroughputBenchmark {
 
     public struct Result: Sendable, Codable {
         public var model: String
-        public var batchSize: Int
+        public var ranks: Int
+        public var globalBatchSize: Int
         public var threads: Int
         public var timedSteps: Int
         public var samplesPerSecond: Double
         public var stepMillisecondsMedian: Double
+        /// Median per step, slowest rank: data, forward, backward, sync, optimizer, and the time
+        /// inside all-to-all and all-reduce calls (included in the others), and compute (the rest).
         public var phaseMillisecondsMedian: [String: Double]
         public var mlpFlopsPerSample: Double
         public var totalFlopsPerSample: Double
         public var gemmPeakGflops: Double
-        /// Samples/s if the MLPs ran at `gemmPeakGflops` and everything else were free.
+        /// Samples/s if the MLPs ran at `gemmPeakGflops` and everything else were free (per rank).
         public var ceilingSamplesPerSecond: Double
         public var fractionOfCeiling: Double
         public var parameterCount: Int
+        /// Dense gradient bytes all-reduced per step, and GB/s (bytes / time) reached by the
+        /// bucketed gradient sync (one all-reduce per arena slice, as in training) and by one raw
+        /// MPI_Allreduce of the whole arena, both timed after a barrier (nil with one rank). In
+        /// training the sync also waits for the slowest rank: that is in the `all-reduce` phase.
+        public var allReduceBytes: Int
+        public var syncGigabytesPerSecond: Double?
+        public var rawAllReduceGigabytesPerSecond: Double?
     }
 
-    public static func run(_ settings: Settings, progress: (String) -> Void) throws -> Result {
+    public static func run(_ settings: Settings, communicator base: Communicator = LocalCommunicator(),
+                           progress: (String) -> Void) throws -> Result {
         BLAS.setThreadCount(settings.threads)
+        let communicator = InstrumentedCommunicator(wrapping: base)
+        let ranks = communicator.size
         let d = settings.embeddingDimension, tables = settings.tableCount
         let dense = 13
         let rows = Array(repeating: settings.tableRows, count: tables)
+        let makeEmbeddings: EmbeddingFactory = ranks == 1
+            ? LocalEmbeddings.make
+            : ShardedEmbeddings.factory(communicator: communicator, strategy: .auto,
+                                        replicateMaxRows: DistributedSection().replicateMaxRows,
+                                        rowWiseMinRows: DistributedSection().rowWiseMinRows)
         let model: RecommendationModel
         let mlps: [(sizes: [Int], firstLayerNeedsInputGradient: Bool)]
         switch settings.architecture {
         case .dlrm:
             let architecture = DLRMArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
                                                 bottomWidths: [512, 256, 64, d], topWidths: [512, 256, 1])
-            let dlrm = try DLRM(architecture, batchCapacity: settings.batchSize, seed: 1)
+            let dlrm = try DLRM(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
             model = dlrm
             mlps = [([dense, 512, 256, 64, d], false), ([dlrm.interaction.outputWidth, 512, 256, 1], true)]
         case .wideDeep:
             let architecture = WideDeepArchitecture(denseFeatureCount: dense, tableRowCounts: rows,
                                                     embeddingDimension: d, deepWidths: [512, 256, 1])
-            model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1)
+            model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
             mlps = [([tables * d + dense, 512, 256, 1], true), ([dense, 1], false)]
         }
-        let step = TrainingStep(model: model, settings: OptimizerSettings(algorithm: settings.optimizer))
+        let step = TrainingStep(model: model, settings: OptimizerSettings(algorithm: settings.optimizer),
+                                communicator: communicator)
 
         let totalSteps = settings.warmupSteps + settings.timedSteps
+        let globalBatch = settings.batchSize * ranks
         var synthetic = SyntheticClickModel.Settings()
         synthetic.tableRowCounts = rows
-        progress("generating \(totalSteps * settings.batchSize) synthetic samples")
-        let data = SyntheticClickModel(synthetic).generate(count: totalSteps * settings.batchSize, stream: 0)
-        let loader = BatchLoader(dataset: data, batchSize: settings.batchSize, shuffleSeed: nil, dropLast: true)
+        progress("generating \(totalSteps * globalBatch) synthetic samples")
+        let data = SyntheticClickModel(synthetic).generate(count: totalSteps * globalBatch, stream: 0)
+        let loader = BatchLoader(dataset: data, batchSize: globalBatch, shuffleSeed: nil, dropLast: true,
+                                 rank: communicator.rank, worldSize: ranks)
 
-        var phases: [String: [Double]] = ["data": [], "forward": [], "backward": [], "optimizer": [], "step": []]
+        let names = ["data", "forward", "backward", "sync", "optimizer", "step", "all-to-all", "all-reduce", "compute"]
+        var phases: [String: [Double]] = Dictionary(uniqueKeysWithValues: names.map { ($0, []) })
+        try communicator.barrier()
         for index in 0..<totalSteps {
+            communicator.resetCounters()
             let t0 = DispatchTime.now()
             _ = loader.next()
             let t1 = DispatchTime.now()
@@ -76,18 +105,41 @@ public enum ThroughputBenchmark {
             let t2 = DispatchTime.now()
             try step.backward(loader.batch, learningRate: settings.learningRate)
             let t3 = DispatchTime.now()
-            step.update(learningRate: settings.learningRate)
+            try step.synchronizeGradients()
             let t4 = DispatchTime.now()
+            step.update(learningRate: settings.learningRate)
+            let t5 = DispatchTime.now()
             guard index >= settings.warmupSteps else { continue }
-            phases["data"]!.append(milliseconds(t0, t1))
-            phases["forward"]!.append(milliseconds(t1, t2))
-            phases["backward"]!.append(milliseconds(t2, t3))
-            phases["optimizer"]!.append(milliseconds(t3, t4))
-            phases["step"]!.append(milliseconds(t1, t4))
+            let stepMilliseconds = milliseconds(t1, t5)
+            let exchange = communicator.allToAllSeconds * 1000, reduce = communicator.allReduceSeconds * 1000
+            for (name, value) in [("data", milliseconds(t0, t1)), ("forward", milliseconds(t1, t2)),
+                                  ("backward", milliseconds(t2, t3)), ("sync", milliseconds(t3, t4)),
+                                  ("optimizer", milliseconds(t4, t5)), ("step", stepMilliseconds),
+                                  ("all-to-all", exchange), ("all-reduce", reduce),
+                                  ("compute", stepMilliseconds - exchange - reduce)] {
+                phases[name]!.append(value)
+            }
         }
-        let medians = phases.mapValues(median)
+        // Each rank's medians; the job runs at the pace of its slowest rank.
+        let slowest = try communicator.allReduceMax(names.map { median(phases[$0]!) })
+        let medians = Dictionary(uniqueKeysWithValues: zip(names, slowest))
         let stepMilliseconds = medians["step"]!
-        let samplesPerSecond = Double(settings.batchSize) / (stepMilliseconds / 1000)
+        let samplesPerSecond = Double(globalBatch) / (stepMilliseconds / 1000)
+
+        var syncBandwidth: Double?, rawBandwidth: Double?
+        let bytes = 4 * model.arena.count
+        if ranks > 1 {
+            let buckets = step.bucketRanges
+            syncBandwidth = Double(bytes) / (try measureAllReduce(communicator: base) {
+                for range in buckets {
+                    try base.allReduceSum(model.arena.gradients.base + range.lowerBound, count: range.count)
+                }
+            }) / 1e9
+            let whole = FloatBuffer(count: model.arena.count)
+            rawBandwidth = Double(bytes) / (try measureAllReduce(communicator: base) {
+                try base.allReduceSum(whole.base, count: whole.count)
+            }) / 1e9
+        }
 
         var mlpFlops = 0.0
         for mlp in mlps {
@@ -99,14 +151,27 @@ public enum ThroughputBenchmark {
             totalFlops += 3 * 2 * f * f * Double(d)  // interaction: forward and twice that backward
         }
         let peak = measureGemmPeak()
-        let ceiling = peak * 1e9 / mlpFlops
-        return Result(model: settings.architecture.rawValue, batchSize: settings.batchSize, threads: settings.threads,
-                      timedSteps: settings.timedSteps, samplesPerSecond: samplesPerSecond,
+        let ceiling = peak * 1e9 / mlpFlops * Double(ranks)
+        return Result(model: settings.architecture.rawValue, ranks: ranks, globalBatchSize: globalBatch,
+                      threads: settings.threads, timedSteps: settings.timedSteps, samplesPerSecond: samplesPerSecond,
                       stepMillisecondsMedian: stepMilliseconds,
                       phaseMillisecondsMedian: medians.filter { $0.key != "step" },
                       mlpFlopsPerSample: mlpFlops, totalFlopsPerSample: totalFlops, gemmPeakGflops: peak,
                       ceilingSamplesPerSecond: ceiling, fractionOfCeiling: samplesPerSecond / ceiling,
-                      parameterCount: model.parameterCount)
+                      parameterCount: model.parameterCount, allReduceBytes: bytes,
+                      syncGigabytesPerSecond: syncBandwidth, rawAllReduceGigabytesPerSecond: rawBandwidth)
+    }
+
+    /// Median seconds (slowest rank) of `reduce` run after a barrier.
+    static func measureAllReduce(communicator: Communicator, _ reduce: () throws -> Void) throws -> Double {
+        var times: [Double] = []
+        for repetition in 0..<23 {
+            try communicator.barrier()
+            let start = DispatchTime.now()
+            try reduce()
+            if repetition >= 3 { times.append(milliseconds(start, DispatchTime.now()) / 1000) }
+        }
+        return try communicator.allReduceMax([median(times)])[0]
     }
 
     /// Forward 2mn per layer, backward 2mn for dW plus 2mn for dX (none for the first layer

@@ -12,8 +12,10 @@ public final class TrainingStep: @unchecked Sendable {
     public let denseOptimizer: DenseOptimizer
     public let sparseOptimizer: SparseOptimizer
 
-    /// All-reduces started during backward, waited for before the update.
-    private var pendingReductions: [PendingCollective] = []
+    /// The arena slices all-reduced in each backward, in order (the gradient buckets), as
+    /// recorded in the first step.
+    public private(set) var bucketRanges: [Range<Int>] = []
+    private var bucketsRecorded = false
     private var reductionError: Error?
 
     public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator()) {
@@ -22,14 +24,17 @@ public final class TrainingStep: @unchecked Sendable {
         denseOptimizer = DenseOptimizer(settings: settings, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
         if communicator.size > 1 {
-            // Bucketed, overlapped gradient sync: each finished slice of the arena (an MLP) starts
-            // its all-reduce at once; the exchanges of the embedding backward progress it.
+            // Bucketed gradient sync: each slice of the arena (an MLP) is all-reduced in place
+            // the moment its backward ends, while the rest of backward is still to run. A blocking
+            // MPI_Allreduce per bucket: OpenMPI's non-blocking one (libnbc) reached half the
+            // bandwidth here, more than overlap could win back (see README, "Distributed").
             model.onGradientsReady = { [unowned self] range in
+                if !bucketsRecorded { bucketRanges.append(range) }
+                guard reductionError == nil else { return }
                 do {
-                    pendingReductions.append(try communicator.startAllReduceSum(model.arena.gradients.base + range.lowerBound,
-                                                                                 count: range.count))
+                    try communicator.allReduceSum(model.arena.gradients.base + range.lowerBound, count: range.count)
                 } catch {
-                    reductionError = reductionError ?? error
+                    reductionError = error
                 }
             }
         }
@@ -53,13 +58,12 @@ public final class TrainingStep: @unchecked Sendable {
                                                   normalizer: globalBatchSize)
     }
 
-    /// Completes the sum of the dense gradients over all ranks (they are already scaled by the
-    /// global batch): waits for the all-reduces that backward started.
+    /// Ends the sum of the dense gradients over all ranks (they are already scaled by the
+    /// global batch): backward all-reduced each bucket; this reports a failure of any of them.
     public func synchronizeGradients() throws {
         guard communicator.size > 1 else { return }
-        defer { pendingReductions.removeAll(keepingCapacity: true) }
+        bucketsRecorded = true
         if let error = reductionError { throw error }
-        for pending in pendingReductions { try pending.wait() }
     }
 
     /// With SGD, embedding rows are updated during backward (fused); otherwise their gradients

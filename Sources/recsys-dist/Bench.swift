@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Training
 
@@ -17,7 +18,7 @@ struct Bench: ParsableCommand {
 
     @Option(help: "dlrm or wide-deep.") var model: BenchModel = .dlrm
     @Option(help: "OpenBLAS threads.") var threads = 1
-    @Option(help: "Global batch size.") var batchSize = 2048
+    @Option(help: "Samples per rank and step (the global batch is this times the number of ranks).") var batchSize = 2048
     @Option(help: "Rows per embedding table.") var rows = 100_000
     @Option(help: "Untimed steps first.") var warmup = 10
     @Option(help: "Timed steps.") var steps = 50
@@ -38,20 +39,30 @@ struct Bench: ParsableCommand {
         settings.tableRows = rows
         settings.warmupSteps = warmup
         settings.timedSteps = steps
-        let console = Console(format: format, isRoot: true)
-        let r = try ThroughputBenchmark.run(settings) { console.progress($0) }
-        let phases = ["data", "forward", "backward", "optimizer"].map {
-            "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms"
-        }.joined(separator: ", ")
-        let text = """
-            model \(model.rawValue), batch \(batchSize), \(threads) thread(s), \(r.parameterCount) parameters
-            samples/s: \(Int(r.samplesPerSecond.rounded())) (median step \(Training.format(r.stepMillisecondsMedian, 2)) ms over \(steps) steps)
-            phases (median): \(phases)
-            MLP GFLOP/s: \(Training.format(r.mlpFlopsPerSample * r.samplesPerSecond / 1e9, 1)) of sgemm peak \(Training.format(r.gemmPeakGflops, 1))
+        let communicator = try worldCommunicator()
+        defer { MPICommunicator.finalize() }
+        let console = Console(format: format, isRoot: communicator.isRoot)
+        let r = try ThroughputBenchmark.run(settings, communicator: communicator) { console.progress($0) }
+        func phases(_ names: [String]) -> String {
+            names.map { "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms" }.joined(separator: ", ")
+        }
+        var text = """
+            model \(model.rawValue), \(r.ranks) rank(s) x \(batchSize) samples (global batch \(r.globalBatchSize)), \(threads) thread(s) per rank, \(r.parameterCount) parameters on rank 0
+            samples/s: \(Int(r.samplesPerSecond.rounded())) (median step \(Training.format(r.stepMillisecondsMedian, 2)) ms over \(steps) steps, slowest rank)
+            phases (median): \(phases(["data", "forward", "backward", "sync", "optimizer"]))
+            communication (median, inside the phases): \(phases(["all-to-all", "all-reduce", "compute"]))
+            MLP GFLOP/s: \(Training.format(r.mlpFlopsPerSample * r.samplesPerSecond / 1e9, 1)) of sgemm peak \(Training.format(r.gemmPeakGflops, 1)) per rank
             ceiling (MLPs at sgemm peak): \(Int(r.ceilingSamplesPerSecond.rounded())) samples/s; reached \(Training.format(100 * r.fractionOfCeiling, 1)) %
             """
+        if let sync = r.syncGigabytesPerSecond, let raw = r.rawAllReduceGigabytesPerSecond {
+            text += "\nall-reduce of \(r.allReduceBytes) bytes after a barrier: bucketed gradient sync \(Training.format(sync, 2)) GB/s, "
+                + "raw MPI_Allreduce \(Training.format(raw, 2)) GB/s (\(Training.format(100 * sync / raw, 1)) %)"
+        }
         console.result(text: text, json: [
-            "model": model.rawValue, "batch_size": batchSize, "threads": threads,
+            "model": model.rawValue, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
+            "global_batch_size": r.globalBatchSize, "all_reduce_bytes": r.allReduceBytes,
+            "sync_gb_per_second": jsonValue(r.syncGigabytesPerSecond),
+            "raw_all_reduce_gb_per_second": jsonValue(r.rawAllReduceGigabytesPerSecond),
             "samples_per_second": r.samplesPerSecond, "step_ms_median": r.stepMillisecondsMedian,
             "phase_ms_median": r.phaseMillisecondsMedian, "mlp_flops_per_sample": r.mlpFlopsPerSample,
             "gemm_peak_gflops": r.gemmPeakGflops, "ceiling_samples_per_second": r.ceilingSamplesPerSecond,

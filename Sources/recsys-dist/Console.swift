@@ -24,7 +24,7 @@ struct Console {
         case .json:
             let cleaned = json.mapValues { value -> Any in
                 if let double = value as? Double, !double.isFinite { return NSNull() }
-                if case Optional<Any>.none = value { return NSNull() }
+                if let doubles = value as? [Double] { return doubles.map { $0.isFinite ? $0 as Any : NSNull() } }
                 return value
             }
             let data = (try? JSONSerialization.data(withJSONObject: cleaned, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -36,3 +36,6 @@ struct Console {
         handle.write(Data(text.utf8))
     }
 }
+
+/// A JSON value for an optional number: the number, or null.
+func jsonValue(_ value: Double?) -> Any { value.map { $0 as Any } ?? NSNull() }

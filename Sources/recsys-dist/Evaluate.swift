@@ -33,7 +33,7 @@ struct Evaluate: ParsableCommand {
         }
         console.result(text: text, json: [
             "auc": e.auc, "logloss": e.logloss, "accuracy": e.accuracy, "samples": e.count, "step": report.step,
-            "planted_auc": report.plantedEvaluation?.auc as Any,
+            "planted_auc": jsonValue(report.plantedEvaluation?.auc),
         ])
     }
 }

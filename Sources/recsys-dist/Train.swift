@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
             "auc": e.auc, "logloss": e.logloss, "accuracy": e.accuracy, "eval_samples": e.count,
             "samples": report.samples, "steps": report.steps, "samples_per_second": report.samplesPerSecond,
             "train_seconds": report.trainSeconds, "final_train_loss": report.finalTrainLoss,
-            "planted_auc": report.plantedEvaluation?.auc as Any, "planted_logloss": report.plantedEvaluation?.logloss as Any,
+            "planted_auc": jsonValue(report.plantedEvaluation?.auc), "planted_logloss": jsonValue(report.plantedEvaluation?.logloss),
             "losses": report.lossHistory, "world_size": communicator.size,
             "dense_fingerprint": report.denseFingerprint, "embedding_fingerprint": report.embeddingFingerprint,
             "replicas_identical": report.replicasIdentical,

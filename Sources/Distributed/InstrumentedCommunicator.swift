@@ -1,0 +1,61 @@
+import Dispatch
+
+/// A communicator that forwards every call to another and adds up the seconds spent in each
+/// kind of collective, for benchmarks: all-to-all (the embedding exchange) and all-reduce (the
+/// dense gradient sync).
+public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
+    public let wrapped: Communicator
+    public private(set) var allToAllSeconds = 0.0
+    public private(set) var allReduceSeconds = 0.0
+    public private(set) var allReducedBytes = 0
+
+    public init(wrapping communicator: Communicator) { wrapped = communicator }
+
+    public var rank: Int { wrapped.rank }
+    public var size: Int { wrapped.size }
+
+    public func resetCounters() {
+        allToAllSeconds = 0
+        allReduceSeconds = 0
+        allReducedBytes = 0
+    }
+
+    private func timed<T>(_ counter: ReferenceWritableKeyPath<InstrumentedCommunicator, Double>, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { self[keyPath: counter] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        return try body()
+    }
+
+    public func barrier() throws { try wrapped.barrier() }
+    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {
+        try wrapped.broadcast(values, count: count, root: root)
+    }
+    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        allReducedBytes += 4 * count
+        try timed(\.allReduceSeconds) { try wrapped.allReduceSum(values, count: count) }
+    }
+    public func allReduceSum(_ values: [Double]) throws -> [Double] { try wrapped.allReduceSum(values) }
+    public func allReduceMax(_ values: [Double]) throws -> [Double] { try wrapped.allReduceMax(values) }
+    public func allReduceMin(_ values: [Double]) throws -> [Double] { try wrapped.allReduceMin(values) }
+    public func allToAll(_ values: [Int32]) throws -> [Int32] { try timed(\.allToAllSeconds) { try wrapped.allToAll(values) } }
+    public func allToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        try timed(\.allToAllSeconds) {
+            try wrapped.allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                                  receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        }
+    }
+    public func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        try timed(\.allToAllSeconds) {
+            try wrapped.allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                                  receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        }
+    }
+    public func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+                        receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
+        try wrapped.gatherV(send: send, count: count, receive: receive, receiveCounts: receiveCounts,
+                            receiveOffsets: receiveOffsets, root: root)
+    }
+    public func abort(code: Int32) -> Never { wrapped.abort(code: code) }
+}
