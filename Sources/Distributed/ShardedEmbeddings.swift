@@ -6,7 +6,8 @@ import NeuralNetwork
 /// Forward, per step: each rank de-duplicates the ids of its local batch, sends every distinct
 /// (table, row) to the rank that owns it (`MPI_Alltoall` of counts, then `MPI_Alltoallv` of the
 /// ids), the owners answer with the rows (`MPI_Alltoallv`), and each rank pools its bags from
-/// them. Replicated tables are looked up locally. Backward runs the same exchange in reverse:
+/// them. Tables this rank holds whole (replicated, or placed here) are looked up locally.
+/// Backward runs the same exchange in reverse:
 /// each rank sums the gradient of each distinct row it asked for and sends it to the owner, and
 /// the owner accumulates what all ranks sent in rank order, so the result equals one process's
 /// up to floating-point summation order. Replicated tables share their row gradients with every
@@ -83,6 +84,16 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
 
     private func isReplicated(_ t: Int) -> Bool { plan.tables[t].placement == .replicated }
 
+    /// Whether this rank holds every row of table t (a replica, or a whole table placed here):
+    /// its lookups skip the exchange.
+    private func isWhollyLocal(_ t: Int) -> Bool {
+        switch plan.tables[t].placement {
+        case .replicated: return true
+        case .tableWise(let owner): return owner == rank
+        case .rowWise: return communicator.size == 1
+        }
+    }
+
     // MARK: Forward
 
     public func forward(_ batch: Batch, output: UnsafeMutablePointer<Float>, layout: PooledLayout) throws {
@@ -91,7 +102,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         for t in 0..<plan.tables.count {
             let feature = batch.sparse[t], offsets = feature.offsets.base
             let destination = output + layout.firstOffset + t * layout.tableOffset
-            if isReplicated(t) {
+            if isWhollyLocal(t) {
                 shards[t]!.forward(feature, rows: batch.size, output: destination, outputStride: layout.rowStride)
                 continue
             }
@@ -111,7 +122,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         try fetchRows(batch)
         for t in 0..<plan.tables.count {
             let feature = batch.sparse[t], offsets = feature.offsets.base
-            if isReplicated(t) {
+            if isWhollyLocal(t) {
                 shards[t]!.forwardAddingScalars(feature, rows: batch.size, output: output)
                 continue
             }
@@ -129,13 +140,13 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private func fetchRows(_ batch: Batch) throws {
         let worldSize = communicator.size, d = dimension
         var totalIDs = 0
-        for t in 0..<plan.tables.count where !isReplicated(t) { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
+        for t in 0..<plan.tables.count where !isWhollyLocal(t) { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
         for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
         requestCount = 0
         for r in 0..<worldSize { sendCounts[r] = 0 }
 
         // Distinct (table, row) pairs, each with its owner.
-        for t in 0..<plan.tables.count where !isReplicated(t) {
+        for t in 0..<plan.tables.count where !isWhollyLocal(t) {
             let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
             let slots = requestSlot[t].base, ids = feature.ids.base
             positionOfID[t].reserve(n)
@@ -171,7 +182,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             // Clear the slot map for the next batch.
             requestSlot[Int(requestTable[request])][Int(requestRow[request])] = -1
         }
-        for t in 0..<plan.tables.count where !isReplicated(t) {
+        for t in 0..<plan.tables.count where !isWhollyLocal(t) {
             let positions = positionOfID[t].base
             for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
         }
@@ -188,9 +199,9 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         if servedRows.count < served * d { servedRows = FloatBuffer(count: served * d * 2) }
         if fetchedRows.count < requestCount * d { fetchedRows = FloatBuffer(count: requestCount * d * 2) }
         for j in 0..<served {
-            let t = Int(receivedPairs[2 * j]), row = Int(receivedPairs[2 * j + 1])
-            let shard = shards[t]!, first = plan.rows(ofTable: t, rank: rank).lowerBound
-            Kernels.copy(shard.row(row - first), to: servedRows.base + j * d, count: d)
+            if j + prefetchDistance < served { prefetchRow(request: j + prefetchDistance, forWrite: false) }
+            let shard = shards[Int(receivedPairs[2 * j])]!
+            Kernels.copy(shard.row(Int(receivedPairs[2 * j + 1]) - shard.firstRow), to: servedRows.base + j * d, count: d)
         }
         try communicator.allToAllV(send: servedRows.base, sendCounts: receiveCounts.map { $0 * Int32(d) },
                                    sendOffsets: receiveOffsets.map { $0 * Int32(d) },
@@ -206,7 +217,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         // Sum the gradient of every distinct requested row, at its send position.
         if gradientsToSend.count < requestCount * d { gradientsToSend = FloatBuffer(count: requestCount * d * 2) }
         gradientsToSend.base.update(repeating: 0, count: requestCount * d)
-        for t in 0..<plan.tables.count where !isReplicated(t) {
+        for t in 0..<plan.tables.count where !isWhollyLocal(t) {
             let offsets = batch.sparse[t].offsets.base, positions = positionOfID[t].base
             let source = outputGradient + layout.firstOffset + t * layout.tableOffset
             for b in 0..<batch.size {
@@ -223,15 +234,38 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
                                    sendOffsets: sendOffsets.map { $0 * Int32(d) },
                                    receive: receivedGradients.base, receiveCounts: receiveCounts.map { $0 * Int32(d) },
                                    receiveOffsets: receiveOffsets.map { $0 * Int32(d) })
-        for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) { shard!.beginGradient(capacity: served) }
+        for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) {
+            shard!.beginGradient(capacity: served + batch.sparse[t].idCount(samples: batch.size))
+        }
+        // This rank's own contributions to the whole tables it holds come first, then every
+        // rank's requests in rank order.
+        for t in 0..<plan.tables.count where isWhollyLocal(t) && !isReplicated(t) {
+            let feature = batch.sparse[t], ids = feature.ids.base, offsets = feature.offsets.base, shard = shards[t]!
+            let source = outputGradient + layout.firstOffset + t * layout.tableOffset
+            for b in 0..<batch.size {
+                for k in Int(offsets[b])..<Int(offsets[b + 1]) {
+                    apply(source + b * layout.rowStride, to: shard, row: Int(ids[k]), mode: mode)
+                }
+            }
+        }
         for j in 0..<served {
-            let t = Int(receivedPairs[2 * j]), row = Int(receivedPairs[2 * j + 1])
-            let shard = shards[t]!, local = row - plan.rows(ofTable: t, rank: rank).lowerBound
-            apply(receivedGradients.base + j * d, to: shard, row: local, mode: mode)
+            if j + prefetchDistance < served { prefetchRow(request: j + prefetchDistance, forWrite: true) }
+            let shard = shards[Int(receivedPairs[2 * j])]!
+            apply(receivedGradients.base + j * d, to: shard, row: Int(receivedPairs[2 * j + 1]) - shard.firstRow, mode: mode)
         }
         for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) { shard!.finishGradient() }
 
         try shareReplicatedGradients(batch, outputGradient: outputGradient, layout: layout, mode: mode)
+    }
+
+    /// Served requests touch random rows of large shards: fetch them a few requests ahead.
+    private let prefetchDistance = 16
+
+    @inline(__always)
+    private func prefetchRow(request j: Int, forWrite: Bool) {
+        let shard = shards[Int(receivedPairs[2 * j])]!
+        let row = shard.row(Int(receivedPairs[2 * j + 1]) - shard.firstRow)
+        if forWrite { Kernels.prefetchForWrite(row) } else { Kernels.prefetch(row) }
     }
 
     @inline(__always)
