@@ -110,3 +110,15 @@ extension CommandLineTests {
         #expect(truncated.standardError == "error: \(folder)/small/step-40/dense.h5: cannot open as HDF5 (missing, unreadable or truncated)\n")
     }
 }
+
+extension CommandLineTests {
+    @Test func planPrintsPlacementMemoryAndTraffic() throws {
+        let path = try writeConfig(Self.smallConfig)
+        let result = try BinaryRunner.run(["plan", "--config", path, "--ranks", "2", "--set", "distributed.sharding=row_wise"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("row-wise over all ranks"))
+        #expect(result.standardOutput.contains("all-reduce per step"))
+        let rankLines = result.standardOutput.split(separator: "\n").filter { $0.contains("MiB") && ($0.hasPrefix("0 ") || $0.hasPrefix("1 ")) }
+        #expect(rankLines.count == 2, "one line per rank: \(result.standardOutput)")
+    }
+}

@@ -1,0 +1,103 @@
+import Distributed
+import NeuralNetwork
+
+/// What a config costs on N ranks before anything is launched: where every table goes, the
+/// bytes each rank holds (parameters plus optimizer state and lookup workspaces), and the bytes
+/// one training step moves through all-to-all and all-reduce.
+public struct PlacementReport: Sendable {
+    public struct Collection: Sendable {
+        public let name: String
+        public let plan: ShardingPlan
+    }
+
+    public struct RankLoad: Sendable {
+        public var embeddingRows = 0
+        /// Embedding weights and their optimizer state.
+        public var embeddingBytes = 0
+        /// Row-to-slot maps used to de-duplicate lookups.
+        public var workspaceBytes = 0
+        /// Dense values, gradients and optimizer state (a full replica on every rank).
+        public var denseBytes = 0
+        /// Upper bound: every id of this rank's slice distinct and served by another rank.
+        public var allToAllBytesPerStep = 0
+        public var totalBytes: Int { embeddingBytes + workspaceBytes + denseBytes }
+    }
+
+    public let ranks: Int
+    public let collections: [Collection]
+    public let denseParameterCount: Int
+    public let loads: [RankLoad]
+    /// Dense gradient bytes all-reduced per step.
+    public let allReduceBytesPerStep: Int
+
+    public init(_ configuration: TrainingConfiguration, ranks: Int) {
+        let m = configuration.model, d = configuration.distributed
+        let denseFeatures = configuration.data.denseFeatures
+        func plan(dimension: Int) -> ShardingPlan {
+            ShardingPlan(tableRowCounts: m.tableRows, dimension: dimension, worldSize: ranks, strategy: d.sharding,
+                         replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows)
+        }
+        func mlpParameters(_ sizes: [Int]) -> Int {
+            zip(sizes, sizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
+        }
+        switch m.architecture {
+        case .dlrm:
+            collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension))]
+            let features = m.tableCount + 1
+            denseParameterCount = mlpParameters([denseFeatures] + m.bottomMLP)
+                + mlpParameters([m.embeddingDimension + features * (features - 1) / 2] + m.topMLP)
+        case .wideDeep:
+            collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension)),
+                           Collection(name: "wide", plan: plan(dimension: 1))]
+            denseParameterCount = mlpParameters([m.tableCount * m.embeddingDimension + denseFeatures] + m.deepMLP)
+                + mlpParameters([denseFeatures, 1])
+        }
+        let algorithm = configuration.training.optimizer.algorithm
+        let denseStates = algorithm == .sgd ? 0 : algorithm == .adagrad ? 1 : 2
+        let idsPerSample = configuration.data.idsPerSample
+        var loads = [RankLoad](repeating: RankLoad(), count: ranks)
+        for r in 0..<ranks {
+            let localBatch = (configuration.training.batchSize + ranks - 1 - r) / ranks
+            loads[r].denseBytes = 4 * denseParameterCount * (2 + denseStates)
+            for collection in collections {
+                for (t, table) in collection.plan.tables.enumerated() {
+                    let held = collection.plan.rows(ofTable: t, rank: r).count, dimension = table.dimension
+                    let stateFloats: Int
+                    switch algorithm {
+                    case .sgd: stateFloats = 0
+                    case .adagrad: stateFloats = held
+                    case .adam: stateFloats = 2 * held * dimension
+                    }
+                    loads[r].embeddingRows += held
+                    loads[r].embeddingBytes += 4 * (held * dimension + stateFloats)
+                    let local = table.placement == .replicated || table.placement == .tableWise(owner: r)
+                    loads[r].workspaceBytes += 4 * (held + (local ? 0 : table.rowCount))
+                    let ids = localBatch * idsPerSample
+                    switch table.placement {
+                    case .replicated:
+                        // Row gradients go to every other rank.
+                        loads[r].allToAllBytesPerStep += ids * (8 + 4 * dimension) * (ranks - 1)
+                    case .tableWise(let owner) where owner == r: break
+                    case .tableWise, .rowWise:
+                        // Request (table, row), the row back, its gradient out.
+                        let remote = table.placement == .rowWise ? ids * (ranks - 1) / ranks : ids
+                        loads[r].allToAllBytesPerStep += remote * (8 + 2 * 4 * dimension)
+                    }
+                }
+            }
+        }
+        self.ranks = ranks
+        self.loads = loads
+        allReduceBytesPerStep = ranks > 1 ? 4 * denseParameterCount : 0
+    }
+}
+
+extension ShardingPlan.Placement: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .tableWise(let owner): return "table-wise on rank \(owner)"
+        case .rowWise: return "row-wise over all ranks"
+        case .replicated: return "replicated on every rank"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Training
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show where a config's embedding tables go on N ranks, the memory per rank and the traffic per step.")
+
+    @Option(help: "The YAML config file.") var config: String
+    @Option(help: "Number of ranks (as in mpirun -np).") var ranks = 1
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key.", valueName: "key=value"))
+    var overrides: [String] = []
+
+    func validate() throws {
+        guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1") }
+    }
+
+    func run() throws {
+        let configuration = try loadConfiguration(path: config, overrides: overrides)
+        let report = PlacementReport(configuration, ranks: ranks)
+        let m = configuration.model
+        print("plan for \(config) on \(ranks) rank(s): \(m.architecture.rawValue), \(m.tableCount) tables, "
+              + "global batch \(configuration.training.batchSize), optimizer \(configuration.training.optimizer.algorithm.rawValue)")
+        for collection in report.collections {
+            print("\n\(collection.name) (dimension \(collection.plan.tables.first?.dimension ?? 0)):")
+            print(pad("table", 8) + pad("rows", 12) + "placement")
+            for (t, table) in collection.plan.tables.enumerated() {
+                print(pad("\(t)", 8) + pad("\(table.rowCount)", 12) + "\(table.placement)")
+            }
+        }
+        print("\nper rank (dense replica: \(report.denseParameterCount) parameters):")
+        print(pad("rank", 6) + pad("emb rows", 12) + pad("emb+state", 12) + pad("workspace", 12) + pad("dense", 12)
+              + pad("total", 12) + "all-to-all/step (at most)")
+        for (r, load) in report.loads.enumerated() {
+            print(pad("\(r)", 6) + pad("\(load.embeddingRows)", 12) + pad(mebibytes(load.embeddingBytes), 12)
+                  + pad(mebibytes(load.workspaceBytes), 12) + pad(mebibytes(load.denseBytes), 12)
+                  + pad(mebibytes(load.totalBytes), 12) + mebibytes(load.allToAllBytesPerStep))
+        }
+        print("\nall-reduce per step: \(mebibytes(report.allReduceBytesPerStep)) of dense gradients"
+              + (ranks > 1 ? " (each rank sends and receives about 2(N-1)/N of it)" : " (one rank: none)"))
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    private func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+}
