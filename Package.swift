@@ -29,10 +29,11 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
 
         .systemLibrary(name: "CIntrinsics"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Compute", dependencies: ["CBLAS", "CIntrinsics"], swiftSettings: vectorSettings),
         .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
-        .target(name: "DataPipeline", dependencies: ["Compute"], swiftSettings: vectorSettings),
+        .target(name: "DataPipeline", dependencies: ["Compute", "CZlib"], swiftSettings: vectorSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetwork"]),
         .target(name: "Checkpointing", dependencies: ["CHDF5", "NeuralNetwork", "Distributed"]),
         .target(name: "Training", dependencies: [

@@ -6,7 +6,7 @@ import Compute
 /// process sees. The last batch of an epoch is dropped when `dropLast` is set (training) and
 /// kept short otherwise (evaluation).
 public final class BatchLoader: @unchecked Sendable {
-    public let dataset: InMemoryDataset
+    public let dataset: SampleSource
     public let batchSize: Int
     public let shuffleSeed: UInt64?
     public let dropLast: Bool
@@ -20,7 +20,7 @@ public final class BatchLoader: @unchecked Sendable {
     private var position = 0
     private var order: [Int]
 
-    public init(dataset: InMemoryDataset, batchSize: Int, shuffleSeed: UInt64?, dropLast: Bool,
+    public init(dataset: SampleSource, batchSize: Int, shuffleSeed: UInt64?, dropLast: Bool,
                 rank: Int = 0, worldSize: Int = 1) {
         precondition(batchSize > 0, "BatchLoader: batch size must be positive")
         precondition(rank >= 0 && rank < worldSize, "BatchLoader: bad rank \(rank) of \(worldSize)")

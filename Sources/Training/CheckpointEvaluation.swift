@@ -18,7 +18,7 @@ public enum CheckpointEvaluation {
                                                           overrides: overrides)
         let model = try ModelFactory.makeModel(configuration, batchCapacity: configuration.evaluation.batchSize)
         try ModelCheckpoint.load(into: model, from: directory)
-        let data = DataSplits.syntheticEvaluation(configuration)
+        let data = try DataSplits.load(configuration).evaluation
         let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize)
         let planted = try data.plantedLogits.map { try BinaryClassificationMetrics.compute(logits: $0, labels: data.labels) }
         return Report(step: metadata.step, evaluation: evaluation, plantedEvaluation: planted)

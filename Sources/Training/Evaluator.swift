@@ -6,7 +6,7 @@ import NeuralNetwork
 /// scores its slice of every batch and rank 0 gathers the logits in dataset order.
 public enum Evaluator {
     /// The logits of every sample on rank 0 (empty elsewhere).
-    public static func logits(of model: RecommendationModel, on dataset: InMemoryDataset, batchSize: Int,
+    public static func logits(of model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
                               communicator: Communicator = LocalCommunicator()) throws -> [Float] {
         let worldSize = communicator.size
         let globalBatch = min(batchSize, model.batchCapacity * worldSize)
@@ -30,7 +30,7 @@ public enum Evaluator {
     }
 
     /// Held-out metrics, computed on rank 0 and shared with every rank.
-    public static func evaluate(_ model: RecommendationModel, on dataset: InMemoryDataset, batchSize: Int,
+    public static func evaluate(_ model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
                                 communicator: Communicator = LocalCommunicator()) throws -> BinaryClassificationMetrics {
         let scores = try logits(of: model, on: dataset, batchSize: batchSize, communicator: communicator)
         var values = [0.0, 0.0, 0.0]

@@ -49,9 +49,9 @@ public final class Trainer {
             throw ConfigurationError("key 'training.batch_size': \(t.batchSize) cannot be split over \(worldSize) ranks")
         }
         let started = DispatchTime.now()
-        let splits = DataSplits.synthetic(configuration)
-        log("data: synthetic planted click model, \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
-            + "(generated in \(format(seconds(since: started), 1)) s)")
+        let splits = try DataSplits.load(configuration)
+        log("data: \(splits.summary); \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
+            + "(ready in \(format(seconds(since: started), 1)) s)")
 
         let localCapacity = BatchLoader.slice(of: max(t.batchSize, configuration.evaluation.batchSize), rank: 0,
                                               worldSize: worldSize).count

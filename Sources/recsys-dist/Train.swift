@@ -17,8 +17,11 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    @Flag(help: "Skip malformed data lines (and count them) instead of stopping at the first.")
+    var skipBadLines = false
+
     func run() throws {
-        let configuration = try loadConfiguration(path: config, overrides: overrides)
+        let configuration = try loadConfiguration(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
         let console = Console(format: format, isRoot: communicator.isRoot)

@@ -42,6 +42,17 @@ public enum ConfigurationValidator {
                 "must be in 1...4096, got \(d.denseFeatures)")
         require(d.idsPerSample >= 1 && d.idsPerSample <= 1024, "data.ids_per_sample",
                 "must be in 1...1024, got \(d.idsPerSample)")
+        if d.source != .synthetic {
+            require(!d.path.isEmpty, "data.path", "is required when data.source is \(d.source.rawValue)")
+        }
+        if d.source == .criteoTSV {
+            require(d.denseFeatures == 13, "data.dense_features", "must be 13 for Criteo data, got \(d.denseFeatures)")
+            require(m.tableCount == 26, "model.table_count", "must be 26 for Criteo data, got \(m.tableCount)")
+            require(d.idsPerSample == 1, "data.ids_per_sample", "must be 1 for Criteo data, got \(d.idsPerSample)")
+        }
+        require(d.evalFraction > 0 && d.evalFraction < 1, "data.eval_fraction", "must be in (0, 1), got \(d.evalFraction)")
+        require(d.splitSeed >= 0, "data.split_seed", "must be non-negative, got \(d.splitSeed)")
+        require(d.frequencyThreshold >= 0, "data.frequency_threshold", "must be non-negative, got \(d.frequencyThreshold)")
         let s = d.synthetic
         require(s.trainSamples >= 1, "data.synthetic.train_samples", "must be at least 1, got \(s.trainSamples)")
         require(s.evalSamples >= 2, "data.synthetic.eval_samples", "must be at least 2, got \(s.evalSamples)")

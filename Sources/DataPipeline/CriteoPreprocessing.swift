@@ -1,0 +1,207 @@
+import Foundation
+
+/// Where parsed records go: a record file, or memory.
+public protocol RecordSink: AnyObject {
+    /// `ids` holds every table's bag (one id per table for Criteo).
+    func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws
+}
+
+extension RecordWriter: RecordSink {}
+
+/// Collects one-id-per-table records into an `InMemoryDataset`.
+public final class InMemoryDatasetBuilder: RecordSink {
+    public let denseCount: Int
+    public let tableCount: Int
+    private var labels: [Float] = []
+    private var dense: [Float] = []
+    private var ids: [[Int32]]
+
+    public init(denseCount: Int, tableCount: Int) {
+        self.denseCount = denseCount
+        self.tableCount = tableCount
+        ids = Array(repeating: [], count: tableCount)
+    }
+
+    public func append(label: Float, dense values: UnsafePointer<Float>, ids row: UnsafePointer<Int32>) {
+        labels.append(label)
+        dense.append(contentsOf: UnsafeBufferPointer(start: values, count: denseCount))
+        for t in 0..<tableCount { ids[t].append(row[t]) }
+    }
+
+    public func build() -> InMemoryDataset {
+        InMemoryDataset(denseFeatureCount: denseCount, idsPerSample: Array(repeating: 1, count: tableCount),
+                        labels: labels, dense: dense, ids: ids)
+    }
+}
+
+/// Turns raw Criteo TSV files (plain or .gz) into records: dense counts log-transformed,
+/// categorical values mapped to rows (value modulo the table's rows; missing values, and with a
+/// frequency threshold values seen fewer times than it, to the shared row 0), split into a
+/// training and a held-out part.
+public enum CriteoPreprocessing {
+    public enum Split: Sendable, Equatable {
+        /// The last `fraction` of the lines is held out (Criteo is time-ordered).
+        case position(fraction: Double)
+        /// Each line is held out with probability `fraction`, by a seeded hash of its number.
+        case random(fraction: Double, seed: UInt64)
+        /// The held-out lines come from other files.
+        case files([String])
+    }
+
+    public struct Settings: Sendable {
+        public var tableRows: [Int]
+        public var frequencyThreshold = 0
+        public var split: Split = .position(fraction: 0.2)
+        public var skipBadLines = false
+
+        public init(tableRows: [Int]) { self.tableRows = tableRows }
+    }
+
+    /// What preprocessing did, stored beside the records.
+    public struct Statistics: Codable, Sendable, Equatable {
+        public var files: [String]
+        public var lines: Int
+        public var badLines: Int
+        public var trainRecords: Int
+        public var evalRecords: Int
+        public var split: String
+        public var tableRows: [Int]
+        public var frequencyThreshold: Int
+        /// Distinct values seen per table (counted when a frequency threshold is set).
+        public var distinctValues: [Int]?
+        /// Values per table mapped to the shared row for being rarer than the threshold.
+        public var rareValues: [Int]?
+    }
+
+    public static func run(paths: [String], settings: Settings, train: RecordSink, eval: RecordSink,
+                           progress: (String) -> Void = { _ in }) throws -> Statistics {
+        let tables = CriteoLineParser.categoricalCount
+        guard settings.tableRows.count == tables else {
+            throw DataError("Criteo data has \(tables) categorical fields, but the model has \(settings.tableRows.count) tables")
+        }
+        guard !paths.isEmpty else { throw DataError("no data files given") }
+        var evalPaths: [String] = []
+        if case .files(let files) = settings.split { evalPaths = files }
+        let readers = try (paths + evalPaths).map { try LineReader(path: $0) }
+        for reader in readers where !reader.isCompressed {
+            let size = (try? FileManager.default.attributesOfItem(atPath: reader.path)[.size] as? Int) ?? 0
+            if size == 0 { throw DataError("\(reader.path): empty file") }
+        }
+        let trainReaders = Array(readers.prefix(paths.count)), evalReaders = Array(readers.dropFirst(paths.count))
+
+        // Pass over the lines that decide the split and the frequencies, when needed.
+        var trainLineCount = 0
+        if case .position = settings.split {
+            for reader in trainReaders { try reader.forEachLine { _, _ in trainLineCount += 1 } }
+            if trainLineCount == 0 { throw DataError("\(paths.joined(separator: ", ")): no lines") }
+        }
+        var counts: [[Int64: Int]]?
+        if settings.frequencyThreshold > 0 {
+            progress("counting categorical values")
+            var tally = [[Int64: Int]](repeating: [:], count: tables)
+            try parseAll(trainReaders, settings: settings) { _, _, _, categorical, _ in
+                for t in 0..<tables where categorical[t] >= 0 { tally[t][categorical[t], default: 0] += 1 }
+            }
+            counts = tally
+        }
+
+        var statistics = Statistics(files: paths + evalPaths, lines: 0, badLines: 0, trainRecords: 0, evalRecords: 0,
+                                    split: describe(settings.split), tableRows: settings.tableRows,
+                                    frequencyThreshold: settings.frequencyThreshold,
+                                    distinctValues: counts?.map(\.count),
+                                    rareValues: counts?.map { $0.values.filter { $0 < settings.frequencyThreshold }.count })
+        let heldOutFrom: Int
+        switch settings.split {
+        case .position(let fraction): heldOutFrom = trainLineCount - Int((Double(trainLineCount) * fraction).rounded())
+        default: heldOutFrom = .max
+        }
+        var ids = [Int32](repeating: 0, count: tables)
+        func write(_ sink: RecordSink, _ label: Float, _ dense: UnsafePointer<Float>, _ categorical: UnsafePointer<Int64>) throws {
+            for t in 0..<tables {
+                let value = categorical[t]
+                if value < 0 || (counts.map { $0[t][value, default: 0] < settings.frequencyThreshold } ?? false) {
+                    ids[t] = 0
+                } else {
+                    ids[t] = Int32(value % Int64(settings.tableRows[t]))
+                }
+            }
+            try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
+        }
+        let lines = try parseAll(trainReaders, settings: settings) { index, label, dense, categorical, lineHash in
+            let heldOut: Bool
+            switch settings.split {
+            case .position: heldOut = index >= heldOutFrom
+            case .random(let fraction, _): heldOut = Double(lineHash >> 11) * 0x1.0p-53 < fraction
+            case .files: heldOut = false
+            }
+            try write(heldOut ? eval : train, label, dense, categorical)
+            if heldOut { statistics.evalRecords += 1 } else { statistics.trainRecords += 1 }
+        }
+        statistics.lines = lines.good + lines.bad
+        statistics.badLines = lines.bad
+        if !evalReaders.isEmpty {
+            let held = try parseAll(evalReaders, settings: settings) { _, label, dense, categorical, _ in
+                try write(eval, label, dense, categorical)
+                statistics.evalRecords += 1
+            }
+            statistics.lines += held.good + held.bad
+            statistics.badLines += held.bad
+        }
+        return statistics
+    }
+
+    /// Parses every line of `readers`, calling `body(index among good lines, label, dense,
+    /// categorical, a seeded hash of the line's number)`; bad lines throw or, when skipped, count.
+    @discardableResult
+    static func parseAll(_ readers: [LineReader], settings: Settings,
+                         _ body: (Int, Float, UnsafePointer<Float>, UnsafePointer<Int64>, UInt64) throws -> Void)
+        throws -> (good: Int, bad: Int) {
+        let parser = CriteoLineParser()
+        var label: Float = 0
+        var dense = [Float](repeating: 0, count: CriteoLineParser.denseCount)
+        var categorical = [Int64](repeating: 0, count: CriteoLineParser.categoricalCount)
+        var good = 0, bad = 0, globalLine: UInt64 = 0
+        var seed: UInt64 = 0
+        if case .random(_, let splitSeed) = settings.split { seed = splitSeed }
+        for reader in readers {
+            try dense.withUnsafeMutableBufferPointer { dense in
+                try categorical.withUnsafeMutableBufferPointer { categorical in
+                    try reader.forEachLine { line, number in
+                        globalLine += 1
+                        do {
+                            try parser.parse(line, label: &label, dense: dense.baseAddress!, categorical: categorical.baseAddress!,
+                                             where: { "\(reader.path):\(number)" })
+                        } catch let error as DataError {
+                            guard settings.skipBadLines else { throw error }
+                            bad += 1
+                            return
+                        }
+                        var hash = SplitMixHash.hash(globalLine, seed: seed)
+                        hash = hash == 0 ? 1 : hash
+                        try body(good, label, dense.baseAddress!, categorical.baseAddress!, hash)
+                        good += 1
+                    }
+                }
+            }
+        }
+        return (good, bad)
+    }
+
+    static func describe(_ split: Split) -> String {
+        switch split {
+        case .position(let fraction): return "position: last \(fraction) of the lines held out"
+        case .random(let fraction, let seed): return "random: \(fraction) held out, seed \(seed)"
+        case .files(let files): return "files: held out from \(files.joined(separator: ", "))"
+        }
+    }
+}
+
+/// A seeded 64-bit mix of an integer (SplitMix64's finaliser).
+enum SplitMixHash {
+    static func hash(_ value: UInt64, seed: UInt64) -> UInt64 {
+        var z = value &+ seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

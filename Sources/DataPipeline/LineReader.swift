@@ -1,0 +1,82 @@
+import CZlib
+import Foundation
+
+/// Reads a text file line by line as raw bytes, plain or gzip-compressed (by its `.gz` name),
+/// in large chunks, without making a `String` per line. Lines end with LF; a CR before it
+/// (CRLF) is dropped; a last line without LF is still a line.
+public final class LineReader {
+    public let path: String
+    private let chunkSize: Int
+
+    public init(path: String, chunkSize: Int = 4 << 20) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw DataError("\(path): no such file")
+        }
+        self.path = path
+        self.chunkSize = chunkSize
+    }
+
+    public var isCompressed: Bool { path.hasSuffix(".gz") }
+
+    /// Calls `body` with each line (without its line ending) and its 1-based number.
+    public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: chunkSize)
+        defer { buffer.deallocate() }
+        var carry: [UInt8] = []  // a line split across two chunks
+        var lineNumber = 0
+        let read = try makeReader()
+        defer { read.close() }
+
+        func emit(_ start: UnsafePointer<UInt8>, _ count: Int) throws {
+            lineNumber += 1
+            var length = count
+            if length > 0 && start[length - 1] == 13 { length -= 1 }
+            try body(UnsafeBufferPointer(start: start, count: length), lineNumber)
+        }
+
+        while true {
+            let got = try read.next(buffer, chunkSize)
+            if got == 0 { break }
+            var start = 0
+            while let newline = memchr(buffer + start, 10, got - start) {
+                let end = newline.assumingMemoryBound(to: UInt8.self) - buffer
+                if carry.isEmpty {
+                    try emit(buffer + start, end - start)
+                } else {
+                    carry.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: end - start))
+                    try carry.withUnsafeBufferPointer { try emit($0.baseAddress!, $0.count) }
+                    carry.removeAll(keepingCapacity: true)
+                }
+                start = end + 1
+            }
+            carry.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: got - start))
+        }
+        if !carry.isEmpty { try carry.withUnsafeBufferPointer { try emit($0.baseAddress!, $0.count) } }
+    }
+
+    private struct ChunkSource {
+        let next: (UnsafeMutablePointer<UInt8>, Int) throws -> Int
+        let close: () -> Void
+    }
+
+    private func makeReader() throws -> ChunkSource {
+        let path = self.path
+        if isCompressed {
+            guard let file = gzopen(path, "rb") else { throw DataError("\(path): cannot open") }
+            gzbuffer(file, 1 << 20)
+            return ChunkSource(next: { buffer, capacity in
+                let got = gzread(file, buffer, UInt32(capacity))
+                if got < 0 { throw DataError("\(path): corrupt gzip data") }
+                return Int(got)
+            }, close: { gzclose(file) })
+        }
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw DataError("\(path): cannot open") }
+        return ChunkSource(next: { buffer, capacity in
+            let got = Foundation.read(descriptor, buffer, capacity)
+            if got < 0 { throw DataError("\(path): read failed") }
+            return got
+        }, close: { Foundation.close(descriptor) })
+    }
+}

@@ -1,0 +1,179 @@
+import Compute
+import Foundation
+
+/// The binary record format of recsys-dist: fixed-size records, memory-mapped for training.
+///
+/// Layout (little-endian):
+///
+///     offset  size  field
+///     0       8     magic "RSDREC", 0, 1
+///     8       4     format version (1)
+///     12      4     dense features D
+///     16      4     tables T
+///     20      4     record size in bytes: 4 + 4*D + 4*sum(bag sizes)
+///     24      8     record count N
+///     32      4     header size H (64 + 4*T, rounded up to 64)
+///     36      28    zero
+///     64      4*T   bag size of each table (the most ids a sample has in it)
+///     H       N records: label (Float32), D dense values (Float32), then for each table its
+///                   bag of row ids (Int32), unused slots -1
+public enum RecordFormat {
+    public static let magic: [UInt8] = [0x52, 0x53, 0x44, 0x52, 0x45, 0x43, 0x00, 0x01]
+    public static let version: UInt32 = 1
+
+    static func headerSize(tableCount: Int) -> Int { (64 + 4 * tableCount + 63) / 64 * 64 }
+    static func recordSize(denseCount: Int, bagSizes: [Int]) -> Int { 4 + 4 * denseCount + 4 * bagSizes.reduce(0, +) }
+}
+
+/// Writes a record file: records are appended, the count is filled in at `finish()`, and the
+/// file appears under its name only then (written aside and renamed).
+public final class RecordWriter {
+    public let path: String
+    public let denseCount: Int
+    public let bagSizes: [Int]
+    public private(set) var count = 0
+    private let temporaryPath: String
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private let recordSize: Int
+
+    public init(path: String, denseCount: Int, bagSizes: [Int]) throws {
+        self.path = path
+        self.denseCount = denseCount
+        self.bagSizes = bagSizes
+        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
+        temporaryPath = path + ".partial"
+        guard FileManager.default.createFile(atPath: temporaryPath, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temporaryPath) else {
+            throw DataError("\(path): cannot create")
+        }
+        self.handle = handle
+        try handle.write(contentsOf: header(count: 0))
+        buffer.reserveCapacity(1 << 22)
+    }
+
+    private func header(count: Int) -> Data {
+        var header = Data(count: RecordFormat.headerSize(tableCount: bagSizes.count))
+        header.replaceSubrange(0..<8, with: RecordFormat.magic)
+        func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { header.replaceSubrange(offset..<(offset + $0.count), with: $0) }
+        }
+        put(RecordFormat.version, at: 8)
+        put(UInt32(denseCount), at: 12)
+        put(UInt32(bagSizes.count), at: 16)
+        put(UInt32(recordSize), at: 20)
+        put(UInt64(count), at: 24)
+        put(UInt32(header.count), at: 32)
+        for (t, size) in bagSizes.enumerated() { put(UInt32(size), at: 64 + 4 * t) }
+        return header
+    }
+
+    /// Appends one record; `ids` holds every table's bag, each padded with -1 to its size.
+    public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws {
+        withUnsafeBytes(of: label.bitPattern.littleEndian) { buffer.append(contentsOf: $0) }
+        buffer.append(contentsOf: UnsafeRawBufferPointer(start: dense, count: 4 * denseCount))
+        buffer.append(contentsOf: UnsafeRawBufferPointer(start: ids, count: recordSize - 4 - 4 * denseCount))
+        count += 1
+        if buffer.count >= 1 << 22 { try flush() }
+    }
+
+    private func flush() throws {
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes the count, syncs and renames the file into place.
+    public func finish() throws {
+        try flush()
+        try handle.seek(toOffset: 0)
+        try handle.write(contentsOf: header(count: count))
+        try handle.synchronize()
+        try handle.close()
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.moveItem(atPath: temporaryPath, toPath: path)
+    }
+}
+
+/// A record file, memory-mapped: a rank touches only the pages of the records it reads.
+public final class RecordDataset: SampleSource, @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    public let denseFeatureCount: Int
+    public let idsPerSample: [Int]
+    private let recordSize: Int
+    private let recordsBase: UnsafeRawPointer
+    private let mapping: UnsafeMutableRawPointer
+    private let mappingLength: Int
+
+    public init(path: String) throws {
+        self.path = path
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw DataError("\(path): cannot open") }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw DataError("\(path): cannot stat") }
+        let length = Int(status.st_size)
+        guard length >= 64 else { throw DataError("\(path): not a recsys-dist record file (too short)") }
+        guard let mapped = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0), mapped != MAP_FAILED else {
+            throw DataError("\(path): cannot memory-map")
+        }
+        mapping = mapped
+        mappingLength = length
+        let raw = UnsafeRawPointer(mapped)
+        func read<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T { T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        guard Array(UnsafeRawBufferPointer(start: raw, count: 8)) == RecordFormat.magic else {
+            munmap(mapped, length)
+            throw DataError("\(path): not a recsys-dist record file (bad magic)")
+        }
+        let version = read(UInt32.self, at: 8)
+        guard version == RecordFormat.version else {
+            munmap(mapped, length)
+            throw DataError("\(path): record format version \(version), this build reads version \(RecordFormat.version)")
+        }
+        denseFeatureCount = Int(read(UInt32.self, at: 12))
+        let tableCount = Int(read(UInt32.self, at: 16))
+        recordSize = Int(read(UInt32.self, at: 20))
+        count = Int(read(UInt64.self, at: 24))
+        let headerSize = Int(read(UInt32.self, at: 32))
+        idsPerSample = (0..<tableCount).map { Int(read(UInt32.self, at: 64 + 4 * $0)) }
+        guard headerSize == RecordFormat.headerSize(tableCount: tableCount),
+              recordSize == RecordFormat.recordSize(denseCount: denseFeatureCount, bagSizes: idsPerSample),
+              length == headerSize + count * recordSize else {
+            munmap(mapped, length)
+            throw DataError("\(path): truncated or inconsistent (\(length) bytes for \(count) records of \(recordSize) bytes)")
+        }
+        recordsBase = raw + headerSize
+    }
+
+    deinit { munmap(mapping, mappingLength) }
+
+    public var labels: [Float] { (0..<count).map { recordsBase.loadUnaligned(fromByteOffset: $0 * recordSize, as: Float.self) } }
+    public var plantedLogits: [Float]? { nil }
+
+    public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) {
+        precondition(size <= batch.capacity, "batch of \(size) exceeds capacity \(batch.capacity)")
+        let denseCount = denseFeatureCount, tables = idsPerSample.count
+        for t in 0..<tables {
+            batch.sparse[t].ids.reserve(size * idsPerSample[t])
+            batch.sparse[t].offsets[0] = 0
+        }
+        for b in 0..<size {
+            let record = recordsBase + order[start + b] * recordSize
+            batch.labels[b] = record.loadUnaligned(as: Float.self)
+            (batch.dense.base + b * denseCount).update(from: (record + 4).assumingMemoryBound(to: Float.self),
+                                                       count: denseCount)
+            var idOffset = 4 + 4 * denseCount
+            for t in 0..<tables {
+                let feature = batch.sparse[t], bag = idsPerSample[t]
+                var written = Int(feature.offsets[b])
+                for k in 0..<bag {
+                    let id = record.loadUnaligned(fromByteOffset: idOffset + 4 * k, as: Int32.self)
+                    if id >= 0 { feature.ids[written] = id; written += 1 }
+                }
+                feature.offsets[b + 1] = Int32(written)
+                idOffset += 4 * bag
+            }
+        }
+        batch.size = size
+    }
+}

@@ -1,0 +1,22 @@
+import Compute
+
+/// Labelled samples that a `BatchLoader` can draw batches from: synthetic data in memory, or a
+/// memory-mapped record file.
+public protocol SampleSource: Sendable {
+    var count: Int { get }
+    var denseFeatureCount: Int { get }
+    /// Per table, the most ids one sample has (its bag capacity).
+    var idsPerSample: [Int] { get }
+    /// Every label, in order (what held-out metrics are computed against).
+    var labels: [Float] { get }
+    /// Logits of the model that generated the labels, for synthetic data.
+    var plantedLogits: [Float]? { get }
+    /// Copies samples `order[start ..< start + size]` into `batch` (labels, dense, CSR ids).
+    func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int)
+}
+
+extension SampleSource {
+    public var tableCount: Int { idsPerSample.count }
+}
+
+extension InMemoryDataset: SampleSource {}

@@ -1,0 +1,146 @@
+import Compute
+import DataPipeline
+import Foundation
+import Testing
+
+@Suite struct RecordFileTests {
+    static func temporaryFolder() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-data-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Criteo lines for tests: label, 13 counts, 26 hex values, some missing.
+    static func criteoLines(_ count: Int) -> [String] {
+        (0..<count).map { i in
+            let dense = (0..<13).map { j in (i + j) % 5 == 0 ? "" : "\((i * 7 + j) % 50 - 2)" }
+            let categorical = (0..<26).map { t in (i + t) % 11 == 0 ? "" : String(format: "%08x", (i * 31 + t * 1009) % 70_000) }
+            return (["\(i % 3 == 0 ? 1 : 0)"] + dense + categorical).joined(separator: "\t")
+        }
+    }
+
+    @Test func writtenRecordsReadBackThroughTheMemoryMap() throws {
+        let path = Self.temporaryFolder() + "/r.rsd"
+        let writer = try RecordWriter(path: path, denseCount: 2, bagSizes: [1, 3])
+        for i in 0..<5 {
+            let dense: [Float] = [Float(i), -Float(i)]
+            let ids: [Int32] = [Int32(i), Int32(10 + i), i % 2 == 0 ? -1 : 20, -1]
+            try writer.append(label: Float(i % 2), dense: dense, ids: ids)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path), "the file appears only when finished")
+        try writer.finish()
+        let dataset = try RecordDataset(path: path)
+        #expect(dataset.count == 5 && dataset.denseFeatureCount == 2 && dataset.idsPerSample == [1, 3])
+        #expect(dataset.labels == [0, 1, 0, 1, 0])
+        let batch = Batch(capacity: 3, denseFeatureCount: 2, tableCount: 2, idsPerSample: 3)
+        [4, 1, 2].withUnsafeBufferPointer { dataset.fill(batch, order: $0, start: 0, size: 3) }
+        #expect(batch.labels.toArray() == [0, 1, 0] && batch.dense.toArray() == [4, -4, 1, -1, 2, -2])
+        #expect((0...3).map { batch.sparse[1].offsets[$0] } == [0, 1, 3, 4], "padding (-1) is skipped")
+        #expect((0..<4).map { batch.sparse[1].ids[$0] } == [14, 11, 20, 12])
+    }
+
+    @Test func damagedFilesAreClearErrors() throws {
+        let folder = Self.temporaryFolder()
+        let path = folder + "/r.rsd"
+        let writer = try RecordWriter(path: path, denseCount: 1, bagSizes: [1])
+        for _ in 0..<4 { try writer.append(label: 1, dense: [2], ids: [3]) }
+        try writer.finish()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: folder + "/short.rsd"))
+        #expect(throws: DataError("\(folder)/short.rsd: truncated or inconsistent (173 bytes for 4 records of 12 bytes)")) {
+            try RecordDataset(path: folder + "/short.rsd")
+        }
+        try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: folder + "/junk.rsd"))
+        #expect(throws: DataError("\(folder)/junk.rsd: not a recsys-dist record file (bad magic)")) {
+            try RecordDataset(path: folder + "/junk.rsd")
+        }
+    }
+
+    @Test func preprocessingSplitsByPositionMapsIdsAndWritesTheSameAsMemory() throws {
+        let folder = Self.temporaryFolder()
+        let lines = Self.criteoLines(50)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
+        var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
+        settings.split = .position(fraction: 0.2)
+        let train = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26), eval = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+        let statistics = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: train, eval: eval)
+        #expect(statistics.trainRecords == 40 && statistics.evalRecords == 10 && statistics.lines == 50)
+        let trainSet = train.build(), evalSet = eval.build()
+        // Held-out = the last 10 lines; ids are hex value modulo the rows, missing -> row 0.
+        #expect(evalSet.labels == (40..<50).map { Float($0 % 3 == 0 ? 1 : 0) })
+        let expectedID: Int32 = 1009 % 1000  // line 0, table 1: hex value 1009, modulo 1000 rows
+        #expect(trainSet.ids[1][0] == expectedID)
+        #expect(trainSet.ids[0][0] == 0, "line 0, table 0 is missing")
+
+        let writerTrain = try RecordWriter(path: folder + "/train.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
+        let writerEval = try RecordWriter(path: folder + "/eval.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
+        _ = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: writerTrain, eval: writerEval)
+        try writerTrain.finish()
+        try writerEval.finish()
+        let records = try RecordDataset(path: folder + "/train.rsd")
+        let fromFile = Batch(capacity: 40, denseFeatureCount: 13, tableCount: 26), fromMemory = Batch(capacity: 40, denseFeatureCount: 13, tableCount: 26)
+        let order = Array(0..<40)
+        order.withUnsafeBufferPointer {
+            records.fill(fromFile, order: $0, start: 0, size: 40)
+            trainSet.fill(fromMemory, order: $0, start: 0, size: 40)
+        }
+        #expect(fromFile.dense.toArray() == fromMemory.dense.toArray() && fromFile.labels.toArray() == fromMemory.labels.toArray())
+        for t in 0..<26 { #expect((0..<40).map { fromFile.sparse[t].ids[$0] } == (0..<40).map { fromMemory.sparse[t].ids[$0] }) }
+    }
+
+    @Test func gzipCRLFAndRandomSplitAndFrequencyThreshold() throws {
+        let folder = Self.temporaryFolder()
+        let lines = Self.criteoLines(200)
+        try (lines.joined(separator: "\r\n") + "\r\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-k", folder + "/day.tsv"]
+        try gzip.run()
+        gzip.waitUntilExit()
+        var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
+        settings.split = .random(fraction: 0.25, seed: 9)
+        settings.frequencyThreshold = 2
+        func run(_ path: String) throws -> (CriteoPreprocessing.Statistics, InMemoryDataset, InMemoryDataset) {
+            let train = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26), eval = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+            let statistics = try CriteoPreprocessing.run(paths: [path], settings: settings, train: train, eval: eval)
+            return (statistics, train.build(), eval.build())
+        }
+        let (plainStatistics, plainTrain, _) = try run(folder + "/day.tsv")
+        let (gzipStatistics, gzipTrain, _) = try run(folder + "/day.tsv.gz")
+        #expect(plainStatistics == { var s = gzipStatistics; s.files = plainStatistics.files; return s }())
+        #expect(plainTrain.dense == gzipTrain.dense && plainTrain.ids == gzipTrain.ids, "gzip reads the same as plain")
+        #expect(plainStatistics.evalRecords > 25 && plainStatistics.evalRecords < 75, "about a quarter held out")
+        #expect(plainStatistics.rareValues!.allSatisfy { $0 > 0 }, "values seen once are rare at threshold 2")
+    }
+
+    @Test func badLinesStopOrAreSkippedAndCounted() throws {
+        let folder = Self.temporaryFolder()
+        var lines = Self.criteoLines(30)
+        lines[6] = lines[6].replacingOccurrences(of: "\t", with: " ")
+        lines[20] = "1\t" + lines[20]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/bad.tsv", atomically: true, encoding: .utf8)
+        var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
+        let train = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26), eval = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+        #expect(throws: DataError("\(folder)/bad.tsv:7: expected 40 tab-separated fields, found 1")) {
+            try CriteoPreprocessing.run(paths: [folder + "/bad.tsv"], settings: settings, train: train, eval: eval)
+        }
+        settings.skipBadLines = true
+        let statistics = try CriteoPreprocessing.run(paths: [folder + "/bad.tsv"], settings: settings,
+                                                     train: InMemoryDatasetBuilder(denseCount: 13, tableCount: 26),
+                                                     eval: InMemoryDatasetBuilder(denseCount: 13, tableCount: 26))
+        #expect(statistics.badLines == 2 && statistics.trainRecords + statistics.evalRecords == 28)
+    }
+
+    @Test func emptyAndMissingFilesFailBeforeAnyWork() throws {
+        let folder = Self.temporaryFolder()
+        FileManager.default.createFile(atPath: folder + "/empty.tsv", contents: Data())
+        let settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 10, count: 26))
+        let sink = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+        #expect(throws: DataError("\(folder)/empty.tsv: empty file")) {
+            try CriteoPreprocessing.run(paths: [folder + "/empty.tsv"], settings: settings, train: sink, eval: sink)
+        }
+        #expect(throws: DataError("\(folder)/none.tsv: no such file")) {
+            try CriteoPreprocessing.run(paths: [folder + "/none.tsv"], settings: settings, train: sink, eval: sink)
+        }
+    }
+}
