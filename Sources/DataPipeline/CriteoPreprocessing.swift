@@ -8,32 +8,6 @@ public protocol RecordSink: AnyObject {
 
 extension RecordWriter: RecordSink {}
 
-/// Collects one-id-per-table records into an `InMemoryDataset`.
-public final class InMemoryDatasetBuilder: RecordSink {
-    public let denseCount: Int
-    public let tableCount: Int
-    private var labels: [Float] = []
-    private var dense: [Float] = []
-    private var ids: [[Int32]]
-
-    public init(denseCount: Int, tableCount: Int) {
-        self.denseCount = denseCount
-        self.tableCount = tableCount
-        ids = Array(repeating: [], count: tableCount)
-    }
-
-    public func append(label: Float, dense values: UnsafePointer<Float>, ids row: UnsafePointer<Int32>) {
-        labels.append(label)
-        dense.append(contentsOf: UnsafeBufferPointer(start: values, count: denseCount))
-        for t in 0..<tableCount { ids[t].append(row[t]) }
-    }
-
-    public func build() -> InMemoryDataset {
-        InMemoryDataset(denseFeatureCount: denseCount, idsPerSample: Array(repeating: 1, count: tableCount),
-                        labels: labels, dense: dense, ids: ids)
-    }
-}
-
 /// Turns raw Criteo TSV files (plain or .gz) into records: dense counts log-transformed,
 /// categorical values mapped to rows (value modulo the table's rows; missing values, and with a
 /// frequency threshold values seen fewer times than it, to the shared row 0), split into a

@@ -94,16 +94,33 @@ public final class RecordWriter {
     }
 }
 
-/// A record file, memory-mapped: a rank touches only the pages of the records it reads.
+/// Records in the record format: a file, memory-mapped (a rank touches only the pages of the
+/// records it reads), or records parsed into memory (`RecordBuffer`).
 public final class RecordDataset: SampleSource, @unchecked Sendable {
+    /// The file, or a name for records in memory.
     public let path: String
     public let count: Int
     public let denseFeatureCount: Int
     public let idsPerSample: [Int]
     private let recordSize: Int
     private let recordsBase: UnsafeRawPointer
+    /// The mapping to unmap, or the memory to free.
     private let mapping: UnsafeMutableRawPointer
     private let mappingLength: Int
+    private let isMapped: Bool
+
+    /// Records held in memory: takes ownership of `records` (`count` records).
+    init(name: String, records: UnsafeMutableRawPointer, count: Int, denseCount: Int, bagSizes: [Int]) {
+        path = name
+        self.count = count
+        denseFeatureCount = denseCount
+        idsPerSample = bagSizes
+        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
+        recordsBase = UnsafeRawPointer(records)
+        mapping = records
+        mappingLength = count * recordSize
+        isMapped = false
+    }
 
     public init(path: String) throws {
         self.path = path
@@ -119,6 +136,7 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         }
         mapping = mapped
         mappingLength = length
+        isMapped = true
         let raw = UnsafeRawPointer(mapped)
         func read<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T { T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self)) }
         guard Array(UnsafeRawBufferPointer(start: raw, count: 8)) == RecordFormat.magic else {
@@ -145,7 +163,9 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         recordsBase = raw + headerSize
     }
 
-    deinit { munmap(mapping, mappingLength) }
+    deinit {
+        if isMapped { munmap(mapping, mappingLength) } else { mapping.deallocate() }
+    }
 
     public var labels: [Float] { (0..<count).map { recordsBase.loadUnaligned(fromByteOffset: $0 * recordSize, as: Float.self) } }
     public var plantedLogits: [Float]? { nil }
@@ -175,5 +195,34 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
             }
         }
         batch.size = size
+    }
+}
+
+/// Records collected in memory, in the record format, for training straight from raw files.
+public final class RecordBuffer: RecordSink {
+    public let denseCount: Int
+    public let bagSizes: [Int]
+    private var bytes: [UInt8] = []
+    public private(set) var count = 0
+    private let idBytes: Int
+
+    public init(denseCount: Int, bagSizes: [Int]) {
+        self.denseCount = denseCount
+        self.bagSizes = bagSizes
+        idBytes = 4 * bagSizes.reduce(0, +)
+    }
+
+    public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) {
+        withUnsafeBytes(of: label) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: dense, count: 4 * denseCount))
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: ids, count: idBytes))
+        count += 1
+    }
+
+    /// The records as a dataset (named `name` in messages).
+    public func build(name: String) -> RecordDataset {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        return RecordDataset(name: name, records: memory, count: count, denseCount: denseCount, bagSizes: bagSizes)
     }
 }

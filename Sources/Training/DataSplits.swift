@@ -21,14 +21,16 @@ extension DataSplits {
                               evaluation: generator.generate(count: s.evalSamples, stream: 1),
                               summary: "synthetic planted click model")
         case .criteoTSV:
-            let train = InMemoryDatasetBuilder(denseCount: CriteoLineParser.denseCount, tableCount: CriteoLineParser.categoricalCount)
-            let eval = InMemoryDatasetBuilder(denseCount: CriteoLineParser.denseCount, tableCount: CriteoLineParser.categoricalCount)
+            let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
+            let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
+            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
             let statistics = try CriteoPreprocessing.run(paths: d.path, settings: criteoSettings(configuration),
                                                          train: train, eval: eval)
             var summary = "Criteo TSV \(d.path.joined(separator: ", ")): \(statistics.lines) lines"
             if statistics.badLines > 0 { summary += ", \(statistics.badLines) bad lines skipped" }
             summary += "; split \(statistics.split)"
-            return DataSplits(train: train.build(), evaluation: eval.build(), summary: summary)
+            return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
+                              evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .records:
             let folder = d.path[0]
             let train = try RecordDataset(path: "\(folder)/train.rsd"), eval = try RecordDataset(path: "\(folder)/eval.rsd")

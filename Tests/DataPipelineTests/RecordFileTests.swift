@@ -62,15 +62,17 @@ import Testing
         try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
         var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
         settings.split = .position(fraction: 0.2)
-        let train = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26), eval = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+        let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
         let statistics = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: train, eval: eval)
         #expect(statistics.trainRecords == 40 && statistics.evalRecords == 10 && statistics.lines == 50)
-        let trainSet = train.build(), evalSet = eval.build()
+        let trainSet = train.build(name: "train"), evalSet = eval.build(name: "eval")
         // Held-out = the last 10 lines; ids are hex value modulo the rows, missing -> row 0.
         #expect(evalSet.labels == (40..<50).map { Float($0 % 3 == 0 ? 1 : 0) })
+        let first = Batch(capacity: 1, denseFeatureCount: 13, tableCount: 26)
+        [0].withUnsafeBufferPointer { trainSet.fill(first, order: $0, start: 0, size: 1) }
         let expectedID: Int32 = 1009 % 1000  // line 0, table 1: hex value 1009, modulo 1000 rows
-        #expect(trainSet.ids[1][0] == expectedID)
-        #expect(trainSet.ids[0][0] == 0, "line 0, table 0 is missing")
+        #expect(first.sparse[1].ids[0] == expectedID)
+        #expect(first.sparse[0].ids[0] == 0, "line 0, table 0 is missing")
 
         let writerTrain = try RecordWriter(path: folder + "/train.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
         let writerEval = try RecordWriter(path: folder + "/eval.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
@@ -100,15 +102,22 @@ import Testing
         var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
         settings.split = .random(fraction: 0.25, seed: 9)
         settings.frequencyThreshold = 2
-        func run(_ path: String) throws -> (CriteoPreprocessing.Statistics, InMemoryDataset, InMemoryDataset) {
-            let train = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26), eval = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+        func run(_ path: String) throws -> (CriteoPreprocessing.Statistics, RecordDataset, RecordDataset) {
+            let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
             let statistics = try CriteoPreprocessing.run(paths: [path], settings: settings, train: train, eval: eval)
-            return (statistics, train.build(), eval.build())
+            return (statistics, train.build(name: "train"), eval.build(name: "eval"))
         }
         let (plainStatistics, plainTrain, _) = try run(folder + "/day.tsv")
         let (gzipStatistics, gzipTrain, _) = try run(folder + "/day.tsv.gz")
         #expect(plainStatistics == { var s = gzipStatistics; s.files = plainStatistics.files; return s }())
-        #expect(plainTrain.dense == gzipTrain.dense && plainTrain.ids == gzipTrain.ids, "gzip reads the same as plain")
+        let a = Batch(capacity: plainTrain.count, denseFeatureCount: 13, tableCount: 26)
+        let b = Batch(capacity: gzipTrain.count, denseFeatureCount: 13, tableCount: 26)
+        #expect(plainTrain.count == gzipTrain.count)
+        Array(0..<plainTrain.count).withUnsafeBufferPointer {
+            plainTrain.fill(a, order: $0, start: 0, size: plainTrain.count)
+            gzipTrain.fill(b, order: $0, start: 0, size: plainTrain.count)
+        }
+        #expect(a.dense.toArray() == b.dense.toArray() && a.labels.toArray() == b.labels.toArray(), "gzip reads the same as plain")
         #expect(plainStatistics.evalRecords > 25 && plainStatistics.evalRecords < 75, "about a quarter held out")
         #expect(plainStatistics.rareValues!.allSatisfy { $0 > 0 }, "values seen once are rare at threshold 2")
     }
@@ -120,14 +129,14 @@ import Testing
         lines[20] = "1\t" + lines[20]
         try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/bad.tsv", atomically: true, encoding: .utf8)
         var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
-        let train = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26), eval = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+        let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
         #expect(throws: DataError("\(folder)/bad.tsv:7: expected 40 tab-separated fields, found 1")) {
             try CriteoPreprocessing.run(paths: [folder + "/bad.tsv"], settings: settings, train: train, eval: eval)
         }
         settings.skipBadLines = true
         let statistics = try CriteoPreprocessing.run(paths: [folder + "/bad.tsv"], settings: settings,
-                                                     train: InMemoryDatasetBuilder(denseCount: 13, tableCount: 26),
-                                                     eval: InMemoryDatasetBuilder(denseCount: 13, tableCount: 26))
+                                                     train: RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)),
+                                                     eval: RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)))
         #expect(statistics.badLines == 2 && statistics.trainRecords + statistics.evalRecords == 28)
     }
 
@@ -135,7 +144,7 @@ import Testing
         let folder = Self.temporaryFolder()
         FileManager.default.createFile(atPath: folder + "/empty.tsv", contents: Data())
         let settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 10, count: 26))
-        let sink = InMemoryDatasetBuilder(denseCount: 13, tableCount: 26)
+        let sink = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
         #expect(throws: DataError("\(folder)/empty.tsv: empty file")) {
             try CriteoPreprocessing.run(paths: [folder + "/empty.tsv"], settings: settings, train: sink, eval: sink)
         }
