@@ -13,19 +13,10 @@ extension RecordWriter: RecordSink {}
 /// frequency threshold values seen fewer times than it, to the shared row 0), split into a
 /// training and a held-out part.
 public enum CriteoPreprocessing {
-    public enum Split: Sendable, Equatable {
-        /// The last `fraction` of the lines is held out (Criteo is time-ordered).
-        case position(fraction: Double)
-        /// Each line is held out with probability `fraction`, by a seeded hash of its number.
-        case random(fraction: Double, seed: UInt64)
-        /// The held-out lines come from other files.
-        case files([String])
-    }
-
     public struct Settings: Sendable {
         public var tableRows: [Int]
         public var frequencyThreshold = 0
-        public var split: Split = .position(fraction: 0.2)
+        public var split: HeldOutSplit = .position(fraction: 0.2)
         public var skipBadLines = false
 
         public init(tableRows: [Int]) { self.tableRows = tableRows }
@@ -80,15 +71,12 @@ public enum CriteoPreprocessing {
         }
 
         var statistics = Statistics(files: paths + evalPaths, lines: 0, badLines: 0, trainRecords: 0, evalRecords: 0,
-                                    split: describe(settings.split), tableRows: settings.tableRows,
+                                    split: settings.split.description, tableRows: settings.tableRows,
                                     frequencyThreshold: settings.frequencyThreshold,
                                     distinctValues: counts?.map(\.count),
                                     rareValues: counts?.map { $0.values.filter { $0 < settings.frequencyThreshold }.count })
         let heldOutFrom: Int
-        switch settings.split {
-        case .position(let fraction): heldOutFrom = trainLineCount - Int((Double(trainLineCount) * fraction).rounded())
-        default: heldOutFrom = .max
-        }
+        heldOutFrom = settings.split.firstHeldOutLine(of: trainLineCount)
         var ids = [Int32](repeating: 0, count: tables)
         func write(_ sink: RecordSink, _ label: Float, _ dense: UnsafePointer<Float>, _ categorical: UnsafePointer<Int64>) throws {
             for t in 0..<tables {
@@ -102,12 +90,7 @@ public enum CriteoPreprocessing {
             try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
         }
         let lines = try parseAll(trainReaders, settings: settings) { index, label, dense, categorical, lineHash in
-            let heldOut: Bool
-            switch settings.split {
-            case .position: heldOut = index >= heldOutFrom
-            case .random(let fraction, _): heldOut = Double(lineHash >> 11) * 0x1.0p-53 < fraction
-            case .files: heldOut = false
-            }
+            let heldOut = settings.split.holdsOut(line: index, firstHeldOut: heldOutFrom, hash: lineHash)
             try write(heldOut ? eval : train, label, dense, categorical)
             if heldOut { statistics.evalRecords += 1 } else { statistics.trainRecords += 1 }
         }
@@ -159,14 +142,6 @@ public enum CriteoPreprocessing {
             }
         }
         return (good, bad)
-    }
-
-    static func describe(_ split: Split) -> String {
-        switch split {
-        case .position(let fraction): return "position: last \(fraction) of the lines held out"
-        case .random(let fraction, let seed): return "random: \(fraction) held out, seed \(seed)"
-        case .files(let files): return "files: held out from \(files.joined(separator: ", "))"
-        }
     }
 }
 

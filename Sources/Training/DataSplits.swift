@@ -31,6 +31,17 @@ extension DataSplits {
             summary += "; split \(statistics.split)"
             return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
+        case .delimited:
+            let schema = try delimitedSchema(configuration)
+            let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+            let result = try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: configuration.model.tableRows,
+                                                        split: criteoSettings(configuration).split, skipBadLines: d.skipBadLines,
+                                                        train: train, eval: eval)
+            var summary = "\(d.path.joined(separator: ", ")): \(result.lines) lines"
+            if result.badLines > 0 { summary += ", \(result.badLines) bad lines skipped" }
+            return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
+                              evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .records:
             let folder = d.path[0]
             let train = try RecordDataset(path: "\(folder)/train.rsd"), eval = try RecordDataset(path: "\(folder)/eval.rsd")
@@ -57,6 +68,61 @@ extension DataSplits {
                 ? .position(fraction: d.evalFraction) : .random(fraction: d.evalFraction, seed: UInt64(d.splitSeed))
         }
         return settings
+    }
+
+    /// The schema of `data.delimited`, with its join names resolved.
+    public static func delimitedSchema(_ configuration: TrainingConfiguration) throws -> DelimitedSchema {
+        guard let section = configuration.data.delimited else {
+            throw ConfigurationError("key 'data.delimited': required when data.source is delimited")
+        }
+        let joins = section.joins ?? []
+        func joinIndex(_ name: String?, _ key: String) throws -> Int? {
+            guard let name else { return nil }
+            guard let index = joins.firstIndex(where: { $0.name == name }) else {
+                throw ConfigurationError("key '\(key).join': no join named '\(name)' in data.delimited.joins")
+            }
+            return index
+        }
+        func delimiter(_ text: String, _ key: String) throws -> UInt8 {
+            let bytes = Array(text.utf8)
+            guard bytes.count == 1 else { throw ConfigurationError("key '\(key)': must be one character, got '\(text)'") }
+            return bytes[0]
+        }
+        var labelRule: DelimitedSchema.LabelRule?
+        if let rule = section.label.positiveIf {
+            guard let parsed = DelimitedSchema.LabelRule(rule) else {
+                throw ConfigurationError("key 'data.delimited.label.positive_if': expected a comparison such as '>= 4', got '\(rule)'")
+            }
+            labelRule = parsed
+        }
+        let dense = try section.dense.map { columns in
+            try columns.enumerated().map { index, column in
+                (column: DelimitedSchema.Column(join: try joinIndex(column.join, "data.delimited.dense[\(index)]"), index: column.column),
+                 transform: column.transform ?? .none)
+            }
+        } ?? []
+        let categorical = try section.categorical.enumerated().map { index, feature -> DelimitedSchema.Categorical in
+            let key = "data.delimited.categorical[\(index)]"
+            let join = try joinIndex(feature.join, key)
+            if let flags = feature.flags {
+                guard flags.count == 2, flags[0] >= 0, flags[0] <= flags[1], feature.column == nil else {
+                    throw ConfigurationError("key '\(key).flags': expected [first, last] column numbers (and no column), got \(flags)")
+                }
+                return .flags(join: join, columns: flags[0]...flags[1])
+            }
+            guard let column = feature.column, column >= 0 else {
+                throw ConfigurationError("key '\(key)': needs a column (or flags)")
+            }
+            return .hashed(DelimitedSchema.Column(join: join, index: column))
+        }
+        return DelimitedSchema(delimiter: try delimiter(section.delimiter, "data.delimited.delimiter"), hasHeader: section.header ?? false,
+                               label: DelimitedSchema.Column(join: try joinIndex(section.label.join, "data.delimited.label"),
+                                                             index: section.label.column),
+                               labelRule: labelRule, dense: dense, categorical: categorical,
+                               joins: try joins.enumerated().map { index, join in
+                                   DelimitedSchema.Join(path: join.path, delimiter: try delimiter(join.delimiter, "data.delimited.joins[\(index)].delimiter"),
+                                                        keyColumn: join.keyColumn, mainColumn: join.onColumn)
+                               })
     }
 
     static func syntheticGenerator(_ configuration: TrainingConfiguration) -> SyntheticClickModel {

@@ -86,8 +86,30 @@ import Training
         #expect(message?.contains("key 'model.architecture': required key is missing") == true, "\(message ?? "")")
     }
 
+    @Test func delimitedSchemasAreCheckedInsideLists() throws {
+        let text = Self.minimal.replacingOccurrences(of: "training:", with: """
+            data:
+              source: delimited
+              path: r.csv
+              dense_features: 1
+              delimited:
+                delimiter: ","
+                label: {column: 2}
+                dense: [{column: 3}]
+                categorical: [{column: 0}, {colum: 1}]
+            training:
+            """)
+        #expect(error(text)?.contains("unknown key 'data.delimited.categorical[1].colum'") == true, "\(error(text) ?? "")")
+        let good = text.replacingOccurrences(of: "{colum: 1}", with: "{join: users, column: 1}")
+        let configuration = try ConfigurationLoader.parse(good, source: "x.yaml")
+        #expect(throws: ConfigurationError("key 'data.delimited.categorical[1].join': no join named 'users' in data.delimited.joins")) {
+            try DataSplits.delimitedSchema(configuration)
+        }
+    }
+
     @Test func shippedConfigsAreValid() throws {
-        for name in ["quickstart", "dlrm-small-synthetic", "wide-deep-synthetic"] {
+        for name in ["quickstart", "dlrm-small-synthetic", "wide-deep-synthetic", "dlrm-criteo-sample", "wide-deep-criteo-sample",
+                     "wide-deep-movielens", "wide-deep-movielens-ids"] {
             let path = packageRoot() + "/configs/\(name).yaml"
             _ = try ConfigurationLoader.load(path: path)
         }

@@ -41,6 +41,11 @@ public struct Linear: Sendable {
 
     /// y (B, out) = relu?(x (B, in) W^T + b).
     public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Int) {
+        guard inputSize > 0 else {
+            // No inputs (a wide part without dense features): the output is the bias.
+            for r in 0..<rows { (output + r * outputSize).update(from: bias.base, count: outputSize) }
+            return
+        }
         BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize,
                   a: input, lda: inputSize, b: weight.base, ldb: inputSize,
                   beta: 0, c: output, ldc: outputSize)
@@ -60,11 +65,12 @@ public struct Linear: Sendable {
         if appliesReLU {
             Kernels.reluBackward(gradient: outputGradient, output: output, count: rows * outputSize)
         }
+        Kernels.accumulateColumnSums(outputGradient, rows: rows, columns: outputSize, into: biasGradient.base)
+        guard inputSize > 0 else { return }
         // dW (out, in) += dy^T (out, B) x (B, in)
         BLAS.gemm(transposeA: true, transposeB: false, m: outputSize, n: inputSize, k: rows,
                   a: outputGradient, lda: outputSize, b: input, ldb: inputSize,
                   beta: 1, c: weightGradient.base, ldc: inputSize)
-        Kernels.accumulateColumnSums(outputGradient, rows: rows, columns: outputSize, into: biasGradient.base)
         if let inputGradient {
             // dx (B, in) = dy (B, out) W (out, in)
             BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: inputSize, k: outputSize,

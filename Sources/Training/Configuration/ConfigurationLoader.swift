@@ -11,6 +11,11 @@ public enum ConfigurationLoader {
         "model": ModelSection.CodingKeys.allCases.map(\.rawValue),
         "data": DataSection.CodingKeys.allCases.map(\.rawValue),
         "data.synthetic": SyntheticSection.CodingKeys.allCases.map(\.rawValue),
+        "data.delimited": DelimitedSection.CodingKeys.allCases.map(\.rawValue),
+        "data.delimited.label": DelimitedSection.Label.CodingKeys.allCases.map(\.rawValue),
+        "data.delimited.dense[]": DelimitedSection.Dense.CodingKeys.allCases.map(\.rawValue),
+        "data.delimited.categorical[]": DelimitedSection.Categorical.CodingKeys.allCases.map(\.rawValue),
+        "data.delimited.joins[]": DelimitedSection.Join.CodingKeys.allCases.map(\.rawValue),
         "training": TrainingSection.CodingKeys.allCases.map(\.rawValue),
         "training.optimizer": OptimizerSection.CodingKeys.allCases.map(\.rawValue),
         "training.schedule": ScheduleSection.CodingKeys.allCases.map(\.rawValue),
@@ -102,19 +107,29 @@ public enum ConfigurationLoader {
         return .mapping(mapping)
     }
 
-    static func checkKeys(_ node: Node, path: String, location: (String) -> String) throws {
+    /// Checks every mapping against `schema`; `path` is the schema path ("a.b", "a.list[]"),
+    /// `shown` the path named in messages ("a.list[2]").
+    static func checkKeys(_ node: Node, path: String, shown: String? = nil, location: (String) -> String) throws {
+        let shown = shown ?? path
+        if case .sequence(let elements) = node, schema[path + "[]"] != nil {
+            for (index, element) in elements.enumerated() {
+                try checkKeys(element, path: path + "[]", shown: "\(shown)[\(index)]", location: location)
+            }
+            return
+        }
         guard let known = schema[path] else { return }
         guard case .mapping(let mapping) = node else {
-            throw ConfigurationError("\(location(path)): key '\(path.isEmpty ? "(top level)" : path)': expected a section of keys")
+            throw ConfigurationError("\(location(shown)): key '\(shown.isEmpty ? "(top level)" : shown)': expected a section of keys")
         }
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? "\(keyNode)"
             let childPath = path.isEmpty ? key : "\(path).\(key)"
+            let childShown = shown.isEmpty ? key : "\(shown).\(key)"
             guard known.contains(key) else {
-                let place = path.isEmpty ? "at the top level" : "in '\(path)'"
-                throw ConfigurationError("\(location(childPath)): unknown key '\(childPath)' (known keys \(place): \(known.joined(separator: ", ")))")
+                let place = shown.isEmpty ? "at the top level" : "in '\(shown)'"
+                throw ConfigurationError("\(location(childShown)): unknown key '\(childShown)' (known keys \(place): \(known.joined(separator: ", ")))")
             }
-            try checkKeys(value, path: childPath, location: location)
+            try checkKeys(value, path: childPath, shown: childShown, location: location)
         }
     }
 

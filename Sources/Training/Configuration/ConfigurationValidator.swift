@@ -38,8 +38,15 @@ public enum ConfigurationValidator {
         }
 
         let d = c.data
-        require(d.denseFeatures >= 1 && d.denseFeatures <= 4096, "data.dense_features",
-                "must be in 1...4096, got \(d.denseFeatures)")
+        let minimumDense = m.architecture == .dlrm ? 1 : 0
+        require(d.denseFeatures >= minimumDense && d.denseFeatures <= 4096, "data.dense_features",
+                "must be in \(minimumDense)...4096 for \(m.architecture.rawValue), got \(d.denseFeatures)")
+        if d.source == .delimited, let delimited = d.delimited {
+            require(delimited.categorical.count == m.tableCount, "data.delimited.categorical",
+                    "has \(delimited.categorical.count) features but model.table_count is \(m.tableCount)")
+            require((delimited.dense ?? []).count == d.denseFeatures, "data.delimited.dense",
+                    "has \((delimited.dense ?? []).count) columns but data.dense_features is \(d.denseFeatures)")
+        }
         require(d.idsPerSample >= 1 && d.idsPerSample <= 1024, "data.ids_per_sample",
                 "must be in 1...1024, got \(d.idsPerSample)")
         if d.source != .synthetic {

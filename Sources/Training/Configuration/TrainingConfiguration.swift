@@ -1,3 +1,4 @@
+import DataPipeline
 import Distributed
 import NeuralNetwork
 
@@ -79,6 +80,8 @@ public struct DataSection: Codable, Sendable, Equatable {
         case criteoTSV = "criteo_tsv"
         /// Record files written by `recsys-dist preprocess` in the folder `path`.
         case records
+        /// Any delimited text file(s) at `path`, read by the schema in `data.delimited`.
+        case delimited
     }
 
     /// How the held-out part of a single data file is chosen.
@@ -105,9 +108,11 @@ public struct DataSection: Codable, Sendable, Equatable {
     public var frequencyThreshold = 0
     /// Skip and count malformed lines instead of stopping at the first.
     public var skipBadLines = false
+    /// The schema of a `delimited` source.
+    public var delimited: DelimitedSection?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case source
+        case source, delimited
         case denseFeatures = "dense_features"
         case idsPerSample = "ids_per_sample"
         case synthetic, path
@@ -139,7 +144,62 @@ public struct DataSection: Codable, Sendable, Equatable {
         splitSeed = try c.decodeIfPresent(Int.self, forKey: .splitSeed) ?? d.splitSeed
         frequencyThreshold = try c.decodeIfPresent(Int.self, forKey: .frequencyThreshold) ?? d.frequencyThreshold
         skipBadLines = try c.decodeIfPresent(Bool.self, forKey: .skipBadLines) ?? d.skipBadLines
+        delimited = try c.decodeIfPresent(DelimitedSection.self, forKey: .delimited)
     }
+}
+
+/// How to read a delimited file: its delimiter and header, the label column (with a rule that
+/// makes it 0/1), the dense columns, one categorical feature per embedding table, and the files
+/// joined in by key. A column is `{column: N}` (0-based) in the main file or
+/// `{join: NAME, column: N}` in a joined file.
+public struct DelimitedSection: Codable, Sendable, Equatable {
+    public struct Label: Codable, Sendable, Equatable {
+        public var column: Int
+        public var join: String?
+        /// A rule such as ">= 4" (the label is 1 where it holds); without it the column is 0/1.
+        public var positiveIf: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, positiveIf = "positive_if" }
+    }
+
+    public struct Dense: Codable, Sendable, Equatable {
+        public var column: Int
+        public var join: String?
+        public var transform: DelimitedSchema.DenseTransform?
+        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, transform }
+    }
+
+    /// `{column: N}`: the value, hashed; `{flags: [first, last]}`: a multi-hot bag of the
+    /// indices of the 0/1 columns first...last that hold 1.
+    public struct Categorical: Codable, Sendable, Equatable {
+        public var column: Int?
+        public var join: String?
+        public var flags: [Int]?
+        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, flags }
+    }
+
+    public struct Join: Codable, Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public var delimiter: String
+        /// The column of the joined file that holds the key.
+        public var keyColumn: Int
+        /// The column of the main file whose value is looked up.
+        public var onColumn: Int
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, path, delimiter
+            case keyColumn = "key_column"
+            case onColumn = "on_column"
+        }
+    }
+
+    public var delimiter: String
+    public var header: Bool?
+    public var label: Label
+    public var dense: [Dense]?
+    public var categorical: [Categorical]
+    public var joins: [Join]?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case delimiter, header, label, dense, categorical, joins }
 }
 
 /// The planted click model (see `SyntheticClickModel`).

@@ -1,0 +1,65 @@
+import Compute
+import DataPipeline
+import Foundation
+import Testing
+
+@Suite struct DelimitedTests {
+    func folder() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-csv-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// user,item,rating,comment with a header and CRLF; users joined from a "|" file with a
+    /// flags block; rating >= 4 is a click.
+    func schema(_ usersPath: String) -> DelimitedSchema {
+        DelimitedSchema(delimiter: 44, hasHeader: true, label: .init(index: 2), labelRule: .init(">= 4"),
+                        dense: [(column: .init(join: 0, index: 1), transform: .log1p)],
+                        categorical: [.hashed(.init(index: 0)), .hashed(.init(index: 1)), .flags(join: 0, columns: 2...4)],
+                        joins: [.init(path: usersPath, delimiter: 124, keyColumn: 0, mainColumn: 0)])
+    }
+
+    @Test func readsLabelsRulesJoinsAndFlagBags() throws {
+        let dir = folder()
+        try "u1|30|1|0|1\nu2|0|0|0|0\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
+        try "user,item,rating,comment\r\nu1,i9,5,great\r\nu2,i9,3,\r\nu1,,4,ok\r\n".write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+        let train = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3]), eval = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3])
+        let result = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"),
+                                                    tableRows: [100, 100, 3], split: .files([]), skipBadLines: false,
+                                                    train: train, eval: eval)
+        #expect(result.train == 3 && result.lines == 3)
+        let records = train.build(name: "r")
+        #expect(records.labels == [1, 0, 1])
+        let batch = Batch(capacity: 3, denseFeatureCount: 1, tableCount: 3, idsPerSample: 3)
+        [0, 1, 2].withUnsafeBufferPointer { records.fill(batch, order: $0, start: 0, size: 3) }
+        #expect(abs(batch.dense[0] - Float(log1p(30.0))) < 1e-6 && batch.dense[1] == 0)
+        #expect(batch.sparse[0].ids[0] == batch.sparse[0].ids[2], "the same user hashes to the same row")
+        #expect(batch.sparse[1].ids[0] == batch.sparse[1].ids[1] && batch.sparse[1].ids[2] == 0, "an empty value is row 0")
+        #expect((0...3).map { batch.sparse[2].offsets[$0] } == [0, 2, 2, 4], "u1 has flags 0 and 2, u2 none")
+        #expect((0..<4).map { batch.sparse[2].ids[$0] } == [0, 2, 0, 2])
+    }
+
+    @Test func badLinesNameTheFileLineAndProblem() throws {
+        let dir = folder()
+        try "u1|30|1|0|1\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
+        func error(_ lines: String) throws -> String? {
+            try ("h\n" + lines).write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+            let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3])
+            do {
+                _ = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"), tableRows: [10, 10, 3],
+                                                   split: .files([]), skipBadLines: false, train: sink, eval: sink)
+                return nil
+            } catch { return "\(error)" }
+        }
+        #expect(try error("u7,i1,5\n") == "\(dir)/r.csv:2: key 'u7' not found in \(dir)/users.txt")
+        #expect(try error("u1,i1,five\n") == "\(dir)/r.csv:2: label 'five' is not a number")
+        #expect(try error("u1,i1\n") == "\(dir)/r.csv:2: expected at least 3 fields, found 2")
+        let invalid = dir + "/r.csv"
+        try Data("h\nu1,\u{FF}".utf8.map { $0 } + [0xC3, 0x28, 44, 0x35, 10]).write(to: URL(fileURLWithPath: invalid))
+        let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3])
+        #expect(throws: DataError("\(dir)/r.csv:2: categorical column 1: invalid UTF-8")) {
+            try DelimitedPreprocessing.run(paths: [invalid], schema: schema(dir + "/users.txt"), tableRows: [10, 10, 3],
+                                           split: .files([]), skipBadLines: false, train: sink, eval: sink)
+        }
+    }
+}
