@@ -1,10 +1,14 @@
 import Compute
+import Dispatch
 
 /// Walks a dataset in global batches: in order, or in a seeded order that is reshuffled every
 /// epoch, the same for any number of ranks. Rank r of N fills `batch` with its slice of each
 /// global batch (sizes differ by at most one), so N ranks together see exactly the batches one
 /// process sees. The last batch of an epoch is dropped when `dropLast` is set (training) and
 /// kept short otherwise (evaluation).
+///
+/// With `prefetch`, a background thread fills the following batch of the epoch into a second
+/// buffer while the caller trains on the current one; the batches are the same either way.
 public final class BatchLoader: @unchecked Sendable {
     public let dataset: SampleSource
     public let batchSize: Int
@@ -12,8 +16,14 @@ public final class BatchLoader: @unchecked Sendable {
     public let dropLast: Bool
     public let rank: Int
     public let worldSize: Int
-    /// This rank's slice of the current global batch.
-    public let batch: Batch
+    /// This rank's slice of the current global batch (valid until the next `next()`).
+    public var batch: Batch { buffers[current] }
+    private let buffers: [Batch]
+    private var current = 0
+    public let prefetches: Bool
+    private let prefetchQueue = DispatchQueue(label: "recsys-dist.prefetch")
+    /// The batch being filled in the background: its position in the epoch and its completion.
+    private var pending: (position: Int, done: DispatchGroup)?
     /// Samples in the current global batch (all ranks together).
     public private(set) var globalBatchSize = 0
     public private(set) var epoch = 0
@@ -21,7 +31,7 @@ public final class BatchLoader: @unchecked Sendable {
     private var order: [Int]
 
     public init(dataset: SampleSource, batchSize: Int, shuffleSeed: UInt64?, dropLast: Bool,
-                rank: Int = 0, worldSize: Int = 1) {
+                rank: Int = 0, worldSize: Int = 1, prefetch: Bool = false) {
         precondition(batchSize > 0, "BatchLoader: batch size must be positive")
         precondition(rank >= 0 && rank < worldSize, "BatchLoader: bad rank \(rank) of \(worldSize)")
         self.dataset = dataset
@@ -30,9 +40,12 @@ public final class BatchLoader: @unchecked Sendable {
         self.dropLast = dropLast
         self.rank = rank
         self.worldSize = worldSize
-        batch = Batch(capacity: Self.slice(of: batchSize, rank: 0, worldSize: worldSize).count,
-                      denseFeatureCount: dataset.denseFeatureCount,
-                      tableCount: dataset.tableCount, idsPerSample: dataset.idsPerSample.max() ?? 1)
+        prefetches = prefetch
+        buffers = (0..<(prefetch ? 2 : 1)).map { _ in
+            Batch(capacity: Self.slice(of: batchSize, rank: 0, worldSize: worldSize).count,
+                  denseFeatureCount: dataset.denseFeatureCount,
+                  tableCount: dataset.tableCount, idsPerSample: dataset.idsPerSample.max() ?? 1)
+        }
         order = Array(0..<dataset.count)
         reorder()
     }
@@ -45,19 +58,47 @@ public final class BatchLoader: @unchecked Sendable {
     /// Fills `batch` with the next batch; returns false at the end of an epoch (after which the
     /// next call starts the following epoch).
     public func next() -> Bool {
-        let remaining = dataset.count - position
-        if remaining <= 0 || (dropLast && remaining < batchSize) {
+        guard let size = batchSize(at: position) else {
             epoch += 1
             position = 0
             reorder()
             return false
         }
-        let size = min(batchSize, remaining)
-        let slice = Self.slice(of: size, rank: rank, worldSize: worldSize)
-        order.withUnsafeBufferPointer { dataset.fill(batch, order: $0, start: position + slice.lowerBound, size: slice.count) }
+        if prefetches {
+            // Take the batch the background thread filled (or fill it now), then start the next.
+            let target = 1 - current
+            if let pending, pending.position == position {
+                pending.done.wait()
+                self.pending = nil
+            } else {
+                fill(buffers[target], at: position, size: size)
+            }
+            current = target
+            let following = position + size
+            if let followingSize = batchSize(at: following) {
+                let done = DispatchGroup(), spare = buffers[1 - current]
+                prefetchQueue.async(group: done) { self.fill(spare, at: following, size: followingSize) }
+                pending = (following, done)
+            }
+        } else {
+            fill(batch, at: position, size: size)
+        }
         position += size
         globalBatchSize = size
         return true
+    }
+
+    /// The size of the global batch starting at `position` of this epoch, or nil at its end.
+    private func batchSize(at position: Int) -> Int? {
+        let remaining = dataset.count - position
+        if remaining <= 0 || (dropLast && remaining < batchSize) { return nil }
+        return min(batchSize, remaining)
+    }
+
+    /// Fills `target` with this rank's slice of the global batch at `position`.
+    private func fill(_ target: Batch, at position: Int, size: Int) {
+        let slice = Self.slice(of: size, rank: rank, worldSize: worldSize)
+        order.withUnsafeBufferPointer { dataset.fill(target, order: $0, start: position + slice.lowerBound, size: slice.count) }
     }
 
     /// Rank `rank`'s samples of a global batch of `size`: the first `size % worldSize` ranks take

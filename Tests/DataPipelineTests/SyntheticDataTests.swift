@@ -62,3 +62,27 @@ import Testing
         #expect(loader.epoch == 2)
     }
 }
+
+extension SyntheticDataTests {
+    @Test func prefetchingLoadsTheSameBatchesOverEpochs() {
+        var s = settings()
+        s.tableRowCounts = [500, 50]
+        s.crosses = []
+        let data = SyntheticClickModel(s).generate(count: 1000, stream: 0)
+        for (rank, worldSize) in [(0, 1), (1, 3)] {
+            let plain = BatchLoader(dataset: data, batchSize: 96, shuffleSeed: 5, dropLast: true, rank: rank, worldSize: worldSize)
+            let prefetching = BatchLoader(dataset: data, batchSize: 96, shuffleSeed: 5, dropLast: true, rank: rank, worldSize: worldSize,
+                                          prefetch: true)
+            for _ in 0..<25 {  // more than two epochs of 10 batches
+                let more = plain.next()
+                #expect(prefetching.next() == more)
+                guard more else { continue }
+                #expect(plain.batch.size == prefetching.batch.size)
+                #expect(plain.batch.labels.toArray() == prefetching.batch.labels.toArray())
+                #expect(plain.batch.dense.toArray() == prefetching.batch.dense.toArray())
+                #expect((0..<plain.batch.size).map { plain.batch.sparse[0].ids[$0] }
+                        == (0..<prefetching.batch.size).map { prefetching.batch.sparse[0].ids[$0] })
+            }
+        }
+    }
+}
