@@ -38,26 +38,25 @@ public struct CriteoLineParser: Sendable {
             throw DataError("\(location()): expected \(Self.fieldCount) tab-separated fields, found 1")
         }
         let count = line.count
-        var field = 0, start = 0, position = 0
+        var field = 0, start = 0
         while true {
-            let atEnd = position == count
-            if atEnd || bytes[position] == 9 {
-                guard field < Self.fieldCount else {
-                    throw DataError("\(location()): more than \(Self.fieldCount) tab-separated fields")
-                }
-                let value = UnsafeBufferPointer(start: bytes + start, count: position - start)
-                if field == 0 {
-                    label = try Self.parseLabel(value, location)
-                } else if field <= Self.denseCount {
-                    dense[field - 1] = try Self.parseCount(value, field: field, location)
-                } else {
-                    categorical[field - 1 - Self.denseCount] = try Self.parseHex(value, field: field, location)
-                }
-                field += 1
-                start = position + 1
-                if atEnd { break }
+            // The next tab, found by memchr (vectorised), or the end of the line.
+            let tab = memchr(bytes + start, 9, count - start)
+            let end = tab.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - bytes } ?? count
+            guard field < Self.fieldCount else {
+                throw DataError("\(location()): more than \(Self.fieldCount) tab-separated fields")
             }
-            position += 1
+            let value = UnsafeBufferPointer(start: bytes + start, count: end - start)
+            if field == 0 {
+                label = try Self.parseLabel(value, location)
+            } else if field <= Self.denseCount {
+                dense[field - 1] = try Self.parseCount(value, field: field, location)
+            } else {
+                categorical[field - 1 - Self.denseCount] = try Self.parseHex(value, field: field, location)
+            }
+            field += 1
+            if tab == nil { break }
+            start = end + 1
         }
         guard field == Self.fieldCount else {
             throw DataError("\(location()): expected \(Self.fieldCount) tab-separated fields, found \(field)")
@@ -102,7 +101,21 @@ public struct CriteoLineParser: Sendable {
             number = next
             index += 1
         }
-        return negative ? 0 : Float(log1p(Double(number)))
+        if negative { return 0 }
+        return number < Int64(smallLogs.count) ? smallLogs[Int(number)] : Float(log1p(Double(number)))
+    }
+
+    /// log(1 + x) of the small counts that make up most of Criteo's dense fields.
+    static let smallLogs: [Float] = (0..<4096).map { Float(log1p(Double($0))) }
+
+    /// Each byte's hex digit value, or -1.
+    static let hexValues: [Int8] = (0..<256).map { byte in
+        switch byte {
+        case 48...57: return Int8(byte - 48)
+        case 97...102: return Int8(byte - 87)
+        case 65...70: return Int8(byte - 55)
+        default: return -1
+        }
     }
 
     /// A categorical value: 1 to 8 hex digits, a 32-bit number (-1 when the field is empty).
@@ -113,17 +126,17 @@ public struct CriteoLineParser: Sendable {
             throw DataError("\(location()): field \(field + 1) (\(name(ofField: field))): '\(text(value))' is longer than 8 hex digits")
         }
         var number: Int64 = 0
-        for byte in value {
-            let digit: Int64
-            switch byte {
-            case 48...57: digit = Int64(byte) - 48
-            case 97...102: digit = Int64(byte) - 87
-            case 65...70: digit = Int64(byte) - 55
-            default:
-                let what = String(bytes: value, encoding: .utf8) == nil ? "invalid UTF-8" : "'\(text(value))' is not a hex id"
-                throw DataError("\(location()): field \(field + 1) (\(name(ofField: field))): \(what)")
+        var invalid: Int8 = 0
+        hexValues.withUnsafeBufferPointer { table in
+            for byte in value {
+                let digit = table[Int(byte)]
+                invalid |= digit
+                number = number << 4 | Int64(digit & 15)
             }
-            number = number << 4 | digit
+        }
+        if invalid < 0 {
+            let what = String(bytes: value, encoding: .utf8) == nil ? "invalid UTF-8" : "'\(text(value))' is not a hex id"
+            throw DataError("\(location()): field \(field + 1) (\(name(ofField: field))): \(what)")
         }
         return number
     }
