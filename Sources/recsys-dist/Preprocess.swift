@@ -5,11 +5,11 @@ import Training
 
 struct Preprocess: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Turn the raw Criteo TSV files of a config into record files for training.",
+        abstract: "Turn the raw data files of a config (criteo_tsv or delimited) into record files for training.",
         discussion: """
             Writes OUTPUT/train.rsd and OUTPUT/eval.rsd (the binary record format, see README) and \
-            OUTPUT/stats.json (lines, bad lines, split, table sizes, frequency statistics). Train on \
-            them with --set data.source=records --set data.path=OUTPUT.
+            OUTPUT/stats.json (lines, bad lines, split, table sizes, and for Criteo frequency \
+            statistics). Train on them with --set data.source=records --set data.path=OUTPUT.
             """)
 
     @Option(help: "The YAML config whose data section names the raw files.") var config: String
@@ -20,30 +20,67 @@ struct Preprocess: ParsableCommand {
 
     func run() throws {
         let configuration = try loadConfiguration(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
-        guard configuration.data.source == .criteoTSV else {
-            throw ValidationError("\(config): preprocess reads data.source criteo_tsv, not \(configuration.data.source.rawValue)")
-        }
+        let data = configuration.data
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            let dense = CriteoLineParser.denseCount, bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-            let train = try RecordWriter(path: "\(output)/train.rsd", denseCount: dense, bagSizes: bags)
-            let eval = try RecordWriter(path: "\(output)/eval.rsd", denseCount: dense, bagSizes: bags)
             let started = Date()
-            let statistics = try CriteoPreprocessing.run(paths: configuration.data.path,
-                                                         settings: DataSplits.criteoSettings(configuration),
+            let statistics: Encodable
+            let summary: String
+            switch data.source {
+            case .criteoTSV:
+                let dense = CriteoLineParser.denseCount, bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
+                let (train, eval) = try writers(denseCount: dense, bagSizes: bags)
+                let result = try CriteoPreprocessing.run(paths: data.path, settings: DataSplits.criteoSettings(configuration),
                                                          train: train, eval: eval) { print($0) }
-            try train.finish()
-            try eval.finish()
+                try train.finish()
+                try eval.finish()
+                statistics = result
+                summary = "\(result.lines) lines: \(result.trainRecords) train, \(result.evalRecords) held-out records"
+                    + (result.badLines > 0 ? ", \(result.badLines) bad lines skipped" : "")
+            case .delimited:
+                let schema = try DataSplits.delimitedSchema(configuration)
+                let (train, eval) = try writers(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+                let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: configuration.model.tableRows,
+                                                            split: DataSplits.criteoSettings(configuration).split,
+                                                            skipBadLines: data.skipBadLines, train: train, eval: eval)
+                try train.finish()
+                try eval.finish()
+                statistics = DelimitedStatistics(files: data.path + data.evalPath, lines: result.lines, badLines: result.badLines,
+                                                 trainRecords: result.train, evalRecords: result.eval,
+                                                 split: DataSplits.criteoSettings(configuration).split.description,
+                                                 tableRows: configuration.model.tableRows, bagSizes: schema.bagSizes)
+                summary = "\(result.lines) lines: \(result.train) train, \(result.eval) held-out records"
+                    + (result.badLines > 0 ? ", \(result.badLines) bad lines skipped" : "")
+            case .synthetic, .records:
+                throw ValidationError("\(config): preprocess reads data.source criteo_tsv or delimited, not \(data.source.rawValue)")
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(statistics).write(to: URL(fileURLWithPath: "\(output)/stats.json"))
-            let seconds = Date().timeIntervalSince(started)
-            print("\(statistics.lines) lines in \(Training.format(seconds, 2)) s: \(statistics.trainRecords) train, "
-                  + "\(statistics.evalRecords) held-out records" + (statistics.badLines > 0 ? ", \(statistics.badLines) bad lines skipped" : ""))
+            print("\(summary) in \(Training.format(Date().timeIntervalSince(started), 2)) s")
             print("wrote \(output)/train.rsd, \(output)/eval.rsd, \(output)/stats.json")
         } catch let error as DataError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.message)
         }
     }
+
+    private func writers(denseCount: Int, bagSizes: [Int]) throws -> (RecordWriter, RecordWriter) {
+        (try RecordWriter(path: "\(output)/train.rsd", denseCount: denseCount, bagSizes: bagSizes),
+         try RecordWriter(path: "\(output)/eval.rsd", denseCount: denseCount, bagSizes: bagSizes))
+    }
+}
+
+/// What preprocessing a delimited source did, stored beside the records.
+struct DelimitedStatistics: Encodable {
+    var files: [String]
+    var lines: Int
+    var badLines: Int
+    var trainRecords: Int
+    var evalRecords: Int
+    var split: String
+    var tableRows: [Int]
+    var bagSizes: [Int]
 }
