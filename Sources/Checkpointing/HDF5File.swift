@@ -68,7 +68,92 @@ final class HDF5File {
         return HDF5File(path: path, handle: handle)
     }
 
-    deinit { H5Fclose(handle) }
+    private var isOpen = true
+
+    deinit { close() }
+
+    /// Closes the file (flushing it); further use is an error. Idempotent.
+    func close() {
+        if isOpen { H5Fclose(handle) }
+        isOpen = false
+    }
+
+    /// Closes the file and asks the OS to put it on disk (fsync).
+    func closeAndSync() throws {
+        close()
+        try HDF5File.sync(path)
+    }
+
+    /// fsync of a file or folder.
+    static func sync(_ path: String) throws {
+        let descriptor = Foundation.open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw CheckpointError.writeFailed(path: path, object: "fsync") }
+        defer { Foundation.close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw CheckpointError.writeFailed(path: path, object: "fsync") }
+    }
+
+    /// The shape of dataset `name`, or nil when there is none.
+    func shape(of name: String) -> [Int]? {
+        guard exists(name) else { return nil }
+        let dataset = H5Dopen2(handle, name, recsys_h5p_default())
+        guard dataset >= 0 else { return nil }
+        defer { H5Dclose(dataset) }
+        let space = H5Dget_space(dataset)
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 0))
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        return dims.map { Int($0) }
+    }
+
+    /// A virtual dataset `name` of shape (rows, columns) stitched from row blocks of datasets in
+    /// other files (`file` relative to this file's folder): readable whole by any HDF5 tool.
+    func writeVirtualRows(_ name: String, rows: Int, columns: Int,
+                          sources: [(file: String, dataset: String, rows: Range<Int>)]) throws {
+        let dims = [hsize_t(rows), hsize_t(columns)]
+        let space = H5Screate_simple(2, dims, nil)
+        defer { H5Sclose(space) }
+        let properties = H5Pcreate(recsys_h5p_dataset_create())
+        defer { H5Pclose(properties) }
+        for source in sources where !source.rows.isEmpty {
+            let start = [hsize_t(source.rows.lowerBound), 0], count = [hsize_t(source.rows.count), hsize_t(columns)]
+            H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nil, count, nil)
+            let sourceSpace = H5Screate_simple(2, count, nil)
+            defer { H5Sclose(sourceSpace) }
+            guard H5Pset_virtual(properties, space, source.file, source.dataset, sourceSpace) >= 0 else {
+                throw CheckpointError.writeFailed(path: path, object: name)
+            }
+        }
+        H5Sselect_all(space)
+        let linkProperties = H5Pcreate(recsys_h5p_link_create())
+        defer { H5Pclose(linkProperties) }
+        H5Pset_create_intermediate_group(linkProperties, 1)
+        let dataset = H5Dcreate2(handle, name, recsys_h5t_native_float(), space, linkProperties, properties, recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
+        H5Dclose(dataset)
+    }
+
+    /// Reads rows `rows` of the 2-D dataset `name` (which must have `columns` columns) into
+    /// `values`: a shard of a table, whatever shards wrote it.
+    func readRows(_ name: String, rows: Range<Int>, columns: Int, into values: UnsafeMutablePointer<Float>) throws {
+        guard let found = shape(of: name) else { throw CheckpointError.missing(path: path, object: name) }
+        guard found.count == 2, found[1] == columns, found[0] >= rows.upperBound else {
+            throw CheckpointError.shapeMismatch(path: path, object: name, found: found, expected: [rows.upperBound, columns])
+        }
+        guard !rows.isEmpty else { return }
+        let dataset = H5Dopen2(handle, name, recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.readFailed(path: path, object: name) }
+        defer { H5Dclose(dataset) }
+        let fileSpace = H5Dget_space(dataset)
+        defer { H5Sclose(fileSpace) }
+        let start = [hsize_t(rows.lowerBound), 0], count = [hsize_t(rows.count), hsize_t(columns)]
+        H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, count, nil)
+        let memorySpace = H5Screate_simple(2, count, nil)
+        defer { H5Sclose(memorySpace) }
+        guard H5Dread(dataset, recsys_h5t_native_float(), memorySpace, fileSpace, recsys_h5p_default(), values) >= 0 else {
+            throw CheckpointError.readFailed(path: path, object: name)
+        }
+    }
 
     /// Writes `count` floats as a dataset of `shape` at `name` ("a/b/c"), creating groups.
     func writeFloats(_ name: String, shape: [Int], from values: UnsafePointer<Float>) throws {

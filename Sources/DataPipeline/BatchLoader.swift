@@ -50,6 +50,19 @@ public final class BatchLoader: @unchecked Sendable {
         reorder()
     }
 
+    /// Samples of the current epoch already handed out.
+    public var positionInEpoch: Int { position }
+
+    /// Continues from a saved place: epoch `epoch`, `position` samples into it (the order of
+    /// the epoch is recomputed from the seed).
+    public func restore(epoch: Int, position: Int) {
+        pending?.done.wait()
+        pending = nil
+        self.epoch = epoch
+        self.position = position
+        reorder()
+    }
+
     /// Full batches in one pass over the data (plus a short one when `dropLast` is off).
     public var batchesPerEpoch: Int {
         dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize

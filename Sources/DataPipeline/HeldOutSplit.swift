@@ -6,6 +6,8 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
     case random(fraction: Double, seed: UInt64)
     /// The held-out lines come from other files.
     case files([String])
+    /// Every line is held out (scoring a file with a trained model).
+    case all
 
     /// The index of the first held-out line of `lineCount` (position split only).
     func firstHeldOutLine(of lineCount: Int) -> Int {
@@ -19,6 +21,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
         case .position: return index >= firstHeldOut
         case .random(let fraction, _): return Double(hash >> 11) * 0x1.0p-53 < fraction
         case .files: return false
+        case .all: return true
         }
     }
 
@@ -32,6 +35,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
         case .position(let fraction): return "position: last \(fraction) of the lines held out"
         case .random(let fraction, let seed): return "random: \(fraction) held out, seed \(seed)"
         case .files(let files): return "files: held out from \(files.joined(separator: ", "))"
+        case .all: return "all lines held out"
         }
     }
 }

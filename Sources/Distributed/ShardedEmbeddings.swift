@@ -53,7 +53,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             guard !held.isEmpty else { return nil }
             let shard = EmbeddingTable(name: "\(specification.name)/table\(t)", rowCount: held.count,
                                        dimension: specification.dimension, batchCapacity: batchCapacity * communicator.size,
-                                       firstRow: held.lowerBound, isReplica: plan.tables[t].placement == .replicated)
+                                       firstRow: held.lowerBound, isReplica: plan.tables[t].placement == .replicated,
+                                       wholeTableRowCount: rows)
             if let seed = specification.seed {
                 shard.initializeUniform(seed: seed, tableIndex: t, firstRow: held.lowerBound, wholeTableRows: rows)
             }

@@ -1,9 +1,10 @@
 import Checkpointing
 import DataPipeline
+import Distributed
 import NeuralNetwork
 
-/// Scores a saved model: rebuilds it from the config stored in the checkpoint, loads its
-/// weights and evaluates it on that config's held-out split.
+/// Scores a saved model: rebuilds it from the config stored in the checkpoint (sharded over
+/// however many ranks run this), loads its weights and evaluates the held-out data across ranks.
 public enum CheckpointEvaluation {
     public struct Report: Sendable {
         public var step: Int
@@ -11,16 +12,21 @@ public enum CheckpointEvaluation {
         public var plantedEvaluation: BinaryClassificationMetrics?
     }
 
-    /// - Parameter overrides: `key=value` changes to the stored config (e.g. another eval size).
-    public static func run(checkpoint directory: String, overrides: [String]) throws -> Report {
-        let metadata = try ModelCheckpoint.metadata(in: directory)
-        let configuration = try ConfigurationLoader.parse(metadata.configuration, source: "\(directory)/dense.h5 (config)",
+    /// - Parameters:
+    ///   - overrides: `key=value` changes to the stored config (e.g. another eval size).
+    ///   - dataPath: a file to score whole, in the config's data format (default: its held-out split).
+    public static func run(checkpoint directory: String, overrides: [String], dataPath: String? = nil,
+                           communicator: Communicator = LocalCommunicator()) throws -> Report {
+        let state = try TrainingCheckpoint.state(in: directory)
+        let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)",
                                                           overrides: overrides)
-        let model = try ModelFactory.makeModel(configuration, batchCapacity: configuration.evaluation.batchSize)
-        try ModelCheckpoint.load(into: model, from: directory)
-        let data = try DataSplits.load(configuration).evaluation
-        let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize)
+        let capacity = BatchLoader.slice(of: configuration.evaluation.batchSize, rank: 0, worldSize: communicator.size).count
+        let model = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: communicator)
+        _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
+        let data = try DataSplits.loadEvaluation(configuration, path: dataPath)
+        let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize,
+                                                communicator: communicator)
         let planted = try data.plantedLogits.map { try BinaryClassificationMetrics.compute(logits: $0, labels: data.labels) }
-        return Report(step: metadata.step, evaluation: evaluation, plantedEvaluation: planted)
+        return Report(step: state.step, evaluation: evaluation, plantedEvaluation: planted)
     }
 }

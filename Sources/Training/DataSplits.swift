@@ -55,6 +55,34 @@ extension DataSplits {
         }
     }
 
+    /// The held-out data of a config, or the whole of the file `path` in its format (what
+    /// `evaluate --data` scores).
+    public static func loadEvaluation(_ configuration: TrainingConfiguration, path: String?) throws -> SampleSource {
+        guard let path else { return try load(configuration).evaluation }
+        let d = configuration.data
+        switch d.source {
+        case .synthetic:
+            throw ConfigurationError("--data \(path): the model was trained on synthetic data; name data.source to read a file")
+        case .records:
+            return try RecordDataset(path: path)
+        case .criteoTSV:
+            var settings = criteoSettings(configuration)
+            settings.split = .all
+            let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
+            let unused = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
+            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
+            _ = try CriteoPreprocessing.run(paths: [path], settings: settings, train: unused, eval: eval)
+            return eval.build(name: path)
+        case .delimited:
+            let schema = try delimitedSchema(configuration)
+            let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+            _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: configuration.model.tableRows, split: .all,
+                                               skipBadLines: d.skipBadLines, train: unused, eval: eval)
+            return eval.build(name: path)
+        }
+    }
+
     /// The preprocessing a config asks for (table sizes, frequency threshold, split, bad lines).
     public static func criteoSettings(_ configuration: TrainingConfiguration) -> CriteoPreprocessing.Settings {
         let d = configuration.data

@@ -1,3 +1,4 @@
+import Compute
 import Distributed
 import NeuralNetwork
 
@@ -40,5 +41,45 @@ public enum ModelFactory {
         return LearningRateSchedule(baseRate: Float(configuration.training.optimizer.learningRate),
                                     warmupSteps: s.warmupSteps, decay: s.decay, decayStartStep: s.decayStartStep,
                                     decaySteps: s.decaySteps, finalScale: Float(s.finalScale))
+    }
+}
+
+/// Embedding tables described but not held: for reading a model's layout (its dense parameters
+/// and table names and sizes) without allocating the tables, as `inspect` does.
+final class UnallocatedEmbeddings: EmbeddingCollection {
+    let specification: EmbeddingSpecification
+    let localTables: [EmbeddingTable] = []
+
+    init(_ specification: EmbeddingSpecification) { self.specification = specification }
+
+    func forward(_ batch: Batch, output: UnsafeMutablePointer<Float>, layout: PooledLayout) throws {
+        preconditionFailure("UnallocatedEmbeddings holds no rows to look up")
+    }
+
+    func forwardSum(_ batch: Batch, output: UnsafeMutablePointer<Float>) throws {
+        preconditionFailure("UnallocatedEmbeddings holds no rows to look up")
+    }
+
+    func backward(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout, mode: EmbeddingBackwardMode) throws {
+        preconditionFailure("UnallocatedEmbeddings holds no rows to update")
+    }
+}
+
+extension ModelFactory {
+    /// The model a config describes with its tables left unallocated (dense layout and table
+    /// sizes only).
+    public static func makeLayout(_ configuration: TrainingConfiguration) throws -> RecommendationModel {
+        let m = configuration.model, seed = UInt64(configuration.training.seed)
+        let factory: EmbeddingFactory = { specification, _ in UnallocatedEmbeddings(specification) }
+        switch m.architecture {
+        case .dlrm:
+            return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
+                                             embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP, topWidths: m.topMLP),
+                            batchCapacity: 1, seed: seed, makeEmbeddings: factory)
+        case .wideDeep:
+            return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
+                                                     embeddingDimension: m.embeddingDimension, deepWidths: m.deepMLP),
+                                batchCapacity: 1, seed: seed, makeEmbeddings: factory)
+        }
     }
 }

@@ -33,12 +33,16 @@ public struct TrainingReport: Sendable {
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let communicator: Communicator
+    /// A checkpoint folder to continue from (`latest` means the run's newest).
+    public let resume: String?
     private let log: (String) -> Void
 
     /// `log` receives progress lines; only rank 0's are worth printing.
-    public init(configuration: TrainingConfiguration, communicator: Communicator, log: @escaping (String) -> Void) {
+    public init(configuration: TrainingConfiguration, communicator: Communicator, resume: String? = nil,
+                log: @escaping (String) -> Void) {
         self.configuration = configuration
         self.communicator = communicator
+        self.resume = resume
         self.log = log
     }
 
@@ -75,12 +79,27 @@ public final class Trainer {
         }
 
         var stepIndex = 0, samples = 0
+        if let resume {
+            let state = try restore(from: resume, model: model, step: step, loader: loader)
+            stepIndex = state.step
+            samples = state.samplesSeen
+        }
         var windowLossSum = 0.0, windowSamples = 0
         var lossHistory: [Double] = []
         let trainStart = DispatchTime.now()
         var windowStart = trainStart
+        var lastSave = DispatchTime.now(), savedStep = -1
+        let k = configuration.checkpoint
+        func save() throws {
+            try saveCheckpoint(model, step: step, loader: loader, stepIndex: stepIndex, samples: samples)
+            lastSave = DispatchTime.now()
+            savedStep = stepIndex
+        }
         while stepIndex < totalSteps {
-            guard loader.next() else { continue }
+            guard loader.next() else {
+                if k.atEpochEnd && savedStep != stepIndex { try save() }
+                continue
+            }
             let rate = schedule.rate(atStep: stepIndex)
             let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: rate)
             guard loss.isFinite else {
@@ -99,12 +118,24 @@ public final class Trainer {
                     + "lr \(format(Double(rate), 5))  \(Int(rateNow)) samples/s")
                 windowLossSum = 0; windowSamples = 0; windowStart = DispatchTime.now()
             }
+            var due = k.everySteps > 0 && stepIndex % k.everySteps == 0
+            if k.everySeconds > 0 {
+                // Rank 0's clock decides, so every rank saves at the same step.
+                let late = communicator.isRoot && seconds(since: lastSave) >= k.everySeconds ? 1.0 : 0.0
+                let anyLate = try communicator.allReduceMax([late])[0]
+                due = due || anyLate > 0
+            }
+            if due && !isLast { try save() }
         }
         let trainSeconds = seconds(since: trainStart)
         let replicasIdentical = try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator)
         if !replicasIdentical { log("warning: dense replicas differ between ranks") }
 
-        let checkpointPath = try saveCheckpoint(model, step: stepIndex, samples: samples)
+        var checkpointPath: String?
+        if k.saveFinal || savedStep == stepIndex {
+            if savedStep != stepIndex { try save() }
+            checkpointPath = "\(k.runDirectory)/step-\(stepIndex)"
+        }
         let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
                                                 communicator: communicator)
         var planted: BinaryClassificationMetrics?
@@ -119,20 +150,57 @@ public final class Trainer {
                               replicasIdentical: replicasIdentical)
     }
 
-    /// Saves the final model when the config asks for it (one process; sharded checkpoints
-    /// are not written yet).
-    private func saveCheckpoint(_ model: RecommendationModel, step: Int, samples: Int) throws -> String? {
-        let k = configuration.checkpoint
-        guard k.saveFinal else { return nil }
-        guard communicator.size == 1 else {
-            log("note: not saving a checkpoint: saving sharded tables from \(communicator.size) ranks is not supported yet")
-            return nil
+    /// Writes a checkpoint of the current step on every rank.
+    private func saveCheckpoint(_ model: RecommendationModel, step: TrainingStep, loader: BatchLoader, stepIndex: Int,
+                                samples: Int) throws {
+        let started = DispatchTime.now()
+        let state = TrainingCheckpoint.State(step: stepIndex, epoch: loader.epoch, positionInEpoch: loader.positionInEpoch,
+                                             samplesSeen: samples, worldSize: communicator.size,
+                                             denseOptimizerSteps: step.denseOptimizer.stepCount,
+                                             sparseOptimizerSteps: step.sparseOptimizer.stepCount,
+                                             optimizer: step.denseOptimizer.settings.algorithm.rawValue,
+                                             configuration: try ConfigurationLoader.yaml(configuration))
+        let path = try TrainingCheckpoint.save(model: model, denseOptimizer: step.denseOptimizer, sparseOptimizer: step.sparseOptimizer,
+                                               state: state, runDirectory: configuration.checkpoint.runDirectory,
+                                               keepLast: configuration.checkpoint.keepLast, communicator: communicator)
+        let elapsed = seconds(since: started)
+        let bytes = try communicator.allReduceSum([Double(checkpointBytes(model, step))])[0]
+        log("saved \(path) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, \(format(bytes / 1e6 / elapsed, 1)) MB/s)")
+    }
+
+    /// Loads a checkpoint into the model, optimizers and loader; returns its state.
+    private func restore(from resume: String, model: RecommendationModel, step: TrainingStep,
+                         loader: BatchLoader) throws -> TrainingCheckpoint.State {
+        let path = resume == "latest" ? "\(configuration.checkpoint.runDirectory)/latest" : resume
+        let started = DispatchTime.now()
+        let saved = try TrainingCheckpoint.state(in: path)
+        let savedConfiguration = try ConfigurationLoader.parse(saved.configuration, source: "\(path)/dense.h5 (config)")
+        guard savedConfiguration.model == configuration.model else {
+            throw CheckpointError.modelMismatch(path: "\(path)/dense.h5", detail: "its model section differs from the config's "
+                                                + "(\(savedConfiguration.model.architecture.rawValue), tables \(savedConfiguration.model.tableRows.count))")
         }
-        let metadata = ModelCheckpoint.Metadata(step: step, samplesSeen: samples,
-                                                configuration: try ConfigurationLoader.yaml(configuration))
-        let path = try ModelCheckpoint.save(model, metadata: metadata, runDirectory: "\(k.directory)/\(k.runName ?? "run")")
-        log("saved \(path)")
-        return path
+        let state = try TrainingCheckpoint.load(into: model, denseOptimizer: step.denseOptimizer,
+                                                sparseOptimizer: step.sparseOptimizer, from: path)
+        loader.restore(epoch: state.epoch, position: state.positionInEpoch)
+        let elapsed = seconds(since: started)
+        let bytes = try communicator.allReduceSum([Double(checkpointBytes(model, step))])[0]
+        log("resumed from \(path): step \(state.step), epoch \(state.epoch + 1), written by \(state.worldSize) rank(s), "
+            + "loaded on \(communicator.size) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, "
+            + "\(format(bytes / 1e6 / elapsed, 1)) MB/s)")
+        return state
+    }
+
+    /// Bytes of this rank's share of a checkpoint: its tables and their optimizer state (a
+    /// replica counted on rank 0 only), and on rank 0 the dense parameters and their state.
+    private func checkpointBytes(_ model: RecommendationModel, _ step: TrainingStep) -> Int {
+        var floats = 0
+        for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
+            floats += table.weights.count + step.sparseOptimizer.firstStates[index].count + step.sparseOptimizer.secondStates[index].count
+        }
+        if communicator.isRoot {
+            floats += model.arena.count + step.denseOptimizer.firstState.count + step.denseOptimizer.secondState.count
+        }
+        return 4 * floats
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Training
 
 struct Evaluate: ParsableCommand {
@@ -12,16 +13,24 @@ struct Evaluate: ParsableCommand {
                                                          valueName: "key=value"))
     var overrides: [String] = []
 
+    @Option(help: "A data file to score whole, in the format of the config's data section (default: its held-out split).")
+    var data: String?
+
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
     func run() throws {
-        let console = Console(format: format, isRoot: true)
+        let communicator = try worldCommunicator()
+        defer { MPICommunicator.finalize() }
+        let console = Console(format: format, isRoot: communicator.isRoot)
         let report: CheckpointEvaluation.Report
         do {
-            report = try CheckpointEvaluation.run(checkpoint: checkpoint, overrides: overrides)
+            report = try CheckpointEvaluation.run(checkpoint: checkpoint, overrides: overrides, dataPath: data,
+                                                  communicator: communicator)
         } catch {
-            console.error("\(error)")
+            let message = "\(error)"
+            console.error(message.hasPrefix("rank ") || communicator.size == 1 ? message : "rank \(communicator.rank): \(message)")
+            if communicator.size > 1 { communicator.abort(code: 1) }
             throw ExitCode.failure
         }
         let e = report.evaluation
@@ -33,6 +42,7 @@ struct Evaluate: ParsableCommand {
         }
         console.result(text: text, json: [
             "auc": e.auc, "logloss": e.logloss, "accuracy": e.accuracy, "samples": e.count, "step": report.step,
+            "ranks": communicator.size,
             "planted_auc": jsonValue(report.plantedEvaluation?.auc),
         ])
     }

@@ -20,6 +20,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Skip malformed data lines (and count them) instead of stopping at the first.")
     var skipBadLines = false
 
+    @Option(help: ArgumentHelp("Continue from a checkpoint folder, or 'latest' for the run's newest.", valueName: "path|latest"))
+    var resume: String?
+
     func run() throws {
         let configuration = try loadConfiguration(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
         let communicator = try worldCommunicator()
@@ -27,7 +30,8 @@ struct Train: ParsableCommand {
         let console = Console(format: format, isRoot: communicator.isRoot)
         let report: TrainingReport
         do {
-            report = try Trainer(configuration: configuration, communicator: communicator, log: console.progress).run()
+            report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
+                                 log: console.progress).run()
         } catch {
             let message = "\(error)"
             console.error(message.hasPrefix("rank ") ? message : "rank \(communicator.rank): \(message)")

@@ -1,14 +1,15 @@
 import Checkpointing
 import Compute
+import Distributed
 import Foundation
 import NeuralNetwork
 import Testing
 import TestSupport
 
-@Suite struct ModelCheckpointTests {
-    static func makeModel(seed: UInt64, deepWidths: [Int] = [7, 1]) -> WideDeep {
-        try! WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 9], embeddingDimension: 3,
-                                      deepWidths: deepWidths), batchCapacity: 4, seed: seed)
+@Suite struct TrainingCheckpointTests {
+    static func makeModel(seed: UInt64, deepWidths: [Int] = [7, 1], rows: [Int] = [5, 9]) -> WideDeep {
+        try! WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: rows, embeddingDimension: 3,
+                                           deepWidths: deepWidths), batchCapacity: 4, seed: seed)
     }
 
     static func temporaryDirectory() -> String {
@@ -17,74 +18,111 @@ import TestSupport
         return path
     }
 
-    static let metadata = ModelCheckpoint.Metadata(step: 12, samplesSeen: 480, configuration: "model:\n  architecture: wide_deep\n")
+    static func state(step: Int) -> TrainingCheckpoint.State {
+        TrainingCheckpoint.State(step: step, epoch: 2, positionInEpoch: 96, samplesSeen: 480, worldSize: 1, denseOptimizerSteps: step,
+                                 sparseOptimizerSteps: step, optimizer: "adam", configuration: "model:\n  architecture: wide_deep\n")
+    }
 
-    @Test func roundTripRestoresEveryWeight() throws {
-        let saved = Self.makeModel(seed: 1)
-        var random = TestRandom(seed: 2)
-        for table in saved.wide.embeddings.localTables { random.fill(table.weights.view) }
+    /// A model with optimizer state, after a few random updates.
+    static func trained(seed: UInt64) -> (WideDeep, DenseOptimizer, SparseOptimizer) {
+        let model = makeModel(seed: seed)
+        let settings = OptimizerSettings(algorithm: .adam)
+        let dense = DenseOptimizer(settings: settings, parameterCount: model.arena.count)
+        let sparse = SparseOptimizer(settings: settings, tables: model.embeddingTables)
+        var random = TestRandom(seed: seed)
+        for table in model.embeddingTables { random.fill(table.weights.view, scale: 0.3) }
+        random.fill(model.arena.gradients.view)
+        dense.step(values: model.arena.values.view, gradients: model.arena.gradients.view, learningRate: 0.1)
+        for state in sparse.firstStates + sparse.secondStates { random.fill(state.view) }
+        return (model, dense, sparse)
+    }
+
+    func save(_ parts: (WideDeep, DenseOptimizer, SparseOptimizer), step: Int, to run: String, keepLast: Int = 3) throws -> String {
+        try TrainingCheckpoint.save(model: parts.0, denseOptimizer: parts.1, sparseOptimizer: parts.2, state: Self.state(step: step),
+                                    runDirectory: run, keepLast: keepLast, communicator: LocalCommunicator())
+    }
+
+    @Test func roundTripRestoresWeightsOptimizerStateAndRunState() throws {
+        let saved = Self.trained(seed: 1)
         let run = Self.temporaryDirectory()
-        let path = try ModelCheckpoint.save(saved, metadata: Self.metadata, runDirectory: run)
+        let path = try save(saved, step: 12, to: run)
         #expect(path == "\(run)/step-12")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(run)/latest") == "step-12")
 
-        let loaded = Self.makeModel(seed: 99)
-        #expect(loaded.arena.values.toArray() != saved.arena.values.toArray())
-        try ModelCheckpoint.load(into: loaded, from: "\(run)/latest")
-        #expect(loaded.arena.values.toArray() == saved.arena.values.toArray())
-        for (a, b) in zip(loaded.embeddingTables, saved.embeddingTables) { #expect(a.weights.toArray() == b.weights.toArray()) }
-        #expect(try ModelCheckpoint.metadata(in: path) == Self.metadata)
+        let loaded = Self.trained(seed: 99)
+        let state = try TrainingCheckpoint.load(into: loaded.0, denseOptimizer: loaded.1, sparseOptimizer: loaded.2, from: "\(run)/latest")
+        #expect(state == Self.state(step: 12))
+        for entry in saved.0.arena.entries {  // the parameters (not the alignment padding between them)
+            #expect(loaded.0.arena.value(at: entry.offset, count: entry.count).toArray()
+                    == saved.0.arena.value(at: entry.offset, count: entry.count).toArray(), "\(entry.name)")
+        }
+        #expect(loaded.1.firstState.toArray() == saved.1.firstState.toArray() && loaded.1.secondState.toArray() == saved.1.secondState.toArray())
+        #expect(loaded.1.stepCount == 12 && loaded.2.stepCount == 12)
+        for (a, b) in zip(loaded.0.embeddingTables, saved.0.embeddingTables) { #expect(a.weights.toArray() == b.weights.toArray()) }
+        for (a, b) in zip(loaded.2.firstStates + loaded.2.secondStates, saved.2.firstStates + saved.2.secondStates) {
+            #expect(a.toArray() == b.toArray())
+        }
     }
 
-    @Test func aNewerSaveRepointsLatestAndKeepsTheOlderOne() throws {
+    @Test func newerSavesRepointLatestAndKeepTheLastK() throws {
         let run = Self.temporaryDirectory()
-        try ModelCheckpoint.save(Self.makeModel(seed: 1), metadata: Self.metadata, runDirectory: run)
-        var later = Self.metadata
-        later.step = 20
-        try ModelCheckpoint.save(Self.makeModel(seed: 1), metadata: later, runDirectory: run)
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(run)/latest") == "step-20")
-        #expect(FileManager.default.fileExists(atPath: "\(run)/step-12/dense.h5"))
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix(".") }
-        #expect(leftovers.isEmpty, "no partial folders or links left: \(leftovers)")
+        for step in [10, 20, 30] { try save(Self.trained(seed: 1), step: step, to: run, keepLast: 2) }
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(run)/latest") == "step-30")
+        let entries = try FileManager.default.contentsOfDirectory(atPath: run).sorted()
+        #expect(entries == ["latest", "step-20", "step-30"], "the oldest is removed, nothing partial is left")
     }
 
     @Test func anotherModelIsRejectedNamingTheDataset() throws {
         let run = Self.temporaryDirectory()
-        let path = try ModelCheckpoint.save(Self.makeModel(seed: 1), metadata: Self.metadata, runDirectory: run)
-        let other = Self.makeModel(seed: 1, deepWidths: [5, 1])
+        let path = try save(Self.trained(seed: 1), step: 1, to: run)
         #expect(throws: CheckpointError.shapeMismatch(path: "\(path)/dense.h5", object: "dense/deep_mlp/layer0/weight",
                                                       found: [7, 10], expected: [5, 10])) {
-            try ModelCheckpoint.load(into: other, from: path)
+            try TrainingCheckpoint.load(into: Self.makeModel(seed: 1, deepWidths: [5, 1]), denseOptimizer: nil, sparseOptimizer: nil, from: path)
+        }
+        #expect(throws: CheckpointError.shapeMismatch(path: "\(path)/dense.h5", object: "embeddings/table1/weights",
+                                                      found: [9, 3], expected: [8, 3])) {
+            try TrainingCheckpoint.load(into: Self.makeModel(seed: 1, rows: [5, 8]), denseOptimizer: nil, sparseOptimizer: nil, from: path)
+        }
+        let sgd = SparseOptimizer(settings: OptimizerSettings(algorithm: .sgd), tables: Self.makeModel(seed: 1).embeddingTables)
+        #expect(throws: CheckpointError.modelMismatch(path: "\(path)/dense.h5", detail: "optimizer adam in the checkpoint, sgd in the config")) {
+            try TrainingCheckpoint.load(into: Self.makeModel(seed: 1), denseOptimizer: nil, sparseOptimizer: sgd, from: path)
         }
     }
 
-    /// (A truncated file is checked through the command line: HDF5 1.10 leaks internal state
-    /// when it fails to open one, and reports that at exit from whichever thread exits.)
-    /// A missing file and a file that is not HDF5 never reach H5Fopen.
-    @Test func foreignFilesAreClearErrors() throws {
+    /// A missing file and a file that is not HDF5 never reach H5Fopen (HDF5 1.10 leaks state on
+    /// failed opens; a truncated file is checked through the command line).
+    @Test func foreignFilesAndOtherVersionsAreClearErrors() throws {
         let run = Self.temporaryDirectory()
-        let path = try ModelCheckpoint.save(Self.makeModel(seed: 1), metadata: Self.metadata, runDirectory: run)
+        let path = try save(Self.trained(seed: 1), step: 3, to: run)
+        #expect(throws: CheckpointError.cannotOpen(path: "\(run)/step-99/dense.h5")) { try TrainingCheckpoint.state(in: "\(run)/step-99") }
         let dense = "\(path)/dense.h5"
-        #expect(throws: CheckpointError.cannotOpen(path: "\(run)/step-99/dense.h5")) {
-            try ModelCheckpoint.metadata(in: "\(run)/step-99")
-        }
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: dense))
-        #expect(throws: CheckpointError.notHDF5(path: dense)) { try ModelCheckpoint.load(into: Self.makeModel(seed: 1), from: path) }
+        #expect(throws: CheckpointError.notHDF5(path: dense)) { try TrainingCheckpoint.state(in: path) }
+        let old = try TrainingCheckpointTests.writeFileWithVersion(1, at: dense)
+        #expect(throws: CheckpointError.versionMismatch(path: old, found: 1, expected: TrainingCheckpoint.formatVersion)) {
+            try TrainingCheckpoint.state(in: path)
+        }
     }
 
-    /// The files are plain HDF5: `h5dump` (Debian's hdf5-tools) reads the weights and attributes.
-    @Test func standardToolsReadTheFiles() throws {
-        let model = Self.makeModel(seed: 3)
+    /// The whole tables are readable by a standard tool through the virtual datasets.
+    @Test func h5dumpReadsWholeTables() throws {
+        let parts = Self.trained(seed: 3)
         let run = Self.temporaryDirectory()
-        let path = try ModelCheckpoint.save(model, metadata: Self.metadata, runDirectory: run)
-        let weights = try runTool("h5dump", ["-d", "/embeddings/table1/weights", "-p", "\(path)/embeddings-rank0.h5"])
-        #expect(weights.contains("DATASPACE  SIMPLE { ( 9, 3 ) / ( 9, 3 ) }"), "\(weights)")
-        let first = model.embeddings.localTables[1].weights[0]
-        #expect(weights.contains(String(format: "%.6g", first).prefix(6)), "first weight \(first) in \(weights)")
-        let attributes = try runTool("h5dump", ["-a", "/format_version", "\(path)/dense.h5"])
-        #expect(attributes.contains("(0): 1"), "\(attributes)")
+        let path = try save(parts, step: 5, to: run)
+        let dump = try runTool("h5dump", ["-d", "/embeddings/table1/weights", "-p", "\(path)/dense.h5"])
+        #expect(dump.contains("DATASPACE  SIMPLE { ( 9, 3 ) / ( 9, 3 ) }"), "\(dump)")
+        #expect(dump.contains("VIRTUAL"), "a virtual dataset over the rank files")
+        let values = parts.0.embeddings.localTables[1].weights.toArray()
+        let printed = dump.split(whereSeparator: { " ,\n():".contains($0) }).compactMap { Float($0) }
+        for value in values { #expect(printed.contains { abs($0 - value) < 1e-5 }, "value \(value)") }
         let step = try runTool("h5dump", ["-a", "/step", "\(path)/dense.h5"])
-        #expect(step.contains("(0): 12"))
+        #expect(step.contains("(0): 5"))
+    }
+
+    static func writeFileWithVersion(_ version: Int, at path: String) throws -> String {
+        try? FileManager.default.removeItem(atPath: path)
+        try CheckpointTestFiles.writeHeaderOnly(path: path, formatVersion: version)
+        return path
     }
 
     func runTool(_ tool: String, _ arguments: [String]) throws -> String {

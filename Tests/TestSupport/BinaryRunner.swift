@@ -19,16 +19,19 @@ public enum BinaryRunner {
     }
 
     /// Runs the binary with `arguments`; kills it after `timeout` seconds.
-    public static func run(_ arguments: [String], timeout: TimeInterval = 300) throws -> Output {
-        try run(executable: binaryPath, arguments, timeout: timeout)
+    public static func run(_ arguments: [String], timeout: TimeInterval = 300, environment: [String: String] = [:]) throws -> Output {
+        try run(executable: binaryPath, arguments, timeout: timeout, environment: environment)
     }
 
     /// Runs `executable` with `arguments`; kills it after `timeout` seconds. `started` sees the
     /// process once it runs (to signal it from a test).
     public static func run(executable: String, _ arguments: [String], timeout: TimeInterval = 300,
-                           started: ((Process) -> Void)? = nil) throws -> Output {
+                           environment: [String: String] = [:], started: ((Process) -> Void)? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.arguments = arguments
         let out = Pipe()
         // stderr goes to a file, stdout through a pipe read to the end before waiting, so the

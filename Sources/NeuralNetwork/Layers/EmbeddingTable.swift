@@ -25,19 +25,22 @@ public final class EmbeddingTable: @unchecked Sendable {
     public let firstRow: Int
     /// Whether every rank holds this table (its copies take identical updates).
     public let isReplica: Bool
+    /// Rows of the whole table this is (a shard of).
+    public let wholeTableRowCount: Int
     public let weights: FloatBuffer
     public let gradient: SparseRowGradient
     /// Per row: its index in `gradient` during backward, -1 otherwise (reset after each use).
     private let slotOfRow: IndexBuffer
 
     public init(name: String, rowCount: Int, dimension: Int, batchCapacity: Int, firstRow: Int = 0,
-                isReplica: Bool = false) {
+                isReplica: Bool = false, wholeTableRowCount: Int? = nil) {
         precondition(rowCount > 0 && rowCount <= Int(Int32.max), "EmbeddingTable: bad row count \(rowCount)")
         self.name = name
         self.rowCount = rowCount
         self.dimension = dimension
         self.firstRow = firstRow
         self.isReplica = isReplica
+        self.wholeTableRowCount = wholeTableRowCount ?? rowCount
         weights = FloatBuffer(count: rowCount * dimension)
         gradient = SparseRowGradient(dimension: dimension, capacity: batchCapacity)
         slotOfRow = IndexBuffer(capacity: rowCount)

@@ -65,6 +65,7 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     }
 
     public var embeddingTables: [EmbeddingTable] { embeddings.localTables }
+    public var embeddingCollections: [EmbeddingCollection] { [embeddings] }
 
     /// Table t's pooled vector goes to slot t + 1 of the interaction input.
     private var pooledLayout: PooledLayout {

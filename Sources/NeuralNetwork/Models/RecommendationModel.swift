@@ -9,6 +9,9 @@ import Compute
 public protocol RecommendationModel: AnyObject {
     var arena: ParameterArena { get }
     var embeddingTables: [EmbeddingTable] { get }
+    /// The model's embedding collections (DLRM: its tables; Wide&Deep: its tables and the wide
+    /// part's width-1 tables), with the sizes of the whole tables.
+    var embeddingCollections: [EmbeddingCollection] { get }
     var batchCapacity: Int { get }
     /// Logits (B) for `batch`; valid until the next forward. Throws only when sharded
     /// embeddings fail to communicate.

@@ -55,6 +55,7 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
     }
 
     public let embeddingTables: [EmbeddingTable]
+    public var embeddingCollections: [EmbeddingCollection] { [embeddings, wide.embeddings] }
     public var logitGradient: UnsafeMutablePointer<Float> { deepMLP.outputGradient }
     private var deepInputWidth: Int { deepMLP.inputSize }
 

@@ -11,8 +11,8 @@ public final class DenseOptimizer: @unchecked Sendable {
     public let firstState: FloatBuffer
     /// Adam: second moment.
     public let secondState: FloatBuffer
-    /// Steps taken (Adam's bias correction).
-    public private(set) var stepCount = 0
+    /// Steps taken (Adam's bias correction); restored from checkpoints.
+    public var stepCount = 0
 
     public init(settings: OptimizerSettings, parameterCount: Int) {
         self.settings = settings

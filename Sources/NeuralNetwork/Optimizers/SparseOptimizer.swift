@@ -11,7 +11,8 @@ public final class SparseOptimizer: @unchecked Sendable {
     public let firstStates: [FloatBuffer]
     /// Per table: Adam second moments.
     public let secondStates: [FloatBuffer]
-    public private(set) var stepCount = 0
+    /// Steps taken (Adam's bias correction); restored from checkpoints.
+    public var stepCount = 0
 
     public init(settings: OptimizerSettings, tables: [EmbeddingTable]) {
         self.settings = settings

@@ -108,6 +108,9 @@ public enum ConfigurationValidator {
                 "must be at least 1, got \(c.distributed.rowWiseMinRows)")
         let k = c.checkpoint
         require(!k.directory.isEmpty, "checkpoint.directory", "must not be empty")
+        require(k.everySteps >= 0, "checkpoint.every_steps", "must be non-negative (0: off), got \(k.everySteps)")
+        require(k.everySeconds >= 0, "checkpoint.every_seconds", "must be non-negative (0: off), got \(k.everySeconds)")
+        require(k.keepLast >= 0, "checkpoint.keep_last", "must be non-negative (0: keep all), got \(k.keepLast)")
         if let name = k.runName {
             require(!name.isEmpty && !name.contains("/") && !name.hasPrefix("."), "checkpoint.run_name",
                     "must be a plain folder name (no '/', not starting with '.'), got '\(name)'")

@@ -366,29 +366,49 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
     }
 }
 
-/// Where the trained model is saved.
+/// When and where checkpoints are written.
 public struct CheckpointSection: Codable, Sendable, Equatable {
     /// Runs are saved under `<directory>/<run_name>/step-<N>/`.
     public var directory = "checkpoints"
     /// Defaults to the config file's name without its extension.
     public var runName: String?
-    /// Save the model when training ends.
+    /// Save every this many steps (0: never).
+    public var everySteps = 0
+    /// Save when this many seconds have passed since the last save (0: never).
+    public var everySeconds = 0.0
+    /// Save at the end of every epoch.
+    public var atEpochEnd = false
+    /// Save when training ends.
     public var saveFinal = true
+    /// Keep the newest this many checkpoints (0: all).
+    public var keepLast = 3
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case directory
         case runName = "run_name"
+        case everySteps = "every_steps"
+        case everySeconds = "every_seconds"
+        case atEpochEnd = "at_epoch_end"
         case saveFinal = "save_final"
+        case keepLast = "keep_last"
     }
 
     public init() {}
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? "checkpoints"
+        let d = CheckpointSection()
+        directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? d.directory
         runName = try c.decodeIfPresent(String.self, forKey: .runName)
-        saveFinal = try c.decodeIfPresent(Bool.self, forKey: .saveFinal) ?? true
+        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? d.everySteps
+        everySeconds = try c.decodeIfPresent(Double.self, forKey: .everySeconds) ?? d.everySeconds
+        atEpochEnd = try c.decodeIfPresent(Bool.self, forKey: .atEpochEnd) ?? d.atEpochEnd
+        saveFinal = try c.decodeIfPresent(Bool.self, forKey: .saveFinal) ?? d.saveFinal
+        keepLast = try c.decodeIfPresent(Int.self, forKey: .keepLast) ?? d.keepLast
     }
+
+    /// The folder of this run's checkpoints.
+    public var runDirectory: String { "\(directory)/\(runName ?? "run")" }
 }
 
 /// How embedding tables are placed when several ranks train (`mpirun -np N`).

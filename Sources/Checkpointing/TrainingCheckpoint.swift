@@ -1,0 +1,272 @@
+import Distributed
+import Foundation
+import NeuralNetwork
+
+/// A training checkpoint: everything needed to continue a run exactly, on any number of ranks.
+///
+/// Layout of `<run>/step-<N>/`:
+///
+///     embeddings-rank<r>.h5   rank r's rows of each table it holds (replicated tables: rank 0's
+///                             copy only), `/<table>/weights` (rows, D), and their optimizer
+///                             state `/<table>/optimizer_first` and `/<table>/optimizer_second`
+///                             (row-wise Adagrad: (rows, 1); Adam: (rows, D) each)
+///     dense.h5                from rank 0: every dense parameter at `/dense/<path>`, the dense
+///                             optimizer state `/optimizer/dense_first` and `_second` (arena
+///                             layout), and for every table a virtual dataset `/<table>/weights`
+///                             (and its optimizer state) that stitches the ranks' rows into the
+///                             whole table, readable by h5dump or h5py; attributes: format,
+///                             format_version, step, epoch, position_in_epoch, samples_seen,
+///                             world_size, optimizer steps, optimizer, config (YAML)
+///
+/// Loading reads each rank's rows out of the whole-table virtual datasets, so a checkpoint
+/// written by N ranks loads on M. The folder is written as `.step-<N>.partial`, each file is
+/// fsynced, and it is renamed when every rank has finished; then `latest` is repointed and all
+/// but the newest `keepLast` checkpoints are removed. A crash at any point leaves `latest` on
+/// the previous complete checkpoint.
+public enum TrainingCheckpoint {
+    public static let formatName = "recsys-dist checkpoint"
+    public static let formatVersion = 2
+
+    /// Where a run stands, stored with the weights.
+    public struct State: Sendable, Equatable {
+        public var step: Int
+        public var epoch: Int
+        /// Samples of the current epoch already trained on (the loader resumes there).
+        public var positionInEpoch: Int
+        public var samplesSeen: Int
+        public var worldSize: Int
+        public var denseOptimizerSteps: Int
+        public var sparseOptimizerSteps: Int
+        /// The optimizer algorithm's name (state layouts differ between them).
+        public var optimizer: String
+        /// The run's config, as YAML text.
+        public var configuration: String
+
+        public init(step: Int, epoch: Int, positionInEpoch: Int, samplesSeen: Int, worldSize: Int, denseOptimizerSteps: Int,
+                    sparseOptimizerSteps: Int, optimizer: String, configuration: String) {
+            self.step = step
+            self.epoch = epoch
+            self.positionInEpoch = positionInEpoch
+            self.samplesSeen = samplesSeen
+            self.worldSize = worldSize
+            self.denseOptimizerSteps = denseOptimizerSteps
+            self.sparseOptimizerSteps = sparseOptimizerSteps
+            self.optimizer = optimizer
+            self.configuration = configuration
+        }
+    }
+
+    /// A test hook: with `RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=k`, a rank exits (as if
+    /// killed) right after finishing its k-th checkpoint file of the process.
+    nonisolated(unsafe) static var filesWritten = 0
+    static func fileFinished() {
+        filesWritten += 1
+        if let limit = ProcessInfo.processInfo.environment["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES"].flatMap(Int.init),
+           filesWritten >= limit {
+            FileHandle.standardError.write(Data("test hook: crashing after checkpoint file \(filesWritten)\n".utf8))
+            exit(99)
+        }
+    }
+
+    /// Writes the checkpoint of `step` collectively (every rank calls it); returns its folder.
+    @discardableResult
+    public static func save(model: RecommendationModel, denseOptimizer: DenseOptimizer, sparseOptimizer: SparseOptimizer,
+                            state: State, runDirectory: String, keepLast: Int, communicator: Communicator) throws -> String {
+        let fileManager = FileManager.default
+        let final = "\(runDirectory)/step-\(state.step)", partial = "\(runDirectory)/.step-\(state.step).partial"
+        if communicator.isRoot {
+            try fileManager.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            try? fileManager.removeItem(atPath: partial)
+            try fileManager.createDirectory(atPath: partial, withIntermediateDirectories: false)
+        }
+        try communicator.barrier()
+
+        // Every rank: its rows and their optimizer state.
+        let rank = communicator.rank
+        let shardFile = try HDF5File.create("\(partial)/embeddings-rank\(rank).h5")
+        try shardFile.writeAttribute("format", string: formatName)
+        try shardFile.writeAttribute("format_version", integer: formatVersion)
+        var written: [Int32] = []  // (table number, first row, row count) of each block written
+        let tables = tableCatalogue(model)
+        for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
+            guard let number = tables.firstIndex(where: { $0.name == table.name }) else { continue }
+            try shardFile.writeFloats("\(table.name)/weights", shape: [table.rowCount, table.dimension], from: table.weights.base)
+            for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
+            where states[index].count > 0 {
+                try shardFile.writeFloats("\(table.name)/\(suffix)", shape: [table.rowCount, states[index].count / table.rowCount],
+                                          from: states[index].base)
+            }
+            written += [Int32(number), Int32(table.firstRow), Int32(table.rowCount)]
+        }
+        try shardFile.closeAndSync()
+        fileFinished()
+
+        // Rank 0 learns which rows every rank wrote, for the whole-table virtual datasets.
+        let counts = try communicator.allToAll((0..<communicator.size).map { $0 == 0 ? Int32(written.count) : 0 })
+        var blocks = [Int32](repeating: 0, count: Int(counts.reduce(0, +)))
+        try written.withUnsafeBufferPointer { send in
+            try blocks.withUnsafeMutableBufferPointer { receive in
+                try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                           sendCounts: (0..<communicator.size).map { $0 == 0 ? Int32(written.count) : 0 },
+                                           sendOffsets: Array(repeating: 0, count: communicator.size),
+                                           receive: receive.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!,
+                                           receiveCounts: counts, receiveOffsets: offsets(of: counts))
+            }
+        }
+
+        if communicator.isRoot {
+            let dense = try HDF5File.create("\(partial)/dense.h5")
+            for (name, value) in [("format", formatName), ("optimizer", state.optimizer), ("config", state.configuration)] {
+                try dense.writeAttribute(name, string: value)
+            }
+            for (name, value) in [("format_version", formatVersion), ("step", state.step), ("epoch", state.epoch),
+                                  ("position_in_epoch", state.positionInEpoch), ("samples_seen", state.samplesSeen),
+                                  ("world_size", state.worldSize), ("dense_optimizer_steps", state.denseOptimizerSteps),
+                                  ("sparse_optimizer_steps", state.sparseOptimizerSteps)] {
+                try dense.writeAttribute(name, integer: value)
+            }
+            for entry in model.arena.entries {
+                try dense.writeFloats("dense/\(entry.name)", shape: entry.shape, from: model.arena.values.base + entry.offset)
+            }
+            for (name, state) in [("dense_first", denseOptimizer.firstState), ("dense_second", denseOptimizer.secondState)] where state.count > 0 {
+                try dense.writeFloats("optimizer/\(name)", shape: [state.count], from: state.base)
+            }
+            let rankOfBlock = blockRanks(counts)
+            let stateColumns = sparseStateColumns(sparseOptimizer.settings.algorithm)
+            for (number, table) in tables.enumerated() {
+                var sources: [(file: String, dataset: String, rows: Range<Int>)] = []
+                for block in stride(from: 0, to: blocks.count, by: 3) where Int(blocks[block]) == number {
+                    let first = Int(blocks[block + 1])
+                    sources.append((file: "embeddings-rank\(rankOfBlock[block / 3]).h5", dataset: "\(table.name)/weights",
+                                    rows: first..<(first + Int(blocks[block + 2]))))
+                }
+                try dense.writeVirtualRows("\(table.name)/weights", rows: table.rows, columns: table.dimension, sources: sources)
+                for (suffix, columns) in zip(["optimizer_first", "optimizer_second"], stateColumns(table.dimension)) where columns > 0 {
+                    try dense.writeVirtualRows("\(table.name)/\(suffix)", rows: table.rows, columns: columns,
+                                               sources: sources.map { ($0.file, "\(table.name)/\(suffix)", $0.rows) })
+                }
+            }
+            try dense.closeAndSync()
+            fileFinished()
+            try HDF5File.sync(partial)
+            try? fileManager.removeItem(atPath: final)
+            try fileManager.moveItem(atPath: partial, toPath: final)
+            try repointLatest(runDirectory: runDirectory, to: "step-\(state.step)")
+            try removeOld(runDirectory: runDirectory, keepLast: keepLast)
+        }
+        try communicator.barrier()
+        return final
+    }
+
+    /// Every table of the model by name, whole-table rows and dimension, in a fixed order
+    /// (the same on every rank, whatever it holds).
+    static func tableCatalogue(_ model: RecommendationModel) -> [(name: String, rows: Int, dimension: Int)] {
+        model.embeddingCollections.flatMap { collection in
+            collection.specification.tableRowCounts.enumerated().map { t, rows in
+                (name: "\(collection.specification.name)/table\(t)", rows: rows, dimension: collection.specification.dimension)
+            }
+        }
+    }
+
+    /// The rank that sent each (table, first, count) block, from the per-rank counts.
+    static func blockRanks(_ counts: [Int32]) -> [Int] {
+        counts.enumerated().flatMap { rank, count in Array(repeating: rank, count: Int(count) / 3) }
+    }
+
+    /// Columns of the first and second sparse optimizer states for a table of dimension D.
+    static func sparseStateColumns(_ algorithm: OptimizerAlgorithm) -> (Int) -> [Int] {
+        switch algorithm {
+        case .sgd: return { _ in [0, 0] }
+        case .adagrad: return { _ in [1, 0] }
+        case .adam: return { d in [d, d] }
+        }
+    }
+
+    private static func repointLatest(runDirectory: String, to target: String) throws {
+        let latest = "\(runDirectory)/latest", newLink = "\(runDirectory)/.latest-\(getpid())"
+        try? FileManager.default.removeItem(atPath: newLink)
+        try FileManager.default.createSymbolicLink(atPath: newLink, withDestinationPath: target)
+        guard rename(newLink, latest) == 0 else { throw CheckpointError.cannotCreate(path: latest) }
+        try HDF5File.sync(runDirectory)
+    }
+
+    private static func removeOld(runDirectory: String, keepLast: Int) throws {
+        guard keepLast > 0 else { return }
+        let steps = try FileManager.default.contentsOfDirectory(atPath: runDirectory)
+            .compactMap { name -> Int? in name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil }
+            .sorted(by: >)
+        for step in steps.dropFirst(keepLast) { try? FileManager.default.removeItem(atPath: "\(runDirectory)/step-\(step)") }
+    }
+
+    /// Reads the state of the checkpoint in `directory` (a `step-<N>` folder or `latest`).
+    public static func state(in directory: String) throws -> State {
+        let dense = try openChecked("\(directory)/dense.h5")
+        return State(step: try dense.readIntegerAttribute("step"), epoch: try dense.readIntegerAttribute("epoch"),
+                     positionInEpoch: try dense.readIntegerAttribute("position_in_epoch"),
+                     samplesSeen: try dense.readIntegerAttribute("samples_seen"),
+                     worldSize: try dense.readIntegerAttribute("world_size"),
+                     denseOptimizerSteps: try dense.readIntegerAttribute("dense_optimizer_steps"),
+                     sparseOptimizerSteps: try dense.readIntegerAttribute("sparse_optimizer_steps"),
+                     optimizer: try dense.readStringAttribute("optimizer"),
+                     configuration: try dense.readStringAttribute("config"))
+    }
+
+    /// Shapes of the dense parameters and whole tables stored, for `inspect`.
+    public static func contents(of directory: String, model: RecommendationModel) throws -> [(name: String, shape: [Int])] {
+        let dense = try openChecked("\(directory)/dense.h5")
+        let names = model.arena.entries.map { "dense/\($0.name)" } + tableCatalogue(model).map { "\($0.name)/weights" }
+        return names.map { ($0, dense.shape(of: $0) ?? []) }
+    }
+
+    /// Loads weights (and, when given, optimizer state) into `model`, which may be sharded
+    /// differently from the run that wrote the checkpoint: each rank reads its own rows.
+    public static func load(into model: RecommendationModel, denseOptimizer: DenseOptimizer?, sparseOptimizer: SparseOptimizer?,
+                            from directory: String) throws -> State {
+        let state = try self.state(in: directory)
+        let dense = try openChecked("\(directory)/dense.h5")
+        if let sparseOptimizer, state.optimizer != sparseOptimizer.settings.algorithm.rawValue {
+            throw CheckpointError.modelMismatch(path: dense.path, detail: "optimizer \(state.optimizer) in the checkpoint, "
+                                                + "\(sparseOptimizer.settings.algorithm.rawValue) in the config")
+        }
+        for entry in model.arena.entries {
+            try dense.readFloats("dense/\(entry.name)", shape: entry.shape, into: model.arena.values.base + entry.offset)
+        }
+        if let denseOptimizer {
+            for (name, buffer) in [("dense_first", denseOptimizer.firstState), ("dense_second", denseOptimizer.secondState)] where buffer.count > 0 {
+                try dense.readFloats("optimizer/\(name)", shape: [buffer.count], into: buffer.base)
+            }
+            denseOptimizer.stepCount = state.denseOptimizerSteps
+        }
+        for (index, table) in model.embeddingTables.enumerated() {
+            let name = "\(table.name)/weights"
+            guard let shape = dense.shape(of: name) else { throw CheckpointError.missing(path: dense.path, object: name) }
+            guard shape == [table.wholeTableRowCount, table.dimension] else {
+                throw CheckpointError.shapeMismatch(path: dense.path, object: name, found: shape,
+                                                    expected: [table.wholeTableRowCount, table.dimension])
+            }
+            let rows = table.firstRow..<(table.firstRow + table.rowCount)
+            try dense.readRows(name, rows: rows, columns: table.dimension, into: table.weights.base)
+            if let sparseOptimizer {
+                for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
+                where states[index].count > 0 {
+                    try dense.readRows("\(table.name)/\(suffix)", rows: rows, columns: states[index].count / table.rowCount,
+                                       into: states[index].base)
+                }
+            }
+        }
+        sparseOptimizer?.stepCount = state.sparseOptimizerSteps
+        return state
+    }
+
+    static func openChecked(_ path: String) throws -> HDF5File {
+        let file = try HDF5File.open(path)
+        guard let format = try? file.readStringAttribute("format"), format == formatName else {
+            throw CheckpointError.notACheckpoint(path: path)
+        }
+        let version = try file.readIntegerAttribute("format_version")
+        guard version == formatVersion else {
+            throw CheckpointError.versionMismatch(path: path, found: version, expected: formatVersion)
+        }
+        return file
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Checkpointing
+import Foundation
+import Training
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a checkpoint holds: step, run state, config, model, tables and shapes.")
+
+    @Argument(help: "A checkpoint folder (<directory>/<run>/step-<N> or .../latest).") var checkpoint: String
+
+    func run() throws {
+        do {
+            let state = try TrainingCheckpoint.state(in: checkpoint)
+            let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(checkpoint)/dense.h5 (config)")
+            let model = try ModelFactory.makeLayout(configuration)
+            print("checkpoint \(checkpoint) (format version \(TrainingCheckpoint.formatVersion))")
+            print("step \(state.step), epoch \(state.epoch + 1), \(state.positionInEpoch) samples into it, "
+                  + "\(state.samplesSeen) samples seen, written by \(state.worldSize) rank(s)")
+            print("optimizer \(state.optimizer) (dense steps \(state.denseOptimizerSteps), sparse steps \(state.sparseOptimizerSteps))")
+            print("model: \(configuration.model.architecture.rawValue), \(model.arena.count) dense parameters, "
+                  + "\(configuration.model.tableCount) tables of dimension \(configuration.model.embeddingDimension)")
+            for item in try TrainingCheckpoint.contents(of: checkpoint, model: model) {
+                print("  \(item.name)  \(item.shape.isEmpty ? "MISSING" : item.shape.map(String.init).joined(separator: " x "))")
+            }
+            print("config:")
+            print(state.configuration.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+        } catch let error as CheckpointError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
