@@ -175,19 +175,13 @@ final class HDF5File {
 
     /// Reads the dataset at `name` into `values`, which must hold exactly `shape`.
     func readFloats(_ name: String, shape: [Int], into values: UnsafeMutablePointer<Float>) throws {
-        guard exists(name) else { throw CheckpointError.missing(path: path, object: name) }
-        let dataset = H5Dopen2(handle, name, recsys_h5p_default())
-        guard dataset >= 0 else { throw CheckpointError.readFailed(path: path, object: name) }
-        defer { H5Dclose(dataset) }
-        let space = H5Dget_space(dataset)
-        defer { H5Sclose(space) }
-        let rank = Int(H5Sget_simple_extent_ndims(space))
-        var dims = [hsize_t](repeating: 0, count: max(rank, 0))
-        H5Sget_simple_extent_dims(space, &dims, nil)
-        let found = dims.map { Int($0) }
+        guard let found = self.shape(of: name) else { throw CheckpointError.missing(path: path, object: name) }
         guard found == shape else {
             throw CheckpointError.shapeMismatch(path: path, object: name, found: found, expected: shape)
         }
+        let dataset = H5Dopen2(handle, name, recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.readFailed(path: path, object: name) }
+        defer { H5Dclose(dataset) }
         guard H5Dread(dataset, recsys_h5t_native_float(), recsys_h5s_all(), recsys_h5s_all(), recsys_h5p_default(),
                       values) >= 0 else {
             throw CheckpointError.readFailed(path: path, object: name)
