@@ -182,8 +182,18 @@ public enum TrainingCheckpoint {
         }
     }
 
+    /// Points `<run>/best` at `step-<step>` (rank 0, after that checkpoint was saved); `keep_last`
+    /// never removes the checkpoint `best` points at.
+    public static func markBest(runDirectory: String, step: Int) throws {
+        try repoint(link: "best", runDirectory: runDirectory, to: "step-\(step)")
+    }
+
     private static func repointLatest(runDirectory: String, to target: String) throws {
-        let latest = "\(runDirectory)/latest", newLink = "\(runDirectory)/.latest-\(getpid())"
+        try repoint(link: "latest", runDirectory: runDirectory, to: target)
+    }
+
+    private static func repoint(link: String, runDirectory: String, to target: String) throws {
+        let latest = "\(runDirectory)/\(link)", newLink = "\(runDirectory)/.\(link)-\(getpid())"
         try? FileManager.default.removeItem(atPath: newLink)
         try FileManager.default.createSymbolicLink(atPath: newLink, withDestinationPath: target)
         guard rename(newLink, latest) == 0 else { throw CheckpointError.cannotCreate(path: latest) }
@@ -195,7 +205,10 @@ public enum TrainingCheckpoint {
         let steps = try FileManager.default.contentsOfDirectory(atPath: runDirectory)
             .compactMap { name -> Int? in name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil }
             .sorted(by: >)
-        for step in steps.dropFirst(keepLast) { try? FileManager.default.removeItem(atPath: "\(runDirectory)/step-\(step)") }
+        let best = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(runDirectory)/best")
+        for step in steps.dropFirst(keepLast) where best != "step-\(step)" {
+            try? FileManager.default.removeItem(atPath: "\(runDirectory)/step-\(step)")
+        }
     }
 
     /// Reads the state of the checkpoint in `directory` (a `step-<N>` folder or `latest`).

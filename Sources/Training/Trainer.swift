@@ -26,6 +26,21 @@ public struct TrainingReport: Sendable {
     public var embeddingFingerprint: Double
     /// Whether every rank ended with bit-identical dense parameters.
     public var replicasIdentical: Bool
+    /// The run directory (rank 0; nil when not recorded).
+    public var runDirectory: String?
+    /// Whether training stopped early on `evaluation.early_stop_auc`.
+    public var stoppedEarly: Bool
+}
+
+/// Where a run stands, for a live progress line (called on rank 0 after every step).
+public struct TrainingProgress: Sendable {
+    public var step: Int
+    public var totalSteps: Int
+    public var epoch: Int
+    /// Mean loss of the current logging window so far (this rank's samples).
+    public var loss: Double
+    public var samplesPerSecond: Double
+    public var secondsRemaining: Double
 }
 
 /// Runs a config end to end on every rank of `communicator`: data, model, training loop with
@@ -36,14 +51,17 @@ public final class Trainer {
     /// A checkpoint folder to continue from (`latest` means the run's newest).
     public let resume: String?
     private let log: (String) -> Void
+    private let progress: ((TrainingProgress) -> Void)?
 
-    /// `log` receives progress lines; only rank 0's are worth printing.
+    /// `log` receives progress lines (only rank 0's are worth printing); `progress`, when given,
+    /// is told about every step on rank 0.
     public init(configuration: TrainingConfiguration, communicator: Communicator, resume: String? = nil,
-                log: @escaping (String) -> Void) {
+                log: @escaping (String) -> Void, progress: ((TrainingProgress) -> Void)? = nil) {
         self.configuration = configuration
         self.communicator = communicator
         self.resume = resume
         self.log = log
+        self.progress = progress
     }
 
     public func run() throws -> TrainingReport {
@@ -84,8 +102,12 @@ public final class Trainer {
             stepIndex = state.step
             samples = state.samplesSeen
         }
-        var windowLossSum = 0.0, windowSamples = 0
+        let record = try openRunDirectory()
+        if let record { log("run directory \(record.path)") }
+        var windowLossSum = 0.0, windowSamples = 0, windowLocalSamples = 0
         var lossHistory: [Double] = []
+        var bestAUC = -Double.infinity, stoppedEarly = false
+        let firstStep = stepIndex, samplesAtStart = samples
         let trainStart = DispatchTime.now()
         var windowStart = trainStart
         var lastSave = DispatchTime.now(), savedStep = -1
@@ -109,14 +131,45 @@ public final class Trainer {
             samples += loader.globalBatchSize
             windowLossSum += loss * Double(loader.batch.size)
             windowSamples += loader.globalBatchSize
-            let isLast = stepIndex == totalSteps
+            windowLocalSamples += loader.batch.size
+            var isLast = stepIndex == totalSteps
+            if let progress, communicator.isRoot {
+                let elapsed = seconds(since: trainStart)
+                let perStep = elapsed / Double(stepIndex - firstStep)
+                progress(TrainingProgress(step: stepIndex, totalSteps: totalSteps, epoch: loader.epoch + 1,
+                                          loss: windowLossSum / Double(max(windowLocalSamples, 1)),
+                                          samplesPerSecond: Double(samples - samplesAtStart) / max(elapsed, 1e-9),
+                                          secondsRemaining: perStep * Double(totalSteps - stepIndex)))
+            }
             if (t.logEvery > 0 && stepIndex % t.logEvery == 0) || isLast {
                 let windowLoss = try communicator.allReduceSum([windowLossSum])[0] / Double(windowSamples)
                 lossHistory.append(windowLoss)
                 let rateNow = Double(windowSamples) / max(seconds(since: windowStart), 1e-9)
                 log("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(windowLoss, 4))  "
                     + "lr \(format(Double(rate), 5))  \(Int(rateNow)) samples/s")
-                windowLossSum = 0; windowSamples = 0; windowStart = DispatchTime.now()
+                try record?.record(step: stepIndex, [("loss", windowLoss), ("learning_rate", Double(rate)),
+                                                     ("samples_per_second", rateNow), ("samples", Double(samples)),
+                                                     ("epoch", Double(loader.epoch + 1))])
+                windowLossSum = 0; windowSamples = 0; windowLocalSamples = 0; windowStart = DispatchTime.now()
+            }
+            let e = configuration.evaluation
+            if e.everySteps > 0 && stepIndex % e.everySteps == 0 && !isLast {
+                let metrics = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
+                log("step \(stepIndex): held-out AUC \(format(metrics.auc, 4))  logloss \(format(metrics.logloss, 4))")
+                try record?.record(step: stepIndex, [("eval_auc", metrics.auc), ("eval_logloss", metrics.logloss),
+                                                     ("eval_accuracy", metrics.accuracy)])
+                if k.keepBest && metrics.auc > bestAUC {
+                    try save()
+                    if communicator.isRoot { try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex) }
+                    log("new best held-out AUC \(format(metrics.auc, 4)) at step \(stepIndex)")
+                }
+                bestAUC = max(bestAUC, metrics.auc)
+                if e.earlyStopAUC > 0 && metrics.auc >= e.earlyStopAUC {
+                    log("stopping early: held-out AUC \(format(metrics.auc, 4)) reached evaluation.early_stop_auc \(e.earlyStopAUC)")
+                    stoppedEarly = true
+                    isLast = true
+                    totalSteps = stepIndex
+                }
             }
             var due = k.everySteps > 0 && stepIndex % k.everySteps == 0
             if k.everySeconds > 0 {
@@ -138,6 +191,11 @@ public final class Trainer {
         }
         let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
                                                 communicator: communicator)
+        try record?.record(step: stepIndex, [("eval_auc", evaluation.auc), ("eval_logloss", evaluation.logloss),
+                                             ("eval_accuracy", evaluation.accuracy)])
+        if k.keepBest && evaluation.auc > bestAUC && checkpointPath != nil && communicator.isRoot {
+            try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex)
+        }
         var planted: BinaryClassificationMetrics?
         if let plantedLogits = splits.evaluation.plantedLogits {
             planted = try BinaryClassificationMetrics.compute(logits: plantedLogits, labels: splits.evaluation.labels)
@@ -147,7 +205,41 @@ public final class Trainer {
                               lossHistory: lossHistory, evaluation: evaluation, plantedEvaluation: planted,
                               checkpointPath: checkpointPath, denseFingerprint: ParameterFingerprint.dense(model),
                               embeddingFingerprint: try ParameterFingerprint.embeddings(model, communicator: communicator),
-                              replicasIdentical: replicasIdentical)
+                              replicasIdentical: replicasIdentical, runDirectory: record?.path, stoppedEarly: stoppedEarly)
+    }
+
+    /// Opens `runs/<name>-<timestamp>/` on rank 0 when the config asks for it; every rank
+    /// takes part in gathering the host names.
+    private func openRunDirectory() throws -> RunDirectory? {
+        guard configuration.run.record else { return nil }
+        let hosts = try gatherHostNames()
+        guard communicator.isRoot else { return nil }
+        return try RunDirectory(root: configuration.run.directory, name: configuration.run.name ?? "run",
+                                configuration: try ConfigurationLoader.yaml(configuration), worldSize: communicator.size,
+                                hosts: hosts)
+    }
+
+    /// Every rank's host name, on rank 0 (empty elsewhere).
+    private func gatherHostNames() throws -> [String] {
+        let name = Array(ProcessInfo.processInfo.hostName.utf8.prefix(255)).map { Int32($0) }
+        let size = communicator.size
+        let counts = try communicator.allToAll((0..<size).map { $0 == 0 ? Int32(name.count) : 0 })
+        var received = [Int32](repeating: 0, count: Int(counts.reduce(0, +)))
+        try name.withUnsafeBufferPointer { send in
+            try received.withUnsafeMutableBufferPointer { receive in
+                try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                           sendCounts: (0..<size).map { $0 == 0 ? Int32(name.count) : 0 },
+                                           sendOffsets: Array(repeating: 0, count: size),
+                                           receive: receive.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!,
+                                           receiveCounts: counts, receiveOffsets: offsets(of: counts))
+            }
+        }
+        var hosts: [String] = [], start = 0
+        for count in counts where communicator.isRoot {
+            hosts.append(String(decoding: received[start..<(start + Int(count))].map { UInt8($0) }, as: UTF8.self))
+            start += Int(count)
+        }
+        return hosts
     }
 
     /// Writes a checkpoint of the current step on every rank.

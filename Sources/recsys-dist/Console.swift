@@ -1,23 +1,79 @@
 import Foundation
 
+import ArgumentParser
+import Training
+
+/// How much a command says.
+enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+    /// Progress lines, notes and errors.
+    case info
+    /// Notes and errors, no progress lines.
+    case warning
+    /// Errors only.
+    case error
+}
+
 /// Where a command's lines go: progress on stdout (stderr in JSON mode, so stdout ends with the
-/// JSON object), errors on stderr; only rank 0 prints progress and results.
-struct Console {
+/// JSON object), errors on stderr; only rank 0 prints progress and results. On a terminal a
+/// live progress line (step, samples/s, loss, ETA) is redrawn in place between log lines.
+final class Console: @unchecked Sendable {
     let format: OutputFormat
     let isRoot: Bool
+    let level: LogLevel
+    private let isTerminal: Bool
+    private var lastDrawn = 0.0
+    private var liveLineShown = false
+
+    init(format: OutputFormat, isRoot: Bool, level: LogLevel = .info) {
+        self.format = format
+        self.isRoot = isRoot
+        self.level = level
+        let stream = format == .json ? STDERR_FILENO : STDOUT_FILENO
+        isTerminal = isatty(stream) == 1
+    }
+
+    private var progressHandle: FileHandle { format == .json ? FileHandle.standardError : FileHandle.standardOutput }
 
     func progress(_ line: String) {
-        guard isRoot else { return }
-        write(line + "\n", to: format == .json ? FileHandle.standardError : FileHandle.standardOutput)
+        guard isRoot, level == .info else { return }
+        clearLiveLine()
+        write(line + "\n", to: progressHandle)
+    }
+
+    /// A note that is not progress ("saved ...", "resumed ..."): shown unless the level is error.
+    func note(_ line: String) {
+        guard isRoot, level != .error else { return }
+        clearLiveLine()
+        write(line + "\n", to: progressHandle)
+    }
+
+    /// The live progress line, on a terminal only, at most ten times a second.
+    func live(_ state: TrainingProgress) {
+        guard isRoot, isTerminal, level == .info else { return }
+        let now = Date().timeIntervalSince1970
+        guard now - lastDrawn >= 0.1 || state.step == state.totalSteps else { return }
+        lastDrawn = now
+        let eta = Int(state.secondsRemaining.rounded())
+        let line = "\r\u{1B}[2Kstep \(state.step)/\(state.totalSteps)  epoch \(state.epoch)  loss \(Training.format(state.loss, 4))  "
+            + "\(Int(state.samplesPerSecond)) samples/s  ETA \(eta / 60):\(String(format: "%02d", eta % 60))"
+        write(line, to: progressHandle)
+        liveLineShown = true
+    }
+
+    private func clearLiveLine() {
+        if liveLineShown { write("\r\u{1B}[2K", to: progressHandle) }
+        liveLineShown = false
     }
 
     func error(_ line: String) {
+        clearLiveLine()
         write("error: " + line + "\n", to: FileHandle.standardError)
     }
 
     /// The final result: text lines, or one JSON object as the last line of stdout.
     func result(text: String, json: [String: Any]) {
         guard isRoot else { return }
+        clearLiveLine()
         switch format {
         case .text:
             write(text + "\n", to: FileHandle.standardOutput)

@@ -23,15 +23,28 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue from a checkpoint folder, or 'latest' for the run's newest.", valueName: "path|latest"))
     var resume: String?
 
+    @Flag(help: "Print only the result and errors.")
+    var quiet = false
+
+    @Option(help: "info (progress, notes, errors), warning (notes and errors) or error.")
+    var logLevel: LogLevel = .info
+
     func run() throws {
         let configuration = try loadConfiguration(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
-        let console = Console(format: format, isRoot: communicator.isRoot)
+        let console = Console(format: format, isRoot: communicator.isRoot, level: quiet ? .error : logLevel)
         let report: TrainingReport
         do {
             report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
-                                 log: console.progress).run()
+                                 log: { line in
+                                     if line.hasPrefix("step ") || line.hasPrefix("data:") || line.hasPrefix("model:") {
+                                         console.progress(line)
+                                     } else {
+                                         console.note(line)
+                                     }
+                                 },
+                                 progress: console.live).run()
         } catch {
             let message = "\(error)"
             console.error(message.hasPrefix("rank ") ? message : "rank \(communicator.rank): \(message)")
@@ -58,7 +71,8 @@ struct Train: ParsableCommand {
             "planted_auc": jsonValue(report.plantedEvaluation?.auc), "planted_logloss": jsonValue(report.plantedEvaluation?.logloss),
             "losses": report.lossHistory, "world_size": communicator.size,
             "dense_fingerprint": report.denseFingerprint, "embedding_fingerprint": report.embeddingFingerprint,
-            "replicas_identical": report.replicasIdentical,
+            "replicas_identical": report.replicasIdentical, "stopped_early": report.stoppedEarly,
+            "run_directory": report.runDirectory.map { $0 as Any } ?? NSNull(),
         ])
     }
 }

@@ -18,6 +18,13 @@ public enum BinaryRunner {
         return folder.appendingPathComponent("recsys-dist").path
     }
 
+    /// The working folder of the binaries the tests run.
+    public static let scratchFolder: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
     /// Runs the binary with `arguments`; kills it after `timeout` seconds.
     public static func run(_ arguments: [String], timeout: TimeInterval = 300, environment: [String: String] = [:]) throws -> Output {
         try run(executable: binaryPath, arguments, timeout: timeout, environment: environment)
@@ -29,6 +36,8 @@ public enum BinaryRunner {
                            environment: [String: String] = [:], started: ((Process) -> Void)? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
+        // Run in a fresh folder, so relative outputs (runs/, checkpoints/) land outside the package.
+        process.currentDirectoryURL = scratchFolder
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

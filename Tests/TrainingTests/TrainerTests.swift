@@ -21,6 +21,8 @@ import Training
                 crosses: [[0, 1]]
             checkpoint:
               save_final: false
+            run:
+              record: false
             training:
               batch_size: 256
               log_every: 0

@@ -22,6 +22,7 @@ public enum ConfigurationLoader {
         "evaluation": EvaluationSection.CodingKeys.allCases.map(\.rawValue),
         "checkpoint": CheckpointSection.CodingKeys.allCases.map(\.rawValue),
         "distributed": DistributedSection.CodingKeys.allCases.map(\.rawValue),
+        "run": RunSection.CodingKeys.allCases.map(\.rawValue),
     ]
 
     public static func load(path: String, overrides: [String] = []) throws -> TrainingConfiguration {
@@ -62,10 +63,11 @@ public enum ConfigurationLoader {
             throw ConfigurationError(describe(error, location: location(of:), source: source))
         }
         var configuration = decoded
-        if configuration.checkpoint.runName == nil {
+        if configuration.run.name == nil {
             let file = (source as NSString).lastPathComponent
-            configuration.checkpoint.runName = (file as NSString).deletingPathExtension
+            configuration.run.name = (file as NSString).deletingPathExtension
         }
+        if configuration.checkpoint.runName == nil { configuration.checkpoint.runName = configuration.run.name }
         let problems = ConfigurationValidator.problems(in: configuration)
         if let first = problems.first {
             throw ConfigurationError("\(location(of: first.key)): key '\(first.key)': \(first.message)")

@@ -106,6 +106,13 @@ public enum ConfigurationValidator {
                 "must be non-negative, got \(c.distributed.replicateMaxRows)")
         require(c.distributed.rowWiseMinRows >= 1, "distributed.row_wise_min_rows",
                 "must be at least 1, got \(c.distributed.rowWiseMinRows)")
+        require(c.evaluation.everySteps >= 0, "evaluation.every_steps", "must be non-negative (0: off), got \(c.evaluation.everySteps)")
+        require(c.evaluation.earlyStopAUC >= 0 && c.evaluation.earlyStopAUC <= 1, "evaluation.early_stop_auc",
+                "must be in 0...1 (0: off), got \(c.evaluation.earlyStopAUC)")
+        if let name = c.run.name {
+            require(!name.isEmpty && !name.contains("/") && !name.hasPrefix("."), "run.name",
+                    "must be a plain folder name (no '/', not starting with '.'), got '\(name)'")
+        }
         let k = c.checkpoint
         require(!k.directory.isEmpty, "checkpoint.directory", "must not be empty")
         require(k.everySteps >= 0, "checkpoint.every_steps", "must be non-negative (0: off), got \(k.everySteps)")

@@ -11,8 +11,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var evaluation: EvaluationSection
     public var checkpoint: CheckpointSection
     public var distributed: DistributedSection
+    public var run: RunSection
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case model, data, training, evaluation, checkpoint, distributed }
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, data, training, evaluation, checkpoint, distributed, run }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -22,6 +23,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         evaluation = try container.decodeIfPresent(EvaluationSection.self, forKey: .evaluation) ?? EvaluationSection()
         checkpoint = try container.decodeIfPresent(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
         distributed = try container.decodeIfPresent(DistributedSection.self, forKey: .distributed) ?? DistributedSection()
+        run = try container.decodeIfPresent(RunSection.self, forKey: .run) ?? RunSection()
     }
 }
 
@@ -351,11 +353,18 @@ public struct ScheduleSection: Codable, Sendable, Equatable {
     }
 }
 
+/// Held-out evaluation: at the end, and optionally during training.
 public struct EvaluationSection: Codable, Sendable, Equatable {
     public var batchSize = 8192
+    /// Evaluate on the held-out split every this many steps (0: only at the end).
+    public var everySteps = 0
+    /// Stop training once the held-out AUC reaches this (0: never), as MLPerf does.
+    public var earlyStopAUC = 0.0
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case batchSize = "batch_size"
+        case everySteps = "every_steps"
+        case earlyStopAUC = "early_stop_auc"
     }
 
     public init() {}
@@ -363,6 +372,29 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 8192
+        everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? 0
+        earlyStopAUC = try c.decodeIfPresent(Double.self, forKey: .earlyStopAUC) ?? 0
+    }
+}
+
+/// The run's name and its record: `<directory>/<name>-<timestamp>/` with the resolved config,
+/// metrics.jsonl and TensorBoard event files.
+public struct RunSection: Codable, Sendable, Equatable {
+    /// Defaults to the config file's name without its extension.
+    public var name: String?
+    public var directory = "runs"
+    /// Write the run directory (rank 0).
+    public var record = true
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, directory, record }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? "runs"
+        record = try c.decodeIfPresent(Bool.self, forKey: .record) ?? true
     }
 }
 
@@ -382,6 +414,9 @@ public struct CheckpointSection: Codable, Sendable, Equatable {
     public var saveFinal = true
     /// Keep the newest this many checkpoints (0: all).
     public var keepLast = 3
+    /// Save a checkpoint whenever a held-out evaluation reaches a new best AUC, and point
+    /// `<run>/best` at it (it is never removed by `keep_last`).
+    public var keepBest = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case directory
@@ -391,6 +426,7 @@ public struct CheckpointSection: Codable, Sendable, Equatable {
         case atEpochEnd = "at_epoch_end"
         case saveFinal = "save_final"
         case keepLast = "keep_last"
+        case keepBest = "keep_best"
     }
 
     public init() {}
@@ -405,6 +441,7 @@ public struct CheckpointSection: Codable, Sendable, Equatable {
         atEpochEnd = try c.decodeIfPresent(Bool.self, forKey: .atEpochEnd) ?? d.atEpochEnd
         saveFinal = try c.decodeIfPresent(Bool.self, forKey: .saveFinal) ?? d.saveFinal
         keepLast = try c.decodeIfPresent(Int.self, forKey: .keepLast) ?? d.keepLast
+        keepBest = try c.decodeIfPresent(Bool.self, forKey: .keepBest) ?? d.keepBest
     }
 
     /// The folder of this run's checkpoints.
