@@ -26,18 +26,20 @@ public enum BinaryRunner {
     }()
 
     /// Runs the binary with `arguments`; kills it after `timeout` seconds.
-    public static func run(_ arguments: [String], timeout: TimeInterval = 300, environment: [String: String] = [:]) throws -> Output {
-        try run(executable: binaryPath, arguments, timeout: timeout, environment: environment)
+    public static func run(_ arguments: [String], timeout: TimeInterval = 300, environment: [String: String] = [:],
+                           workingDirectory: String? = nil) throws -> Output {
+        try run(executable: binaryPath, arguments, timeout: timeout, environment: environment, workingDirectory: workingDirectory)
     }
 
     /// Runs `executable` with `arguments`; kills it after `timeout` seconds. `started` sees the
     /// process once it runs (to signal it from a test).
     public static func run(executable: String, _ arguments: [String], timeout: TimeInterval = 300,
-                           environment: [String: String] = [:], started: ((Process) -> Void)? = nil) throws -> Output {
+                           environment: [String: String] = [:], workingDirectory: String? = nil,
+                           started: ((Process) -> Void)? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         // Run in a fresh folder, so relative outputs (runs/, checkpoints/) land outside the package.
-        process.currentDirectoryURL = scratchFolder
+        process.currentDirectoryURL = workingDirectory.map { URL(fileURLWithPath: $0) } ?? scratchFolder
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

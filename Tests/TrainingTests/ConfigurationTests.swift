@@ -108,11 +108,24 @@ import Training
     }
 
     @Test func shippedConfigsAreValid() throws {
-        for name in ["quickstart", "dlrm-small-synthetic", "wide-deep-synthetic", "dlrm-criteo-sample", "wide-deep-criteo-sample",
-                     "wide-deep-movielens", "wide-deep-movielens-ids"] {
-            let path = packageRoot() + "/configs/\(name).yaml"
-            _ = try ConfigurationLoader.load(path: path)
-        }
+        let folder = packageRoot() + "/configs"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
+        #expect(names.count >= 9)
+        for name in names { _ = try ConfigurationLoader.load(path: "\(folder)/\(name)") }
+    }
+
+    @Test func includeMergesSectionsKeyByKey() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-include-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder + "/base", withIntermediateDirectories: true)
+        try Self.minimal.write(toFile: folder + "/base/b.yaml", atomically: true, encoding: .utf8)
+        try "include: base/b.yaml\ntraining:\n  batch_size: 32\n".write(toFile: folder + "/top.yaml", atomically: true, encoding: .utf8)
+        let c = try ConfigurationLoader.load(path: folder + "/top.yaml")
+        #expect(c.training.batchSize == 32, "the including file wins")
+        #expect(c.training.optimizer.algorithm == .adam && c.model.tableRows == [10, 20], "the rest comes from the base")
+        #expect(c.run.name == "top")
+        try "include: top.yaml\n".write(toFile: folder + "/base/b.yaml", atomically: true, encoding: .utf8)
+        try "include: base/b.yaml\n".write(toFile: folder + "/top.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: folder + "/top.yaml") }
     }
 }
 

@@ -25,24 +25,56 @@ public enum ConfigurationLoader {
         "run": RunSection.CodingKeys.allCases.map(\.rawValue),
     ]
 
+    /// Loads a config file. `include: base.yaml` at its top level (a path relative to the file)
+    /// merges the file over that base: sections merge key by key, other values replace.
     public static func load(path: String, overrides: [String] = []) throws -> TrainingConfiguration {
+        try resolve(try composeWithIncludes(path: path, seen: []), source: path, overrides: overrides)
+    }
+
+    static func compose(path: String) throws -> Node {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("\(path): cannot read the config file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError("\(path): the config is not valid UTF-8")
         }
-        return try parse(text, source: path, overrides: overrides)
+        do {
+            return try Yams.compose(yaml: text) ?? Node.mapping([:])
+        } catch {
+            throw ConfigurationError("\(path): invalid YAML: \(error)")
+        }
+    }
+
+    static func composeWithIncludes(path: String, seen: [String]) throws -> Node {
+        let root = try compose(path: path)
+        guard case .mapping(var mapping) = root, let include = mapping[Node("include")] else { return root }
+        guard let base = include.string else { throw ConfigurationError("\(path): key 'include': expected a file name") }
+        let basePath = base.hasPrefix("/") ? base : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(base)
+        guard !seen.contains(basePath) else { throw ConfigurationError("\(path): key 'include': \(base) includes itself") }
+        mapping[Node("include")] = nil
+        return merge(try composeWithIncludes(path: basePath, seen: seen + [path]), .mapping(mapping))
+    }
+
+    /// `top` over `base`: mappings merge key by key, anything else in `top` replaces.
+    static func merge(_ base: Node, _ top: Node) -> Node {
+        guard case .mapping(var merged) = base, case .mapping(let over) = top else { return top }
+        for (key, value) in over { merged[key] = merged[key].map { merge($0, value) } ?? value }
+        return .mapping(merged)
     }
 
     /// Parses config text; `source` names it in messages.
     public static func parse(_ text: String, source: String, overrides: [String] = []) throws -> TrainingConfiguration {
-        var root: Node
+        let root: Node
         do {
             root = try Yams.compose(yaml: text) ?? Node.mapping([:])
         } catch {
             throw ConfigurationError("\(source): invalid YAML: \(error)")
         }
+        return try resolve(root, source: source, overrides: overrides)
+    }
+
+    static func resolve(_ node: Node, source: String, overrides: [String]) throws -> TrainingConfiguration {
+        var root = node
         var overridden: [String] = []
         for override in overrides {
             root = try apply(override: override, to: root)
