@@ -1,0 +1,27 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// launch/mpirun-local.sh, as a user types it: bound ranks when they fit on the cores,
+/// oversubscribed when they do not, root flags added by itself.
+@Suite(.serialized) struct LauncherTests {
+    static let root: String = {
+        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        components.removeLast(3)
+        return components.joined(separator: "/")
+    }()
+
+    @Test(arguments: [(2, 1), (3, 1)])
+    func localLauncherTrains(ranks: Int, threads: Int) throws {
+        let output = try BinaryRunner.run(
+            executable: "/usr/bin/env",
+            ["bash", "\(Self.root)/launch/mpirun-local.sh", "\(ranks)", "\(threads)", "\(Self.root)/configs/quickstart.yaml",
+             "--set", "training.max_steps=5", "--set", "data.synthetic.train_samples=20000", "--set", "data.synthetic.eval_samples=2000",
+             "--set", "checkpoint.save_final=false", "--set", "run.record=false", "--format", "json"],
+            environment: ["RECSYS_DIST_BIN": BinaryRunner.binaryPath])
+        #expect(output.status == 0, "\(output.standardError)")
+        let json = try JSONSerialization.jsonObject(with: Data((output.standardOutput.split(separator: "\n").last ?? "").utf8)) as? [String: Any]
+        #expect(json?["world_size"] as? Int == ranks)
+        #expect(json?["replicas_identical"] as? Bool == true)
+    }
+}
