@@ -33,6 +33,24 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private let requestOwner = IndexBuffer(capacity: 1)
     private var sendCounts: [Int32]
     private var receiveCounts: [Int32]
+    private var sendOffsets: [Int32]
+    private var receiveOffsets: [Int32]
+    /// Counts and offsets of one all-to-all in elements (requests times a width), rewritten in
+    /// place every step so the exchange allocates nothing.
+    private var elementSendCounts: [Int32]
+    private var elementSendOffsets: [Int32]
+    private var elementReceiveCounts: [Int32]
+    private var elementReceiveOffsets: [Int32]
+    /// Per request: its position in the send buffer.
+    private let sendPosition = IndexBuffer(capacity: 1)
+    // The replicated tables' row gradients, shared with every rank.
+    private var replicatedPairs: [Int32] = []
+    private var replicatedValues: [Float] = []
+    private var gatheredPairs: [Int32] = []
+    private var gatheredValues: [Float] = []
+    private var replicatedCounts: [Int32] = []
+    private var replicatedOffsets: [Int32] = []
+    private var zeroOffsets: [Int32] = []
     private let sendPairs = IndexBuffer(capacity: 2)
     private let receivedPairs = IndexBuffer(capacity: 2)
     private var servedRows = FloatBuffer(count: 0)
@@ -69,6 +87,44 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         positionOfID = specification.tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
         sendCounts = Array(repeating: 0, count: communicator.size)
         receiveCounts = sendCounts
+        sendOffsets = sendCounts
+        receiveOffsets = sendCounts
+        elementSendCounts = sendCounts
+        elementSendOffsets = sendCounts
+        elementReceiveCounts = sendCounts
+        elementReceiveOffsets = sendCounts
+        replicatedCounts = sendCounts
+        replicatedOffsets = sendCounts
+        zeroOffsets = sendCounts
+    }
+
+    /// `counts` and `offsets` scaled by `width` into `scaledCounts` and `scaledOffsets`.
+    private static func scale(_ counts: [Int32], _ offsets: [Int32], by width: Int,
+                              into scaledCounts: inout [Int32], _ scaledOffsets: inout [Int32]) {
+        for r in counts.indices {
+            scaledCounts[r] = counts[r] * Int32(width)
+            scaledOffsets[r] = offsets[r] * Int32(width)
+        }
+    }
+
+    /// Exclusive prefix sums of `counts` into `result`.
+    private static func prefixSums(_ counts: [Int32], into result: inout [Int32]) {
+        var running: Int32 = 0
+        for r in counts.indices {
+            result[r] = running
+            running += counts[r]
+        }
+    }
+
+    /// Sends `width` elements per request to the owners (`toOwners`), or answers from the
+    /// owners back to the requesters.
+    private func exchange(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, width: Int, toOwners: Bool) throws {
+        Self.scale(toOwners ? sendCounts : receiveCounts, toOwners ? sendOffsets : receiveOffsets, by: width,
+                   into: &elementSendCounts, &elementSendOffsets)
+        Self.scale(toOwners ? receiveCounts : sendCounts, toOwners ? receiveOffsets : sendOffsets, by: width,
+                   into: &elementReceiveCounts, &elementReceiveOffsets)
+        try communicator.allToAllV(send: send, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
+                                   receive: receive, receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
     }
 
     /// A factory for models: every collection of the model sharded by `plan` (built for the
@@ -84,6 +140,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     }
 
     private func isReplicated(_ t: Int) -> Bool { plan.tables[t].placement == .replicated }
+    private lazy var replicatedTables: [Int] = (0..<plan.tables.count).filter(isReplicated)
 
     /// Whether this rank holds every row of table t (a replica, or a whole table placed here):
     /// its lookups skip the exchange.
@@ -169,14 +226,14 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             }
         }
         // Lay requests out by owner: request -> send position.
-        let sendOffsets = offsets(of: sendCounts)
-        var next = sendOffsets
-        var sendPosition = [Int32](repeating: 0, count: requestCount)
+        Self.prefixSums(sendCounts, into: &sendOffsets)
+        Self.prefixSums(sendCounts, into: &elementSendOffsets)  // the next free position per owner
+        sendPosition.reserve(requestCount)
         sendPairs.reserve(2 * requestCount)
         for request in 0..<requestCount {
             let owner = Int(requestOwner[request])
-            let position = next[owner]
-            next[owner] += 1
+            let position = elementSendOffsets[owner]
+            elementSendOffsets[owner] += 1
             sendPosition[request] = position
             sendPairs[2 * Int(position)] = requestTable[request]
             sendPairs[2 * Int(position) + 1] = requestRow[request]
@@ -190,13 +247,14 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
 
         // Exchange the requests, serve them, exchange the rows.
         receiveCounts = try communicator.allToAll(sendCounts)
-        let receiveOffsets = offsets(of: receiveCounts)
+        Self.prefixSums(receiveCounts, into: &receiveOffsets)
         let served = Int(receiveCounts.reduce(0, +))
         receivedPairs.reserve(2 * served)
-        try communicator.allToAllV(send: sendPairs.base, sendCounts: sendCounts.map { 2 * $0 },
-                                   sendOffsets: sendOffsets.map { 2 * $0 },
-                                   receive: receivedPairs.base, receiveCounts: receiveCounts.map { 2 * $0 },
-                                   receiveOffsets: receiveOffsets.map { 2 * $0 })
+        Self.scale(sendCounts, sendOffsets, by: 2, into: &elementSendCounts, &elementSendOffsets)
+        Self.scale(receiveCounts, receiveOffsets, by: 2, into: &elementReceiveCounts, &elementReceiveOffsets)
+        try communicator.allToAllV(send: sendPairs.base, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
+                                   receive: receivedPairs.base, receiveCounts: elementReceiveCounts,
+                                   receiveOffsets: elementReceiveOffsets)
         if servedRows.count < served * d { servedRows = FloatBuffer(count: served * d * 2) }
         if fetchedRows.count < requestCount * d { fetchedRows = FloatBuffer(count: requestCount * d * 2) }
         for j in 0..<served {
@@ -204,10 +262,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             let shard = shards[Int(receivedPairs[2 * j])]!
             Kernels.copy(shard.row(Int(receivedPairs[2 * j + 1]) - shard.firstRow), to: servedRows.base + j * d, count: d)
         }
-        try communicator.allToAllV(send: servedRows.base, sendCounts: receiveCounts.map { $0 * Int32(d) },
-                                   sendOffsets: receiveOffsets.map { $0 * Int32(d) },
-                                   receive: fetchedRows.base, receiveCounts: sendCounts.map { $0 * Int32(d) },
-                                   receiveOffsets: sendOffsets.map { $0 * Int32(d) })
+        try exchange(servedRows.base, fetchedRows.base, width: d, toOwners: false)
     }
 
     // MARK: Backward
@@ -228,13 +283,9 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             }
         }
         // Send them to the owners, who update their shards.
-        let sendOffsets = offsets(of: sendCounts), receiveOffsets = offsets(of: receiveCounts)
         let served = Int(receiveCounts.reduce(0, +))
         if receivedGradients.count < served * d { receivedGradients = FloatBuffer(count: served * d * 2) }
-        try communicator.allToAllV(send: gradientsToSend.base, sendCounts: sendCounts.map { $0 * Int32(d) },
-                                   sendOffsets: sendOffsets.map { $0 * Int32(d) },
-                                   receive: receivedGradients.base, receiveCounts: receiveCounts.map { $0 * Int32(d) },
-                                   receiveOffsets: receiveOffsets.map { $0 * Int32(d) })
+        try exchange(gradientsToSend.base, receivedGradients.base, width: d, toOwners: true)
         for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) {
             shard!.beginGradient(capacity: served + batch.sparse[t].idCount(samples: batch.size))
         }
@@ -281,44 +332,55 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// buffer sent to all: an all-gather), and each rank applies all of them in rank order.
     private func shareReplicatedGradients(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout,
                                           mode: EmbeddingBackwardMode) throws {
-        let replicated = (0..<plan.tables.count).filter(isReplicated)
-        guard !replicated.isEmpty else { return }
+        guard !replicatedTables.isEmpty else { return }
+        let replicated = replicatedTables
         let d = dimension, worldSize = communicator.size
-        var pairs: [Int32] = [], values: [Float] = []
+        replicatedPairs.removeAll(keepingCapacity: true)
+        replicatedValues.removeAll(keepingCapacity: true)
         for t in replicated {
             let table = shards[t]!
             table.backward(batch.sparse[t], rows: batch.size,
                            outputGradient: outputGradient + layout.firstOffset + t * layout.tableOffset,
                            gradientStride: layout.rowStride, mode: .collectGradients)
             for u in 0..<table.gradient.rowCount {
-                pairs += [Int32(t), table.gradient.rowIDs[u]]
-                values += UnsafeBufferPointer(start: table.gradient.gradient(ofRow: u), count: d)
+                replicatedPairs.append(Int32(t))
+                replicatedPairs.append(table.gradient.rowIDs[u])
+                replicatedValues.append(contentsOf: UnsafeBufferPointer(start: table.gradient.gradient(ofRow: u), count: d))
             }
         }
-        let count = Int32(pairs.count / 2)
-        let counts = try communicator.allToAll(Array(repeating: count, count: worldSize))
-        let total = Int(counts.reduce(0, +)), receiveOffsets = offsets(of: counts)
-        var allPairs = [Int32](repeating: 0, count: 2 * total), allValues = [Float](repeating: 0, count: total * d)
-        let zeros = [Int32](repeating: 0, count: worldSize)
-        try pairs.withUnsafeBufferPointer { send in
-            try allPairs.withUnsafeMutableBufferPointer { receive in
-                try communicator.allToAllV(send: send.baseAddress!, sendCounts: Array(repeating: 2 * count, count: worldSize),
-                                           sendOffsets: zeros, receive: receive.baseAddress!,
-                                           receiveCounts: counts.map { 2 * $0 }, receiveOffsets: receiveOffsets.map { 2 * $0 })
-            }
-        }
-        try values.withUnsafeBufferPointer { send in
-            try allValues.withUnsafeMutableBufferPointer { receive in
-                try communicator.allToAllV(send: send.baseAddress!, sendCounts: Array(repeating: count * Int32(d), count: worldSize),
-                                           sendOffsets: zeros, receive: receive.baseAddress!,
-                                           receiveCounts: counts.map { $0 * Int32(d) },
-                                           receiveOffsets: receiveOffsets.map { $0 * Int32(d) })
+        // The same buffer goes to every rank (send offsets all 0): an all-gather.
+        let count = Int32(replicatedPairs.count / 2)
+        for r in 0..<worldSize { replicatedCounts[r] = count }
+        let counts = try communicator.allToAll(replicatedCounts)
+        let total = Int(counts.reduce(0, +))
+        Self.prefixSums(counts, into: &replicatedOffsets)
+        if gatheredPairs.count < 2 * total { gatheredPairs = [Int32](repeating: 0, count: 2 * total) }
+        if gatheredValues.count < total * d { gatheredValues = [Float](repeating: 0, count: total * d) }
+        for (width, isPairs) in [(2, true), (d, false)] {
+            Self.scale(replicatedCounts, zeroOffsets, by: width, into: &elementSendCounts, &elementSendOffsets)
+            Self.scale(counts, replicatedOffsets, by: width, into: &elementReceiveCounts, &elementReceiveOffsets)
+            if isPairs {
+                try replicatedPairs.withUnsafeBufferPointer { send in
+                    try gatheredPairs.withUnsafeMutableBufferPointer { receive in
+                        try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!, sendCounts: elementSendCounts,
+                                                   sendOffsets: elementSendOffsets, receive: receive.baseAddress!,
+                                                   receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
+                    }
+                }
+            } else {
+                try replicatedValues.withUnsafeBufferPointer { send in
+                    try gatheredValues.withUnsafeMutableBufferPointer { receive in
+                        try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!, sendCounts: elementSendCounts,
+                                                   sendOffsets: elementSendOffsets, receive: receive.baseAddress!,
+                                                   receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
+                    }
+                }
             }
         }
         for t in replicated { shards[t]!.beginGradient(capacity: total) }
-        allValues.withUnsafeBufferPointer { gradients in
+        gatheredValues.withUnsafeBufferPointer { gradients in
             for j in 0..<total {
-                apply(gradients.baseAddress! + j * d, to: shards[Int(allPairs[2 * j])]!, row: Int(allPairs[2 * j + 1]), mode: mode)
+                apply(gradients.baseAddress! + j * d, to: shards[Int(gatheredPairs[2 * j])]!, row: Int(gatheredPairs[2 * j + 1]), mode: mode)
             }
         }
         for t in replicated { shards[t]!.finishGradient() }
