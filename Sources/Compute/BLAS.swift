@@ -24,5 +24,4 @@ public enum BLAS {
         openblas_set_num_threads(Int32(count))
     }
 
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
 }

@@ -106,21 +106,4 @@ public enum Kernels {
         while i < count { total += x[i] * y[i]; i &+= 1 }
         return total
     }
-
-    /// Sum of `count` floats (8-wide SIMD, two accumulators).
-    @inlinable
-    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var i = 0
-        var acc0 = SIMD8<Float>(repeating: 0)
-        var acc1 = SIMD8<Float>(repeating: 0)
-        let raw = UnsafeRawPointer(x)
-        while i &+ 16 <= count {
-            acc0 = acc0 + raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-            acc1 = acc1 + raw.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self)
-            i &+= 16
-        }
-        var total = (acc0 + acc1).sum()
-        while i < count { total += x[i]; i &+= 1 }
-        return total
-    }
 }

@@ -44,8 +44,6 @@ public final class ParameterArena: @unchecked Sendable {
     public func value(at offset: Int, count: Int) -> TensorView { values.view(offset: offset, count: count) }
     public func gradient(at offset: Int, count: Int) -> TensorView { gradients.view(offset: offset, count: count) }
 
-    public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
-
     /// Zeroes every gradient (backward passes add into them).
     public func zeroGradients() { gradients.setZero() }
 }
