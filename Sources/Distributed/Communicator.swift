@@ -51,9 +51,16 @@ extension Communicator {
 
 /// Exclusive prefix sums: the offsets of consecutive blocks of the given counts.
 public func offsets(of counts: [Int32]) -> [Int32] {
+    var result = [Int32](repeating: 0, count: counts.count)
+    writeOffsets(of: counts, into: &result)
+    return result
+}
+
+/// `offsets(of:)` written into an existing array of the same length (no allocation).
+public func writeOffsets(of counts: [Int32], into result: inout [Int32]) {
     var running: Int32 = 0
-    return counts.map { count in
-        defer { running += count }
-        return running
+    for r in counts.indices {
+        result[r] = running
+        running += counts[r]
     }
 }

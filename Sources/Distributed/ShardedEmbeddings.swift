@@ -19,30 +19,22 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// Per table: the shard this rank holds, or nil.
     private let shards: [EmbeddingTable?]
     public let localTables: [EmbeddingTable]
+    /// Per table: the address global row 0 would have in this rank's shard (so row r of a
+    /// table is at `+ r * D`), for served rows without reference counting; nil when not held.
+    private let rowBase: [UnsafeMutablePointer<Float>?]
     private let rank: Int
     private let dimension: Int
 
-    // Requests of the current batch, rebuilt in every forward and read again in backward.
-    /// Per table, per global row: index of the row among this batch's distinct requests, or -1.
-    private let requestSlot: [IndexBuffer]
-    /// Per table: for each id position of the batch, the send position of its distinct row.
-    private let positionOfID: [IndexBuffer]
-    private var requestCount = 0
-    private let requestTable = IndexBuffer(capacity: 1)
-    private let requestRow = IndexBuffer(capacity: 1)
-    private let requestOwner = IndexBuffer(capacity: 1)
-    private var sendCounts: [Int32]
-    private var receiveCounts: [Int32]
-    private var sendOffsets: [Int32]
-    private var receiveOffsets: [Int32]
+    /// The requests of the current batch (shared with a collection over the same features).
+    private let routing: RequestRouting
+    /// Whether this collection routes the requests (or reuses another's routing).
+    private let leadsRouting: Bool
     /// Counts and offsets of one all-to-all in elements (requests times a width), rewritten in
     /// place every step so the exchange allocates nothing.
     private var elementSendCounts: [Int32]
     private var elementSendOffsets: [Int32]
     private var elementReceiveCounts: [Int32]
     private var elementReceiveOffsets: [Int32]
-    /// Per request: its position in the send buffer.
-    private let sendPosition = IndexBuffer(capacity: 1)
     // The replicated tables' row gradients, shared with every rank.
     private var replicatedPairs: [Int32] = []
     private var replicatedValues: [Float] = []
@@ -51,15 +43,16 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private var replicatedCounts: [Int32] = []
     private var replicatedOffsets: [Int32] = []
     private var zeroOffsets: [Int32] = []
-    private let sendPairs = IndexBuffer(capacity: 2)
-    private let receivedPairs = IndexBuffer(capacity: 2)
     private var servedRows = FloatBuffer(count: 0)
     private var fetchedRows = FloatBuffer(count: 0)
     private var gradientsToSend = FloatBuffer(count: 0)
     private var receivedGradients = FloatBuffer(count: 0)
 
+    /// - Parameter sharingRoutingWith: a collection over the same features (the same ids, table
+    ///   sizes and placement; Wide&Deep's deep tables for its wide ones) whose forward runs first
+    ///   on every batch: this one then reuses its request routing instead of exchanging the ids again.
     public init(_ specification: EmbeddingSpecification, plan: ShardingPlan, communicator: Communicator,
-                batchCapacity: Int) {
+                batchCapacity: Int, sharingRoutingWith leader: ShardedEmbeddings? = nil) {
         precondition(plan.tables.count == specification.tableRowCounts.count, "ShardedEmbeddings: plan and tables differ")
         self.specification = specification
         self.plan = plan
@@ -79,23 +72,26 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             return shard
         }
         localTables = shards.compactMap { $0 }
-        requestSlot = specification.tableRowCounts.map { rows in
-            let slots = IndexBuffer(capacity: rows)
-            slots.base.update(repeating: -1, count: rows)
-            return slots
+        rowBase = shards.map { shard in shard.map { $0.weights.base - $0.firstRow * $0.dimension } }
+        if let leader {
+            precondition(leader.plan.tables.map(\.placement) == plan.tables.map(\.placement)
+                         && leader.specification.tableRowCounts == specification.tableRowCounts,
+                         "ShardedEmbeddings: routing is shared only between collections over the same features")
+            routing = leader.routing
+            leadsRouting = false
+        } else {
+            routing = RequestRouting(tableRowCounts: specification.tableRowCounts, batchCapacity: batchCapacity,
+                                     worldSize: communicator.size)
+            leadsRouting = true
         }
-        positionOfID = specification.tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
-        sendCounts = Array(repeating: 0, count: communicator.size)
-        receiveCounts = sendCounts
-        sendOffsets = sendCounts
-        receiveOffsets = sendCounts
-        elementSendCounts = sendCounts
-        elementSendOffsets = sendCounts
-        elementReceiveCounts = sendCounts
-        elementReceiveOffsets = sendCounts
-        replicatedCounts = sendCounts
-        replicatedOffsets = sendCounts
-        zeroOffsets = sendCounts
+        let zeros = [Int32](repeating: 0, count: communicator.size)
+        elementSendCounts = zeros
+        elementSendOffsets = zeros
+        elementReceiveCounts = zeros
+        elementReceiveOffsets = zeros
+        replicatedCounts = zeros
+        replicatedOffsets = zeros
+        zeroOffsets = zeros
     }
 
     /// `counts` and `offsets` scaled by `width` into `scaledCounts` and `scaledOffsets`.
@@ -107,21 +103,14 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         }
     }
 
-    /// Exclusive prefix sums of `counts` into `result`.
-    private static func prefixSums(_ counts: [Int32], into result: inout [Int32]) {
-        var running: Int32 = 0
-        for r in counts.indices {
-            result[r] = running
-            running += counts[r]
-        }
-    }
 
     /// Sends `width` elements per request to the owners (`toOwners`), or answers from the
     /// owners back to the requesters.
     private func exchange(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, width: Int, toOwners: Bool) throws {
-        Self.scale(toOwners ? sendCounts : receiveCounts, toOwners ? sendOffsets : receiveOffsets, by: width,
+        let r = routing
+        Self.scale(toOwners ? r.sendCounts : r.receiveCounts, toOwners ? r.sendOffsets : r.receiveOffsets, by: width,
                    into: &elementSendCounts, &elementSendOffsets)
-        Self.scale(toOwners ? receiveCounts : sendCounts, toOwners ? receiveOffsets : sendOffsets, by: width,
+        Self.scale(toOwners ? r.receiveCounts : r.sendCounts, toOwners ? r.receiveOffsets : r.sendOffsets, by: width,
                    into: &elementReceiveCounts, &elementReceiveOffsets)
         try communicator.allToAllV(send: send, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
                                    receive: receive, receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
@@ -131,11 +120,21 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// collection's table sizes and dimension).
     public static func factory(communicator: Communicator, strategy: ShardingPlan.Strategy, replicateMaxRows: Int,
                                rowWiseMinRows: Int) -> EmbeddingFactory {
-        { specification, batchCapacity in
+        // A model's second collection over the same tables (Wide&Deep's wide part) shares the
+        // first one's request routing.
+        nonisolated(unsafe) var previous: ShardedEmbeddings?
+        return { specification, batchCapacity in
             let plan = ShardingPlan(tableRowCounts: specification.tableRowCounts, dimension: specification.dimension,
                                     worldSize: communicator.size, strategy: strategy, replicateMaxRows: replicateMaxRows,
                                     rowWiseMinRows: rowWiseMinRows)
-            return ShardedEmbeddings(specification, plan: plan, communicator: communicator, batchCapacity: batchCapacity)
+            let leader = previous.flatMap { previous in
+                previous.specification.tableRowCounts == specification.tableRowCounts
+                    && previous.plan.tables.map(\.placement) == plan.tables.map(\.placement) ? previous : nil
+            }
+            let collection = ShardedEmbeddings(specification, plan: plan, communicator: communicator,
+                                               batchCapacity: batchCapacity, sharingRoutingWith: leader)
+            previous = collection
+            return collection
         }
     }
 
@@ -144,13 +143,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
 
     /// Whether this rank holds every row of table t (a replica, or a whole table placed here):
     /// its lookups skip the exchange.
-    private func isWhollyLocal(_ t: Int) -> Bool {
-        switch plan.tables[t].placement {
-        case .replicated: return true
-        case .tableWise(let owner): return owner == rank
-        case .rowWise: return communicator.size == 1
-        }
-    }
+    private func isWhollyLocal(_ t: Int) -> Bool { plan.holdsWhole(table: t, rank: rank) }
 
     // MARK: Forward
 
@@ -164,7 +157,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
                 shards[t]!.forward(feature, rows: batch.size, output: destination, outputStride: layout.rowStride)
                 continue
             }
-            let positions = positionOfID[t].base
+            let positions = routing.positionOfID[t].base
             for b in 0..<batch.size {
                 let out = destination + b * layout.rowStride
                 out.update(repeating: 0, count: d)
@@ -184,7 +177,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
                 shards[t]!.forwardAddingScalars(feature, rows: batch.size, output: output)
                 continue
             }
-            let positions = positionOfID[t].base
+            let positions = routing.positionOfID[t].base
             for b in 0..<batch.size {
                 var sum: Float = 0
                 for k in Int(offsets[b])..<Int(offsets[b + 1]) { sum += fetchedRows[Int(positions[k])] }
@@ -193,74 +186,18 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         }
     }
 
-    /// Builds the distinct requests of `batch`, exchanges them, and leaves the answered rows in
-    /// `fetchedRows` at each request's send position.
+    /// Routes the requests of `batch` (unless another collection over the same features just
+    /// did), serves the rows asked of this rank, and leaves the answered rows in `fetchedRows` at
+    /// each request's send position.
     private func fetchRows(_ batch: Batch) throws {
-        let worldSize = communicator.size, d = dimension
-        var totalIDs = 0
-        for t in 0..<plan.tables.count where !isWhollyLocal(t) { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
-        for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
-        requestCount = 0
-        for r in 0..<worldSize { sendCounts[r] = 0 }
-
-        // Distinct (table, row) pairs, each with its owner.
-        for t in 0..<plan.tables.count where !isWhollyLocal(t) {
-            let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
-            let slots = requestSlot[t].base, ids = feature.ids.base
-            positionOfID[t].reserve(n)
-            let positions = positionOfID[t].base
-            for k in 0..<n {
-                let row = Int(ids[k])
-                var request = Int(slots[row])
-                if request < 0 {
-                    request = requestCount
-                    slots[row] = Int32(request)
-                    let owner = plan.owner(ofRow: row, table: t, requester: rank)
-                    requestTable[request] = Int32(t)
-                    requestRow[request] = Int32(row)
-                    requestOwner[request] = Int32(owner)
-                    sendCounts[owner] += 1
-                    requestCount += 1
-                }
-                positions[k] = Int32(request)  // a request index for now; a send position below
-            }
-        }
-        // Lay requests out by owner: request -> send position.
-        Self.prefixSums(sendCounts, into: &sendOffsets)
-        Self.prefixSums(sendCounts, into: &elementSendOffsets)  // the next free position per owner
-        sendPosition.reserve(requestCount)
-        sendPairs.reserve(2 * requestCount)
-        for request in 0..<requestCount {
-            let owner = Int(requestOwner[request])
-            let position = elementSendOffsets[owner]
-            elementSendOffsets[owner] += 1
-            sendPosition[request] = position
-            sendPairs[2 * Int(position)] = requestTable[request]
-            sendPairs[2 * Int(position) + 1] = requestRow[request]
-            // Clear the slot map for the next batch.
-            requestSlot[Int(requestTable[request])][Int(requestRow[request])] = -1
-        }
-        for t in 0..<plan.tables.count where !isWhollyLocal(t) {
-            let positions = positionOfID[t].base
-            for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
-        }
-
-        // Exchange the requests, serve them, exchange the rows.
-        receiveCounts = try communicator.allToAll(sendCounts)
-        Self.prefixSums(receiveCounts, into: &receiveOffsets)
-        let served = Int(receiveCounts.reduce(0, +))
-        receivedPairs.reserve(2 * served)
-        Self.scale(sendCounts, sendOffsets, by: 2, into: &elementSendCounts, &elementSendOffsets)
-        Self.scale(receiveCounts, receiveOffsets, by: 2, into: &elementReceiveCounts, &elementReceiveOffsets)
-        try communicator.allToAllV(send: sendPairs.base, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
-                                   receive: receivedPairs.base, receiveCounts: elementReceiveCounts,
-                                   receiveOffsets: elementReceiveOffsets)
+        let d = dimension
+        if leadsRouting { try routing.route(batch, plan: plan, rank: rank, communicator: communicator) }
+        let served = routing.served, requestCount = routing.requestCount
         if servedRows.count < served * d { servedRows = FloatBuffer(count: served * d * 2) }
-        if fetchedRows.count < requestCount * d { fetchedRows = FloatBuffer(count: requestCount * d * 2) }
+        if fetchedRows.count < routing.requestCount * d { fetchedRows = FloatBuffer(count: routing.requestCount * d * 2) }
         for j in 0..<served {
-            if j + prefetchDistance < served { prefetchRow(request: j + prefetchDistance, forWrite: false) }
-            let shard = shards[Int(receivedPairs[2 * j])]!
-            Kernels.copy(shard.row(Int(receivedPairs[2 * j + 1]) - shard.firstRow), to: servedRows.base + j * d, count: d)
+            if j + prefetchDistance < served { Kernels.prefetch(servedRow(j + prefetchDistance)) }
+            Kernels.copy(servedRow(j), to: servedRows.base + j * d, count: d)
         }
         try exchange(servedRows.base, fetchedRows.base, width: d, toOwners: false)
     }
@@ -271,10 +208,10 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
                          mode: EmbeddingBackwardMode) throws {
         let d = dimension
         // Sum the gradient of every distinct requested row, at its send position.
-        if gradientsToSend.count < requestCount * d { gradientsToSend = FloatBuffer(count: requestCount * d * 2) }
-        gradientsToSend.base.update(repeating: 0, count: requestCount * d)
+        if gradientsToSend.count < routing.requestCount * d { gradientsToSend = FloatBuffer(count: routing.requestCount * d * 2) }
+        gradientsToSend.base.update(repeating: 0, count: routing.requestCount * d)
         for t in 0..<plan.tables.count where !isWhollyLocal(t) {
-            let offsets = batch.sparse[t].offsets.base, positions = positionOfID[t].base
+            let offsets = batch.sparse[t].offsets.base, positions = routing.positionOfID[t].base
             let source = outputGradient + layout.firstOffset + t * layout.tableOffset
             for b in 0..<batch.size {
                 for k in Int(offsets[b])..<Int(offsets[b + 1]) {
@@ -283,7 +220,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             }
         }
         // Send them to the owners, who update their shards.
-        let served = Int(receiveCounts.reduce(0, +))
+        let served = Int(routing.receiveCounts.reduce(0, +))
         if receivedGradients.count < served * d { receivedGradients = FloatBuffer(count: served * d * 2) }
         try exchange(gradientsToSend.base, receivedGradients.base, width: d, toOwners: true)
         for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) {
@@ -300,10 +237,17 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
                 }
             }
         }
-        for j in 0..<served {
-            if j + prefetchDistance < served { prefetchRow(request: j + prefetchDistance, forWrite: true) }
-            let shard = shards[Int(receivedPairs[2 * j])]!
-            apply(receivedGradients.base + j * d, to: shard, row: Int(receivedPairs[2 * j + 1]) - shard.firstRow, mode: mode)
+        switch mode {
+        case .fusedSGD(let learningRate):
+            for j in 0..<served {
+                if j + prefetchDistance < served { Kernels.prefetchForWrite(servedRow(j + prefetchDistance)) }
+                Kernels.axpy(-learningRate, receivedGradients.base + j * d, servedRow(j), count: d)
+            }
+        case .collectGradients:
+            for j in 0..<served {
+                let shard = shards[Int(routing.receivedPairs[2 * j])]!
+                shard.accumulateGradient(row: Int(routing.receivedPairs[2 * j + 1]) - shard.firstRow, gradient: receivedGradients.base + j * d)
+            }
         }
         for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) { shard!.finishGradient() }
 
@@ -313,11 +257,10 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// Served requests touch random rows of large shards: fetch them a few requests ahead.
     private let prefetchDistance = 16
 
+    /// The row that served request `j` names (table, global row), in this rank's shard.
     @inline(__always)
-    private func prefetchRow(request j: Int, forWrite: Bool) {
-        let shard = shards[Int(receivedPairs[2 * j])]!
-        let row = shard.row(Int(receivedPairs[2 * j + 1]) - shard.firstRow)
-        if forWrite { Kernels.prefetchForWrite(row) } else { Kernels.prefetch(row) }
+    private func servedRow(_ j: Int) -> UnsafeMutablePointer<Float> {
+        rowBase[Int(routing.receivedPairs[2 * j])].unsafelyUnwrapped + Int(routing.receivedPairs[2 * j + 1]) &* dimension
     }
 
     @inline(__always)
@@ -353,7 +296,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         for r in 0..<worldSize { replicatedCounts[r] = count }
         let counts = try communicator.allToAll(replicatedCounts)
         let total = Int(counts.reduce(0, +))
-        Self.prefixSums(counts, into: &replicatedOffsets)
+        writeOffsets(of: counts, into: &replicatedOffsets)
         if gatheredPairs.count < 2 * total { gatheredPairs = [Int32](repeating: 0, count: 2 * total) }
         if gatheredValues.count < total * d { gatheredValues = [Float](repeating: 0, count: total * d) }
         for (width, isPairs) in [(2, true), (d, false)] {
@@ -385,4 +328,118 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         }
         for t in replicated { shards[t]!.finishGradient() }
     }
+}
+
+/// Which rows a rank asks of which rank for one batch, and which it was asked for: built by
+/// `route` in the forward of a batch and read again by the rows exchange and by backward.
+final class RequestRouting {
+    /// Per table, per global row: the row's index among this batch's distinct requests, or -1.
+    let requestSlot: [IndexBuffer]
+    /// Per table: for each id position of the batch, the send position of its distinct row.
+    let positionOfID: [IndexBuffer]
+    private(set) var requestCount = 0
+    let requestTable = IndexBuffer(capacity: 1)
+    let requestRow = IndexBuffer(capacity: 1)
+    let requestOwner = IndexBuffer(capacity: 1)
+    /// Per request: its position in the send buffer.
+    let sendPosition = IndexBuffer(capacity: 1)
+    /// (table, row) pairs sent, by owner; and those received, by requester.
+    let sendPairs = IndexBuffer(capacity: 2)
+    let receivedPairs = IndexBuffer(capacity: 2)
+    /// Requests per rank, sent and received, and their offsets.
+    var sendCounts: [Int32]
+    var receiveCounts: [Int32]
+    var sendOffsets: [Int32]
+    var receiveOffsets: [Int32]
+    private var pairCounts: [Int32]
+    private var pairOffsets: [Int32]
+    private var receivedPairCounts: [Int32]
+    private var receivedPairOffsets: [Int32]
+    /// Requests this rank serves.
+    var served: Int { Int(receiveCounts.reduce(0, +)) }
+
+    init(tableRowCounts: [Int], batchCapacity: Int, worldSize: Int) {
+        requestSlot = tableRowCounts.map { rows in
+            let slots = IndexBuffer(capacity: rows)
+            slots.base.update(repeating: -1, count: rows)
+            return slots
+        }
+        positionOfID = tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
+        let zeros = [Int32](repeating: 0, count: worldSize)
+        sendCounts = zeros
+        receiveCounts = zeros
+        sendOffsets = zeros
+        receiveOffsets = zeros
+        pairCounts = zeros
+        pairOffsets = zeros
+        receivedPairCounts = zeros
+        receivedPairOffsets = zeros
+    }
+
+    /// De-duplicates the ids of `batch` in the tables this rank does not hold whole, lays the
+    /// distinct (table, row) requests out by owner, and exchanges them (counts, then pairs).
+    func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator) throws {
+        let tables = (0..<plan.tables.count).filter { !plan.holdsWhole(table: $0, rank: rank) }
+        var totalIDs = 0
+        for t in tables { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
+        for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
+        requestCount = 0
+        for r in sendCounts.indices { sendCounts[r] = 0 }
+
+        // Distinct (table, row) pairs, each with its owner.
+        for t in tables {
+            let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
+            let slots = requestSlot[t].base, ids = feature.ids.base
+            positionOfID[t].reserve(n)
+            let positions = positionOfID[t].base
+            for k in 0..<n {
+                let row = Int(ids[k])
+                var request = Int(slots[row])
+                if request < 0 {
+                    request = requestCount
+                    slots[row] = Int32(request)
+                    let owner = plan.owner(ofRow: row, table: t, requester: rank)
+                    requestTable[request] = Int32(t)
+                    requestRow[request] = Int32(row)
+                    requestOwner[request] = Int32(owner)
+                    sendCounts[owner] += 1
+                    requestCount += 1
+                }
+                positions[k] = Int32(request)  // a request index for now; a send position below
+            }
+        }
+        // Lay requests out by owner: request -> send position.
+        writeOffsets(of: sendCounts, into: &sendOffsets)
+        var next = sendOffsets
+        sendPosition.reserve(requestCount)
+        sendPairs.reserve(2 * requestCount)
+        for request in 0..<requestCount {
+            let owner = Int(requestOwner[request])
+            let position = next[owner]
+            next[owner] += 1
+            sendPosition[request] = position
+            sendPairs[2 * Int(position)] = requestTable[request]
+            sendPairs[2 * Int(position) + 1] = requestRow[request]
+            // Clear the slot map for the next batch.
+            requestSlot[Int(requestTable[request])][Int(requestRow[request])] = -1
+        }
+        for t in tables {
+            let positions = positionOfID[t].base
+            for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
+        }
+
+        receiveCounts = try communicator.allToAll(sendCounts)
+        writeOffsets(of: receiveCounts, into: &receiveOffsets)
+        receivedPairs.reserve(2 * served)
+        for r in sendCounts.indices {
+            pairCounts[r] = 2 * sendCounts[r]
+            pairOffsets[r] = 2 * sendOffsets[r]
+            receivedPairCounts[r] = 2 * receiveCounts[r]
+            receivedPairOffsets[r] = 2 * receiveOffsets[r]
+        }
+        try communicator.allToAllV(send: sendPairs.base, sendCounts: pairCounts, sendOffsets: pairOffsets,
+                                   receive: receivedPairs.base, receiveCounts: receivedPairCounts,
+                                   receiveOffsets: receivedPairOffsets)
+    }
+
 }

@@ -78,6 +78,15 @@ public struct ShardingPlan: Sendable, Equatable {
         }
     }
 
+    /// Whether `rank` holds every row of table `t` (a replica, or a whole table placed there).
+    public func holdsWhole(table t: Int, rank: Int) -> Bool {
+        switch tables[t].placement {
+        case .replicated: return true
+        case .tableWise(let owner): return owner == rank
+        case .rowWise: return worldSize == 1
+        }
+    }
+
     /// The rank that serves lookups of `row` of table `t` (for replicated tables: none needed;
     /// `requester` itself).
     @inline(__always)
