@@ -32,6 +32,19 @@ public struct TrainingReport: Sendable {
     public var stoppedEarly: Bool
 }
 
+/// A line a run reports: routine progress, or a note worth seeing at a quieter log level
+/// (checkpoints, resumes, early stops, warnings).
+public enum TrainingLog: Sendable {
+    case progress(String)
+    case note(String)
+
+    public var text: String {
+        switch self {
+        case .progress(let text), .note(let text): return text
+        }
+    }
+}
+
 /// Where a run stands, for a live progress line (called on rank 0 after every step).
 public struct TrainingProgress: Sendable {
     public var step: Int
@@ -50,19 +63,21 @@ public final class Trainer {
     public let communicator: Communicator
     /// A checkpoint folder to continue from (`latest` means the run's newest).
     public let resume: String?
-    private let log: (String) -> Void
+    private let report: (TrainingLog) -> Void
     private let progress: ((TrainingProgress) -> Void)?
 
-    /// `log` receives progress lines (only rank 0's are worth printing); `progress`, when given,
-    /// is told about every step on rank 0.
+    /// `log` receives progress lines and notes (only rank 0's are worth printing); `progress`,
+    /// when given, is told about every step on rank 0.
     public init(configuration: TrainingConfiguration, communicator: Communicator, resume: String? = nil,
-                log: @escaping (String) -> Void, progress: ((TrainingProgress) -> Void)? = nil) {
+                log: @escaping (TrainingLog) -> Void, progress: ((TrainingProgress) -> Void)? = nil) {
         self.configuration = configuration
         self.communicator = communicator
         self.resume = resume
-        self.log = log
+        self.report = log
         self.progress = progress
     }
+
+    private func log(_ line: TrainingLog) { report(line) }
 
     public func run() throws -> TrainingReport {
         let t = configuration.training, worldSize = communicator.size
@@ -72,8 +87,8 @@ public final class Trainer {
         }
         let started = DispatchTime.now()
         let splits = try DataSplits.load(configuration)
-        log("data: \(splits.summary); \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
-            + "(ready in \(format(seconds(since: started), 1)) s)")
+        log(.progress("data: \(splits.summary); \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
+            + "(ready in \(format(seconds(since: started), 1)) s)"))
 
         let localCapacity = BatchLoader.slice(of: max(t.batchSize, configuration.evaluation.batchSize), rank: 0,
                                               worldSize: worldSize).count
@@ -83,10 +98,10 @@ public final class Trainer {
         try communicator.broadcast(model.arena.values.base, count: model.arena.count, root: 0)
         let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator)
         let schedule = ModelFactory.schedule(configuration)
-        log("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters on rank 0 "
+        log(.progress("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters on rank 0 "
             + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
             + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), global batch \(t.batchSize), "
-            + "\(worldSize) rank(s)")
+            + "\(worldSize) rank(s)"))
 
         let loader = BatchLoader(dataset: splits.train, batchSize: t.batchSize, shuffleSeed: t.shuffle ? UInt64(t.seed) : nil,
                                  dropLast: true, rank: communicator.rank, worldSize: worldSize, prefetch: true)
@@ -103,7 +118,7 @@ public final class Trainer {
             samples = state.samplesSeen
         }
         let record = try openRunDirectory()
-        if let record { log("run directory \(record.path)") }
+        if let record { log(.note("run directory \(record.path)")) }
         var windowLossSum = 0.0, windowSamples = 0, windowLocalSamples = 0
         var lossHistory: [Double] = []
         var bestAUC = -Double.infinity, stoppedEarly = false
@@ -145,8 +160,8 @@ public final class Trainer {
                 let windowLoss = try communicator.allReduceSum([windowLossSum])[0] / Double(windowSamples)
                 lossHistory.append(windowLoss)
                 let rateNow = Double(windowSamples) / max(seconds(since: windowStart), 1e-9)
-                log("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(windowLoss, 4))  "
-                    + "lr \(format(Double(rate), 5))  \(Int(rateNow)) samples/s")
+                log(.progress("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(windowLoss, 4))  "
+                              + "lr \(format(Double(rate), 5))  \(Int(rateNow)) samples/s"))
                 try record?.record(step: stepIndex, [("loss", windowLoss), ("learning_rate", Double(rate)),
                                                      ("samples_per_second", rateNow), ("samples", Double(samples)),
                                                      ("epoch", Double(loader.epoch + 1))])
@@ -155,17 +170,17 @@ public final class Trainer {
             let e = configuration.evaluation
             if e.everySteps > 0 && stepIndex % e.everySteps == 0 && !isLast {
                 let metrics = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
-                log("step \(stepIndex): held-out AUC \(format(metrics.auc, 4))  logloss \(format(metrics.logloss, 4))")
+                log(.progress("step \(stepIndex): held-out AUC \(format(metrics.auc, 4))  logloss \(format(metrics.logloss, 4))"))
                 try record?.record(step: stepIndex, [("eval_auc", metrics.auc), ("eval_logloss", metrics.logloss),
                                                      ("eval_accuracy", metrics.accuracy)])
                 if k.keepBest && metrics.auc > bestAUC {
                     try save()
                     if communicator.isRoot { try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex) }
-                    log("new best held-out AUC \(format(metrics.auc, 4)) at step \(stepIndex)")
+                    log(.note("new best held-out AUC \(format(metrics.auc, 4)) at step \(stepIndex)"))
                 }
                 bestAUC = max(bestAUC, metrics.auc)
                 if e.earlyStopAUC > 0 && metrics.auc >= e.earlyStopAUC {
-                    log("stopping early: held-out AUC \(format(metrics.auc, 4)) reached evaluation.early_stop_auc \(e.earlyStopAUC)")
+                    log(.note("stopping early: held-out AUC \(format(metrics.auc, 4)) reached evaluation.early_stop_auc \(e.earlyStopAUC)"))
                     stoppedEarly = true
                     isLast = true
                     totalSteps = stepIndex
@@ -182,7 +197,7 @@ public final class Trainer {
         }
         let trainSeconds = seconds(since: trainStart)
         let replicasIdentical = try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator)
-        if !replicasIdentical { log("warning: dense replicas differ between ranks") }
+        if !replicasIdentical { log(.note("warning: dense replicas differ between ranks")) }
 
         var checkpointPath: String?
         if k.saveFinal || savedStep == stepIndex {
@@ -257,7 +272,7 @@ public final class Trainer {
                                                keepLast: configuration.checkpoint.keepLast, communicator: communicator)
         let elapsed = seconds(since: started)
         let bytes = try communicator.allReduceSum([Double(checkpointBytes(model, step))])[0]
-        log("saved \(path) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, \(format(bytes / 1e6 / elapsed, 1)) MB/s)")
+        log(.note("saved \(path) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, \(format(bytes / 1e6 / elapsed, 1)) MB/s)"))
     }
 
     /// Loads a checkpoint into the model, optimizers and loader; returns its state.
@@ -276,9 +291,9 @@ public final class Trainer {
         loader.restore(epoch: state.epoch, position: state.positionInEpoch)
         let elapsed = seconds(since: started)
         let bytes = try communicator.allReduceSum([Double(checkpointBytes(model, step))])[0]
-        log("resumed from \(path): step \(state.step), epoch \(state.epoch + 1), written by \(state.worldSize) rank(s), "
+        log(.note("resumed from \(path): step \(state.step), epoch \(state.epoch + 1), written by \(state.worldSize) rank(s), "
             + "loaded on \(communicator.size) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, "
-            + "\(format(bytes / 1e6 / elapsed, 1)) MB/s)")
+            + "\(format(bytes / 1e6 / elapsed, 1)) MB/s)"))
         return state
     }
 

@@ -38,10 +38,9 @@ struct Train: ParsableCommand {
         do {
             report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
                                  log: { line in
-                                     if line.hasPrefix("step ") || line.hasPrefix("data:") || line.hasPrefix("model:") {
-                                         console.progress(line)
-                                     } else {
-                                         console.note(line)
+                                     switch line {
+                                     case .progress(let text): console.progress(text)
+                                     case .note(let text): console.note(text)
                                      }
                                  },
                                  progress: console.live).run()
