@@ -81,7 +81,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             leadsRouting = false
         } else {
             routing = RequestRouting(tableRowCounts: specification.tableRowCounts, batchCapacity: batchCapacity,
-                                     worldSize: communicator.size)
+                                     worldSize: communicator.size,
+                                     routed: (0..<plan.tables.count).map { !plan.holdsWhole(table: $0, rank: communicator.rank) })
             leadsRouting = true
         }
         let zeros = [Int32](repeating: 0, count: communicator.size)
@@ -358,10 +359,12 @@ final class RequestRouting {
     /// Requests this rank serves.
     var served: Int { Int(receiveCounts.reduce(0, +)) }
 
-    init(tableRowCounts: [Int], batchCapacity: Int, worldSize: Int) {
-        requestSlot = tableRowCounts.map { rows in
-            let slots = IndexBuffer(capacity: rows)
-            slots.base.update(repeating: -1, count: rows)
+    /// - Parameter routed: per table, whether its ids are requested from other ranks (only those
+    ///   tables get a row-to-request map, of 4 bytes per row of the whole table).
+    init(tableRowCounts: [Int], batchCapacity: Int, worldSize: Int, routed: [Bool]) {
+        requestSlot = zip(tableRowCounts, routed).map { rows, isRouted in
+            let slots = IndexBuffer(capacity: isRouted ? rows : 1)
+            slots.base.update(repeating: -1, count: slots.capacity)
             return slots
         }
         positionOfID = tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
