@@ -109,7 +109,7 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     private let mappingLength: Int
     private let isMapped: Bool
 
-    /// Records held in memory: takes ownership of `records` (`count` records).
+    /// Records held in memory: takes ownership of `records` (`count` records, from malloc).
     init(name: String, records: UnsafeMutableRawPointer, count: Int, denseCount: Int, bagSizes: [Int]) {
         path = name
         self.count = count
@@ -164,7 +164,7 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     }
 
     deinit {
-        if isMapped { munmap(mapping, mappingLength) } else { mapping.deallocate() }
+        if isMapped { munmap(mapping, mappingLength) } else { free(mapping) }
     }
 
     public var labels: [Float] { (0..<count).map { recordsBase.loadUnaligned(fromByteOffset: $0 * recordSize, as: Float.self) } }
@@ -202,27 +202,38 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
 public final class RecordBuffer: RecordSink {
     public let denseCount: Int
     public let bagSizes: [Int]
-    private var bytes: [UInt8] = []
     public private(set) var count = 0
-    private let idBytes: Int
+    private let recordSize: Int
+    /// The records so far; grown by doubling, and handed to the dataset by `build` without a copy.
+    private var memory: UnsafeMutableRawPointer?
+    private var capacity = 0
 
     public init(denseCount: Int, bagSizes: [Int]) {
         self.denseCount = denseCount
         self.bagSizes = bagSizes
-        idBytes = 4 * bagSizes.reduce(0, +)
+        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
     }
 
+    deinit { free(memory) }
+
     public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) {
-        withUnsafeBytes(of: label) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: UnsafeRawBufferPointer(start: dense, count: 4 * denseCount))
-        bytes.append(contentsOf: UnsafeRawBufferPointer(start: ids, count: idBytes))
+        if count == capacity {
+            capacity = max(1024, capacity * 2)
+            guard let grown = realloc(memory, capacity * recordSize) else { fatalError("RecordBuffer: out of memory") }
+            memory = grown
+        }
+        let record = memory! + count * recordSize
+        record.storeBytes(of: label, as: Float.self)
+        (record + 4).copyMemory(from: dense, byteCount: 4 * denseCount)
+        (record + 4 + 4 * denseCount).copyMemory(from: ids, byteCount: recordSize - 4 - 4 * denseCount)
         count += 1
     }
 
-    /// The records as a dataset (named `name` in messages).
+    /// The records as a dataset (named `name` in messages); the buffer is empty afterwards.
     public func build(name: String) -> RecordDataset {
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
-        bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        return RecordDataset(name: name, records: memory, count: count, denseCount: denseCount, bagSizes: bagSizes)
+        let records = memory ?? malloc(recordSize)!
+        memory = nil
+        defer { count = 0; capacity = 0 }
+        return RecordDataset(name: name, records: records, count: count, denseCount: denseCount, bagSizes: bagSizes)
     }
 }
