@@ -81,3 +81,41 @@ import TestSupport
                                                 options: .regularExpression) != nil, "\(distributed.standardError)")
     }
 }
+
+extension CriteoDataTests {
+    /// `evaluate --data FILE` scores a whole file in the config's format, on 1 and on 2 ranks.
+    @Test func evaluateScoresADataFileAcrossRanks() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-evaldata-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        func lines(_ count: Int, offset: Int) -> String {
+            (0..<count).map { n in
+                let i = n + offset
+                return (["\(i % 3 == 0 ? 1 : 0)"] + (0..<13).map { "\((i * ($0 + 1)) % 7)" }
+                        + (0..<26).map { String(format: "%08x", (i % 40) * 97 + $0 + (i % 3 == 0 ? 5 : 0)) })
+                    .joined(separator: "\t")
+            }.joined(separator: "\n") + "\n"
+        }
+        try lines(600, offset: 0).write(toFile: folder + "/train.tsv", atomically: true, encoding: .utf8)
+        try lines(250, offset: 600).write(toFile: folder + "/other.tsv", atomically: true, encoding: .utf8)
+        let config = folder + "/c.yaml"
+        try """
+            model: {architecture: dlrm, embedding_dimension: 4, table_count: 26, table_rows: 500, bottom_mlp: [8, 4], top_mlp: [8, 1]}
+            data: {source: criteo_tsv, path: \(folder)/train.tsv}
+            training: {batch_size: 50, epochs: 3, log_every: 0}
+            checkpoint: {directory: \(folder)/checkpoints, run_name: r}
+            run: {record: false}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let train = try BinaryRunner.run(["train", "--config", config])
+        try #require(train.status == 0, "\(train.standardError)")
+        var results: [[String: Any]] = []
+        for ranks in [1, 2] {
+            let arguments = ["evaluate", "--checkpoint", "\(folder)/checkpoints/r/latest", "--data", "\(folder)/other.tsv", "--format", "json"]
+            let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
+            try #require(output.status == 0, "\(output.standardError)")
+            results.append(try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any]))
+        }
+        #expect(results.map { $0["samples"] as? Int } == [250, 250], "every line of the file")
+        #expect(abs((results[0]["auc"] as! Double) - (results[1]["auc"] as! Double)) < 1e-6)
+        #expect((results[0]["auc"] as! Double) > 0.5)
+    }
+}
