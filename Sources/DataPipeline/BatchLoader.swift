@@ -22,8 +22,10 @@ public final class BatchLoader: @unchecked Sendable {
     private var current = 0
     public let prefetches: Bool
     private let prefetchQueue = DispatchQueue(label: "recsys-dist.prefetch")
-    /// The batch being filled in the background: its position in the epoch and its completion.
-    private var pending: (position: Int, done: DispatchGroup)?
+    /// Where in the epoch the batch being filled in the background starts (nil: none is).
+    private var pendingPosition: Int?
+    /// Done when the background fill has finished.
+    private let prefetched = DispatchGroup()
     /// Samples in the current global batch (all ranks together).
     public private(set) var globalBatchSize = 0
     public private(set) var epoch = 0
@@ -56,8 +58,8 @@ public final class BatchLoader: @unchecked Sendable {
     /// Continues from a saved place: epoch `epoch`, `position` samples into it (the order of
     /// the epoch is recomputed from the seed).
     public func restore(epoch: Int, position: Int) {
-        pending?.done.wait()
-        pending = nil
+        prefetched.wait()
+        pendingPosition = nil
         self.epoch = epoch
         self.position = position
         reorder()
@@ -80,18 +82,18 @@ public final class BatchLoader: @unchecked Sendable {
         if prefetches {
             // Take the batch the background thread filled (or fill it now), then start the next.
             let target = 1 - current
-            if let pending, pending.position == position {
-                pending.done.wait()
-                self.pending = nil
+            prefetched.wait()
+            if pendingPosition == position {
+                pendingPosition = nil
             } else {
                 fill(buffers[target], at: position, size: size)
             }
             current = target
             let following = position + size
             if let followingSize = batchSize(at: following) {
-                let done = DispatchGroup(), spare = buffers[1 - current]
-                prefetchQueue.async(group: done) { self.fill(spare, at: following, size: followingSize) }
-                pending = (following, done)
+                let spare = buffers[1 - current]
+                prefetchQueue.async(group: prefetched) { self.fill(spare, at: following, size: followingSize) }
+                pendingPosition = following
             }
         } else {
             fill(batch, at: position, size: size)

@@ -8,13 +8,19 @@ public enum ModelFactory {
     /// `distributed` section and looked up through all-to-all.
     public static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
                                  communicator: Communicator = LocalCommunicator()) throws -> RecommendationModel {
-        let m = configuration.model
-        let seed = UInt64(configuration.training.seed)
         let d = configuration.distributed
         let makeEmbeddings: EmbeddingFactory = communicator.size == 1
             ? LocalEmbeddings.make
             : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding,
                                         replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows)
+        return try makeModel(configuration, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
+    }
+
+    /// The model of a config with its tables made by `makeEmbeddings`.
+    static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
+                          makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
+        let m = configuration.model
+        let seed = UInt64(configuration.training.seed)
         switch m.architecture {
         case .dlrm:
             return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
@@ -69,17 +75,6 @@ extension ModelFactory {
     /// The model a config describes with its tables left unallocated (dense layout and table
     /// sizes only).
     public static func makeLayout(_ configuration: TrainingConfiguration) throws -> RecommendationModel {
-        let m = configuration.model, seed = UInt64(configuration.training.seed)
-        let factory: EmbeddingFactory = { specification, _ in UnallocatedEmbeddings(specification) }
-        switch m.architecture {
-        case .dlrm:
-            return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
-                                             embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP, topWidths: m.topMLP),
-                            batchCapacity: 1, seed: seed, makeEmbeddings: factory)
-        case .wideDeep:
-            return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
-                                                     embeddingDimension: m.embeddingDimension, deepWidths: m.deepMLP),
-                                batchCapacity: 1, seed: seed, makeEmbeddings: factory)
-        }
+        try makeModel(configuration, batchCapacity: 1) { specification, _ in UnallocatedEmbeddings(specification) }
     }
 }

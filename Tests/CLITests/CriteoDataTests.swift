@@ -5,13 +5,9 @@ import TestSupport
 /// Training on the real Criteo sample of ../shared/data (not in this repository: the tests skip
 /// with a message when it is absent), and on record files made by `preprocess`.
 @Suite(.serialized) struct CriteoDataTests {
-    static let samplePath: String = {
-        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(3)
-        return components.joined(separator: "/") + "/../shared/data/criteo_kaggle/train_head10k.txt"
-    }()
+    static let samplePath = TestPaths.sharedData + "/criteo_kaggle/train_head10k.txt"
     static var sampleIsPresent: Bool { FileManager.default.fileExists(atPath: samplePath) }
-    static var configFolder: String { samplePath.replacingOccurrences(of: "/../shared/data/criteo_kaggle/train_head10k.txt", with: "/configs") }
+    static let configFolder = TestPaths.packageRoot + "/configs"
 
     func metrics(_ output: BinaryRunner.Output) throws -> [String: Any] {
         try #require(output.status == 0, "\(output.standardError)")

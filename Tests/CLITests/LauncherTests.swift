@@ -5,11 +5,7 @@ import TestSupport
 /// launch/mpirun-local.sh, as a user types it: bound ranks when they fit on the cores,
 /// oversubscribed when they do not, root flags added by itself.
 @Suite(.serialized) struct LauncherTests {
-    static let root: String = {
-        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(3)
-        return components.joined(separator: "/")
-    }()
+    static let root = TestPaths.packageRoot
 
     @Test(arguments: [(2, 1), (3, 1)])
     func localLauncherTrains(ranks: Int, threads: Int) throws {

@@ -5,15 +5,11 @@ import TestSupport
 /// Wide&Deep on MovieLens 100K (../shared/data; skipped with a message when absent), with and
 /// without the user and item metadata.
 @Suite(.serialized) struct MovieLensTests {
-    static let root: String = {
-        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(3)
-        return components.joined(separator: "/")
-    }()
-    static var dataIsPresent: Bool { FileManager.default.fileExists(atPath: root + "/../shared/data/movielens_100k/u.data") }
+    static let root = TestPaths.packageRoot
+    static var dataIsPresent: Bool { FileManager.default.fileExists(atPath: TestPaths.sharedData + "/movielens_100k/u.data") }
 
     func auc(_ config: String) throws -> Double {
-        let data = Self.root + "/../shared/data/movielens_100k"
+        let data = TestPaths.sharedData + "/movielens_100k"
         var arguments = ["train", "--config", "\(Self.root)/configs/\(config).yaml", "--format", "json",
                          "--set", "data.path=\(data)/splits/u1.base.gz", "--set", "data.eval_path=\(data)/splits/u1.test.gz"]
         if config == "wide-deep-movielens" {

@@ -5,11 +5,7 @@ import TestSupport
 /// The run directory: metrics.jsonl parsed line by line, and the TensorBoard event files read
 /// by the real `tensorboard` package (installed by launch/test.sh into .venv-test).
 @Suite(.serialized) struct RunRecordTests {
-    static let root: String = {
-        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(3)
-        return components.joined(separator: "/")
-    }()
+    static let root = TestPaths.packageRoot
 
     func trainRecorded(_ extra: [String] = []) throws -> (json: [String: Any], folder: String) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-runs-\(UUID().uuidString)").path

@@ -6,11 +6,7 @@ import Training
 /// Every config in configs/ trains for a few steps (with its samples cut down so the test is
 /// quick); configs whose data files are absent are skipped with a message.
 @Suite(.serialized) struct ShippedConfigTests {
-    static let root: String = {
-        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(3)
-        return components.joined(separator: "/")
-    }()
+    static let root = TestPaths.packageRoot
 
     static let configs: [String] = {
         ((try? FileManager.default.contentsOfDirectory(atPath: root + "/configs")) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()

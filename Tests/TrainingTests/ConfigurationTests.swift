@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Training
 
 @Suite struct ConfigurationTests {
@@ -108,7 +109,7 @@ import Training
     }
 
     @Test func shippedConfigsAreValid() throws {
-        let folder = packageRoot() + "/configs"
+        let folder = TestPaths.packageRoot + "/configs"
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
         #expect(names.count >= 9)
         for name in names { _ = try ConfigurationLoader.load(path: "\(folder)/\(name)") }
@@ -127,11 +128,4 @@ import Training
         try "include: base/b.yaml\n".write(toFile: folder + "/top.yaml", atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: folder + "/top.yaml") }
     }
-}
-
-/// The package root, from this file's path.
-func packageRoot(file: String = #filePath) -> String {
-    var components = file.split(separator: "/", omittingEmptySubsequences: false)
-    components.removeLast(3)
-    return components.joined(separator: "/")
 }
