@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "DataPipeline", dependencies: ["Compute", "CZlib"], swiftSettings: vectorSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetwork"]),
-        .target(name: "Checkpointing", dependencies: ["CHDF5", "NeuralNetwork", "Distributed"]),
+        .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
         .target(name: "Training", dependencies: [
             "Compute", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
             .product(name: "Yams", package: "Yams"),

@@ -1,4 +1,5 @@
 import CHDF5
+import Compute
 import Foundation
 
 /// Errors reading or writing checkpoints; each names the file and what is wrong.
@@ -13,6 +14,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case notACheckpoint(path: String)
     case versionMismatch(path: String, found: Int, expected: Int)
     case modelMismatch(path: String, detail: String)
+    case missingFile(path: String)
+    case checksumMismatch(path: String, object: String)
 
     public var description: String {
         switch self {
@@ -28,6 +31,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case .versionMismatch(let path, let found, let expected):
             return "\(path): checkpoint format version \(found), this build reads version \(expected)"
         case .modelMismatch(let path, let detail): return "\(path): checkpoint is from another model: \(detail)"
+        case .missingFile(let path): return "\(path): missing (the checkpoint lists it; the checkpoint is incomplete)"
+        case .checksumMismatch(let path, let object):
+            return "\(path): '\(object)' does not match its checksum (the file is damaged)"
         }
     }
 }
@@ -155,7 +161,8 @@ final class HDF5File {
         }
     }
 
-    /// Writes `count` floats as a dataset of `shape` at `name` ("a/b/c"), creating groups.
+    /// Writes the floats of `shape` at `values` as a dataset at `name` ("a/b/c"), creating groups,
+    /// with their CRC-32C (of the little-endian bytes) as the dataset's `crc32c` attribute.
     func writeFloats(_ name: String, shape: [Int], from values: UnsafePointer<Float>) throws {
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
@@ -171,9 +178,59 @@ final class HDF5File {
                        values) >= 0 else {
             throw CheckpointError.writeFailed(path: path, object: name)
         }
+        let checksum = CRC32C.checksum(UnsafeRawBufferPointer(start: values, count: 4 * shape.reduce(1, *)))
+        var value = Int64(checksum)
+        try withAttribute(checksumAttribute, on: dataset, object: name, type: recsys_h5t_native_int64()) {
+            H5Awrite($0, recsys_h5t_native_int64(), &value)
+        }
     }
 
-    /// Reads the dataset at `name` into `values`, which must hold exactly `shape`.
+    /// The attribute of every float dataset holding its CRC-32C.
+    let checksumAttribute = "crc32c"
+
+    /// The stored CRC-32C of dataset `name`.
+    private func storedChecksum(_ name: String) throws -> UInt32 {
+        let dataset = H5Dopen2(handle, name, recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.readFailed(path: path, object: name) }
+        defer { H5Dclose(dataset) }
+        guard H5Aexists(dataset, checksumAttribute) > 0 else {
+            throw CheckpointError.missing(path: path, object: "\(name)@\(checksumAttribute)")
+        }
+        let attribute = H5Aopen(dataset, checksumAttribute, recsys_h5p_default())
+        guard attribute >= 0 else { throw CheckpointError.readFailed(path: path, object: "\(name)@\(checksumAttribute)") }
+        defer { H5Aclose(attribute) }
+        var value: Int64 = 0
+        guard H5Aread(attribute, recsys_h5t_native_int64(), &value) >= 0 else {
+            throw CheckpointError.readFailed(path: path, object: "\(name)@\(checksumAttribute)")
+        }
+        return UInt32(truncatingIfNeeded: value)
+    }
+
+    /// Reads the whole 2-D dataset `name` of shape (rows, columns) in blocks of rows, checking
+    /// it against its stored CRC-32C: `visit` sees each block (its rows, its values) as it is
+    /// read; the mismatch, if any, is thrown after the last block. Memory: one block.
+    func readVerifiedRows(_ name: String, rows: Int, columns: Int, rowsPerBlock: Int = 1 << 16,
+                          visit: (Range<Int>, UnsafePointer<Float>) throws -> Void) throws {
+        guard let found = shape(of: name) else { throw CheckpointError.missing(path: path, object: name) }
+        guard found == [rows, columns] else {
+            throw CheckpointError.shapeMismatch(path: path, object: name, found: found, expected: [rows, columns])
+        }
+        let expected = try storedChecksum(name)
+        let blockRows = max(1, min(rows, rowsPerBlock))
+        let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
+        defer { block.deallocate() }
+        var checksum = CRC32C()
+        for first in stride(from: 0, to: rows, by: blockRows) {
+            let range = first..<min(rows, first + blockRows)
+            try readRows(name, rows: range, columns: columns, into: block)
+            checksum.update(UnsafeRawBufferPointer(start: block, count: 4 * range.count * columns))
+            try visit(range, block)
+        }
+        guard checksum.value == expected else { throw CheckpointError.checksumMismatch(path: path, object: name) }
+    }
+
+    /// Reads the dataset at `name` into `values`, which must hold exactly `shape`, and checks it
+    /// against its stored CRC-32C.
     func readFloats(_ name: String, shape: [Int], into values: UnsafeMutablePointer<Float>) throws {
         guard let found = self.shape(of: name) else { throw CheckpointError.missing(path: path, object: name) }
         guard found == shape else {
@@ -186,6 +243,8 @@ final class HDF5File {
                       values) >= 0 else {
             throw CheckpointError.readFailed(path: path, object: name)
         }
+        let checksum = CRC32C.checksum(UnsafeRawBufferPointer(start: values, count: 4 * shape.reduce(1, *)))
+        guard checksum == (try storedChecksum(name)) else { throw CheckpointError.checksumMismatch(path: path, object: name) }
     }
 
     /// Whether every link along `name` exists.
@@ -204,7 +263,7 @@ final class HDF5File {
         defer { H5Tclose(type) }
         H5Tset_size(type, recsys_h5t_variable())
         H5Tset_cset(type, H5T_CSET_UTF8)
-        try withAttribute(name, type: type) { attribute in
+        try withAttribute(name, on: handle, object: "@\(name)", type: type) { attribute in
             value.withCString { pointer in
                 var address: UnsafePointer<CChar>? = pointer
                 return H5Awrite(attribute, type, &address)
@@ -214,16 +273,20 @@ final class HDF5File {
 
     func writeAttribute(_ name: String, integer value: Int) throws {
         var value64 = Int64(value)
-        try withAttribute(name, type: recsys_h5t_native_int64()) { H5Awrite($0, recsys_h5t_native_int64(), &value64) }
+        try withAttribute(name, on: handle, object: "@\(name)", type: recsys_h5t_native_int64()) {
+            H5Awrite($0, recsys_h5t_native_int64(), &value64)
+        }
     }
 
-    private func withAttribute(_ name: String, type: hid_t, _ write: (hid_t) -> herr_t) throws {
+    /// Creates the scalar attribute `name` of `type` on the file or dataset `owner` and writes it
+    /// (`object` names it in errors).
+    private func withAttribute(_ name: String, on owner: hid_t, object: String, type: hid_t, _ write: (hid_t) -> herr_t) throws {
         let space = H5Screate(H5S_SCALAR)
         defer { H5Sclose(space) }
-        let attribute = H5Acreate2(handle, name, type, space, recsys_h5p_default(), recsys_h5p_default())
-        guard attribute >= 0 else { throw CheckpointError.writeFailed(path: path, object: "@\(name)") }
+        let attribute = H5Acreate2(owner, name, type, space, recsys_h5p_default(), recsys_h5p_default())
+        guard attribute >= 0 else { throw CheckpointError.writeFailed(path: path, object: object) }
         defer { H5Aclose(attribute) }
-        guard write(attribute) >= 0 else { throw CheckpointError.writeFailed(path: path, object: "@\(name)") }
+        guard write(attribute) >= 0 else { throw CheckpointError.writeFailed(path: path, object: object) }
     }
 
     func readStringAttribute(_ name: String) throws -> String {

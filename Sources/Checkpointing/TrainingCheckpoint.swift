@@ -1,3 +1,4 @@
+import Compute
 import Distributed
 import Foundation
 import NeuralNetwork
@@ -16,16 +17,20 @@ import NeuralNetwork
 ///                             (and its optimizer state) that stitches the ranks' rows into the
 ///                             whole table, readable by h5dump or h5py; attributes: format,
 ///                             format_version, step, epoch, position_in_epoch, samples_seen,
-///                             world_size, optimizer steps, optimizer, config (YAML)
+///                             world_size, optimizer steps, optimizer, config (YAML), shards
+///                             (a line per row block written: file, table, first row, row count)
+///                             and state_crc32c (CRC-32C of all of them, see `stateText`)
 ///
-/// Loading reads each rank's rows out of the whole-table virtual datasets, so a checkpoint
-/// written by N ranks loads on M. The folder is written as `.step-<N>.partial`, each file is
+/// Every float dataset carries the CRC-32C of its bytes as its `crc32c` attribute. Loading
+/// reads each rank's rows from the shard files the `shards` list names, checking every dataset
+/// it reads against its checksum, so a checkpoint written by N ranks loads on M and a missing,
+/// truncated or damaged file is an error naming the file and dataset, never zeros. The folder is written as `.step-<N>.partial`, each file is
 /// fsynced, and it is renamed when every rank has finished; then `latest` is repointed and all
 /// but the newest `keepLast` checkpoints are removed. A crash at any point leaves `latest` on
 /// the previous complete checkpoint.
 public enum TrainingCheckpoint {
     public static let formatName = "recsys-dist checkpoint"
-    public static let formatVersion = 2
+    public static let formatVersion = 3
 
     /// Where a run stands, stored with the weights.
     public struct State: Sendable, Equatable {
@@ -116,9 +121,18 @@ public enum TrainingCheckpoint {
 
         if communicator.isRoot {
             let dense = try HDF5File.create("\(partial)/dense.h5")
-            for (name, value) in [("format", formatName), ("optimizer", state.optimizer), ("config", state.configuration)] {
+            let rankOfBlock = blockRanks(counts)
+            let shards = stride(from: 0, to: blocks.count, by: 3).map { block -> Shard in
+                let first = Int(blocks[block + 1]), count = Int(blocks[block + 2])
+                return Shard(file: "embeddings-rank\(rankOfBlock[block / 3]).h5", table: tables[Int(blocks[block])].name,
+                             rows: first..<(first + count))
+            }
+            let shardList = Shard.list(shards)
+            for (name, value) in [("format", formatName), ("optimizer", state.optimizer), ("config", state.configuration),
+                                  ("shards", shardList)] {
                 try dense.writeAttribute(name, string: value)
             }
+            try dense.writeAttribute("state_crc32c", integer: Int(CRC32C.checksum(Array(stateText(state, shards: shardList).utf8))))
             for (name, value) in [("format_version", formatVersion), ("step", state.step), ("epoch", state.epoch),
                                   ("position_in_epoch", state.positionInEpoch), ("samples_seen", state.samplesSeen),
                                   ("world_size", state.worldSize), ("dense_optimizer_steps", state.denseOptimizerSteps),
@@ -131,15 +145,10 @@ public enum TrainingCheckpoint {
             for (name, state) in [("dense_first", denseOptimizer.firstState), ("dense_second", denseOptimizer.secondState)] where state.count > 0 {
                 try dense.writeFloats("optimizer/\(name)", shape: [state.count], from: state.base)
             }
-            let rankOfBlock = blockRanks(counts)
             let stateColumns = sparseStateColumns(sparseOptimizer.settings.algorithm)
-            for (number, table) in tables.enumerated() {
-                var sources: [(file: String, dataset: String, rows: Range<Int>)] = []
-                for block in stride(from: 0, to: blocks.count, by: 3) where Int(blocks[block]) == number {
-                    let first = Int(blocks[block + 1])
-                    sources.append((file: "embeddings-rank\(rankOfBlock[block / 3]).h5", dataset: "\(table.name)/weights",
-                                    rows: first..<(first + Int(blocks[block + 2]))))
-                }
+            for table in tables {
+                let sources = shards.filter { $0.table == table.name }
+                    .map { (file: $0.file, dataset: "\(table.name)/weights", rows: $0.rows) }
                 try dense.writeVirtualRows("\(table.name)/weights", rows: table.rows, columns: table.dimension, sources: sources)
                 for (suffix, columns) in zip(["optimizer_first", "optimizer_second"], stateColumns(table.dimension)) where columns > 0 {
                     try dense.writeVirtualRows("\(table.name)/\(suffix)", rows: table.rows, columns: columns,
@@ -211,17 +220,38 @@ public enum TrainingCheckpoint {
         }
     }
 
-    /// Reads the state of the checkpoint in `directory` (a `step-<N>` folder or `latest`).
+    /// Reads the state of the checkpoint in `directory` (a `step-<N>` folder or `latest`),
+    /// checked against its checksum.
     public static func state(in directory: String) throws -> State {
+        try stateAndShards(in: directory).state
+    }
+
+    /// The state and the shard list of the checkpoint in `directory`, checked against
+    /// `state_crc32c`.
+    static func stateAndShards(in directory: String) throws -> (state: State, shards: [Shard]) {
         let dense = try openChecked("\(directory)/dense.h5")
-        return State(step: try dense.readIntegerAttribute("step"), epoch: try dense.readIntegerAttribute("epoch"),
-                     positionInEpoch: try dense.readIntegerAttribute("position_in_epoch"),
-                     samplesSeen: try dense.readIntegerAttribute("samples_seen"),
-                     worldSize: try dense.readIntegerAttribute("world_size"),
-                     denseOptimizerSteps: try dense.readIntegerAttribute("dense_optimizer_steps"),
-                     sparseOptimizerSteps: try dense.readIntegerAttribute("sparse_optimizer_steps"),
-                     optimizer: try dense.readStringAttribute("optimizer"),
-                     configuration: try dense.readStringAttribute("config"))
+        let state = State(step: try dense.readIntegerAttribute("step"), epoch: try dense.readIntegerAttribute("epoch"),
+                          positionInEpoch: try dense.readIntegerAttribute("position_in_epoch"),
+                          samplesSeen: try dense.readIntegerAttribute("samples_seen"),
+                          worldSize: try dense.readIntegerAttribute("world_size"),
+                          denseOptimizerSteps: try dense.readIntegerAttribute("dense_optimizer_steps"),
+                          sparseOptimizerSteps: try dense.readIntegerAttribute("sparse_optimizer_steps"),
+                          optimizer: try dense.readStringAttribute("optimizer"),
+                          configuration: try dense.readStringAttribute("config"))
+        let shardList = try dense.readStringAttribute("shards")
+        let stored = try dense.readIntegerAttribute("state_crc32c")
+        guard let shards = Shard.parse(shardList),
+              Int(CRC32C.checksum(Array(stateText(state, shards: shardList).utf8))) == stored else {
+            throw CheckpointError.checksumMismatch(path: dense.path, object: "attributes")
+        }
+        return (state, shards)
+    }
+
+    /// The text whose CRC-32C `state_crc32c` holds: every attribute of `dense.h5` that matters.
+    static func stateText(_ state: State, shards: String) -> String {
+        [state.step, state.epoch, state.positionInEpoch, state.samplesSeen, state.worldSize, state.denseOptimizerSteps,
+         state.sparseOptimizerSteps].map(String.init).joined(separator: " ")
+            + "\n\(state.optimizer)\n\(state.configuration)\n\(shards)"
     }
 
     /// Shapes of the dense parameters and whole tables stored, for `inspect`.
@@ -232,10 +262,11 @@ public enum TrainingCheckpoint {
     }
 
     /// Loads weights (and, when given, optimizer state) into `model`, which may be sharded
-    /// differently from the run that wrote the checkpoint: each rank reads its own rows.
+    /// differently from the run that wrote the checkpoint: each rank reads its own rows from the
+    /// shard files that hold them, checking each dataset it reads against its checksum.
     public static func load(into model: RecommendationModel, denseOptimizer: DenseOptimizer?, sparseOptimizer: SparseOptimizer?,
                             from directory: String) throws -> State {
-        let state = try self.state(in: directory)
+        let (state, shards) = try stateAndShards(in: directory)
         let dense = try openChecked("\(directory)/dense.h5")
         if let sparseOptimizer, state.optimizer != sparseOptimizer.settings.algorithm.rawValue {
             throw CheckpointError.modelMismatch(path: dense.path, detail: "optimizer \(state.optimizer) in the checkpoint, "
@@ -250,6 +281,15 @@ public enum TrainingCheckpoint {
             }
             denseOptimizer.stepCount = state.denseOptimizerSteps
         }
+        var shardFiles: [String: HDF5File] = [:]
+        func shardFile(_ name: String) throws -> HDF5File {
+            if let file = shardFiles[name] { return file }
+            let path = "\(directory)/\(name)"
+            guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.missingFile(path: path) }
+            let file = try openChecked(path)
+            shardFiles[name] = file
+            return file
+        }
         for (index, table) in model.embeddingTables.enumerated() {
             let name = "\(table.name)/weights"
             guard let shape = dense.shape(of: name) else { throw CheckpointError.missing(path: dense.path, object: name) }
@@ -257,14 +297,30 @@ public enum TrainingCheckpoint {
                 throw CheckpointError.shapeMismatch(path: dense.path, object: name, found: shape,
                                                     expected: [table.wholeTableRowCount, table.dimension])
             }
-            let rows = table.firstRow..<(table.firstRow + table.rowCount)
-            try dense.readRows(name, rows: rows, columns: table.dimension, into: table.weights.base)
+            var parts = [(suffix: "weights", values: table.weights.base, columns: table.dimension)]
             if let sparseOptimizer {
                 for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
                 where states[index].count > 0 {
-                    try dense.readRows("\(table.name)/\(suffix)", rows: rows, columns: states[index].count / table.rowCount,
-                                       into: states[index].base)
+                    parts.append((suffix, states[index].base, states[index].count / table.rowCount))
                 }
+            }
+            let rows = table.firstRow..<(table.firstRow + table.rowCount)
+            var rowsRead = 0
+            for shard in shards where shard.table == table.name && shard.rows.overlaps(rows) {
+                let file = try shardFile(shard.file)
+                for part in parts {
+                    try file.readVerifiedRows("\(table.name)/\(part.suffix)", rows: shard.rows.count, columns: part.columns) { block, values in
+                        let global = (shard.rows.lowerBound + block.lowerBound)..<(shard.rows.lowerBound + block.upperBound)
+                        let wanted = global.clamped(to: rows)
+                        guard !wanted.isEmpty else { return }
+                        (part.values + (wanted.lowerBound - rows.lowerBound) * part.columns)
+                            .update(from: values + (wanted.lowerBound - global.lowerBound) * part.columns, count: wanted.count * part.columns)
+                    }
+                }
+                rowsRead += shard.rows.clamped(to: rows).count
+            }
+            guard rowsRead == rows.count else {
+                throw CheckpointError.missing(path: dense.path, object: "rows \(rows.lowerBound)..<\(rows.upperBound) of \(table.name)")
             }
         }
         sparseOptimizer?.stepCount = state.sparseOptimizerSteps
@@ -281,5 +337,31 @@ public enum TrainingCheckpoint {
             throw CheckpointError.versionMismatch(path: path, found: version, expected: formatVersion)
         }
         return file
+    }
+}
+
+extension TrainingCheckpoint {
+    /// A block of a table's rows in one shard file, as `dense.h5`'s `shards` attribute lists it.
+    struct Shard: Equatable {
+        var file: String
+        var table: String
+        /// Global rows of the table held by the block.
+        var rows: Range<Int>
+
+        /// One line per block: "file table first count".
+        static func list(_ shards: [Shard]) -> String {
+            shards.map { "\($0.file) \($0.table) \($0.rows.lowerBound) \($0.rows.count)" }.joined(separator: "\n")
+        }
+
+        /// The blocks of a `list`, or nil when a line is malformed.
+        static func parse(_ text: String) -> [Shard]? {
+            var shards: [Shard] = []
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard fields.count == 4, let first = Int(fields[2]), let count = Int(fields[3]), first >= 0, count >= 0 else { return nil }
+                shards.append(Shard(file: String(fields[0]), table: String(fields[1]), rows: first..<(first + count)))
+            }
+            return shards
+        }
     }
 }

@@ -100,6 +100,79 @@ import TestSupport
         #expect(missing.status != 0 && missing.standardError.contains("\(folder)/runs/none/dense.h5: cannot open"))
     }
 
+    /// Every file of a checkpoint is checked before use (issue 10, item 1): a missing,
+    /// truncated or damaged file of a 2-rank checkpoint (replicated, row-wise and table-wise
+    /// tables) is refused by `evaluate` and `--resume`, naming the file and the dataset, on 1
+    /// and 2 ranks; never read as zeros.
+    @Test func damagedCheckpointFilesAreRefusedNamingFileAndDataset() throws {
+        _ = try train(ranks: 2, ["--set", "checkpoint.run_name=damaged", "--set", "training.max_steps=4"])
+        let intact = "\(folder)/runs/damaged/step-4"
+        func damaged(_ name: String, _ damage: (String) throws -> Void) throws -> String {
+            let copy = "\(folder)/\(name)"
+            try FileManager.default.copyItem(atPath: intact, toPath: copy)
+            try damage(copy)
+            return copy
+        }
+        let cases: [(checkpoint: String, ranks: Int, message: String)] = [
+            (try damaged("missing1") { try FileManager.default.removeItem(atPath: "\($0)/embeddings-rank1.h5") }, 1,
+             "missing1/embeddings-rank1.h5: missing"),
+            (try damaged("missing1-on2") { try FileManager.default.removeItem(atPath: "\($0)/embeddings-rank1.h5") }, 2,
+             "missing1-on2/embeddings-rank1.h5: missing"),
+            (try damaged("truncated0") { try Self.truncate("\($0)/embeddings-rank0.h5") }, 1,
+             "truncated0/embeddings-rank0.h5: cannot open"),
+            (try damaged("flipped-rowwise") { try Self.flipBit(in: "\($0)/embeddings-rank1.h5", dataset: "/embeddings/table1/weights") }, 2,
+             "flipped-rowwise/embeddings-rank1.h5: 'embeddings/table1/weights' does not match its checksum"),
+            (try damaged("flipped-dense") { try Self.flipBit(in: "\($0)/dense.h5", dataset: "/dense/top_mlp/layer0/weight") }, 1,
+             "flipped-dense/dense.h5: 'dense/top_mlp/layer0/weight' does not match its checksum"),
+        ]
+        for item in cases {
+            let arguments = ["evaluate", "--checkpoint", item.checkpoint]
+            let evaluated = item.ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: item.ranks, arguments)
+            #expect(evaluated.status != 0 && evaluated.standardError.contains(item.message),
+                    "evaluate \(item.checkpoint) on \(item.ranks) rank(s): \(evaluated.standardError)")
+        }
+        // --resume reads the optimizer state too (evaluate does not need it): a flipped bit there stops the resume.
+        let state = try damaged("flipped-state") {
+            try Self.flipBit(in: "\($0)/embeddings-rank0.h5", dataset: "/embeddings/table0/optimizer_second")
+        }
+        let resumed = try BinaryRunner.run(["train", "--config", try config(), "--set", "checkpoint.run_name=damaged-resume",
+                                            "--resume", state])
+        #expect(resumed.status != 0 && resumed.standardError.contains(
+            "flipped-state/embeddings-rank0.h5: 'embeddings/table0/optimizer_second' does not match its checksum"), "\(resumed.standardError)")
+        let fine = try BinaryRunner.run(["evaluate", "--checkpoint", intact])
+        #expect(fine.status == 0, "\(fine.standardError)")
+    }
+
+    /// Cuts a file to half its size.
+    static func truncate(_ path: String) throws {
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(size / 2))
+        try handle.close()
+    }
+
+    /// Flips one bit in the middle of the raw values of a contiguous dataset, found from the
+    /// storage offset and size `h5dump -p -H` reports.
+    static func flipBit(in path: String, dataset: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["h5dump", "-p", "-H", "-d", dataset, path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let header = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        func number(after key: String) -> Int? {
+            guard let range = header.range(of: key) else { return nil }
+            return Int(header[range.upperBound...].prefix { $0 == " " || $0.isNumber }.trimmingCharacters(in: .whitespaces))
+        }
+        let offset = try #require(number(after: "OFFSET"), "no storage offset in: \(header)")
+        let size = try #require(number(after: "SIZE"), "no storage size in: \(header)")
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data[offset + size / 2] ^= 0x10
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
     @Test func inspectShowsStepTablesAndShapes() throws {
         _ = try train(ranks: 2, ["--set", "checkpoint.run_name=inspect", "--set", "training.max_steps=3"])
         let output = try BinaryRunner.run(["inspect", "\(folder)/runs/inspect/latest"])

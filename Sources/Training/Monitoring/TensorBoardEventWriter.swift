@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 /// Writes TensorBoard event files (`events.out.tfevents.<time>.<host>`): TFRecord-framed
@@ -97,20 +98,8 @@ struct Protobuf {
     }
 }
 
-/// CRC-32C (Castagnoli), masked as TFRecord files do.
-enum CRC32C {
-    static let table: [UInt32] = (0..<256).map { index in
-        var crc = UInt32(index)
-        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
-        return crc
-    }
-
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        return crc ^ 0xFFFF_FFFF
-    }
-
+extension CRC32C {
+    /// The checksum of `bytes`, masked as TFRecord files store it.
     static func masked(_ bytes: [UInt8]) -> UInt32 {
         let crc = checksum(bytes)
         return ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8
