@@ -106,4 +106,15 @@ public enum Kernels {
         while i < count { total += x[i] * y[i]; i &+= 1 }
         return total
     }
+
+    /// Whether every one of `count` floats is finite (neither infinite nor NaN). Works on the
+    /// bits: adding one to an all-ones exponent carries into the sign position, and an integer
+    /// OR over the array vectorises.
+    @inlinable
+    public static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+        let bits = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
+        var carried: UInt32 = 0
+        for i in 0..<count { carried |= (bits[i] & 0x7F80_0000) &+ 0x0080_0000 }
+        return carried & 0x8000_0000 == 0
+    }
 }

@@ -127,7 +127,9 @@ public final class Trainer {
         var windowStart = trainStart
         var lastSave = DispatchTime.now(), savedStep = -1
         let k = configuration.checkpoint
+        var divergence = DivergenceGuard()
         func save() throws {
+            try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: true, communicator: communicator)
             try saveCheckpoint(model, step: step, loader: loader, stepIndex: stepIndex, samples: samples)
             lastSave = DispatchTime.now()
             savedStep = stepIndex
@@ -158,6 +160,8 @@ public final class Trainer {
             }
             if (t.logEvery > 0 && stepIndex % t.logEvery == 0) || isLast {
                 let windowLoss = try communicator.allReduceSum([windowLossSum])[0] / Double(windowSamples)
+                try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: isLast, communicator: communicator)
+                if let warning = divergence.warning(windowLoss: windowLoss, step: stepIndex) { log(.note(warning)) }
                 lossHistory.append(windowLoss)
                 let rateNow = Double(windowSamples) / max(seconds(since: windowStart), 1e-9)
                 log(.progress("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(windowLoss, 4))  "

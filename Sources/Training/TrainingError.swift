@@ -1,11 +1,16 @@
 /// Failures of a training run that are not config errors.
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, loss: Double, rank: Int)
+    /// `parameter` is nil on the ranks that hold no bad value themselves.
+    case nonFiniteParameter(step: Int, parameter: String?, rank: Int)
 
     public var description: String {
         switch self {
         case .nonFiniteLoss(let step, let loss, let rank):
             return "rank \(rank): training diverged: loss is \(loss) at step \(step) (lower training.optimizer.learning_rate)"
+        case .nonFiniteParameter(let step, let parameter, let rank):
+            return "rank \(rank): training diverged: " + (parameter.map { "parameter '\($0)' holds" } ?? "a parameter holds")
+                + " a non-finite value after step \(step); no checkpoint written (lower training.optimizer.learning_rate)"
         }
     }
 }

@@ -66,3 +66,20 @@ import TestSupport
         #expect(first != (0..<4).map { _ in c.next() })
     }
 }
+
+@Suite struct FiniteCheckTests {
+    @Test func allFiniteFindsAnyNaNOrInfinity() {
+        let finite: [Float] = [0, -0, 1, -3.5, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                               .leastNonzeroMagnitude, .leastNormalMagnitude]
+        let values = (0..<37).map { finite[$0 % finite.count] }
+        #expect(values.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: $0.count) })
+        for bad: Float in [.nan, -.nan, .infinity, -.infinity, .signalingNaN] {
+            for position in [0, 17, 36] {
+                var damaged = values
+                damaged[position] = bad
+                #expect(!damaged.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: $0.count) },
+                        "\(bad) at \(position)")
+            }
+        }
+    }
+}
