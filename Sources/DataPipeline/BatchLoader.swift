@@ -26,6 +26,8 @@ public final class BatchLoader: @unchecked Sendable {
     private var pendingPosition: Int?
     /// Done when the background fill has finished.
     private let prefetched = DispatchGroup()
+    /// What the background fill threw, rethrown by the `next()` that takes its batch.
+    private var prefetchError: Error?
     /// Samples in the current global batch (all ranks together).
     public private(set) var globalBatchSize = 0
     public private(set) var epoch = 0
@@ -60,6 +62,7 @@ public final class BatchLoader: @unchecked Sendable {
     public func restore(epoch: Int, position: Int) {
         prefetched.wait()
         pendingPosition = nil
+        prefetchError = nil
         self.epoch = epoch
         self.position = position
         reorder()
@@ -71,8 +74,8 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// Fills `batch` with the next batch; returns false at the end of an epoch (after which the
-    /// next call starts the following epoch).
-    public func next() -> Bool {
+    /// next call starts the following epoch). Throws what the dataset throws (a bad id).
+    public func next() throws -> Bool {
         guard let size = batchSize(at: position) else {
             epoch += 1
             position = 0
@@ -83,20 +86,25 @@ public final class BatchLoader: @unchecked Sendable {
             // Take the batch the background thread filled (or fill it now), then start the next.
             let target = 1 - current
             prefetched.wait()
+            let backgroundError = prefetchError
+            prefetchError = nil
             if pendingPosition == position {
                 pendingPosition = nil
+                if let backgroundError { throw backgroundError }
             } else {
-                fill(buffers[target], at: position, size: size)
+                try fill(buffers[target], at: position, size: size)
             }
             current = target
             let following = position + size
             if let followingSize = batchSize(at: following) {
                 let spare = buffers[1 - current]
-                prefetchQueue.async(group: prefetched) { self.fill(spare, at: following, size: followingSize) }
+                prefetchQueue.async(group: prefetched) {
+                    do { try self.fill(spare, at: following, size: followingSize) } catch { self.prefetchError = error }
+                }
                 pendingPosition = following
             }
         } else {
-            fill(batch, at: position, size: size)
+            try fill(batch, at: position, size: size)
         }
         position += size
         globalBatchSize = size
@@ -111,9 +119,9 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// Fills `target` with this rank's slice of the global batch at `position`.
-    private func fill(_ target: Batch, at position: Int, size: Int) {
+    private func fill(_ target: Batch, at position: Int, size: Int) throws {
         let slice = Self.slice(of: size, rank: rank, worldSize: worldSize)
-        order.withUnsafeBufferPointer { dataset.fill(target, order: $0, start: position + slice.lowerBound, size: slice.count) }
+        try order.withUnsafeBufferPointer { try dataset.fill(target, order: $0, start: position + slice.lowerBound, size: slice.count) }
     }
 
     /// Rank `rank`'s samples of a global batch of `size`: the first `size % worldSize` ranks take

@@ -7,21 +7,25 @@ import Foundation
 ///
 ///     offset  size  field
 ///     0       8     magic "RSDREC", 0, 1
-///     8       4     format version (1)
+///     8       4     format version (2)
 ///     12      4     dense features D
 ///     16      4     tables T
 ///     20      4     record size in bytes: 4 + 4*D + 4*sum(bag sizes)
 ///     24      8     record count N
-///     32      4     header size H (64 + 4*T, rounded up to 64)
+///     32      4     header size H (64 + 8*T, rounded up to 64)
 ///     36      28    zero
 ///     64      4*T   bag size of each table (the most ids a sample has in it)
+///     64+4T   4*T   rows of each table (every id of table t is below it)
 ///     H       N records: label (Float32), D dense values (Float32), then for each table its
 ///                   bag of row ids (Int32), unused slots -1
+///
+/// Reading checks every id against its table's rows: an id out of range is an error naming the
+/// file and the record, never a memory access.
 public enum RecordFormat {
     public static let magic: [UInt8] = [0x52, 0x53, 0x44, 0x52, 0x45, 0x43, 0x00, 0x01]
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
 
-    static func headerSize(tableCount: Int) -> Int { (64 + 4 * tableCount + 63) / 64 * 64 }
+    static func headerSize(tableCount: Int) -> Int { (64 + 8 * tableCount + 63) / 64 * 64 }
     static func recordSize(denseCount: Int, bagSizes: [Int]) -> Int { 4 + 4 * denseCount + 4 * bagSizes.reduce(0, +) }
 }
 
@@ -31,16 +35,19 @@ public final class RecordWriter {
     public let path: String
     public let denseCount: Int
     public let bagSizes: [Int]
+    public let tableRows: [Int]
     public private(set) var count = 0
     private let temporaryPath: String
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private let recordSize: Int
 
-    public init(path: String, denseCount: Int, bagSizes: [Int]) throws {
+    public init(path: String, denseCount: Int, bagSizes: [Int], tableRows: [Int]) throws {
+        precondition(tableRows.count == bagSizes.count, "RecordWriter: a row count per table")
         self.path = path
         self.denseCount = denseCount
         self.bagSizes = bagSizes
+        self.tableRows = tableRows
         recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
         temporaryPath = path + ".partial"
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil),
@@ -65,6 +72,7 @@ public final class RecordWriter {
         put(UInt64(count), at: 24)
         put(UInt32(header.count), at: 32)
         for (t, size) in bagSizes.enumerated() { put(UInt32(size), at: 64 + 4 * t) }
+        for (t, rows) in tableRows.enumerated() { put(UInt32(rows), at: 64 + 4 * (bagSizes.count + t)) }
         return header
     }
 
@@ -102,6 +110,8 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     public let count: Int
     public let denseFeatureCount: Int
     public let idsPerSample: [Int]
+    /// Rows of each table: every id the records hold is below its table's.
+    public let tableRows: [Int]
     private let recordSize: Int
     private let recordsBase: UnsafeRawPointer
     /// The mapping to unmap, or the memory to free.
@@ -110,11 +120,12 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     private let isMapped: Bool
 
     /// Records held in memory: takes ownership of `records` (`count` records, from malloc).
-    init(name: String, records: UnsafeMutableRawPointer, count: Int, denseCount: Int, bagSizes: [Int]) {
+    init(name: String, records: UnsafeMutableRawPointer, count: Int, denseCount: Int, bagSizes: [Int], tableRows: [Int]) {
         path = name
         self.count = count
         denseFeatureCount = denseCount
         idsPerSample = bagSizes
+        self.tableRows = tableRows
         recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
         recordsBase = UnsafeRawPointer(records)
         mapping = records
@@ -146,16 +157,21 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         let version = read(UInt32.self, at: 8)
         guard version == RecordFormat.version else {
             munmap(mapped, length)
-            throw DataError("\(path): record format version \(version), this build reads version \(RecordFormat.version)")
+            throw DataError("\(path): record format version \(version), this build reads version \(RecordFormat.version) "
+                            + "(run recsys-dist preprocess again)")
         }
         denseFeatureCount = Int(read(UInt32.self, at: 12))
         let tableCount = Int(read(UInt32.self, at: 16))
         recordSize = Int(read(UInt32.self, at: 20))
         count = Int(read(UInt64.self, at: 24))
         let headerSize = Int(read(UInt32.self, at: 32))
+        guard headerSize == RecordFormat.headerSize(tableCount: tableCount), headerSize <= length else {
+            munmap(mapped, length)
+            throw DataError("\(path): truncated or inconsistent header (\(tableCount) tables, header of \(headerSize) bytes)")
+        }
         idsPerSample = (0..<tableCount).map { Int(read(UInt32.self, at: 64 + 4 * $0)) }
-        guard headerSize == RecordFormat.headerSize(tableCount: tableCount),
-              recordSize == RecordFormat.recordSize(denseCount: denseFeatureCount, bagSizes: idsPerSample),
+        tableRows = (0..<tableCount).map { Int(read(UInt32.self, at: 64 + 4 * (tableCount + $0))) }
+        guard recordSize == RecordFormat.recordSize(denseCount: denseFeatureCount, bagSizes: idsPerSample),
               length == headerSize + count * recordSize else {
             munmap(mapped, length)
             throw DataError("\(path): truncated or inconsistent (\(length) bytes for \(count) records of \(recordSize) bytes)")
@@ -170,7 +186,7 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     public var labels: [Float] { (0..<count).map { recordsBase.loadUnaligned(fromByteOffset: $0 * recordSize, as: Float.self) } }
     public var plantedLogits: [Float]? { nil }
 
-    public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) {
+    public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) throws {
         precondition(size <= batch.capacity, "batch of \(size) exceeds capacity \(batch.capacity)")
         let denseCount = denseFeatureCount, tables = idsPerSample.count
         for t in 0..<tables {
@@ -178,17 +194,22 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
             batch.sparse[t].offsets[0] = 0
         }
         for b in 0..<size {
-            let record = recordsBase + order[start + b] * recordSize
+            let index = order[start + b], record = recordsBase + index * recordSize
             batch.labels[b] = record.loadUnaligned(as: Float.self)
             (batch.dense.base + b * denseCount).update(from: (record + 4).assumingMemoryBound(to: Float.self),
                                                        count: denseCount)
             var idOffset = 4 + 4 * denseCount
             for t in 0..<tables {
-                let feature = batch.sparse[t], bag = idsPerSample[t]
+                let feature = batch.sparse[t], bag = idsPerSample[t], rows = Int32(truncatingIfNeeded: tableRows[t])
                 var written = Int(feature.offsets[b])
                 for k in 0..<bag {
                     let id = record.loadUnaligned(fromByteOffset: idOffset + 4 * k, as: Int32.self)
-                    if id >= 0 { feature.ids[written] = id; written += 1 }
+                    if id == -1 { continue }
+                    guard id >= 0 && id < rows else {
+                        throw DataError("\(path): record \(index): id \(id) of table \(t) is outside its \(rows) rows")
+                    }
+                    feature.ids[written] = id
+                    written += 1
                 }
                 feature.offsets[b + 1] = Int32(written)
                 idOffset += 4 * bag
@@ -202,15 +223,18 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
 public final class RecordBuffer: RecordSink {
     public let denseCount: Int
     public let bagSizes: [Int]
+    public let tableRows: [Int]
     public private(set) var count = 0
     private let recordSize: Int
     /// The records so far; grown by doubling, and handed to the dataset by `build` without a copy.
     private var memory: UnsafeMutableRawPointer?
     private var capacity = 0
 
-    public init(denseCount: Int, bagSizes: [Int]) {
+    public init(denseCount: Int, bagSizes: [Int], tableRows: [Int]) {
+        precondition(tableRows.count == bagSizes.count, "RecordBuffer: a row count per table")
         self.denseCount = denseCount
         self.bagSizes = bagSizes
+        self.tableRows = tableRows
         recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
     }
 
@@ -234,6 +258,7 @@ public final class RecordBuffer: RecordSink {
         let records = memory ?? malloc(recordSize)!
         memory = nil
         defer { count = 0; capacity = 0 }
-        return RecordDataset(name: name, records: records, count: count, denseCount: denseCount, bagSizes: bagSizes)
+        return RecordDataset(name: name, records: records, count: count, denseCount: denseCount, bagSizes: bagSizes,
+                             tableRows: tableRows)
     }
 }

@@ -11,8 +11,9 @@ public protocol SampleSource: Sendable {
     var labels: [Float] { get }
     /// Logits of the model that generated the labels, for synthetic data.
     var plantedLogits: [Float]? { get }
-    /// Copies samples `order[start ..< start + size]` into `batch` (labels, dense, CSR ids).
-    func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int)
+    /// Copies samples `order[start ..< start + size]` into `batch` (labels, dense, CSR ids);
+    /// throws on an id outside its table, naming the sample.
+    func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) throws
 }
 
 extension SampleSource {

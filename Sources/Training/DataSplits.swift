@@ -22,8 +22,8 @@ extension DataSplits {
                               summary: "synthetic planted click model")
         case .criteoTSV:
             let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-            let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
-            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
+            let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
+            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
             let statistics = try CriteoPreprocessing.run(paths: d.path, settings: criteoSettings(configuration),
                                                          train: train, eval: eval)
             var summary = "Criteo TSV \(d.path.joined(separator: ", ")): \(statistics.lines) lines"
@@ -33,8 +33,8 @@ extension DataSplits {
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .delimited:
             let schema = try delimitedSchema(configuration)
-            let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
-            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+            let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
+            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             let result = try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: configuration.model.tableRows,
                                                         split: criteoSettings(configuration).split, skipBadLines: d.skipBadLines,
                                                         train: train, eval: eval)
@@ -44,14 +44,9 @@ extension DataSplits {
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .records:
             let folder = d.path[0]
-            let train = try RecordDataset(path: "\(folder)/train.rsd"), eval = try RecordDataset(path: "\(folder)/eval.rsd")
-            for dataset in [train, eval] {
-                guard dataset.denseFeatureCount == d.denseFeatures, dataset.tableCount == configuration.model.tableCount else {
-                    throw DataError("\(dataset.path): records have \(dataset.denseFeatureCount) dense features and "
-                                    + "\(dataset.tableCount) tables; the config has \(d.denseFeatures) and \(configuration.model.tableCount)")
-                }
-            }
-            return DataSplits(train: train, evaluation: eval, summary: "records in \(folder)")
+            let train = try records("\(folder)/train.rsd", for: configuration)
+            return DataSplits(train: train, evaluation: try records("\(folder)/eval.rsd", for: configuration),
+                              summary: "records in \(folder)")
         }
     }
 
@@ -64,23 +59,41 @@ extension DataSplits {
         case .synthetic:
             throw ConfigurationError("--data \(path): the model was trained on synthetic data; name data.source to read a file")
         case .records:
-            return try RecordDataset(path: path)
+            return try records(path, for: configuration)
         case .criteoTSV:
             var settings = criteoSettings(configuration)
             settings.split = .all
             let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-            let unused = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
-            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags)
+            let unused = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
+            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
             _ = try CriteoPreprocessing.run(paths: [path], settings: settings, train: unused, eval: eval)
             return eval.build(name: path)
         case .delimited:
             let schema = try delimitedSchema(configuration)
-            let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
-            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+            let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
+            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: configuration.model.tableRows, split: .all,
                                                skipBadLines: d.skipBadLines, train: unused, eval: eval)
             return eval.build(name: path)
         }
+    }
+
+    /// The record file at `path`, refused unless it was made for the config's model: the same
+    /// dense features, tables and table rows (ids beyond a table's rows would read memory
+    /// outside it).
+    static func records(_ path: String, for configuration: TrainingConfiguration) throws -> RecordDataset {
+        let dataset = try RecordDataset(path: path), model = configuration.model
+        guard dataset.denseFeatureCount == configuration.data.denseFeatures, dataset.tableCount == model.tableCount else {
+            throw DataError("\(path): records have \(dataset.denseFeatureCount) dense features and \(dataset.tableCount) tables; "
+                            + "the config has \(configuration.data.denseFeatures) (data.dense_features) and \(model.tableCount) (model.table_count)")
+        }
+        guard dataset.tableRows == model.tableRows else {
+            let table = zip(dataset.tableRows, model.tableRows).enumerated().first { $0.element.0 != $0.element.1 }!.offset
+            throw DataError("\(path): records were made for \(dataset.tableRows[table]) rows in table \(table), the config's "
+                            + "model.table_rows gives \(model.tableRows[table]) (preprocess again with this config, or set model.table_rows "
+                            + "to the records' sizes)")
+        }
+        return dataset
     }
 
     /// The preprocessing a config asks for (table sizes, frequency threshold, split, bad lines).

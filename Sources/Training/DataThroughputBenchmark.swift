@@ -44,10 +44,12 @@ public enum DataThroughputBenchmark {
 
         progress("preprocessing to records")
         let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-        let train = try RecordWriter(path: folder + "/train.rsd", denseCount: CriteoLineParser.denseCount, bagSizes: bags)
-        let eval = try RecordWriter(path: folder + "/eval.rsd", denseCount: CriteoLineParser.denseCount, bagSizes: bags)
-        let preprocessStart = DispatchTime.now()
         var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 100_000, count: CriteoLineParser.categoricalCount))
+        let train = try RecordWriter(path: folder + "/train.rsd", denseCount: CriteoLineParser.denseCount, bagSizes: bags,
+                                     tableRows: settings.tableRows)
+        let eval = try RecordWriter(path: folder + "/eval.rsd", denseCount: CriteoLineParser.denseCount, bagSizes: bags,
+                                    tableRows: settings.tableRows)
+        let preprocessStart = DispatchTime.now()
         settings.split = .position(fraction: 0.1)
         _ = try CriteoPreprocessing.run(paths: [tsv], settings: settings, train: train, eval: eval)
         try train.finish()
@@ -60,7 +62,7 @@ public enum DataThroughputBenchmark {
         let loader = BatchLoader(dataset: records, batchSize: batchSize, shuffleSeed: 1, dropLast: true)
         let loadStart = DispatchTime.now()
         var loaded = 0
-        while loader.next() { loaded += loader.batch.size }
+        while try loader.next() { loaded += loader.batch.size }
         let loadSeconds = seconds(since: loadStart)
         try? FileManager.default.removeItem(atPath: folder + "/train.rsd")
         try? FileManager.default.removeItem(atPath: folder + "/eval.rsd")

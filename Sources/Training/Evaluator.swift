@@ -14,7 +14,7 @@ public enum Evaluator {
                                  rank: communicator.rank, worldSize: worldSize)
         var result = [Float](repeating: 0, count: communicator.isRoot ? dataset.count : 0)
         var position = 0
-        while loader.next() {
+        while try loader.next() {
             let logits = try model.forward(loader.batch)
             let counts = (0..<worldSize).map {
                 Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: $0, worldSize: worldSize).count)

@@ -99,7 +99,7 @@ public enum ThroughputBenchmark {
         for index in 0..<totalSteps {
             communicator.resetCounters()
             let t0 = DispatchTime.now()
-            _ = loader.next()
+            _ = try loader.next()
             let t1 = DispatchTime.now()
             _ = try step.forward(loader.batch, globalBatchSize: loader.globalBatchSize)
             let t2 = DispatchTime.now()

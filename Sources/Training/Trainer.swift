@@ -135,7 +135,7 @@ public final class Trainer {
             savedStep = stepIndex
         }
         while stepIndex < totalSteps {
-            guard loader.next() else {
+            guard try loader.next() else {
                 if k.atEpochEnd && savedStep != stepIndex { try save() }
                 continue
             }

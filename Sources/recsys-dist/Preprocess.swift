@@ -29,7 +29,7 @@ struct Preprocess: ParsableCommand {
             switch data.source {
             case .criteoTSV:
                 let dense = CriteoLineParser.denseCount, bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-                let (train, eval) = try writers(denseCount: dense, bagSizes: bags)
+                let (train, eval) = try writers(denseCount: dense, bagSizes: bags, tableRows: configuration.model.tableRows)
                 let result = try CriteoPreprocessing.run(paths: data.path, settings: DataSplits.criteoSettings(configuration),
                                                          train: train, eval: eval) { print($0) }
                 try train.finish()
@@ -39,7 +39,8 @@ struct Preprocess: ParsableCommand {
                     + (result.badLines > 0 ? ", \(result.badLines) bad lines skipped" : "")
             case .delimited:
                 let schema = try DataSplits.delimitedSchema(configuration)
-                let (train, eval) = try writers(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+                let (train, eval) = try writers(denseCount: schema.dense.count, bagSizes: schema.bagSizes,
+                                                tableRows: configuration.model.tableRows)
                 let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: configuration.model.tableRows,
                                                             split: DataSplits.criteoSettings(configuration).split,
                                                             skipBadLines: data.skipBadLines, train: train, eval: eval)
@@ -67,9 +68,9 @@ struct Preprocess: ParsableCommand {
         }
     }
 
-    private func writers(denseCount: Int, bagSizes: [Int]) throws -> (RecordWriter, RecordWriter) {
-        (try RecordWriter(path: "\(output)/train.rsd", denseCount: denseCount, bagSizes: bagSizes),
-         try RecordWriter(path: "\(output)/eval.rsd", denseCount: denseCount, bagSizes: bagSizes))
+    private func writers(denseCount: Int, bagSizes: [Int], tableRows: [Int]) throws -> (RecordWriter, RecordWriter) {
+        (try RecordWriter(path: "\(output)/train.rsd", denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows),
+         try RecordWriter(path: "\(output)/eval.rsd", denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows))
     }
 }
 

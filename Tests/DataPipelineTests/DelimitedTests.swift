@@ -23,7 +23,7 @@ import Testing
         let dir = folder()
         try "u1|30|1|0|1\nu2|0|0|0|0\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
         try "user,item,rating,comment\r\nu1,i9,5,great\r\nu2,i9,3,\r\nu1,,4,ok\r\n".write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
-        let train = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3]), eval = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3])
+        let train = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3]), eval = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3])
         let result = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"),
                                                     tableRows: [100, 100, 3], split: .files([]), skipBadLines: false,
                                                     train: train, eval: eval)
@@ -31,7 +31,7 @@ import Testing
         let records = train.build(name: "r")
         #expect(records.labels == [1, 0, 1])
         let batch = Batch(capacity: 3, denseFeatureCount: 1, tableCount: 3, idsPerSample: 3)
-        [0, 1, 2].withUnsafeBufferPointer { records.fill(batch, order: $0, start: 0, size: 3) }
+        try [0, 1, 2].withUnsafeBufferPointer { try records.fill(batch, order: $0, start: 0, size: 3) }
         #expect(abs(batch.dense[0] - Float(log1p(30.0))) < 1e-6 && batch.dense[1] == 0)
         #expect(batch.sparse[0].ids[0] == batch.sparse[0].ids[2], "the same user hashes to the same row")
         #expect(batch.sparse[1].ids[0] == batch.sparse[1].ids[1] && batch.sparse[1].ids[2] == 0, "an empty value is row 0")
@@ -44,7 +44,7 @@ import Testing
         try "u1|30|1|0|1\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
         func error(_ lines: String) throws -> String? {
             try ("h\n" + lines).write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
-            let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3])
+            let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3])
             do {
                 _ = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"), tableRows: [10, 10, 3],
                                                    split: .files([]), skipBadLines: false, train: sink, eval: sink)
@@ -56,7 +56,7 @@ import Testing
         #expect(try error("u1,i1\n") == "\(dir)/r.csv:2: expected at least 3 fields, found 2")
         let invalid = dir + "/r.csv"
         try Data("h\nu1,\u{FF}".utf8.map { $0 } + [0xC3, 0x28, 44, 0x35, 10]).write(to: URL(fileURLWithPath: invalid))
-        let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3])
+        let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3])
         #expect(throws: DataError("\(dir)/r.csv:2: categorical column 1: invalid UTF-8")) {
             try DelimitedPreprocessing.run(paths: [invalid], schema: schema(dir + "/users.txt"), tableRows: [10, 10, 3],
                                            split: .files([]), skipBadLines: false, train: sink, eval: sink)

@@ -21,7 +21,7 @@ import Testing
 
     @Test func writtenRecordsReadBackThroughTheMemoryMap() throws {
         let path = Self.temporaryFolder() + "/r.rsd"
-        let writer = try RecordWriter(path: path, denseCount: 2, bagSizes: [1, 3])
+        let writer = try RecordWriter(path: path, denseCount: 2, bagSizes: [1, 3], tableRows: [100, 100])
         for i in 0..<5 {
             let dense: [Float] = [Float(i), -Float(i)]
             let ids: [Int32] = [Int32(i), Int32(10 + i), i % 2 == 0 ? -1 : 20, -1]
@@ -33,7 +33,7 @@ import Testing
         #expect(dataset.count == 5 && dataset.denseFeatureCount == 2 && dataset.idsPerSample == [1, 3])
         #expect(dataset.labels == [0, 1, 0, 1, 0])
         let batch = Batch(capacity: 3, denseFeatureCount: 2, tableCount: 2, idsPerSample: 3)
-        [4, 1, 2].withUnsafeBufferPointer { dataset.fill(batch, order: $0, start: 0, size: 3) }
+        try [4, 1, 2].withUnsafeBufferPointer { try dataset.fill(batch, order: $0, start: 0, size: 3) }
         #expect(batch.labels.toArray() == [0, 1, 0] && batch.dense.toArray() == [4, -4, 1, -1, 2, -2])
         #expect((0...3).map { batch.sparse[1].offsets[$0] } == [0, 1, 3, 4], "padding (-1) is skipped")
         #expect((0..<4).map { batch.sparse[1].ids[$0] } == [14, 11, 20, 12])
@@ -42,7 +42,7 @@ import Testing
     @Test func damagedFilesAreClearErrors() throws {
         let folder = Self.temporaryFolder()
         let path = folder + "/r.rsd"
-        let writer = try RecordWriter(path: path, denseCount: 1, bagSizes: [1])
+        let writer = try RecordWriter(path: path, denseCount: 1, bagSizes: [1], tableRows: [10])
         for _ in 0..<4 { try writer.append(label: 1, dense: [2], ids: [3]) }
         try writer.finish()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -62,29 +62,29 @@ import Testing
         try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
         var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
         settings.split = .position(fraction: 0.2)
-        let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
+        let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26))
         let statistics = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: train, eval: eval)
         #expect(statistics.trainRecords == 40 && statistics.evalRecords == 10 && statistics.lines == 50)
         let trainSet = train.build(name: "train"), evalSet = eval.build(name: "eval")
         // Held-out = the last 10 lines; ids are hex value modulo the rows, missing -> row 0.
         #expect(evalSet.labels == (40..<50).map { Float($0 % 3 == 0 ? 1 : 0) })
         let first = Batch(capacity: 1, denseFeatureCount: 13, tableCount: 26)
-        [0].withUnsafeBufferPointer { trainSet.fill(first, order: $0, start: 0, size: 1) }
+        try [0].withUnsafeBufferPointer { try trainSet.fill(first, order: $0, start: 0, size: 1) }
         let expectedID: Int32 = 1009 % 1000  // line 0, table 1: hex value 1009, modulo 1000 rows
         #expect(first.sparse[1].ids[0] == expectedID)
         #expect(first.sparse[0].ids[0] == 0, "line 0, table 0 is missing")
 
-        let writerTrain = try RecordWriter(path: folder + "/train.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
-        let writerEval = try RecordWriter(path: folder + "/eval.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
+        let writerTrain = try RecordWriter(path: folder + "/train.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26))
+        let writerEval = try RecordWriter(path: folder + "/eval.rsd", denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26))
         _ = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: writerTrain, eval: writerEval)
         try writerTrain.finish()
         try writerEval.finish()
         let records = try RecordDataset(path: folder + "/train.rsd")
         let fromFile = Batch(capacity: 40, denseFeatureCount: 13, tableCount: 26), fromMemory = Batch(capacity: 40, denseFeatureCount: 13, tableCount: 26)
         let order = Array(0..<40)
-        order.withUnsafeBufferPointer {
-            records.fill(fromFile, order: $0, start: 0, size: 40)
-            trainSet.fill(fromMemory, order: $0, start: 0, size: 40)
+        try order.withUnsafeBufferPointer {
+            try records.fill(fromFile, order: $0, start: 0, size: 40)
+            try trainSet.fill(fromMemory, order: $0, start: 0, size: 40)
         }
         #expect(fromFile.dense.toArray() == fromMemory.dense.toArray() && fromFile.labels.toArray() == fromMemory.labels.toArray())
         for t in 0..<26 { #expect((0..<40).map { fromFile.sparse[t].ids[$0] } == (0..<40).map { fromMemory.sparse[t].ids[$0] }) }
@@ -103,7 +103,7 @@ import Testing
         settings.split = .random(fraction: 0.25, seed: 9)
         settings.frequencyThreshold = 2
         func run(_ path: String) throws -> (CriteoPreprocessing.Statistics, RecordDataset, RecordDataset) {
-            let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
+            let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26))
             let statistics = try CriteoPreprocessing.run(paths: [path], settings: settings, train: train, eval: eval)
             return (statistics, train.build(name: "train"), eval.build(name: "eval"))
         }
@@ -113,9 +113,9 @@ import Testing
         let a = Batch(capacity: plainTrain.count, denseFeatureCount: 13, tableCount: 26)
         let b = Batch(capacity: gzipTrain.count, denseFeatureCount: 13, tableCount: 26)
         #expect(plainTrain.count == gzipTrain.count)
-        Array(0..<plainTrain.count).withUnsafeBufferPointer {
-            plainTrain.fill(a, order: $0, start: 0, size: plainTrain.count)
-            gzipTrain.fill(b, order: $0, start: 0, size: plainTrain.count)
+        try Array(0..<plainTrain.count).withUnsafeBufferPointer {
+            try plainTrain.fill(a, order: $0, start: 0, size: plainTrain.count)
+            try gzipTrain.fill(b, order: $0, start: 0, size: plainTrain.count)
         }
         #expect(a.dense.toArray() == b.dense.toArray() && a.labels.toArray() == b.labels.toArray(), "gzip reads the same as plain")
         #expect(plainStatistics.evalRecords > 25 && plainStatistics.evalRecords < 75, "about a quarter held out")
@@ -129,14 +129,14 @@ import Testing
         lines[20] = "1\t" + lines[20]
         try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/bad.tsv", atomically: true, encoding: .utf8)
         var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
-        let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
+        let train = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26)), eval = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26))
         #expect(throws: DataError("\(folder)/bad.tsv:7: expected 40 tab-separated fields, found 1")) {
             try CriteoPreprocessing.run(paths: [folder + "/bad.tsv"], settings: settings, train: train, eval: eval)
         }
         settings.skipBadLines = true
         let statistics = try CriteoPreprocessing.run(paths: [folder + "/bad.tsv"], settings: settings,
-                                                     train: RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)),
-                                                     eval: RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26)))
+                                                     train: RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26)),
+                                                     eval: RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26)))
         #expect(statistics.badLines == 2 && statistics.trainRecords + statistics.evalRecords == 28)
     }
 
@@ -144,7 +144,7 @@ import Testing
         let folder = Self.temporaryFolder()
         FileManager.default.createFile(atPath: folder + "/empty.tsv", contents: Data())
         let settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 10, count: 26))
-        let sink = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26))
+        let sink = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26))
         #expect(throws: DataError("\(folder)/empty.tsv: empty file")) {
             try CriteoPreprocessing.run(paths: [folder + "/empty.tsv"], settings: settings, train: sink, eval: sink)
         }
