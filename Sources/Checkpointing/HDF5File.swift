@@ -16,6 +16,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case modelMismatch(path: String, detail: String)
     case missingFile(path: String)
     case checksumMismatch(path: String, object: String)
+    case folderInUse(path: String, holder: String)
+    case noSpace(path: String, needed: Int, free: Int)
 
     public var description: String {
         switch self {
@@ -34,6 +36,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case .missingFile(let path): return "\(path): missing (the checkpoint lists it; the checkpoint is incomplete)"
         case .checksumMismatch(let path, let object):
             return "\(path): '\(object)' does not match its checksum (the file is damaged)"
+        case .folderInUse(let path, let holder):
+            return "\(path): checkpoint folder in use by another run (\(holder)); choose another checkpoint.run_name"
+        case .noSpace(let path, let needed, let free):
+            return "\(path): no space left for the checkpoint (needs \(needed / 1_000_000) MB, \(free / 1_000_000) MB free)"
         }
     }
 }
@@ -78,24 +84,26 @@ final class HDF5File {
 
     deinit { close() }
 
-    /// Closes the file (flushing it); further use is an error. Idempotent.
-    func close() {
-        if isOpen { H5Fclose(handle) }
-        isOpen = false
+    /// Closes the file (flushing it); further use is an error. Idempotent. Returns false when
+    /// the flush failed.
+    @discardableResult
+    func close() -> Bool {
+        defer { isOpen = false }
+        return isOpen ? H5Fclose(handle) >= 0 : true
     }
 
-    /// Closes the file and asks the OS to put it on disk (fsync).
+    /// Closes the file and asks the OS to put it on disk (fsync); a failed flush is an error.
     func closeAndSync() throws {
-        close()
+        guard close() else { throw CheckpointError.writeFailed(path: path, object: "the file's last blocks (close)") }
         try HDF5File.sync(path)
     }
 
     /// fsync of a file or folder.
     static func sync(_ path: String) throws {
         let descriptor = Foundation.open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw CheckpointError.writeFailed(path: path, object: "fsync") }
+        guard descriptor >= 0 else { throw FileSystemError.current(path) }
         defer { Foundation.close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw CheckpointError.writeFailed(path: path, object: "fsync") }
+        guard fsync(descriptor) == 0 else { throw FileSystemError.current(path) }
     }
 
     /// The shape of dataset `name`, or nil when there is none.

@@ -46,9 +46,12 @@ public enum TrainingCheckpoint {
         public var optimizer: String
         /// The run's config, as YAML text.
         public var configuration: String
+        /// Names the chain of checkpoints one run writes (a resumed run continues its
+        /// checkpoint's): `keep_last` prunes only its own lineage.
+        public var lineage: String
 
         public init(step: Int, epoch: Int, positionInEpoch: Int, samplesSeen: Int, worldSize: Int, denseOptimizerSteps: Int,
-                    sparseOptimizerSteps: Int, optimizer: String, configuration: String) {
+                    sparseOptimizerSteps: Int, optimizer: String, configuration: String, lineage: String) {
             self.step = step
             self.epoch = epoch
             self.positionInEpoch = positionInEpoch
@@ -58,6 +61,7 @@ public enum TrainingCheckpoint {
             self.sparseOptimizerSteps = sparseOptimizerSteps
             self.optimizer = optimizer
             self.configuration = configuration
+            self.lineage = lineage
         }
     }
 
@@ -77,15 +81,61 @@ public enum TrainingCheckpoint {
     @discardableResult
     public static func save(model: RecommendationModel, denseOptimizer: DenseOptimizer, sparseOptimizer: SparseOptimizer,
                             state: State, runDirectory: String, keepLast: Int, communicator: Communicator) throws -> String {
-        let fileManager = FileManager.default
         let final = "\(runDirectory)/step-\(state.step)", partial = "\(runDirectory)/.step-\(state.step).partial"
+        if communicator.isRoot { try FileSystem.makeDirectory(runDirectory) }
+        // The numbers, and room for HDF5's own structures (about 1 kB per dataset measured; 4 kB
+        // allowed for each of up to three per table, three virtual ones per table, the dense ones).
+        let datasets = 6 * model.embeddingTables.count + model.arena.entries.count + 2
+        let bytes = payloadBytes(model: model, denseOptimizer: denseOptimizer, sparseOptimizer: sparseOptimizer, communicator: communicator)
+            + 4096 * datasets + 256 * 1024
+        try checkSpace(bytes: bytes, runDirectory: runDirectory, communicator: communicator)
         if communicator.isRoot {
-            try fileManager.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-            try? fileManager.removeItem(atPath: partial)
-            try fileManager.createDirectory(atPath: partial, withIntermediateDirectories: false)
+            FileSystem.remove(partial)
+            guard mkdir(partial, 0o755) == 0 else { throw FileSystemError.current(partial) }
         }
         try communicator.barrier()
+        do {
+            try writeFiles(model: model, denseOptimizer: denseOptimizer, sparseOptimizer: sparseOptimizer, state: state,
+                           partial: partial, communicator: communicator)
+            if communicator.isRoot {
+                FileSystem.remove(final)
+                try FileSystem.rename(partial, to: final)
+                try repointLatest(runDirectory: runDirectory, to: "step-\(state.step)")
+                removeOld(runDirectory: runDirectory, keepLast: keepLast, lineage: state.lineage)
+            }
+        } catch {
+            // Nothing partial stays behind to fill the disk; `latest` still names the previous one.
+            FileSystem.remove(partial)
+            throw error
+        }
+        try communicator.barrier()
+        return final
+    }
 
+    /// Bytes of this rank's share of a checkpoint's numbers: its rows and their optimizer state
+    /// (a replica counted on rank 0 only), and on rank 0 the dense parameters and their state.
+    public static func payloadBytes(model: RecommendationModel, denseOptimizer: DenseOptimizer, sparseOptimizer: SparseOptimizer,
+                                    communicator: Communicator) -> Int {
+        var floats = 0
+        for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
+            floats += table.weights.count + sparseOptimizer.firstStates[index].count + sparseOptimizer.secondStates[index].count
+        }
+        if communicator.isRoot { floats += model.arena.count + denseOptimizer.firstState.count + denseOptimizer.secondState.count }
+        return 4 * floats
+    }
+
+    /// Refuses, on every rank together, a checkpoint the file system holding `runDirectory`
+    /// has no room for (what all ranks write, against the space rank 0 sees): writing it
+    /// would fail part-way (HDF5 1.10 can even crash on a full disk).
+    static func checkSpace(bytes: Int, runDirectory: String, communicator: Communicator) throws {
+        let needed = try communicator.allReduceSum([Double(bytes)])[0]
+        let free = try communicator.allReduceMax([communicator.isRoot ? Double(try FileSystem.freeBytes(at: runDirectory)) : 0])[0]
+        guard needed <= free else { throw CheckpointError.noSpace(path: runDirectory, needed: Int(needed), free: Int(free)) }
+    }
+
+    /// Writes every rank's shard file and rank 0's `dense.h5` into `partial`.
+    private static func writeFiles(model: RecommendationModel, denseOptimizer: DenseOptimizer, sparseOptimizer: SparseOptimizer,
+                                   state: State, partial: String, communicator: Communicator) throws {
         // Every rank: its rows and their optimizer state.
         let rank = communicator.rank
         let shardFile = try HDF5File.create("\(partial)/embeddings-rank\(rank).h5")
@@ -129,7 +179,7 @@ public enum TrainingCheckpoint {
             }
             let shardList = Shard.list(shards)
             for (name, value) in [("format", formatName), ("optimizer", state.optimizer), ("config", state.configuration),
-                                  ("shards", shardList)] {
+                                  ("shards", shardList), ("lineage", state.lineage)] {
                 try dense.writeAttribute(name, string: value)
             }
             try dense.writeAttribute("state_crc32c", integer: Int(CRC32C.checksum(Array(stateText(state, shards: shardList).utf8))))
@@ -158,13 +208,7 @@ public enum TrainingCheckpoint {
             try dense.closeAndSync()
             fileFinished()
             try HDF5File.sync(partial)
-            try? fileManager.removeItem(atPath: final)
-            try fileManager.moveItem(atPath: partial, toPath: final)
-            try repointLatest(runDirectory: runDirectory, to: "step-\(state.step)")
-            try removeOld(runDirectory: runDirectory, keepLast: keepLast)
         }
-        try communicator.barrier()
-        return final
     }
 
     /// Every table of the model by name, whole-table rows and dimension, in a fixed order
@@ -203,20 +247,22 @@ public enum TrainingCheckpoint {
 
     private static func repoint(link: String, runDirectory: String, to target: String) throws {
         let latest = "\(runDirectory)/\(link)", newLink = "\(runDirectory)/.\(link)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: newLink)
-        try FileManager.default.createSymbolicLink(atPath: newLink, withDestinationPath: target)
-        guard rename(newLink, latest) == 0 else { throw CheckpointError.cannotCreate(path: latest) }
+        FileSystem.remove(newLink)
+        guard symlink(target, newLink) == 0 else { throw FileSystemError.current(newLink) }
+        try FileSystem.rename(newLink, to: latest)
         try HDF5File.sync(runDirectory)
     }
 
-    private static func removeOld(runDirectory: String, keepLast: Int) throws {
-        guard keepLast > 0 else { return }
-        let steps = try FileManager.default.contentsOfDirectory(atPath: runDirectory)
-            .compactMap { name -> Int? in name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil }
+    /// Removes all but the newest `keepLast` checkpoints of `lineage` (this run's chain): never
+    /// another run's, never what `latest` or `best` points at.
+    private static func removeOld(runDirectory: String, keepLast: Int, lineage: String) {
+        guard keepLast > 0, let names = try? FileManager.default.contentsOfDirectory(atPath: runDirectory) else { return }
+        let linked = Set(["latest", "best"].compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(runDirectory)/\($0)") })
+        let own = names.compactMap { name -> Int? in name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil }
+            .filter { (try? state(in: "\(runDirectory)/step-\($0)"))?.lineage == lineage }
             .sorted(by: >)
-        let best = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(runDirectory)/best")
-        for step in steps.dropFirst(keepLast) where best != "step-\(step)" {
-            try? FileManager.default.removeItem(atPath: "\(runDirectory)/step-\(step)")
+        for step in own.dropFirst(keepLast) where !linked.contains("step-\(step)") {
+            FileSystem.remove("\(runDirectory)/step-\(step)")
         }
     }
 
@@ -237,7 +283,8 @@ public enum TrainingCheckpoint {
                           denseOptimizerSteps: try dense.readIntegerAttribute("dense_optimizer_steps"),
                           sparseOptimizerSteps: try dense.readIntegerAttribute("sparse_optimizer_steps"),
                           optimizer: try dense.readStringAttribute("optimizer"),
-                          configuration: try dense.readStringAttribute("config"))
+                          configuration: try dense.readStringAttribute("config"),
+                          lineage: try dense.readStringAttribute("lineage"))
         let shardList = try dense.readStringAttribute("shards")
         let stored = try dense.readIntegerAttribute("state_crc32c")
         guard let shards = Shard.parse(shardList),
@@ -251,7 +298,7 @@ public enum TrainingCheckpoint {
     static func stateText(_ state: State, shards: String) -> String {
         [state.step, state.epoch, state.positionInEpoch, state.samplesSeen, state.worldSize, state.denseOptimizerSteps,
          state.sparseOptimizerSteps].map(String.init).joined(separator: " ")
-            + "\n\(state.optimizer)\n\(state.configuration)\n\(shards)"
+            + "\n\(state.optimizer)\n\(state.lineage)\n\(state.configuration)\n\(shards)"
     }
 
     /// Shapes of the dense parameters and whole tables stored, for `inspect`.

@@ -107,8 +107,10 @@ public enum CriteoPreprocessing {
         return statistics
     }
 
-    /// Parses every line of `readers`, calling `body(index among good lines, label, dense,
-    /// categorical, a seeded hash of the line's number)`; bad lines throw or, when skipped, count.
+    /// Parses every line of `readers`, calling `body(position of the line among all lines of
+    /// the files, label, dense, categorical, a seeded hash of the line's number)`; bad lines throw
+    /// or, when skipped, count. Positions count bad lines too, so skipping one moves no line
+    /// across the position split.
     @discardableResult
     static func parseAll(_ readers: [LineReader], settings: Settings,
                          _ body: (Int, Float, UnsafePointer<Float>, UnsafePointer<Int64>, UInt64) throws -> Void)
@@ -135,7 +137,7 @@ public enum CriteoPreprocessing {
                         }
                         var hash = SplitMixHash.hash(globalLine, seed: seed)
                         hash = hash == 0 ? 1 : hash
-                        try body(good, label, dense.baseAddress!, categorical.baseAddress!, hash)
+                        try body(Int(globalLine - 1), label, dense.baseAddress!, categorical.baseAddress!, hash)
                         good += 1
                     }
                 }

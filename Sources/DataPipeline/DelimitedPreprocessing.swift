@@ -141,7 +141,8 @@ public enum DelimitedPreprocessing {
                         bad += 1
                         return
                     }
-                    let heldOut = heldOutFile || split.holdsOut(line: good, firstHeldOut: firstHeldOut,
+                    // By position among all data lines, bad ones included: skipping a line moves no other.
+                    let heldOut = heldOutFile || split.holdsOut(line: Int(lineIndex - 1), firstHeldOut: firstHeldOut,
                                                                 hash: SplitMixHash.hash(lineIndex, seed: split.seed))
                     try dense.withUnsafeBufferPointer { dense in
                         try ids.withUnsafeBufferPointer { ids in

@@ -67,7 +67,13 @@ public final class LineReader {
             gzbuffer(file, 1 << 20)
             return ChunkSource(next: { buffer, capacity in
                 let got = gzread(file, buffer, UInt32(capacity))
-                if got < 0 { throw DataError("\(path): corrupt gzip data") }
+                if got <= 0 {
+                    // zlib reports a stream that ends inside compressed data as Z_BUF_ERROR.
+                    var code: Int32 = 0
+                    _ = gzerror(file, &code)
+                    if code == Z_BUF_ERROR { throw DataError("\(path): truncated gzip stream (the file ends inside compressed data)") }
+                    if got < 0 || code != Z_OK { throw DataError("\(path): corrupt gzip data") }
+                }
                 return Int(got)
             }, close: { gzclose(file) })
         }

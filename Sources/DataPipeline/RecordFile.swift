@@ -38,6 +38,7 @@ public final class RecordWriter {
     public let tableRows: [Int]
     public private(set) var count = 0
     private let temporaryPath: String
+    private var finished = false
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private let recordSize: Int
@@ -99,6 +100,14 @@ public final class RecordWriter {
         try handle.close()
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         try FileManager.default.moveItem(atPath: temporaryPath, toPath: path)
+        finished = true
+    }
+
+    /// A writer dropped before `finish()` (its input failed) leaves no file behind.
+    deinit {
+        guard !finished else { return }
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: temporaryPath)
     }
 }
 

@@ -10,8 +10,26 @@ public struct DataSplits: Sendable {
 
 extension DataSplits {
     /// Loads (or generates) both splits as `data` says. Every rank loads the same splits; each
-    /// then reads only its slices of the batches.
+    /// then reads only its slices of the batches. An empty held-out set is an error here,
+    /// before any training.
     public static func load(_ configuration: TrainingConfiguration) throws -> DataSplits {
+        let splits = try loadWithoutChecks(configuration)
+        try requireHeldOut(splits.evaluation.count, of: configuration)
+        return splits
+    }
+
+    /// Throws when the held-out part of the data has no samples.
+    public static func requireHeldOut(_ count: Int, of configuration: TrainingConfiguration) throws {
+        guard count == 0 else { return }
+        let d = configuration.data
+        if !d.evalPath.isEmpty {
+            throw DataError("\(d.evalPath.joined(separator: ", ")): the held-out set is empty (no good lines in data.eval_path)")
+        }
+        throw DataError("\(d.path.joined(separator: ", ")): the held-out set is empty (data.eval_fraction \(d.evalFraction) "
+                        + "of the lines, bad lines skipped): raise data.eval_fraction or fix the data")
+    }
+
+    private static func loadWithoutChecks(_ configuration: TrainingConfiguration) throws -> DataSplits {
         let d = configuration.data
         switch d.source {
         case .synthetic:

@@ -79,8 +79,16 @@ public final class Trainer {
 
     private func log(_ line: TrainingLog) { report(line) }
 
+    /// Names this run's chain of checkpoints (rank 0's is written); a resume continues the
+    /// checkpoint's.
+    private var lineage = UUID().uuidString
+
     public func run() throws -> TrainingReport {
         let t = configuration.training, worldSize = communicator.size
+        // Before any work: the checkpoint folder is writable and no other run holds it.
+        let folderLock = communicator.isRoot && configuration.checkpoint.writesCheckpoints
+            ? try CheckpointFolderLock(folder: configuration.checkpoint.runDirectory) : nil
+        defer { withExtendedLifetime(folderLock) {} }
         BLAS.setThreadCount(t.threads)
         guard t.batchSize >= worldSize else {
             throw ConfigurationError("key 'training.batch_size': \(t.batchSize) cannot be split over \(worldSize) ranks")
@@ -190,14 +198,23 @@ public final class Trainer {
                     totalSteps = stepIndex
                 }
             }
-            var due = k.everySteps > 0 && stepIndex % k.everySteps == 0
-            if k.everySeconds > 0 {
-                // Rank 0's clock decides, so every rank saves at the same step.
-                let late = communicator.isRoot && seconds(since: lastSave) >= k.everySeconds ? 1.0 : 0.0
-                let anyLate = try communicator.allReduceMax([late])[0]
-                due = due || anyLate > 0
-            }
+            // Rank 0's clock decides a timed save, and a signal any rank received stops them all,
+            // so every rank saves and stops at the same step.
+            let late = communicator.isRoot && k.everySeconds > 0 && seconds(since: lastSave) >= k.everySeconds ? 1.0 : 0.0
+            var agreed = [late, Double(StopRequest.pending)]
+            if communicator.size > 1 { agreed = try communicator.allReduceMax(agreed) }
+            let due = (k.everySteps > 0 && stepIndex % k.everySteps == 0) || agreed[0] > 0
             if due && !isLast { try save() }
+            if agreed[1] > 0 {
+                let signal = Int32(agreed[1])
+                log(.note("stopping after step \(stepIndex): received \(signalName(signal))"))
+                var checkpoint: String?
+                if k.writesCheckpoints {
+                    if savedStep != stepIndex { try save() }
+                    checkpoint = "\(k.runDirectory)/step-\(stepIndex)"
+                }
+                throw TrainingError.stopped(signal: signal, step: stepIndex, checkpoint: checkpoint)
+            }
         }
         let trainSeconds = seconds(since: trainStart)
         let replicasIdentical = try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator)
@@ -233,9 +250,13 @@ public final class Trainer {
         guard configuration.run.record else { return nil }
         let hosts = try gatherHostNames()
         guard communicator.isRoot else { return nil }
-        return try RunDirectory(root: configuration.run.directory, name: configuration.run.name ?? "run",
-                                configuration: try ConfigurationLoader.yaml(configuration), worldSize: communicator.size,
-                                hosts: hosts)
+        do {
+            return try RunDirectory(root: configuration.run.directory, name: configuration.run.name ?? "run",
+                                    configuration: try ConfigurationLoader.yaml(configuration), worldSize: communicator.size,
+                                    hosts: hosts)
+        } catch {
+            throw FileSystemError.from(error, path: configuration.run.directory)
+        }
     }
 
     /// Every rank's host name, on rank 0 (empty elsewhere).
@@ -270,7 +291,7 @@ public final class Trainer {
                                              denseOptimizerSteps: step.denseOptimizer.stepCount,
                                              sparseOptimizerSteps: step.sparseOptimizer.stepCount,
                                              optimizer: step.denseOptimizer.settings.algorithm.rawValue,
-                                             configuration: try ConfigurationLoader.yaml(configuration))
+                                             configuration: try ConfigurationLoader.yaml(configuration), lineage: lineage)
         let path = try TrainingCheckpoint.save(model: model, denseOptimizer: step.denseOptimizer, sparseOptimizer: step.sparseOptimizer,
                                                state: state, runDirectory: configuration.checkpoint.runDirectory,
                                                keepLast: configuration.checkpoint.keepLast, communicator: communicator)
@@ -293,6 +314,7 @@ public final class Trainer {
         let state = try TrainingCheckpoint.load(into: model, denseOptimizer: step.denseOptimizer,
                                                 sparseOptimizer: step.sparseOptimizer, from: path)
         loader.restore(epoch: state.epoch, position: state.positionInEpoch)
+        lineage = state.lineage
         let elapsed = seconds(since: started)
         let bytes = try communicator.allReduceSum([Double(checkpointBytes(model, step))])[0]
         log(.note("resumed from \(path): step \(state.step), epoch \(state.epoch + 1), written by \(state.worldSize) rank(s), "
@@ -301,17 +323,19 @@ public final class Trainer {
         return state
     }
 
-    /// Bytes of this rank's share of a checkpoint: its tables and their optimizer state (a
-    /// replica counted on rank 0 only), and on rank 0 the dense parameters and their state.
+    /// Bytes of this rank's share of a checkpoint.
     private func checkpointBytes(_ model: RecommendationModel, _ step: TrainingStep) -> Int {
-        var floats = 0
-        for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
-            floats += table.weights.count + step.sparseOptimizer.firstStates[index].count + step.sparseOptimizer.secondStates[index].count
-        }
-        if communicator.isRoot {
-            floats += model.arena.count + step.denseOptimizer.firstState.count + step.denseOptimizer.secondState.count
-        }
-        return 4 * floats
+        TrainingCheckpoint.payloadBytes(model: model, denseOptimizer: step.denseOptimizer, sparseOptimizer: step.sparseOptimizer,
+                                        communicator: communicator)
+    }
+}
+
+/// "SIGTERM", "SIGINT", or the signal's number.
+func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGTERM: return "SIGTERM"
+    case SIGINT: return "SIGINT"
+    default: return "signal \(signal)"
     }
 }
 

@@ -3,6 +3,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, loss: Double, rank: Int)
     /// `parameter` is nil on the ranks that hold no bad value themselves.
     case nonFiniteParameter(step: Int, parameter: String?, rank: Int)
+    /// Every rank stopped together at `step` on a signal, after saving `checkpoint` (nil when
+    /// the config writes none).
+    case stopped(signal: Int32, step: Int, checkpoint: String?)
 
     public var description: String {
         switch self {
@@ -11,6 +14,9 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .nonFiniteParameter(let step, let parameter, let rank):
             return "rank \(rank): training diverged: " + (parameter.map { "parameter '\($0)' holds" } ?? "a parameter holds")
                 + " a non-finite value after step \(step); no checkpoint written (lower training.optimizer.learning_rate)"
+        case .stopped(let signal, let step, let checkpoint):
+            return "stopped by \(signalName(signal)) after step \(step); "
+                + (checkpoint.map { "checkpoint \($0) written (continue with --resume latest)" } ?? "no checkpoint (the config writes none)")
         }
     }
 }

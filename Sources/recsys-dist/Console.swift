@@ -65,6 +65,14 @@ final class Console: @unchecked Sendable {
         liveLineShown = false
     }
 
+    /// A line that ends a run without an error (a stop on a signal): rank 0 only, on stderr,
+    /// at every log level.
+    func notice(_ line: String) {
+        guard isRoot else { return }
+        clearLiveLine()
+        write(line + "\n", to: FileHandle.standardError)
+    }
+
     func error(_ line: String) {
         clearLiveLine()
         write("error: " + line + "\n", to: FileHandle.standardError)

@@ -32,6 +32,7 @@ struct Preprocess: ParsableCommand {
                 let (train, eval) = try writers(denseCount: dense, bagSizes: bags, tableRows: configuration.model.tableRows)
                 let result = try CriteoPreprocessing.run(paths: data.path, settings: DataSplits.criteoSettings(configuration),
                                                          train: train, eval: eval) { print($0) }
+                try DataSplits.requireHeldOut(result.evalRecords, of: configuration)
                 try train.finish()
                 try eval.finish()
                 statistics = result
@@ -44,6 +45,7 @@ struct Preprocess: ParsableCommand {
                 let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: configuration.model.tableRows,
                                                             split: DataSplits.criteoSettings(configuration).split,
                                                             skipBadLines: data.skipBadLines, train: train, eval: eval)
+                try DataSplits.requireHeldOut(result.eval, of: configuration)
                 try train.finish()
                 try eval.finish()
                 statistics = DelimitedStatistics(files: data.path + data.evalPath, lines: result.lines, badLines: result.badLines,

@@ -34,6 +34,7 @@ struct Train: ParsableCommand {
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
         let console = Console(format: format, isRoot: communicator.isRoot, level: quiet ? .error : logLevel)
+        installStopHandlers()
         let report: TrainingReport
         do {
             report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
@@ -44,6 +45,12 @@ struct Train: ParsableCommand {
                                      }
                                  },
                                  progress: console.live).run()
+        } catch TrainingError.stopped(let signal, let step, let checkpoint) {
+            // Every rank stopped at the same step; rank 0 says where things stand, and no rank
+            // exits (which makes mpirun end the others) before it has.
+            console.notice("\(TrainingError.stopped(signal: signal, step: step, checkpoint: checkpoint))")
+            try? communicator.barrier()
+            throw ExitCode(128 + signal)
         } catch {
             let message = "\(error)"
             console.error(message.hasPrefix("rank ") ? message : "rank \(communicator.rank): \(message)")
@@ -74,6 +81,22 @@ struct Train: ParsableCommand {
             "run_directory": report.runDirectory.map { $0 as Any } ?? NSNull(),
         ])
     }
+}
+
+/// On the first SIGTERM or SIGINT (Slurm preemption, Ctrl-C) training stops at the end of its
+/// step on every rank and saves a checkpoint; a second signal ends the process at once.
+/// The signals are also unblocked on this thread: a process inherits its launcher's mask, and
+/// launchers that start it from a worker thread (as Foundation's `Process` does) block them.
+func installStopHandlers() {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    for number in [SIGTERM, SIGINT] {
+        signal(number) { received in
+            if !StopRequest.record(received) { _exit(128 + received) }
+        }
+        sigaddset(&signals, number)
+    }
+    pthread_sigmask(SIG_UNBLOCK, &signals, nil)
 }
 
 /// Loads and validates a config, turning problems into one-line messages.

@@ -41,3 +41,26 @@ import TestSupport
         #expect(healthy.status == 0 && !healthy.standardOutput.contains("diverging"))
     }
 }
+
+/// A second SIGTERM or SIGINT ends the process at once (issue 10, item 10); the first waits
+/// for the step to end.
+@Suite struct SecondSignalTests {
+    @Test func aSecondSignalStopsAtOnce() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-signal-\(UUID().uuidString)").path
+        // Generating 300,000 samples takes seconds in a debug build: both signals land after MPI's
+        // start-up (which takes signals for itself) and before step 1.
+        let output = try BinaryRunner.run(executable: BinaryRunner.binaryPath, ["train", "--config", TestPaths.packageRoot + "/configs/quickstart.yaml",
+                                           "--set", "data.synthetic.train_samples=300000", "--set", "run.record=false",
+                                           "--set", "checkpoint.directory=\(folder)", "--set", "training.max_steps=20"],
+                                          started: { process in
+                                              DispatchQueue.global().async {
+                                                  usleep(1_500_000)
+                                                  kill(process.processIdentifier, SIGINT)
+                                                  usleep(100_000)
+                                                  kill(process.processIdentifier, SIGINT)
+                                              }
+                                          })
+        #expect(output.status == 128 + SIGINT)
+        #expect(!output.standardError.contains("stopped by") && !output.standardOutput.contains("step 1/"), "\(output.standardOutput)")
+    }
+}

@@ -59,4 +59,31 @@ import TestSupport
         #expect(output.standardError.contains("\(path): record 7: id 5000 of table 3 is outside its 1000 rows"),
                 "\(output.standardError)")
     }
+
+    /// Bad lines that fill the held-out share leave it empty: an error before training and from
+    /// `preprocess`, which then writes no record files (issue 10, item 4).
+    @Test func anEmptyHeldOutSetIsAnErrorBeforeTraining() throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let lines = (0..<100).map { i in
+            i >= 80 ? "bad line \(i)"
+                : (["\(i % 4 == 0 ? 1 : 0)"] + (0..<13).map { "\(($0 * i) % 9)" } + (0..<26).map { String(format: "%08x", i * 7 + $0) })
+                    .joined(separator: "\t")
+        }
+        try lines.joined(separator: "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
+        let config = folder + "/c.yaml"
+        try """
+            model: {architecture: dlrm, embedding_dimension: 4, table_count: 26, table_rows: 100, bottom_mlp: [8, 4], top_mlp: [8, 1]}
+            data: {source: criteo_tsv, path: \(folder)/day.tsv, skip_bad_lines: true}
+            training: {batch_size: 20, log_every: 0}
+            checkpoint: {save_final: false}
+            run: {record: false}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let message = "\(folder)/day.tsv: the held-out set is empty (data.eval_fraction 0.2 of the lines, bad lines skipped)"
+        let trained = try BinaryRunner.run(["train", "--config", config])
+        #expect(trained.status != 0 && trained.standardError.contains(message), "\(trained.standardError)")
+        #expect(!trained.standardOutput.contains("step "))
+        let preprocessed = try BinaryRunner.run(["preprocess", "--config", config, "--output", folder + "/records"])
+        #expect(preprocessed.status != 0 && preprocessed.standardError.contains(message), "\(preprocessed.standardError)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder + "/records")) ?? []).isEmpty)
+    }
 }

@@ -20,7 +20,8 @@ import TestSupport
 
     static func state(step: Int) -> TrainingCheckpoint.State {
         TrainingCheckpoint.State(step: step, epoch: 2, positionInEpoch: 96, samplesSeen: 480, worldSize: 1, denseOptimizerSteps: step,
-                                 sparseOptimizerSteps: step, optimizer: "adam", configuration: "model:\n  architecture: wide_deep\n")
+                                 sparseOptimizerSteps: step, optimizer: "adam", configuration: "model:\n  architecture: wide_deep\n",
+                                 lineage: "test-lineage")
     }
 
     /// A model with optimizer state, after a few random updates.
@@ -70,6 +71,48 @@ import TestSupport
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(run)/latest") == "step-30")
         let entries = try FileManager.default.contentsOfDirectory(atPath: run).sorted()
         #expect(entries == ["latest", "step-20", "step-30"], "the oldest is removed, nothing partial is left")
+    }
+
+    /// A new run into a folder holding an older run's higher steps prunes only its own lineage
+    /// (issue 10, item 6): the older run's checkpoints, `latest` and `best` all survive.
+    @Test func keepLastPrunesOnlyThisRunsLineage() throws {
+        let run = Self.temporaryDirectory()
+        func save(step: Int, lineage: String, keepLast: Int) throws {
+            var state = Self.state(step: step)
+            state.lineage = lineage
+            let parts = Self.trained(seed: 1)
+            try TrainingCheckpoint.save(model: parts.0, denseOptimizer: parts.1, sparseOptimizer: parts.2, state: state,
+                                        runDirectory: run, keepLast: keepLast, communicator: LocalCommunicator())
+        }
+        for step in [100, 200, 300] { try save(step: step, lineage: "older", keepLast: 3) }
+        try save(step: 10, lineage: "newer", keepLast: 2)
+        try TrainingCheckpoint.markBest(runDirectory: run, step: 10)
+        for step in [20, 30, 40] { try save(step: step, lineage: "newer", keepLast: 2) }
+        let entries = try FileManager.default.contentsOfDirectory(atPath: run).filter { !$0.hasPrefix(".") }.sorted()
+        #expect(entries == ["best", "latest", "step-10", "step-100", "step-200", "step-30", "step-300", "step-40"], "\(entries)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(run)/latest") == "step-40")
+        #expect(try TrainingCheckpoint.state(in: "\(run)/latest").step == 40)
+    }
+
+    /// One run at a time writes a checkpoint folder (issue 10, item 7): the second is refused
+    /// naming the holder's host and pid; the lock goes with its holder.
+    @Test func aSecondWriterIsRefusedNamingTheHolder() throws {
+        let folder = Self.temporaryDirectory() + "/run"
+        var first: CheckpointFolderLock? = try CheckpointFolderLock(folder: folder)
+        let holder = "host \(ProcessInfo.processInfo.hostName), pid \(getpid())"
+        #expect(throws: CheckpointError.folderInUse(path: folder, holder: holder)) { try CheckpointFolderLock(folder: folder) }
+        withExtendedLifetime(first) {}
+        first = nil
+        #expect(throws: Never.self) { try CheckpointFolderLock(folder: folder) }
+    }
+
+    /// A folder that cannot be made is one line with the path and the system's reason.
+    @Test func anUnusableFolderIsOneLineWithTheReason() throws {
+        let file = Self.temporaryDirectory() + "/plain-file"
+        FileManager.default.createFile(atPath: file, contents: Data())
+        #expect(throws: FileSystemError(path: "\(file)/run", reason: "Not a directory")) {
+            try CheckpointFolderLock(folder: "\(file)/run")
+        }
     }
 
     @Test func anotherModelIsRejectedNamingTheDataset() throws {

@@ -100,6 +100,48 @@ import TestSupport
         #expect(missing.status != 0 && missing.standardError.contains("\(folder)/runs/none/dense.h5: cannot open"))
     }
 
+    /// SIGTERM to every rank, as Slurm's preemption delivers it (a mpirun started from a shell
+    /// forwards its own SIGTERM and Ctrl-C to the ranks the same way): every rank finishes its
+    /// step, a final checkpoint is written, and resuming from it gives the uninterrupted run's
+    /// losses (issue 10, item 10).
+    @Test func sigtermSavesAFinalCheckpointAndResumesExactly() throws {
+        let long = ["--set", "training.epochs=40", "--set", "checkpoint.every_steps=20"]
+        let straight = try train(ranks: 2, ["--set", "checkpoint.run_name=uninterrupted"] + long)
+        let arguments = ["train", "--config", try config(), "--set", "checkpoint.run_name=signalled"] + long
+        let latest = "\(folder)/runs/signalled/latest"
+        let stopped = try BinaryRunner.run(executable: "/usr/bin/mpirun",
+                                           ["--allow-run-as-root", "--oversubscribe", "-np", "2", BinaryRunner.binaryPath] + arguments,
+                                           started: { mpirun in
+                                               // Signal once training is under way (its first checkpoint exists).
+                                               DispatchQueue.global().async {
+                                                   for _ in 0..<600 where !FileManager.default.fileExists(atPath: latest) { usleep(20_000) }
+                                                   for rank in Self.children(of: mpirun.processIdentifier) { kill(rank, SIGTERM) }
+                                               }
+                                           })
+        #expect(stopped.status != 0, "\(stopped.standardOutput.suffix(300))")
+        let message = try #require(stopped.standardError.split(separator: "\n").first { $0.hasPrefix("stopped by SIGTERM after step ") },
+                                   "\(stopped.standardError)")
+        let step = try #require(Int(message.dropFirst("stopped by SIGTERM after step ".count).prefix { $0.isNumber }))
+        #expect(message.contains("checkpoint \(folder)/runs/signalled/step-\(step) written"))
+        #expect(step >= 20 && step < 640, "stopped part-way, at step \(step)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: latest) == "step-\(step)")
+        let resumed = try train(ranks: 2, ["--set", "checkpoint.run_name=signalled", "--resume", "latest"] + long)
+        #expect(resumed.losses == Array(straight.losses.suffix(640 - step)), "resumed from step \(step)")
+        #expect(resumed.auc == straight.auc)
+    }
+
+    /// The processes whose parent is `parent` (from /proc).
+    static func children(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            // /proc/<pid>/stat: "pid (name) state ppid ..."; the name may hold spaces, so read after ")".
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == parent
+        }
+    }
+
     /// Every file of a checkpoint is checked before use (issue 10, item 1): a missing,
     /// truncated or damaged file of a 2-rank checkpoint (replicated, row-wise and table-wise
     /// tables) is refused by `evaluate` and `--resume`, naming the file and the dataset, on 1

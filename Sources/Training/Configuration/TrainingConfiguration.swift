@@ -446,6 +446,9 @@ public struct CheckpointSection: Codable, Sendable, Equatable {
 
     /// The folder of this run's checkpoints.
     public var runDirectory: String { "\(directory)/\(runName ?? "run")" }
+
+    /// Whether a run may write checkpoints (then it locks `runDirectory` while it trains).
+    public var writesCheckpoints: Bool { saveFinal || everySteps > 0 || everySeconds > 0 || atEpochEnd || keepBest }
 }
 
 /// How embedding tables are placed when several ranks train (`mpirun -np N`).

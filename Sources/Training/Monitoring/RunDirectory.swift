@@ -1,3 +1,4 @@
+import Checkpointing
 import Foundation
 
 /// `runs/<name>-<timestamp>/` of one training run, written by rank 0: the resolved config
@@ -22,7 +23,7 @@ public final class RunDirectory {
             suffix += 1
             path = "\(root)/\(name)-\(formatter.string(from: Date()))-\(suffix)"
         }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileSystem.makeDirectory(path)
         self.path = path
         try configuration.write(toFile: "\(path)/config.yaml", atomically: true, encoding: .utf8)
         let run: [String: Any] = [
