@@ -30,6 +30,16 @@ public final class CheckpointFolderLock {
         }
         self.folder = folder
         self.descriptor = descriptor
+        removeLeftovers()
+    }
+
+    /// Removes what a run killed while saving left behind (`.step-<N>.partial` folders, links
+    /// being swapped in): with the lock held, nothing else is writing them.
+    private func removeLeftovers() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names where (name.hasPrefix(".step-") && name.hasSuffix(".partial")) || name.hasPrefix(".latest-") || name.hasPrefix(".best-") {
+            FileSystem.remove("\(folder)/\(name)")
+        }
     }
 
     deinit { close(descriptor) }

@@ -66,14 +66,16 @@ public enum TrainingCheckpoint {
     }
 
     /// A test hook: with `RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=k`, a rank exits (as if
-    /// killed) right after finishing its k-th checkpoint file of the process.
+    /// killed) right after finishing its k-th checkpoint file of the process; with
+    /// `RECSYS_DIST_CRASH_RANK=r` too, only rank r does.
     nonisolated(unsafe) static var filesWritten = 0
-    static func fileFinished() {
+    static func fileFinished(rank: Int) {
         filesWritten += 1
-        if let limit = ProcessInfo.processInfo.environment["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES"].flatMap(Int.init),
-           filesWritten >= limit {
-            FileHandle.standardError.write(Data("test hook: crashing after checkpoint file \(filesWritten)\n".utf8))
-            exit(99)
+        let environment = ProcessInfo.processInfo.environment
+        if let limit = environment["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES"].flatMap(Int.init), filesWritten >= limit,
+           environment["RECSYS_DIST_CRASH_RANK"].flatMap(Int.init).map({ $0 == rank }) ?? true {
+            FileHandle.standardError.write(Data("test hook: rank \(rank) crashing after checkpoint file \(filesWritten)\n".utf8))
+            _exit(99)
         }
     }
 
@@ -154,7 +156,7 @@ public enum TrainingCheckpoint {
             written += [Int32(number), Int32(table.firstRow), Int32(table.rowCount)]
         }
         try shardFile.closeAndSync()
-        fileFinished()
+        fileFinished(rank: communicator.rank)
 
         // Rank 0 learns which rows every rank wrote, for the whole-table virtual datasets.
         let counts = try communicator.allToAll((0..<communicator.size).map { $0 == 0 ? Int32(written.count) : 0 })
@@ -206,7 +208,7 @@ public enum TrainingCheckpoint {
                 }
             }
             try dense.closeAndSync()
-            fileFinished()
+            fileFinished(rank: communicator.rank)
             try HDF5File.sync(partial)
         }
     }

@@ -237,7 +237,7 @@ public final class Trainer {
             planted = try BinaryClassificationMetrics.compute(logits: plantedLogits, labels: splits.evaluation.labels)
         }
         return TrainingReport(steps: stepIndex, samples: samples, trainSeconds: trainSeconds,
-                              samplesPerSecond: Double(samples) / trainSeconds, finalTrainLoss: lossHistory.last ?? .nan,
+                              samplesPerSecond: Double(samples - samplesAtStart) / trainSeconds, finalTrainLoss: lossHistory.last ?? .nan,
                               lossHistory: lossHistory, evaluation: evaluation, plantedEvaluation: planted,
                               checkpointPath: checkpointPath, denseFingerprint: ParameterFingerprint.dense(model),
                               embeddingFingerprint: try ParameterFingerprint.embeddings(model, communicator: communicator),

@@ -28,10 +28,7 @@ struct Evaluate: ParsableCommand {
             report = try CheckpointEvaluation.run(checkpoint: checkpoint, overrides: overrides, dataPath: data,
                                                   communicator: communicator)
         } catch {
-            let message = "\(error)"
-            console.error(message.hasPrefix("rank ") || communicator.size == 1 ? message : "rank \(communicator.rank): \(message)")
-            if communicator.size > 1 { communicator.abort(code: 1) }
-            throw ExitCode.failure
+            endJob(after: error, console: console, communicator: communicator)
         }
         let e = report.evaluation
         var text = "checkpoint \(checkpoint) (step \(report.step))\n"

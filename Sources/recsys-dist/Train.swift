@@ -30,13 +30,13 @@ struct Train: ParsableCommand {
     var logLevel: LogLevel = .info
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
         let console = Console(format: format, isRoot: communicator.isRoot, level: quiet ? .error : logLevel)
         installStopHandlers()
         let report: TrainingReport
         do {
+            let configuration = try ConfigurationLoader.load(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
             report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
                                  log: { line in
                                      switch line {
@@ -52,11 +52,7 @@ struct Train: ParsableCommand {
             try? communicator.barrier()
             throw ExitCode(128 + signal)
         } catch {
-            let message = "\(error)"
-            console.error(message.hasPrefix("rank ") ? message : "rank \(communicator.rank): \(message)")
-            // A failing rank ends the whole job: the others may be waiting in a collective.
-            if communicator.size > 1 { communicator.abort(code: 1) }
-            throw ExitCode.failure
+            endJob(after: error, console: console, communicator: communicator)
         }
         let e = report.evaluation
         if communicator.size > 1 {
@@ -97,6 +93,26 @@ func installStopHandlers() {
         sigaddset(&signals, number)
     }
     pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+}
+
+/// Ends the job after `error`, with one line: the failing rank ends the whole job (the others
+/// may be waiting in a collective). An error every rank reaches (a config key, a missing file)
+/// is printed once, by rank 0: the other ranks give rank 0 two seconds to end the job first
+/// (mpirun then signals them, and they leave without a word), and speak only when it does not
+/// (the error was theirs alone).
+func endJob(after error: Error, console: Console, communicator: Communicator) -> Never {
+    let message = "\(error)"
+    let line = message.hasPrefix("rank ") || communicator.size == 1 ? message : "rank \(communicator.rank): \(message)"
+    if communicator.size > 1 && !communicator.isRoot {
+        for _ in 0..<200 {
+            if StopRequest.pending != 0 { Foundation.exit(1) }
+            usleep(10_000)
+        }
+    }
+    console.error(line)
+    if communicator.size > 1 { communicator.abort(code: 1) }
+    MPICommunicator.finalize()
+    Foundation.exit(1)
 }
 
 /// Loads and validates a config, turning problems into one-line messages.

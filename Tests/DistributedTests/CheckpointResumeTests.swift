@@ -73,20 +73,31 @@ import TestSupport
         #expect(abs(aucs[1] - aucs[0]) < 1e-6, "AUC over the whole set, computed across ranks: \(aucs)")
     }
 
-    /// A crash after each file of the second checkpoint leaves `latest` on the first, and a
-    /// resume from it works.
-    @Test(arguments: [1, 2])
-    func aCrashWhileWritingLeavesThePreviousCheckpoint(filesBeforeCrash: Int) throws {
-        let run = "crash\(filesBeforeCrash)"
-        // every_steps 4: the first checkpoint (2 files) at step 4, the crash inside the second at step 8.
-        let output = try BinaryRunner.run(["train", "--config", try config(), "--set", "checkpoint.run_name=\(run)",
-                                           "--set", "checkpoint.every_steps=4"],
-                                          environment: ["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES": "\(2 + filesBeforeCrash)"])
+    /// A rank killed at each file boundary of the second checkpoint (1 rank: after its shard
+    /// file, after dense.h5; 2 ranks: rank 1 after its shard, rank 0 after its shard, rank 0
+    /// after dense.h5, before the rename) leaves `latest` on the first, intact and loadable;
+    /// the next run clears the partial folder and resumes from it.
+    @Test(arguments: [(ranks: 1, rank: 0, file: 3), (ranks: 1, rank: 0, file: 4),
+                      (ranks: 2, rank: 1, file: 2), (ranks: 2, rank: 0, file: 3), (ranks: 2, rank: 0, file: 4)])
+    func aCrashWhileWritingLeavesThePreviousCheckpoint(ranks: Int, rank: Int, file: Int) throws {
+        let run = "crash\(ranks)-\(rank)-\(file)"
+        // every_steps 4: the first checkpoint at step 4 (rank 0 writes files 1 and 2, rank 1 file 1),
+        // the crash inside the second, at step 8.
+        let arguments = ["train", "--config", try config(), "--set", "checkpoint.run_name=\(run)", "--set", "checkpoint.every_steps=4"]
+        let environment = ["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES": "\(file)", "RECSYS_DIST_CRASH_RANK": "\(rank)"]
+        let output = ranks == 1 ? try BinaryRunner.run(arguments, environment: environment)
+                                : try MPIRunner.run(ranks: ranks, arguments, timeout: 60, environment: environment)
         #expect(output.status != 0)
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/runs/\(run)/latest") == "step-4")
-        let resumed = try train(ranks: 1, ["--set", "checkpoint.run_name=\(run)", "--resume", "latest"])
+        #expect(output.standardError.contains("test hook: rank \(rank) crashing after checkpoint file \(file)"), "\(output.standardError)")
+        let folder = "\(self.folder)/runs/\(run)"
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/latest") == "step-4")
+        let evaluated = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/latest"])
+        #expect(evaluated.status == 0, "the previous checkpoint loads: \(evaluated.standardError)")
+        let resumed = try train(ranks: ranks, ["--set", "checkpoint.run_name=\(run)", "--resume", "latest"])
         #expect(resumed.standardError.contains("step 4,"))
         #expect(resumed.losses.count == 12)
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".partial") }
+        #expect(left.isEmpty, "no partial folder is left: \(left)")
     }
 
     @Test func badCheckpointsAreNamedBeforeTraining() throws {
@@ -98,6 +109,18 @@ import TestSupport
                 "\(other.standardError)")
         let missing = try BinaryRunner.run(["train", "--config", try config(), "--resume", "\(folder)/runs/none"])
         #expect(missing.status != 0 && missing.standardError.contains("\(folder)/runs/none/dense.h5: cannot open"))
+    }
+
+    /// After a resume, samples/s counts only the samples this run trained (issue 10, item 13).
+    @Test func samplesPerSecondCountsOnlyThisRun() throws {
+        _ = try train(ranks: 1, ["--set", "checkpoint.run_name=rate", "--set", "training.max_steps=8"])
+        let output = try BinaryRunner.run(["train", "--config", try config(), "--set", "checkpoint.run_name=rate",
+                                           "--resume", "latest", "--format", "json"])
+        try #require(output.status == 0, "\(output.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
+        let rate = try #require(json["samples_per_second"] as? Double), seconds = try #require(json["train_seconds"] as? Double)
+        #expect(json["samples"] as? Int == 16 * 250)
+        #expect(abs(rate * seconds - 8 * 250) < 1, "8 steps of 250 this run: \(rate) samples/s over \(seconds) s")
     }
 
     /// SIGTERM to every rank, as Slurm's preemption delivers it (a mpirun started from a shell
