@@ -40,6 +40,9 @@ let package = Package(
             "Compute", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: vectorSettings),
+        // Fuzzing of the readers of untrusted files (launch/fuzz.sh): libFuzzer when built with
+        // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
+        .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
             "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -25,6 +25,9 @@ public enum RecordFormat {
     public static let magic: [UInt8] = [0x52, 0x53, 0x44, 0x52, 0x45, 0x43, 0x00, 0x01]
     public static let version: UInt32 = 2
 
+    /// Limits a record file's header must keep (far beyond any real data set).
+    static let maximumDenseFeatures = 1 << 16, maximumTables = 1 << 14, maximumBagSize = 1 << 16
+
     static func headerSize(tableCount: Int) -> Int { (64 + 8 * tableCount + 63) / 64 * 64 }
     static func recordSize(denseCount: Int, bagSizes: [Int]) -> Int { 4 + 4 * denseCount + 4 * bagSizes.reduce(0, +) }
 }
@@ -172,16 +175,26 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         denseFeatureCount = Int(read(UInt32.self, at: 12))
         let tableCount = Int(read(UInt32.self, at: 16))
         recordSize = Int(read(UInt32.self, at: 20))
-        count = Int(read(UInt64.self, at: 24))
+        count = Int(truncatingIfNeeded: read(UInt64.self, at: 24))
         let headerSize = Int(read(UInt32.self, at: 32))
-        guard headerSize == RecordFormat.headerSize(tableCount: tableCount), headerSize <= length else {
+        guard tableCount <= RecordFormat.maximumTables, headerSize == RecordFormat.headerSize(tableCount: tableCount),
+              headerSize <= length else {
             munmap(mapped, length)
             throw DataError("\(path): truncated or inconsistent header (\(tableCount) tables, header of \(headerSize) bytes)")
         }
         idsPerSample = (0..<tableCount).map { Int(read(UInt32.self, at: 64 + 4 * $0)) }
         tableRows = (0..<tableCount).map { Int(read(UInt32.self, at: 64 + 4 * (tableCount + $0))) }
+        // Sizes a batch is allocated by: refuse absurd ones before anything is allocated.
+        guard denseFeatureCount <= RecordFormat.maximumDenseFeatures,
+              idsPerSample.allSatisfy({ (1...RecordFormat.maximumBagSize).contains($0) }),
+              tableRows.allSatisfy({ (1...Int(Int32.max)).contains($0) }) else {
+            munmap(mapped, length)
+            throw DataError("\(path): header out of range (\(denseFeatureCount) dense features, \(tableCount) tables, "
+                            + "bag sizes \(idsPerSample.prefix(4)), table rows \(tableRows.prefix(4)))")
+        }
+        let (recordBytes, overflow) = count.multipliedReportingOverflow(by: recordSize)
         guard recordSize == RecordFormat.recordSize(denseCount: denseFeatureCount, bagSizes: idsPerSample),
-              length == headerSize + count * recordSize else {
+              count >= 0, !overflow, length - headerSize == recordBytes else {
             munmap(mapped, length)
             throw DataError("\(path): truncated or inconsistent (\(length) bytes for \(count) records of \(recordSize) bytes)")
         }

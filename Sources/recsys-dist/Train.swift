@@ -79,42 +79,6 @@ struct Train: ParsableCommand {
     }
 }
 
-/// On the first SIGTERM or SIGINT (Slurm preemption, Ctrl-C) training stops at the end of its
-/// step on every rank and saves a checkpoint; a second signal ends the process at once.
-/// The signals are also unblocked on this thread: a process inherits its launcher's mask, and
-/// launchers that start it from a worker thread (as Foundation's `Process` does) block them.
-func installStopHandlers() {
-    var signals = sigset_t()
-    sigemptyset(&signals)
-    for number in [SIGTERM, SIGINT] {
-        signal(number) { received in
-            if !StopRequest.record(received) { _exit(128 + received) }
-        }
-        sigaddset(&signals, number)
-    }
-    pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-}
-
-/// Ends the job after `error`, with one line: the failing rank ends the whole job (the others
-/// may be waiting in a collective). An error every rank reaches (a config key, a missing file)
-/// is printed once, by rank 0: the other ranks give rank 0 two seconds to end the job first
-/// (mpirun then signals them, and they leave without a word), and speak only when it does not
-/// (the error was theirs alone).
-func endJob(after error: Error, console: Console, communicator: Communicator) -> Never {
-    let message = "\(error)"
-    let line = message.hasPrefix("rank ") || communicator.size == 1 ? message : "rank \(communicator.rank): \(message)"
-    if communicator.size > 1 && !communicator.isRoot {
-        for _ in 0..<200 {
-            if StopRequest.pending != 0 { Foundation.exit(1) }
-            usleep(10_000)
-        }
-    }
-    console.error(line)
-    if communicator.size > 1 { communicator.abort(code: 1) }
-    MPICommunicator.finalize()
-    Foundation.exit(1)
-}
-
 /// Loads and validates a config, turning problems into one-line messages.
 func loadConfiguration(path: String, overrides: [String]) throws -> TrainingConfiguration {
     do {
