@@ -99,10 +99,13 @@ public struct DelimitedSchema: Sendable {
 }
 
 /// Reads delimited files by a `DelimitedSchema` into records: categorical strings are hashed
-/// (64-bit FNV-1a of their UTF-8 bytes) modulo their table's rows; empty values go to row 0.
+/// (64-bit FNV-1a of their UTF-8 bytes) modulo their table's rows; empty values go to row 0,
+/// and with a `frequencyThreshold` of K, so do values seen fewer than K times in the main files
+/// (a counting pass first, as for Criteo data).
 public enum DelimitedPreprocessing {
     public static func run(paths: [String], schema: DelimitedSchema, tableRows: [Int], split: HeldOutSplit,
-                           skipBadLines: Bool, train: RecordSink, eval: RecordSink) throws -> (lines: Int, badLines: Int, train: Int, eval: Int) {
+                           skipBadLines: Bool, frequencyThreshold: Int = 0,
+                           train: RecordSink, eval: RecordSink) throws -> (lines: Int, badLines: Int, train: Int, eval: Int) {
         guard tableRows.count == schema.categorical.count else {
             throw DataError("the schema has \(schema.categorical.count) categorical features, the model \(tableRows.count) tables")
         }
@@ -123,20 +126,49 @@ public enum DelimitedPreprocessing {
         var dense = [Float](repeating: 0, count: schema.dense.count)
         var ids = [Int32](repeating: -1, count: schema.bagSizes.reduce(0, +))
         var good = 0, bad = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
-        var fields: [Range<Int>] = []
+        var fields = Fields()
+        var frequencies: ValueFrequencies?
+        if frequencyThreshold > 0 {
+            // Counting pass over the main files; bad lines are left to the pass that writes.
+            let counting = ValueFrequencies(tables: schema.categorical.count, threshold: frequencyThreshold)
+            for reader in mainReaders {
+                try reader.forEachLine { line, number in
+                    if schema.hasHeader && number == 1 { return }
+                    let location = "\(reader.path):\(number)"
+                    guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
+                    _ = try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
+                                         frequencies: counting, dense: &dense, ids: &ids, location: location)
+                }
+            }
+            counting.isCounting = false
+            frequencies = counting
+        }
 
         func process(_ readers: [LineReader], heldOutFile: Bool) throws {
             for reader in readers {
+                // Every line has as many fields as the header (or, without one, the first line).
+                var fieldCount: (count: Int, source: String)?
                 try reader.forEachLine { line, number in
-                    if schema.hasHeader && number == 1 { return }
-                    lineIndex += 1
                     let location = "\(reader.path):\(number)"
+                    if schema.hasHeader && number == 1 {
+                        try Self.split(line, by: schema.delimiter, into: &fields, location: location)
+                        fieldCount = (fields.count, "the header has")
+                        return
+                    }
+                    lineIndex += 1
                     let label: Float
                     do {
-                        Self.split(line, by: schema.delimiter, into: &fields)
+                        try Self.split(line, by: schema.delimiter, into: &fields, location: location)
+                        if let expected = fieldCount, fields.count != expected.count {
+                            throw DataError("\(location): \(fields.count) fields, \(expected.source) \(expected.count)")
+                        }
+                        if fieldCount == nil { fieldCount = (fields.count, "line \(number) has") }
                         label = try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
-                                                dense: &dense, ids: &ids, location: location)
-                    } catch let error as DataError {
+                                                frequencies: frequencies, dense: &dense, ids: &ids, location: location)
+                    } catch var error as DataError {
+                        if number == 1 && !schema.hasHeader {
+                            error = DataError(error.message + " (if line 1 is a header, set data.delimited.header: true)")
+                        }
                         guard skipBadLines else { throw error }
                         bad += 1
                         return
@@ -159,15 +191,81 @@ public enum DelimitedPreprocessing {
         return (good + bad, bad, trainCount, evalCount)
     }
 
-    /// Byte ranges of the fields of `line`.
-    static func split(_ line: UnsafeBufferPointer<UInt8>, by delimiter: UInt8, into fields: inout [Range<Int>]) {
-        fields.removeAll(keepingCapacity: true)
-        var start = 0
-        for (index, byte) in line.enumerated() where byte == delimiter {
-            fields.append(start..<index)
-            start = index + 1
+    /// The fields of one line: byte ranges of their contents (inside the quotes of a quoted
+    /// field), and which of them hold doubled quotes to undo.
+    struct Fields {
+        var ranges: [Range<Int>] = []
+        var escaped: [Bool] = []
+        var count: Int { ranges.count }
+
+        mutating func removeAll() {
+            ranges.removeAll(keepingCapacity: true)
+            escaped.removeAll(keepingCapacity: true)
         }
-        fields.append(start..<line.count)
+
+        /// The bytes of field `index` of `line`, with `""` turned back into `"`.
+        func bytes(_ index: Int, of line: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+            let raw = Array(UnsafeBufferPointer(rebasing: line[ranges[index]]))
+            guard escaped[index] else { return raw }
+            var result: [UInt8] = []
+            var previousWasQuote = false
+            for byte in raw {
+                if byte == 34 && previousWasQuote { previousWasQuote = false; continue }
+                previousWasQuote = byte == 34
+                result.append(byte)
+            }
+            return result
+        }
+    }
+
+    /// Splits `line` into fields, RFC 4180 style: a field that starts with `"` runs to the
+    /// closing `"` and may hold the delimiter and doubled quotes (`""`); it must end the line
+    /// (quoted fields cannot span lines) or be followed by the delimiter.
+    static func split(_ line: UnsafeBufferPointer<UInt8>, by delimiter: UInt8, into fields: inout Fields, location: String) throws {
+        fields.removeAll()
+        var start = 0
+        while true {
+            if start < line.count && line[start] == 34 {
+                var end = start + 1, escaped = false
+                while true {
+                    guard end < line.count else {
+                        throw DataError("\(location): a quoted field has no closing quote (quoted fields cannot span lines)")
+                    }
+                    if line[end] == 34 {
+                        if end + 1 < line.count && line[end + 1] == 34 { escaped = true; end += 2; continue }
+                        break
+                    }
+                    end += 1
+                }
+                fields.ranges.append((start + 1)..<end)
+                fields.escaped.append(escaped)
+                guard end + 1 == line.count || line[end + 1] == delimiter else {
+                    throw DataError("\(location): text after the closing quote of field \(fields.count - 1)")
+                }
+                if end + 1 == line.count { return }
+                start = end + 2
+            } else {
+                let rest = UnsafeBufferPointer(rebasing: line[start...])
+                let end = rest.firstIndex(of: delimiter).map { start + ($0 - rest.startIndex) } ?? line.count
+                fields.ranges.append(start..<end)
+                fields.escaped.append(false)
+                if end == line.count { return }
+                start = end + 1
+            }
+        }
+    }
+
+    /// The names in the header line of the delimited file at `path`.
+    public static func headerNames(path: String, delimiter: UInt8) throws -> [String] {
+        var names: [String]?
+        var fields = Fields()
+        try LineReader(path: path).forEachLine { line, number in
+            guard names == nil else { return }
+            try split(line, by: delimiter, into: &fields, location: "\(path):\(number)")
+            names = (0..<fields.count).map { String(decoding: fields.bytes($0, of: line), as: UTF8.self) }
+        }
+        guard let names else { throw DataError("\(path): empty file") }
+        return names
     }
 
     /// A joined file: its rows by key, each row as its fields' bytes (only the fields a
@@ -180,30 +278,32 @@ public enum DelimitedPreprocessing {
     static func loadJoin(_ join: DelimitedSchema.Join) throws -> JoinedTable {
         let reader = try LineReader(path: join.path)
         var rows: [String: [[UInt8]]] = [:]
-        var fields: [Range<Int>] = []
+        var fields = Fields()
         try reader.forEachLine { line, number in
             if line.isEmpty { return }
-            split(line, by: join.delimiter, into: &fields)
+            try split(line, by: join.delimiter, into: &fields, location: "\(join.path):\(number)")
             guard join.keyColumn < fields.count else {
                 throw DataError("\(join.path):\(number): no column \(join.keyColumn) (the line has \(fields.count) fields)")
             }
-            let values = fields.map { Array(UnsafeBufferPointer(rebasing: line[$0])) }
+            let values = (0..<fields.count).map { fields.bytes($0, of: line) }
             rows[String(decoding: values[join.keyColumn], as: UTF8.self)] = values
         }
         return JoinedTable(path: join.path, rows: rows)
     }
 
     /// Fills `dense` and `ids` from one line; returns its label.
-    static func parseRecord(_ line: UnsafeBufferPointer<UInt8>, fields: [Range<Int>], schema: DelimitedSchema,
-                            joined: [JoinedTable], tableRows: [Int], dense: inout [Float], ids: inout [Int32],
-                            location: String) throws -> Float {
+    /// With `frequencies` counting, every hashed value is counted; afterwards, values rarer than
+    /// its threshold go to row 0.
+    static func parseRecord(_ line: UnsafeBufferPointer<UInt8>, fields: Fields, schema: DelimitedSchema,
+                            joined: [JoinedTable], tableRows: [Int], frequencies: ValueFrequencies? = nil,
+                            dense: inout [Float], ids: inout [Int32], location: String) throws -> Float {
         // The joined rows of this line, found by their key columns.
         var joinedRows: [[[UInt8]]] = []
         for (j, join) in schema.joins.enumerated() {
             guard join.mainColumn < fields.count else {
                 throw DataError("\(location): no column \(join.mainColumn) to join \(join.path) on (the line has \(fields.count) fields)")
             }
-            let key = String(decoding: UnsafeBufferPointer(rebasing: line[fields[join.mainColumn]]), as: UTF8.self)
+            let key = String(decoding: fields.bytes(join.mainColumn, of: line), as: UTF8.self)
             guard let row = joined[j].rows[key] else { throw DataError("\(location): key '\(key)' not found in \(join.path)") }
             joinedRows.append(row)
         }
@@ -218,7 +318,7 @@ public enum DelimitedPreprocessing {
             guard column.index < fields.count else {
                 throw DataError("\(location): expected at least \(column.index + 1) fields, found \(fields.count)")
             }
-            return Array(UnsafeBufferPointer(rebasing: line[fields[column.index]]))
+            return fields.bytes(column.index, of: line)
         }
         func number(_ column: DelimitedSchema.Column, what: String) throws -> Double {
             let value = try bytes(column)
@@ -249,7 +349,9 @@ public enum DelimitedPreprocessing {
                 guard String(bytes: value, encoding: .utf8) != nil else {
                     throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
                 }
-                ids[slot] = value.isEmpty ? 0 : Int32(fnv1a(value) % UInt64(tableRows[t]))
+                let hash = fnv1a(value)
+                ids[slot] = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
+                if !value.isEmpty { frequencies?.count(hash, table: t) }
                 slot += 1
             case .flags(let join, let columns):
                 var written = 0
@@ -270,5 +372,27 @@ public enum DelimitedPreprocessing {
     /// 64-bit FNV-1a: a stable hash of a categorical value's bytes.
     static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
         bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+    }
+}
+
+/// How often each hashed categorical value occurs, per table: counted in a first pass, then
+/// consulted (values seen fewer than `threshold` times share row 0).
+final class ValueFrequencies {
+    private var counts: [[UInt64: Int]]
+    let threshold: Int
+    /// True during the counting pass.
+    var isCounting = true
+
+    init(tables: Int, threshold: Int) {
+        counts = Array(repeating: [:], count: tables)
+        self.threshold = threshold
+    }
+
+    func count(_ hash: UInt64, table: Int) {
+        if isCounting { counts[table][hash, default: 0] += 1 }
+    }
+
+    func isRare(_ hash: UInt64, table: Int) -> Bool {
+        !isCounting && counts[table][hash, default: 0] < threshold
     }
 }

@@ -55,7 +55,7 @@ extension DataSplits {
             let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             let result = try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: configuration.model.tableRows,
                                                         split: criteoSettings(configuration).split, skipBadLines: d.skipBadLines,
-                                                        train: train, eval: eval)
+                                                        frequencyThreshold: d.frequencyThreshold, train: train, eval: eval)
             var summary = "\(d.path.joined(separator: ", ")): \(result.lines) lines"
             if result.badLines > 0 { summary += ", \(result.badLines) bad lines skipped" }
             return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
@@ -91,7 +91,8 @@ extension DataSplits {
             let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: configuration.model.tableRows, split: .all,
-                                               skipBadLines: d.skipBadLines, train: unused, eval: eval)
+                                               skipBadLines: d.skipBadLines, frequencyThreshold: d.frequencyThreshold,
+                                               train: unused, eval: eval)
             return eval.build(name: path)
         }
     }
@@ -129,23 +130,40 @@ extension DataSplits {
         return settings
     }
 
-    /// The schema of `data.delimited`, with its join names resolved.
+    /// The schema of `data.delimited`, with its join names and column names resolved (names
+    /// from the header line of the first data file).
     public static func delimitedSchema(_ configuration: TrainingConfiguration) throws -> DelimitedSchema {
         guard let section = configuration.data.delimited else {
             throw ConfigurationError("key 'data.delimited': required when data.source is delimited")
         }
         let joins = section.joins ?? []
+        let separator = try delimiter(section.delimiter, "data.delimited.delimiter")
+        var header: [String]?
+        /// The 0-based number of a column of the main file (`join` nil) or a joined file.
+        func columnNumber(_ column: ColumnReference, join: Int?, _ key: String) throws -> Int {
+            switch column {
+            case .index(let number):
+                guard number >= 0 else { throw ConfigurationError("key '\(key)': a column number is 0 or more, got \(number)") }
+                return number
+            case .name(let name):
+                guard join == nil, section.header == true, let path = configuration.data.path.first else {
+                    throw ConfigurationError("key '\(key)': columns are named only in a main file with a header line "
+                                             + "(data.delimited.header: true); give its 0-based number")
+                }
+                if header == nil { header = try DelimitedPreprocessing.headerNames(path: path, delimiter: separator) }
+                guard let number = header!.firstIndex(of: name) else {
+                    throw ConfigurationError("key '\(key)': no column '\(name)' in the header of \(path) "
+                                             + "(columns: \(header!.joined(separator: ", ")))")
+                }
+                return number
+            }
+        }
         func joinIndex(_ name: String?, _ key: String) throws -> Int? {
             guard let name else { return nil }
             guard let index = joins.firstIndex(where: { $0.name == name }) else {
                 throw ConfigurationError("key '\(key).join': no join named '\(name)' in data.delimited.joins")
             }
             return index
-        }
-        func delimiter(_ text: String, _ key: String) throws -> UInt8 {
-            let bytes = Array(text.utf8)
-            guard bytes.count == 1 else { throw ConfigurationError("key '\(key)': must be one character, got '\(text)'") }
-            return bytes[0]
         }
         var labelRule: DelimitedSchema.LabelRule?
         if let rule = section.label.positiveIf {
@@ -155,9 +173,10 @@ extension DataSplits {
             labelRule = parsed
         }
         let dense = try section.dense.map { columns in
-            try columns.enumerated().map { index, column in
-                (column: DelimitedSchema.Column(join: try joinIndex(column.join, "data.delimited.dense[\(index)]"), index: column.column),
-                 transform: column.transform ?? .none)
+            try columns.enumerated().map { number, column -> (column: DelimitedSchema.Column, transform: DelimitedSchema.DenseTransform) in
+                let key = "data.delimited.dense[\(number)]", join = try joinIndex(column.join, key)
+                return (column: DelimitedSchema.Column(join: join, index: try columnNumber(column.column, join: join, "\(key).column")),
+                        transform: column.transform ?? .none)
             }
         } ?? []
         let categorical = try section.categorical.enumerated().map { index, feature -> DelimitedSchema.Categorical in
@@ -169,19 +188,26 @@ extension DataSplits {
                 }
                 return .flags(join: join, columns: flags[0]...flags[1])
             }
-            guard let column = feature.column, column >= 0 else {
-                throw ConfigurationError("key '\(key)': needs a column (or flags)")
-            }
-            return .hashed(DelimitedSchema.Column(join: join, index: column))
+            guard let column = feature.column else { throw ConfigurationError("key '\(key)': needs a column (or flags)") }
+            return .hashed(DelimitedSchema.Column(join: join, index: try columnNumber(column, join: join, "\(key).column")))
         }
-        return DelimitedSchema(delimiter: try delimiter(section.delimiter, "data.delimited.delimiter"), hasHeader: section.header ?? false,
-                               label: DelimitedSchema.Column(join: try joinIndex(section.label.join, "data.delimited.label"),
-                                                             index: section.label.column),
+        let labelJoin = try joinIndex(section.label.join, "data.delimited.label")
+        return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false,
+                               label: DelimitedSchema.Column(join: labelJoin, index: try columnNumber(section.label.column, join: labelJoin,
+                                                                                               "data.delimited.label.column")),
                                labelRule: labelRule, dense: dense, categorical: categorical,
                                joins: try joins.enumerated().map { index, join in
                                    DelimitedSchema.Join(path: join.path, delimiter: try delimiter(join.delimiter, "data.delimited.joins[\(index)].delimiter"),
-                                                        keyColumn: join.keyColumn, mainColumn: join.onColumn)
+                                                        keyColumn: join.keyColumn,
+                                                        mainColumn: try columnNumber(join.onColumn, join: nil, "data.delimited.joins[\(index)].on_column"))
                                })
+    }
+
+    /// The byte of a one-character delimiter setting.
+    static func delimiter(_ text: String, _ key: String) throws -> UInt8 {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 1 else { throw ConfigurationError("key '\(key)': must be one character, got '\(text)'") }
+        return bytes[0]
     }
 
     static func syntheticGenerator(_ configuration: TrainingConfiguration) -> SyntheticClickModel {

@@ -43,9 +43,10 @@ public struct PlacementReport: Sendable {
         switch m.architecture {
         case .dlrm:
             collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension))]
-            let features = m.tableCount + 1
-            denseParameterCount = mlpParameters([denseFeatures] + m.bottomMLP)
-                + mlpParameters([m.embeddingDimension + features * (features - 1) / 2] + m.topMLP)
+            // Without dense features: no bottom MLP, and the interaction is the tables' dots alone.
+            let hasDense = denseFeatures > 0, features = m.tableCount + (hasDense ? 1 : 0)
+            denseParameterCount = (hasDense ? mlpParameters([denseFeatures] + m.bottomMLP) : 0)
+                + mlpParameters([(hasDense ? m.embeddingDimension : 0) + features * (features - 1) / 2] + m.topMLP)
         case .wideDeep:
             collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension)),
                            Collection(name: "wide", plan: plan(dimension: 1))]

@@ -44,7 +44,8 @@ struct Preprocess: ParsableCommand {
                                                 tableRows: configuration.model.tableRows)
                 let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: configuration.model.tableRows,
                                                             split: DataSplits.criteoSettings(configuration).split,
-                                                            skipBadLines: data.skipBadLines, train: train, eval: eval)
+                                                            skipBadLines: data.skipBadLines, frequencyThreshold: data.frequencyThreshold,
+                                                            train: train, eval: eval)
                 try DataSplits.requireHeldOut(result.eval, of: configuration)
                 try train.finish()
                 try eval.finish()

@@ -43,7 +43,7 @@ import Testing
         let dir = folder()
         try "u1|30|1|0|1\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
         func error(_ lines: String) throws -> String? {
-            try ("h\n" + lines).write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+            try ("user,item,rating\n" + lines).write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
             let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3])
             do {
                 _ = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"), tableRows: [10, 10, 3],
@@ -53,13 +53,66 @@ import Testing
         }
         #expect(try error("u7,i1,5\n") == "\(dir)/r.csv:2: key 'u7' not found in \(dir)/users.txt")
         #expect(try error("u1,i1,five\n") == "\(dir)/r.csv:2: label 'five' is not a number")
-        #expect(try error("u1,i1\n") == "\(dir)/r.csv:2: expected at least 3 fields, found 2")
+        #expect(try error("u1,i1\n") == "\(dir)/r.csv:2: 2 fields, the header has 3")
+        #expect(try error("u1,i1,5,extra\n") == "\(dir)/r.csv:2: 4 fields, the header has 3")
         let invalid = dir + "/r.csv"
-        try Data("h\nu1,\u{FF}".utf8.map { $0 } + [0xC3, 0x28, 44, 0x35, 10]).write(to: URL(fileURLWithPath: invalid))
+        try Data("user,item,rating\nu1,\u{FF}".utf8.map { $0 } + [0xC3, 0x28, 44, 0x35, 10]).write(to: URL(fileURLWithPath: invalid))
         let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3])
         #expect(throws: DataError("\(dir)/r.csv:2: categorical column 1: invalid UTF-8")) {
             try DelimitedPreprocessing.run(paths: [invalid], schema: schema(dir + "/users.txt"), tableRows: [10, 10, 3],
                                            split: .files([]), skipBadLines: false, train: sink, eval: sink)
         }
+    }
+
+    /// RFC 4180 quoting (issue 10, item 15): a quoted field holds the delimiter and doubled
+    /// quotes; an unclosed quote is an error naming the line.
+    @Test func quotedFieldsHoldTheDelimiterAndQuotes() throws {
+        let dir = folder()
+        try "u1|30|1|0|1\nu,2|5|0|1|0\n\"q\"\"x\"|7|0|0|0\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
+        try "user,item,rating\n\"u,2\",\"i,9\",5\n\"q\"\"x\",i9,4\n".write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+        let train = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3])
+        let result = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"), tableRows: [100, 100, 3],
+                                                    split: .files([]), skipBadLines: false, train: train, eval: train)
+        #expect(result.train == 2, "the keys 'u,2' and 'q\"x' are found in the joined file")
+        try "user,item,rating\n\"u1,i1,5\n".write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+        #expect(throws: DataError("\(dir)/r.csv:2: a quoted field has no closing quote (quoted fields cannot span lines)")) {
+            try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"), tableRows: [100, 100, 3],
+                                           split: .files([]), skipBadLines: false, train: train, eval: train)
+        }
+    }
+
+    /// A label that is not a number on line 1 of a file without a header suggests the header.
+    @Test func anUnskippedHeaderIsSuggested() throws {
+        let dir = folder()
+        try "u1|30|1|0|1\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
+        try "user,item,rating\nu1,i1,5\n".write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+        var headerless = schema(dir + "/users.txt")
+        headerless.hasHeader = false
+        let sink = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [100, 100, 3])
+        #expect(throws: DataError("\(dir)/r.csv:1: key 'user' not found in \(dir)/users.txt (if line 1 is a header, set data.delimited.header: true)")) {
+            try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: headerless, tableRows: [100, 100, 3],
+                                           split: .files([]), skipBadLines: false, train: sink, eval: sink)
+        }
+    }
+
+    /// With frequency_threshold K, hashed values seen fewer than K times share row 0 (issue 10,
+    /// item 18).
+    @Test func rareValuesShareRowZero() throws {
+        let dir = folder()
+        try "u1|30|1|0|1\nu2|0|0|0|0\nu3|1|0|0|0\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
+        try "user,item,rating\nu1,i9,5\nu2,i9,3\nu1,i7,4\nu3,i9,1\n".write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+        func ids(threshold: Int) throws -> [[Int32]] {
+            let train = RecordBuffer(denseCount: 1, bagSizes: [1, 1, 3], tableRows: [1000, 1000, 3])
+            _ = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema(dir + "/users.txt"), tableRows: [1000, 1000, 3],
+                                               split: .files([]), skipBadLines: false, frequencyThreshold: threshold, train: train, eval: train)
+            let records = train.build(name: "r")
+            let batch = Batch(capacity: 4, denseFeatureCount: 1, tableCount: 3, idsPerSample: 3)
+            try [0, 1, 2, 3].withUnsafeBufferPointer { try records.fill(batch, order: $0, start: 0, size: 4) }
+            return (0..<2).map { t in (0..<4).map { batch.sparse[t].ids[$0] } }
+        }
+        let all = try ids(threshold: 0), frequent = try ids(threshold: 2)
+        #expect(Set(all[0]).count == 3 && !all[0].contains(0) && !all[1].contains(0), "every value its own row: \(all)")
+        #expect(frequent[0] == [all[0][0], 0, all[0][0], 0], "u2 and u3 are seen once: \(frequent[0])")
+        #expect(frequent[1] == [all[1][0], all[1][0], 0, all[1][0]], "i7 is seen once: \(frequent[1])")
     }
 }

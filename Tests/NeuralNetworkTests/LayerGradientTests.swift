@@ -112,6 +112,34 @@ import TestSupport
         #expect(bad.isEmpty, "\(bad.prefix(3))")
     }
 
+    /// Without the pass-through slot the output is the dots alone, and slot 0 gets only their
+    /// gradients.
+    @Test func dotInteractionWithoutPassThroughGradient() {
+        let interaction = DotInteraction(featureCount: 3, dimension: 9, passesFirstSlot: false)
+        let rows = 2
+        let input = FloatBuffer(count: rows * interaction.inputWidth)
+        let output = FloatBuffer(count: rows * interaction.outputWidth)
+        var random = TestRandom(seed: 5)
+        random.fill(input.view)
+        let c = random.normals(rows * interaction.outputWidth)
+        func loss() -> Double {
+            interaction.forward(input: input.base, output: output.base, rows: rows)
+            return (0..<c.count).reduce(0.0) { $0 + c[$1] * Double(output[$1]) }
+        }
+        _ = loss()
+        let z = input.toArray()
+        func dot(_ i: Int, _ j: Int) -> Float { (0..<9).reduce(0) { $0 + z[i * 9 + $1] * z[j * 9 + $1] } }
+        #expect(interaction.outputWidth == 3)
+        #expect(abs(output[0] - dot(1, 0)) < 1e-4 && abs(output[1] - dot(2, 0)) < 1e-4 && abs(output[2] - dot(2, 1)) < 1e-4)
+        let outputGradient = FloatBuffer(count: c.count)
+        for i in 0..<c.count { outputGradient[i] = Float(c[i]) }
+        let inputGradient = FloatBuffer(count: input.count)
+        interaction.backward(input: input.base, outputGradient: outputGradient.base, inputGradient: inputGradient.base, rows: rows)
+        let numeric = FiniteDifference.gradient(of: loss, parameters: input.view, indices: Array(0..<input.count))
+        let bad = FiniteDifference.mismatches(analytic: inputGradient.toArray().map(Double.init), numeric: numeric)
+        #expect(bad.isEmpty, "\(bad.prefix(3))")
+    }
+
     @Test func binaryCrossEntropyGradient() {
         let logits = FloatBuffer(count: 6), labels = FloatBuffer(count: 6), gradient = FloatBuffer(count: 6)
         logits.view.copy(from: [-3, -0.5, 0, 0.7, 2.5, 30])

@@ -78,6 +78,16 @@ import TestSupport
         try checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
     }
 
+    /// With no dense features DLRM has no bottom MLP: the interaction is over the tables alone
+    /// (issue 10, item 16).
+    @Test func dlrmWithoutDenseFeaturesGradients() throws {
+        let architecture = DLRMArchitecture(denseFeatureCount: 0, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                                            bottomWidths: [], topWidths: [6, 1])
+        let model = try DLRM(architecture, batchCapacity: 6, seed: 42)
+        #expect(model.bottomMLP == nil && model.interaction.outputWidth == 3, "three pairwise dots, no pass-through")
+        try checkModel(model, batch: Self.makeBatch(denseCount: 0), sampledDenseIndices: 20)
+    }
+
     @Test func wideDeepGradients() throws {
         let architecture = WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
                                                 deepWidths: [7, 5, 1])

@@ -2,21 +2,27 @@ import Compute
 
 /// DLRM's dot interaction.
 ///
-/// Input Z is (B, F, D): slot 0 is the bottom-MLP output, slots 1...T the pooled embeddings.
-/// Output is (B, D + F(F-1)/2): Z[:, 0, :] followed by the dots <Z_i, Z_j> for i > j, ordered
-/// by i then j (the strictly lower triangle, as the DLRM reference orders it).
+/// Input Z is (B, F, D): slot 0 is the bottom-MLP output, slots 1...T the pooled embeddings
+/// (with no dense features, slots 0...T-1 are the embeddings). Output is (B, D + F(F-1)/2):
+/// Z[:, 0, :] followed by the dots <Z_i, Z_j> for i > j, ordered by i then j (the strictly
+/// lower triangle, as the DLRM reference orders it); without `passesFirstSlot`, the dots alone.
 public struct DotInteraction: Sendable {
     public let featureCount: Int
     public let dimension: Int
+    /// Whether slot 0 (the bottom MLP's output) is copied to the front of the output.
+    public let passesFirstSlot: Bool
 
-    public init(featureCount: Int, dimension: Int) {
+    public init(featureCount: Int, dimension: Int, passesFirstSlot: Bool = true) {
         self.featureCount = featureCount
         self.dimension = dimension
+        self.passesFirstSlot = passesFirstSlot
     }
 
     public var pairCount: Int { featureCount * (featureCount - 1) / 2 }
     public var inputWidth: Int { featureCount * dimension }
-    public var outputWidth: Int { dimension + pairCount }
+    /// Where the dots start in each output row.
+    var pairsOffset: Int { passesFirstSlot ? dimension : 0 }
+    public var outputWidth: Int { pairsOffset + pairCount }
 
     /// Z (B, F, D) -> (B, D + pairs).
     ///
@@ -35,10 +41,10 @@ public struct DotInteraction: Sendable {
                 for j in 0..<f {
                     for k in 0..<d { zt[k &* padded &+ j] = z[j &* d &+ k] }
                 }
-                out.update(from: z, count: d)
-                for i in 1..<f {
+                if passesFirstSlot { out.update(from: z, count: d) }
+                for i in 1..<max(f, 1) {
                     let zi = z + i &* d
-                    let below = d &+ (i &* (i &- 1)) / 2
+                    let below = pairsOffset &+ (i &* (i &- 1)) / 2
                     var block = 0
                     while block < i {
                         var accumulator = SIMD8<Float>(repeating: 0)
@@ -66,7 +72,7 @@ public struct DotInteraction: Sendable {
     public func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                          inputGradient: UnsafeMutablePointer<Float>, rows: Int) {
         let d = dimension, f = featureCount, inWidth = inputWidth, outWidth = outputWidth
-        let vectorWidth = d & ~7
+        let vectorWidth = d & ~7, offset = pairsOffset, passes = passesFirstSlot
         for b in 0..<rows {
             let z = UnsafeRawPointer(input + b &* inWidth)
             let g = outputGradient + b &* outWidth
@@ -74,13 +80,13 @@ public struct DotInteraction: Sendable {
             for i in 0..<f {
                 // Pairs (i, j < i) sit contiguously from `below`; pairs (j > i, i) at `above`,
                 // which advances by j for each next j.
-                let below = d &+ (i &* (i &- 1)) / 2
-                let firstAbove = d &+ ((i &+ 1) &* i) / 2 &+ i
+                let below = offset &+ (i &* (i &- 1)) / 2
+                let firstAbove = offset &+ ((i &+ 1) &* i) / 2 &+ i
                 let out = UnsafeMutableRawPointer(dz + i &* d)
                 var lane = 0
                 while lane < vectorWidth {
                     let byteOffset = lane &* 4
-                    var accumulator = i == 0
+                    var accumulator = i == 0 && passes
                         ? UnsafeRawPointer(g).loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
                         : SIMD8<Float>(repeating: 0)
                     for j in 0..<i {
@@ -98,7 +104,7 @@ public struct DotInteraction: Sendable {
                 }
                 let zs = input + b &* inWidth
                 while lane < d {
-                    var accumulator: Float = i == 0 ? g[lane] : 0
+                    var accumulator: Float = i == 0 && passes ? g[lane] : 0
                     for j in 0..<i { accumulator += g[below &+ j] * zs[j &* d &+ lane] }
                     var above = firstAbove
                     for j in (i &+ 1)..<max(f, i &+ 1) {

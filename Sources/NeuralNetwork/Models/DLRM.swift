@@ -6,6 +6,7 @@ public struct DLRMArchitecture: Sendable, Equatable {
     public var tableRowCounts: [Int]
     public var embeddingDimension: Int
     /// Bottom MLP widths after the dense input; the last must equal `embeddingDimension`.
+    /// Unused without dense features: then there is no bottom MLP.
     public var bottomWidths: [Int]
     /// Top MLP widths after the interaction; the last must be 1.
     public var topWidths: [Int]
@@ -21,17 +22,19 @@ public struct DLRMArchitecture: Sendable, Equatable {
 }
 
 /// DLRM: bottom MLP over dense features -> dot interaction with the pooled embeddings ->
-/// top MLP -> one logit.
+/// top MLP -> one logit. With no dense features there is no bottom MLP, and the interaction
+/// is over the embeddings alone.
 public final class DLRM: RecommendationModel, @unchecked Sendable {
     public let architecture: DLRMArchitecture
     public let arena = ParameterArena()
-    public let bottomMLP: MLP
+    public let bottomMLP: MLP?
     public let embeddings: EmbeddingCollection
     public let interaction: DotInteraction
     public let topMLP: MLP
     public let batchCapacity: Int
     public var onGradientsReady: ((Range<Int>) -> Void)?
-    /// Interaction input Z, (B, 1 + T, D): bottom output in slot 0, table t in slot t + 1.
+    /// Interaction input Z, (B, 1 + T, D): bottom output in slot 0, table t in slot t + 1
+    /// (without a bottom MLP, (B, T, D): table t in slot t).
     private let interactionInput: FloatBuffer
     private let interactionOutput: FloatBuffer
     private let interactionInputGradient: FloatBuffer
@@ -39,18 +42,19 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     /// - Parameter makeEmbeddings: where the tables live (default: all in this process).
     public init(_ architecture: DLRMArchitecture, batchCapacity: Int, seed: UInt64,
                 makeEmbeddings: EmbeddingFactory = LocalEmbeddings.make) throws {
-        precondition(architecture.bottomWidths.last == architecture.embeddingDimension,
+        precondition(architecture.denseFeatureCount == 0 || architecture.bottomWidths.last == architecture.embeddingDimension,
                      "DLRM: bottom MLP must end at the embedding dimension")
         precondition(architecture.topWidths.last == 1, "DLRM: top MLP must end at width 1")
         self.architecture = architecture
         self.batchCapacity = batchCapacity
         let d = architecture.embeddingDimension, t = architecture.tableRowCounts.count
-        bottomMLP = MLP(arena: arena, name: "bottom_mlp", inputSize: architecture.denseFeatureCount,
-                        widths: architecture.bottomWidths, reluOnLast: true, batchCapacity: batchCapacity,
-                        needsInputGradient: false)
+        let hasDense = architecture.denseFeatureCount > 0
+        bottomMLP = hasDense ? MLP(arena: arena, name: "bottom_mlp", inputSize: architecture.denseFeatureCount,
+                                   widths: architecture.bottomWidths, reluOnLast: true, batchCapacity: batchCapacity,
+                                   needsInputGradient: false) : nil
         embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
                                                                dimension: d, seed: seed), batchCapacity)
-        interaction = DotInteraction(featureCount: t + 1, dimension: d)
+        interaction = DotInteraction(featureCount: hasDense ? t + 1 : t, dimension: d, passesFirstSlot: hasDense)
         topMLP = MLP(arena: arena, name: "top_mlp", inputSize: interaction.outputWidth,
                      widths: architecture.topWidths, reluOnLast: false, batchCapacity: batchCapacity,
                      needsInputGradient: true)
@@ -60,16 +64,17 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         arena.allocate()
 
         var generator = SeededGenerator(seed: seed, stream: 1)
-        bottomMLP.initialize(using: &generator)
+        bottomMLP?.initialize(using: &generator)
         topMLP.initialize(using: &generator)
     }
 
     public var embeddingTables: [EmbeddingTable] { embeddings.localTables }
     public var embeddingCollections: [EmbeddingCollection] { [embeddings] }
 
-    /// Table t's pooled vector goes to slot t + 1 of the interaction input.
+    /// Table t's pooled vector goes to slot t + 1 of the interaction input (slot t without a
+    /// bottom MLP).
     private var pooledLayout: PooledLayout {
-        PooledLayout(firstOffset: architecture.embeddingDimension, tableOffset: architecture.embeddingDimension,
+        PooledLayout(firstOffset: bottomMLP == nil ? 0 : architecture.embeddingDimension, tableOffset: architecture.embeddingDimension,
                      rowStride: interaction.inputWidth)
     }
     public var logitGradient: UnsafeMutablePointer<Float> { topMLP.outputGradient }
@@ -77,8 +82,10 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     public func forward(_ batch: Batch) throws -> UnsafeMutablePointer<Float> {
         let rows = batch.size, d = architecture.embeddingDimension, width = interaction.inputWidth
         let z = interactionInput.base
-        let bottom = bottomMLP.forward(input: batch.dense.base, rows: rows)
-        Kernels.copyRows(from: bottom, sourceStride: d, to: z, destinationStride: width, rows: rows, columns: d)
+        if let bottomMLP {
+            let bottom = bottomMLP.forward(input: batch.dense.base, rows: rows)
+            Kernels.copyRows(from: bottom, sourceStride: d, to: z, destinationStride: width, rows: rows, columns: d)
+        }
         try embeddings.forward(batch, output: z, layout: pooledLayout)
         interaction.forward(input: z, output: interactionOutput.base, rows: rows)
         return topMLP.forward(input: interactionOutput.base, rows: rows)
@@ -92,6 +99,7 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         interaction.backward(input: interactionInput.base, outputGradient: interactionGradient,
                              inputGradient: dz, rows: rows)
         try embeddings.backward(batch, outputGradient: dz, layout: pooledLayout, mode: embeddingMode)
+        guard let bottomMLP else { return }
         Kernels.copyRows(from: dz, sourceStride: width, to: bottomMLP.outputGradient, destinationStride: d,
                          rows: rows, columns: d)
         bottomMLP.backward(input: batch.dense.base, rows: rows)

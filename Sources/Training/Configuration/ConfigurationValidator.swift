@@ -27,10 +27,12 @@ public enum ConfigurationValidator {
         }
         switch m.architecture {
         case .dlrm:
-            checkWidths(m.bottomMLP, "model.bottom_mlp")
             checkWidths(m.topMLP, "model.top_mlp")
-            require(m.bottomMLP.last == m.embeddingDimension, "model.bottom_mlp",
-                    "must end at model.embedding_dimension (\(m.embeddingDimension)), got \(m.bottomMLP.last ?? 0)")
+            if c.data.denseFeatures > 0 {  // without dense features there is no bottom MLP
+                checkWidths(m.bottomMLP, "model.bottom_mlp")
+                require(m.bottomMLP.last == m.embeddingDimension, "model.bottom_mlp",
+                        "must end at model.embedding_dimension (\(m.embeddingDimension)), got \(m.bottomMLP.last ?? 0)")
+            }
             require(m.topMLP.last == 1, "model.top_mlp", "must end at 1 (one logit), got \(m.topMLP.last ?? 0)")
         case .wideDeep:
             checkWidths(m.deepMLP, "model.deep_mlp")
@@ -38,9 +40,10 @@ public enum ConfigurationValidator {
         }
 
         let d = c.data
-        let minimumDense = m.architecture == .dlrm ? 1 : 0
-        require(d.denseFeatures >= minimumDense && d.denseFeatures <= 4096, "data.dense_features",
-                "must be in \(minimumDense)...4096 for \(m.architecture.rawValue), got \(d.denseFeatures)")
+        require(d.denseFeatures >= 0 && d.denseFeatures <= 4096, "data.dense_features",
+                "must be in 0...4096, got \(d.denseFeatures)")
+        require(m.architecture != .dlrm || d.denseFeatures > 0 || m.tableCount >= 2, "model.table_count",
+                "DLRM without dense features needs at least 2 tables (their dot products are its input)")
         if d.source == .delimited, let delimited = d.delimited {
             require(delimited.categorical.count == m.tableCount, "data.delimited.categorical",
                     "has \(delimited.categorical.count) features but model.table_count is \(m.tableCount)")

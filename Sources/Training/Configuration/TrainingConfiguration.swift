@@ -24,6 +24,17 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         checkpoint = try container.decodeIfPresent(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
         distributed = try container.decodeIfPresent(DistributedSection.self, forKey: .distributed) ?? DistributedSection()
         run = try container.decodeIfPresent(RunSection.self, forKey: .run) ?? RunSection()
+        // A delimited schema lists the categorical features: without model.table_count, the
+        // model has one table per feature (table_rows given as one number applies to each).
+        let modelKeys = try container.nestedContainer(keyedBy: ModelSection.CodingKeys.self, forKey: .model)
+        if data.source == .delimited, let schema = data.delimited, !modelKeys.contains(.tableCount) {
+            model.tableCount = schema.categorical.count
+            if let single = try? modelKeys.decode(Int.self, forKey: .tableRows) {
+                model.tableRows = Array(repeating: single, count: model.tableCount)
+            } else if !modelKeys.contains(.tableRows) {
+                model.tableRows = Array(repeating: ModelSection.defaultTableRows, count: model.tableCount)
+            }
+        }
     }
 }
 
@@ -45,6 +56,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
     public var bottomMLP: [Int]
     public var topMLP: [Int]
     public var deepMLP: [Int]
+    static let defaultTableRows = 100_000
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case architecture
@@ -65,7 +77,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
             tableRows = Array(repeating: single, count: max(tableCount, 0))
         } else {
             tableRows = try c.decodeIfPresent([Int].self, forKey: .tableRows)
-                ?? Array(repeating: 100_000, count: max(tableCount, 0))
+                ?? Array(repeating: Self.defaultTableRows, count: max(tableCount, 0))
         }
         bottomMLP = try c.decodeIfPresent([Int].self, forKey: .bottomMLP) ?? [512, 256, 64, 16]
         topMLP = try c.decodeIfPresent([Int].self, forKey: .topMLP) ?? [512, 256, 1]
@@ -147,16 +159,49 @@ public struct DataSection: Codable, Sendable, Equatable {
         frequencyThreshold = try c.decodeIfPresent(Int.self, forKey: .frequencyThreshold) ?? d.frequencyThreshold
         skipBadLines = try c.decodeIfPresent(Bool.self, forKey: .skipBadLines) ?? d.skipBadLines
         delimited = try c.decodeIfPresent(DelimitedSection.self, forKey: .delimited)
+        // A delimited schema lists the dense columns: data.dense_features follows it unless given.
+        if source == .delimited, let delimited, !c.contains(.denseFeatures) { denseFeatures = delimited.dense?.count ?? 0 }
+    }
+}
+
+/// A column of a delimited file: its 0-based number, or (in a file with a header line) its name
+/// in the header.
+public enum ColumnReference: Codable, Sendable, Equatable, CustomStringConvertible {
+    case index(Int)
+    case name(String)
+
+    public init(from decoder: Decoder) throws {
+        let value = try decoder.singleValueContainer()
+        if let index = try? value.decode(Int.self) {
+            self = .index(index)
+        } else {
+            self = .name(try value.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var value = encoder.singleValueContainer()
+        switch self {
+        case .index(let index): try value.encode(index)
+        case .name(let name): try value.encode(name)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .index(let index): return "\(index)"
+        case .name(let name): return "'\(name)'"
+        }
     }
 }
 
 /// How to read a delimited file: its delimiter and header, the label column (with a rule that
 /// makes it 0/1), the dense columns, one categorical feature per embedding table, and the files
-/// joined in by key. A column is `{column: N}` (0-based) in the main file or
-/// `{join: NAME, column: N}` in a joined file.
+/// joined in by key. A column is `{column: N}` (0-based, or the column's name in the header) in
+/// the main file or `{join: NAME, column: N}` in a joined file.
 public struct DelimitedSection: Codable, Sendable, Equatable {
     public struct Label: Codable, Sendable, Equatable {
-        public var column: Int
+        public var column: ColumnReference
         public var join: String?
         /// A rule such as ">= 4" (the label is 1 where it holds); without it the column is 0/1.
         public var positiveIf: String?
@@ -164,7 +209,7 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     }
 
     public struct Dense: Codable, Sendable, Equatable {
-        public var column: Int
+        public var column: ColumnReference
         public var join: String?
         public var transform: DelimitedSchema.DenseTransform?
         enum CodingKeys: String, CodingKey, CaseIterable { case column, join, transform }
@@ -173,7 +218,7 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     /// `{column: N}`: the value, hashed; `{flags: [first, last]}`: a multi-hot bag of the
     /// indices of the 0/1 columns first...last that hold 1.
     public struct Categorical: Codable, Sendable, Equatable {
-        public var column: Int?
+        public var column: ColumnReference?
         public var join: String?
         public var flags: [Int]?
         enum CodingKeys: String, CodingKey, CaseIterable { case column, join, flags }
@@ -186,7 +231,7 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         /// The column of the joined file that holds the key.
         public var keyColumn: Int
         /// The column of the main file whose value is looked up.
-        public var onColumn: Int
+        public var onColumn: ColumnReference
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, path, delimiter
             case keyColumn = "key_column"

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A public click-log CSV as a new user meets it (issue 10, items 14, 15, 16 and 19): a header,
+/// CRLF, quoted fields, columns named by the header, no dense columns, and table_count and
+/// dense_features left to the schema.
+@Suite(.serialized) struct DelimitedConfigTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-csv-cli-\(UUID().uuidString)").path
+
+    func write() throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var lines = ["id,click,\"site, domain\",device,hour"]
+        for i in 0..<600 {
+            let site = i % 7 == 0 ? "\"shop, \"\"best\"\"\"" : "s\(i % 13)"
+            lines.append("\(i),\((i % 13) < 4 ? 1 : 0),\(site),d\(i % 5),\(i % 24)")
+        }
+        try (lines.joined(separator: "\r\n") + "\r\n").write(toFile: folder + "/clicks.csv", atomically: true, encoding: .utf8)
+        let config = folder + "/c.yaml"
+        try """
+            model: {architecture: wide_deep, embedding_dimension: 4, table_rows: 50, deep_mlp: [8, 1]}
+            data:
+              source: delimited
+              path: \(folder)/clicks.csv
+              delimited:
+                delimiter: ","
+                header: true
+                label: {column: click}
+                categorical: [{column: "site, domain"}, {column: device}, {column: 4}]
+            training: {batch_size: 50, epochs: 2, log_every: 0}
+            checkpoint: {save_final: false}
+            run: {record: false}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
+    @Test func columnsAreNamedByTheHeader() throws {
+        let config = try write()
+        let trained = try BinaryRunner.run(["train", "--config", config, "--format", "json"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(trained.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
+        #expect(((json["auc"] as? Double) ?? 0) > 0.9, "the site decides the click: \(json)")
+        // DLRM with no dense columns: no bottom MLP, the interaction over the tables alone (item 16).
+        let dlrm = try BinaryRunner.run(["train", "--config", config, "--format", "json", "--set", "model.architecture=dlrm",
+                                         "--set", "model.top_mlp=[8, 1]"])
+        #expect(dlrm.status == 0, "\(dlrm.standardError)")
+        let dlrmJSON = try #require(try JSONSerialization.jsonObject(with: Data(dlrm.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
+        #expect(((dlrmJSON["auc"] as? Double) ?? 0) > 0.8, "\(dlrmJSON)")
+        let misnamed = try BinaryRunner.run(["train", "--config", config, "--set", "data.delimited.label.column=clicked"])
+        #expect(misnamed.status != 0)
+        #expect(misnamed.standardError.contains("key 'data.delimited.label.column': no column 'clicked' in the header of "
+                                                + "\(folder)/clicks.csv (columns: id, click, site, domain, device, hour)"), "\(misnamed.standardError)")
+    }
+}
