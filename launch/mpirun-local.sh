@@ -4,7 +4,8 @@
 # e.g. launch/mpirun-local.sh 2 1 configs/quickstart.yaml --set training.epochs=2
 # Binds each rank to its cores when they fit, oversubscribes when they do not, and adds
 # --allow-run-as-root when run as root (containers). Uses $RECSYS_DIST_BIN if set, otherwise
-# builds .build/release/recsys-dist.
+# builds the repository's .build/release/recsys-dist. Runs in the caller's folder: the config
+# path and the paths inside it (data, checkpoints, runs) are relative to where it is called.
 set -euo pipefail
 if [ $# -lt 3 ]; then
     echo "usage: $0 RANKS THREADS CONFIG [train options...]" >&2
@@ -12,12 +13,12 @@ if [ $# -lt 3 ]; then
 fi
 ranks=$1 threads=$2 config=$3
 shift 3
-cd "$(dirname "$0")/.."
+repository=$(cd "$(dirname "$0")/.." && pwd)
 binary=${RECSYS_DIST_BIN:-}
 if [ -z "$binary" ]; then
-    launch/install-dependencies.sh
-    swift build -c release >&2
-    binary=.build/release/recsys-dist
+    "$repository/launch/install-dependencies.sh"
+    (cd "$repository" && swift build -c release >&2)
+    binary="$repository/.build/release/recsys-dist"
 fi
 flags=()
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)

@@ -10,9 +10,8 @@ public final class LineReader {
 
     public init(path: String, chunkSize: Int = 4 << 20) throws {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw DataError("\(path): no such file")
-        }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw DataError("\(path): no such file") }
+        guard !isDirectory.boolValue else { throw DataError("\(path): a folder, not a data file") }
         self.path = path
         self.chunkSize = chunkSize
     }

@@ -1,4 +1,5 @@
 import DataPipeline
+import Foundation
 
 /// The train and held-out sets a config describes.
 public struct DataSplits: Sendable {
@@ -68,12 +69,12 @@ extension DataSplits {
         }
     }
 
-    /// The held-out data of a config, or the whole of the file `path` in its format (what
-    /// `evaluate --data` scores).
+    /// The held-out data of a config, or the whole of the file `path` (what `evaluate --data`
+    /// scores), in the format `format(of:)` finds.
     public static func loadEvaluation(_ configuration: TrainingConfiguration, path: String?) throws -> SampleSource {
         guard let path else { return try load(configuration).evaluation }
         let d = configuration.data
-        switch d.source {
+        switch try format(of: path, configuration) {
         case .synthetic:
             throw ConfigurationError("--data \(path): the model was trained on synthetic data; name data.source to read a file")
         case .records:
@@ -87,13 +88,27 @@ extension DataSplits {
             _ = try CriteoPreprocessing.run(paths: [path], settings: settings, train: unused, eval: eval)
             return eval.build(name: path)
         case .delimited:
-            let schema = try delimitedSchema(configuration)
+            let schema = try delimitedSchema(configuration, headerFile: path)
             let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: configuration.model.tableRows, split: .all,
                                                skipBadLines: d.skipBadLines, frequencyThreshold: d.frequencyThreshold,
                                                train: unused, eval: eval)
             return eval.build(name: path)
+        }
+    }
+
+    /// The format of a file to score: a record file by its magic bytes; text in the config's
+    /// raw format, or, for a model trained on records, delimited when the config has a schema
+    /// (the one its records were made with) and Criteo TSV otherwise.
+    static func format(of path: String, _ configuration: TrainingConfiguration) throws -> DataSection.Source {
+        let handle = FileHandle(forReadingAtPath: path)
+        let start = (try? handle?.read(upToCount: RecordFormat.magic.count)) ?? nil
+        try? handle?.close()
+        if let start, [UInt8](start) == RecordFormat.magic { return .records }
+        switch configuration.data.source {
+        case .criteoTSV, .delimited, .synthetic: return configuration.data.source
+        case .records: return configuration.data.delimited == nil ? .criteoTSV : .delimited
         }
     }
 
@@ -131,8 +146,8 @@ extension DataSplits {
     }
 
     /// The schema of `data.delimited`, with its join names and column names resolved (names
-    /// from the header line of the first data file).
-    public static func delimitedSchema(_ configuration: TrainingConfiguration) throws -> DelimitedSchema {
+    /// from the header line of `headerFile`, by default the first data file).
+    public static func delimitedSchema(_ configuration: TrainingConfiguration, headerFile: String? = nil) throws -> DelimitedSchema {
         guard let section = configuration.data.delimited else {
             throw ConfigurationError("key 'data.delimited': required when data.source is delimited")
         }
@@ -146,7 +161,7 @@ extension DataSplits {
                 guard number >= 0 else { throw ConfigurationError("key '\(key)': a column number is 0 or more, got \(number)") }
                 return number
             case .name(let name):
-                guard join == nil, section.header == true, let path = configuration.data.path.first else {
+                guard join == nil, section.header == true, let path = headerFile ?? configuration.data.path.first else {
                     throw ConfigurationError("key '\(key)': columns are named only in a main file with a header line "
                                              + "(data.delimited.header: true); give its 0-based number")
                 }

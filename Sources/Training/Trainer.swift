@@ -89,6 +89,9 @@ public final class Trainer {
         let folderLock = communicator.isRoot && configuration.checkpoint.writesCheckpoints
             ? try CheckpointFolderLock(folder: configuration.checkpoint.runDirectory) : nil
         defer { withExtendedLifetime(folderLock) {} }
+        // A checkpoint to resume from is checked before the data is loaded.
+        let resumePath = try resume.map(checkResume)
+        try checkMemory()
         BLAS.setThreadCount(t.threads)
         guard t.batchSize >= worldSize else {
             throw ConfigurationError("key 'training.batch_size': \(t.batchSize) cannot be split over \(worldSize) ranks")
@@ -120,8 +123,8 @@ public final class Trainer {
         }
 
         var stepIndex = 0, samples = 0
-        if let resume {
-            let state = try restore(from: resume, model: model, step: step, loader: loader)
+        if let resumePath {
+            let state = try restore(from: resumePath, model: model, step: step, loader: loader)
             stepIndex = state.step
             samples = state.samplesSeen
         }
@@ -301,16 +304,36 @@ public final class Trainer {
     }
 
     /// Loads a checkpoint into the model, optimizers and loader; returns its state.
-    private func restore(from resume: String, model: RecommendationModel, step: TrainingStep,
-                         loader: BatchLoader) throws -> TrainingCheckpoint.State {
+    /// The folder `--resume` names ("latest": the run's newest), checked before any work: it
+    /// exists, and its model is the config's (else the first differing key is named).
+    private func checkResume(_ resume: String) throws -> String {
         let path = resume == "latest" ? "\(configuration.checkpoint.runDirectory)/latest" : resume
-        let started = DispatchTime.now()
+        guard FileManager.default.fileExists(atPath: path) else {
+            if resume == "latest" { throw TrainingError.nothingToResume(folder: configuration.checkpoint.runDirectory) }
+            throw CheckpointError.cannotOpen(path: "\(path)/dense.h5")
+        }
         let saved = try TrainingCheckpoint.state(in: path)
         let savedConfiguration = try ConfigurationLoader.parse(saved.configuration, source: "\(path)/dense.h5 (config)")
-        guard savedConfiguration.model == configuration.model else {
-            throw CheckpointError.modelMismatch(path: "\(path)/dense.h5", detail: "its model section differs from the config's "
-                                                + "(\(savedConfiguration.model.architecture.rawValue), tables \(savedConfiguration.model.tableRows.count))")
+        if let difference = savedConfiguration.model.differences(from: configuration.model).first {
+            throw CheckpointError.modelMismatch(path: "\(path)/dense.h5", detail: difference)
         }
+        return path
+    }
+
+    /// Refuses a run whose share on this rank (tables, optimizer state, workspaces, dense
+    /// replica, as `recsys-dist plan` counts them) exceeds the memory available here, with the
+    /// figures, before anything is allocated.
+    private func checkMemory() throws {
+        guard let available = MemoryInformation.availableBytes() else { return }
+        let needed = PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes
+        guard needed <= available else {
+            throw TrainingError.notEnoughMemory(rank: communicator.rank, needed: needed, available: available)
+        }
+    }
+
+    private func restore(from path: String, model: RecommendationModel, step: TrainingStep,
+                         loader: BatchLoader) throws -> TrainingCheckpoint.State {
+        let started = DispatchTime.now()
         let state = try TrainingCheckpoint.load(into: model, denseOptimizer: step.denseOptimizer,
                                                 sparseOptimizer: step.sparseOptimizer, from: path)
         loader.restore(epoch: state.epoch, position: state.positionInEpoch)

@@ -6,6 +6,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     /// Every rank stopped together at `step` on a signal, after saving `checkpoint` (nil when
     /// the config writes none).
     case stopped(signal: Int32, step: Int, checkpoint: String?)
+    /// `--resume latest` in a run folder with no checkpoint.
+    case nothingToResume(folder: String)
+    case notEnoughMemory(rank: Int, needed: Int, available: Int)
 
     public var description: String {
         switch self {
@@ -14,6 +17,11 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .nonFiniteParameter(let step, let parameter, let rank):
             return "rank \(rank): training diverged: " + (parameter.map { "parameter '\($0)' holds" } ?? "a parameter holds")
                 + " a non-finite value after step \(step); no checkpoint written (lower training.optimizer.learning_rate)"
+        case .nothingToResume(let folder):
+            return "\(folder): no checkpoint to resume (no 'latest' here: the run has saved none, or checkpoint.run_name differs)"
+        case .notEnoughMemory(let rank, let needed, let available):
+            return "rank \(rank): the model needs \(needed / 1_000_000) MB on this rank (tables, optimizer state, workspaces, "
+                + "dense replica; see recsys-dist plan) but \(available / 1_000_000) MB are available: use more ranks or smaller tables"
         case .stopped(let signal, let step, let checkpoint):
             return "stopped by \(signalName(signal)) after step \(step); "
                 + (checkpoint.map { "checkpoint \($0) written (continue with --resume latest)" } ?? "no checkpoint (the config writes none)")

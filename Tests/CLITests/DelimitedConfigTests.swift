@@ -51,4 +51,30 @@ import TestSupport
         #expect(misnamed.standardError.contains("key 'data.delimited.label.column': no column 'clicked' in the header of "
                                                 + "\(folder)/clicks.csv (columns: id, click, site, domain, device, hour)"), "\(misnamed.standardError)")
     }
+
+    /// Data paths are resolved when training starts, so `evaluate` works from any folder; the
+    /// format of `evaluate --data FILE` is found from the file (issue 10, item 22).
+    @Test func evaluateWorksFromAnotherFolderAndOnAnotherFormat() throws {
+        let config = try write()
+        let relative = try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: "path: \(folder)/clicks.csv", with: "path: clicks.csv")
+            .replacingOccurrences(of: "checkpoint: {save_final: false}", with: "checkpoint: {directory: checkpoints, run_name: csv}")
+        try relative.write(toFile: config, atomically: true, encoding: .utf8)
+        let trained = try BinaryRunner.run(["train", "--config", config], workingDirectory: folder)
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let elsewhere = FileManager.default.temporaryDirectory.path
+        let evaluated = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/csv/latest"], workingDirectory: elsewhere)
+        #expect(evaluated.status == 0, "\(evaluated.standardError)")
+
+        // Records made from the CSV, a model trained on them, and the CSV scored by that model.
+        let preprocessed = try BinaryRunner.run(["preprocess", "--config", config, "--output", "records"], workingDirectory: folder)
+        try #require(preprocessed.status == 0, "\(preprocessed.standardError)")
+        let onRecords = try BinaryRunner.run(["train", "--config", config, "--set", "data.source=records", "--set", "data.path=records",
+                                              "--set", "checkpoint.run_name=records"], workingDirectory: folder)
+        try #require(onRecords.status == 0, "\(onRecords.standardError)")
+        let scored = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/records/latest",
+                                           "--data", "\(folder)/clicks.csv", "--format", "json"], workingDirectory: elsewhere)
+        #expect(scored.status == 0, "\(scored.standardError)")
+        #expect(scored.standardOutput.contains("\"samples\":600"), "every line of the CSV: \(scored.standardOutput)")
+    }
 }

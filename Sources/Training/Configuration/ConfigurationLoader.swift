@@ -28,7 +28,11 @@ public enum ConfigurationLoader {
     /// Loads a config file. `include: base.yaml` at its top level (a path relative to the file)
     /// merges the file over that base: sections merge key by key, other values replace.
     public static func load(path: String, overrides: [String] = []) throws -> TrainingConfiguration {
-        try resolve(try composeWithIncludes(path: path, seen: []), source: path, overrides: overrides)
+        var files: [(path: String, node: Node)] = []
+        let merged = try composeWithIncludes(path: path, seen: [], files: &files)
+        var configuration = try resolve(merged, source: path, overrides: overrides, files: files)
+        configuration.data.makePathsAbsolute(from: FileManager.default.currentDirectoryPath)
+        return configuration
     }
 
     static func compose(path: String) throws -> Node {
@@ -45,14 +49,20 @@ public enum ConfigurationLoader {
         }
     }
 
-    static func composeWithIncludes(path: String, seen: [String]) throws -> Node {
+    /// The file merged over its includes; `files` gets each file of the chain and its own keys,
+    /// the including file first (its keys win), so messages can name the file a key came from.
+    static func composeWithIncludes(path: String, seen: [String], files: inout [(path: String, node: Node)]) throws -> Node {
         let root = try compose(path: path)
-        guard case .mapping(var mapping) = root, let include = mapping[Node("include")] else { return root }
+        guard case .mapping(var mapping) = root, let include = mapping[Node("include")] else {
+            files.append((path, root))
+            return root
+        }
         guard let base = include.string else { throw ConfigurationError("\(path): key 'include': expected a file name") }
         let basePath = base.hasPrefix("/") ? base : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(base)
         guard !seen.contains(basePath) else { throw ConfigurationError("\(path): key 'include': \(base) includes itself") }
         mapping[Node("include")] = nil
-        return merge(try composeWithIncludes(path: basePath, seen: seen + [path]), .mapping(mapping))
+        files.append((path, .mapping(mapping)))
+        return merge(try composeWithIncludes(path: basePath, seen: seen + [path], files: &files), .mapping(mapping))
     }
 
     /// `top` over `base`: mappings merge key by key, anything else in `top` replaces.
@@ -73,7 +83,8 @@ public enum ConfigurationLoader {
         return try resolve(root, source: source, overrides: overrides)
     }
 
-    static func resolve(_ node: Node, source: String, overrides: [String]) throws -> TrainingConfiguration {
+    static func resolve(_ node: Node, source: String, overrides: [String],
+                        files: [(path: String, node: Node)] = []) throws -> TrainingConfiguration {
         var root = node
         var overridden: [String] = []
         for override in overrides {
@@ -84,6 +95,10 @@ public enum ConfigurationLoader {
         func location(of key: String) -> String {
             if let set = overridden.last(where: { key == $0 || key.hasPrefix($0 + ".") || key.hasPrefix($0 + "[") }) {
                 return "--set \(set)"
+            }
+            // The file of the include chain that sets the key (the including file wins).
+            for file in files {
+                if let line = line(of: key, in: file.node, exact: true) { return "\(file.path):\(line)" }
             }
             return source + (line(of: key, in: root).map { ":\($0)" } ?? "")
         }
@@ -201,8 +216,9 @@ public enum ConfigurationLoader {
     }
 
     /// The line of a dotted key path (list indices as `[i]`) in the config, for messages: the
-    /// line of the key itself, or of the list element.
-    static func line(of keyPath: String, in root: Node) -> Int? {
+    /// line of the key itself, or of the list element; of its nearest present parent unless
+    /// `exact`.
+    static func line(of keyPath: String, in root: Node, exact: Bool = false) -> Int? {
         var current: Node? = root
         var line: Int?
         for part in keyPath.split(separator: ".") {
@@ -214,11 +230,11 @@ public enum ConfigurationLoader {
                 }
                 name = name[..<open]
             }
-            guard let pair = current?.mapping?.first(where: { $0.key.string == String(name) }) else { return line }
+            guard let pair = current?.mapping?.first(where: { $0.key.string == String(name) }) else { return exact ? nil : line }
             line = pair.key.mark?.line
             current = pair.value
             for index in indices {
-                guard let sequence = current?.sequence, index < sequence.count else { return line }
+                guard let sequence = current?.sequence, index < sequence.count else { return exact ? nil : line }
                 current = sequence[index]
                 line = current?.mark?.line ?? line
             }

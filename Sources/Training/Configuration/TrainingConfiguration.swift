@@ -1,5 +1,6 @@
 import DataPipeline
 import Distributed
+import Foundation
 import NeuralNetwork
 
 /// The whole run, as written in a YAML config. Keys are snake_case; every section and key is
@@ -24,10 +25,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         checkpoint = try container.decodeIfPresent(CheckpointSection.self, forKey: .checkpoint) ?? CheckpointSection()
         distributed = try container.decodeIfPresent(DistributedSection.self, forKey: .distributed) ?? DistributedSection()
         run = try container.decodeIfPresent(RunSection.self, forKey: .run) ?? RunSection()
-        // A delimited schema lists the categorical features: without model.table_count, the
-        // model has one table per feature (table_rows given as one number applies to each).
+        // A delimited schema (of the data, or of the records made from it) lists the categorical
+        // features: without model.table_count, the model has one table per feature (table_rows
+        // given as one number applies to each).
         let modelKeys = try container.nestedContainer(keyedBy: ModelSection.CodingKeys.self, forKey: .model)
-        if data.source == .delimited, let schema = data.delimited, !modelKeys.contains(.tableCount) {
+        if data.source == .delimited || data.source == .records, let schema = data.delimited, !modelKeys.contains(.tableCount) {
             model.tableCount = schema.categorical.count
             if let single = try? modelKeys.decode(Int.self, forKey: .tableRows) {
                 model.tableRows = Array(repeating: single, count: model.tableCount)
@@ -82,6 +84,37 @@ public struct ModelSection: Codable, Sendable, Equatable {
         bottomMLP = try c.decodeIfPresent([Int].self, forKey: .bottomMLP) ?? [512, 256, 64, 16]
         topMLP = try c.decodeIfPresent([Int].self, forKey: .topMLP) ?? [512, 256, 1]
         deepMLP = try c.decodeIfPresent([Int].self, forKey: .deepMLP) ?? [512, 256, 1]
+    }
+}
+
+extension DataSection {
+    /// Makes the data files' paths absolute (relative ones are relative to `folder`, the working
+    /// folder at start), so the config a checkpoint stores finds them from any folder.
+    mutating func makePathsAbsolute(from folder: String) {
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: folder, isDirectory: true))
+                .standardizedFileURL.path
+        }
+        path = path.map(absolute)
+        evalPath = evalPath.map(absolute)
+        if let joins = delimited?.joins {
+            delimited?.joins = joins.map { var join = $0; join.path = absolute(join.path); return join }
+        }
+    }
+}
+
+extension ModelSection {
+    /// What differs from `other` ("model.table_rows: [..] here, [..] there"), key by key, in
+    /// the order of the section's keys.
+    public func differences(from other: ModelSection, here: String = "in the checkpoint", there: String = "in the config") -> [String] {
+        func entry<T: Equatable>(_ key: String, _ mine: T, _ theirs: T) -> String? {
+            mine == theirs ? nil : "model.\(key): \(mine) \(here), \(theirs) \(there)"
+        }
+        return [entry("architecture", architecture.rawValue, other.architecture.rawValue),
+                entry("embedding_dimension", embeddingDimension, other.embeddingDimension),
+                entry("table_count", tableCount, other.tableCount), entry("table_rows", tableRows, other.tableRows),
+                entry("bottom_mlp", bottomMLP, other.bottomMLP), entry("top_mlp", topMLP, other.topMLP),
+                entry("deep_mlp", deepMLP, other.deepMLP)].compactMap { $0 }
     }
 }
 
@@ -159,8 +192,11 @@ public struct DataSection: Codable, Sendable, Equatable {
         frequencyThreshold = try c.decodeIfPresent(Int.self, forKey: .frequencyThreshold) ?? d.frequencyThreshold
         skipBadLines = try c.decodeIfPresent(Bool.self, forKey: .skipBadLines) ?? d.skipBadLines
         delimited = try c.decodeIfPresent(DelimitedSection.self, forKey: .delimited)
-        // A delimited schema lists the dense columns: data.dense_features follows it unless given.
-        if source == .delimited, let delimited, !c.contains(.denseFeatures) { denseFeatures = delimited.dense?.count ?? 0 }
+        // A delimited schema (of the data, or of the records made from it) lists the dense
+        // columns: data.dense_features follows it unless given.
+        if source == .delimited || source == .records, let delimited, !c.contains(.denseFeatures) {
+            denseFeatures = delimited.dense?.count ?? 0
+        }
     }
 }
 
