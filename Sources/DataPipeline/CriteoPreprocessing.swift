@@ -38,8 +38,9 @@ public enum CriteoPreprocessing {
         public var rareValues: [Int]?
     }
 
+    /// `heldOutLine`, when given, is told the file and 1-based line of every held-out record.
     public static func run(paths: [String], settings: Settings, train: RecordSink, eval: RecordSink,
-                           progress: (String) -> Void = { _ in }) throws -> Statistics {
+                           progress: (String) -> Void = { _ in }, heldOutLine: ((String, Int) -> Void)? = nil) throws -> Statistics {
         let tables = CriteoLineParser.categoricalCount
         guard settings.tableRows.count == tables else {
             throw DataError("Criteo data has \(tables) categorical fields, but the model has \(settings.tableRows.count) tables")
@@ -56,7 +57,7 @@ public enum CriteoPreprocessing {
 
         // Pass over the lines that decide the split and the frequencies, when needed.
         var trainLineCount = 0
-        if case .position = settings.split {
+        if settings.split.needsLineCount {
             for reader in trainReaders { try reader.forEachLine { _, _ in trainLineCount += 1 } }
             if trainLineCount == 0 { throw DataError("\(paths.joined(separator: ", ")): no lines") }
         }
@@ -64,7 +65,7 @@ public enum CriteoPreprocessing {
         if settings.frequencyThreshold > 0 {
             progress("counting categorical values")
             var tally = [[Int64: Int]](repeating: [:], count: tables)
-            try parseAll(trainReaders, settings: settings) { _, _, _, categorical, _ in
+            try parseAll(trainReaders, settings: settings) { _, _, _, categorical, _, _ in
                 for t in 0..<tables where categorical[t] >= 0 { tally[t][categorical[t], default: 0] += 1 }
             }
             counts = tally
@@ -75,8 +76,7 @@ public enum CriteoPreprocessing {
                                     frequencyThreshold: settings.frequencyThreshold,
                                     distinctValues: counts?.map(\.count),
                                     rareValues: counts?.map { $0.values.filter { $0 < settings.frequencyThreshold }.count })
-        let heldOutFrom: Int
-        heldOutFrom = settings.split.firstHeldOutLine(of: trainLineCount)
+        let selection = settings.split.selection(lineCount: trainLineCount)
         var ids = [Int32](repeating: 0, count: tables)
         func write(_ sink: RecordSink, _ label: Float, _ dense: UnsafePointer<Float>, _ categorical: UnsafePointer<Int64>) throws {
             for t in 0..<tables {
@@ -89,17 +89,18 @@ public enum CriteoPreprocessing {
             }
             try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
         }
-        let lines = try parseAll(trainReaders, settings: settings) { index, label, dense, categorical, lineHash in
-            let heldOut = settings.split.holdsOut(line: index, firstHeldOut: heldOutFrom, hash: lineHash)
+        let lines = try parseAll(trainReaders, settings: settings) { index, label, dense, categorical, path, number in
+            let heldOut = selection.holdsOut(line: index)
             try write(heldOut ? eval : train, label, dense, categorical)
-            if heldOut { statistics.evalRecords += 1 } else { statistics.trainRecords += 1 }
+            if heldOut { statistics.evalRecords += 1; heldOutLine?(path, number) } else { statistics.trainRecords += 1 }
         }
         statistics.lines = lines.good + lines.bad
         statistics.badLines = lines.bad
         if !evalReaders.isEmpty {
-            let held = try parseAll(evalReaders, settings: settings) { _, label, dense, categorical, _ in
+            let held = try parseAll(evalReaders, settings: settings) { _, label, dense, categorical, path, number in
                 try write(eval, label, dense, categorical)
                 statistics.evalRecords += 1
+                heldOutLine?(path, number)
             }
             statistics.lines += held.good + held.bad
             statistics.badLines += held.bad
@@ -108,20 +109,18 @@ public enum CriteoPreprocessing {
     }
 
     /// Parses every line of `readers`, calling `body(position of the line among all lines of
-    /// the files, label, dense, categorical, a seeded hash of the line's number)`; bad lines throw
-    /// or, when skipped, count. Positions count bad lines too, so skipping one moves no line
-    /// across the position split.
+    /// the files, label, dense, categorical, file, 1-based line number)`; bad lines throw or,
+    /// when skipped, count. Positions count bad lines too, so skipping one moves no line across
+    /// the split.
     @discardableResult
     static func parseAll(_ readers: [LineReader], settings: Settings,
-                         _ body: (Int, Float, UnsafePointer<Float>, UnsafePointer<Int64>, UInt64) throws -> Void)
+                         _ body: (Int, Float, UnsafePointer<Float>, UnsafePointer<Int64>, String, Int) throws -> Void)
         throws -> (good: Int, bad: Int) {
         let parser = CriteoLineParser()
         var label: Float = 0
         var dense = [Float](repeating: 0, count: CriteoLineParser.denseCount)
         var categorical = [Int64](repeating: 0, count: CriteoLineParser.categoricalCount)
-        var good = 0, bad = 0, globalLine: UInt64 = 0
-        var seed: UInt64 = 0
-        if case .random(_, let splitSeed) = settings.split { seed = splitSeed }
+        var good = 0, bad = 0, globalLine = 0
         for reader in readers {
             try dense.withUnsafeMutableBufferPointer { dense in
                 try categorical.withUnsafeMutableBufferPointer { categorical in
@@ -135,24 +134,12 @@ public enum CriteoPreprocessing {
                             bad += 1
                             return
                         }
-                        var hash = SplitMixHash.hash(globalLine, seed: seed)
-                        hash = hash == 0 ? 1 : hash
-                        try body(Int(globalLine - 1), label, dense.baseAddress!, categorical.baseAddress!, hash)
+                        try body(globalLine - 1, label, dense.baseAddress!, categorical.baseAddress!, reader.path, number)
                         good += 1
                     }
                 }
             }
         }
         return (good, bad)
-    }
-}
-
-/// A seeded 64-bit mix of an integer (SplitMix64's finaliser).
-enum SplitMixHash {
-    static func hash(_ value: UInt64, seed: UInt64) -> UInt64 {
-        var z = value &+ seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -104,8 +104,8 @@ public struct DelimitedSchema: Sendable {
 /// (a counting pass first, as for Criteo data).
 public enum DelimitedPreprocessing {
     public static func run(paths: [String], schema: DelimitedSchema, tableRows: [Int], split: HeldOutSplit,
-                           skipBadLines: Bool, frequencyThreshold: Int = 0,
-                           train: RecordSink, eval: RecordSink) throws -> (lines: Int, badLines: Int, train: Int, eval: Int) {
+                           skipBadLines: Bool, frequencyThreshold: Int = 0, train: RecordSink, eval: RecordSink,
+                           heldOutLine: ((String, Int) -> Void)? = nil) throws -> (lines: Int, badLines: Int, train: Int, eval: Int) {
         guard tableRows.count == schema.categorical.count else {
             throw DataError("the schema has \(schema.categorical.count) categorical features, the model \(tableRows.count) tables")
         }
@@ -119,10 +119,10 @@ public enum DelimitedPreprocessing {
             }
         }
         var dataLines = 0
-        if case .position = split {
+        if split.needsLineCount {
             for reader in mainReaders { try reader.forEachLine { _, number in if !(schema.hasHeader && number == 1) { dataLines += 1 } } }
         }
-        let firstHeldOut = split.firstHeldOutLine(of: dataLines)
+        let selection = split.selection(lineCount: dataLines)
         var dense = [Float](repeating: 0, count: schema.dense.count)
         var ids = [Int32](repeating: -1, count: schema.bagSizes.reduce(0, +))
         var good = 0, bad = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
@@ -174,8 +174,8 @@ public enum DelimitedPreprocessing {
                         return
                     }
                     // By position among all data lines, bad ones included: skipping a line moves no other.
-                    let heldOut = heldOutFile || split.holdsOut(line: Int(lineIndex - 1), firstHeldOut: firstHeldOut,
-                                                                hash: SplitMixHash.hash(lineIndex, seed: split.seed))
+                    let heldOut = heldOutFile || selection.holdsOut(line: Int(lineIndex - 1))
+                    if heldOut { heldOutLine?(reader.path, number) }
                     try dense.withUnsafeBufferPointer { dense in
                         try ids.withUnsafeBufferPointer { ids in
                             try (heldOut ? eval : train).append(label: label, dense: dense.baseAddress!, ids: ids.baseAddress!)

@@ -1,41 +1,75 @@
+import Compute
+
 /// How the held-out part of the data is chosen.
 public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
     /// The last `fraction` of the lines is held out (click logs are time-ordered).
     case position(fraction: Double)
-    /// Each line is held out with probability `fraction`, by a seeded hash of its number.
+    /// Exactly `fraction` of the lines (rounded), chosen at random by a seeded selection.
     case random(fraction: Double, seed: UInt64)
     /// The held-out lines come from other files.
     case files([String])
     /// Every line is held out (scoring a file with a trained model).
     case all
 
-    /// The index of the first held-out line of `lineCount` (position split only).
-    func firstHeldOutLine(of lineCount: Int) -> Int {
-        guard case .position(let fraction) = self else { return .max }
-        return lineCount - Int((Double(lineCount) * fraction).rounded())
-    }
-
-    /// Whether line `index` (with its seeded `hash`) is held out.
-    func holdsOut(line index: Int, firstHeldOut: Int, hash: UInt64) -> Bool {
+    /// Whether the split needs the number of lines before it can decide (a counting pass).
+    var needsLineCount: Bool {
         switch self {
-        case .position: return index >= firstHeldOut
-        case .random(let fraction, _): return Double(hash >> 11) * 0x1.0p-53 < fraction
-        case .files: return false
-        case .all: return true
+        case .position, .random: return true
+        case .files, .all: return false
         }
     }
 
-    var seed: UInt64 {
-        if case .random(_, let seed) = self { return seed }
-        return 0
+    /// Which of `lineCount` lines (by position in the files as written, bad lines included)
+    /// are held out.
+    func selection(lineCount: Int) -> HeldOutSelection {
+        switch self {
+        case .position(let fraction):
+            return HeldOutSelection(rule: .from(lineCount - Int((Double(lineCount) * fraction).rounded())))
+        case .random(let fraction, let seed):
+            // Selection sampling (Knuth's algorithm S): line i is taken with probability
+            // (still wanted) / (still to see), which takes exactly `wanted` lines.
+            let wanted = Int((Double(lineCount) * fraction).rounded())
+            var bits = [UInt64](repeating: 0, count: (lineCount + 63) / 64)
+            var generator = SeededGenerator(seed: seed, stream: 7)
+            var taken = 0
+            for line in 0..<lineCount where taken < wanted {
+                if generator.nextUniform() * Double(lineCount - line) < Double(wanted - taken) {
+                    bits[line >> 6] |= 1 << UInt64(line & 63)
+                    taken += 1
+                }
+            }
+            return HeldOutSelection(rule: .lines(bits))
+        case .files: return HeldOutSelection(rule: .none)
+        case .all: return HeldOutSelection(rule: .every)
+        }
     }
 
     public var description: String {
         switch self {
         case .position(let fraction): return "position: last \(fraction) of the lines held out"
-        case .random(let fraction, let seed): return "random: \(fraction) held out, seed \(seed)"
+        case .random(let fraction, let seed): return "random: exactly \(fraction) of the lines held out, seed \(seed)"
         case .files(let files): return "files: held out from \(files.joined(separator: ", "))"
         case .all: return "all lines held out"
+        }
+    }
+}
+
+/// The held-out lines of a split, by position among all lines of the main files.
+struct HeldOutSelection {
+    enum Rule {
+        case from(Int)
+        case lines([UInt64])
+        case none
+        case every
+    }
+    let rule: Rule
+
+    func holdsOut(line index: Int) -> Bool {
+        switch rule {
+        case .from(let first): return index >= first
+        case .lines(let bits): return index >> 6 < bits.count && bits[index >> 6] & (1 << UInt64(index & 63)) != 0
+        case .none: return false
+        case .every: return true
         }
     }
 }

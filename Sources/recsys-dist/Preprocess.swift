@@ -24,6 +24,9 @@ struct Preprocess: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let started = Date()
+            // Which lines went to the held-out part, so a baseline can be scored on the same rows.
+            var heldOutLines: [UInt8] = []
+            func heldOut(_ path: String, _ line: Int) { heldOutLines += Array("\(path)\t\(line)\n".utf8) }
             let statistics: Encodable
             let summary: String
             switch data.source {
@@ -31,7 +34,7 @@ struct Preprocess: ParsableCommand {
                 let dense = CriteoLineParser.denseCount, bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
                 let (train, eval) = try writers(denseCount: dense, bagSizes: bags, tableRows: configuration.model.tableRows)
                 let result = try CriteoPreprocessing.run(paths: data.path, settings: DataSplits.criteoSettings(configuration),
-                                                         train: train, eval: eval) { print($0) }
+                                                         train: train, eval: eval, progress: { print($0) }, heldOutLine: heldOut)
                 try DataSplits.requireHeldOut(result.evalRecords, of: configuration)
                 try train.finish()
                 try eval.finish()
@@ -45,7 +48,7 @@ struct Preprocess: ParsableCommand {
                 let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: configuration.model.tableRows,
                                                             split: DataSplits.criteoSettings(configuration).split,
                                                             skipBadLines: data.skipBadLines, frequencyThreshold: data.frequencyThreshold,
-                                                            train: train, eval: eval)
+                                                            train: train, eval: eval, heldOutLine: heldOut)
                 try DataSplits.requireHeldOut(result.eval, of: configuration)
                 try train.finish()
                 try eval.finish()
@@ -61,8 +64,9 @@ struct Preprocess: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(statistics).write(to: URL(fileURLWithPath: "\(output)/stats.json"))
+            try Data(heldOutLines).write(to: URL(fileURLWithPath: "\(output)/held_out_lines.tsv"))
             print("\(summary) in \(Training.format(Date().timeIntervalSince(started), 2)) s")
-            print("wrote \(output)/train.rsd, \(output)/eval.rsd, \(output)/stats.json")
+            print("wrote \(output)/train.rsd, \(output)/eval.rsd, \(output)/stats.json, \(output)/held_out_lines.tsv (file and line of each held-out record)")
         } catch let error as DataError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure

@@ -36,6 +36,9 @@ import TestSupport
 
     @Test func recordsMadeForOtherTableSizesAreRefusedAtStart() throws {
         let config = try preprocessed()
+        // preprocess says which lines it held out: the last fifth, by position.
+        let heldOut = try String(contentsOfFile: "\(folder)/records/held_out_lines.tsv", encoding: .utf8).split(separator: "\n")
+        #expect(heldOut == (321...400).map { "\(folder)/day.tsv\t\($0)"[...] })
         #expect(try trainOnRecords(config).status == 0)
         for rows in [100, 999, 2000] {
             let output = try trainOnRecords(config, ["model.table_rows=\(rows)"])

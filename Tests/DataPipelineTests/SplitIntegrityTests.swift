@@ -47,4 +47,30 @@ import TestSupport
             try CriteoPreprocessing.run(paths: [folder + "/day.tsv.gz"], settings: settings, train: train, eval: eval)
         }
     }
+
+    /// The random split holds out exactly round(fraction x lines), whatever the seed, and
+    /// reports which lines (issue 10, item 21).
+    @Test func theRandomSplitIsExactAndReportsItsLines() throws {
+        let folder = RecordFileTests.temporaryFolder()
+        try (RecordFileTests.criteoLines(9_999).joined(separator: "\n") + "\n")
+            .write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
+        var chosen: [Set<Int>] = []
+        for seed: UInt64 in [1, 2, 3] {
+            var settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 1000, count: 26))
+            settings.split = .random(fraction: 0.2, seed: seed)
+            let (train, eval) = Self.sinks()
+            var lines: [Int] = []
+            let statistics = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: train, eval: eval,
+                                                         heldOutLine: { path, line in
+                                                             #expect(path == folder + "/day.tsv")
+                                                             lines.append(line)
+                                                         })
+            #expect(statistics.evalRecords == 2000 && statistics.trainRecords == 7999, "seed \(seed)")
+            #expect(lines.count == 2000 && Set(lines).count == 2000 && lines.allSatisfy { (1...9_999).contains($0) })
+            // The reported lines are the held-out records: their labels, in order.
+            #expect(eval.build(name: "eval").labels == lines.map { Float(($0 - 1) % 3 == 0 ? 1 : 0) })
+            chosen.append(Set(lines))
+        }
+        #expect(chosen[0] != chosen[1] && chosen[1] != chosen[2], "another seed, other lines")
+    }
 }

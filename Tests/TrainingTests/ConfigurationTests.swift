@@ -108,6 +108,28 @@ import Training
         }
     }
 
+    /// `--set` reaches list items by index (issue 10, item 20).
+    @Test func overridesAddressListItems() throws {
+        let text = Self.minimal.replacingOccurrences(of: "training:", with: """
+            data:
+              source: delimited
+              path: r.csv
+              delimited:
+                delimiter: ","
+                label: {column: 2}
+                categorical: [{column: 0}, {column: 1}]
+            training:
+            """)
+        let changed = try ConfigurationLoader.parse(text, source: "x.yaml", overrides: ["data.delimited.categorical[1].column=7"])
+        #expect(changed.data.delimited?.categorical.map(\.column) == [.index(0), .index(7)])
+        #expect(throws: ConfigurationError("--set data.delimited.categorical[2].column: 'categorical' has 2 items (indices 0...1)")) {
+            try ConfigurationLoader.parse(text, source: "x.yaml", overrides: ["data.delimited.categorical[2].column=7"])
+        }
+        #expect(throws: ConfigurationError("--set data.delimited[0].x: 'delimited' is not a list")) {
+            try ConfigurationLoader.parse(text, source: "x.yaml", overrides: ["data.delimited[0].x=1"])
+        }
+    }
+
     @Test func shippedConfigsAreValid() throws {
         let folder = TestPaths.packageRoot + "/configs"
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }

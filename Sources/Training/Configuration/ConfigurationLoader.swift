@@ -128,6 +128,7 @@ public enum ConfigurationLoader {
     }
 
     /// Applies one `a.b.c=value` override; the value is parsed as YAML (`[1, 2]`, `0.1`, `adam`).
+    /// A list item is addressed by its 0-based index: `data.delimited.categorical[3].column=7`.
     static func apply(override: String, to root: Node) throws -> Node {
         guard let equals = override.firstIndex(of: "=") else {
             throw ConfigurationError("--set \(override): expected key=value")
@@ -147,13 +148,36 @@ public enum ConfigurationLoader {
     }
 
     private static func setting(_ value: Node, at path: ArraySlice<String>, in node: Node, full: String) throws -> Node {
-        guard let key = path.first else { return value }
+        guard let part = path.first else { return value }
+        // "name[i][j]": the key, then list indices.
+        var key = Substring(part), indices: [Int] = []
+        while key.hasSuffix("]"), let open = key.lastIndex(of: "[") {
+            guard let index = Int(key[key.index(after: open)..<key.index(before: key.endIndex)]), index >= 0 else {
+                throw ConfigurationError("--set \(full): '\(part)': a list index is a number from 0")
+            }
+            indices.insert(index, at: 0)
+            key = key[..<open]
+        }
         guard case .mapping(var mapping) = node else {
             throw ConfigurationError("--set \(full): '\(key)' is inside a value that is not a section")
         }
-        let child = mapping[Node(key)] ?? Node.mapping([:])
-        mapping[Node(key)] = try setting(value, at: path.dropFirst(), in: child, full: full)
+        let child = mapping[Node(String(key))] ?? Node.mapping([:])
+        mapping[Node(String(key))] = try setting(value, at: path.dropFirst(), in: child, indices: indices[...], named: String(key), full: full)
         return .mapping(mapping)
+    }
+
+    /// `setting` inside the list items `indices` of `node` (the value of key `named`).
+    private static func setting(_ value: Node, at path: ArraySlice<String>, in node: Node, indices: ArraySlice<Int>,
+                                named: String, full: String) throws -> Node {
+        guard let index = indices.first else { return try setting(value, at: path, in: node, full: full) }
+        guard case .sequence(var sequence) = node else {
+            throw ConfigurationError("--set \(full): '\(named)' is not a list")
+        }
+        guard index < sequence.count else {
+            throw ConfigurationError("--set \(full): '\(named)' has \(sequence.count) items (indices 0...\(sequence.count - 1))")
+        }
+        sequence[index] = try setting(value, at: path, in: sequence[index], indices: indices.dropFirst(), named: named, full: full)
+        return .sequence(sequence)
     }
 
     /// Checks every mapping against `schema`; `path` is the schema path ("a.b", "a.list[]"),
