@@ -50,11 +50,13 @@ public struct DelimitedSchema: Sendable {
         case log1p
     }
 
-    /// One embedding table's ids: a hashed string, or a multi-hot bag of the indices of flag
-    /// columns that hold "1" (MovieLens genres).
+    /// One embedding table's ids: a hashed string, a multi-hot bag of the indices of flag
+    /// columns that hold "1" (MovieLens genres), or a feature derived from a value (the hour or
+    /// weekday of a timestamp, the bucket of a number).
     public enum Categorical: Sendable, Equatable {
         case hashed(Column)
         case flags(join: Int?, columns: ClosedRange<Int>)
+        case derived(Column, DerivedFeature)
 
         var bagSize: Int {
             if case .flags(_, let columns) = self { return columns.count }
@@ -352,6 +354,18 @@ public enum DelimitedPreprocessing {
                 let hash = fnv1a(value)
                 ids[slot] = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
                 if !value.isEmpty { frequencies?.count(hash, table: t) }
+                slot += 1
+            case .derived(let column, let feature):
+                let value = try bytes(column)
+                if value.isEmpty {
+                    ids[slot] = 0
+                } else {
+                    let text = String(decoding: value, as: UTF8.self)
+                    guard let row = feature.row(text) else {
+                        throw DataError("\(location): column \(column.index): '\(text)' is not a \(feature.expected)")
+                    }
+                    ids[slot] = Int32(row % tableRows[t])
+                }
                 slot += 1
             case .flags(let join, let columns):
                 var written = 0

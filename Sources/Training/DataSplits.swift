@@ -204,7 +204,19 @@ extension DataSplits {
                 return .flags(join: join, columns: flags[0]...flags[1])
             }
             guard let column = feature.column else { throw ConfigurationError("key '\(key)': needs a column (or flags)") }
-            return .hashed(DelimitedSchema.Column(join: join, index: try columnNumber(column, join: join, "\(key).column")))
+            let source = DelimitedSchema.Column(join: join, index: try columnNumber(column, join: join, "\(key).column"))
+            let format = feature.timestampFormat ?? .unix
+            switch (feature.transform, feature.buckets) {
+            case (nil, nil): return .hashed(source)
+            case (.hourOfDay, nil): return .derived(source, .hourOfDay(format))
+            case (.dayOfWeek, nil): return .derived(source, .dayOfWeek(format))
+            case (nil, let boundaries?):
+                guard !boundaries.isEmpty, zip(boundaries, boundaries.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                    throw ConfigurationError("key '\(key).buckets': expected ascending boundaries, got \(boundaries)")
+                }
+                return .derived(source, .buckets(boundaries))
+            case (_?, _?): throw ConfigurationError("key '\(key)': a transform or buckets, not both")
+            }
         }
         let labelJoin = try joinIndex(section.label.join, "data.delimited.label")
         return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false,

@@ -303,7 +303,6 @@ public final class Trainer {
         log(.note("saved \(path) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, \(format(bytes / 1e6 / elapsed, 1)) MB/s)"))
     }
 
-    /// Loads a checkpoint into the model, optimizers and loader; returns its state.
     /// The folder `--resume` names ("latest": the run's newest), checked before any work: it
     /// exists, and its model is the config's (else the first differing key is named).
     private func checkResume(_ resume: String) throws -> String {
@@ -331,6 +330,7 @@ public final class Trainer {
         }
     }
 
+    /// Loads a checkpoint into the model, optimizers and loader; returns its state.
     private func restore(from path: String, model: RecommendationModel, step: TrainingStep,
                          loader: BatchLoader) throws -> TrainingCheckpoint.State {
         let started = DispatchTime.now()

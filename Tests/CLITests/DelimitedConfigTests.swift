@@ -26,7 +26,7 @@ import TestSupport
                 delimiter: ","
                 header: true
                 label: {column: click}
-                categorical: [{column: "site, domain"}, {column: device}, {column: 4}]
+                categorical: [{column: "site, domain"}, {column: device}, {column: 4, buckets: [6, 12, 18]}]
             training: {batch_size: 50, epochs: 2, log_every: 0}
             checkpoint: {save_final: false}
             run: {record: false}

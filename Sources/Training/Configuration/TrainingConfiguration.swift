@@ -252,12 +252,25 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     }
 
     /// `{column: N}`: the value, hashed; `{flags: [first, last]}`: a multi-hot bag of the
-    /// indices of the 0/1 columns first...last that hold 1.
+    /// indices of the 0/1 columns first...last that hold 1; `{column: N, transform:
+    /// hour_of_day | day_of_week, timestamp_format: unix | iso8601 | yymmddhh}`: the hour (0-23)
+    /// or weekday (0-6, Monday first) of a timestamp; `{column: N, buckets: [b1, b2, ...]}`: the
+    /// bucket (0...n) of a number by ascending boundaries.
     public struct Categorical: Codable, Sendable, Equatable {
+        public enum Transform: String, Codable, Sendable, CaseIterable {
+            case hourOfDay = "hour_of_day"
+            case dayOfWeek = "day_of_week"
+        }
         public var column: ColumnReference?
         public var join: String?
         public var flags: [Int]?
-        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, flags }
+        public var transform: Transform?
+        public var timestampFormat: DerivedFeature.TimestampFormat?
+        public var buckets: [Double]?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case column, join, flags, transform, buckets
+            case timestampFormat = "timestamp_format"
+        }
     }
 
     public struct Join: Codable, Sendable, Equatable {

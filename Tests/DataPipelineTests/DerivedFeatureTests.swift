@@ -1,0 +1,42 @@
+import Compute
+import DataPipeline
+import Foundation
+import Testing
+
+/// Hour, weekday and buckets as categorical features (issue 10, item 17).
+@Suite struct DerivedFeatureTests {
+    @Test func timestampsGiveHourAndWeekdayInEveryFormat() throws {
+        // 2014-10-21 was a Tuesday (weekday 1); 2024-02-29 a Thursday (3); 1969-12-31 a Wednesday (2).
+        let cases: [(String, DerivedFeature.TimestampFormat, hour: Int, weekday: Int)] = [
+            ("1413849600", .unix, 0, 1), ("1413896400", .unix, 13, 1), ("-1", .unix, 23, 2),
+            ("14102113", .yymmddhh, 13, 1), ("2024-02-29 23:59:00", .iso8601, 23, 3), ("2024-02-29T07:05", .iso8601, 7, 3),
+        ]
+        for (text, format, hour, weekday) in cases {
+            #expect(try rows(text, .hourOfDay(format)) == hour, "\(text)")
+            #expect(try rows(text, .dayOfWeek(format)) == weekday, "\(text)")
+        }
+        #expect(throws: DataError.self) { try rows("2024-13-01 00:00", .hourOfDay(.iso8601)) }
+        #expect(throws: DataError.self) { try rows("noon", .hourOfDay(.unix)) }
+    }
+
+    @Test func bucketsCountTheBoundariesAtOrBelow() throws {
+        for (value, bucket) in [("5", 0), ("10", 1), ("99.9", 1), ("100", 2), ("1e9", 2), ("-3", 0)] {
+            #expect(try rows(value, .buckets([10, 100])) == bucket, "\(value)")
+        }
+    }
+
+    /// The row a one-line file with `text` in column 1 gets for `feature`, through the reader.
+    func rows(_ text: String, _ feature: DerivedFeature) throws -> Int {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-derived-\(UUID().uuidString).csv").path
+        try "1,\(text)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let schema = DelimitedSchema(delimiter: 44, hasHeader: false, label: .init(index: 0), labelRule: nil, dense: [],
+                                     categorical: [.derived(.init(index: 1), feature)], joins: [])
+        let sink = RecordBuffer(denseCount: 0, bagSizes: [1], tableRows: [1000])
+        _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: [1000], split: .files([]), skipBadLines: false,
+                                           train: sink, eval: sink)
+        let records = sink.build(name: "r")
+        let batch = Batch(capacity: 1, denseFeatureCount: 0, tableCount: 1)
+        try [0].withUnsafeBufferPointer { try records.fill(batch, order: $0, start: 0, size: 1) }
+        return Int(batch.sparse[0].ids[0])
+    }
+}
