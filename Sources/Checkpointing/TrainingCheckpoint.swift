@@ -158,26 +158,16 @@ public enum TrainingCheckpoint {
         try shardFile.closeAndSync()
         fileFinished(rank: communicator.rank)
 
-        // Rank 0 learns which rows every rank wrote, for the whole-table virtual datasets.
-        let counts = try communicator.allToAll((0..<communicator.size).map { $0 == 0 ? Int32(written.count) : 0 })
-        var blocks = [Int32](repeating: 0, count: Int(counts.reduce(0, +)))
-        try written.withUnsafeBufferPointer { send in
-            try blocks.withUnsafeMutableBufferPointer { receive in
-                try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                                           sendCounts: (0..<communicator.size).map { $0 == 0 ? Int32(written.count) : 0 },
-                                           sendOffsets: Array(repeating: 0, count: communicator.size),
-                                           receive: receive.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!,
-                                           receiveCounts: counts, receiveOffsets: offsets(of: counts))
-            }
-        }
+        // Rank 0 learns which rows every rank wrote: the shard list and the whole-table virtual datasets.
+        let blocksByRank = try communicator.gather(written)
 
         if communicator.isRoot {
             let dense = try HDF5File.create("\(partial)/dense.h5")
-            let rankOfBlock = blockRanks(counts)
-            let shards = stride(from: 0, to: blocks.count, by: 3).map { block -> Shard in
-                let first = Int(blocks[block + 1]), count = Int(blocks[block + 2])
-                return Shard(file: "embeddings-rank\(rankOfBlock[block / 3]).h5", table: tables[Int(blocks[block])].name,
-                             rows: first..<(first + count))
+            let shards = blocksByRank.enumerated().flatMap { rank, blocks in
+                stride(from: 0, to: blocks.count, by: 3).map { block -> Shard in
+                    let first = Int(blocks[block + 1]), count = Int(blocks[block + 2])
+                    return Shard(file: "embeddings-rank\(rank).h5", table: tables[Int(blocks[block])].name, rows: first..<(first + count))
+                }
             }
             let shardList = Shard.list(shards)
             for (name, value) in [("format", formatName), ("optimizer", state.optimizer), ("config", state.configuration),
@@ -221,11 +211,6 @@ public enum TrainingCheckpoint {
                 (name: "\(collection.specification.name)/table\(t)", rows: rows, dimension: collection.specification.dimension)
             }
         }
-    }
-
-    /// The rank that sent each (table, first, count) block, from the per-rank counts.
-    static func blockRanks(_ counts: [Int32]) -> [Int] {
-        counts.enumerated().flatMap { rank, count in Array(repeating: rank, count: Int(count) / 3) }
     }
 
     /// Columns of the first and second sparse optimizer states for a table of dimension D.

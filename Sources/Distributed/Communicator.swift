@@ -41,12 +41,38 @@ public protocol Communicator: AnyObject, Sendable {
     /// Gathers `count` floats from every rank into `receive` on `root`, rank after rank.
     func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
                  receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws
+    /// The same for Int32s (`send` may be nil when `count` is 0).
+    func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,
+                 receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws
     /// Ends every rank of the job: a failing rank must never leave the others waiting.
     func abort(code: Int32) -> Never
 }
 
 extension Communicator {
     public var isRoot: Bool { rank == 0 }
+
+    /// Every rank's `values` (any length, empty included), on `root` in rank order; empty on
+    /// the other ranks. For small metadata (host names, the row blocks of a checkpoint).
+    public func gather(_ values: [Int32], root: Int = 0) throws -> [[Int32]] {
+        let isReceiver = rank == root
+        var counts = [Int32](repeating: 0, count: size)
+        try [Int32(values.count)].withUnsafeBufferPointer { mine in
+            try counts.withUnsafeMutableBufferPointer { all in
+                try gatherV(send: mine.baseAddress, count: 1, receive: isReceiver ? all.baseAddress : nil,
+                            receiveCounts: Array(repeating: 1, count: size), receiveOffsets: (0..<size).map { Int32($0) }, root: root)
+            }
+        }
+        let starts = offsets(of: counts)
+        var received = [Int32](repeating: 0, count: isReceiver ? Int(counts.reduce(0, +)) : 0)
+        try values.withUnsafeBufferPointer { mine in
+            try received.withUnsafeMutableBufferPointer { all in
+                try gatherV(send: mine.baseAddress, count: values.count, receive: isReceiver ? all.baseAddress : nil,
+                            receiveCounts: counts, receiveOffsets: starts, root: root)
+            }
+        }
+        guard isReceiver else { return [] }
+        return (0..<size).map { Array(received[Int(starts[$0])..<Int(starts[$0] + counts[$0])]) }
+    }
 }
 
 /// Exclusive prefix sums: the offsets of consecutive blocks of the given counts.

@@ -57,5 +57,10 @@ public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
         try wrapped.gatherV(send: send, count: count, receive: receive, receiveCounts: receiveCounts,
                             receiveOffsets: receiveOffsets, root: root)
     }
+    public func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,
+                        receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
+        try wrapped.gatherV(send: send, count: count, receive: receive, receiveCounts: receiveCounts,
+                            receiveOffsets: receiveOffsets, root: root)
+    }
     public func abort(code: Int32) -> Never { wrapped.abort(code: code) }
 }

@@ -32,5 +32,11 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         receive.map { ($0 + Int(receiveOffsets[0])).update(from: send, count: count) }
     }
 
+    public func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,
+                        receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
+        guard let send, let receive else { return }
+        (receive + Int(receiveOffsets[0])).update(from: send, count: count)
+    }
+
     public func abort(code: Int32) -> Never { exit(code) }
 }

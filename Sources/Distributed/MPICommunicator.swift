@@ -103,6 +103,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
                               recsys_mpi_float(), Int32(root), communicator), "MPI_Gatherv")
     }
 
+    public func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,
+                        receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
+        try check(MPI_Gatherv(send, Int32(count), recsys_mpi_int32(), receive, receiveCounts, receiveOffsets,
+                              recsys_mpi_int32(), Int32(root), communicator), "MPI_Gatherv")
+    }
+
     public func abort(code: Int32) -> Never {
         MPI_Abort(communicator, code)
         fatalError("MPI_Abort returned")

@@ -265,24 +265,7 @@ public final class Trainer {
     /// Every rank's host name, on rank 0 (empty elsewhere).
     private func gatherHostNames() throws -> [String] {
         let name = Array(ProcessInfo.processInfo.hostName.utf8.prefix(255)).map { Int32($0) }
-        let size = communicator.size
-        let counts = try communicator.allToAll((0..<size).map { $0 == 0 ? Int32(name.count) : 0 })
-        var received = [Int32](repeating: 0, count: Int(counts.reduce(0, +)))
-        try name.withUnsafeBufferPointer { send in
-            try received.withUnsafeMutableBufferPointer { receive in
-                try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                                           sendCounts: (0..<size).map { $0 == 0 ? Int32(name.count) : 0 },
-                                           sendOffsets: Array(repeating: 0, count: size),
-                                           receive: receive.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!,
-                                           receiveCounts: counts, receiveOffsets: offsets(of: counts))
-            }
-        }
-        var hosts: [String] = [], start = 0
-        for count in counts where communicator.isRoot {
-            hosts.append(String(decoding: received[start..<(start + Int(count))].map { UInt8($0) }, as: UTF8.self))
-            start += Int(count)
-        }
-        return hosts
+        return try communicator.gather(name).map { String(decoding: $0.map { UInt8($0) }, as: UTF8.self) }
     }
 
     /// Writes a checkpoint of the current step on every rank.

@@ -7,20 +7,18 @@ struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show where a config's embedding tables go on N ranks, the memory per rank and the traffic per step.")
 
-    @Option(help: "The YAML config file.") var config: String
+    @OptionGroup var configOptions: ConfigOptions
     @Option(help: "Number of ranks (as in mpirun -np).") var ranks = 1
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key.", valueName: "key=value"))
-    var overrides: [String] = []
 
     func validate() throws {
         guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1") }
     }
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config, overrides: overrides)
+        let configuration = try configOptions.load()
         let report = PlacementReport(configuration, ranks: ranks)
         let m = configuration.model
-        print("plan for \(config) on \(ranks) rank(s): \(m.architecture.rawValue), \(m.tableCount) tables, "
+        print("plan for \(configOptions.config) on \(ranks) rank(s): \(m.architecture.rawValue), \(m.tableCount) tables, "
               + "global batch \(configuration.training.batchSize), optimizer \(configuration.training.optimizer.algorithm.rawValue)")
         for collection in report.collections {
             print("\n\(collection.name) (dimension \(collection.plan.tables.first?.dimension ?? 0)):")

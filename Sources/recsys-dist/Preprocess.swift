@@ -12,14 +12,12 @@ struct Preprocess: ParsableCommand {
             statistics). Train on them with --set data.source=records --set data.path=OUTPUT.
             """)
 
-    @Option(help: "The YAML config whose data section names the raw files.") var config: String
+    @OptionGroup var configOptions: ConfigOptions
     @Option(help: "Folder for the record files.") var output: String
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key.", valueName: "key=value"))
-    var overrides: [String] = []
     @Flag(help: "Skip malformed lines (and count them) instead of stopping at the first.") var skipBadLines = false
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
+        let configuration = try configOptions.load(adding: skipBadLines ? ["data.skip_bad_lines=true"] : [])
         let data = configuration.data
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -59,7 +57,7 @@ struct Preprocess: ParsableCommand {
                 summary = "\(result.lines) lines: \(result.train) train, \(result.eval) held-out records"
                     + (result.badLines > 0 ? ", \(result.badLines) bad lines skipped" : "")
             case .synthetic, .records:
-                throw ValidationError("\(config): preprocess reads data.source criteo_tsv or delimited, not \(data.source.rawValue)")
+                throw DataError("\(configOptions.config): preprocess reads data.source criteo_tsv or delimited, not \(data.source.rawValue)")
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -71,7 +69,8 @@ struct Preprocess: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         } catch let error as ConfigurationError {
-            throw ValidationError(error.message)
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode.failure
         }
     }
 

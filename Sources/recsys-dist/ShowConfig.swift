@@ -6,12 +6,10 @@ struct ShowConfig: ParsableCommand {
         commandName: "config",
         abstract: "Print the resolved config: includes merged, --set applied, every default filled in.")
 
-    @Option(help: "The YAML config file.") var config: String
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key.", valueName: "key=value"))
-    var overrides: [String] = []
+    @OptionGroup var configOptions: ConfigOptions
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config, overrides: overrides)
+        let configuration = try configOptions.load()
         print(try ConfigurationLoader.yaml(configuration), terminator: "")
     }
 }

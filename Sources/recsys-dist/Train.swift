@@ -7,12 +7,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model from a YAML config, then evaluate it on the held-out split.")
 
-    @Option(name: .long, help: "The YAML config file.")
-    var config: String
-
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. training.batch_size=512.",
-                                                         valueName: "key=value"))
-    var overrides: [String] = []
+    @OptionGroup var configOptions: ConfigOptions
 
     @Option(name: .long, help: "Output format: text or json.")
     var format: OutputFormat = .text
@@ -36,7 +31,8 @@ struct Train: ParsableCommand {
         installStopHandlers()
         let report: TrainingReport
         do {
-            let configuration = try ConfigurationLoader.load(path: config, overrides: overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
+            let configuration = try ConfigurationLoader.load(path: configOptions.config,
+                                                             overrides: configOptions.overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
             report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
                                  log: { line in
                                      switch line {
@@ -76,15 +72,6 @@ struct Train: ParsableCommand {
             "replicas_identical": report.replicasIdentical, "stopped_early": report.stoppedEarly,
             "run_directory": report.runDirectory.map { $0 as Any } ?? NSNull(),
         ])
-    }
-}
-
-/// Loads and validates a config, turning problems into one-line messages.
-func loadConfiguration(path: String, overrides: [String]) throws -> TrainingConfiguration {
-    do {
-        return try ConfigurationLoader.load(path: path, overrides: overrides)
-    } catch let error as ConfigurationError {
-        throw ValidationError(error.message)
     }
 }
 

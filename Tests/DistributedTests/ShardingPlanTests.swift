@@ -63,3 +63,13 @@ import Testing
         #expect(offsets(of: [2, 0, 3]) == [0, 2, 2])
     }
 }
+
+/// The gather to one rank, on the single-process communicator (several ranks: through the
+/// checkpoint and run-record tests under mpirun).
+@Suite struct GatherTests {
+    @Test func gatherReturnsEveryRanksValuesOnTheRoot() throws {
+        let communicator = LocalCommunicator()
+        #expect(try communicator.gather([3, 1, 4]) == [[3, 1, 4]])
+        #expect(try communicator.gather([]) == [[]])
+    }
+}
