@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Compute", dependencies: ["CBLAS", "CIntrinsics"], swiftSettings: vectorSettings),
         .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "DataPipeline", dependencies: ["Compute", "CZlib"], swiftSettings: vectorSettings),
-        .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetwork"]),
+        .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
         .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
         .target(name: "Training", dependencies: [
             "Compute", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
@@ -44,17 +44,17 @@ let package = Package(
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Training",
+            "Checkpointing", "DataPipeline", "Distributed", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["Compute", "NeuralNetwork"], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "TestSupport"]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "DataPipelineTests", dependencies: ["DataPipeline", "TestSupport"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["Compute", "NeuralNetwork", "TestSupport"]),
+        .testTarget(name: "DataPipelineTests", dependencies: ["Compute", "DataPipeline", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Distributed", "TestSupport"]),
-        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Distributed", "Training", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Training"]),
     ]
 )
