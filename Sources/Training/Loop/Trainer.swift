@@ -130,109 +130,98 @@ public final class Trainer {
         }
         let record = try openRunDirectory()
         if let record { log(.note("run directory \(record.path)")) }
-        var windowLossSum = 0.0, windowSamples = 0, windowLocalSamples = 0
-        var lossHistory: [Double] = []
-        var bestAUC = -Double.infinity, stoppedEarly = false
-        let firstStep = stepIndex, samplesAtStart = samples
-        let trainStart = DispatchTime.now()
-        var windowStart = trainStart
-        var lastSave = DispatchTime.now(), savedStep = -1
-        let k = configuration.checkpoint
-        var divergence = DivergenceGuard()
+        let k = configuration.checkpoint, e = configuration.evaluation
+        var window = LossWindow(), lossHistory: [Double] = [], divergence = DivergenceGuard()
+        var checkpoints = CheckpointSchedule(k), evaluations = EvaluationSchedule(section: e, keepsBest: k.keepBest)
+        var stoppedEarly = false
+        let firstStep = stepIndex, samplesAtStart = samples, trainStart = DispatchTime.now()
+
+        /// A checkpoint of the current step, once its parameters are known to be finite.
         func save() throws {
             try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: true, communicator: communicator)
             try saveCheckpoint(model, step: step, loader: loader, stepIndex: stepIndex, samples: samples)
-            lastSave = DispatchTime.now()
-            savedStep = stepIndex
+            checkpoints.didSave(step: stepIndex)
         }
+        /// The progress line and metrics of the steps since the last one.
+        func logWindow(learningRate: Float, isLast: Bool) throws {
+            let (loss, rate) = try window.close(communicator: communicator)
+            try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: isLast, communicator: communicator)
+            if let warning = divergence.warning(windowLoss: loss, step: stepIndex) { log(.note(warning)) }
+            lossHistory.append(loss)
+            log(.progress("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(loss, 4))  "
+                          + "lr \(format(Double(learningRate), 5))  \(Int(rate)) samples/s"))
+            try record?.record(step: stepIndex, [("loss", loss), ("learning_rate", Double(learningRate)),
+                                                 ("samples_per_second", rate), ("samples", Double(samples)),
+                                                 ("epoch", Double(loader.epoch + 1))])
+        }
+        /// A held-out evaluation during training; returns whether training should stop early.
+        func evaluateHeldOut() throws -> Bool {
+            let metrics = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
+            log(.progress("step \(stepIndex): held-out AUC \(format(metrics.auc, 4))  logloss \(format(metrics.logloss, 4))"))
+            try record?.record(step: stepIndex, [("eval_auc", metrics.auc), ("eval_logloss", metrics.logloss),
+                                                 ("eval_accuracy", metrics.accuracy)])
+            let outcome = evaluations.record(auc: metrics.auc)
+            if outcome.savesBest {
+                try save()
+                if communicator.isRoot { try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex) }
+                log(.note("new best held-out AUC \(format(metrics.auc, 4)) at step \(stepIndex)"))
+            }
+            if outcome.stopsEarly {
+                log(.note("stopping early: held-out AUC \(format(metrics.auc, 4)) reached evaluation.early_stop_auc \(e.earlyStopAUC)"))
+            }
+            return outcome.stopsEarly
+        }
+        /// Every rank stops at this step on a signal any rank received, after a last checkpoint.
+        func stop(on signal: Int32) throws -> Never {
+            log(.note("stopping after step \(stepIndex): received \(signalName(signal))"))
+            if k.writesCheckpoints && checkpoints.savedStep != stepIndex { try save() }
+            throw TrainingError.stopped(signal: signal, step: stepIndex,
+                                        checkpoint: k.writesCheckpoints ? "\(k.runDirectory)/step-\(stepIndex)" : nil)
+        }
+
         while stepIndex < totalSteps {
             guard try loader.next() else {
-                if k.atEpochEnd && savedStep != stepIndex { try save() }
+                if checkpoints.isDueAtEpochEnd(step: stepIndex) { try save() }
                 continue
             }
-            let rate = schedule.rate(atStep: stepIndex)
-            let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: rate)
-            guard loss.isFinite else {
-                throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss, rank: communicator.rank)
-            }
+            let learningRate = schedule.rate(atStep: stepIndex)
+            let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: learningRate)
+            guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss, rank: communicator.rank) }
             stepIndex += 1
             samples += loader.globalBatchSize
-            windowLossSum += loss * Double(loader.batch.size)
-            windowSamples += loader.globalBatchSize
-            windowLocalSamples += loader.batch.size
+            window.add(loss: loss, localSamples: loader.batch.size, globalSamples: loader.globalBatchSize)
             var isLast = stepIndex == totalSteps
             if let progress, communicator.isRoot {
                 let elapsed = seconds(since: trainStart)
-                let perStep = elapsed / Double(stepIndex - firstStep)
-                progress(TrainingProgress(step: stepIndex, totalSteps: totalSteps, epoch: loader.epoch + 1,
-                                          loss: windowLossSum / Double(max(windowLocalSamples, 1)),
+                progress(TrainingProgress(step: stepIndex, totalSteps: totalSteps, epoch: loader.epoch + 1, loss: window.localMeanLoss,
                                           samplesPerSecond: Double(samples - samplesAtStart) / max(elapsed, 1e-9),
-                                          secondsRemaining: perStep * Double(totalSteps - stepIndex)))
+                                          secondsRemaining: elapsed / Double(stepIndex - firstStep) * Double(totalSteps - stepIndex)))
             }
-            if (t.logEvery > 0 && stepIndex % t.logEvery == 0) || isLast {
-                let windowLoss = try communicator.allReduceSum([windowLossSum])[0] / Double(windowSamples)
-                try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: isLast, communicator: communicator)
-                if let warning = divergence.warning(windowLoss: windowLoss, step: stepIndex) { log(.note(warning)) }
-                lossHistory.append(windowLoss)
-                let rateNow = Double(windowSamples) / max(seconds(since: windowStart), 1e-9)
-                log(.progress("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(windowLoss, 4))  "
-                              + "lr \(format(Double(rate), 5))  \(Int(rateNow)) samples/s"))
-                try record?.record(step: stepIndex, [("loss", windowLoss), ("learning_rate", Double(rate)),
-                                                     ("samples_per_second", rateNow), ("samples", Double(samples)),
-                                                     ("epoch", Double(loader.epoch + 1))])
-                windowLossSum = 0; windowSamples = 0; windowLocalSamples = 0; windowStart = DispatchTime.now()
+            if (t.logEvery > 0 && stepIndex % t.logEvery == 0) || isLast { try logWindow(learningRate: learningRate, isLast: isLast) }
+            if evaluations.isDue(afterStep: stepIndex, isLast: isLast), try evaluateHeldOut() {
+                stoppedEarly = true
+                isLast = true
+                totalSteps = stepIndex
             }
-            let e = configuration.evaluation
-            if e.everySteps > 0 && stepIndex % e.everySteps == 0 && !isLast {
-                let metrics = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
-                log(.progress("step \(stepIndex): held-out AUC \(format(metrics.auc, 4))  logloss \(format(metrics.logloss, 4))"))
-                try record?.record(step: stepIndex, [("eval_auc", metrics.auc), ("eval_logloss", metrics.logloss),
-                                                     ("eval_accuracy", metrics.accuracy)])
-                if k.keepBest && metrics.auc > bestAUC {
-                    try save()
-                    if communicator.isRoot { try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex) }
-                    log(.note("new best held-out AUC \(format(metrics.auc, 4)) at step \(stepIndex)"))
-                }
-                bestAUC = max(bestAUC, metrics.auc)
-                if e.earlyStopAUC > 0 && metrics.auc >= e.earlyStopAUC {
-                    log(.note("stopping early: held-out AUC \(format(metrics.auc, 4)) reached evaluation.early_stop_auc \(e.earlyStopAUC)"))
-                    stoppedEarly = true
-                    isLast = true
-                    totalSteps = stepIndex
-                }
-            }
-            // Rank 0's clock decides a timed save, and a signal any rank received stops them all,
-            // so every rank saves and stops at the same step.
-            let late = communicator.isRoot && k.everySeconds > 0 && seconds(since: lastSave) >= k.everySeconds ? 1.0 : 0.0
-            var agreed = [late, Double(StopRequest.pending)]
+            // One agreement per step: a timed save (rank 0's clock) and a stop signal (any rank's).
+            var agreed = [checkpoints.timedSaveVote(isRoot: communicator.isRoot), Double(StopRequest.pending)]
             if communicator.size > 1 { agreed = try communicator.allReduceMax(agreed) }
-            let due = (k.everySteps > 0 && stepIndex % k.everySteps == 0) || agreed[0] > 0
-            if due && !isLast { try save() }
-            if agreed[1] > 0 {
-                let signal = Int32(agreed[1])
-                log(.note("stopping after step \(stepIndex): received \(signalName(signal))"))
-                var checkpoint: String?
-                if k.writesCheckpoints {
-                    if savedStep != stepIndex { try save() }
-                    checkpoint = "\(k.runDirectory)/step-\(stepIndex)"
-                }
-                throw TrainingError.stopped(signal: signal, step: stepIndex, checkpoint: checkpoint)
-            }
+            if checkpoints.isDue(afterStep: stepIndex, timedSaveAgreed: agreed[0] > 0) && !isLast { try save() }
+            if agreed[1] > 0 { try stop(on: Int32(agreed[1])) }
         }
         let trainSeconds = seconds(since: trainStart)
         let replicasIdentical = try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator)
         if !replicasIdentical { log(.note("warning: dense replicas differ between ranks")) }
 
         var checkpointPath: String?
-        if k.saveFinal || savedStep == stepIndex {
-            if savedStep != stepIndex { try save() }
+        if checkpoints.endsWithCheckpoint(step: stepIndex) {
+            if checkpoints.savedStep != stepIndex { try save() }
             checkpointPath = "\(k.runDirectory)/step-\(stepIndex)"
         }
-        let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
-                                                communicator: communicator)
+        let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
         try record?.record(step: stepIndex, [("eval_auc", evaluation.auc), ("eval_logloss", evaluation.logloss),
                                              ("eval_accuracy", evaluation.accuracy)])
-        if k.keepBest && evaluation.auc > bestAUC && checkpointPath != nil && communicator.isRoot {
+        if evaluations.isBestAtEnd(auc: evaluation.auc) && checkpointPath != nil && communicator.isRoot {
             try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex)
         }
         var planted: BinaryClassificationMetrics?
