@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "TestSupport"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["Compute", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["Compute", "DataPipeline", "TestSupport"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Distributed", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Distributed", "Training", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Training"]),
