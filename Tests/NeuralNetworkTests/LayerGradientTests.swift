@@ -83,8 +83,12 @@ import TestSupport
         for k in 0..<4 { #expect(abs(Double(row3[k]) - 2 * c[1 + k]) < 1e-6) }
     }
 
-    @Test func dotInteractionGradient() {
-        let interaction = DotInteraction(featureCount: 4, dimension: 3)
+    /// Output layout: slot 0 passed through (unless `passesFirstSlot` is off: then the dots
+    /// alone), then <z1,z0>, <z2,z0>, <z2,z1>, <z3,z0>, ...; gradients by finite differences.
+    /// Dimension 9 exercises both the 8-wide and the scalar lanes of backward.
+    @Test(arguments: [(4, 3, true), (4, 9, true), (3, 9, false)])
+    func dotInteractionGradient(features: Int, dimension d: Int, passesFirstSlot: Bool) {
+        let interaction = DotInteraction(featureCount: features, dimension: d, passesFirstSlot: passesFirstSlot)
         let rows = 3
         let input = FloatBuffer(count: rows * interaction.inputWidth)
         let output = FloatBuffer(count: rows * interaction.outputWidth)
@@ -96,45 +100,18 @@ import TestSupport
             return (0..<c.count).reduce(0.0) { $0 + c[$1] * Double(output[$1]) }
         }
         _ = loss()
-        // Output layout: slot 0 passed through, then <z1,z0>, <z2,z0>, <z2,z1>, <z3,z0>, ...
-        let z = input.toArray()
-        func dot(_ i: Int, _ j: Int) -> Float { (0..<3).reduce(0) { $0 + z[i * 3 + $1] * z[j * 3 + $1] } }
-        #expect(abs(output[3] - dot(1, 0)) < 1e-5 && abs(output[4] - dot(2, 0)) < 1e-5 && abs(output[5] - dot(2, 1)) < 1e-5)
-        #expect(interaction.outputWidth == 3 + 6)
+        let z = input.toArray(), first = passesFirstSlot ? d : 0
+        func dot(_ i: Int, _ j: Int) -> Float { (0..<d).reduce(0) { $0 + z[i * d + $1] * z[j * d + $1] } }
+        #expect(interaction.outputWidth == first + features * (features - 1) / 2)
+        #expect(abs(output[first] - dot(1, 0)) < 1e-4 && abs(output[first + 1] - dot(2, 0)) < 1e-4
+                && abs(output[first + 2] - dot(2, 1)) < 1e-4)
+        if passesFirstSlot { #expect(Array(output.toArray().prefix(d)) == Array(z.prefix(d))) }
 
         let outputGradient = FloatBuffer(count: c.count)
         for i in 0..<c.count { outputGradient[i] = Float(c[i]) }
         let inputGradient = FloatBuffer(count: input.count)
         interaction.backward(input: input.base, outputGradient: outputGradient.base, inputGradient: inputGradient.base,
                              rows: rows)
-        let numeric = FiniteDifference.gradient(of: loss, parameters: input.view, indices: Array(0..<input.count))
-        let bad = FiniteDifference.mismatches(analytic: inputGradient.toArray().map(Double.init), numeric: numeric)
-        #expect(bad.isEmpty, "\(bad.prefix(3))")
-    }
-
-    /// Without the pass-through slot the output is the dots alone, and slot 0 gets only their
-    /// gradients.
-    @Test func dotInteractionWithoutPassThroughGradient() {
-        let interaction = DotInteraction(featureCount: 3, dimension: 9, passesFirstSlot: false)
-        let rows = 2
-        let input = FloatBuffer(count: rows * interaction.inputWidth)
-        let output = FloatBuffer(count: rows * interaction.outputWidth)
-        var random = TestRandom(seed: 5)
-        random.fill(input.view)
-        let c = random.normals(rows * interaction.outputWidth)
-        func loss() -> Double {
-            interaction.forward(input: input.base, output: output.base, rows: rows)
-            return (0..<c.count).reduce(0.0) { $0 + c[$1] * Double(output[$1]) }
-        }
-        _ = loss()
-        let z = input.toArray()
-        func dot(_ i: Int, _ j: Int) -> Float { (0..<9).reduce(0) { $0 + z[i * 9 + $1] * z[j * 9 + $1] } }
-        #expect(interaction.outputWidth == 3)
-        #expect(abs(output[0] - dot(1, 0)) < 1e-4 && abs(output[1] - dot(2, 0)) < 1e-4 && abs(output[2] - dot(2, 1)) < 1e-4)
-        let outputGradient = FloatBuffer(count: c.count)
-        for i in 0..<c.count { outputGradient[i] = Float(c[i]) }
-        let inputGradient = FloatBuffer(count: input.count)
-        interaction.backward(input: input.base, outputGradient: outputGradient.base, inputGradient: inputGradient.base, rows: rows)
         let numeric = FiniteDifference.gradient(of: loss, parameters: input.view, indices: Array(0..<input.count))
         let bad = FiniteDifference.mismatches(analytic: inputGradient.toArray().map(Double.init), numeric: numeric)
         #expect(bad.isEmpty, "\(bad.prefix(3))")
