@@ -40,11 +40,14 @@ let package = Package(
             "Compute", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: vectorSettings),
+        // Throughput of training steps and of the data pipeline (`recsys-dist bench`, `bench-data`).
+        .target(name: "Benchmarks", dependencies: ["Compute", "DataPipeline", "Distributed", "NeuralNetwork", "Training"],
+                swiftSettings: vectorSettings),
         // Fuzzing of the readers of untrusted files (launch/fuzz.sh): libFuzzer when built with
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Checkpointing", "DataPipeline", "Distributed", "Training",
+            "Benchmarks", "Checkpointing", "DataPipeline", "Distributed", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -40,7 +40,7 @@ public enum DataThroughputBenchmark {
                 }
             }
         }
-        let parseSeconds = seconds(since: parseStart)
+        let parseSeconds = ThroughputBenchmark.seconds(since: parseStart)
 
         progress("preprocessing to records")
         let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
@@ -54,7 +54,7 @@ public enum DataThroughputBenchmark {
         _ = try CriteoPreprocessing.run(paths: [tsv], settings: settings, train: train, eval: eval)
         try train.finish()
         try eval.finish()
-        let preprocessSeconds = seconds(since: preprocessStart)
+        let preprocessSeconds = ThroughputBenchmark.seconds(since: preprocessStart)
         try? FileManager.default.removeItem(atPath: tsv)
 
         progress("loading shuffled batches of \(batchSize) from the memory-mapped records")
@@ -63,7 +63,7 @@ public enum DataThroughputBenchmark {
         let loadStart = DispatchTime.now()
         var loaded = 0
         while try loader.next() { loaded += loader.batch.size }
-        let loadSeconds = seconds(since: loadStart)
+        let loadSeconds = ThroughputBenchmark.seconds(since: loadStart)
         try? FileManager.default.removeItem(atPath: folder + "/train.rsd")
         try? FileManager.default.removeItem(atPath: folder + "/eval.rsd")
         precondition(checksum >= 0)

@@ -3,6 +3,7 @@ import DataPipeline
 import Dispatch
 import Distributed
 import NeuralNetwork
+import Training
 
 /// Training throughput of a model on synthetic data, measured as the reference benchmark
 /// does: untimed warm-up steps, then the median of timed steps (forward, backward, gradient
@@ -202,6 +203,8 @@ public enum ThroughputBenchmark {
         }
         return best
     }
+
+    static func seconds(since start: DispatchTime) -> Double { milliseconds(start, DispatchTime.now()) / 1000 }
 
     static func milliseconds(_ start: DispatchTime, _ end: DispatchTime) -> Double {
         Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e6

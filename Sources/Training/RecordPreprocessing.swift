@@ -1,0 +1,77 @@
+import Checkpointing
+import DataPipeline
+import Foundation
+
+/// `recsys-dist preprocess`: the raw files of a `criteo_tsv` or `delimited` config parsed once
+/// into record files, with what was done beside them.
+public enum RecordPreprocessing {
+    public struct Result: Sendable {
+        /// "N lines: T train, H held-out records[, B bad lines skipped]".
+        public var summary: String
+        /// The files written.
+        public var files: [String]
+    }
+
+    /// Writes `output/train.rsd`, `eval.rsd`, `stats.json` and `held_out_lines.tsv` (file and
+    /// line of every held-out record, so a baseline can be scored on the same rows).
+    public static func run(_ configuration: TrainingConfiguration, output: String,
+                           progress: (String) -> Void = { _ in }) throws -> Result {
+        let data = configuration.data, tableRows = configuration.model.tableRows
+        try FileSystem.makeDirectory(output)
+        var heldOutLines: [UInt8] = []
+        func heldOut(_ path: String, _ line: Int) { heldOutLines += Array("\(path)\t\(line)\n".utf8) }
+        func writers(denseCount: Int, bagSizes: [Int]) throws -> (RecordWriter, RecordWriter) {
+            (try RecordWriter(path: "\(output)/train.rsd", denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows),
+             try RecordWriter(path: "\(output)/eval.rsd", denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows))
+        }
+        let statistics: Encodable
+        let counts: (lines: Int, bad: Int, train: Int, eval: Int)
+        switch data.source {
+        case .criteoTSV:
+            let (train, eval) = try writers(denseCount: CriteoLineParser.denseCount,
+                                            bagSizes: Array(repeating: 1, count: CriteoLineParser.categoricalCount))
+            let result = try CriteoPreprocessing.run(paths: data.path, settings: DataSplits.criteoSettings(configuration),
+                                                     train: train, eval: eval, progress: progress, heldOutLine: heldOut)
+            try DataSplits.requireHeldOut(result.evalRecords, of: configuration)
+            try train.finish()
+            try eval.finish()
+            statistics = result
+            counts = (result.lines, result.badLines, result.trainRecords, result.evalRecords)
+        case .delimited:
+            let schema = try DataSplits.delimitedSchema(configuration)
+            let (train, eval) = try writers(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
+            let split = DataSplits.criteoSettings(configuration).split
+            let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: tableRows, split: split,
+                                                        skipBadLines: data.skipBadLines, frequencyThreshold: data.frequencyThreshold,
+                                                        train: train, eval: eval, heldOutLine: heldOut)
+            try DataSplits.requireHeldOut(result.eval, of: configuration)
+            try train.finish()
+            try eval.finish()
+            statistics = DelimitedStatistics(files: data.path + data.evalPath, lines: result.lines, badLines: result.badLines,
+                                             trainRecords: result.train, evalRecords: result.eval, split: split.description,
+                                             tableRows: tableRows, bagSizes: schema.bagSizes)
+            counts = (result.lines, result.badLines, result.train, result.eval)
+        case .synthetic, .records:
+            throw ConfigurationError("key 'data.source': preprocess reads criteo_tsv or delimited data, not \(data.source.rawValue)")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(statistics).write(to: URL(fileURLWithPath: "\(output)/stats.json"))
+        try Data(heldOutLines).write(to: URL(fileURLWithPath: "\(output)/held_out_lines.tsv"))
+        let summary = "\(counts.lines) lines: \(counts.train) train, \(counts.eval) held-out records"
+            + (counts.bad > 0 ? ", \(counts.bad) bad lines skipped" : "")
+        return Result(summary: summary, files: ["train.rsd", "eval.rsd", "stats.json", "held_out_lines.tsv"].map { "\(output)/\($0)" })
+    }
+}
+
+/// What preprocessing a delimited source did, stored beside the records.
+struct DelimitedStatistics: Encodable {
+    var files: [String]
+    var lines: Int
+    var badLines: Int
+    var trainRecords: Int
+    var evalRecords: Int
+    var split: String
+    var tableRows: [Int]
+    var bagSizes: [Int]
+}
