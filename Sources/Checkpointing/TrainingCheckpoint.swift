@@ -65,19 +65,9 @@ public enum TrainingCheckpoint {
         }
     }
 
-    /// A test hook: with `RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=k`, a rank exits (as if
-    /// killed) right after finishing its k-th checkpoint file of the process; with
-    /// `RECSYS_DIST_CRASH_RANK=r` too, only rank r does.
-    nonisolated(unsafe) static var filesWritten = 0
-    static func fileFinished(rank: Int) {
-        filesWritten += 1
-        let environment = ProcessInfo.processInfo.environment
-        if let limit = environment["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES"].flatMap(Int.init), filesWritten >= limit,
-           environment["RECSYS_DIST_CRASH_RANK"].flatMap(Int.init).map({ $0 == rank }) ?? true {
-            FileHandle.standardError.write(Data("test hook: rank \(rank) crashing after checkpoint file \(filesWritten)\n".utf8))
-            _exit(99)
-        }
-    }
+    /// Told the rank and path of every checkpoint file once it is complete on disk (set once,
+    /// before training; the command line's fault injection uses it).
+    nonisolated(unsafe) public static var fileWritten: ((_ rank: Int, _ path: String) -> Void)?
 
     /// Writes the checkpoint of `step` collectively (every rank calls it); returns its folder.
     @discardableResult
@@ -156,7 +146,7 @@ public enum TrainingCheckpoint {
             written += [Int32(number), Int32(table.firstRow), Int32(table.rowCount)]
         }
         try shardFile.closeAndSync()
-        fileFinished(rank: communicator.rank)
+        fileWritten?(communicator.rank, shardFile.path)
 
         // Rank 0 learns which rows every rank wrote: the shard list and the whole-table virtual datasets.
         let blocksByRank = try communicator.gather(written)
@@ -198,7 +188,7 @@ public enum TrainingCheckpoint {
                 }
             }
             try dense.closeAndSync()
-            fileFinished(rank: communicator.rank)
+            fileWritten?(communicator.rank, dense.path)
             try HDF5File.sync(partial)
         }
     }

@@ -29,6 +29,7 @@ struct Train: ParsableCommand {
         defer { MPICommunicator.finalize() }
         let console = Console(format: format, isRoot: communicator.isRoot, level: quiet ? .error : logLevel)
         installStopHandlers()
+        installFaultInjection()
         let report: TrainingReport
         do {
             let configuration = try ConfigurationLoader.load(path: configOptions.config,

@@ -1,0 +1,18 @@
+import Checkpointing
+import Foundation
+
+/// Fault injection for the crash tests: with `RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=k`, a rank
+/// exits at once (as if killed) right after its k-th checkpoint file of the process is complete;
+/// with `RECSYS_DIST_CRASH_RANK=r` too, only rank r does. Without the variable, nothing.
+func installFaultInjection() {
+    let environment = ProcessInfo.processInfo.environment
+    guard let limit = environment["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES"].flatMap(Int.init) else { return }
+    let onlyRank = environment["RECSYS_DIST_CRASH_RANK"].flatMap(Int.init)
+    nonisolated(unsafe) var written = 0
+    TrainingCheckpoint.fileWritten = { rank, _ in
+        written += 1
+        guard written >= limit, onlyRank.map({ $0 == rank }) ?? true else { return }
+        FileHandle.standardError.write(Data("test hook: rank \(rank) crashing after checkpoint file \(written)\n".utf8))
+        _exit(99)
+    }
+}
