@@ -23,7 +23,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Rows per embedding table.") var rows = 100_000
     @Option(help: "Untimed steps first.") var warmup = 10
     @Option(help: "Timed steps.") var steps = 50
-    @Option(help: "Output format: text or json.") var format: OutputFormat = .text
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
         settings.timedSteps = steps
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
-        let console = Console(format: format, isRoot: communicator.isRoot)
+        let console = Console(format: output.format, isRoot: communicator.isRoot)
         let r = try ThroughputBenchmark.run(settings, communicator: communicator) { console.progress($0) }
         func phases(_ names: [String]) -> String {
             names.map { "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms" }.joined(separator: ", ")

@@ -13,16 +13,15 @@ struct Evaluate: ParsableCommand {
                                                          valueName: "key=value"))
     var overrides: [String] = []
 
-    @Option(help: "A data file to score whole, in the format of the config's data section (default: its held-out split).")
+    @Option(help: "A data file to score whole: a record file, or text in the config's raw format (default: its held-out split).")
     var data: String?
 
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
-        let console = Console(format: format, isRoot: communicator.isRoot)
+        let console = Console(format: output.format, isRoot: communicator.isRoot)
         let report: CheckpointEvaluation.Report
         do {
             report = try CheckpointEvaluation.run(checkpoint: checkpoint, overrides: overrides, dataPath: data,

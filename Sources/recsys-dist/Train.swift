@@ -9,8 +9,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var configOptions: ConfigOptions
 
-    @Option(name: .long, help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @OptionGroup var output: OutputOptions
 
     @Flag(help: "Skip malformed data lines (and count them) instead of stopping at the first.")
     var skipBadLines = false
@@ -27,7 +26,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
-        let console = Console(format: format, isRoot: communicator.isRoot, level: quiet ? .error : logLevel)
+        let console = Console(format: output.format, isRoot: communicator.isRoot, level: quiet ? .error : logLevel)
         installStopHandlers()
         installFaultInjection()
         let report: TrainingReport
