@@ -47,16 +47,17 @@ import TestSupport
 @Suite struct SecondSignalTests {
     @Test func aSecondSignalStopsAtOnce() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-signal-\(UUID().uuidString)").path
-        // Generating 300,000 samples takes seconds in a debug build: both signals land after MPI's
-        // start-up (which takes signals for itself) and before step 1.
+        // Generating 1,000,000 samples takes seconds in a debug build: both signals land after
+        // MPI's start-up (which takes signals for itself), a millisecond apart (within one step
+        // even if training had begun), so the second one ends the process before any step ends.
         let output = try BinaryRunner.run(executable: BinaryRunner.binaryPath, ["train", "--config", TestPaths.packageRoot + "/configs/quickstart.yaml",
-                                           "--set", "data.synthetic.train_samples=300000", "--set", "run.record=false",
+                                           "--set", "data.synthetic.train_samples=1000000", "--set", "run.record=false",
                                            "--set", "checkpoint.directory=\(folder)", "--set", "training.max_steps=20"],
                                           started: { process in
                                               DispatchQueue.global().async {
                                                   usleep(1_500_000)
                                                   kill(process.processIdentifier, SIGINT)
-                                                  usleep(100_000)
+                                                  usleep(1_000)
                                                   kill(process.processIdentifier, SIGINT)
                                               }
                                           })
