@@ -201,17 +201,7 @@ final class HDF5File {
         let dataset = H5Dopen2(handle, name, recsys_h5p_default())
         guard dataset >= 0 else { throw CheckpointError.readFailed(path: path, object: name) }
         defer { H5Dclose(dataset) }
-        guard H5Aexists(dataset, checksumAttribute) > 0 else {
-            throw CheckpointError.missing(path: path, object: "\(name)@\(checksumAttribute)")
-        }
-        let attribute = H5Aopen(dataset, checksumAttribute, recsys_h5p_default())
-        guard attribute >= 0 else { throw CheckpointError.readFailed(path: path, object: "\(name)@\(checksumAttribute)") }
-        defer { H5Aclose(attribute) }
-        var value: Int64 = 0
-        guard H5Aread(attribute, recsys_h5t_native_int64(), &value) >= 0 else {
-            throw CheckpointError.readFailed(path: path, object: "\(name)@\(checksumAttribute)")
-        }
-        return UInt32(truncatingIfNeeded: value)
+        return UInt32(truncatingIfNeeded: try readIntegerAttribute(checksumAttribute, on: dataset, object: "\(name)@\(checksumAttribute)"))
     }
 
     /// Reads the whole 2-D dataset `name` of shape (rows, columns) in blocks of rows, checking
@@ -298,7 +288,7 @@ final class HDF5File {
     }
 
     func readStringAttribute(_ name: String) throws -> String {
-        let attribute = try openAttribute(name)
+        let attribute = try openAttribute(name, on: handle, object: "@\(name)")
         defer { H5Aclose(attribute) }
         let type = H5Tcopy(recsys_h5t_c_s1())
         defer { H5Tclose(type) }
@@ -313,19 +303,24 @@ final class HDF5File {
     }
 
     func readIntegerAttribute(_ name: String) throws -> Int {
-        let attribute = try openAttribute(name)
+        try readIntegerAttribute(name, on: handle, object: "@\(name)")
+    }
+
+    /// The integer attribute `name` of the file or dataset `owner` (`object` names it in errors).
+    private func readIntegerAttribute(_ name: String, on owner: hid_t, object: String) throws -> Int {
+        let attribute = try openAttribute(name, on: owner, object: object)
         defer { H5Aclose(attribute) }
         var value: Int64 = 0
         guard H5Aread(attribute, recsys_h5t_native_int64(), &value) >= 0 else {
-            throw CheckpointError.readFailed(path: path, object: "@\(name)")
+            throw CheckpointError.readFailed(path: path, object: object)
         }
         return Int(value)
     }
 
-    private func openAttribute(_ name: String) throws -> hid_t {
-        guard H5Aexists(handle, name) > 0 else { throw CheckpointError.missing(path: path, object: "@\(name)") }
-        let attribute = H5Aopen(handle, name, recsys_h5p_default())
-        guard attribute >= 0 else { throw CheckpointError.readFailed(path: path, object: "@\(name)") }
+    private func openAttribute(_ name: String, on owner: hid_t, object: String) throws -> hid_t {
+        guard H5Aexists(owner, name) > 0 else { throw CheckpointError.missing(path: path, object: object) }
+        let attribute = H5Aopen(owner, name, recsys_h5p_default())
+        guard attribute >= 0 else { throw CheckpointError.readFailed(path: path, object: object) }
         return attribute
     }
 }

@@ -24,10 +24,11 @@ import NeuralNetwork
 /// Every float dataset carries the CRC-32C of its bytes as its `crc32c` attribute. Loading
 /// reads each rank's rows from the shard files the `shards` list names, checking every dataset
 /// it reads against its checksum, so a checkpoint written by N ranks loads on M and a missing,
-/// truncated or damaged file is an error naming the file and dataset, never zeros. The folder is written as `.step-<N>.partial`, each file is
-/// fsynced, and it is renamed when every rank has finished; then `latest` is repointed and all
-/// but the newest `keepLast` checkpoints are removed. A crash at any point leaves `latest` on
-/// the previous complete checkpoint.
+/// truncated or damaged file is an error naming the file and dataset, never zeros. The folder
+/// is written as `.step-<N>.partial`, each file is fsynced, and it is renamed when every rank
+/// has finished; then `latest` is repointed and all but the newest `keepLast` checkpoints of
+/// the run's lineage are removed. A crash at any point leaves `latest` on the previous
+/// complete checkpoint; a full disk is refused before writing.
 public enum TrainingCheckpoint {
     public static let formatName = "recsys-dist checkpoint"
     public static let formatVersion = 3

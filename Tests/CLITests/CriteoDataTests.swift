@@ -9,6 +9,14 @@ import TestSupport
     static var sampleIsPresent: Bool { FileManager.default.fileExists(atPath: samplePath) }
     static let configFolder = TestPaths.packageRoot + "/configs"
 
+    /// `count` valid Criteo lines: labels 1 in 4, small counts, distinct hex ids.
+    static func generatedLines(_ count: Int) -> [String] {
+        (0..<count).map { i in
+            (["\(i % 4 == 0 ? 1 : 0)"] + (0..<13).map { "\(($0 * i) % 9)" } + (0..<26).map { String(format: "%08x", i * 7 + $0) })
+                .joined(separator: "\t")
+        }
+    }
+
     func metrics(_ output: BinaryRunner.Output) throws -> [String: Any] {
         try #require(output.status == 0, "\(output.standardError)")
         let line = try #require(output.standardOutput.split(separator: "\n").last)
@@ -49,10 +57,7 @@ import TestSupport
     @Test func aBadLineStopsTrainingWithFileAndLineOrIsSkipped() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-bad-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var lines = (0..<400).map { i in
-            (["\(i % 4 == 0 ? 1 : 0)"] + (0..<13).map { "\(($0 * i) % 9)" } + (0..<26).map { String(format: "%08x", i * 7 + $0) })
-                .joined(separator: "\t")
-        }
+        var lines = Self.generatedLines(400)
         lines[122] = lines[122].replacingOccurrences(of: "00000", with: "zz000")
         try lines.joined(separator: "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
         let config = folder + "/c.yaml"

@@ -11,11 +11,7 @@ import TestSupport
     /// Preprocesses 400 generated Criteo lines for 26 tables of 1,000 rows; returns the config.
     func preprocessed() throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let lines = (0..<400).map { i in
-            (["\(i % 4 == 0 ? 1 : 0)"] + (0..<13).map { "\(($0 * i) % 9)" } + (0..<26).map { String(format: "%08x", i * 7 + $0) })
-                .joined(separator: "\t")
-        }
-        try lines.joined(separator: "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
+        try CriteoDataTests.generatedLines(400).joined(separator: "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
         let config = folder + "/c.yaml"
         try """
             model: {architecture: dlrm, embedding_dimension: 4, table_count: 26, table_rows: 1000, bottom_mlp: [8, 4], top_mlp: [8, 1]}
@@ -67,11 +63,7 @@ import TestSupport
     /// `preprocess`, which then writes no record files (issue 10, item 4).
     @Test func anEmptyHeldOutSetIsAnErrorBeforeTraining() throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let lines = (0..<100).map { i in
-            i >= 80 ? "bad line \(i)"
-                : (["\(i % 4 == 0 ? 1 : 0)"] + (0..<13).map { "\(($0 * i) % 9)" } + (0..<26).map { String(format: "%08x", i * 7 + $0) })
-                    .joined(separator: "\t")
-        }
+        let lines = CriteoDataTests.generatedLines(100).enumerated().map { i, line in i >= 80 ? "bad line \(i)" : line }
         try lines.joined(separator: "\n").write(toFile: folder + "/day.tsv", atomically: true, encoding: .utf8)
         let config = folder + "/c.yaml"
         try """
