@@ -104,7 +104,7 @@ public enum ThroughputBenchmark {
             let t1 = DispatchTime.now()
             _ = try step.forward(loader.batch, globalBatchSize: loader.globalBatchSize)
             let t2 = DispatchTime.now()
-            try step.backward(loader.batch, learningRate: settings.learningRate)
+            try step.backward(learningRate: settings.learningRate)
             let t3 = DispatchTime.now()
             try step.synchronizeGradients()
             let t4 = DispatchTime.now()
@@ -133,12 +133,12 @@ public enum ThroughputBenchmark {
             let buckets = step.bucketRanges
             syncBandwidth = Double(bytes) / (try measureAllReduce(communicator: base) {
                 for range in buckets {
-                    try base.allReduceSum(model.arena.gradients.base + range.lowerBound, count: range.count)
+                    try base.allReduceSum(model.arena.gradients.slice(range.lowerBound, range.count))
                 }
             }) / 1e9
-            let whole = FloatBuffer(count: model.arena.count)
+            let whole = model.backend.makeFloats(model.arena.count)
             rawBandwidth = Double(bytes) / (try measureAllReduce(communicator: base) {
-                try base.allReduceSum(whole.base, count: whole.count)
+                try base.allReduceSum(whole.whole)
             }) / 1e9
         }
 

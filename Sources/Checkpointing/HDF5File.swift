@@ -171,7 +171,12 @@ final class HDF5File {
 
     /// Writes the floats of `shape` at `values` as a dataset at `name` ("a/b/c"), creating groups,
     /// with their CRC-32C (of the little-endian bytes) as the dataset's `crc32c` attribute.
-    func writeFloats(_ name: String, shape: [Int], from values: UnsafePointer<Float>) throws {
+    func writeFloats(_ name: String, shape: [Int], from slice: DeviceSlice<Float>) throws {
+        precondition(slice.count == shape.reduce(1, *), "writeFloats: \(name) holds \(slice.count) values, not \(shape)")
+        try slice.withHostMemory(writesBack: false) { try writeFloats(name, shape: shape, from: $0.baseAddress!) }
+    }
+
+    private func writeFloats(_ name: String, shape: [Int], from values: UnsafePointer<Float>) throws {
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
         defer { H5Sclose(space) }
@@ -227,9 +232,14 @@ final class HDF5File {
         guard checksum.value == expected else { throw CheckpointError.checksumMismatch(path: path, object: name) }
     }
 
-    /// Reads the dataset at `name` into `values`, which must hold exactly `shape`, and checks it
+    /// Reads the dataset at `name` into `slice`, which must hold exactly `shape`, and checks it
     /// against its stored CRC-32C.
-    func readFloats(_ name: String, shape: [Int], into values: UnsafeMutablePointer<Float>) throws {
+    func readFloats(_ name: String, shape: [Int], into slice: DeviceSlice<Float>) throws {
+        precondition(slice.count == shape.reduce(1, *), "readFloats: \(name) into \(slice.count) values, not \(shape)")
+        try slice.withHostMemory(writesBack: true) { try readFloats(name, shape: shape, into: $0.baseAddress!) }
+    }
+
+    private func readFloats(_ name: String, shape: [Int], into values: UnsafeMutablePointer<Float>) throws {
         guard let found = self.shape(of: name) else { throw CheckpointError.missing(path: path, object: name) }
         guard found == shape else {
             throw CheckpointError.shapeMismatch(path: path, object: name, found: found, expected: shape)

@@ -138,11 +138,11 @@ public enum TrainingCheckpoint {
         let tables = tableCatalogue(model)
         for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
             guard let number = tables.firstIndex(where: { $0.name == table.name }) else { continue }
-            try shardFile.writeFloats("\(table.name)/weights", shape: [table.rowCount, table.dimension], from: table.weights.base)
+            try shardFile.writeFloats("\(table.name)/weights", shape: [table.rowCount, table.dimension], from: table.weights.whole)
             for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
             where states[index].count > 0 {
                 try shardFile.writeFloats("\(table.name)/\(suffix)", shape: [table.rowCount, states[index].count / table.rowCount],
-                                          from: states[index].base)
+                                          from: states[index].whole)
             }
             written += [Int32(number), Int32(table.firstRow), Int32(table.rowCount)]
         }
@@ -173,10 +173,10 @@ public enum TrainingCheckpoint {
                 try dense.writeAttribute(name, integer: value)
             }
             for entry in model.arena.entries {
-                try dense.writeFloats("dense/\(entry.name)", shape: entry.shape, from: model.arena.values.base + entry.offset)
+                try dense.writeFloats("dense/\(entry.name)", shape: entry.shape, from: model.arena.value(of: entry))
             }
             for (name, state) in [("dense_first", denseOptimizer.firstState), ("dense_second", denseOptimizer.secondState)] where state.count > 0 {
-                try dense.writeFloats("optimizer/\(name)", shape: [state.count], from: state.base)
+                try dense.writeFloats("optimizer/\(name)", shape: [state.count], from: state.whole)
             }
             let stateColumns = sparseStateColumns(sparseOptimizer.settings.algorithm)
             for table in tables {
@@ -298,11 +298,11 @@ public enum TrainingCheckpoint {
                                                 + "\(sparseOptimizer.settings.algorithm.rawValue) in the config")
         }
         for entry in model.arena.entries {
-            try dense.readFloats("dense/\(entry.name)", shape: entry.shape, into: model.arena.values.base + entry.offset)
+            try dense.readFloats("dense/\(entry.name)", shape: entry.shape, into: model.arena.value(of: entry))
         }
         if let denseOptimizer {
             for (name, buffer) in [("dense_first", denseOptimizer.firstState), ("dense_second", denseOptimizer.secondState)] where buffer.count > 0 {
-                try dense.readFloats("optimizer/\(name)", shape: [buffer.count], into: buffer.base)
+                try dense.readFloats("optimizer/\(name)", shape: [buffer.count], into: buffer.whole)
             }
             denseOptimizer.stepCount = state.denseOptimizerSteps
         }
@@ -322,11 +322,11 @@ public enum TrainingCheckpoint {
                 throw CheckpointError.shapeMismatch(path: dense.path, object: name, found: shape,
                                                     expected: [table.wholeTableRowCount, table.dimension])
             }
-            var parts = [(suffix: "weights", values: table.weights.base, columns: table.dimension)]
+            var parts = [(suffix: "weights", values: table.weights, columns: table.dimension)]
             if let sparseOptimizer {
                 for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
                 where states[index].count > 0 {
-                    parts.append((suffix, states[index].base, states[index].count / table.rowCount))
+                    parts.append((suffix, states[index], states[index].count / table.rowCount))
                 }
             }
             let rows = table.firstRow..<(table.firstRow + table.rowCount)
@@ -338,8 +338,10 @@ public enum TrainingCheckpoint {
                         let global = (shard.rows.lowerBound + block.lowerBound)..<(shard.rows.lowerBound + block.upperBound)
                         let wanted = global.clamped(to: rows)
                         guard !wanted.isEmpty else { return }
-                        (part.values + (wanted.lowerBound - rows.lowerBound) * part.columns)
-                            .update(from: values + (wanted.lowerBound - global.lowerBound) * part.columns, count: wanted.count * part.columns)
+                        let count = wanted.count * part.columns
+                        part.values.backend.upload(UnsafeBufferPointer(start: values + (wanted.lowerBound - global.lowerBound) * part.columns,
+                                                                       count: count),
+                                                   to: part.values.slice((wanted.lowerBound - rows.lowerBound) * part.columns, count))
                     }
                 }
                 rowsRead += shard.rows.clamped(to: rows).count

@@ -1,3 +1,5 @@
+import Compute
+
 /// Errors from collective communication; each names the MPI call and the rank.
 public struct CommunicationError: Error, CustomStringConvertible, Equatable {
     public let call: String
@@ -18,16 +20,20 @@ public struct CommunicationError: Error, CustomStringConvertible, Equatable {
 /// job (a plain run is an MPI singleton of size 1); `LocalCommunicator` is one process with no
 /// MPI at all. Either way there is one code path: with one rank every collective is a copy.
 ///
-/// Counts and offsets of the `-V` collectives are in elements, one entry per rank.
+/// Payloads (parameters, gradients, embedding rows) are backend buffers, so that a device
+/// backend's communicator can move device memory (NCCL, CUDA-aware MPI); over MPI on host memory,
+/// a backend whose memory the host cannot address is staged through host copies. Metadata
+/// (counts, row ids, losses) is host memory. Counts and offsets of the `-V` collectives are in
+/// elements, one entry per rank.
 public protocol Communicator: AnyObject, Sendable {
     var rank: Int { get }
     var size: Int { get }
 
     func barrier() throws
-    /// Copies `count` floats from `root` to every rank.
-    func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws
-    /// Sums `count` floats over all ranks, in place.
-    func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws
+    /// Copies `values` from `root` to every rank.
+    func broadcast(_ values: DeviceSlice<Float>, root: Int) throws
+    /// Sums `values` over all ranks, in place.
+    func allReduceSum(_ values: DeviceSlice<Float>) throws
     /// Element-wise sums of small vectors of doubles (losses, counts).
     func allReduceSum(_ values: [Double]) throws -> [Double]
     func allReduceMax(_ values: [Double]) throws -> [Double]
@@ -36,10 +42,10 @@ public protocol Communicator: AnyObject, Sendable {
     func allToAll(_ values: [Int32]) throws -> [Int32]
     func allToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
                    receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
-    func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
-                   receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
-    /// Gathers `count` floats from every rank into `receive` on `root`, rank after rank.
-    func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+    func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                   receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+    /// Gathers every rank's `send` into host memory `receive` on `root`, rank after rank.
+    func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                  receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws
     /// The same for Int32s (`send` may be nil when `count` is 0).
     func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,

@@ -1,3 +1,4 @@
+import Compute
 import Dispatch
 
 /// A communicator that forwards every call to another and adds up the seconds spent in each
@@ -27,12 +28,10 @@ public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
     }
 
     public func barrier() throws { try wrapped.barrier() }
-    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {
-        try wrapped.broadcast(values, count: count, root: root)
-    }
-    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
-        allReducedBytes += 4 * count
-        try timed(\.allReduceSeconds) { try wrapped.allReduceSum(values, count: count) }
+    public func broadcast(_ values: DeviceSlice<Float>, root: Int) throws { try wrapped.broadcast(values, root: root) }
+    public func allReduceSum(_ values: DeviceSlice<Float>) throws {
+        allReducedBytes += 4 * values.count
+        try timed(\.allReduceSeconds) { try wrapped.allReduceSum(values) }
     }
     public func allReduceSum(_ values: [Double]) throws -> [Double] { try wrapped.allReduceSum(values) }
     public func allReduceMax(_ values: [Double]) throws -> [Double] { try wrapped.allReduceMax(values) }
@@ -45,16 +44,16 @@ public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
                                   receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
         }
     }
-    public func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
-                          receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+    public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
         try timed(\.allToAllSeconds) {
             try wrapped.allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
                                   receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
         }
     }
-    public func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+    public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
-        try wrapped.gatherV(send: send, count: count, receive: receive, receiveCounts: receiveCounts,
+        try wrapped.gatherV(send: send, receive: receive, receiveCounts: receiveCounts,
                             receiveOffsets: receiveOffsets, root: root)
     }
     public func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,

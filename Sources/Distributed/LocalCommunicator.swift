@@ -1,3 +1,4 @@
+import Compute
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,8 +11,8 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
     public init() {}
 
     public func barrier() throws {}
-    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {}
-    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {}
+    public func broadcast(_ values: DeviceSlice<Float>, root: Int) throws {}
+    public func allReduceSum(_ values: DeviceSlice<Float>) throws {}
     public func allReduceSum(_ values: [Double]) throws -> [Double] { values }
     public func allReduceMax(_ values: [Double]) throws -> [Double] { values }
     public func allReduceMin(_ values: [Double]) throws -> [Double] { values }
@@ -22,14 +23,16 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         (receive + Int(receiveOffsets[0])).update(from: send + Int(sendOffsets[0]), count: Int(sendCounts[0]))
     }
 
-    public func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
-                          receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
-        (receive + Int(receiveOffsets[0])).update(from: send + Int(sendOffsets[0]), count: Int(sendCounts[0]))
+    public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        send.backend.copy(send.slice(Int(sendOffsets[0]), Int(sendCounts[0])),
+                          to: receive.slice(Int(receiveOffsets[0]), Int(sendCounts[0])))
     }
 
-    public func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+    public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
-        receive.map { ($0 + Int(receiveOffsets[0])).update(from: send, count: count) }
+        guard let receive else { return }
+        send.backend.download(send, into: UnsafeMutableBufferPointer(start: receive + Int(receiveOffsets[0]), count: send.count))
     }
 
     public func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,

@@ -1,3 +1,4 @@
+import Compute
 import CMPI
 
 /// The ranks of an MPI job (COMM_WORLD). Every call's result is checked: MPI returns errors
@@ -47,16 +48,20 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func barrier() throws { try check(MPI_Barrier(communicator), "MPI_Barrier") }
 
-    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {
-        try forEachChunk(count) { offset, chunk in
-            try check(MPI_Bcast(values + offset, chunk, recsys_mpi_float(), Int32(root), communicator), "MPI_Bcast")
+    public func broadcast(_ slice: DeviceSlice<Float>, root: Int) throws {
+        try slice.withHostMemory(writesBack: rank != root) { values in
+            try forEachChunk(values.count) { offset, chunk in
+                try check(MPI_Bcast(values.baseAddress! + offset, chunk, recsys_mpi_float(), Int32(root), communicator), "MPI_Bcast")
+            }
         }
     }
 
-    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
-        try forEachChunk(count) { offset, chunk in
-            try check(MPI_Allreduce(recsys_mpi_in_place(), values + offset, chunk, recsys_mpi_float(), recsys_mpi_sum(),
-                                    communicator), "MPI_Allreduce")
+    public func allReduceSum(_ slice: DeviceSlice<Float>) throws {
+        try slice.withHostMemory(writesBack: true) { values in
+            try forEachChunk(values.count) { offset, chunk in
+                try check(MPI_Allreduce(recsys_mpi_in_place(), values.baseAddress! + offset, chunk, recsys_mpi_float(),
+                                        recsys_mpi_sum(), communicator), "MPI_Allreduce")
+            }
         }
     }
 
@@ -91,16 +96,22 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
                                 receive, receiveCounts, receiveOffsets, recsys_mpi_int32(), communicator), "MPI_Alltoallv")
     }
 
-    public func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
-                          receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
-        try check(MPI_Alltoallv(send, sendCounts, sendOffsets, recsys_mpi_float(),
-                                receive, receiveCounts, receiveOffsets, recsys_mpi_float(), communicator), "MPI_Alltoallv")
+    public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        try send.withHostMemory(writesBack: false) { sent in
+            try receive.withHostMemory(writesBack: true) { received in
+                try check(MPI_Alltoallv(sent.baseAddress, sendCounts, sendOffsets, recsys_mpi_float(), received.baseAddress,
+                                        receiveCounts, receiveOffsets, recsys_mpi_float(), communicator), "MPI_Alltoallv")
+            }
+        }
     }
 
-    public func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+    public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
-        try check(MPI_Gatherv(send, Int32(count), recsys_mpi_float(), receive, receiveCounts, receiveOffsets,
-                              recsys_mpi_float(), Int32(root), communicator), "MPI_Gatherv")
+        try send.withHostMemory(writesBack: false) { sent in
+            try check(MPI_Gatherv(sent.baseAddress, Int32(sent.count), recsys_mpi_float(), receive, receiveCounts,
+                                  receiveOffsets, recsys_mpi_float(), Int32(root), communicator), "MPI_Gatherv")
+        }
     }
 
     public func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,

@@ -12,16 +12,19 @@ import NeuralNetwork
 /// the owner accumulates what all ranks sent in rank order, so the result equals one process's
 /// up to floating-point summation order. Replicated tables share their row gradients with every
 /// rank (an all-gather over the same all-to-all), so each copy takes identical updates.
+///
+/// Rows, gradients and the exchange buffers are backend memory; the routing is planned on the
+/// host (`RequestRouting`) and copied to the backend.
 public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     public let specification: EmbeddingSpecification
     public let plan: ShardingPlan
     public let communicator: Communicator
+    public let backend: any ComputeBackend
     /// Per table: the shard this rank holds, or nil.
     private let shards: [EmbeddingTable?]
     public let localTables: [EmbeddingTable]
-    /// Per table: the address global row 0 would have in this rank's shard (so row r of a
-    /// table is at `+ r * D`), for served rows without reference counting; nil when not held.
-    private let rowBase: [UnsafeMutablePointer<Float>?]
+    /// Per table: the rows this rank holds, as the backend's row operations name them.
+    private let shardRows: [ShardRows?]
     private let rank: Int
     private let dimension: Int
 
@@ -35,44 +38,37 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private var elementSendOffsets: [Int32]
     private var elementReceiveCounts: [Int32]
     private var elementReceiveOffsets: [Int32]
-    // The replicated tables' row gradients, shared with every rank.
-    private var replicatedPairs: [Int32] = []
-    private var replicatedValues: [Float] = []
-    private var gatheredPairs: [Int32] = []
-    private var gatheredValues: [Float] = []
-    private var replicatedCounts: [Int32] = []
-    private var replicatedOffsets: [Int32] = []
-    private var zeroOffsets: [Int32] = []
-    private var servedRows = FloatBuffer(count: 0)
-    private var fetchedRows = FloatBuffer(count: 0)
-    private var gradientsToSend = FloatBuffer(count: 0)
-    private var receivedGradients = FloatBuffer(count: 0)
+    private var servedRows: DeviceBuffer<Float>
+    private var fetchedRows: DeviceBuffer<Float>
+    private var gradientsToSend: DeviceBuffer<Float>
+    private var receivedGradients: DeviceBuffer<Float>
+    /// The replicated tables' row gradients shared with every rank.
+    private let replicas: ReplicaGradientExchange
 
     /// - Parameter sharingRoutingWith: a collection over the same features (the same ids, table
     ///   sizes and placement; Wide&Deep's deep tables for its wide ones) whose forward runs first
     ///   on every batch: this one then reuses its request routing instead of exchanging the ids again.
     public init(_ specification: EmbeddingSpecification, plan: ShardingPlan, communicator: Communicator,
-                batchCapacity: Int, sharingRoutingWith leader: ShardedEmbeddings? = nil) {
+                backend: any ComputeBackend, batchCapacity: Int, sharingRoutingWith leader: ShardedEmbeddings? = nil) {
         precondition(plan.tables.count == specification.tableRowCounts.count, "ShardedEmbeddings: plan and tables differ")
         self.specification = specification
         self.plan = plan
         self.communicator = communicator
+        self.backend = backend
         rank = communicator.rank
         dimension = specification.dimension
         shards = specification.tableRowCounts.enumerated().map { t, rows in
             let held = plan.rows(ofTable: t, rank: communicator.rank)
             guard !held.isEmpty else { return nil }
-            let shard = EmbeddingTable(name: "\(specification.name)/table\(t)", rowCount: held.count,
+            let shard = EmbeddingTable(backend: backend, name: "\(specification.name)/table\(t)", rowCount: held.count,
                                        dimension: specification.dimension, batchCapacity: batchCapacity * communicator.size,
-                                       firstRow: held.lowerBound, isReplica: plan.tables[t].placement == .replicated,
-                                       wholeTableRowCount: rows)
-            if let seed = specification.seed {
-                shard.initializeUniform(seed: seed, tableIndex: t, firstRow: held.lowerBound, wholeTableRows: rows)
-            }
+                                       pooling: specification.pooling, firstRow: held.lowerBound,
+                                       isReplica: plan.tables[t].placement == .replicated, wholeTableRowCount: rows)
+            if let seed = specification.seed { shard.initializeUniform(seed: seed, tableIndex: t) }
             return shard
         }
         localTables = shards.compactMap { $0 }
-        rowBase = shards.map { shard in shard.map { $0.weights.base - $0.firstRow * $0.dimension } }
+        shardRows = shards.map { $0?.shardRows }
         if let leader {
             precondition(leader.plan.tables.map(\.placement) == plan.tables.map(\.placement)
                          && leader.specification.tableRowCounts == specification.tableRowCounts,
@@ -80,7 +76,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             routing = leader.routing
             leadsRouting = false
         } else {
-            routing = RequestRouting(tableRowCounts: specification.tableRowCounts, batchCapacity: batchCapacity,
+            routing = RequestRouting(backend: backend, tableRowCounts: specification.tableRowCounts, batchCapacity: batchCapacity,
                                      worldSize: communicator.size,
                                      routed: (0..<plan.tables.count).map { !plan.holdsWhole(table: $0, rank: communicator.rank) })
             leadsRouting = true
@@ -90,99 +86,85 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         elementSendOffsets = zeros
         elementReceiveCounts = zeros
         elementReceiveOffsets = zeros
-        replicatedCounts = zeros
-        replicatedOffsets = zeros
-        zeroOffsets = zeros
-    }
-
-    /// `counts` and `offsets` scaled by `width` into `scaledCounts` and `scaledOffsets`.
-    private static func scale(_ counts: [Int32], _ offsets: [Int32], by width: Int,
-                              into scaledCounts: inout [Int32], _ scaledOffsets: inout [Int32]) {
-        for r in counts.indices {
-            scaledCounts[r] = counts[r] * Int32(width)
-            scaledOffsets[r] = offsets[r] * Int32(width)
-        }
-    }
-
-
-    /// Sends `width` elements per request to the owners (`toOwners`), or answers from the
-    /// owners back to the requesters.
-    private func exchange(_ send: UnsafePointer<Float>, _ receive: UnsafeMutablePointer<Float>, width: Int, toOwners: Bool) throws {
-        let r = routing
-        Self.scale(toOwners ? r.sendCounts : r.receiveCounts, toOwners ? r.sendOffsets : r.receiveOffsets, by: width,
-                   into: &elementSendCounts, &elementSendOffsets)
-        Self.scale(toOwners ? r.receiveCounts : r.sendCounts, toOwners ? r.receiveOffsets : r.sendOffsets, by: width,
-                   into: &elementReceiveCounts, &elementReceiveOffsets)
-        try communicator.allToAllV(send: send, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
-                                   receive: receive, receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
+        servedRows = backend.makeFloats(0)
+        fetchedRows = backend.makeFloats(0)
+        gradientsToSend = backend.makeFloats(0)
+        receivedGradients = backend.makeFloats(0)
+        replicas = ReplicaGradientExchange(tables: shards.enumerated().map { t, shard in
+            plan.tables[t].placement == .replicated ? shard : nil
+        }, communicator: communicator, backend: backend)
     }
 
     /// A factory for models: every collection of the model sharded by `plan` (built for the
-    /// collection's table sizes and dimension).
+    /// collection's table sizes and dimension). A collection over the same features as one built
+    /// before it (Wide&Deep's wide tables, given the deep ones) shares that one's request routing.
     public static func factory(communicator: Communicator, strategy: ShardingPlan.Strategy, replicateMaxRows: Int,
                                rowWiseMinRows: Int) -> EmbeddingFactory {
-        // A model's second collection over the same tables (Wide&Deep's wide part) shares the
-        // first one's request routing.
-        nonisolated(unsafe) var previous: ShardedEmbeddings?
-        return { specification, batchCapacity in
+        { specification, backend, batchCapacity, sameFeaturesAs in
             let plan = ShardingPlan(tableRowCounts: specification.tableRowCounts, dimension: specification.dimension,
                                     worldSize: communicator.size, strategy: strategy, replicateMaxRows: replicateMaxRows,
                                     rowWiseMinRows: rowWiseMinRows)
-            let leader = previous.flatMap { previous in
-                previous.specification.tableRowCounts == specification.tableRowCounts
-                    && previous.plan.tables.map(\.placement) == plan.tables.map(\.placement) ? previous : nil
+            let leader = (sameFeaturesAs as? ShardedEmbeddings).flatMap { leader in
+                leader.plan.tables.map(\.placement) == plan.tables.map(\.placement) ? leader : nil
             }
-            let collection = ShardedEmbeddings(specification, plan: plan, communicator: communicator,
-                                               batchCapacity: batchCapacity, sharingRoutingWith: leader)
-            previous = collection
-            return collection
+            return ShardedEmbeddings(specification, plan: plan, communicator: communicator, backend: backend,
+                                     batchCapacity: batchCapacity, sharingRoutingWith: leader)
         }
     }
 
     private func isReplicated(_ t: Int) -> Bool { plan.tables[t].placement == .replicated }
-    private lazy var replicatedTables: [Int] = (0..<plan.tables.count).filter(isReplicated)
 
     /// Whether this rank holds every row of table t (a replica, or a whole table placed here):
     /// its lookups skip the exchange.
     private func isWhollyLocal(_ t: Int) -> Bool { plan.holdsWhole(table: t, rank: rank) }
 
+    /// Table t's bags with each id replaced by the send position of its request: the bags of
+    /// the fetched rows.
+    private func requestBags(_ batch: DeviceBatch, _ t: Int) -> EmbeddingBags {
+        let bags = batch.bags(t)
+        return EmbeddingBags(ids: routing.devicePositions[t].whole, offsets: bags.offsets, rows: bags.rows, idCount: bags.idCount)
+    }
+
+    /// Sends `width` elements per request to the owners (`toOwners`), or answers from the
+    /// owners back to the requesters.
+    private func exchange(_ send: DeviceBuffer<Float>, _ receive: DeviceBuffer<Float>, width: Int, toOwners: Bool) throws {
+        let r = routing
+        scale(toOwners ? r.sendCounts : r.receiveCounts, toOwners ? r.sendOffsets : r.receiveOffsets, by: width,
+              into: &elementSendCounts, &elementSendOffsets)
+        scale(toOwners ? r.receiveCounts : r.sendCounts, toOwners ? r.receiveOffsets : r.sendOffsets, by: width,
+              into: &elementReceiveCounts, &elementReceiveOffsets)
+        try communicator.allToAllV(send: send.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
+                                   receive: receive.whole, receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
+    }
+
+    /// A buffer of at least `count` floats: `buffer`, or a new one twice that size.
+    private func sized(_ buffer: DeviceBuffer<Float>, _ count: Int) -> DeviceBuffer<Float> {
+        buffer.count >= count ? buffer : backend.makeFloats(2 * count)
+    }
+
     // MARK: Forward
 
-    public func forward(_ batch: Batch, output: UnsafeMutablePointer<Float>, layout: PooledLayout) throws {
+    public func forward(_ batch: DeviceBatch, output: DeviceSlice<Float>, layout: PooledLayout) throws {
         try fetchRows(batch)
-        let d = dimension
         for t in 0..<plan.tables.count {
-            let feature = batch.sparse[t], offsets = feature.offsets.base
-            let destination = output + layout.firstOffset + t * layout.tableOffset
+            let destination = layout.start(ofTable: t, in: output)
             if isWhollyLocal(t) {
-                shards[t]!.forward(feature, rows: batch.size, output: destination, outputStride: layout.rowStride)
-                continue
-            }
-            let positions = routing.positionOfID[t].base
-            for b in 0..<batch.size {
-                let out = destination + b * layout.rowStride
-                out.update(repeating: 0, count: d)
-                for k in Int(offsets[b])..<Int(offsets[b + 1]) {
-                    Kernels.add(fetchedRows.base + Int(positions[k]) * d, into: out, count: d)
-                }
+                shards[t]!.forward(batch.bags(t), output: destination, outputStride: layout.rowStride)
+            } else {
+                backend.embeddingBags(requestBags(batch, t), table: fetchedRows.whole, dimension: dimension,
+                                      output: destination, outputStride: layout.rowStride, pooling: specification.pooling)
             }
         }
     }
 
-    public func forwardSum(_ batch: Batch, output: UnsafeMutablePointer<Float>) throws {
+    public func forwardSum(_ batch: DeviceBatch, output: DeviceSlice<Float>) throws {
         precondition(dimension == 1, "forwardSum needs width-1 tables")
         try fetchRows(batch)
         for t in 0..<plan.tables.count {
-            let feature = batch.sparse[t], offsets = feature.offsets.base
             if isWhollyLocal(t) {
-                shards[t]!.forwardAddingScalars(feature, rows: batch.size, output: output)
-                continue
-            }
-            let positions = routing.positionOfID[t].base
-            for b in 0..<batch.size {
-                var sum: Float = 0
-                for k in Int(offsets[b])..<Int(offsets[b + 1]) { sum += fetchedRows[Int(positions[k])] }
-                output[b] += sum
+                shards[t]!.forwardAddingScalars(batch.bags(t), output: output)
+            } else {
+                backend.embeddingBagsAddingScalars(requestBags(batch, t), table: fetchedRows.whole, output: output)
             }
         }
     }
@@ -190,259 +172,69 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// Routes the requests of `batch` (unless another collection over the same features just
     /// did), serves the rows asked of this rank, and leaves the answered rows in `fetchedRows` at
     /// each request's send position.
-    private func fetchRows(_ batch: Batch) throws {
-        let d = dimension
-        if leadsRouting { try routing.route(batch, plan: plan, rank: rank, communicator: communicator) }
-        let served = routing.served, requestCount = routing.requestCount
-        if servedRows.count < served * d { servedRows = FloatBuffer(count: served * d * 2) }
-        if fetchedRows.count < routing.requestCount * d { fetchedRows = FloatBuffer(count: routing.requestCount * d * 2) }
-        for j in 0..<served {
-            if j + prefetchDistance < served { Kernels.prefetch(servedRow(j + prefetchDistance)) }
-            Kernels.copy(servedRow(j), to: servedRows.base + j * d, count: d)
-        }
-        try exchange(servedRows.base, fetchedRows.base, width: d, toOwners: false)
+    private func fetchRows(_ batch: DeviceBatch) throws {
+        if leadsRouting { try routing.route(batch.host, plan: plan, rank: rank, communicator: communicator) }
+        let served = routing.served
+        servedRows = sized(servedRows, served * dimension)
+        fetchedRows = sized(fetchedRows, routing.requestCount * dimension)
+        backend.gatherRows(shardRows, pairs: routing.deviceReceivedPairs.whole, count: served, dimension: dimension,
+                           into: servedRows.whole)
+        try exchange(servedRows, fetchedRows, width: dimension, toOwners: false)
     }
 
     // MARK: Backward
 
-    public func backward(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout,
+    public func backward(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
                          mode: EmbeddingBackwardMode) throws {
         let d = dimension
         // Sum the gradient of every distinct requested row, at its send position.
-        if gradientsToSend.count < routing.requestCount * d { gradientsToSend = FloatBuffer(count: routing.requestCount * d * 2) }
-        gradientsToSend.base.update(repeating: 0, count: routing.requestCount * d)
+        gradientsToSend = sized(gradientsToSend, routing.requestCount * d)
+        backend.fill(gradientsToSend.slice(0, routing.requestCount * d), with: 0)
         for t in 0..<plan.tables.count where !isWhollyLocal(t) {
-            let offsets = batch.sparse[t].offsets.base, positions = routing.positionOfID[t].base
-            let source = outputGradient + layout.firstOffset + t * layout.tableOffset
-            for b in 0..<batch.size {
-                for k in Int(offsets[b])..<Int(offsets[b + 1]) {
-                    Kernels.add(source + b * layout.rowStride, into: gradientsToSend.base + Int(positions[k]) * d, count: d)
-                }
-            }
+            backend.embeddingBagsScatterAdd(requestBags(batch, t), gradient: layout.start(ofTable: t, in: outputGradient),
+                                            gradientStride: layout.rowStride, scale: 1, pooling: specification.pooling,
+                                            into: gradientsToSend.whole, dimension: d)
         }
         // Send them to the owners, who update their shards.
-        let served = Int(routing.receiveCounts.reduce(0, +))
-        if receivedGradients.count < served * d { receivedGradients = FloatBuffer(count: served * d * 2) }
-        try exchange(gradientsToSend.base, receivedGradients.base, width: d, toOwners: true)
-        for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) {
-            shard!.beginGradient(capacity: served + batch.sparse[t].idCount(samples: batch.size))
+        let served = routing.served
+        receivedGradients = sized(receivedGradients, served * d)
+        try exchange(gradientsToSend, receivedGradients, width: d, toOwners: true)
+        let owned = shards.enumerated().map { t, shard in isReplicated(t) ? nil : shard }
+        for (t, shard) in owned.enumerated() {
+            shard?.gradient.begin(contributions: served + batch.bags(t).idCount)
         }
         // This rank's own contributions to the whole tables it holds come first, then every
         // rank's requests in rank order.
         for t in 0..<plan.tables.count where isWhollyLocal(t) && !isReplicated(t) {
-            let feature = batch.sparse[t], ids = feature.ids.base, offsets = feature.offsets.base, shard = shards[t]!
-            let source = outputGradient + layout.firstOffset + t * layout.tableOffset
-            for b in 0..<batch.size {
-                for k in Int(offsets[b])..<Int(offsets[b + 1]) {
-                    apply(source + b * layout.rowStride, to: shard, row: Int(ids[k]), mode: mode)
-                }
+            let shard = shards[t]!, bags = batch.bags(t), gradient = layout.start(ofTable: t, in: outputGradient)
+            switch mode {
+            case .collectGradients:
+                backend.accumulateBagGradients(bags, gradient: gradient, gradientStride: layout.rowStride,
+                                               pooling: specification.pooling, into: shard.gradient)
+            case .fusedSGD(let learningRate):
+                backend.embeddingBagsScatterAdd(bags, gradient: gradient, gradientStride: layout.rowStride, scale: -learningRate,
+                                                pooling: specification.pooling, into: shard.weights.whole, dimension: d)
             }
         }
+        let pairs = routing.deviceReceivedPairs.whole
         switch mode {
         case .fusedSGD(let learningRate):
-            for j in 0..<served {
-                if j + prefetchDistance < served { Kernels.prefetchForWrite(servedRow(j + prefetchDistance)) }
-                Kernels.axpy(-learningRate, receivedGradients.base + j * d, servedRow(j), count: d)
-            }
+            backend.scatterAddRows(receivedGradients.whole, pairs: pairs, count: served, scale: -learningRate,
+                                   into: shardRows, dimension: d)
         case .collectGradients:
-            for j in 0..<served {
-                let shard = shards[Int(routing.receivedPairs[2 * j])]!
-                shard.accumulateGradient(row: Int(routing.receivedPairs[2 * j + 1]) - shard.firstRow, gradient: receivedGradients.base + j * d)
-            }
+            backend.accumulateRowGradients(receivedGradients.whole, pairs: pairs, count: served,
+                                           into: owned.map { $0?.gradient }, firstRows: shards.map { $0?.firstRow ?? 0 })
         }
-        for (t, shard) in shards.enumerated() where shard != nil && !isReplicated(t) { shard!.finishGradient() }
+        for shard in owned { shard?.gradient.finish() }
 
-        try shareReplicatedGradients(batch, outputGradient: outputGradient, layout: layout, mode: mode)
-    }
-
-    /// Served requests touch random rows of large shards: fetch them a few requests ahead.
-    private let prefetchDistance = 16
-
-    /// The row that served request `j` names (table, global row), in this rank's shard.
-    @inline(__always)
-    private func servedRow(_ j: Int) -> UnsafeMutablePointer<Float> {
-        rowBase[Int(routing.receivedPairs[2 * j])].unsafelyUnwrapped + Int(routing.receivedPairs[2 * j + 1]) &* dimension
-    }
-
-    @inline(__always)
-    private func apply(_ gradient: UnsafePointer<Float>, to shard: EmbeddingTable, row: Int, mode: EmbeddingBackwardMode) {
-        switch mode {
-        case .collectGradients: shard.accumulateGradient(row: row, gradient: gradient)
-        case .fusedSGD(let learningRate): shard.applySGD(row: row, gradient: gradient, learningRate: learningRate)
-        }
-    }
-
-    /// Every rank's local row gradients of the replicated tables go to every rank (the same
-    /// buffer sent to all: an all-gather), and each rank applies all of them in rank order.
-    private func shareReplicatedGradients(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout,
-                                          mode: EmbeddingBackwardMode) throws {
-        guard !replicatedTables.isEmpty else { return }
-        let replicated = replicatedTables
-        let d = dimension, worldSize = communicator.size
-        replicatedPairs.removeAll(keepingCapacity: true)
-        replicatedValues.removeAll(keepingCapacity: true)
-        for t in replicated {
-            let table = shards[t]!
-            table.backward(batch.sparse[t], rows: batch.size,
-                           outputGradient: outputGradient + layout.firstOffset + t * layout.tableOffset,
-                           gradientStride: layout.rowStride, mode: .collectGradients)
-            for u in 0..<table.gradient.rowCount {
-                replicatedPairs.append(Int32(t))
-                replicatedPairs.append(table.gradient.rowIDs[u])
-                replicatedValues.append(contentsOf: UnsafeBufferPointer(start: table.gradient.gradient(ofRow: u), count: d))
-            }
-        }
-        // The same buffer goes to every rank (send offsets all 0): an all-gather.
-        let count = Int32(replicatedPairs.count / 2)
-        for r in 0..<worldSize { replicatedCounts[r] = count }
-        let counts = try communicator.allToAll(replicatedCounts)
-        let total = Int(counts.reduce(0, +))
-        writeOffsets(of: counts, into: &replicatedOffsets)
-        if gatheredPairs.count < 2 * total { gatheredPairs = [Int32](repeating: 0, count: 2 * total) }
-        if gatheredValues.count < total * d { gatheredValues = [Float](repeating: 0, count: total * d) }
-        for (width, isPairs) in [(2, true), (d, false)] {
-            Self.scale(replicatedCounts, zeroOffsets, by: width, into: &elementSendCounts, &elementSendOffsets)
-            Self.scale(counts, replicatedOffsets, by: width, into: &elementReceiveCounts, &elementReceiveOffsets)
-            if isPairs {
-                try replicatedPairs.withUnsafeBufferPointer { send in
-                    try gatheredPairs.withUnsafeMutableBufferPointer { receive in
-                        try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!, sendCounts: elementSendCounts,
-                                                   sendOffsets: elementSendOffsets, receive: receive.baseAddress!,
-                                                   receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
-                    }
-                }
-            } else {
-                try replicatedValues.withUnsafeBufferPointer { send in
-                    try gatheredValues.withUnsafeMutableBufferPointer { receive in
-                        try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(bitPattern: 8)!, sendCounts: elementSendCounts,
-                                                   sendOffsets: elementSendOffsets, receive: receive.baseAddress!,
-                                                   receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
-                    }
-                }
-            }
-        }
-        for t in replicated { shards[t]!.beginGradient(capacity: total) }
-        gatheredValues.withUnsafeBufferPointer { gradients in
-            for j in 0..<total {
-                apply(gradients.baseAddress! + j * d, to: shards[Int(gatheredPairs[2 * j])]!, row: Int(gatheredPairs[2 * j + 1]), mode: mode)
-            }
-        }
-        for t in replicated { shards[t]!.finishGradient() }
+        try replicas.share(batch, outputGradient: outputGradient, layout: layout, mode: mode)
     }
 }
 
-/// Which rows a rank asks of which rank for one batch, and which it was asked for: built by
-/// `route` in the forward of a batch and read again by the rows exchange and by backward.
-final class RequestRouting {
-    /// Per table, per global row: the row's index among this batch's distinct requests, or -1.
-    let requestSlot: [IndexBuffer]
-    /// Per table: for each id position of the batch, the send position of its distinct row.
-    let positionOfID: [IndexBuffer]
-    private(set) var requestCount = 0
-    let requestTable = IndexBuffer(capacity: 1)
-    let requestRow = IndexBuffer(capacity: 1)
-    let requestOwner = IndexBuffer(capacity: 1)
-    /// Per request: its position in the send buffer.
-    let sendPosition = IndexBuffer(capacity: 1)
-    /// (table, row) pairs sent, by owner; and those received, by requester.
-    let sendPairs = IndexBuffer(capacity: 2)
-    let receivedPairs = IndexBuffer(capacity: 2)
-    /// Requests per rank, sent and received, and their offsets.
-    var sendCounts: [Int32]
-    var receiveCounts: [Int32]
-    var sendOffsets: [Int32]
-    var receiveOffsets: [Int32]
-    private var pairCounts: [Int32]
-    private var pairOffsets: [Int32]
-    private var receivedPairCounts: [Int32]
-    private var receivedPairOffsets: [Int32]
-    /// Requests this rank serves.
-    var served: Int { Int(receiveCounts.reduce(0, +)) }
-
-    /// - Parameter routed: per table, whether its ids are requested from other ranks (only those
-    ///   tables get a row-to-request map, of 4 bytes per row of the whole table).
-    init(tableRowCounts: [Int], batchCapacity: Int, worldSize: Int, routed: [Bool]) {
-        requestSlot = zip(tableRowCounts, routed).map { rows, isRouted in
-            let slots = IndexBuffer(capacity: isRouted ? rows : 1)
-            slots.base.update(repeating: -1, count: slots.capacity)
-            return slots
-        }
-        positionOfID = tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
-        let zeros = [Int32](repeating: 0, count: worldSize)
-        sendCounts = zeros
-        receiveCounts = zeros
-        sendOffsets = zeros
-        receiveOffsets = zeros
-        pairCounts = zeros
-        pairOffsets = zeros
-        receivedPairCounts = zeros
-        receivedPairOffsets = zeros
+/// `counts` and `offsets` scaled by `width` into `scaledCounts` and `scaledOffsets`.
+func scale(_ counts: [Int32], _ offsets: [Int32], by width: Int, into scaledCounts: inout [Int32], _ scaledOffsets: inout [Int32]) {
+    for r in counts.indices {
+        scaledCounts[r] = counts[r] * Int32(width)
+        scaledOffsets[r] = offsets[r] * Int32(width)
     }
-
-    /// De-duplicates the ids of `batch` in the tables this rank does not hold whole, lays the
-    /// distinct (table, row) requests out by owner, and exchanges them (counts, then pairs).
-    func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator) throws {
-        let tables = (0..<plan.tables.count).filter { !plan.holdsWhole(table: $0, rank: rank) }
-        var totalIDs = 0
-        for t in tables { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
-        for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
-        requestCount = 0
-        for r in sendCounts.indices { sendCounts[r] = 0 }
-
-        // Distinct (table, row) pairs, each with its owner.
-        for t in tables {
-            let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
-            let slots = requestSlot[t].base, ids = feature.ids.base
-            positionOfID[t].reserve(n)
-            let positions = positionOfID[t].base
-            for k in 0..<n {
-                let row = Int(ids[k])
-                var request = Int(slots[row])
-                if request < 0 {
-                    request = requestCount
-                    slots[row] = Int32(request)
-                    let owner = plan.owner(ofRow: row, table: t, requester: rank)
-                    requestTable[request] = Int32(t)
-                    requestRow[request] = Int32(row)
-                    requestOwner[request] = Int32(owner)
-                    sendCounts[owner] += 1
-                    requestCount += 1
-                }
-                positions[k] = Int32(request)  // a request index for now; a send position below
-            }
-        }
-        // Lay requests out by owner: request -> send position.
-        writeOffsets(of: sendCounts, into: &sendOffsets)
-        var next = sendOffsets
-        sendPosition.reserve(requestCount)
-        sendPairs.reserve(2 * requestCount)
-        for request in 0..<requestCount {
-            let owner = Int(requestOwner[request])
-            let position = next[owner]
-            next[owner] += 1
-            sendPosition[request] = position
-            sendPairs[2 * Int(position)] = requestTable[request]
-            sendPairs[2 * Int(position) + 1] = requestRow[request]
-            // Clear the slot map for the next batch.
-            requestSlot[Int(requestTable[request])][Int(requestRow[request])] = -1
-        }
-        for t in tables {
-            let positions = positionOfID[t].base
-            for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
-        }
-
-        receiveCounts = try communicator.allToAll(sendCounts)
-        writeOffsets(of: receiveCounts, into: &receiveOffsets)
-        receivedPairs.reserve(2 * served)
-        for r in sendCounts.indices {
-            pairCounts[r] = 2 * sendCounts[r]
-            pairOffsets[r] = 2 * sendOffsets[r]
-            receivedPairCounts[r] = 2 * receiveCounts[r]
-            receivedPairOffsets[r] = 2 * receiveOffsets[r]
-        }
-        try communicator.allToAllV(send: sendPairs.base, sendCounts: pairCounts, sendOffsets: pairOffsets,
-                                   receive: receivedPairs.base, receiveCounts: receivedPairCounts,
-                                   receiveOffsets: receivedPairOffsets)
-    }
-
 }

@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 /// N ranks as threads of one process: MPI's collectives over shared memory, so the exchange
@@ -96,24 +97,29 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         collective(Post()) {}
     }
 
-    public func broadcast(_ values: UnsafeMutablePointer<Float>, count: Int, root: Int) throws {
-        collective(Post(pointer: UnsafeRawPointer(values))) {
-            guard rank != root, let source = group.posts[root].pointer else { return }
-            values.update(from: source.assumingMemoryBound(to: Float.self), count: count)
+    public func broadcast(_ slice: DeviceSlice<Float>, root: Int) throws {
+        slice.withHostMemory(writesBack: rank != root) { values in
+            collective(Post(pointer: UnsafeRawPointer(values.baseAddress!))) {
+                guard rank != root, let source = group.posts[root].pointer else { return }
+                values.baseAddress!.update(from: source.assumingMemoryBound(to: Float.self), count: values.count)
+            }
         }
     }
 
-    public func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
-        let sum = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    public func allReduceSum(_ slice: DeviceSlice<Float>) throws {
+        let count = slice.count
+        let sum = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
         defer { sum.deallocate() }
-        collective(Post(pointer: UnsafeRawPointer(values))) {
-            sum.initialize(repeating: 0, count: count)
-            for post in group.posts {
-                let addend = post.pointer!.assumingMemoryBound(to: Float.self)
-                for i in 0..<count { sum[i] += addend[i] }
+        slice.withHostMemory(writesBack: true) { values in
+            collective(Post(pointer: UnsafeRawPointer(values.baseAddress!))) {
+                sum.initialize(repeating: 0, count: count)
+                for post in group.posts {
+                    let addend = post.pointer!.assumingMemoryBound(to: Float.self)
+                    for i in 0..<count { sum[i] += addend[i] }
+                }
             }
+            values.baseAddress!.update(from: sum, count: count)
         }
-        values.update(from: sum, count: count)
     }
 
     public func allReduceSum(_ values: [Double]) throws -> [Double] { reduce(values, +) }
@@ -140,10 +146,14 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
                  receive: UnsafeMutableRawPointer(receive), receiveOffsets: receiveOffsets, elementSize: 4)
     }
 
-    public func allToAllV(send: UnsafePointer<Float>, sendCounts: [Int32], sendOffsets: [Int32],
-                          receive: UnsafeMutablePointer<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
-        exchange(send: UnsafeRawPointer(send), sendCounts: sendCounts, sendOffsets: sendOffsets,
-                 receive: UnsafeMutableRawPointer(receive), receiveOffsets: receiveOffsets, elementSize: 4)
+    public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        send.withHostMemory(writesBack: false) { sent in
+            receive.withHostMemory(writesBack: true) { received in
+                exchange(send: UnsafeRawPointer(sent.baseAddress!), sendCounts: sendCounts, sendOffsets: sendOffsets,
+                         receive: UnsafeMutableRawPointer(received.baseAddress!), receiveOffsets: receiveOffsets, elementSize: 4)
+            }
+        }
     }
 
     /// Each rank takes, from every rank r, the block r addressed to it.
@@ -157,10 +167,12 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         }
     }
 
-    public func gatherV(send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>?,
+    public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
-        gather(send: UnsafeRawPointer(send), count: count, receive: receive.map(UnsafeMutableRawPointer.init),
-               receiveOffsets: receiveOffsets, root: root)
+        send.withHostMemory(writesBack: false) { sent in
+            gather(send: UnsafeRawPointer(sent.baseAddress!), count: sent.count, receive: receive.map(UnsafeMutableRawPointer.init),
+                   receiveOffsets: receiveOffsets, root: root)
+        }
     }
 
     public func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,

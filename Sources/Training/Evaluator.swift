@@ -20,8 +20,7 @@ public enum Evaluator {
                 Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: $0, worldSize: worldSize).count)
             }
             try result.withUnsafeMutableBufferPointer { all in
-                try communicator.gatherV(send: logits, count: loader.batch.size,
-                                         receive: communicator.isRoot ? all.baseAddress! + position : nil,
+                try communicator.gatherV(send: logits, receive: communicator.isRoot ? all.baseAddress! + position : nil,
                                          receiveCounts: counts, receiveOffsets: offsets(of: counts), root: 0)
             }
             position += loader.globalBatchSize

@@ -16,22 +16,23 @@ public enum ModelFactory {
         return try makeModel(configuration, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
     }
 
-    /// The model of a config with its tables made by `makeEmbeddings`.
+    /// The model of a config with its tables made by `makeEmbeddings`, on the config's backend.
     static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
                           makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
         let m = configuration.model
         let seed = UInt64(configuration.training.seed)
+        let backend = configuration.training.backend.make()
         switch m.architecture {
         case .dlrm:
             return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
                                          embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
                                          topWidths: m.topMLP),
-                        batchCapacity: batchCapacity, seed: seed, makeEmbeddings: makeEmbeddings)
+                        batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
         case .wideDeep:
             return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures,
                                                  tableRowCounts: m.tableRows, embeddingDimension: m.embeddingDimension,
                                                  deepWidths: m.deepMLP),
-                            batchCapacity: batchCapacity, seed: seed, makeEmbeddings: makeEmbeddings)
+                            batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
         }
     }
 
@@ -58,15 +59,15 @@ final class UnallocatedEmbeddings: EmbeddingCollection {
 
     init(_ specification: EmbeddingSpecification) { self.specification = specification }
 
-    func forward(_ batch: Batch, output: UnsafeMutablePointer<Float>, layout: PooledLayout) throws {
+    func forward(_ batch: DeviceBatch, output: DeviceSlice<Float>, layout: PooledLayout) throws {
         preconditionFailure("UnallocatedEmbeddings holds no rows to look up")
     }
 
-    func forwardSum(_ batch: Batch, output: UnsafeMutablePointer<Float>) throws {
+    func forwardSum(_ batch: DeviceBatch, output: DeviceSlice<Float>) throws {
         preconditionFailure("UnallocatedEmbeddings holds no rows to look up")
     }
 
-    func backward(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout, mode: EmbeddingBackwardMode) throws {
+    func backward(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout, mode: EmbeddingBackwardMode) throws {
         preconditionFailure("UnallocatedEmbeddings holds no rows to update")
     }
 }
@@ -75,6 +76,6 @@ extension ModelFactory {
     /// The model a config describes with its tables left unallocated (dense layout and table
     /// sizes only).
     public static func makeLayout(_ configuration: TrainingConfiguration) throws -> RecommendationModel {
-        try makeModel(configuration, batchCapacity: 1) { specification, _ in UnallocatedEmbeddings(specification) }
+        try makeModel(configuration, batchCapacity: 1) { specification, _, _, _ in UnallocatedEmbeddings(specification) }
     }
 }

@@ -5,11 +5,11 @@ import NeuralNetwork
 /// number of ranks (up to floating-point rounding), so runs with different world sizes can be
 /// compared: sum over parameters of value * c, with c a fixed pseudo-random weight in [-1, 1]
 /// drawn from the parameter's position (dense: arena index; embeddings: table name, global
-/// row, column).
+/// row, column). Parameters are read through host copies.
 public enum ParameterFingerprint {
     /// The dense replica's fingerprint (local: every rank holds all dense parameters).
     public static func dense(_ model: RecommendationModel) -> Double {
-        let values = model.arena.values
+        let values = model.arena.values.toArray()
         var total = 0.0
         for entry in model.arena.entries {
             for i in entry.offset..<(entry.offset + entry.count) {
@@ -24,11 +24,14 @@ public enum ParameterFingerprint {
     public static func embeddings(_ model: RecommendationModel, communicator: Communicator) throws -> Double {
         var total = 0.0
         for table in model.embeddingTables where !(table.isReplica && !communicator.isRoot) {
-            let salt = nameHash(table.name)
-            for row in 0..<table.rowCount {
-                let values = table.row(row), globalRow = UInt64(table.firstRow + row)
-                for k in 0..<table.dimension {
-                    total += Double(values[k]) * weight(globalRow &* 4096 &+ UInt64(k), salt)
+            let salt = nameHash(table.name), d = table.dimension
+            let rowsPerBlock = max(1, (1 << 20) / d)
+            for first in stride(from: 0, to: table.rowCount, by: rowsPerBlock) {
+                let rows = min(rowsPerBlock, table.rowCount - first)
+                let values = table.weights.slice(first * d, rows * d).toArray()
+                for row in 0..<rows {
+                    let globalRow = UInt64(table.firstRow + first + row)
+                    for k in 0..<d { total += Double(values[row * d + k]) * weight(globalRow &* 4096 &+ UInt64(k), salt) }
                 }
             }
         }
@@ -38,7 +41,7 @@ public enum ParameterFingerprint {
     /// Whether every rank's dense parameters are bit-for-bit the same.
     public static func replicasAreIdentical(_ model: RecommendationModel, communicator: Communicator) throws -> Bool {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        let values = model.arena.values
+        let values = model.arena.values.toArray()
         for i in 0..<values.count { hash = (hash ^ UInt64(values[i].bitPattern)) &* 0x100_0000_01B3 }
         // Compare as two exactly representable halves.
         let halves = [Double(hash >> 32), Double(hash & 0xFFFF_FFFF)]

@@ -7,9 +7,10 @@ import Testing
 import TestSupport
 
 @Suite struct TrainingCheckpointTests {
-    static func makeModel(seed: UInt64, deepWidths: [Int] = [7, 1], rows: [Int] = [5, 9]) -> WideDeep {
+    static func makeModel(seed: UInt64, deepWidths: [Int] = [7, 1], rows: [Int] = [5, 9],
+                          backend: any ComputeBackend = SeparateMemoryBackend()) -> WideDeep {
         try! WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: rows, embeddingDimension: 3,
-                                           deepWidths: deepWidths), batchCapacity: 4, seed: seed)
+                                           deepWidths: deepWidths), batchCapacity: 4, seed: seed, backend: backend)
     }
 
     static func temporaryDirectory() -> String {
@@ -24,17 +25,18 @@ import TestSupport
                                  lineage: "test-lineage")
     }
 
-    /// A model with optimizer state, after a few random updates.
-    static func trained(seed: UInt64) -> (WideDeep, DenseOptimizer, SparseOptimizer) {
-        let model = makeModel(seed: seed)
+    /// A model with optimizer state, after a few random updates (on the separate-memory backend
+    /// unless told otherwise: a checkpoint does not depend on the backend that wrote it).
+    static func trained(seed: UInt64, backend: any ComputeBackend = SeparateMemoryBackend()) -> (WideDeep, DenseOptimizer, SparseOptimizer) {
+        let model = makeModel(seed: seed, backend: backend)
         let settings = OptimizerSettings(algorithm: .adam)
-        let dense = DenseOptimizer(settings: settings, parameterCount: model.arena.count)
+        let dense = DenseOptimizer(settings: settings, backend: backend, parameterCount: model.arena.count)
         let sparse = SparseOptimizer(settings: settings, tables: model.embeddingTables)
         var random = TestRandom(seed: seed)
-        for table in model.embeddingTables { random.fill(table.weights.view, scale: 0.3) }
-        random.fill(model.arena.gradients.view)
-        dense.step(values: model.arena.values.view, gradients: model.arena.gradients.view, learningRate: 0.1)
-        for state in sparse.firstStates + sparse.secondStates { random.fill(state.view) }
+        for table in model.embeddingTables { random.fill(table.weights.whole, scale: 0.3) }
+        random.fill(model.arena.gradients.whole)
+        dense.step(values: model.arena.values.whole, gradients: model.arena.gradients.whole, learningRate: 0.1)
+        for state in sparse.firstStates + sparse.secondStates { random.fill(state.whole) }
         return (model, dense, sparse)
     }
 
@@ -50,7 +52,7 @@ import TestSupport
         #expect(path == "\(run)/step-12")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(run)/latest") == "step-12")
 
-        let loaded = Self.trained(seed: 99)
+        let loaded = Self.trained(seed: 99, backend: CPUBackend())
         let state = try TrainingCheckpoint.load(into: loaded.0, denseOptimizer: loaded.1, sparseOptimizer: loaded.2, from: "\(run)/latest")
         #expect(state == Self.state(step: 12))
         for entry in saved.0.arena.entries {  // the parameters (not the alignment padding between them)

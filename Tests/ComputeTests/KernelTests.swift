@@ -5,21 +5,23 @@ import TestSupport
 @Suite struct KernelTests {
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func gemmMatchesNaiveProduct(transposeA: Bool, transposeB: Bool) {
+        let backend = SeparateMemoryBackend()
         let m = 5, n = 7, k = 9
-        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
+        let a = backend.makeFloats(m * k), b = backend.makeFloats(k * n), c = backend.makeFloats(m * n)
         var random = TestRandom(seed: 1)
-        random.fill(a.view); random.fill(b.view); random.fill(c.view)
-        let original = c.toArray()
+        random.fill(a.whole); random.fill(b.whole); random.fill(c.whole)
+        let original = c.toArray(), hostA = a.toArray(), hostB = b.toArray()
         // Element (i, j) of op(A) and op(B), as stored row-major.
-        func opA(_ i: Int, _ p: Int) -> Float { transposeA ? a[p * m + i] : a[i * k + p] }
-        func opB(_ p: Int, _ j: Int) -> Float { transposeB ? b[j * k + p] : b[p * n + j] }
-        BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 2,
-                  a: a.base, lda: transposeA ? m : k, b: b.base, ldb: transposeB ? k : n,
-                  beta: 0.5, c: c.base, ldc: n)
+        func opA(_ i: Int, _ p: Int) -> Float { transposeA ? hostA[p * m + i] : hostA[i * k + p] }
+        func opB(_ p: Int, _ j: Int) -> Float { transposeB ? hostB[j * k + p] : hostB[p * n + j] }
+        backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 2,
+                     a: a.whole, lda: transposeA ? m : k, b: b.whole, ldb: transposeB ? k : n,
+                     beta: 0.5, c: c.whole, ldc: n)
+        let result = c.toArray()
         for i in 0..<m {
             for j in 0..<n {
                 let expected = 2 * (0..<k).reduce(Float(0)) { $0 + opA(i, $1) * opB($1, j) } + 0.5 * original[i * n + j]
-                #expect(abs(c[i * n + j] - expected) < 1e-4)
+                #expect(abs(result[i * n + j] - expected) < 1e-4)
             }
         }
     }
@@ -33,23 +35,54 @@ import TestSupport
         #expect(abs(Double(Kernels.dot(x.base, y.base, count: count)) - dot) < 1e-4)
     }
 
-    @Test func biasReLUAndBackward() {
-        let y = FloatBuffer(count: 6), bias = FloatBuffer(count: 3)
-        y.view.copy(from: [1, -2, 0.5, -1, 3, -0.5])
-        bias.view.copy(from: [0.5, 1, -1])
-        Kernels.addRowBiasReLU(y.base, bias: bias.base, rows: 2, columns: 3)
+    @Test(arguments: TestBackends.names)
+    func biasReLUAndBackward(backendName: String) {
+        let backend = TestBackends.make(backendName)
+        let y = backend.makeFloats(6), bias = backend.makeFloats(3)
+        y.copy(from: [1, -2, 0.5, -1, 3, -0.5])
+        bias.copy(from: [0.5, 1, -1])
+        backend.addBias(y.whole, bias: bias.whole, rows: 2, columns: 3, relu: true)
         #expect(y.toArray() == [1.5, 0, 0, 0, 4, 0])
-        let g = FloatBuffer(count: 6)
-        g.view.copy(from: [1, 1, 1, 1, 1, 1])
-        Kernels.reluBackward(gradient: g.base, output: y.base, count: 6)
+        let g = backend.makeFloats(6)
+        g.copy(from: [1, 1, 1, 1, 1, 1])
+        backend.reluBackward(gradient: g.whole, output: y.whole, count: 6)
         #expect(g.toArray() == [1, 0, 0, 0, 1, 0])
-        let sums = FloatBuffer(count: 3)
-        Kernels.accumulateColumnSums(y.base, rows: 2, columns: 3, into: sums.base)
+        let sums = backend.makeFloats(3)
+        backend.accumulateColumnSums(y.whole, rows: 2, columns: 3, into: sums.whole)
         #expect(sums.toArray() == [1.5, 4, 0])
     }
 
+    /// Sum and mean pooling against a loop over the bags; the (table, row) gather and scatter
+    /// against the same rows read by hand.
+    @Test(arguments: TestBackends.names)
+    func embeddingBagsAndRowExchangeOperations(backendName: String) {
+        let backend = TestBackends.make(backendName)
+        let table = backend.makeFloats(5 * 2)
+        let values: [Float] = (0..<10).map { Float($0) }
+        table.copy(from: values)
+        let ids = backend.makeIndices(4), offsets = backend.makeIndices(4)
+        ids.copy(from: [4, 0, 4, 2])
+        offsets.copy(from: [0, 3, 3, 4])
+        let bags = EmbeddingBags(ids: ids.whole, offsets: offsets.whole, rows: 3, idCount: 4)
+        let output = backend.makeFloats(6)
+        backend.embeddingBags(bags, table: table.whole, dimension: 2, output: output.whole, outputStride: 2, pooling: .sum)
+        #expect(output.toArray() == [16, 19, 0, 0, 4, 5])
+        backend.embeddingBags(bags, table: table.whole, dimension: 2, output: output.whole, outputStride: 2, pooling: .mean)
+        #expect(output.toArray() == [16.0 / 3, 19.0 / 3, 0, 0, 4, 5])
+
+        // A shard holding rows 3 and 4 of table 1 (table 0 not held).
+        let shard = ShardRows(weights: table.slice(6, 4), firstRow: 3)
+        let pairs = backend.makeIndices(4)
+        pairs.copy(from: [1, 4, 1, 3])
+        let gathered = backend.makeFloats(4)
+        backend.gatherRows([nil, shard], pairs: pairs.whole, count: 2, dimension: 2, into: gathered.whole)
+        #expect(gathered.toArray() == [8, 9, 6, 7])
+        backend.scatterAddRows(gathered.whole, pairs: pairs.whole, count: 2, scale: -1, into: [nil, shard], dimension: 2)
+        #expect(table.toArray() == Array(values.prefix(6)) + [0, 0, 0, 0])
+    }
+
     @Test func arenaLaysParametersOutAlignedAndNamed() {
-        let arena = ParameterArena()
+        let arena = ParameterArena(backend: SeparateMemoryBackend())
         let first = arena.reserve("a/weight", shape: [3, 5])
         let second = arena.reserve("a/bias", shape: [3])
         arena.allocate()
@@ -72,14 +105,39 @@ import TestSupport
         let finite: [Float] = [0, -0, 1, -3.5, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
                                .leastNonzeroMagnitude, .leastNormalMagnitude]
         let values = (0..<37).map { finite[$0 % finite.count] }
-        #expect(values.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: $0.count) })
+        let backend = SeparateMemoryBackend(), buffer = backend.makeFloats(values.count)
+        buffer.copy(from: values)
+        #expect(backend.allFinite(buffer.whole))
         for bad: Float in [.nan, -.nan, .infinity, -.infinity, .signalingNaN] {
             for position in [0, 17, 36] {
                 var damaged = values
                 damaged[position] = bad
-                #expect(!damaged.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: $0.count) },
-                        "\(bad) at \(position)")
+                buffer.copy(from: damaged)
+                #expect(!backend.allFinite(buffer.whole), "\(bad) at \(position)")
             }
+        }
+    }
+}
+
+/// What makes the separate-memory backend a proof: its memory has no host address, its
+/// buffers cross only by copies, and host code that reaches for them fails loudly.
+@Suite struct SeparateMemoryTests {
+    @Test func buffersHaveNoHostAddressAndCrossOnlyByCopies() {
+        let backend = SeparateMemoryBackend(), buffer = backend.makeFloats(4)
+        #expect(backend.hostAddress(of: buffer.whole) == nil)
+        let cpu = CPUBackend()
+        #expect(cpu.hostAddress(of: cpu.makeFloats(1).whole) != nil)
+        buffer.copy(from: [1, 2, 3, 4])
+        #expect(buffer.slice(1, 2).toArray() == [2, 3])
+        // Transports stage through host copies and write back.
+        buffer.whole.withHostMemory(writesBack: true) { host in host[0] = 9 }
+        #expect(buffer.toArray() == [9, 2, 3, 4])
+    }
+
+    @Test func aBufferOfAnotherBackendIsRefused() async {
+        await #expect(processExitsWith: .failure) {
+            let separate = SeparateMemoryBackend(), host = CPUBackend()
+            separate.copy(host.makeFloats(2).whole, to: separate.makeFloats(2).whole)
         }
     }
 }

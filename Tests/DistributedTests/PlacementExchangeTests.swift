@@ -6,10 +6,11 @@ import Testing
 import TestSupport
 
 /// Every placement's exchange, with 2, 3 and 4 ranks as threads (`ThreadCommunicator`): each
-/// rank pools its slice of a global batch and applies fused SGD from its slice's gradients; the
-/// pooled vectors and the updated rows (every shard, every replica) equal those of one process
-/// holding every table. Global batches of 7 (uneven slices) and 3 (with 4 ranks, one rank has
-/// no samples and requests nothing).
+/// rank pools its slice of a global batch and applies SGD from its slice's gradients (fused in
+/// backward, or collected and applied by the sparse optimizer); the pooled vectors and the
+/// updated rows (every shard, every replica) equal those of one process holding every table.
+/// Global batches of 7 (uneven slices) and 3 (with 4 ranks, one rank has no samples and requests
+/// nothing). The ranks run on the CPU backend and on the separate-memory backend.
 @Suite struct PlacementExchangeTests {
     static let specification = EmbeddingSpecification(name: "embeddings", tableRowCounts: [3, 40, 300, 2000], dimension: 4, seed: 11)
     static let learningRate: Float = 0.5
@@ -54,45 +55,67 @@ import TestSupport
         var tables: [(name: String, firstRow: Int, weights: [Float])]
     }
 
-    static func run(_ embeddings: EmbeddingCollection, batch: Batch, gradient: [Float]) throws -> Outcome {
-        let pooled = FloatBuffer(count: max(batch.size, 1) * width)
-        try embeddings.forward(batch, output: pooled.base, layout: layout)
-        try gradient.withUnsafeBufferPointer { gradient in
-            try embeddings.backward(batch, outputGradient: gradient.baseAddress!, layout: layout,
-                                    mode: .fusedSGD(learningRate: learningRate))
+    /// Forward and backward of `batch` on `backend`, with SGD fused or by the sparse optimizer.
+    static func run(_ embeddings: EmbeddingCollection, backend: any ComputeBackend, batch: Batch, gradient: [Float],
+                    fused: Bool) throws -> Outcome {
+        let inputs = DeviceBatch(backend: backend, capacity: max(batch.size, 1), denseFeatureCount: 0, tableCount: batch.tableCount)
+        inputs.load(batch)
+        let pooled = backend.makeFloats(max(batch.size, 1) * width)
+        try embeddings.forward(inputs, output: pooled.whole, layout: layout)
+        let outputGradient = backend.makeFloats(gradient.count)
+        outputGradient.copy(from: gradient)
+        try embeddings.backward(inputs, outputGradient: outputGradient.whole, layout: layout,
+                                mode: fused ? .fusedSGD(learningRate: learningRate) : .collectGradients)
+        if !fused {
+            SparseOptimizer(settings: OptimizerSettings(algorithm: .sgd), tables: embeddings.localTables)
+                .step(tables: embeddings.localTables, learningRate: learningRate)
         }
         return Outcome(pooled: Array(pooled.toArray().prefix(batch.size * width)),
                        tables: embeddings.localTables.map { ($0.name, $0.firstRow, $0.weights.toArray()) })
     }
 
+
     @Test(arguments: ShardingPlan.Strategy.allCases, [2, 3, 4])
     func exchangeEqualsOneProcess(strategy: ShardingPlan.Strategy, ranks: Int) throws {
         for size in [7, 3] {
-            let bags = Self.globalBags(size: size), gradient = Self.outputGradient(size: size)
-            let whole = try Self.run(LocalEmbeddings(Self.specification, batchCapacity: size), batch: Self.batch(bags, samples: 0..<size),
-                                     gradient: gradient)
-            let outcomes = try ThreadCommunicator.run(ranks: ranks) { communicator in
-                let plan = ShardingPlan(tableRowCounts: Self.specification.tableRowCounts, dimension: Self.specification.dimension,
-                                        worldSize: communicator.size, strategy: strategy, replicateMaxRows: 40, rowWiseMinRows: 1000)
-                let slice = BatchLoader.slice(of: size, rank: communicator.rank, worldSize: communicator.size)
-                let capacity = BatchLoader.slice(of: size, rank: 0, worldSize: communicator.size).count
-                let sharded = ShardedEmbeddings(Self.specification, plan: plan, communicator: communicator, batchCapacity: capacity)
-                let mine = Array(gradient[(slice.lowerBound * Self.width)..<(slice.upperBound * Self.width)]) + [0]
-                return (slice, try Self.run(sharded, batch: Self.batch(bags, samples: slice), gradient: mine))
-            }
-            var tablesSeen = Set<String>()
-            for (slice, outcome) in outcomes {
-                let expected = Array(whole.pooled[(slice.lowerBound * Self.width)..<(slice.upperBound * Self.width)])
-                #expect(outcome.pooled == expected, "\(strategy) on \(ranks) ranks, batch \(size): pooled vectors of \(slice)")
-                for table in outcome.tables {
-                    let reference = whole.tables.first { $0.name == table.name }!.weights
-                    let rows = Array(reference[(table.firstRow * 4)..<(table.firstRow * 4 + table.weights.count)])
-                    let worst = zip(rows, table.weights).map { abs($0 - $1) }.max() ?? 0
-                    #expect(worst <= 1e-6, "\(strategy) on \(ranks) ranks, batch \(size): \(table.name) from row \(table.firstRow)")
-                    tablesSeen.insert(table.name)
+            for backendName in TestBackends.names {
+                for fused in [true, false] {
+                    try check(strategy: strategy, ranks: ranks, size: size, backendName: backendName, fused: fused)
                 }
             }
-            #expect(tablesSeen.count == 4, "every table is held somewhere")
         }
+    }
+
+    func check(strategy: ShardingPlan.Strategy, ranks: Int, size: Int, backendName: String, fused: Bool) throws {
+        let context = "\(strategy) on \(ranks) ranks, batch \(size), \(backendName), \(fused ? "fused" : "collected")"
+        let bags = Self.globalBags(size: size), gradient = Self.outputGradient(size: size)
+        let reference = CPUBackend()
+        let whole = try Self.run(LocalEmbeddings(Self.specification, backend: reference, batchCapacity: size), backend: reference,
+                                 batch: Self.batch(bags, samples: 0..<size), gradient: gradient, fused: true)
+        let outcomes = try ThreadCommunicator.run(ranks: ranks) { communicator in
+            let plan = ShardingPlan(tableRowCounts: Self.specification.tableRowCounts, dimension: Self.specification.dimension,
+                                    worldSize: communicator.size, strategy: strategy, replicateMaxRows: 40, rowWiseMinRows: 1000)
+            let slice = BatchLoader.slice(of: size, rank: communicator.rank, worldSize: communicator.size)
+            let capacity = BatchLoader.slice(of: size, rank: 0, worldSize: communicator.size).count
+            let backend = TestBackends.make(backendName)
+            let sharded = ShardedEmbeddings(Self.specification, plan: plan, communicator: communicator, backend: backend,
+                                            batchCapacity: capacity)
+            let mine = Array(gradient[(slice.lowerBound * Self.width)..<(slice.upperBound * Self.width)]) + [0]
+            return (slice, try Self.run(sharded, backend: backend, batch: Self.batch(bags, samples: slice), gradient: mine,
+                                        fused: fused))
+        }
+        var tablesSeen = Set<String>()
+        for (slice, outcome) in outcomes {
+            let expected = Array(whole.pooled[(slice.lowerBound * Self.width)..<(slice.upperBound * Self.width)])
+            #expect(outcome.pooled == expected, "\(context): pooled vectors of \(slice)")
+            for table in outcome.tables {
+                let reference = whole.tables.first { $0.name == table.name }!.weights
+                let rows = Array(reference[(table.firstRow * 4)..<(table.firstRow * 4 + table.weights.count)])
+                let worst = zip(rows, table.weights).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-6, "\(context): \(table.name) from row \(table.firstRow)")
+                tablesSeen.insert(table.name)
+            }
+        }
+        #expect(tablesSeen.count == 4, "\(context): every table is held somewhere")
     }
 }

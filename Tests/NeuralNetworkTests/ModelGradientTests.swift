@@ -5,7 +5,7 @@ import TestSupport
 
 /// Whole-model gradients (mean BCE over a batch) against central finite differences: every
 /// dense parameter of the arena (or a spread sample of them) and every row of every table,
-/// on a batch whose tables contain repeated ids and multi-hot bags.
+/// on a batch whose tables contain repeated ids and multi-hot bags, on every test backend.
 @Suite struct ModelGradientTests {
     /// A batch of 6 samples, 3 tables of 5 rows, bags of 1-3 ids with repeats.
     static func makeBatch(denseCount: Int) -> Batch {
@@ -34,13 +34,13 @@ import TestSupport
     func checkModel(_ model: RecommendationModel, batch: Batch, sampledDenseIndices: Int) throws {
         func loss() -> Double {
             let logits = try! model.forward(batch)
-            return BinaryCrossEntropy.loss(logits: logits, labels: batch.labels.base, count: batch.size)
+            return BinaryCrossEntropy.loss(logits: logits, labels: model.inputs.labelSlice, count: batch.size)
         }
         let logits = try model.forward(batch)
-        _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: batch.labels.base,
+        _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
                                                logitGradient: model.logitGradient, count: batch.size)
         model.arena.zeroGradients()
-        try model.backward(batch)
+        try model.backward()
         let denseGradients = model.arena.gradients.toArray().map(Double.init)
         let tableGradients = model.embeddingTables.map { $0.gradient.rows() }
 
@@ -50,7 +50,7 @@ import TestSupport
         }
         // Step 1e-3: the loss (~0.7) is exact to ~1e-7 in Float, so the quotient to ~1e-4, inside
         // the 2e-4 absolute tolerance; a larger step can cross a ReLU kink.
-        let numeric = FiniteDifference.gradient(of: loss, parameters: model.arena.values.view, indices: indices,
+        let numeric = FiniteDifference.gradient(of: loss, parameters: model.arena.values.whole, indices: indices,
                                                 step: 1e-3)
         let bad = FiniteDifference.mismatches(analytic: indices.map { denseGradients[$0] }, numeric: numeric,
                                               absolute: 2e-4)
@@ -60,7 +60,7 @@ import TestSupport
         #expect(bad.isEmpty, "dense: \(names) \(bad.prefix(5))")
 
         for (t, table) in model.embeddingTables.enumerated() {
-            let numeric = FiniteDifference.gradient(of: loss, parameters: table.weights.view,
+            let numeric = FiniteDifference.gradient(of: loss, parameters: table.weights.whole,
                                                     indices: Array(0..<table.weights.count), step: 3e-3)
             var analytic = [Double](repeating: 0, count: table.weights.count)
             for row in tableGradients[t] {
@@ -71,10 +71,11 @@ import TestSupport
         }
     }
 
-    @Test func dlrmGradients() throws {
+    @Test(arguments: TestBackends.names)
+    func dlrmGradients(backendName: String) throws {
         let architecture = DLRMArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
                                             bottomWidths: [8, 3], topWidths: [6, 1])
-        let model = try DLRM(architecture, batchCapacity: 6, seed: 42)
+        let model = try DLRM(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
         try checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
     }
 
@@ -88,13 +89,14 @@ import TestSupport
         try checkModel(model, batch: Self.makeBatch(denseCount: 0), sampledDenseIndices: 20)
     }
 
-    @Test func wideDeepGradients() throws {
+    @Test(arguments: TestBackends.names)
+    func wideDeepGradients(backendName: String) throws {
         let architecture = WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
                                                 deepWidths: [7, 5, 1])
-        let model = try WideDeep(architecture, batchCapacity: 6, seed: 42)
+        let model = try WideDeep(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
         // The wide part starts at zero; give it values so its products are exercised.
         var random = TestRandom(seed: 4)
-        for table in model.wide.embeddings.localTables { random.fill(table.weights.view, scale: 0.3) }
+        for table in model.wide.embeddings.localTables { random.fill(table.weights.whole, scale: 0.3) }
         random.fill(model.wide.dense.weight, scale: 0.3)
         try checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
     }

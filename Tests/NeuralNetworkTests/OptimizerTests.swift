@@ -2,16 +2,20 @@ import Compute
 import Foundation
 import NeuralNetwork
 import Testing
+import TestSupport
 
-/// Optimizer updates against values computed by hand from the update rules.
+/// Optimizer updates against values computed by hand from the update rules, on the
+/// separate-memory backend (every value crosses by an explicit copy).
 @Suite struct OptimizerTests {
     func dense(_ algorithm: OptimizerAlgorithm, values: [Float], gradients: [[Float]], lr: Float) -> [Float] {
-        let p = FloatBuffer(count: values.count), g = FloatBuffer(count: values.count)
-        p.view.copy(from: values)
-        let optimizer = DenseOptimizer(settings: OptimizerSettings(algorithm: algorithm), parameterCount: values.count)
+        let backend = SeparateMemoryBackend()
+        let p = backend.makeFloats(values.count), g = backend.makeFloats(values.count)
+        p.copy(from: values)
+        let optimizer = DenseOptimizer(settings: OptimizerSettings(algorithm: algorithm), backend: backend,
+                                       parameterCount: values.count)
         for step in gradients {
-            g.view.copy(from: step)
-            optimizer.step(values: p.view, gradients: g.view, learningRate: lr)
+            g.copy(from: step)
+            optimizer.step(values: p.whole, gradients: g.whole, learningRate: lr)
         }
         return p.toArray()
     }
@@ -44,15 +48,18 @@ import Testing
 
     /// A table of 4 rows x 2; the batch touches rows 1 and 3 (row 3 twice).
     func sparseStep(_ algorithm: OptimizerAlgorithm, steps: Int) -> EmbeddingTable {
-        let table = EmbeddingTable(name: "t", rowCount: 4, dimension: 2, batchCapacity: 3)
-        table.weights.view.copy(from: [1, 1, 1, 1, 1, 1, 1, 1])
-        let feature = SparseFeature(batchCapacity: 3)
-        for (k, id) in [Int32(3), 1, 3].enumerated() { feature.ids[k] = id; feature.offsets[k + 1] = Int32(k + 1) }
-        let outputGradient = FloatBuffer(count: 6)
-        outputGradient.view.copy(from: [1, 2, 3, 4, 0.5, 0.5])
+        let backend = SeparateMemoryBackend()
+        let table = EmbeddingTable(backend: backend, name: "t", rowCount: 4, dimension: 2, batchCapacity: 3)
+        table.weights.copy(from: [1, 1, 1, 1, 1, 1, 1, 1])
+        let ids = backend.makeIndices(3), offsets = backend.makeIndices(4)
+        ids.copy(from: [3, 1, 3])
+        offsets.copy(from: [0, 1, 2, 3])
+        let bags = EmbeddingBags(ids: ids.whole, offsets: offsets.whole, rows: 3, idCount: 3)
+        let outputGradient = backend.makeFloats(6)
+        outputGradient.copy(from: [1, 2, 3, 4, 0.5, 0.5])
         let optimizer = SparseOptimizer(settings: OptimizerSettings(algorithm: algorithm), tables: [table])
         for _ in 0..<steps {
-            table.backward(feature, rows: 3, outputGradient: outputGradient.base, gradientStride: 2)
+            table.backward(bags, outputGradient: outputGradient.whole, gradientStride: 2)
             optimizer.step(tables: [table], learningRate: 0.1)
         }
         return table
@@ -100,25 +107,26 @@ import Testing
 
 @Suite struct FusedEmbeddingUpdateTests {
     /// The fused SGD backward must land every table where collect-then-update lands it.
-    @Test(arguments: ["dlrm", "wide_deep"])
-    func fusedSGDMatchesCollectedGradientsAndSparseSGD(architecture: String) throws {
+    @Test(arguments: ["dlrm", "wide_deep"], TestBackends.names)
+    func fusedSGDMatchesCollectedGradientsAndSparseSGD(architecture: String, backendName: String) throws {
         func makeModel() throws -> RecommendationModel {
-            architecture == "dlrm"
+            let backend = TestBackends.make(backendName)
+            return architecture == "dlrm"
                 ? try DLRM(DLRMArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
-                                        bottomWidths: [8, 3], topWidths: [6, 1]), batchCapacity: 6, seed: 42)
+                                        bottomWidths: [8, 3], topWidths: [6, 1]), batchCapacity: 6, seed: 42, backend: backend)
                 : try WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
-                                                deepWidths: [7, 1]), batchCapacity: 6, seed: 42)
+                                                deepWidths: [7, 1]), batchCapacity: 6, seed: 42, backend: backend)
         }
         let batch = ModelGradientTests.makeBatch(denseCount: 4)
         let fused = try makeModel(), collected = try makeModel()
         for model in [fused, collected] {
             let logits = try model.forward(batch)
-            _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: batch.labels.base,
+            _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
                                                    logitGradient: model.logitGradient, count: batch.size)
             model.arena.zeroGradients()
         }
-        try fused.backward(batch, embeddingMode: .fusedSGD(learningRate: 0.5))
-        try collected.backward(batch)
+        try fused.backward(embeddingMode: .fusedSGD(learningRate: 0.5))
+        try collected.backward()
         SparseOptimizer(settings: OptimizerSettings(algorithm: .sgd), tables: collected.embeddingTables)
             .step(tables: collected.embeddingTables, learningRate: 0.5)
         for (a, b) in zip(fused.embeddingTables, collected.embeddingTables) {

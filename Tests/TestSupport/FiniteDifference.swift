@@ -5,15 +5,17 @@ public enum FiniteDifference {
     /// dL/dp[i] ~ (L(p + h e_i) - L(p - h e_i)) / 2h for the given indices of `parameters`.
     /// `loss` must recompute the forward pass from the current parameter values and accumulate
     /// in Double, so that only the Float forward pass limits the accuracy.
-    public static func gradient(of loss: () -> Double, parameters: TensorView, indices: [Int],
+    /// Parameters are read and written one at a time through the backend's copies.
+    public static func gradient(of loss: () -> Double, parameters: DeviceSlice<Float>, indices: [Int],
                                 step: Float = 1e-2) -> [Double] {
         indices.map { i in
-            let saved = parameters[i]
-            parameters[i] = saved + step
+            let element = parameters.slice(i, 1)
+            let saved = element.toArray()[0]
+            element.copy(from: [saved + step])
             let plus = loss()
-            parameters[i] = saved - step
+            element.copy(from: [saved - step])
             let minus = loss()
-            parameters[i] = saved
+            element.copy(from: [saved])
             // The step actually taken in Float arithmetic.
             let taken = Double(saved + step) - Double(saved - step)
             return (plus - minus) / taken
@@ -45,7 +47,24 @@ public struct TestRandom {
         for i in 0..<view.count { view[i] = Float(generator.nextNormal() * scale) }
     }
 
+    public mutating func fill(_ slice: DeviceSlice<Float>, scale: Double = 1) {
+        slice.copy(from: (0..<slice.count).map { _ in Float(generator.nextNormal() * scale) })
+    }
+
     public mutating func normals(_ count: Int, scale: Double = 1) -> [Double] {
         (0..<count).map { _ in generator.nextNormal() * scale }
+    }
+}
+
+/// The backends every backend-independent test runs on, by name.
+public enum TestBackends {
+    public static let names = ["cpu", "separate-memory"]
+
+    public static func make(_ name: String) -> any ComputeBackend {
+        switch name {
+        case "cpu": CPUBackend()
+        case "separate-memory": SeparateMemoryBackend()
+        default: fatalError("no test backend \(name)")
+        }
     }
 }

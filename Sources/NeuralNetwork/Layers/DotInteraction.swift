@@ -7,114 +7,30 @@ import Compute
 /// Z[:, 0, :] followed by the dots <Z_i, Z_j> for i > j, ordered by i then j (the strictly
 /// lower triangle, as the DLRM reference orders it); without `passesFirstSlot`, the dots alone.
 public struct DotInteraction: Sendable {
-    public let featureCount: Int
-    public let dimension: Int
-    /// Whether slot 0 (the bottom MLP's output) is copied to the front of the output.
-    public let passesFirstSlot: Bool
+    public let shape: InteractionShape
+    let backend: any ComputeBackend
 
-    public init(featureCount: Int, dimension: Int, passesFirstSlot: Bool = true) {
-        self.featureCount = featureCount
-        self.dimension = dimension
-        self.passesFirstSlot = passesFirstSlot
+    public init(backend: any ComputeBackend, featureCount: Int, dimension: Int, passesFirstSlot: Bool = true) {
+        self.backend = backend
+        shape = InteractionShape(featureCount: featureCount, dimension: dimension, passesFirstSlot: passesFirstSlot)
     }
 
-    public var pairCount: Int { featureCount * (featureCount - 1) / 2 }
-    public var inputWidth: Int { featureCount * dimension }
-    /// Where the dots start in each output row.
-    var pairsOffset: Int { passesFirstSlot ? dimension : 0 }
-    public var outputWidth: Int { pairsOffset + pairCount }
+    public var featureCount: Int { shape.featureCount }
+    public var dimension: Int { shape.dimension }
+    public var pairCount: Int { shape.pairCount }
+    public var inputWidth: Int { shape.inputWidth }
+    public var outputWidth: Int { shape.outputWidth }
 
-    /// Z (B, F, D) -> (B, D + pairs).
-    ///
-    /// Per sample, Z is transposed into a (D, P) scratch (P = F rounded up to 8, padding zero),
-    /// so the dots of row i with rows j < i come 8 at a time: acc[j] += Z[i, k] * Zt[k, j].
-    public func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Int) {
-        let d = dimension, f = featureCount, inWidth = inputWidth, outWidth = outputWidth
-        let padded = (f + 7) & ~7
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: d * padded) { scratch in
-            let zt = scratch.baseAddress!
-            zt.initialize(repeating: 0, count: d * padded)
-            let raw = UnsafeRawPointer(zt)
-            for b in 0..<rows {
-                let z = input + b &* inWidth
-                let out = output + b &* outWidth
-                for j in 0..<f {
-                    for k in 0..<d { zt[k &* padded &+ j] = z[j &* d &+ k] }
-                }
-                if passesFirstSlot { out.update(from: z, count: d) }
-                for i in 1..<max(f, 1) {
-                    let zi = z + i &* d
-                    let below = pairsOffset &+ (i &* (i &- 1)) / 2
-                    var block = 0
-                    while block < i {
-                        var accumulator = SIMD8<Float>(repeating: 0)
-                        for k in 0..<d {
-                            accumulator += zi[k] * raw.loadUnaligned(fromByteOffset: (k &* padded &+ block) &* 4,
-                                                                     as: SIMD8<Float>.self)
-                        }
-                        if block &+ 8 <= i {
-                            UnsafeMutableRawPointer(out + (below &+ block)).storeBytes(of: accumulator, as: SIMD8<Float>.self)
-                        } else {
-                            for lane in 0..<(i &- block) { out[below &+ block &+ lane] = accumulator[lane] }
-                        }
-                        block &+= 8
-                    }
-                }
-            }
-        }
+    /// Z (B, F, D) -> (B, [D +] pairs).
+    public func forward(input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int) {
+        backend.dotInteraction(shape, input: input, output: output, rows: rows)
     }
 
-    /// dL/dZ (B, F, D) from dL/d(output) (B, D + pairs); overwrites `inputGradient`.
-    ///
-    /// With G the symmetric (F, F) matrix of pair gradients (zero diagonal), dZ = G Z, plus the
-    /// pass-through gradient in slot 0. Each dZ_i is accumulated in registers, 8 lanes at a
-    /// time, over all j: one store per output vector instead of one per pair.
-    public func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                         inputGradient: UnsafeMutablePointer<Float>, rows: Int) {
-        let d = dimension, f = featureCount, inWidth = inputWidth, outWidth = outputWidth
-        let vectorWidth = d & ~7, offset = pairsOffset, passes = passesFirstSlot
-        for b in 0..<rows {
-            let z = UnsafeRawPointer(input + b &* inWidth)
-            let g = outputGradient + b &* outWidth
-            let dz = inputGradient + b &* inWidth
-            for i in 0..<f {
-                // Pairs (i, j < i) sit contiguously from `below`; pairs (j > i, i) at `above`,
-                // which advances by j for each next j.
-                let below = offset &+ (i &* (i &- 1)) / 2
-                let firstAbove = offset &+ ((i &+ 1) &* i) / 2 &+ i
-                let out = UnsafeMutableRawPointer(dz + i &* d)
-                var lane = 0
-                while lane < vectorWidth {
-                    let byteOffset = lane &* 4
-                    var accumulator = i == 0 && passes
-                        ? UnsafeRawPointer(g).loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
-                        : SIMD8<Float>(repeating: 0)
-                    for j in 0..<i {
-                        accumulator += g[below &+ j] * z.loadUnaligned(fromByteOffset: (j &* d &+ lane) &* 4,
-                                                                       as: SIMD8<Float>.self)
-                    }
-                    var above = firstAbove
-                    for j in (i &+ 1)..<max(f, i &+ 1) {
-                        accumulator += g[above] * z.loadUnaligned(fromByteOffset: (j &* d &+ lane) &* 4,
-                                                                  as: SIMD8<Float>.self)
-                        above &+= j
-                    }
-                    out.storeBytes(of: accumulator, toByteOffset: byteOffset, as: SIMD8<Float>.self)
-                    lane &+= 8
-                }
-                let zs = input + b &* inWidth
-                while lane < d {
-                    var accumulator: Float = i == 0 && passes ? g[lane] : 0
-                    for j in 0..<i { accumulator += g[below &+ j] * zs[j &* d &+ lane] }
-                    var above = firstAbove
-                    for j in (i &+ 1)..<max(f, i &+ 1) {
-                        accumulator += g[above] * zs[j &* d &+ lane]
-                        above &+= j
-                    }
-                    dz[i &* d &+ lane] = accumulator
-                    lane &+= 1
-                }
-            }
-        }
+    /// dL/dZ (B, F, D) from dL/d(output); overwrites `inputGradient`. With G the symmetric
+    /// (F, F) matrix of pair gradients (zero diagonal), dZ = G Z, plus the pass-through gradient
+    /// in slot 0.
+    public func backward(input: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
+                         inputGradient: DeviceSlice<Float>, rows: Int) {
+        backend.dotInteractionBackward(shape, input: input, outputGradient: outputGradient, inputGradient: inputGradient, rows: rows)
     }
 }

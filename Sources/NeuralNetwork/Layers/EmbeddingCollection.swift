@@ -22,12 +22,14 @@ public struct EmbeddingSpecification: Sendable {
     public var dimension: Int
     /// Uniform DLRM-reference initialisation from this seed, or zeros when nil.
     public var seed: UInt64?
+    public var pooling: Pooling
 
-    public init(name: String, tableRowCounts: [Int], dimension: Int, seed: UInt64?) {
+    public init(name: String, tableRowCounts: [Int], dimension: Int, seed: UInt64?, pooling: Pooling = .sum) {
         self.name = name
         self.tableRowCounts = tableRowCounts
         self.dimension = dimension
         self.seed = seed
+        self.pooling = pooling
     }
 }
 
@@ -39,55 +41,63 @@ public protocol EmbeddingCollection: AnyObject {
     /// The tables (or shards of tables) this process holds and updates.
     var localTables: [EmbeddingTable] { get }
     /// Pools every table's bags for `batch` into `output` laid out as `layout`.
-    func forward(_ batch: Batch, output: UnsafeMutablePointer<Float>, layout: PooledLayout) throws
+    func forward(_ batch: DeviceBatch, output: DeviceSlice<Float>, layout: PooledLayout) throws
     /// Adds the sum over tables of the pooled bags to `output[b]` (width-1 tables: a wide model).
-    func forwardSum(_ batch: Batch, output: UnsafeMutablePointer<Float>) throws
+    func forwardSum(_ batch: DeviceBatch, output: DeviceSlice<Float>) throws
     /// Backward from the pooled gradients in `outputGradient` laid out as `layout`: the local
     /// tables end with their row gradients collected, or updated by fused SGD.
-    func backward(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout,
+    func backward(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
                   mode: EmbeddingBackwardMode) throws
 }
 
-/// Builds the embedding collection of a model for a batch capacity.
-public typealias EmbeddingFactory = (EmbeddingSpecification, _ batchCapacity: Int) throws -> EmbeddingCollection
+extension PooledLayout {
+    /// Where table t's pooled vectors start in `buffer` (empty past its end: a batch of none).
+    public func start(ofTable t: Int, in buffer: DeviceSlice<Float>) -> DeviceSlice<Float> {
+        buffer.suffix(from: min(firstOffset + t * tableOffset, buffer.count))
+    }
+}
+
+/// Builds the embedding collection of a model on a backend for a batch capacity. `sameFeaturesAs`
+/// is a collection built before over the same features (Wide&Deep's deep tables, for its wide
+/// ones), whose forward runs first on every batch: a sharded collection reuses its request routing.
+public typealias EmbeddingFactory = (EmbeddingSpecification, any ComputeBackend, _ batchCapacity: Int,
+                                     _ sameFeaturesAs: EmbeddingCollection?) throws -> EmbeddingCollection
 
 /// Every table whole, in this process.
 public final class LocalEmbeddings: EmbeddingCollection, @unchecked Sendable {
     public let specification: EmbeddingSpecification
     public let localTables: [EmbeddingTable]
 
-    public init(_ specification: EmbeddingSpecification, batchCapacity: Int) {
+    public init(_ specification: EmbeddingSpecification, backend: any ComputeBackend, batchCapacity: Int) {
         self.specification = specification
         localTables = specification.tableRowCounts.enumerated().map { t, rows in
-            let table = EmbeddingTable(name: "\(specification.name)/table\(t)", rowCount: rows,
-                                       dimension: specification.dimension, batchCapacity: batchCapacity)
+            let table = EmbeddingTable(backend: backend, name: "\(specification.name)/table\(t)", rowCount: rows,
+                                       dimension: specification.dimension, batchCapacity: batchCapacity,
+                                       pooling: specification.pooling)
             if let seed = specification.seed { table.initializeUniform(seed: seed, tableIndex: t) }
             return table
         }
     }
 
-    public static func make(_ specification: EmbeddingSpecification, batchCapacity: Int) -> EmbeddingCollection {
-        LocalEmbeddings(specification, batchCapacity: batchCapacity)
+    public static func make(_ specification: EmbeddingSpecification, backend: any ComputeBackend,
+                            batchCapacity: Int, sameFeaturesAs: EmbeddingCollection?) -> EmbeddingCollection {
+        LocalEmbeddings(specification, backend: backend, batchCapacity: batchCapacity)
     }
 
-    public func forward(_ batch: Batch, output: UnsafeMutablePointer<Float>, layout: PooledLayout) {
+    public func forward(_ batch: DeviceBatch, output: DeviceSlice<Float>, layout: PooledLayout) {
         for (t, table) in localTables.enumerated() {
-            table.forward(batch.sparse[t], rows: batch.size, output: output + layout.firstOffset + t * layout.tableOffset,
-                          outputStride: layout.rowStride)
+            table.forward(batch.bags(t), output: layout.start(ofTable: t, in: output), outputStride: layout.rowStride)
         }
     }
 
-    public func forwardSum(_ batch: Batch, output: UnsafeMutablePointer<Float>) {
-        for (t, table) in localTables.enumerated() {
-            table.forwardAddingScalars(batch.sparse[t], rows: batch.size, output: output)
-        }
+    public func forwardSum(_ batch: DeviceBatch, output: DeviceSlice<Float>) {
+        for (t, table) in localTables.enumerated() { table.forwardAddingScalars(batch.bags(t), output: output) }
     }
 
-    public func backward(_ batch: Batch, outputGradient: UnsafePointer<Float>, layout: PooledLayout,
+    public func backward(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
                          mode: EmbeddingBackwardMode) {
         for (t, table) in localTables.enumerated() {
-            table.backward(batch.sparse[t], rows: batch.size,
-                           outputGradient: outputGradient + layout.firstOffset + t * layout.tableOffset,
+            table.backward(batch.bags(t), outputGradient: layout.start(ofTable: t, in: outputGradient),
                            gradientStride: layout.rowStride, mode: mode)
         }
     }

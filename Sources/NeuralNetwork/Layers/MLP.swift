@@ -9,11 +9,11 @@ public final class MLP: @unchecked Sendable {
     public let inputSize: Int
     public let batchCapacity: Int
     /// Output of layer l, (B, layers[l].outputSize).
-    private let activations: [FloatBuffer]
+    private let activations: [DeviceBuffer<Float>]
     /// dL/d(output of layer l), same shapes.
-    private let activationGradients: [FloatBuffer]
+    private let activationGradients: [DeviceBuffer<Float>]
     /// dL/d(input), (B, inputSize); allocated only when the input needs a gradient.
-    private let inputGradientBuffer: FloatBuffer?
+    private let inputGradientBuffer: DeviceBuffer<Float>?
 
     /// - Parameters:
     ///   - widths: output width of every layer; the input width is `inputSize`.
@@ -33,18 +33,19 @@ public final class MLP: @unchecked Sendable {
         self.layers = layers
         self.inputSize = inputSize
         self.batchCapacity = batchCapacity
-        activations = widths.map { FloatBuffer(count: batchCapacity * $0) }
-        activationGradients = widths.map { FloatBuffer(count: batchCapacity * $0) }
-        inputGradientBuffer = needsInputGradient ? FloatBuffer(count: batchCapacity * inputSize) : nil
+        let backend = arena.backend
+        activations = widths.map { backend.makeFloats(batchCapacity * $0) }
+        activationGradients = widths.map { backend.makeFloats(batchCapacity * $0) }
+        inputGradientBuffer = needsInputGradient ? backend.makeFloats(batchCapacity * inputSize) : nil
     }
 
     public var outputSize: Int { layers[layers.count - 1].outputSize }
     /// The arena slice holding every parameter of this MLP (its layers were reserved in order).
     public var parameterRange: Range<Int> { layers[0].parameterRange.lowerBound..<layers[layers.count - 1].parameterRange.upperBound }
     /// The last layer's output, (B, outputSize), valid after `forward`.
-    public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1].base }
+    public var output: DeviceSlice<Float> { activations[activations.count - 1].whole }
     /// Where the caller writes dL/d(output) before `backward`.
-    public var outputGradient: UnsafeMutablePointer<Float> { activationGradients[activationGradients.count - 1].base }
+    public var outputGradient: DeviceSlice<Float> { activationGradients[activationGradients.count - 1].whole }
 
     public func initialize(using generator: inout SeededGenerator) {
         for layer in layers { layer.initialize(using: &generator) }
@@ -52,26 +53,26 @@ public final class MLP: @unchecked Sendable {
 
     /// input (B, inputSize) -> output (B, outputSize).
     @discardableResult
-    public func forward(input: UnsafePointer<Float>, rows: Int) -> UnsafeMutablePointer<Float> {
+    public func forward(input: DeviceSlice<Float>, rows: Int) -> DeviceSlice<Float> {
         precondition(rows <= batchCapacity, "MLP: batch of \(rows) exceeds capacity \(batchCapacity)")
         var x = input
         for (index, layer) in layers.enumerated() {
-            layer.forward(input: x, output: activations[index].base, rows: rows)
-            x = UnsafePointer(activations[index].base)
+            layer.forward(input: x, output: activations[index].whole, rows: rows)
+            x = activations[index].whole
         }
         return output
     }
 
     /// Adds parameter gradients into the arena; returns dL/d(input) when it was asked for.
     @discardableResult
-    public func backward(input: UnsafePointer<Float>, rows: Int) -> UnsafeMutablePointer<Float>? {
+    public func backward(input: DeviceSlice<Float>, rows: Int) -> DeviceSlice<Float>? {
         for index in stride(from: layers.count - 1, through: 0, by: -1) {
-            let layerInput = index == 0 ? input : UnsafePointer(activations[index - 1].base)
-            let inputGradient = index == 0 ? inputGradientBuffer?.base : activationGradients[index - 1].base
-            layers[index].backward(input: layerInput, output: activations[index].base,
-                                   outputGradient: activationGradients[index].base,
+            let layerInput = index == 0 ? input : activations[index - 1].whole
+            let inputGradient = index == 0 ? inputGradientBuffer?.whole : activationGradients[index - 1].whole
+            layers[index].backward(input: layerInput, output: activations[index].whole,
+                                   outputGradient: activationGradients[index].whole,
                                    inputGradient: inputGradient, rows: rows)
         }
-        return inputGradientBuffer?.base
+        return inputGradientBuffer?.whole
     }
 }

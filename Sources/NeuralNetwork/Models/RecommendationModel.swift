@@ -2,23 +2,28 @@ import Compute
 
 /// What the trainer needs of a model: one forward and one backward per batch.
 ///
-/// Dense parameters live in `arena`; `embeddingTables` are every sparsely updated table (the
-/// wide part's width-1 tables included). Backward adds into the arena's gradients (the caller
+/// Dense parameters live in `arena`, on the model's `backend`; `embeddingTables` are every
+/// sparsely updated table (the wide part's width-1 tables included). Forward copies the batch
+/// into `inputs`; backward runs on that batch, adds into the arena's gradients (the caller
 /// zeroes them) and, by `embeddingMode`, fills each table's `gradient` with the rows the batch
 /// touched or updates those rows by SGD in the same pass.
 public protocol RecommendationModel: AnyObject {
+    var backend: any ComputeBackend { get }
     var arena: ParameterArena { get }
     var embeddingTables: [EmbeddingTable] { get }
     /// The model's embedding collections (DLRM: its tables; Wide&Deep: its tables and the wide
     /// part's width-1 tables), with the sizes of the whole tables.
     var embeddingCollections: [EmbeddingCollection] { get }
     var batchCapacity: Int { get }
+    /// The batch of the last forward, in backend memory.
+    var inputs: DeviceBatch { get }
     /// Logits (B) for `batch`; valid until the next forward. Throws only when sharded
     /// embeddings fail to communicate.
-    func forward(_ batch: Batch) throws -> UnsafeMutablePointer<Float>
+    func forward(_ batch: Batch) throws -> DeviceSlice<Float>
     /// Where the caller writes dL/d(logit) (B) before `backward`.
-    var logitGradient: UnsafeMutablePointer<Float> { get }
-    func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) throws
+    var logitGradient: DeviceSlice<Float> { get }
+    /// Backward through the batch of the last forward.
+    func backward(embeddingMode: EmbeddingBackwardMode) throws
     /// Called during backward with each arena slice whose gradients are final, in the order
     /// they complete (together they cover the arena): a distributed step starts all-reducing a
     /// slice while backward goes on.
@@ -27,7 +32,7 @@ public protocol RecommendationModel: AnyObject {
 
 extension RecommendationModel {
     /// Backward that collects every table's row gradients.
-    public func backward(_ batch: Batch) throws { try backward(batch, embeddingMode: .collectGradients) }
+    public func backward() throws { try backward(embeddingMode: .collectGradients) }
 
     /// Number of trainable scalars (dense arena plus every table).
     public var parameterCount: Int {

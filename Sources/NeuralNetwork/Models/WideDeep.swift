@@ -20,34 +20,42 @@ public struct WideDeepArchitecture: Sendable, Equatable {
 /// embeddings and dense features.
 public final class WideDeep: RecommendationModel, @unchecked Sendable {
     public let architecture: WideDeepArchitecture
-    public let arena = ParameterArena()
+    public let backend: any ComputeBackend
+    public let arena: ParameterArena
+    public let inputs: DeviceBatch
     public let embeddings: EmbeddingCollection
     public let deepMLP: MLP
     public let wide: WideLinear
     public let batchCapacity: Int
     public var onGradientsReady: ((Range<Int>) -> Void)?
     /// Deep input, (B, T * D + denseFeatureCount).
-    private let deepInput: FloatBuffer
-    private let logits: FloatBuffer
+    private let deepInput: DeviceBuffer<Float>
+    private let logits: DeviceBuffer<Float>
 
-    /// - Parameter makeEmbeddings: where the tables live (default: all in this process).
-    public init(_ architecture: WideDeepArchitecture, batchCapacity: Int, seed: UInt64,
+    /// - Parameters:
+    ///   - backend: where the parameters live and the arithmetic runs.
+    ///   - makeEmbeddings: where the tables live (default: all in this process).
+    public init(_ architecture: WideDeepArchitecture, batchCapacity: Int, seed: UInt64, backend: any ComputeBackend = CPUBackend(),
                 makeEmbeddings: EmbeddingFactory = LocalEmbeddings.make) throws {
         precondition(architecture.deepWidths.last == 1, "WideDeep: deep MLP must end at width 1")
         self.architecture = architecture
         self.batchCapacity = batchCapacity
+        self.backend = backend
+        arena = ParameterArena(backend: backend)
+        inputs = DeviceBatch(backend: backend, capacity: batchCapacity, denseFeatureCount: architecture.denseFeatureCount,
+                             tableCount: architecture.tableRowCounts.count)
         let d = architecture.embeddingDimension, t = architecture.tableRowCounts.count
         embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
-                                                               dimension: d, seed: seed), batchCapacity)
+                                                               dimension: d, seed: seed), backend, batchCapacity, nil)
         let deepInputWidth = t * d + architecture.denseFeatureCount
         deepMLP = MLP(arena: arena, name: "deep_mlp", inputSize: deepInputWidth, widths: architecture.deepWidths,
                       reluOnLast: false, batchCapacity: batchCapacity, needsInputGradient: true)
         wide = try WideLinear(arena: arena, name: "wide", denseFeatureCount: architecture.denseFeatureCount,
                               tableRowCounts: architecture.tableRowCounts, batchCapacity: batchCapacity,
-                              makeEmbeddings: makeEmbeddings)
+                              sameFeaturesAs: embeddings, makeEmbeddings: makeEmbeddings)
         embeddingTables = embeddings.localTables + wide.embeddings.localTables
-        deepInput = FloatBuffer(count: batchCapacity * deepInputWidth)
-        logits = FloatBuffer(count: batchCapacity)
+        deepInput = backend.makeFloats(batchCapacity * deepInputWidth)
+        logits = backend.makeFloats(batchCapacity)
         arena.allocate()
 
         var generator = SeededGenerator(seed: seed, stream: 1)
@@ -56,7 +64,7 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
 
     public let embeddingTables: [EmbeddingTable]
     public var embeddingCollections: [EmbeddingCollection] { [embeddings, wide.embeddings] }
-    public var logitGradient: UnsafeMutablePointer<Float> { deepMLP.outputGradient }
+    public var logitGradient: DeviceSlice<Float> { deepMLP.outputGradient.slice(0, inputs.size) }
     private var deepInputWidth: Int { deepMLP.inputSize }
 
     /// Table t's pooled vector goes to columns t*D ..< (t+1)*D of the deep input.
@@ -64,27 +72,30 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         PooledLayout(firstOffset: 0, tableOffset: architecture.embeddingDimension, rowStride: deepInputWidth)
     }
 
-    public func forward(_ batch: Batch) throws -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: Batch) throws -> DeviceSlice<Float> {
+        inputs.load(batch)
         let rows = batch.size, d = architecture.embeddingDimension, width = deepInputWidth
-        let x = deepInput.base
-        try embeddings.forward(batch, output: x, layout: pooledLayout)
+        let x = deepInput.whole
+        try embeddings.forward(inputs, output: x, layout: pooledLayout)
         let denseCount = architecture.denseFeatureCount
-        Kernels.copyRows(from: batch.dense.base, sourceStride: denseCount, to: x + architecture.tableRowCounts.count * d,
+        backend.copyRows(from: inputs.dense.whole, sourceStride: denseCount, to: x.suffix(from: architecture.tableRowCounts.count * d),
                          destinationStride: width, rows: rows, columns: denseCount)
         let deep = deepMLP.forward(input: x, rows: rows)
-        let wideLogits = try wide.forward(batch)
-        for b in 0..<rows { logits[b] = deep[b] + wideLogits[b] }
-        return logits.base
+        let wideLogits = try wide.forward(inputs)
+        let sum = logits.slice(0, rows)
+        backend.copy(deep.slice(0, rows), to: sum)
+        backend.add(wideLogits, into: sum)
+        return sum
     }
 
-    public func backward(_ batch: Batch, embeddingMode: EmbeddingBackwardMode) throws {
-        let rows = batch.size, d = architecture.embeddingDimension, width = deepInputWidth
+    public func backward(embeddingMode: EmbeddingBackwardMode) throws {
+        let rows = inputs.size
         // The logit is a sum, so both parts receive the same dL/d(logit); the wide part reads it
         // before the deep backward masks nothing in it (the last deep layer has no ReLU).
-        try wide.backward(batch, logitGradient: deepMLP.outputGradient, embeddingMode: embeddingMode)
+        try wide.backward(inputs, logitGradient: logitGradient, embeddingMode: embeddingMode)
         onGradientsReady?(wide.dense.parameterRange)
-        let dx = deepMLP.backward(input: deepInput.base, rows: rows)!
+        let dx = deepMLP.backward(input: deepInput.whole, rows: rows)!
         onGradientsReady?(deepMLP.parameterRange)
-        try embeddings.backward(batch, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
+        try embeddings.backward(inputs, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
     }
 }

@@ -1,3 +1,4 @@
+import Compute
 import DataPipeline
 import Distributed
 import Foundation
@@ -359,6 +360,8 @@ public struct TrainingSection: Codable, Sendable, Equatable {
     public var threads = 1
     /// Print progress every this many steps (0: never).
     public var logEvery = 100
+    /// Where parameters live and the arithmetic runs.
+    public var backend: BackendKind = .cpu
     public var optimizer = OptimizerSection()
     public var schedule = ScheduleSection()
 
@@ -368,7 +371,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         case maxSteps = "max_steps"
         case seed, shuffle, threads
         case logEvery = "log_every"
-        case optimizer, schedule
+        case backend, optimizer, schedule
     }
 
     public init() {}
@@ -383,8 +386,25 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? d.shuffle
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
+        backend = try c.decodeIfPresent(BackendKind.self, forKey: .backend) ?? d.backend
         optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? d.optimizer
         schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? d.schedule
+    }
+}
+
+/// The compute backends a run can use.
+public enum BackendKind: String, Codable, Sendable, CaseIterable {
+    /// Host memory, OpenBLAS and the SIMD kernels.
+    case cpu
+    /// The CPU kernels over memory the host cannot address (every number crosses by an explicit
+    /// copy): proves on a machine without a GPU that a run keeps the device discipline.
+    case separateMemory = "separate_memory"
+
+    public func make() -> any ComputeBackend {
+        switch self {
+        case .cpu: CPUBackend()
+        case .separateMemory: SeparateMemoryBackend()
+        }
     }
 }
 

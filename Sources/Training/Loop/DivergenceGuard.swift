@@ -28,12 +28,12 @@ struct DivergenceGuard {
     static func checkParameters(_ model: RecommendationModel, step: Int, includingEmbeddings: Bool,
                                 communicator: Communicator) throws {
         var bad: String?
-        for entry in model.arena.entries where !Kernels.allFinite(model.arena.values.base + entry.offset, count: entry.count) {
+        for entry in model.arena.entries where !model.backend.allFinite(model.arena.value(of: entry)) {
             bad = entry.name
             break
         }
         if bad == nil && includingEmbeddings {
-            bad = model.embeddingTables.first { !Kernels.allFinite($0.weights.base, count: $0.weights.count) }?.name
+            bad = model.embeddingTables.first { !$0.backend.allFinite($0.weights.whole) }?.name
         }
         let flag = bad == nil ? 0.0 : Double(communicator.rank + 1)
         let worst = try communicator.allReduceMax([flag])[0]

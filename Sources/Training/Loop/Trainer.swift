@@ -106,7 +106,7 @@ public final class Trainer {
         let model = try ModelFactory.makeModel(configuration, batchCapacity: localCapacity, communicator: communicator)
         // Every rank built the same dense parameters from the seed; rank 0's are broadcast anyway,
         // so the replicas start bit-identical whatever else differs.
-        try communicator.broadcast(model.arena.values.base, count: model.arena.count, root: 0)
+        try communicator.broadcast(model.arena.values.whole, root: 0)
         let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator)
         let schedule = ModelFactory.schedule(configuration)
         log(.progress("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters on rank 0 "

@@ -21,7 +21,7 @@ public final class TrainingStep: @unchecked Sendable {
     public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator()) {
         self.model = model
         self.communicator = communicator
-        denseOptimizer = DenseOptimizer(settings: settings, parameterCount: model.arena.count)
+        denseOptimizer = DenseOptimizer(settings: settings, backend: model.backend, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
         if communicator.size > 1 {
             // Bucketed gradient sync: each slice of the arena (an MLP) is all-reduced in place
@@ -32,7 +32,7 @@ public final class TrainingStep: @unchecked Sendable {
                 if !bucketsRecorded { bucketRanges.append(range) }
                 guard reductionError == nil else { return }
                 do {
-                    try communicator.allReduceSum(model.arena.gradients.base + range.lowerBound, count: range.count)
+                    try communicator.allReduceSum(model.arena.gradients.slice(range.lowerBound, range.count))
                 } catch {
                     reductionError = error
                 }
@@ -44,7 +44,7 @@ public final class TrainingStep: @unchecked Sendable {
     /// mean loss of the slice before the update.
     public func run(_ batch: Batch, globalBatchSize: Int, learningRate: Float) throws -> Double {
         let loss = try forward(batch, globalBatchSize: globalBatchSize)
-        try backward(batch, learningRate: learningRate)
+        try backward(learningRate: learningRate)
         try synchronizeGradients()
         update(learningRate: learningRate)
         return loss
@@ -53,7 +53,7 @@ public final class TrainingStep: @unchecked Sendable {
     /// Forward and loss; leaves dL/d(logit) in the model. Returns the mean loss of the slice.
     public func forward(_ batch: Batch, globalBatchSize: Int) throws -> Double {
         let logits = try model.forward(batch)
-        return BinaryCrossEntropy.lossAndGradient(logits: logits, labels: batch.labels.base,
+        return BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
                                                   logitGradient: model.logitGradient, count: batch.size,
                                                   normalizer: globalBatchSize)
     }
@@ -72,14 +72,14 @@ public final class TrainingStep: @unchecked Sendable {
 
     /// Zeroes the dense gradients, then fills them; embedding tables either collect their row
     /// gradients or, with SGD, are updated at `learningRate` in the same pass.
-    public func backward(_ batch: Batch, learningRate: Float) throws {
+    public func backward(learningRate: Float) throws {
         model.arena.zeroGradients()
-        try model.backward(batch, embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients)
+        try model.backward(embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients)
     }
 
     /// Applies the dense optimizer, and the sparse one unless backward already did.
     public func update(learningRate: Float) {
-        denseOptimizer.step(values: model.arena.values.view, gradients: model.arena.gradients.view,
+        denseOptimizer.step(values: model.arena.values.whole, gradients: model.arena.gradients.whole,
                             learningRate: learningRate)
         if !fusesEmbeddingUpdate {
             sparseOptimizer.step(tables: model.embeddingTables, learningRate: learningRate)

@@ -1,0 +1,287 @@
+import CBLAS
+
+/// The reference backend: host memory, OpenBLAS GEMMs and the SIMD kernels of `Kernels`.
+///
+/// Every operation resolves its slices to addresses through `address(ofHandle:)`, the one place
+/// that knows where a buffer's memory is, and checks that each slice belongs to this backend.
+public class CPUBackend: ComputeBackend, @unchecked Sendable {
+    public init() {}
+
+    public var name: String { "cpu" }
+
+    // MARK: Where memory is (overridden by the separate-memory backend)
+
+    func allocateStorage(byteCount: Int) -> UInt { UInt(bitPattern: HostMemory.allocate(byteCount: byteCount)) }
+
+    func address(ofHandle handle: UInt) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: handle)! }
+
+    func freeStorage(_ handle: UInt) { HostMemory.deallocate(address(ofHandle: handle)) }
+
+    /// The address of a slice's first element, for this backend's kernels.
+    @inline(__always)
+    final func pointer<Element>(_ slice: DeviceSlice<Element>) -> UnsafeMutablePointer<Element> {
+        precondition(slice.buffer.backend === self, "\(name) backend: a buffer of the \(slice.buffer.backend.name) backend")
+        return address(ofHandle: slice.buffer.handle).assumingMemoryBound(to: Element.self) + slice.offset
+    }
+
+    // MARK: Memory
+
+    public func makeBuffer<Element: DeviceElement>(_ type: Element.Type, count: Int) -> DeviceBuffer<Element> {
+        precondition(count >= 0, "makeBuffer: negative count")
+        return DeviceBuffer(backend: self, handle: allocateStorage(byteCount: count * MemoryLayout<Element>.stride), count: count)
+    }
+
+    public func release(_ handle: UInt) { freeStorage(handle) }
+
+    public func upload<Element: DeviceElement>(_ source: UnsafeBufferPointer<Element>, to destination: DeviceSlice<Element>) {
+        precondition(source.count == destination.count, "upload: \(source.count) values into \(destination.count)")
+        guard let base = source.baseAddress else { return }
+        pointer(destination).update(from: base, count: source.count)
+    }
+
+    public func download<Element: DeviceElement>(_ source: DeviceSlice<Element>, into destination: UnsafeMutableBufferPointer<Element>) {
+        precondition(source.count == destination.count, "download: \(source.count) values into \(destination.count)")
+        guard let base = destination.baseAddress else { return }
+        base.update(from: pointer(source), count: source.count)
+    }
+
+    public func hostAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutablePointer<Element>? {
+        pointer(slice)
+    }
+
+    public func synchronize() {}
+
+    // MARK: Element-wise and copies
+
+    public func fill(_ slice: DeviceSlice<Float>, with value: Float) { pointer(slice).update(repeating: value, count: slice.count) }
+
+    public func fill(_ slice: DeviceSlice<Int32>, with value: Int32) { pointer(slice).update(repeating: value, count: slice.count) }
+
+    public func copy(_ source: DeviceSlice<Float>, to destination: DeviceSlice<Float>) {
+        precondition(source.count == destination.count, "copy: \(source.count) values into \(destination.count)")
+        pointer(destination).update(from: pointer(source), count: source.count)
+    }
+
+    public func copyRows(from source: DeviceSlice<Float>, sourceStride: Int, to destination: DeviceSlice<Float>,
+                         destinationStride: Int, rows: Int, columns: Int) {
+        guard rows > 0 && columns > 0 else { return }
+        precondition((rows - 1) * sourceStride + columns <= source.count
+                     && (rows - 1) * destinationStride + columns <= destination.count, "copyRows: rows outside the slices")
+        Kernels.copyRows(from: pointer(source), sourceStride: sourceStride, to: pointer(destination),
+                         destinationStride: destinationStride, rows: rows, columns: columns)
+    }
+
+    public func add(_ x: DeviceSlice<Float>, into y: DeviceSlice<Float>) {
+        precondition(x.count == y.count, "add: \(x.count) values into \(y.count)")
+        Kernels.add(pointer(x), into: pointer(y), count: x.count)
+    }
+
+    public func allFinite(_ x: DeviceSlice<Float>) -> Bool { Kernels.allFinite(pointer(x), count: x.count) }
+
+    // MARK: Dense layers
+
+    public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: DeviceSlice<Float>, lda: Int, b: DeviceSlice<Float>, ldb: Int,
+                     beta: Float, c: DeviceSlice<Float>, ldc: Int) {
+        precondition((m - 1) * ldc + n <= c.count, "gemm: C of \(m) x \(n) outside its slice")
+        BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                  a: pointer(a), lda: lda, b: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
+    }
+
+    public func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool) {
+        precondition(rows * columns <= y.count && columns <= bias.count, "addBias: shapes outside the slices")
+        if relu {
+            Kernels.addRowBiasReLU(pointer(y), bias: pointer(bias), rows: rows, columns: columns)
+        } else {
+            Kernels.addRowBias(pointer(y), bias: pointer(bias), rows: rows, columns: columns)
+        }
+    }
+
+    public func reluBackward(gradient: DeviceSlice<Float>, output: DeviceSlice<Float>, count: Int) {
+        precondition(count <= gradient.count && count <= output.count, "reluBackward: count outside the slices")
+        Kernels.reluBackward(gradient: pointer(gradient), output: pointer(output), count: count)
+    }
+
+    public func accumulateColumnSums(_ x: DeviceSlice<Float>, rows: Int, columns: Int, into sums: DeviceSlice<Float>) {
+        precondition(rows * columns <= x.count && columns <= sums.count, "accumulateColumnSums: shapes outside the slices")
+        Kernels.accumulateColumnSums(pointer(x), rows: rows, columns: columns, into: pointer(sums))
+    }
+
+    // MARK: Interaction and loss
+
+    public func dotInteraction(_ shape: InteractionShape, input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int) {
+        precondition(rows * shape.inputWidth <= input.count && rows * shape.outputWidth <= output.count,
+                     "dotInteraction: batch outside the slices")
+        DotInteractionKernels.forward(shape, input: pointer(input), output: pointer(output), rows: rows)
+    }
+
+    public func dotInteractionBackward(_ shape: InteractionShape, input: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
+                                       inputGradient: DeviceSlice<Float>, rows: Int) {
+        precondition(rows * shape.inputWidth <= input.count && rows * shape.inputWidth <= inputGradient.count
+                     && rows * shape.outputWidth <= outputGradient.count, "dotInteractionBackward: batch outside the slices")
+        DotInteractionKernels.backward(shape, input: pointer(input), outputGradient: pointer(outputGradient),
+                                       inputGradient: pointer(inputGradient), rows: rows)
+    }
+
+    public func binaryCrossEntropy(logits: DeviceSlice<Float>, labels: DeviceSlice<Float>,
+                                   logitGradient: DeviceSlice<Float>?, count: Int, gradientScale: Float) -> Double {
+        precondition(count <= logits.count && count <= labels.count && count <= (logitGradient?.count ?? count),
+                     "binaryCrossEntropy: count outside the slices")
+        return LossKernels.binaryCrossEntropy(logits: pointer(logits), labels: pointer(labels),
+                                              logitGradient: logitGradient.map(pointer), count: count, gradientScale: gradientScale)
+    }
+
+    // MARK: Dense optimizers
+
+    public func sgdStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, learningRate: Float) {
+        precondition(values.count == gradients.count, "sgdStep: value/gradient size mismatch")
+        Kernels.axpy(-learningRate, pointer(gradients), pointer(values), count: values.count)
+    }
+
+    public func adagradStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, sums: DeviceSlice<Float>,
+                            learningRate: Float, epsilon: Float) {
+        precondition(values.count == gradients.count && values.count == sums.count, "adagradStep: size mismatch")
+        let p = pointer(values), g = pointer(gradients), s = pointer(sums)
+        for i in 0..<values.count {
+            s[i] += g[i] * g[i]
+            p[i] -= learningRate * g[i] / (s[i].squareRoot() + epsilon)
+        }
+    }
+
+    public func adamStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, first: DeviceSlice<Float>,
+                         second: DeviceSlice<Float>, step: AdamStep) {
+        precondition(values.count == gradients.count && values.count == first.count && values.count == second.count,
+                     "adamStep: size mismatch")
+        OptimizerKernels.adam(values: pointer(values), gradients: pointer(gradients), first: pointer(first),
+                              second: pointer(second), count: values.count, step: step)
+    }
+
+    // MARK: Embedding bags
+
+    /// The host addresses of a feature's bags.
+    @inline(__always)
+    final func hostBags(_ bags: EmbeddingBags) -> HostBags {
+        precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
+        return HostBags(ids: pointer(bags.ids), offsets: pointer(bags.offsets), rows: bags.rows, idCount: bags.idCount)
+    }
+
+    public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<Float>, dimension: Int,
+                              output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
+        guard bags.rows > 0 else { return }
+        precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
+        EmbeddingKernels.pool(hostBags(bags), table: pointer(table), dimension: dimension, output: pointer(output),
+                              outputStride: outputStride, mean: pooling == .mean)
+    }
+
+    public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<Float>, output: DeviceSlice<Float>) {
+        precondition(bags.rows <= output.count, "embeddingBagsAddingScalars: output outside its slice")
+        EmbeddingKernels.addScalars(hostBags(bags), table: pointer(table), output: pointer(output))
+    }
+
+    public func embeddingBagsScatterAdd(_ bags: EmbeddingBags, gradient: DeviceSlice<Float>, gradientStride: Int,
+                                        scale: Float, pooling: Pooling, into table: DeviceSlice<Float>, dimension: Int) {
+        guard bags.rows > 0 else { return }
+        precondition((bags.rows - 1) * gradientStride + dimension <= gradient.count, "embeddingBagsScatterAdd: gradient outside its slice")
+        EmbeddingKernels.scatterAdd(hostBags(bags), gradient: pointer(gradient), gradientStride: gradientStride, scale: scale,
+                                    mean: pooling == .mean, table: pointer(table), dimension: dimension)
+    }
+
+    public func accumulateBagGradients(_ bags: EmbeddingBags, gradient: DeviceSlice<Float>, gradientStride: Int,
+                                       pooling: Pooling, into rowGradient: SparseRowGradient) {
+        guard bags.rows > 0 else { return }
+        precondition(rowGradient.rowCount + bags.idCount <= rowGradient.capacity, "accumulateBagGradients: begin the gradient first")
+        var accumulator = rowAccumulator(rowGradient)
+        let host = hostBags(bags), g = pointer(gradient), d = rowGradient.dimension
+        for b in 0..<host.rows {
+            let start = Int(host.offsets[b]), end = Int(host.offsets[b &+ 1])
+            let source = g + b &* gradientStride
+            if pooling == .mean && end > start {
+                accumulator.accumulateScaled(rows: host.ids + start, count: end &- start, gradient: source,
+                                             scale: 1 / Float(end &- start), dimension: d)
+            } else {
+                for k in start..<end { accumulator.accumulate(row: Int(host.ids[k]), gradient: source) }
+            }
+        }
+        rowGradient.rowCount = accumulator.rowCount
+    }
+
+    final func rowAccumulator(_ gradient: SparseRowGradient) -> RowGradientAccumulator {
+        RowGradientAccumulator(slots: pointer(gradient.slotOfRow.whole), rowIDs: pointer(gradient.rowIDs.whole),
+                               values: pointer(gradient.values.whole), dimension: gradient.dimension, rowCount: gradient.rowCount)
+    }
+
+    // MARK: Rows named by (table, row) pairs
+
+    /// Per table, the address its global row 0 would have (row r at `+ r * dimension`).
+    private func rowBases(_ tables: [ShardRows?], dimension: Int) -> [UnsafeMutablePointer<Float>?] {
+        tables.map { shard in shard.map { pointer($0.weights) - $0.firstRow * dimension } }
+    }
+
+    public func gatherRows(_ tables: [ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+                           into output: DeviceSlice<Float>) {
+        guard count > 0 else { return }
+        precondition(2 * count <= pairs.count && count * dimension <= output.count, "gatherRows: count outside the slices")
+        EmbeddingKernels.gatherRows(rowBases(tables, dimension: dimension), pairs: pointer(pairs), count: count,
+                                    dimension: dimension, output: pointer(output))
+    }
+
+    public func scatterAddRows(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int, scale: Float,
+                               into tables: [ShardRows?], dimension: Int) {
+        guard count > 0 else { return }
+        precondition(2 * count <= pairs.count && count * dimension <= values.count, "scatterAddRows: count outside the slices")
+        EmbeddingKernels.scatterAddRows(pointer(values), pairs: pointer(pairs), count: count, scale: scale,
+                                        rowBases: rowBases(tables, dimension: dimension), dimension: dimension)
+    }
+
+    public func accumulateRowGradients(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int,
+                                       into gradients: [SparseRowGradient?], firstRows: [Int]) {
+        guard count > 0 else { return }
+        precondition(2 * count <= pairs.count, "accumulateRowGradients: count outside the pairs")
+        var accumulators = gradients.map { $0.map(rowAccumulator) }
+        let p = pointer(pairs), v = pointer(values)
+        for j in 0..<count {
+            let t = Int(p[2 &* j])
+            let d = accumulators[t]!.dimension
+            precondition((j + 1) * d <= values.count, "accumulateRowGradients: values outside their slice")
+            accumulators[t]!.accumulate(row: Int(p[2 &* j &+ 1]) &- firstRows[t], gradient: v + j &* d)
+        }
+        for (t, gradient) in gradients.enumerated() { gradient?.rowCount = accumulators[t]!.rowCount }
+    }
+
+    public func finishRowGradient(_ gradient: SparseRowGradient) {
+        let slots = pointer(gradient.slotOfRow.whole), rowIDs = pointer(gradient.rowIDs.whole)
+        for u in 0..<gradient.rowCount { slots[Int(rowIDs[u])] = -1 }
+    }
+
+    // MARK: Sparse optimizers
+
+    public func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<Float>, learningRate: Float) {
+        let d = gradient.dimension, w = pointer(table), ids = pointer(gradient.rowIDs.whole), g = pointer(gradient.values.whole)
+        for u in 0..<gradient.rowCount {
+            Kernels.axpy(-learningRate, g + u &* d, w + Int(ids[u]) &* d, count: d)
+        }
+    }
+
+    public func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<Float>, rowSums: DeviceSlice<Float>,
+                              learningRate: Float, epsilon: Float) {
+        let d = gradient.dimension, w = pointer(table), sums = pointer(rowSums)
+        let ids = pointer(gradient.rowIDs.whole), values = pointer(gradient.values.whole)
+        for u in 0..<gradient.rowCount {
+            let id = Int(ids[u]), g = values + u &* d
+            sums[id] += Kernels.dot(g, g, count: d) / Float(d)
+            let multiplier = -learningRate / (sums[id].squareRoot() + epsilon)
+            Kernels.axpy(multiplier, g, w + id &* d, count: d)
+        }
+    }
+
+    public func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<Float>, first: DeviceSlice<Float>,
+                           second: DeviceSlice<Float>, step: AdamStep) {
+        let d = gradient.dimension, w = pointer(table), m = pointer(first), v = pointer(second)
+        let ids = pointer(gradient.rowIDs.whole), values = pointer(gradient.values.whole)
+        for u in 0..<gradient.rowCount {
+            let row = Int(ids[u]) &* d
+            OptimizerKernels.adam(values: w + row, gradients: values + u &* d, first: m + row, second: v + row,
+                                  count: d, step: step)
+        }
+    }
+}

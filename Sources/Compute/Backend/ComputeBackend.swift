@@ -1,0 +1,206 @@
+/// Where the numbers of a model live and where its arithmetic runs.
+///
+/// A backend owns memory (allocation, host<->backend copies, synchronisation) and implements
+/// every numerical operation the models use, once. Layers, models, optimizers and embedding
+/// collections hold `DeviceBuffer`s and call these operations; they never do arithmetic in loops
+/// of their own and never address backend memory. Host code that must see numbers (checkpoints,
+/// fingerprints, metrics, logs) asks for an explicit copy.
+///
+/// Shapes are row-major. Operations are issued in order; `synchronize` waits for all of them
+/// (results read by a copy are always complete). Operations whose result is a host value (a loss,
+/// a count, a flag) return it complete.
+public protocol ComputeBackend: AnyObject, Sendable {
+    /// `cpu`, `separate-memory`, ...
+    var name: String { get }
+
+    // MARK: Memory
+
+    /// A zero-filled buffer of `count` elements.
+    func makeBuffer<Element: DeviceElement>(_ type: Element.Type, count: Int) -> DeviceBuffer<Element>
+    /// Frees what `handle` names (called by the buffer when it goes).
+    func release(_ handle: UInt)
+    /// Host -> backend copy of `source.count` elements.
+    func upload<Element: DeviceElement>(_ source: UnsafeBufferPointer<Element>, to destination: DeviceSlice<Element>)
+    /// Backend -> host copy of `source.count` elements.
+    func download<Element: DeviceElement>(_ source: DeviceSlice<Element>, into destination: UnsafeMutableBufferPointer<Element>)
+    /// The host address of `slice` when this backend's memory is host memory, nil otherwise.
+    /// For transports and file I/O that can work in place; compute code never asks.
+    func hostAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutablePointer<Element>?
+    /// Waits until every operation issued so far has finished.
+    func synchronize()
+
+    // MARK: Element-wise and copies
+
+    func fill(_ slice: DeviceSlice<Float>, with value: Float)
+    func fill(_ slice: DeviceSlice<Int32>, with value: Int32)
+    /// `destination = source` (same count).
+    func copy(_ source: DeviceSlice<Float>, to destination: DeviceSlice<Float>)
+    /// Copies `rows` rows of `columns` between strided matrices; a `sourceStride` of 0 repeats
+    /// one row.
+    func copyRows(from source: DeviceSlice<Float>, sourceStride: Int, to destination: DeviceSlice<Float>,
+                  destinationStride: Int, rows: Int, columns: Int)
+    /// `y += x` (same count).
+    func add(_ x: DeviceSlice<Float>, into y: DeviceSlice<Float>)
+    /// Whether every element is finite (no infinity, no NaN).
+    func allFinite(_ x: DeviceSlice<Float>) -> Bool
+
+    // MARK: Dense layers
+
+    /// `C = alpha op(A) op(B) + beta C`: op(A) is m x k, op(B) k x n, C m x n; `ld*` are row strides.
+    func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              a: DeviceSlice<Float>, lda: Int, b: DeviceSlice<Float>, ldb: Int,
+              beta: Float, c: DeviceSlice<Float>, ldc: Int)
+    /// The epilogue of a linear layer: `y[r, c] = act(y[r, c] + bias[c])`, act ReLU or identity.
+    func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool)
+    /// ReLU backward in place: `gradient[i] = 0` where `output[i] <= 0`.
+    func reluBackward(gradient: DeviceSlice<Float>, output: DeviceSlice<Float>, count: Int)
+    /// `sums[c] += sum over r of x[r, c]` (bias gradients).
+    func accumulateColumnSums(_ x: DeviceSlice<Float>, rows: Int, columns: Int, into sums: DeviceSlice<Float>)
+
+    // MARK: Interaction and loss
+
+    /// DLRM's dot interaction of (B, F, D) `input` into (B, [D +] F(F-1)/2) `output`.
+    func dotInteraction(_ shape: InteractionShape, input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int)
+    /// Its backward: dL/d(input) (overwritten) from dL/d(output).
+    func dotInteractionBackward(_ shape: InteractionShape, input: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
+                                inputGradient: DeviceSlice<Float>, rows: Int)
+    /// Binary cross-entropy on logits: returns the summed loss of `count` samples and, when
+    /// given, writes `gradientScale * (sigmoid(x) - y)` into `logitGradient`.
+    func binaryCrossEntropy(logits: DeviceSlice<Float>, labels: DeviceSlice<Float>,
+                            logitGradient: DeviceSlice<Float>?, count: Int, gradientScale: Float) -> Double
+
+    // MARK: Dense optimizers (element-wise over a whole parameter block)
+
+    func sgdStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, learningRate: Float)
+    /// `sums += g^2; p -= lr g / (sqrt(sums) + epsilon)`.
+    func adagradStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, sums: DeviceSlice<Float>,
+                     learningRate: Float, epsilon: Float)
+    func adamStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, first: DeviceSlice<Float>,
+                  second: DeviceSlice<Float>, step: AdamStep)
+
+    // MARK: Embedding bags
+
+    /// Pools each sample's bag: `output[b * outputStride ..< + dimension]` = sum (or mean) of
+    /// the rows `ids[offsets[b] ..< offsets[b + 1]]` of `table` (zero for an empty bag).
+    func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<Float>, dimension: Int,
+                       output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling)
+    /// Width-1 tables: `output[b] += sum of table[ids of bag b]` (the wide part's logits).
+    func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<Float>, output: DeviceSlice<Float>)
+    /// The reverse of `embeddingBags` added into `table`: every id's row gets
+    /// `scale * gradient[b]` (divided by the bag size with mean pooling) once per appearance.
+    /// With `scale = -learningRate` this is the fused SGD update of FBGEMM.
+    func embeddingBagsScatterAdd(_ bags: EmbeddingBags, gradient: DeviceSlice<Float>, gradientStride: Int,
+                                 scale: Float, pooling: Pooling, into table: DeviceSlice<Float>, dimension: Int)
+    /// Adds each id's share of `gradient[b]` to its row's entry of `rowGradient` (de-duplicated
+    /// in order of first appearance; sums in sample order).
+    func accumulateBagGradients(_ bags: EmbeddingBags, gradient: DeviceSlice<Float>, gradientStride: Int,
+                                pooling: Pooling, into rowGradient: SparseRowGradient)
+
+    // MARK: Rows named by (table, row) pairs (the exchange of sharded tables)
+
+    /// `output[j] = tables[pairs[2j]] row pairs[2j + 1]` for j < count.
+    func gatherRows(_ tables: [ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+                    into output: DeviceSlice<Float>)
+    /// `tables[pairs[2j]] row pairs[2j + 1] += scale * values[j]` for j < count, in order.
+    func scatterAddRows(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int, scale: Float,
+                        into tables: [ShardRows?], dimension: Int)
+    /// Adds `values[j]` to the entry of row pairs[2j + 1] in `gradients[pairs[2j]]`, in order.
+    func accumulateRowGradients(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int,
+                                into gradients: [SparseRowGradient?], firstRows: [Int])
+    /// Ends a gradient's accumulation: clears its row-to-slot map for the next batch.
+    func finishRowGradient(_ gradient: SparseRowGradient)
+
+    // MARK: Sparse optimizers (the rows of a `SparseRowGradient`)
+
+    func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<Float>, learningRate: Float)
+    /// Row-wise Adagrad: one sum per row of the mean squared gradient.
+    func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<Float>, rowSums: DeviceSlice<Float>,
+                       learningRate: Float, epsilon: Float)
+    /// Lazy Adam: the moments of touched rows only.
+    func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<Float>, first: DeviceSlice<Float>,
+                    second: DeviceSlice<Float>, step: AdamStep)
+}
+
+extension ComputeBackend {
+    public func makeFloats(_ count: Int) -> DeviceBuffer<Float> { makeBuffer(Float.self, count: count) }
+    public func makeIndices(_ count: Int) -> DeviceBuffer<Int32> { makeBuffer(Int32.self, count: count) }
+}
+
+/// Sum or mean of a bag's rows.
+public enum Pooling: String, Sendable, Codable {
+    case sum, mean
+}
+
+/// The sizes of a dot interaction: `featureCount` vectors of `dimension` per sample; with
+/// `passesFirstSlot` slot 0 is copied to the front of the output.
+public struct InteractionShape: Sendable, Equatable {
+    public let featureCount: Int
+    public let dimension: Int
+    public let passesFirstSlot: Bool
+
+    public init(featureCount: Int, dimension: Int, passesFirstSlot: Bool) {
+        self.featureCount = featureCount
+        self.dimension = dimension
+        self.passesFirstSlot = passesFirstSlot
+    }
+
+    public var pairCount: Int { featureCount * (featureCount - 1) / 2 }
+    public var inputWidth: Int { featureCount * dimension }
+    /// Where the dots start in each output row.
+    public var pairsOffset: Int { passesFirstSlot ? dimension : 0 }
+    public var outputWidth: Int { pairsOffset + pairCount }
+}
+
+/// One Adam update's constants: bias corrections folded into `stepSize` and
+/// `secondCorrection = 1 / sqrt(1 - beta2^t)`.
+public struct AdamStep: Sendable {
+    public let stepSize: Float
+    public let secondCorrection: Float
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+
+    public init(learningRate: Float, step: Int, beta1: Float, beta2: Float, epsilon: Float) {
+        let t = Double(step)
+        stepSize = learningRate / Float(1 - pow(Double(beta1), t))
+        secondCorrection = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+}
+
+/// The bags of one categorical feature for `rows` samples in backend memory (CSR): sample b
+/// owns `ids[offsets[b] ..< offsets[b + 1]]`.
+public struct EmbeddingBags: @unchecked Sendable {
+    public let ids: DeviceSlice<Int32>
+    public let offsets: DeviceSlice<Int32>
+    public let rows: Int
+    /// Ids in the bags (offsets[rows]), known on the host.
+    public let idCount: Int
+
+    public init(ids: DeviceSlice<Int32>, offsets: DeviceSlice<Int32>, rows: Int, idCount: Int) {
+        self.ids = ids
+        self.offsets = offsets
+        self.rows = rows
+        self.idCount = idCount
+    }
+}
+
+/// Rows of one table held by this process: `weights` (rows, dimension) holds global rows
+/// `firstRow ..< firstRow + rows`.
+public struct ShardRows: @unchecked Sendable {
+    public let weights: DeviceSlice<Float>
+    public let firstRow: Int
+
+    public init(weights: DeviceSlice<Float>, firstRow: Int) {
+        self.weights = weights
+        self.firstRow = firstRow
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

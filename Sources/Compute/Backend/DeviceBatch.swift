@@ -1,0 +1,55 @@
+/// A batch's inputs copied into backend memory: labels, dense features and each table's bags.
+///
+/// The data pipeline fills host `Batch`es; a model loads each one here before its forward (one
+/// copy per step, into buffers that grow and are reused). `host` stays readable for what is
+/// planned on the host, such as the routing of sharded lookups.
+public final class DeviceBatch: @unchecked Sendable {
+    public let backend: any ComputeBackend
+    public private(set) var host: Batch
+    public private(set) var size = 0
+    public let labels: DeviceBuffer<Float>
+    public let dense: DeviceBuffer<Float>
+    public private(set) var ids: [DeviceBuffer<Int32>]
+    public let offsets: [DeviceBuffer<Int32>]
+    private var idCounts: [Int]
+
+    public init(backend: any ComputeBackend, capacity: Int, denseFeatureCount: Int, tableCount: Int) {
+        self.backend = backend
+        host = Batch(capacity: 1, denseFeatureCount: denseFeatureCount, tableCount: tableCount)
+        labels = backend.makeFloats(capacity)
+        dense = backend.makeFloats(capacity * denseFeatureCount)
+        ids = (0..<tableCount).map { _ in backend.makeIndices(capacity) }
+        offsets = (0..<tableCount).map { _ in backend.makeIndices(capacity + 1) }
+        idCounts = Array(repeating: 0, count: tableCount)
+    }
+
+    public var capacity: Int { labels.count }
+    public var denseFeatureCount: Int { host.denseFeatureCount }
+
+    /// Copies `batch` in (its size at most `capacity`).
+    public func load(_ batch: Batch) {
+        precondition(batch.size <= capacity, "DeviceBatch: batch of \(batch.size) exceeds capacity \(capacity)")
+        precondition(batch.tableCount == ids.count && batch.denseFeatureCount == denseFeatureCount,
+                     "DeviceBatch: batch of another shape")
+        host = batch
+        size = batch.size
+        backend.upload(UnsafeBufferPointer(start: batch.labels.base, count: size), to: labels.slice(0, size))
+        let denseCount = size * denseFeatureCount
+        backend.upload(UnsafeBufferPointer(start: batch.dense.base, count: denseCount), to: dense.slice(0, denseCount))
+        for (t, feature) in batch.sparse.enumerated() {
+            let idCount = feature.idCount(samples: size)
+            if idCount > ids[t].count { ids[t] = backend.makeIndices(max(idCount, 2 * ids[t].count)) }
+            backend.upload(UnsafeBufferPointer(start: feature.ids.base, count: idCount), to: ids[t].slice(0, idCount))
+            backend.upload(UnsafeBufferPointer(start: feature.offsets.base, count: size + 1), to: offsets[t].slice(0, size + 1))
+            idCounts[t] = idCount
+        }
+    }
+
+    /// Table t's bags of the loaded batch.
+    public func bags(_ t: Int) -> EmbeddingBags {
+        EmbeddingBags(ids: ids[t].whole, offsets: offsets[t].whole, rows: size, idCount: idCounts[t])
+    }
+
+    public var labelSlice: DeviceSlice<Float> { labels.slice(0, size) }
+    public var denseSlice: DeviceSlice<Float> { dense.slice(0, size * denseFeatureCount) }
+}

@@ -1,0 +1,139 @@
+/// The host addresses of one feature's bags (CSR): sample b owns `ids[offsets[b] ..< offsets[b + 1]]`.
+struct HostBags {
+    let ids: UnsafeMutablePointer<Int32>
+    let offsets: UnsafeMutablePointer<Int32>
+    let rows: Int
+    let idCount: Int
+}
+
+/// Embedding-bag kernels over host memory.
+///
+/// Random rows of a large table miss the caches and a plain loop stalls on each miss, so the
+/// lookups prefetch `prefetchDistance` ids ahead.
+enum EmbeddingKernels {
+    static let prefetchDistance = 16
+
+    /// Sum (or mean) pooling of each bag into `output + b * outputStride`.
+    static func pool(_ bags: HostBags, table w: UnsafeMutablePointer<Float>, dimension: Int,
+                     output: UnsafeMutablePointer<Float>, outputStride: Int, mean: Bool) {
+        let ids = bags.ids, offsets = bags.offsets, idCount = bags.idCount
+        for k in 0..<min(prefetchDistance, idCount) { Kernels.prefetch(w + Int(ids[k]) &* dimension) }
+        for b in 0..<bags.rows {
+            let out = output + b &* outputStride
+            let start = Int(offsets[b]), end = Int(offsets[b &+ 1])
+            if start == end {
+                out.update(repeating: 0, count: dimension)
+                continue
+            }
+            for k in start..<end {
+                if k &+ prefetchDistance < idCount { Kernels.prefetch(w + Int(ids[k &+ prefetchDistance]) &* dimension) }
+                let row = w + Int(ids[k]) &* dimension
+                if k == start {
+                    Kernels.copy(row, to: out, count: dimension)
+                } else {
+                    Kernels.add(row, into: out, count: dimension)
+                }
+            }
+            if mean && end &- start > 1 {
+                let scale = 1 / Float(end &- start)
+                for c in 0..<dimension { out[c] *= scale }
+            }
+        }
+    }
+
+    /// `output[b] += sum of w[ids of bag b]` for width-1 tables.
+    static func addScalars(_ bags: HostBags, table w: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let ids = bags.ids, offsets = bags.offsets, idCount = bags.idCount
+        for b in 0..<bags.rows {
+            var sum: Float = 0
+            for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
+                if k &+ prefetchDistance < idCount { Kernels.prefetch(w + Int(ids[k &+ prefetchDistance])) }
+                sum += w[Int(ids[k])]
+            }
+            output[b] += sum
+        }
+    }
+
+    /// Every id's row += scale * gradient[b] (scale / bag size with mean pooling): SGD is linear
+    /// in the gradient, so a fused update needs no de-duplication.
+    static func scatterAdd(_ bags: HostBags, gradient: UnsafeMutablePointer<Float>, gradientStride: Int, scale: Float,
+                           mean: Bool, table w: UnsafeMutablePointer<Float>, dimension: Int) {
+        let ids = bags.ids, offsets = bags.offsets, idCount = bags.idCount
+        for b in 0..<bags.rows {
+            let source = gradient + b &* gradientStride
+            let start = Int(offsets[b]), end = Int(offsets[b &+ 1])
+            let rowScale = mean && end &- start > 1 ? scale / Float(end &- start) : scale
+            for k in start..<end {
+                if k &+ prefetchDistance < idCount {
+                    Kernels.prefetchForWrite(w + Int(ids[k &+ prefetchDistance]) &* dimension)
+                }
+                Kernels.axpy(rowScale, source, w + Int(ids[k]) &* dimension, count: dimension)
+            }
+        }
+    }
+
+    /// `output[j] = row pairs[2j + 1] of table pairs[2j]`, tables given by their row-0 addresses.
+    static func gatherRows(_ rowBases: [UnsafeMutablePointer<Float>?], pairs: UnsafeMutablePointer<Int32>, count: Int,
+                           dimension: Int, output: UnsafeMutablePointer<Float>) {
+        @inline(__always) func row(_ j: Int) -> UnsafeMutablePointer<Float> {
+            rowBases[Int(pairs[2 &* j])].unsafelyUnwrapped + Int(pairs[2 &* j &+ 1]) &* dimension
+        }
+        for j in 0..<count {
+            if j &+ prefetchDistance < count { Kernels.prefetch(row(j &+ prefetchDistance)) }
+            Kernels.copy(row(j), to: output + j &* dimension, count: dimension)
+        }
+    }
+
+    /// `row pairs[2j + 1] of table pairs[2j] += scale * values[j]`, in order of j.
+    static func scatterAddRows(_ values: UnsafeMutablePointer<Float>, pairs: UnsafeMutablePointer<Int32>, count: Int,
+                               scale: Float, rowBases: [UnsafeMutablePointer<Float>?], dimension: Int) {
+        @inline(__always) func row(_ j: Int) -> UnsafeMutablePointer<Float> {
+            rowBases[Int(pairs[2 &* j])].unsafelyUnwrapped + Int(pairs[2 &* j &+ 1]) &* dimension
+        }
+        for j in 0..<count {
+            if j &+ prefetchDistance < count { Kernels.prefetchForWrite(row(j &+ prefetchDistance)) }
+            Kernels.axpy(scale, values + j &* dimension, row(j), count: dimension)
+        }
+    }
+}
+
+/// De-duplicating accumulation into a sparse row gradient: a row-to-slot map gives each row's
+/// entry in one lookup, so the sums follow the order of contributions and are deterministic.
+struct RowGradientAccumulator {
+    let slots: UnsafeMutablePointer<Int32>
+    let rowIDs: UnsafeMutablePointer<Int32>
+    let values: UnsafeMutablePointer<Float>
+    let dimension: Int
+    var rowCount: Int
+
+    /// Adds `gradient` (dimension floats) to `row`'s entry, creating it on first use.
+    @inline(__always)
+    mutating func accumulate(row: Int, gradient source: UnsafePointer<Float>) {
+        let slot = Int(slots[row])
+        if slot < 0 {
+            slots[row] = Int32(truncatingIfNeeded: rowCount)
+            rowIDs[rowCount] = Int32(truncatingIfNeeded: row)
+            Kernels.copy(source, to: values + rowCount &* dimension, count: dimension)
+            rowCount &+= 1
+        } else {
+            Kernels.add(source, into: values + slot &* dimension, count: dimension)
+        }
+    }
+
+    /// Adds `scale * gradient` to the entries of `count` rows (one mean-pooled bag).
+    mutating func accumulateScaled(rows: UnsafeMutablePointer<Int32>, count: Int, gradient source: UnsafePointer<Float>,
+                                   scale: Float, dimension: Int) {
+        for k in 0..<count {
+            let row = Int(rows[k])
+            var slot = Int(slots[row])
+            if slot < 0 {
+                slot = rowCount
+                slots[row] = Int32(truncatingIfNeeded: slot)
+                rowIDs[slot] = Int32(truncatingIfNeeded: row)
+                (values + slot &* dimension).update(repeating: 0, count: dimension)
+                rowCount &+= 1
+            }
+            Kernels.axpy(scale, source, values + slot &* dimension, count: dimension)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Compute
+
+/// Which rows a rank asks of which rank for one batch, and which it was asked for: built by
+/// `route` in the forward of a batch and read again by the rows exchange and by backward.
+///
+/// Routing is planned on the host from the host batch; what the backend's lookups need (each
+/// id's send position, the pairs served) is then copied to backend memory.
+final class RequestRouting {
+    let backend: any ComputeBackend
+    /// Per table: `positionOfID` in backend memory.
+    private(set) var devicePositions: [DeviceBuffer<Int32>]
+    /// `receivedPairs` in backend memory.
+    private(set) var deviceReceivedPairs: DeviceBuffer<Int32>
+    /// Per table, per global row: the row's index among this batch's distinct requests, or -1.
+    let requestSlot: [IndexBuffer]
+    /// Per table: for each id position of the batch, the send position of its distinct row.
+    let positionOfID: [IndexBuffer]
+    private(set) var requestCount = 0
+    let requestTable = IndexBuffer(capacity: 1)
+    let requestRow = IndexBuffer(capacity: 1)
+    let requestOwner = IndexBuffer(capacity: 1)
+    /// Per request: its position in the send buffer.
+    let sendPosition = IndexBuffer(capacity: 1)
+    /// (table, row) pairs sent, by owner; and those received, by requester.
+    let sendPairs = IndexBuffer(capacity: 2)
+    let receivedPairs = IndexBuffer(capacity: 2)
+    /// Requests per rank, sent and received, and their offsets.
+    var sendCounts: [Int32]
+    var receiveCounts: [Int32]
+    var sendOffsets: [Int32]
+    var receiveOffsets: [Int32]
+    private var pairCounts: [Int32]
+    private var pairOffsets: [Int32]
+    private var receivedPairCounts: [Int32]
+    private var receivedPairOffsets: [Int32]
+    /// Requests this rank serves.
+    var served: Int { Int(receiveCounts.reduce(0, +)) }
+
+    /// - Parameter routed: per table, whether its ids are requested from other ranks (only those
+    ///   tables get a row-to-request map, of 4 bytes per row of the whole table).
+    init(backend: any ComputeBackend, tableRowCounts: [Int], batchCapacity: Int, worldSize: Int, routed: [Bool]) {
+        self.backend = backend
+        devicePositions = tableRowCounts.map { _ in backend.makeIndices(batchCapacity) }
+        deviceReceivedPairs = backend.makeIndices(2 * batchCapacity)
+        requestSlot = zip(tableRowCounts, routed).map { rows, isRouted in
+            let slots = IndexBuffer(capacity: isRouted ? rows : 1)
+            slots.base.update(repeating: -1, count: slots.capacity)
+            return slots
+        }
+        positionOfID = tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
+        let zeros = [Int32](repeating: 0, count: worldSize)
+        sendCounts = zeros
+        receiveCounts = zeros
+        sendOffsets = zeros
+        receiveOffsets = zeros
+        pairCounts = zeros
+        pairOffsets = zeros
+        receivedPairCounts = zeros
+        receivedPairOffsets = zeros
+    }
+
+    /// De-duplicates the ids of `batch` in the tables this rank does not hold whole, lays the
+    /// distinct (table, row) requests out by owner, and exchanges them (counts, then pairs).
+    func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator) throws {
+        let tables = (0..<plan.tables.count).filter { !plan.holdsWhole(table: $0, rank: rank) }
+        var totalIDs = 0
+        for t in tables { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
+        for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
+        requestCount = 0
+        for r in sendCounts.indices { sendCounts[r] = 0 }
+
+        // Distinct (table, row) pairs, each with its owner.
+        for t in tables {
+            let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
+            let slots = requestSlot[t].base, ids = feature.ids.base
+            positionOfID[t].reserve(n)
+            let positions = positionOfID[t].base
+            for k in 0..<n {
+                let row = Int(ids[k])
+                var request = Int(slots[row])
+                if request < 0 {
+                    request = requestCount
+                    slots[row] = Int32(request)
+                    let owner = plan.owner(ofRow: row, table: t, requester: rank)
+                    requestTable[request] = Int32(t)
+                    requestRow[request] = Int32(row)
+                    requestOwner[request] = Int32(owner)
+                    sendCounts[owner] += 1
+                    requestCount += 1
+                }
+                positions[k] = Int32(request)  // a request index for now; a send position below
+            }
+        }
+        // Lay requests out by owner: request -> send position.
+        writeOffsets(of: sendCounts, into: &sendOffsets)
+        var next = sendOffsets
+        sendPosition.reserve(requestCount)
+        sendPairs.reserve(2 * requestCount)
+        for request in 0..<requestCount {
+            let owner = Int(requestOwner[request])
+            let position = next[owner]
+            next[owner] += 1
+            sendPosition[request] = position
+            sendPairs[2 * Int(position)] = requestTable[request]
+            sendPairs[2 * Int(position) + 1] = requestRow[request]
+            // Clear the slot map for the next batch.
+            requestSlot[Int(requestTable[request])][Int(requestRow[request])] = -1
+        }
+        for t in tables {
+            let positions = positionOfID[t].base
+            for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
+        }
+
+        receiveCounts = try communicator.allToAll(sendCounts)
+        writeOffsets(of: receiveCounts, into: &receiveOffsets)
+        receivedPairs.reserve(2 * served)
+        for r in sendCounts.indices {
+            pairCounts[r] = 2 * sendCounts[r]
+            pairOffsets[r] = 2 * sendOffsets[r]
+            receivedPairCounts[r] = 2 * receiveCounts[r]
+            receivedPairOffsets[r] = 2 * receiveOffsets[r]
+        }
+        try communicator.allToAllV(send: sendPairs.base, sendCounts: pairCounts, sendOffsets: pairOffsets,
+                                   receive: receivedPairs.base, receiveCounts: receivedPairCounts,
+                                   receiveOffsets: receivedPairOffsets)
+        copyToBackend(batch, tables: tables)
+    }
+
+    /// Each routed table's id positions and the served pairs, into backend memory.
+    private func copyToBackend(_ batch: Batch, tables: [Int]) {
+        for t in tables {
+            let n = batch.sparse[t].idCount(samples: batch.size)
+            if devicePositions[t].count < n { devicePositions[t] = backend.makeIndices(2 * n) }
+            backend.upload(UnsafeBufferPointer(start: positionOfID[t].base, count: n), to: devicePositions[t].slice(0, n))
+        }
+        if deviceReceivedPairs.count < 2 * served { deviceReceivedPairs = backend.makeIndices(4 * served) }
+        backend.upload(UnsafeBufferPointer(start: receivedPairs.base, count: 2 * served), to: deviceReceivedPairs.slice(0, 2 * served))
+    }
+}
