@@ -112,7 +112,7 @@ public final class Trainer {
         log(.progress("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters on rank 0 "
             + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
             + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), global batch \(t.batchSize), "
-            + "\(worldSize) rank(s)"))
+            + "\(worldSize) rank(s), \(model.backend.name) backend"))
 
         let loader = BatchLoader(dataset: splits.train, batchSize: t.batchSize, shuffleSeed: t.shuffle ? UInt64(t.seed) : nil,
                                  dropLast: true, rank: communicator.rank, worldSize: worldSize, prefetch: true)
