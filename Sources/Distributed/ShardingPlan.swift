@@ -78,12 +78,13 @@ public struct ShardingPlan: Sendable, Equatable {
         }
     }
 
-    /// Whether `rank` holds every row of table `t` (a replica, or a whole table placed there).
-    public func holdsWhole(table t: Int, rank: Int) -> Bool {
+    /// Whether `rank` asks other ranks (or itself, through the exchange) for the rows of table
+    /// `t`: a table-wise table placed elsewhere, and every row-wise table.
+    public func isRequested(table t: Int, rank: Int) -> Bool {
         switch tables[t].placement {
-        case .replicated: return true
-        case .tableWise(let owner): return owner == rank
-        case .rowWise: return worldSize == 1
+        case .replicated: return false
+        case .tableWise(let owner): return owner != rank
+        case .rowWise: return true
         }
     }
 

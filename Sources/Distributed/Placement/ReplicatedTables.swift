@@ -1,10 +1,11 @@
 import Compute
 import NeuralNetwork
 
-/// Keeps replicated tables identical on every rank: each rank's row gradients of its batch
-/// slice go to every rank (an all-gather over all-to-all: the same buffer to all), and every
-/// rank applies all of them in rank order.
-final class ReplicaGradientExchange {
+/// Tables every rank holds whole: looked up locally, and kept identical on every rank by
+/// sharing the row gradients: each rank's row gradients of its batch slice go to every rank (an
+/// all-gather over all-to-all: the same buffer to all), and every rank applies all of them in
+/// rank order.
+final class ReplicatedTables: TablePlacement {
     /// Per table of the collection: this rank's replica, or nil for a table not replicated.
     private let tables: [EmbeddingTable?]
     private let communicator: Communicator
@@ -35,10 +36,23 @@ final class ReplicaGradientExchange {
 
     private var dimension: Int { tables.lazy.compactMap { $0 }.first?.dimension ?? 0 }
 
+    func pool(_ batch: DeviceBatch, output: DeviceSlice<Float>, layout: PooledLayout) {
+        for (t, table) in tables.enumerated() {
+            table?.forward(batch.bags(t), output: layout.start(ofTable: t, in: output), outputStride: layout.rowStride)
+        }
+    }
+
+    func addScalars(_ batch: DeviceBatch, output: DeviceSlice<Float>) {
+        for (t, table) in tables.enumerated() { table?.forwardAddingScalars(batch.bags(t), output: output) }
+    }
+
+    /// Replicas request nothing.
+    func addRequestGradients(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout) {}
+
     /// Collects each replica's row gradients of `batch`, exchanges them, and applies every
     /// rank's (by `mode`). Collective: every rank calls it for every batch.
-    func share(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
-               mode: EmbeddingBackwardMode) throws {
+    func applyOwnGradients(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
+                           mode: EmbeddingBackwardMode) throws {
         guard tables.contains(where: { $0 != nil }) else { return }
         let d = dimension, worldSize = communicator.size
         // This rank's row gradients: (table, row) pairs on the host, values in backend memory.

@@ -62,7 +62,7 @@ final class RequestRouting {
     /// De-duplicates the ids of `batch` in the tables this rank does not hold whole, lays the
     /// distinct (table, row) requests out by owner, and exchanges them (counts, then pairs).
     func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator) throws {
-        let tables = (0..<plan.tables.count).filter { !plan.holdsWhole(table: $0, rank: rank) }
+        let tables = (0..<plan.tables.count).filter { plan.isRequested(table: $0, rank: rank) }
         var totalIDs = 0
         for t in tables { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
         for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
