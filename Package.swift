@@ -36,18 +36,21 @@ let package = Package(
         .target(name: "DataPipeline", dependencies: ["Compute", "CZlib"], swiftSettings: vectorSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
         .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
+        // The YAML config: its sections, loading with overrides, validation.
+        .target(name: "Configuration", dependencies: [
+            "Compute", "DataPipeline", "Distributed", "NeuralNetwork", .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "Training", dependencies: [
-            "Compute", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
-            .product(name: "Yams", package: "Yams"),
+            "Compute", "Configuration", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
         ], swiftSettings: vectorSettings),
         // Throughput of training steps and of the data pipeline (`recsys-dist bench`, `bench-data`).
-        .target(name: "Benchmarks", dependencies: ["Compute", "DataPipeline", "Distributed", "NeuralNetwork", "Training"],
+        .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "NeuralNetwork", "Training"],
                 swiftSettings: vectorSettings),
         // Fuzzing of the readers of untrusted files (launch/fuzz.sh): libFuzzer when built with
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Benchmarks", "Checkpointing", "DataPipeline", "Distributed", "Training",
+            "Benchmarks", "Checkpointing", "Configuration", "DataPipeline", "Distributed", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,7 +60,7 @@ let package = Package(
         .testTarget(name: "DataPipelineTests", dependencies: ["Compute", "DataPipeline", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Distributed", "Training", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Configuration", "Distributed", "Training", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Configuration", "TestSupport", "Training"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Compute
+import Configuration
 import Distributed
 import NeuralNetwork
 

@@ -1,4 +1,5 @@
 import Checkpointing
+import Configuration
 import DataPipeline
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarks
+import Configuration
 import Distributed
 import Foundation
 import Training

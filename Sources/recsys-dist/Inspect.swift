@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpointing
+import Configuration
 import Foundation
 import Training
 

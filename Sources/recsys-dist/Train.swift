@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Distributed
 import Foundation
 import Training

@@ -1,3 +1,4 @@
+import Configuration
 import Distributed
 import Testing
 import Training

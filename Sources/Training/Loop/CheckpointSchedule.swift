@@ -1,3 +1,4 @@
+import Configuration
 import Dispatch
 
 /// When a run saves, as `checkpoint` says: every N steps, every S seconds (rank 0's clock

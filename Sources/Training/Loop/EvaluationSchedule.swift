@@ -1,3 +1,4 @@
+import Configuration
 /// Held-out evaluation during training, as `evaluation` and `checkpoint.keep_best` say: every N
 /// steps, keeping the best AUC seen, stopping early once the AUC reaches a target.
 struct EvaluationSchedule {

@@ -1,5 +1,6 @@
 import Checkpointing
 import Compute
+import Configuration
 import Foundation
 import DataPipeline
 import Dispatch
