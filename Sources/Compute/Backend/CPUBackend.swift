@@ -235,14 +235,14 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
 
     public func accumulateRowGradients(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int,
                                        into gradients: [SparseRowGradient?], firstRows: [Int]) {
-        guard count > 0 else { return }
-        precondition(2 * count <= pairs.count, "accumulateRowGradients: count outside the pairs")
+        guard count > 0, let d = gradients.lazy.compactMap({ $0?.dimension }).first else { return }
+        precondition(2 * count <= pairs.count && count * d <= values.count, "accumulateRowGradients: count outside the slices")
+        precondition(gradients.allSatisfy { $0 == nil || $0!.rowCount + count <= $0!.capacity },
+                     "accumulateRowGradients: begin the gradients first")
         var accumulators = gradients.map { $0.map(rowAccumulator) }
         let p = pointer(pairs), v = pointer(values)
         for j in 0..<count {
             let t = Int(p[2 &* j])
-            let d = accumulators[t]!.dimension
-            precondition((j + 1) * d <= values.count, "accumulateRowGradients: values outside their slice")
             accumulators[t]!.accumulate(row: Int(p[2 &* j &+ 1]) &- firstRows[t], gradient: v + j &* d)
         }
         for (t, gradient) in gradients.enumerated() { gradient?.rowCount = accumulators[t]!.rowCount }
