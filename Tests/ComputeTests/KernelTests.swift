@@ -81,6 +81,47 @@ import TestSupport
         #expect(table.toArray() == Array(values.prefix(6)) + [0, 0, 0, 0])
     }
 
+    /// ½ Σ_k((Σ_f v_fk)² − Σ_f v_fk²) is the sum of the pairwise dots; its backward is
+    /// g (Σ_g v_g − v_f); the cross layer's element-wise operations.
+    @Test(arguments: TestBackends.names)
+    func factorizationMachineAndElementwiseOperations(backendName: String) {
+        let backend = TestBackends.make(backendName)
+        let fields = 4, d = 3, stride = 14, rows = 2
+        let input = backend.makeFloats(rows * stride)
+        var random = TestRandom(seed: 3)
+        random.fill(input.whole)
+        let v = input.toArray()
+        let output = backend.makeFloats(rows)
+        output.copy(from: [1, -1])
+        backend.factorizationMachine(input: input.whole, rowStride: stride, fields: fields, dimension: d, rows: rows,
+                                     addingInto: output.whole)
+        let gradient = backend.makeFloats(rows), inputGradient = backend.makeFloats(rows * stride)
+        gradient.copy(from: [0.5, 2])
+        backend.factorizationMachineBackward(input: input.whole, rowStride: stride, fields: fields, dimension: d, rows: rows,
+                                             outputGradient: gradient.whole, addingInto: inputGradient.whole)
+        let result = output.toArray(), dv = inputGradient.toArray()
+        for b in 0..<rows {
+            func x(_ f: Int, _ k: Int) -> Float { v[b * stride + f * d + k] }
+            var pairs: Float = 0
+            for f in 0..<fields { for g in 0..<f { for k in 0..<d { pairs += x(f, k) * x(g, k) } } }
+            #expect(abs(result[b] - ([1, -1][b] + pairs)) < 1e-5)
+            for f in 0..<fields {
+                for k in 0..<d {
+                    let others = (0..<fields).filter { $0 != f }.reduce(Float(0)) { $0 + x($1, k) }
+                    #expect(abs(dv[b * stride + f * d + k] - [0.5, 2][b] * others) < 1e-5)
+                }
+            }
+            #expect(dv[(b * stride + fields * d)..<(b * stride + stride)].allSatisfy { $0 == 0 }, "columns past the fields untouched")
+        }
+
+        let a = backend.makeFloats(3), c = backend.makeFloats(3), out = backend.makeFloats(3)
+        a.copy(from: [1, 2, 3]); c.copy(from: [0.5, 0.5, 0.5])
+        backend.multiply(a.whole, a.whole, into: out.whole)
+        #expect(out.toArray() == [1, 4, 9])
+        backend.multiplyAdd(a.whole, out.whole, plus: c.whole, into: c.whole)
+        #expect(c.toArray() == [1.5, 8.5, 27.5])
+    }
+
     @Test func arenaLaysParametersOutAlignedAndNamed() {
         let arena = ParameterArena(backend: SeparateMemoryBackend())
         let first = arena.reserve("a/weight", shape: [3, 5])

@@ -89,10 +89,31 @@ import TestSupport
         try checkModel(model, batch: Self.makeBatch(denseCount: 0), sampledDenseIndices: 20)
     }
 
+    /// DCNv2: two cross layers of rank 2 over x0 of width 12 (bottom output and three tables).
     @Test(arguments: TestBackends.names)
-    func wideDeepGradients(backendName: String) throws {
+    func dcnv2Gradients(backendName: String) throws {
+        let architecture = DCNv2Architecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                                             bottomWidths: [8, 3], crossLayers: 2, crossRank: 2, topWidths: [6, 1])
+        let model = try DCNv2(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
+        #expect(model.cross.width == 12)
+        // b starts at zero; give it values so its products are exercised.
+        var random = TestRandom(seed: 6)
+        for entry in model.arena.entries where entry.name.hasSuffix("up/bias") { random.fill(model.arena.value(of: entry), scale: 0.3) }
+        try checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
+    }
+
+    @Test func dcnv2WithoutDenseFeaturesGradients() throws {
+        let architecture = DCNv2Architecture(denseFeatureCount: 0, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                                             bottomWidths: [], crossLayers: 1, crossRank: 3, topWidths: [4, 1])
+        let model = try DCNv2(architecture, batchCapacity: 6, seed: 42)
+        #expect(model.bottomMLP == nil && model.cross.width == 9)
+        try checkModel(model, batch: Self.makeBatch(denseCount: 0), sampledDenseIndices: 40)
+    }
+
+    @Test(arguments: TestBackends.names, [false, true])
+    func wideDeepGradients(backendName: String, factorizationMachine: Bool) throws {
         let architecture = WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
-                                                deepWidths: [7, 5, 1])
+                                                deepWidths: [7, 5, 1], factorizationMachine: factorizationMachine)
         let model = try WideDeep(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
         // The wide part starts at zero; give it values so its products are exercised.
         var random = TestRandom(seed: 4)

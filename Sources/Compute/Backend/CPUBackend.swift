@@ -76,6 +76,19 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
         Kernels.add(pointer(x), into: pointer(y), count: x.count)
     }
 
+    public func multiply(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, into output: DeviceSlice<Float>) {
+        precondition(a.count == b.count && a.count == output.count, "multiply: sizes differ")
+        let x = pointer(a), y = pointer(b), z = pointer(output)
+        for i in 0..<a.count { z[i] = x[i] * y[i] }
+    }
+
+    public func multiplyAdd(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, plus c: DeviceSlice<Float>,
+                            into output: DeviceSlice<Float>) {
+        precondition(a.count == b.count && a.count == c.count && a.count == output.count, "multiplyAdd: sizes differ")
+        let x = pointer(a), y = pointer(b), w = pointer(c), z = pointer(output)
+        for i in 0..<a.count { z[i] = x[i] * y[i] + w[i] }
+    }
+
     public func allFinite(_ x: DeviceSlice<Float>) -> Bool { Kernels.allFinite(pointer(x), count: x.count) }
 
     // MARK: Dense layers
@@ -121,6 +134,24 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
                      && rows * shape.outputWidth <= outputGradient.count, "dotInteractionBackward: batch outside the slices")
         DotInteractionKernels.backward(shape, input: pointer(input), outputGradient: pointer(outputGradient),
                                        inputGradient: pointer(inputGradient), rows: rows)
+    }
+
+    public func factorizationMachine(input: DeviceSlice<Float>, rowStride: Int, fields: Int, dimension: Int, rows: Int,
+                                     addingInto output: DeviceSlice<Float>) {
+        guard rows > 0 else { return }
+        precondition((rows - 1) * rowStride + fields * dimension <= input.count && rows <= output.count,
+                     "factorizationMachine: batch outside the slices")
+        FactorizationMachineKernels.forward(input: pointer(input), rowStride: rowStride, fields: fields, dimension: dimension,
+                                            rows: rows, output: pointer(output))
+    }
+
+    public func factorizationMachineBackward(input: DeviceSlice<Float>, rowStride: Int, fields: Int, dimension: Int, rows: Int,
+                                             outputGradient: DeviceSlice<Float>, addingInto inputGradient: DeviceSlice<Float>) {
+        guard rows > 0 else { return }
+        precondition((rows - 1) * rowStride + fields * dimension <= min(input.count, inputGradient.count) && rows <= outputGradient.count,
+                     "factorizationMachineBackward: batch outside the slices")
+        FactorizationMachineKernels.backward(input: pointer(input), rowStride: rowStride, fields: fields, dimension: dimension,
+                                             rows: rows, outputGradient: pointer(outputGradient), inputGradient: pointer(inputGradient))
     }
 
     public func binaryCrossEntropy(logits: DeviceSlice<Float>, labels: DeviceSlice<Float>,

@@ -41,6 +41,11 @@ public protocol ComputeBackend: AnyObject, Sendable {
                   destinationStride: Int, rows: Int, columns: Int)
     /// `y += x` (same count).
     func add(_ x: DeviceSlice<Float>, into y: DeviceSlice<Float>)
+    /// `output = a ⊙ b` element-wise (same count).
+    func multiply(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, into output: DeviceSlice<Float>)
+    /// `output = a ⊙ b + c` element-wise (same count; `output` may be `c`): a DCNv2 cross layer's
+    /// combination, and the accumulation of its input gradient.
+    func multiplyAdd(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, plus c: DeviceSlice<Float>, into output: DeviceSlice<Float>)
     /// Whether every element is finite (no infinity, no NaN).
     func allFinite(_ x: DeviceSlice<Float>) -> Bool
 
@@ -64,6 +69,13 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// Its backward: dL/d(input) (overwritten) from dL/d(output).
     func dotInteractionBackward(_ shape: InteractionShape, input: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
                                 inputGradient: DeviceSlice<Float>, rows: Int)
+    /// DeepFM's second-order term over the `fields` vectors of `dimension` at the start of each
+    /// row of `input` (rows `rowStride` apart): `output[b] += ½ Σ_k((Σ_f v_fk)² − Σ_f v_fk²)`.
+    func factorizationMachine(input: DeviceSlice<Float>, rowStride: Int, fields: Int, dimension: Int, rows: Int,
+                              addingInto output: DeviceSlice<Float>)
+    /// Its backward: `inputGradient[b, f, k] += outputGradient[b] (Σ_g v_gk − v_fk)`.
+    func factorizationMachineBackward(input: DeviceSlice<Float>, rowStride: Int, fields: Int, dimension: Int, rows: Int,
+                                      outputGradient: DeviceSlice<Float>, addingInto inputGradient: DeviceSlice<Float>)
     /// Binary cross-entropy on logits: returns the summed loss of `count` samples and, when
     /// given, writes `gradientScale * (sigmoid(x) - y)` into `logitGradient`.
     func binaryCrossEntropy(logits: DeviceSlice<Float>, labels: DeviceSlice<Float>,

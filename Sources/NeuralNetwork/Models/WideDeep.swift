@@ -7,17 +7,23 @@ public struct WideDeepArchitecture: Sendable, Equatable {
     public var embeddingDimension: Int
     /// Deep MLP widths after its input (T * D embeddings then the dense features); last is 1.
     public var deepWidths: [Int]
+    /// DeepFM: adds the factorisation machine's second-order term over the pooled embeddings
+    /// (the wide part is DeepFM's first-order term; FM and the deep MLP share the embeddings).
+    public var factorizationMachine: Bool
 
-    public init(denseFeatureCount: Int, tableRowCounts: [Int], embeddingDimension: Int, deepWidths: [Int]) {
+    public init(denseFeatureCount: Int, tableRowCounts: [Int], embeddingDimension: Int, deepWidths: [Int],
+                factorizationMachine: Bool = false) {
         self.denseFeatureCount = denseFeatureCount
         self.tableRowCounts = tableRowCounts
         self.embeddingDimension = embeddingDimension
         self.deepWidths = deepWidths
+        self.factorizationMachine = factorizationMachine
     }
 }
 
 /// Wide&Deep: logit = wide linear (ids and dense features) + deep MLP over the concatenated
-/// embeddings and dense features.
+/// embeddings and dense features. DeepFM (DeepCTR's convention) is the same model plus the
+/// factorisation machine's term ½ Σ_k((Σ_f v_fk)² − Σ_f v_fk²) over the pooled embeddings.
 public final class WideDeep: RecommendationModel, @unchecked Sendable {
     public let architecture: WideDeepArchitecture
     public let backend: any ComputeBackend
@@ -85,6 +91,10 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         let sum = logits.slice(0, rows)
         backend.copy(deep.slice(0, rows), to: sum)
         backend.add(wideLogits, into: sum)
+        if architecture.factorizationMachine {
+            backend.factorizationMachine(input: x, rowStride: width, fields: architecture.tableRowCounts.count, dimension: d,
+                                         rows: rows, addingInto: sum)
+        }
         return sum
     }
 
@@ -96,6 +106,12 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         onGradientsReady?(wide.dense.parameterRange)
         let dx = deepMLP.backward(input: deepInput.whole, rows: rows)!
         onGradientsReady?(deepMLP.parameterRange)
+        if architecture.factorizationMachine {
+            // The FM term reads the embeddings' columns of the deep input: its gradient joins theirs.
+            backend.factorizationMachineBackward(input: deepInput.whole, rowStride: deepInputWidth,
+                                                 fields: architecture.tableRowCounts.count, dimension: architecture.embeddingDimension,
+                                                 rows: rows, outputGradient: logitGradient, addingInto: dx)
+        }
         try embeddings.backward(inputs, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
     }
 }
