@@ -25,6 +25,9 @@ public enum ThroughputBenchmark {
         public var timedSteps = 50
         public var learningRate: Float = 0.1
         public var optimizer: OptimizerAlgorithm = .sgd
+        /// DCNv2's cross layers and their rank (the reference's `small`: 3 of rank 64).
+        public var crossLayers = 3
+        public var crossRank = 64
         public init() {}
     }
 
@@ -77,9 +80,17 @@ public enum ThroughputBenchmark {
             let dlrm = try DLRM(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
             model = dlrm
             mlps = [([dense, 512, 256, 64, d], false), ([dlrm.interaction.outputWidth, 512, 256, 1], true)]
-        case .wideDeep:
-            let architecture = WideDeepArchitecture(denseFeatureCount: dense, tableRowCounts: rows,
-                                                    embeddingDimension: d, deepWidths: [512, 256, 1])
+        case .dcnv2:
+            let architecture = DCNv2Architecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
+                                                 bottomWidths: [512, 256, 64, d], crossLayers: settings.crossLayers,
+                                                 crossRank: settings.crossRank, topWidths: [512, 256, 1])
+            let dcn = try DCNv2(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
+            model = dcn
+            mlps = [([dense, 512, 256, 64, d], false), ([dcn.cross.width, 512, 256, 1], true)]
+        case .wideDeep, .deepfm:
+            let architecture = WideDeepArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
+                                                    deepWidths: [512, 256, 1],
+                                                    factorizationMachine: settings.architecture == .deepfm)
             model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
             mlps = [([tables * d + dense, 512, 256, 1], true), ([dense, 1], false)]
         }
@@ -148,9 +159,17 @@ public enum ThroughputBenchmark {
             mlpFlops += mlpFlopsPerSample(mlp.sizes, firstLayerNeedsInputGradient: mlp.firstLayerNeedsInputGradient)
         }
         var totalFlops = mlpFlops
-        if settings.architecture == .dlrm {
+        switch settings.architecture {
+        case .dlrm:
             let f = Double(tables + 1)
             totalFlops += 3 * 2 * f * f * Double(d)  // interaction: forward and twice that backward
+        case .dcnv2:
+            // Per cross layer: two GEMMs of width x rank forward (4nr), four backward (8nr).
+            totalFlops += 12 * Double((tables + 1) * d * settings.crossRank * settings.crossLayers)
+        case .deepfm:
+            totalFlops += 3 * 3 * Double(tables * d)  // FM: sums and squares forward, twice that backward
+        case .wideDeep:
+            break
         }
         let peak = measureGemmPeak()
         let ceiling = peak * 1e9 / mlpFlops * Double(ranks)

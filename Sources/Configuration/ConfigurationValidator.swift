@@ -26,7 +26,7 @@ public enum ConfigurationValidator {
             }
         }
         switch m.architecture {
-        case .dlrm:
+        case .dlrm, .dcnv2:
             checkWidths(m.topMLP, "model.top_mlp")
             if c.data.denseFeatures > 0 {  // without dense features there is no bottom MLP
                 checkWidths(m.bottomMLP, "model.bottom_mlp")
@@ -34,9 +34,14 @@ public enum ConfigurationValidator {
                         "must end at model.embedding_dimension (\(m.embeddingDimension)), got \(m.bottomMLP.last ?? 0)")
             }
             require(m.topMLP.last == 1, "model.top_mlp", "must end at 1 (one logit), got \(m.topMLP.last ?? 0)")
-        case .wideDeep:
+        case .wideDeep, .deepfm:
             checkWidths(m.deepMLP, "model.deep_mlp")
             require(m.deepMLP.last == 1, "model.deep_mlp", "must end at 1 (one logit), got \(m.deepMLP.last ?? 0)")
+        }
+
+        if m.architecture == .dcnv2 {
+            require(m.crossLayers >= 1 && m.crossLayers <= 64, "model.cross_layers", "must be in 1...64, got \(m.crossLayers)")
+            require(m.crossRank >= 1 && m.crossRank <= 65_536, "model.cross_rank", "must be in 1...65536, got \(m.crossRank)")
         }
 
         let d = c.data

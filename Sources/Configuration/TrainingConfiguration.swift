@@ -48,6 +48,13 @@ public struct ModelSection: Codable, Sendable, Equatable {
         case dlrm
         /// Wide linear model plus deep MLP over the concatenated embeddings.
         case wideDeep = "wide_deep"
+        /// DLRM with DCNv2 low-rank cross layers instead of the dot interaction (MLPerf's DLRMv2).
+        case dcnv2
+        /// Wide&Deep plus a factorisation machine's second-order term over the embeddings.
+        case deepfm
+
+        /// Whether the model has a bottom and a top MLP (else a deep MLP and a wide part).
+        public var hasBottomAndTop: Bool { self == .dlrm || self == .dcnv2 }
     }
 
     public var architecture: Architecture
@@ -59,6 +66,9 @@ public struct ModelSection: Codable, Sendable, Equatable {
     public var bottomMLP: [Int]
     public var topMLP: [Int]
     public var deepMLP: [Int]
+    /// DCNv2: the number of cross layers and the rank of each.
+    public var crossLayers: Int
+    public var crossRank: Int
     static let defaultTableRows = 100_000
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -69,6 +79,8 @@ public struct ModelSection: Codable, Sendable, Equatable {
         case bottomMLP = "bottom_mlp"
         case topMLP = "top_mlp"
         case deepMLP = "deep_mlp"
+        case crossLayers = "cross_layers"
+        case crossRank = "cross_rank"
     }
 
     public init(from decoder: Decoder) throws {
@@ -85,6 +97,8 @@ public struct ModelSection: Codable, Sendable, Equatable {
         bottomMLP = try c.decodeIfPresent([Int].self, forKey: .bottomMLP) ?? [512, 256, 64, 16]
         topMLP = try c.decodeIfPresent([Int].self, forKey: .topMLP) ?? [512, 256, 1]
         deepMLP = try c.decodeIfPresent([Int].self, forKey: .deepMLP) ?? [512, 256, 1]
+        crossLayers = try c.decodeIfPresent(Int.self, forKey: .crossLayers) ?? 3
+        crossRank = try c.decodeIfPresent(Int.self, forKey: .crossRank) ?? 64
     }
 }
 
@@ -115,7 +129,8 @@ extension ModelSection {
                 entry("embedding_dimension", embeddingDimension, other.embeddingDimension),
                 entry("table_count", tableCount, other.tableCount), entry("table_rows", tableRows, other.tableRows),
                 entry("bottom_mlp", bottomMLP, other.bottomMLP), entry("top_mlp", topMLP, other.topMLP),
-                entry("deep_mlp", deepMLP, other.deepMLP)].compactMap { $0 }
+                entry("deep_mlp", deepMLP, other.deepMLP), entry("cross_layers", crossLayers, other.crossLayers),
+                entry("cross_rank", crossRank, other.crossRank)].compactMap { $0 }
     }
 }
 

@@ -29,10 +29,15 @@ public enum ModelFactory {
                                          embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
                                          topWidths: m.topMLP),
                         batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
-        case .wideDeep:
+        case .dcnv2:
+            return try DCNv2(DCNv2Architecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
+                                               embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
+                                               crossLayers: m.crossLayers, crossRank: m.crossRank, topWidths: m.topMLP),
+                             batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
+        case .wideDeep, .deepfm:
             return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures,
                                                  tableRowCounts: m.tableRows, embeddingDimension: m.embeddingDimension,
-                                                 deepWidths: m.deepMLP),
+                                                 deepWidths: m.deepMLP, factorizationMachine: m.architecture == .deepfm),
                             batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
         }
     }

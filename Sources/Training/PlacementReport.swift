@@ -48,7 +48,12 @@ public struct PlacementReport: Sendable {
             let hasDense = denseFeatures > 0, features = m.tableCount + (hasDense ? 1 : 0)
             denseParameterCount = (hasDense ? mlpParameters([denseFeatures] + m.bottomMLP) : 0)
                 + mlpParameters([(hasDense ? m.embeddingDimension : 0) + features * (features - 1) / 2] + m.topMLP)
-        case .wideDeep:
+        case .dcnv2:
+            collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension))]
+            let hasDense = denseFeatures > 0, width = (m.tableCount + (hasDense ? 1 : 0)) * m.embeddingDimension
+            denseParameterCount = (hasDense ? mlpParameters([denseFeatures] + m.bottomMLP) : 0)
+                + m.crossLayers * (2 * width * m.crossRank + width) + mlpParameters([width] + m.topMLP)
+        case .wideDeep, .deepfm:
             collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension)),
                            Collection(name: "wide", plan: plan(dimension: 1))]
             denseParameterCount = mlpParameters([m.tableCount * m.embeddingDimension + denseFeatures] + m.deepMLP)

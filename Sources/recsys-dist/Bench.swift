@@ -9,16 +9,25 @@ import Training
 enum BenchModel: String, ExpressibleByArgument, CaseIterable {
     case dlrm
     case wideDeep = "wide-deep"
+    case dcnv2
+    case deepfm
 
-    var architecture: ModelSection.Architecture { self == .dlrm ? .dlrm : .wideDeep }
+    var architecture: ModelSection.Architecture {
+        switch self {
+        case .dlrm: .dlrm
+        case .wideDeep: .wideDeep
+        case .dcnv2: .dcnv2
+        case .deepfm: .deepfm
+        }
+    }
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training throughput of DLRM \"small\" or Wide&Deep (26 tables, batch 2048) on synthetic data.",
+        abstract: "Measure training throughput of DLRM \"small\", Wide&Deep, DLRM-DCNv2 or DeepFM (26 tables, batch 2048) on synthetic data.",
         discussion: "Build in release mode (swift build -c release) before measuring.")
 
-    @Option(help: "dlrm or wide-deep.") var model: BenchModel = .dlrm
+    @Option(help: "dlrm, wide-deep, dcnv2 (3 cross layers of rank 64) or deepfm.") var model: BenchModel = .dlrm
     @Option(help: "OpenBLAS threads.") var threads = 1
     @Option(help: "Samples per rank and step (the global batch is this times the number of ranks).") var batchSize = 2048
     @Option(help: "Rows per embedding table.") var rows = 100_000

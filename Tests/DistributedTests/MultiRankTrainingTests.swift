@@ -22,6 +22,8 @@ import TestSupport
           bottom_mlp: [16, 8]
           top_mlp: [16, 1]
           deep_mlp: [16, 1]
+          cross_layers: 2
+          cross_rank: 8
         data:
           ids_per_sample: 2
           synthetic:
@@ -65,7 +67,7 @@ import TestSupport
         #expect(abs(a - b) <= relative * max(abs(a), abs(b), 1e-3), "\(what): \(a) vs \(b)")
     }
 
-    @Test(arguments: ["dlrm", "wide_deep"], ["table_wise", "row_wise", "replicated", "auto"])
+    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm"], ["table_wise", "row_wise", "replicated", "auto"])
     func sameModelWhateverTheNumberOfRanks(architecture: String, sharding: String) throws {
         let overrides = ["model.architecture=\(architecture)", "distributed.sharding=\(sharding)"]
         let single = try train(ranks: 1, overrides)
