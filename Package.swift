@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // C libraries, each behind a shim header for the macros Swift cannot import.
@@ -40,9 +41,18 @@ let package = Package(
         .target(name: "Configuration", dependencies: [
             "Compute", "DataPipeline", "Distributed", "NeuralNetwork", .product(name: "Yams", package: "Yams"),
         ]),
+        // Protocol-buffer messages generated from Sources/Protos/proto (launch/generate-protos.sh):
+        // ONNX models and TensorBoard events.
+        .target(name: "Protos", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["proto"]),
         .target(name: "Training", dependencies: [
-            "Compute", "Configuration", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
+            "Compute", "Configuration", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing", "Protos",
         ], swiftSettings: vectorSettings),
+        // A trained model as an ONNX graph (`recsys-dist export`).
+        .target(name: "Export", dependencies: [
+            "Checkpointing", "Compute", "Configuration", "NeuralNetwork", "Protos", "Training",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         // Throughput of training steps and of the data pipeline (`recsys-dist bench`, `bench-data`).
         .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "NeuralNetwork", "Training"],
                 swiftSettings: vectorSettings),
@@ -50,7 +60,7 @@ let package = Package(
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Benchmarks", "Checkpointing", "Configuration", "DataPipeline", "Distributed", "Training",
+            "Benchmarks", "Checkpointing", "Configuration", "DataPipeline", "Distributed", "Export", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -16,8 +16,9 @@ public enum CheckpointEvaluation {
     /// - Parameters:
     ///   - overrides: `key=value` changes to the stored config (e.g. another eval size).
     ///   - dataPath: a file to score whole, in the config's data format (default: its held-out split).
+    ///   - predictionsPath: where rank 0 writes every scored sample (`PredictionFile`), when given.
     public static func run(checkpoint directory: String, overrides: [String], dataPath: String? = nil,
-                           communicator: Communicator = LocalCommunicator()) throws -> Report {
+                           predictionsPath: String? = nil, communicator: Communicator = LocalCommunicator()) throws -> Report {
         let state = try TrainingCheckpoint.state(in: directory)
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)",
                                                           overrides: overrides)
@@ -26,7 +27,7 @@ public enum CheckpointEvaluation {
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
         let data = try DataSplits.loadEvaluation(configuration, path: dataPath)
         let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize,
-                                                communicator: communicator)
+                                                communicator: communicator, predictionsPath: predictionsPath)
         let planted = try data.plantedLogits.map { try BinaryClassificationMetrics.compute(logits: $0, labels: data.labels) }
         return Report(step: state.step, evaluation: evaluation, plantedEvaluation: planted)
     }

@@ -28,10 +28,15 @@ public enum Evaluator {
         return result
     }
 
-    /// Held-out metrics, computed on rank 0 and shared with every rank.
+    /// Held-out metrics, computed on rank 0 and shared with every rank; rank 0 also writes the
+    /// scored samples to `predictionsPath` when given (`PredictionFile`).
     public static func evaluate(_ model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
-                                communicator: Communicator = LocalCommunicator()) throws -> BinaryClassificationMetrics {
+                                communicator: Communicator = LocalCommunicator(),
+                                predictionsPath: String? = nil) throws -> BinaryClassificationMetrics {
         let scores = try logits(of: model, on: dataset, batchSize: batchSize, communicator: communicator)
+        if communicator.isRoot, let predictionsPath {
+            try PredictionFile.write(path: predictionsPath, samples: dataset, logits: scores)
+        }
         var values = [0.0, 0.0, 0.0]
         if communicator.isRoot {
             let metrics = try BinaryClassificationMetrics.compute(logits: scores, labels: dataset.labels)

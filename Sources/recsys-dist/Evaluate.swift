@@ -16,6 +16,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A data file to score whole: a record file, or text in the config's raw format (default: its held-out split).")
     var data: String?
 
+    @Option(help: "Write every scored sample to this file: label, probability, dense features, each table's ids.")
+    var predictions: String?
+
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -25,7 +28,7 @@ struct Evaluate: ParsableCommand {
         let report: CheckpointEvaluation.Report
         do {
             report = try CheckpointEvaluation.run(checkpoint: checkpoint, overrides: overrides, dataPath: data,
-                                                  communicator: communicator)
+                                                  predictionsPath: predictions, communicator: communicator)
         } catch {
             endJob(after: error, console: console, communicator: communicator)
         }

@@ -4,6 +4,6 @@ import ArgumentParser
 struct RecsysDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recsys-dist",
-        abstract: "Train and evaluate DLRM and Wide&Deep recommender models, data-parallel over MPI.",
-        subcommands: [Train.self, Evaluate.self, Inspect.self, ShowConfig.self, Preprocess.self, Plan.self, Bench.self, BenchData.self])
+        abstract: "Train, evaluate and export DLRM, Wide&Deep, DCNv2 and DeepFM recommender models, data-parallel over MPI.",
+        subcommands: [Train.self, Evaluate.self, ExportModel.self, Inspect.self, ShowConfig.self, Preprocess.self, Plan.self, Bench.self, BenchData.self])
 }

@@ -52,9 +52,10 @@ public final class LowRankCrossNetwork: @unchecked Sendable {
     public var output: DeviceSlice<Float> { outputs[layerCount - 1].whole }
     /// The arena slice holding every parameter of the cross layers.
     public var parameterRange: Range<Int> { offsets[0].down..<(offsets[layerCount - 1].bias + width) }
-    private func down(_ l: Int) -> DeviceSlice<Float> { arena.value(at: offsets[l].down, count: rank * width) }
-    private func up(_ l: Int) -> DeviceSlice<Float> { arena.value(at: offsets[l].up, count: width * rank) }
-    private func bias(_ l: Int) -> DeviceSlice<Float> { arena.value(at: offsets[l].bias, count: width) }
+    /// Layer l's U (rank, width), V (width, rank) and b (width).
+    public func down(_ l: Int) -> DeviceSlice<Float> { arena.value(at: offsets[l].down, count: rank * width) }
+    public func up(_ l: Int) -> DeviceSlice<Float> { arena.value(at: offsets[l].up, count: width * rank) }
+    public func bias(_ l: Int) -> DeviceSlice<Float> { arena.value(at: offsets[l].bias, count: width) }
 
     /// U and V ~ N(0, 2/(width + rank)) (TorchRec's Xavier normal), b = 0.
     public func initialize(using generator: inout SeededGenerator) {

@@ -43,6 +43,12 @@ public struct BinaryClassificationMetrics: Sendable, Equatable, Codable {
                                            count: logits.count)
     }
 
+    /// The click probability sigmoid(logit), in Double without overflow.
+    public static func probability(logit: Float) -> Double {
+        let x = Double(logit)
+        return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
+    }
+
     /// Exact AUC by sorting: the rank-sum (Mann-Whitney U) statistic with tied scores given
     /// their average rank. O(n log n).
     public static func auc(scores: [Float], labels: [Float]) throws -> Double {

@@ -58,6 +58,7 @@ public final class TensorBoardEventWriter {
 /// A file of the run directory could not be written.
 public struct DataWriteError: Error, CustomStringConvertible {
     public let path: String
+    public init(path: String) { self.path = path }
     public var description: String { "\(path): cannot write" }
 }
 

@@ -1,0 +1,62 @@
+import Checkpointing
+import Configuration
+import Distributed
+import Foundation
+import NeuralNetwork
+import Training
+
+/// Exports a checkpoint: rebuilds the model from the config it stores (every table whole, in
+/// this process), loads its weights and writes the ONNX model, optionally as a Triton model
+/// repository (`<repository>/<name>/config.pbtxt` and `<repository>/<name>/1/model.onnx`).
+public enum CheckpointExport {
+    /// - Parameters:
+    ///   - output: the model file, or with `triton` the model repository folder.
+    ///   - externalData: put the tables in a data file beside the model whatever their size.
+    ///   - name: the Triton model's name (default: the checkpoint's run folder).
+    public static func run(checkpoint directory: String, output: String, externalData: Bool, triton: Bool,
+                           name: String? = nil) throws -> OnnxExport.Report {
+        let state = try TrainingCheckpoint.state(in: directory)
+        let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)")
+        let model = try ModelFactory.makeModel(configuration, batchCapacity: 1, communicator: LocalCommunicator())
+        _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
+        let dense = configuration.data.denseFeatures, tables = configuration.model.tableCount
+        let description = "recsys-dist \(configuration.model.architecture.rawValue), step \(state.step) of \(directory). "
+            + (dense > 0 ? "Input dense: float32 [N, \(dense)]. " : "")
+            + "Input ids: int64 [N, \(tables), bag], each table's row ids, -1 where a bag is shorter. "
+            + "Output probability: float32 [N, 1]."
+        var path = output
+        if triton {
+            let modelName = name ?? URL(fileURLWithPath: directory).resolvingSymlinksInPath().deletingLastPathComponent().lastPathComponent
+            let folder = "\(output)/\(modelName)"
+            try FileManager.default.createDirectory(atPath: "\(folder)/1", withIntermediateDirectories: true)
+            try tritonConfiguration(name: modelName, denseFeatureCount: dense, tableCount: tables)
+                .write(toFile: "\(folder)/config.pbtxt", atomically: true, encoding: .utf8)
+            path = "\(folder)/1/model.onnx"
+        } else {
+            let folder = (output as NSString).deletingLastPathComponent
+            if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        }
+        return try OnnxExport.write(model, denseFeatureCount: dense, to: path, externalData: externalData, description: description)
+    }
+
+    /// Triton's model configuration for the ONNX Runtime backend (batch dimension explicit).
+    static func tritonConfiguration(name: String, denseFeatureCount: Int, tableCount: Int) -> String {
+        var inputs: [String] = []
+        if denseFeatureCount > 0 {
+            inputs.append("  { name: \"dense\" data_type: TYPE_FP32 dims: [ -1, \(denseFeatureCount) ] }")
+        }
+        inputs.append("  { name: \"ids\" data_type: TYPE_INT64 dims: [ -1, \(tableCount), -1 ] }")
+        return """
+            name: "\(name)"
+            platform: "onnxruntime_onnx"
+            max_batch_size: 0
+            input [
+            \(inputs.joined(separator: ",\n"))
+            ]
+            output [
+              { name: "probability" data_type: TYPE_FP32 dims: [ -1, 1 ] }
+            ]
+
+            """
+    }
+}
