@@ -3,10 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install-dependencies.sh
-# The TensorBoard test reads the event files with the real tensorboard package (from PyPI).
-if ! .venv-test/bin/python -c "import tensorboard" 2>/dev/null; then
+# The TensorBoard test reads the event files with the real tensorboard package, the export tests
+# score exported models with onnxruntime (both from PyPI).
+if ! .venv-test/bin/python -c "import tensorboard, onnxruntime, numpy" 2>/dev/null; then
     python3 -m venv .venv-test
-    .venv-test/bin/pip install --quiet tensorboard
+    .venv-test/bin/pip install --quiet tensorboard onnxruntime numpy
 fi
 swift build --build-tests
 swift test "$@"
