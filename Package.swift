@@ -47,6 +47,7 @@ let package = Package(
                 exclude: ["proto"]),
         .target(name: "Training", dependencies: [
             "Compute", "Configuration", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing", "Protos",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: vectorSettings),
         // A trained model as an ONNX graph (`recsys-dist export`).
         .target(name: "Export", dependencies: [
