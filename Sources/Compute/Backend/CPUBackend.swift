@@ -1,5 +1,3 @@
-import CBLAS
-
 /// The reference backend: host memory, OpenBLAS GEMMs and the SIMD kernels of `Kernels`.
 ///
 /// Every operation resolves its slices to addresses through `address(ofHandle:)`, the one place

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Where the numbers of a model live and where its arithmetic runs.
 ///
 /// A backend owns memory (allocation, host<->backend copies, synchronisation) and implements
@@ -210,9 +216,3 @@ public struct ShardRows: @unchecked Sendable {
         self.firstRow = firstRow
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
