@@ -69,6 +69,8 @@ public struct ModelSection: Codable, Sendable, Equatable {
     /// DCNv2: the number of cross layers and the rank of each.
     public var crossLayers: Int
     public var crossRank: Int
+    /// How a table's bag of ids is pooled: `sum` (DLRM's) or `mean`.
+    public var pooling: Pooling
     static let defaultTableRows = 100_000
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -81,6 +83,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
         case deepMLP = "deep_mlp"
         case crossLayers = "cross_layers"
         case crossRank = "cross_rank"
+        case pooling
     }
 
     public init(from decoder: Decoder) throws {
@@ -99,6 +102,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
         deepMLP = try c.decodeIfPresent([Int].self, forKey: .deepMLP) ?? [512, 256, 1]
         crossLayers = try c.decodeIfPresent(Int.self, forKey: .crossLayers) ?? 3
         crossRank = try c.decodeIfPresent(Int.self, forKey: .crossRank) ?? 64
+        pooling = try c.decodeIfPresent(Pooling.self, forKey: .pooling) ?? .sum
     }
 }
 
@@ -130,7 +134,8 @@ extension ModelSection {
                 entry("table_count", tableCount, other.tableCount), entry("table_rows", tableRows, other.tableRows),
                 entry("bottom_mlp", bottomMLP, other.bottomMLP), entry("top_mlp", topMLP, other.topMLP),
                 entry("deep_mlp", deepMLP, other.deepMLP), entry("cross_layers", crossLayers, other.crossLayers),
-                entry("cross_rank", crossRank, other.crossRank)].compactMap { $0 }
+                entry("cross_rank", crossRank, other.crossRank), entry("pooling", pooling.rawValue, other.pooling.rawValue)]
+            .compactMap { $0 }
     }
 }
 

@@ -27,17 +27,19 @@ public enum ModelFactory {
         case .dlrm:
             return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
                                          embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
-                                         topWidths: m.topMLP),
+                                         topWidths: m.topMLP, pooling: m.pooling),
                         batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
         case .dcnv2:
             return try DCNv2(DCNv2Architecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
                                                embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
-                                               crossLayers: m.crossLayers, crossRank: m.crossRank, topWidths: m.topMLP),
+                                               crossLayers: m.crossLayers, crossRank: m.crossRank, topWidths: m.topMLP,
+                                               pooling: m.pooling),
                              batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
         case .wideDeep, .deepfm:
             return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures,
                                                  tableRowCounts: m.tableRows, embeddingDimension: m.embeddingDimension,
-                                                 deepWidths: m.deepMLP, factorizationMachine: m.architecture == .deepfm),
+                                                 deepWidths: m.deepMLP, factorizationMachine: m.architecture == .deepfm,
+                                                 pooling: m.pooling),
                             batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
         }
     }

@@ -69,12 +69,12 @@ import TestSupport
         expectSameScores(scores, architecture)
     }
 
-    /// Without dense features the model has no `dense` input (and DLRM no bottom MLP); tables in
-    /// an external data file.
+    /// Without dense features the model has no `dense` input (and DLRM no bottom MLP); bags
+    /// mean-pooled; tables in an external data file.
     @Test(arguments: ["dlrm", "wide_deep"])
     func withoutDenseFeaturesAndWithExternalTables(architecture: String) throws {
         let scores = try exportAndScore(config: "quickstart.yaml",
-                                        Self.quickstart + ["model.architecture=\(architecture)", "data.dense_features=0",
+                                        Self.quickstart + ["model.architecture=\(architecture)", "data.dense_features=0", "model.pooling=mean",
                                                            "data.synthetic.eval_samples=5000"],
                                         name: "no-dense-\(architecture)", exportArguments: ["--external-data"], dense: 0)
         expectSameScores(scores, "\(architecture) without dense features")

@@ -10,9 +10,15 @@ import TestSupport
 /// backward, or collected and applied by the sparse optimizer); the pooled vectors and the
 /// updated rows (every shard, every replica) equal those of one process holding every table.
 /// Global batches of 7 (uneven slices) and 3 (with 4 ranks, one rank has no samples and requests
-/// nothing). The ranks run on the CPU backend and on the separate-memory backend.
+/// nothing). The ranks run on the CPU backend and on the separate-memory backend; sum pooling,
+/// and mean pooling once per case.
 @Suite struct PlacementExchangeTests {
     static let specification = EmbeddingSpecification(name: "embeddings", tableRowCounts: [3, 40, 300, 2000], dimension: 4, seed: 11)
+    static func specification(_ pooling: Pooling) -> EmbeddingSpecification {
+        var specification = Self.specification
+        specification.pooling = pooling
+        return specification
+    }
     static let learningRate: Float = 0.5
 
     /// Multi-hot bags (up to 3 ids, repeats within and across bags, empty bags) for `size` samples.
@@ -80,17 +86,19 @@ import TestSupport
         for size in [7, 3] {
             for backendName in TestBackends.names {
                 for fused in [true, false] {
-                    try check(strategy: strategy, ranks: ranks, size: size, backendName: backendName, fused: fused)
+                    try check(strategy: strategy, ranks: ranks, size: size, backendName: backendName, fused: fused, pooling: .sum)
                 }
             }
+            try check(strategy: strategy, ranks: ranks, size: size, backendName: "cpu", fused: false, pooling: .mean)
         }
     }
 
-    func check(strategy: ShardingPlan.Strategy, ranks: Int, size: Int, backendName: String, fused: Bool) throws {
-        let context = "\(strategy) on \(ranks) ranks, batch \(size), \(backendName), \(fused ? "fused" : "collected")"
+    func check(strategy: ShardingPlan.Strategy, ranks: Int, size: Int, backendName: String, fused: Bool, pooling: Pooling) throws {
+        let context = "\(strategy) on \(ranks) ranks, batch \(size), \(backendName), \(fused ? "fused" : "collected"), \(pooling)"
+        let specification = Self.specification(pooling)
         let bags = Self.globalBags(size: size), gradient = Self.outputGradient(size: size)
         let reference = CPUBackend()
-        let whole = try Self.run(LocalEmbeddings(Self.specification, backend: reference, batchCapacity: size), backend: reference,
+        let whole = try Self.run(LocalEmbeddings(specification, backend: reference, batchCapacity: size), backend: reference,
                                  batch: Self.batch(bags, samples: 0..<size), gradient: gradient, fused: true)
         let outcomes = try ThreadCommunicator.run(ranks: ranks) { communicator in
             let plan = ShardingPlan(tableRowCounts: Self.specification.tableRowCounts, dimension: Self.specification.dimension,
@@ -98,7 +106,7 @@ import TestSupport
             let slice = BatchLoader.slice(of: size, rank: communicator.rank, worldSize: communicator.size)
             let capacity = BatchLoader.slice(of: size, rank: 0, worldSize: communicator.size).count
             let backend = TestBackends.make(backendName)
-            let sharded = ShardedEmbeddings(Self.specification, plan: plan, communicator: communicator, backend: backend,
+            let sharded = ShardedEmbeddings(specification, plan: plan, communicator: communicator, backend: backend,
                                             batchCapacity: capacity)
             let mine = Array(gradient[(slice.lowerBound * Self.width)..<(slice.upperBound * Self.width)]) + [0]
             return (slice, try Self.run(sharded, backend: backend, batch: Self.batch(bags, samples: slice), gradient: mine,

@@ -12,9 +12,11 @@ public struct DCNv2Architecture: Sendable, Equatable {
     public var crossRank: Int
     /// Top MLP widths after the cross layers; the last must be 1.
     public var topWidths: [Int]
+    /// How each table's bag is pooled.
+    public var pooling: Pooling
 
     public init(denseFeatureCount: Int, tableRowCounts: [Int], embeddingDimension: Int, bottomWidths: [Int],
-                crossLayers: Int, crossRank: Int, topWidths: [Int]) {
+                crossLayers: Int, crossRank: Int, topWidths: [Int], pooling: Pooling = .sum) {
         self.denseFeatureCount = denseFeatureCount
         self.tableRowCounts = tableRowCounts
         self.embeddingDimension = embeddingDimension
@@ -22,6 +24,7 @@ public struct DCNv2Architecture: Sendable, Equatable {
         self.crossLayers = crossLayers
         self.crossRank = crossRank
         self.topWidths = topWidths
+        self.pooling = pooling
     }
 }
 
@@ -63,7 +66,8 @@ public final class DCNv2: RecommendationModel, @unchecked Sendable {
                                    widths: architecture.bottomWidths, reluOnLast: true, batchCapacity: batchCapacity,
                                    needsInputGradient: false) : nil
         embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
-                                                               dimension: d, seed: seed), backend, batchCapacity, nil)
+                                                               dimension: d, seed: seed, pooling: architecture.pooling),
+                                        backend, batchCapacity, nil)
         let width = (hasDense ? t + 1 : t) * d
         cross = LowRankCrossNetwork(arena: arena, name: "cross", width: width, rank: architecture.crossRank,
                                     layerCount: architecture.crossLayers, batchCapacity: batchCapacity)

@@ -10,14 +10,17 @@ public struct DLRMArchitecture: Sendable, Equatable {
     public var bottomWidths: [Int]
     /// Top MLP widths after the interaction; the last must be 1.
     public var topWidths: [Int]
+    /// How each table's bag is pooled.
+    public var pooling: Pooling
 
     public init(denseFeatureCount: Int, tableRowCounts: [Int], embeddingDimension: Int,
-                bottomWidths: [Int], topWidths: [Int]) {
+                bottomWidths: [Int], topWidths: [Int], pooling: Pooling = .sum) {
         self.denseFeatureCount = denseFeatureCount
         self.tableRowCounts = tableRowCounts
         self.embeddingDimension = embeddingDimension
         self.bottomWidths = bottomWidths
         self.topWidths = topWidths
+        self.pooling = pooling
     }
 }
 
@@ -61,7 +64,8 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
                                    widths: architecture.bottomWidths, reluOnLast: true, batchCapacity: batchCapacity,
                                    needsInputGradient: false) : nil
         embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
-                                                               dimension: d, seed: seed), backend, batchCapacity, nil)
+                                                               dimension: d, seed: seed, pooling: architecture.pooling),
+                                        backend, batchCapacity, nil)
         interaction = DotInteraction(backend: backend, featureCount: hasDense ? t + 1 : t, dimension: d, passesFirstSlot: hasDense)
         topMLP = MLP(arena: arena, name: "top_mlp", inputSize: interaction.outputWidth,
                      widths: architecture.topWidths, reluOnLast: false, batchCapacity: batchCapacity,

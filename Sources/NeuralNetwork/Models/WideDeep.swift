@@ -10,14 +10,17 @@ public struct WideDeepArchitecture: Sendable, Equatable {
     /// DeepFM: adds the factorisation machine's second-order term over the pooled embeddings
     /// (the wide part is DeepFM's first-order term; FM and the deep MLP share the embeddings).
     public var factorizationMachine: Bool
+    /// How each table's bag is pooled for the deep part (the wide part sums its weights).
+    public var pooling: Pooling
 
     public init(denseFeatureCount: Int, tableRowCounts: [Int], embeddingDimension: Int, deepWidths: [Int],
-                factorizationMachine: Bool = false) {
+                factorizationMachine: Bool = false, pooling: Pooling = .sum) {
         self.denseFeatureCount = denseFeatureCount
         self.tableRowCounts = tableRowCounts
         self.embeddingDimension = embeddingDimension
         self.deepWidths = deepWidths
         self.factorizationMachine = factorizationMachine
+        self.pooling = pooling
     }
 }
 
@@ -52,7 +55,8 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
                              tableCount: architecture.tableRowCounts.count)
         let d = architecture.embeddingDimension, t = architecture.tableRowCounts.count
         embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
-                                                               dimension: d, seed: seed), backend, batchCapacity, nil)
+                                                               dimension: d, seed: seed, pooling: architecture.pooling),
+                                        backend, batchCapacity, nil)
         let deepInputWidth = t * d + architecture.denseFeatureCount
         deepMLP = MLP(arena: arena, name: "deep_mlp", inputSize: deepInputWidth, widths: architecture.deepWidths,
                       reluOnLast: false, batchCapacity: batchCapacity, needsInputGradient: true)
