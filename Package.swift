@@ -49,6 +49,9 @@ let package = Package(
             "Compute", "Configuration", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing", "Protos",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: vectorSettings),
+        // The CUDA path's libraries, opened at run time (the binary links none), and its kernels as
+        // CUDA C++ compiled by NVRTC for the GPU found.
+        .target(name: "CUDA", resources: [.copy("Kernels")]),
         // A trained model as an ONNX graph (`recsys-dist export`).
         .target(name: "Export", dependencies: [
             "Checkpointing", "Compute", "Configuration", "NeuralNetwork", "Protos", "Training",
@@ -61,7 +64,7 @@ let package = Package(
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Benchmarks", "Checkpointing", "Configuration", "DataPipeline", "Distributed", "Export", "Training",
+            "Benchmarks", "Checkpointing", "Configuration", "CUDA", "DataPipeline", "Distributed", "Export", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -70,6 +73,7 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["Compute", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["Compute", "DataPipeline", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
+        .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Configuration", "Distributed", "Training", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Configuration", "TestSupport", "Training"]),

@@ -21,6 +21,8 @@ rm -rf "$root" "$out/recsys-dist.tar.xz"
 mkdir -p "$root/bin" "$root/lib" "$root/share"
 cp .build-bundle/release/recsys-dist "$root/bin/recsys-dist"
 strip "$root/bin/recsys-dist"
+# Resources (the CUDA kernels' sources) are found beside the executable.
+cp -a .build-bundle/release/*.resources "$root/bin/"
 cp "$(readlink -f /usr/bin/orterun)" "$root/bin/orterun"
 cp "$(readlink -f /usr/bin/orted)" "$root/bin/orted"
 # OpenMPI finds its plugins and help files under OPAL_PREFIX in the layout it was configured with.

@@ -1,0 +1,82 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A CUDA library opened at run time: the binary links none, so every build and CI run without
+/// CUDA. Searched in the folders of `RECSYS_CUDA_LIBRARY_PATH` (colon-separated) first, then by
+/// name through the dynamic loader (LD_LIBRARY_PATH, the ld.so cache), then in the CUDA toolkit's
+/// folders and the `nvidia/*/lib` folders of Python's site-packages (where pip puts NVRTC, cuBLAS
+/// and NCCL).
+public struct CUDALibrary: @unchecked Sendable {
+    public let path: String
+    private let handle: UnsafeMutableRawPointer
+
+    /// Opens the first of `names` found; `purpose` names what it is for in the error.
+    public static func open(_ names: [String], purpose: String) throws -> CUDALibrary {
+        let environment = ProcessInfo.processInfo.environment
+        let first = (environment["RECSYS_CUDA_LIBRARY_PATH"] ?? "").split(separator: ":").map(String.init)
+        let folders = first + [""] + standardFolders(environment: environment)
+        for folder in folders {
+            for name in names {
+                let path = folder.isEmpty ? name : "\(folder)/\(name)"
+                if let handle = dlopen(path, RTLD_NOW | RTLD_GLOBAL) { return CUDALibrary(path: path, handle: handle) }
+            }
+        }
+        throw CUDAError.missingLibrary(names: names, purpose: purpose,
+                                       searched: ["RECSYS_CUDA_LIBRARY_PATH", "LD_LIBRARY_PATH", "the ld.so cache"] + folders.filter { !$0.isEmpty })
+    }
+
+    /// The function `name` of this library as a C function pointer of type `T`.
+    public func symbol<T>(_ name: String, as type: T.Type) throws -> T {
+        guard let address = dlsym(handle, name) else { throw CUDAError.missingSymbol(name: name, library: path) }
+        return unsafeBitCast(address, to: type)
+    }
+
+    /// The CUDA toolkit's library folders and every `nvidia/*/lib` of the Python environments
+    /// found (the active virtual environment, the system's, the user's).
+    static func standardFolders(environment: [String: String]) -> [String] {
+        var folders = ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib64"]
+        var libraryRoots = ["/usr/lib", "/usr/local/lib"]
+        if let venv = environment["VIRTUAL_ENV"] { libraryRoots.insert("\(venv)/lib", at: 0) }
+        if let home = environment["HOME"] { libraryRoots.append("\(home)/.local/lib") }
+        let files = FileManager.default
+        for root in libraryRoots {
+            for python in ((try? files.contentsOfDirectory(atPath: root)) ?? []).filter({ $0.hasPrefix("python3") }).sorted() {
+                for packages in ["site-packages", "dist-packages"] {
+                    let nvidia = "\(root)/\(python)/\(packages)/nvidia"
+                    for component in ((try? files.contentsOfDirectory(atPath: nvidia)) ?? []).sorted() {
+                        let lib = "\(nvidia)/\(component)/lib"
+                        if files.fileExists(atPath: lib) { folders.append(lib) }
+                    }
+                }
+            }
+        }
+        return folders
+    }
+}
+
+/// What can go wrong on the CUDA path; each description is one line.
+public enum CUDAError: Error, CustomStringConvertible, Equatable {
+    case missingLibrary(names: [String], purpose: String, searched: [String])
+    case missingSymbol(name: String, library: String)
+    case driver(call: String, code: Int32)
+    case nvrtc(call: String, code: Int32)
+    case compilation(file: String, architecture: String, log: String)
+
+    public var description: String {
+        switch self {
+        case let .missingLibrary(names, purpose, searched):
+            "no \(purpose): \(names[0]) not found (searched \(searched.joined(separator: ", ")))"
+        case let .missingSymbol(name, library):
+            "\(library) has no \(name)"
+        case let .driver(call, code):
+            "CUDA driver: \(call) failed with error \(code)"
+        case let .nvrtc(call, code):
+            "NVRTC: \(call) failed with error \(code)"
+        case let .compilation(file, architecture, log):
+            "\(file): NVRTC cannot compile it for \(architecture): "
+                + log.split(separator: "\n").filter { !$0.isEmpty }.prefix(3).joined(separator: " | ")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+// Element-wise, dense-layer, loss and dense-optimizer kernels of the CUDA backend: one entry
+// point per ComputeBackend operation (see Sources/Compute/Backend/ComputeBackend.swift).
+// Row-major shapes; counts are 64-bit; every kernel walks its range with a grid-stride loop, so
+// any launch size covers it. Compiled at start by NVRTC for the device found.
+
+#define GRID_STRIDE(i, n) for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)gridDim.x * blockDim.x)
+
+extern "C" __global__ void fill_f32(float* x, float value, long n) {
+    GRID_STRIDE(i, n) x[i] = value;
+}
+
+extern "C" __global__ void fill_i32(int* x, int value, long n) {
+    GRID_STRIDE(i, n) x[i] = value;
+}
+
+// destination[r * destinationStride + c] = source[r * sourceStride + c]; a source stride of 0
+// repeats one row.
+extern "C" __global__ void copy_rows(const float* source, long sourceStride, float* destination, long destinationStride,
+                                     long rows, long columns) {
+    GRID_STRIDE(i, rows * columns) {
+        long r = i / columns, c = i % columns;
+        destination[r * destinationStride + c] = source[r * sourceStride + c];
+    }
+}
+
+// y += x
+extern "C" __global__ void add_f32(const float* x, float* y, long n) {
+    GRID_STRIDE(i, n) y[i] += x[i];
+}
+
+// output = a * b
+extern "C" __global__ void multiply_f32(const float* a, const float* b, float* output, long n) {
+    GRID_STRIDE(i, n) output[i] = a[i] * b[i];
+}
+
+// output = a * b + c (output may be c)
+extern "C" __global__ void multiply_add_f32(const float* a, const float* b, const float* c, float* output, long n) {
+    GRID_STRIDE(i, n) output[i] = __fadd_rn(__fmul_rn(a[i], b[i]), c[i]);
+}
+
+// *flag = 1 when any element is infinite or NaN (flag zeroed by the caller).
+extern "C" __global__ void flag_non_finite(const float* x, long n, int* flag) {
+    GRID_STRIDE(i, n) {
+        if (!isfinite(x[i])) atomicExch(flag, 1);
+    }
+}
+
+// y[r, c] = act(y[r, c] + bias[c]), act ReLU when relu != 0.
+extern "C" __global__ void add_bias(float* y, const float* bias, long rows, long columns, int relu) {
+    GRID_STRIDE(i, rows * columns) {
+        float value = y[i] + bias[i % columns];
+        y[i] = relu ? fmaxf(value, 0.0f) : value;
+    }
+}
+
+// gradient[i] = 0 where output[i] <= 0.
+extern "C" __global__ void relu_backward(float* gradient, const float* output, long n) {
+    GRID_STRIDE(i, n) {
+        if (!(output[i] > 0.0f)) gradient[i] = 0.0f;
+    }
+}
+
+// sums[c] += sum over r of x[r, c]: one thread per column, rows in order (deterministic).
+extern "C" __global__ void column_sums(const float* x, long rows, long columns, float* sums) {
+    GRID_STRIDE(c, columns) {
+        float total = 0.0f;
+        for (long r = 0; r < rows; r++) total += x[r * columns + c];
+        sums[c] += total;
+    }
+}
+
+// Binary cross-entropy on logits: adds the summed loss to *loss (a double, zeroed by the
+// caller) and, when gradient is not null, writes scale * (sigmoid(x) - y).
+extern "C" __global__ void binary_cross_entropy(const float* logits, const float* labels, float* gradient, long n, float scale,
+                                                double* loss) {
+    __shared__ double partial[256];
+    double total = 0.0;
+    GRID_STRIDE(i, n) {
+        float x = logits[i], y = labels[i];
+        total += (double)(fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x))));
+        if (gradient) {
+            float sigmoid = x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+            gradient[i] = (sigmoid - y) * scale;
+        }
+    }
+    partial[threadIdx.x] = total;
+    __syncthreads();
+    for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
+        if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(loss, partial[0]);
+}
+
+// p -= learningRate * g
+extern "C" __global__ void sgd_step(float* p, const float* g, float learningRate, long n) {
+    GRID_STRIDE(i, n) p[i] -= learningRate * g[i];
+}
+
+// s += g^2; p -= learningRate * g / (sqrt(s) + epsilon)
+extern "C" __global__ void adagrad_step(float* p, const float* g, float* s, float learningRate, float epsilon, long n) {
+    GRID_STRIDE(i, n) {
+        s[i] += g[i] * g[i];
+        p[i] -= learningRate * g[i] / (sqrtf(s[i]) + epsilon);
+    }
+}
+
+// Adam with the bias corrections folded into stepSize and secondCorrection (AdamStep).
+extern "C" __global__ void adam_step(float* p, const float* g, float* m, float* v, float stepSize, float secondCorrection,
+                                     float beta1, float beta2, float epsilon, long n) {
+    GRID_STRIDE(i, n) {
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+        p[i] -= stepSize * m[i] / (sqrtf(v[i]) * secondCorrection + epsilon);
+    }
+}
+
+// DeepFM's term: output[b] += 0.5 * sum_k((sum_f v_fk)^2 - sum_f v_fk^2), one thread per row.
+extern "C" __global__ void factorization_machine(const float* input, long rowStride, int fields, int dimension, long rows,
+                                                 float* output) {
+    GRID_STRIDE(b, rows) {
+        const float* v = input + b * rowStride;
+        float total = 0.0f;
+        for (int k = 0; k < dimension; k++) {
+            float sum = 0.0f, squares = 0.0f;
+            for (int f = 0; f < fields; f++) {
+                float value = v[f * dimension + k];
+                sum += value;
+                squares += value * value;
+            }
+            total += sum * sum - squares;
+        }
+        output[b] += 0.5f * total;
+    }
+}
+
+// Its backward: inputGradient[b, f, k] += outputGradient[b] * (sum_g v_gk - v_fk), one thread per (b, k).
+extern "C" __global__ void factorization_machine_backward(const float* input, long rowStride, int fields, int dimension,
+                                                          long rows, const float* outputGradient, float* inputGradient) {
+    GRID_STRIDE(i, rows * dimension) {
+        long b = i / dimension;
+        int k = (int)(i % dimension);
+        const float* v = input + b * rowStride;
+        float* dv = inputGradient + b * rowStride;
+        float sum = 0.0f;
+        for (int f = 0; f < fields; f++) sum += v[f * dimension + k];
+        float g = outputGradient[b];
+        for (int f = 0; f < fields; f++) dv[f * dimension + k] += g * (sum - v[f * dimension + k]);
+    }
+}

@@ -1,0 +1,150 @@
+// Embedding-bag, row-exchange and sparse-optimizer kernels of the CUDA backend. A feature's bags
+// are CSR: sample b owns ids[offsets[b] .. offsets[b + 1]). Tables of a sharded collection are
+// passed as a device array of row-0 addresses (row r of table t at rowBases[t] + r * dimension,
+// null for a table not held here) and rows named by (table, row) pairs.
+
+#define GRID_STRIDE(i, n) for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)gridDim.x * blockDim.x)
+
+// output[b * outputStride + k] = sum (or mean) of the bag's rows; zero for an empty bag. One
+// thread per (sample, lane): a warp reads a row's consecutive lanes.
+extern "C" __global__ void embedding_bags(const float* table, int dimension, const int* ids, const int* offsets, long rows,
+                                          float* output, long outputStride, int mean) {
+    GRID_STRIDE(e, rows * dimension) {
+        long b = e / dimension;
+        int k = (int)(e % dimension);
+        int start = offsets[b], end = offsets[b + 1];
+        float total = 0.0f;
+        for (int n = start; n < end; n++) total += table[(long)ids[n] * dimension + k];
+        if (mean && end - start > 1) total /= (float)(end - start);
+        output[b * outputStride + k] = total;
+    }
+}
+
+// Width-1 tables: output[b] += sum of table[ids of bag b].
+extern "C" __global__ void embedding_bags_add_scalars(const float* table, const int* ids, const int* offsets, long rows,
+                                                      float* output) {
+    GRID_STRIDE(b, rows) {
+        float total = 0.0f;
+        for (int n = offsets[b]; n < offsets[b + 1]; n++) total += table[ids[n]];
+        output[b] += total;
+    }
+}
+
+// Every id's row += scale * gradient[b] (divided by the bag size with mean pooling); atomic,
+// since ids repeat. One thread per (sample, lane).
+extern "C" __global__ void embedding_bags_scatter_add(const float* gradient, long gradientStride, const int* ids,
+                                                      const int* offsets, long rows, float scale, int mean, float* table,
+                                                      int dimension) {
+    GRID_STRIDE(e, rows * dimension) {
+        long b = e / dimension;
+        int k = (int)(e % dimension);
+        int start = offsets[b], end = offsets[b + 1];
+        float g = gradient[b * gradientStride + k] * ((mean && end - start > 1) ? scale / (float)(end - start) : scale);
+        for (int n = start; n < end; n++) atomicAdd(&table[(long)ids[n] * dimension + k], g);
+    }
+}
+
+// De-duplication, pass 1: each row not yet in the gradient claims the next entry. slotOfRow is
+// -1 for rows absent, -2 while claimed this pass; rowIDs[count .. ) receives the new rows (in no
+// particular order) and *count grows. rows[n] - rowOffset is the local row.
+extern "C" __global__ void claim_rows(const int* rows, long n, int rowOffset, int* slotOfRow, int* rowIDs, int* count) {
+    GRID_STRIDE(i, n) {
+        int row = rows[i] - rowOffset;
+        if (atomicCAS(&slotOfRow[row], -1, -2) == -1) rowIDs[atomicAdd(count, 1)] = row;
+    }
+}
+
+// Pass 2: the claimed rows [from, to) learn their entry, whose gradient starts at zero.
+extern "C" __global__ void set_slots(const int* rowIDs, long from, long to, int* slotOfRow, float* values, int dimension) {
+    GRID_STRIDE(i, (to - from) * dimension) {
+        long u = from + i / dimension;
+        if (i % dimension == 0) slotOfRow[rowIDs[u]] = (int)u;
+        values[u * dimension + i % dimension] = 0.0f;
+    }
+}
+
+// Pass 3: each id's share of gradient[b] added to its row's entry (atomically).
+extern "C" __global__ void accumulate_bag_gradients(const float* gradient, long gradientStride, const int* ids,
+                                                    const int* offsets, long rows, int mean, const int* slotOfRow,
+                                                    float* values, int dimension) {
+    GRID_STRIDE(e, rows * dimension) {
+        long b = e / dimension;
+        int k = (int)(e % dimension);
+        int start = offsets[b], end = offsets[b + 1];
+        float g = gradient[b * gradientStride + k] * ((mean && end - start > 1) ? 1.0f / (float)(end - start) : 1.0f);
+        for (int n = start; n < end; n++) atomicAdd(&values[(long)slotOfRow[ids[n]] * dimension + k], g);
+    }
+}
+
+// values[j] added to the entry of its (table, row) pair's row, in the table's gradient; the
+// entries were claimed and set by the passes above, run per table on that table's pairs.
+extern "C" __global__ void accumulate_row_gradients(const float* values, const int* localRows, long n, const int* slotOfRow,
+                                                    float* gradient, int dimension) {
+    GRID_STRIDE(e, n * dimension) {
+        long j = e / dimension;
+        int k = (int)(e % dimension);
+        atomicAdd(&gradient[(long)slotOfRow[localRows[j]] * dimension + k], values[e]);
+    }
+}
+
+// Clears the slots of the gradient's rows for the next batch.
+extern "C" __global__ void reset_slots(const int* rowIDs, long count, int* slotOfRow) {
+    GRID_STRIDE(u, count) slotOfRow[rowIDs[u]] = -1;
+}
+
+// output[j] = row pairs[2j + 1] of table pairs[2j].
+extern "C" __global__ void gather_rows(float* const* rowBases, const int* pairs, long count, int dimension, float* output) {
+    GRID_STRIDE(e, count * dimension) {
+        long j = e / dimension;
+        const float* row = rowBases[pairs[2 * j]] + (long)pairs[2 * j + 1] * dimension;
+        output[e] = row[e % dimension];
+    }
+}
+
+// row pairs[2j + 1] of table pairs[2j] += scale * values[j] (atomic: a row may be named twice).
+extern "C" __global__ void scatter_add_rows(const float* values, const int* pairs, long count, float scale,
+                                            float* const* rowBases, int dimension) {
+    GRID_STRIDE(e, count * dimension) {
+        long j = e / dimension;
+        float* row = rowBases[pairs[2 * j]] + (long)pairs[2 * j + 1] * dimension;
+        atomicAdd(&row[e % dimension], scale * values[e]);
+    }
+}
+
+// Sparse SGD on the gradient's rows: one thread per (row, lane).
+extern "C" __global__ void sparse_sgd(const int* rowIDs, const float* values, long count, float learningRate, float* table,
+                                      int dimension) {
+    GRID_STRIDE(e, count * dimension) {
+        long u = e / dimension;
+        table[(long)rowIDs[u] * dimension + e % dimension] -= learningRate * values[e];
+    }
+}
+
+// Row-wise Adagrad: one thread per row (the mean square of its gradient, then its lanes).
+extern "C" __global__ void sparse_adagrad(const int* rowIDs, const float* values, long count, float learningRate, float epsilon,
+                                          float* rowSums, float* table, int dimension) {
+    GRID_STRIDE(u, count) {
+        const float* g = values + u * dimension;
+        float squares = 0.0f;
+        for (int k = 0; k < dimension; k++) squares += g[k] * g[k];
+        int id = rowIDs[u];
+        rowSums[id] += squares / (float)dimension;
+        float multiplier = -learningRate / (sqrtf(rowSums[id]) + epsilon);
+        float* w = table + (long)id * dimension;
+        for (int k = 0; k < dimension; k++) w[k] += multiplier * g[k];
+    }
+}
+
+// Lazy Adam: the moments of touched rows only; one thread per (row, lane).
+extern "C" __global__ void sparse_adam(const int* rowIDs, const float* values, long count, float stepSize, float secondCorrection,
+                                       float beta1, float beta2, float epsilon, float* first, float* second, float* table,
+                                       int dimension) {
+    GRID_STRIDE(e, count * dimension) {
+        long u = e / dimension;
+        long index = (long)rowIDs[u] * dimension + e % dimension;
+        float g = values[e];
+        first[index] = beta1 * first[index] + (1.0f - beta1) * g;
+        second[index] = beta2 * second[index] + (1.0f - beta2) * g * g;
+        table[index] -= stepSize * first[index] / (sqrtf(second[index]) * secondCorrection + epsilon);
+    }
+}
