@@ -36,15 +36,12 @@ public final class DCNv2: RecommendationModel, @unchecked Sendable {
     public let backend: any ComputeBackend
     public let arena: ParameterArena
     public let inputs: DeviceBatch
-    public let bottomMLP: MLP?
-    public let embeddings: EmbeddingCollection
+    /// The bottom MLP and the tables, side by side: the cross layers' input x0.
+    public let slots: FeatureSlots
     public let cross: LowRankCrossNetwork
     public let topMLP: MLP
     public let batchCapacity: Int
     public var onGradientsReady: ((Range<Int>) -> Void)?
-    /// x0, (B, (1 + T) D): bottom output in slot 0, table t in slot t + 1 (without a bottom MLP,
-    /// (B, T D): table t in slot t).
-    private let crossInput: DeviceBuffer<Float>
 
     /// - Parameters:
     ///   - backend: where the parameters live and the arithmetic runs.
@@ -60,20 +57,13 @@ public final class DCNv2: RecommendationModel, @unchecked Sendable {
         arena = ParameterArena(backend: backend)
         inputs = DeviceBatch(backend: backend, capacity: batchCapacity, denseFeatureCount: architecture.denseFeatureCount,
                              tableCount: architecture.tableRowCounts.count)
-        let d = architecture.embeddingDimension, t = architecture.tableRowCounts.count
-        let hasDense = architecture.denseFeatureCount > 0
-        bottomMLP = hasDense ? MLP(arena: arena, name: "bottom_mlp", inputSize: architecture.denseFeatureCount,
-                                   widths: architecture.bottomWidths, reluOnLast: true, batchCapacity: batchCapacity,
-                                   needsInputGradient: false) : nil
-        embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
-                                                               dimension: d, seed: seed, pooling: architecture.pooling),
-                                        backend, batchCapacity, nil)
-        let width = (hasDense ? t + 1 : t) * d
-        cross = LowRankCrossNetwork(arena: arena, name: "cross", width: width, rank: architecture.crossRank,
+        slots = try FeatureSlots(arena: arena, denseFeatureCount: architecture.denseFeatureCount, bottomWidths: architecture.bottomWidths,
+                                 tableRowCounts: architecture.tableRowCounts, dimension: architecture.embeddingDimension,
+                                 pooling: architecture.pooling, seed: seed, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
+        cross = LowRankCrossNetwork(arena: arena, name: "cross", width: slots.width, rank: architecture.crossRank,
                                     layerCount: architecture.crossLayers, batchCapacity: batchCapacity)
-        topMLP = MLP(arena: arena, name: "top_mlp", inputSize: width, widths: architecture.topWidths, reluOnLast: false,
+        topMLP = MLP(arena: arena, name: "top_mlp", inputSize: slots.width, widths: architecture.topWidths, reluOnLast: false,
                      batchCapacity: batchCapacity, needsInputGradient: true)
-        crossInput = backend.makeFloats(batchCapacity * width)
         arena.allocate()
 
         var generator = SeededGenerator(seed: seed, stream: 1)
@@ -82,40 +72,26 @@ public final class DCNv2: RecommendationModel, @unchecked Sendable {
         topMLP.initialize(using: &generator)
     }
 
+    public var bottomMLP: MLP? { slots.bottomMLP }
+    public var embeddings: EmbeddingCollection { slots.embeddings }
     public var embeddingTables: [EmbeddingTable] { embeddings.localTables }
     public var embeddingCollections: [EmbeddingCollection] { [embeddings] }
     public var logitGradient: DeviceSlice<Float> { topMLP.outputGradient.slice(0, inputs.size) }
 
-    /// Table t's pooled vector goes to slot t + 1 of x0 (slot t without a bottom MLP).
-    private var pooledLayout: PooledLayout {
-        PooledLayout(firstOffset: bottomMLP == nil ? 0 : architecture.embeddingDimension, tableOffset: architecture.embeddingDimension,
-                     rowStride: cross.width)
-    }
-
     public func forward(_ batch: Batch) throws -> DeviceSlice<Float> {
         inputs.load(batch)
-        let rows = batch.size, d = architecture.embeddingDimension
-        let x0 = crossInput.whole
-        if let bottomMLP {
-            let bottom = bottomMLP.forward(input: inputs.dense.whole, rows: rows)
-            backend.copyRows(from: bottom, sourceStride: d, to: x0, destinationStride: cross.width, rows: rows, columns: d)
-        }
-        try embeddings.forward(inputs, output: x0, layout: pooledLayout)
-        let crossed = cross.forward(input: x0, rows: rows)
-        return topMLP.forward(input: crossed, rows: rows).slice(0, rows)
+        let x0 = try slots.forward(inputs)
+        let crossed = cross.forward(input: x0, rows: batch.size)
+        return topMLP.forward(input: crossed, rows: batch.size).slice(0, batch.size)
     }
 
     public func backward(embeddingMode: EmbeddingBackwardMode) throws {
-        let rows = inputs.size, d = architecture.embeddingDimension
+        let rows = inputs.size
         let topGradient = topMLP.backward(input: cross.output, rows: rows)!
         onGradientsReady?(topMLP.parameterRange)
-        let dx0 = cross.backward(input: crossInput.whole, outputGradient: topGradient, rows: rows)
+        let dx0 = cross.backward(input: slots.values.whole, outputGradient: topGradient, rows: rows)
         onGradientsReady?(cross.parameterRange)
-        try embeddings.backward(inputs, outputGradient: dx0, layout: pooledLayout, mode: embeddingMode)
-        guard let bottomMLP else { return }
-        backend.copyRows(from: dx0, sourceStride: cross.width, to: bottomMLP.outputGradient, destinationStride: d,
-                         rows: rows, columns: d)
-        bottomMLP.backward(input: inputs.dense.whole, rows: rows)
-        onGradientsReady?(bottomMLP.parameterRange)
+        try slots.backward(inputs, slotGradient: dx0, mode: embeddingMode)
+        if let bottomMLP { onGradientsReady?(bottomMLP.parameterRange) }
     }
 }

@@ -32,15 +32,12 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     public let backend: any ComputeBackend
     public let arena: ParameterArena
     public let inputs: DeviceBatch
-    public let bottomMLP: MLP?
-    public let embeddings: EmbeddingCollection
+    /// The bottom MLP and the tables, side by side: the interaction's input Z.
+    public let slots: FeatureSlots
     public let interaction: DotInteraction
     public let topMLP: MLP
     public let batchCapacity: Int
     public var onGradientsReady: ((Range<Int>) -> Void)?
-    /// Interaction input Z, (B, 1 + T, D): bottom output in slot 0, table t in slot t + 1
-    /// (without a bottom MLP, (B, T, D): table t in slot t).
-    private let interactionInput: DeviceBuffer<Float>
     private let interactionOutput: DeviceBuffer<Float>
     private let interactionInputGradient: DeviceBuffer<Float>
 
@@ -58,19 +55,14 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         arena = ParameterArena(backend: backend)
         inputs = DeviceBatch(backend: backend, capacity: batchCapacity, denseFeatureCount: architecture.denseFeatureCount,
                              tableCount: architecture.tableRowCounts.count)
-        let d = architecture.embeddingDimension, t = architecture.tableRowCounts.count
-        let hasDense = architecture.denseFeatureCount > 0
-        bottomMLP = hasDense ? MLP(arena: arena, name: "bottom_mlp", inputSize: architecture.denseFeatureCount,
-                                   widths: architecture.bottomWidths, reluOnLast: true, batchCapacity: batchCapacity,
-                                   needsInputGradient: false) : nil
-        embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
-                                                               dimension: d, seed: seed, pooling: architecture.pooling),
-                                        backend, batchCapacity, nil)
-        interaction = DotInteraction(backend: backend, featureCount: hasDense ? t + 1 : t, dimension: d, passesFirstSlot: hasDense)
+        slots = try FeatureSlots(arena: arena, denseFeatureCount: architecture.denseFeatureCount, bottomWidths: architecture.bottomWidths,
+                                 tableRowCounts: architecture.tableRowCounts, dimension: architecture.embeddingDimension,
+                                 pooling: architecture.pooling, seed: seed, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
+        interaction = DotInteraction(backend: backend, featureCount: slots.slotCount, dimension: architecture.embeddingDimension,
+                                     passesFirstSlot: slots.bottomMLP != nil)
         topMLP = MLP(arena: arena, name: "top_mlp", inputSize: interaction.outputWidth,
                      widths: architecture.topWidths, reluOnLast: false, batchCapacity: batchCapacity,
                      needsInputGradient: true)
-        interactionInput = backend.makeFloats(batchCapacity * interaction.inputWidth)
         interactionOutput = backend.makeFloats(batchCapacity * interaction.outputWidth)
         interactionInputGradient = backend.makeFloats(batchCapacity * interaction.inputWidth)
         arena.allocate()
@@ -80,42 +72,26 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         topMLP.initialize(using: &generator)
     }
 
+    public var bottomMLP: MLP? { slots.bottomMLP }
+    public var embeddings: EmbeddingCollection { slots.embeddings }
     public var embeddingTables: [EmbeddingTable] { embeddings.localTables }
     public var embeddingCollections: [EmbeddingCollection] { [embeddings] }
-
-    /// Table t's pooled vector goes to slot t + 1 of the interaction input (slot t without a
-    /// bottom MLP).
-    private var pooledLayout: PooledLayout {
-        PooledLayout(firstOffset: bottomMLP == nil ? 0 : architecture.embeddingDimension, tableOffset: architecture.embeddingDimension,
-                     rowStride: interaction.inputWidth)
-    }
     public var logitGradient: DeviceSlice<Float> { topMLP.outputGradient.slice(0, inputs.size) }
 
     public func forward(_ batch: Batch) throws -> DeviceSlice<Float> {
         inputs.load(batch)
-        let rows = batch.size, d = architecture.embeddingDimension, width = interaction.inputWidth
-        let z = interactionInput.whole
-        if let bottomMLP {
-            let bottom = bottomMLP.forward(input: inputs.dense.whole, rows: rows)
-            backend.copyRows(from: bottom, sourceStride: d, to: z, destinationStride: width, rows: rows, columns: d)
-        }
-        try embeddings.forward(inputs, output: z, layout: pooledLayout)
-        interaction.forward(input: z, output: interactionOutput.whole, rows: rows)
-        return topMLP.forward(input: interactionOutput.whole, rows: rows).slice(0, rows)
+        let z = try slots.forward(inputs)
+        interaction.forward(input: z, output: interactionOutput.whole, rows: batch.size)
+        return topMLP.forward(input: interactionOutput.whole, rows: batch.size).slice(0, batch.size)
     }
 
     public func backward(embeddingMode: EmbeddingBackwardMode) throws {
-        let rows = inputs.size, d = architecture.embeddingDimension, width = interaction.inputWidth
+        let rows = inputs.size
         let interactionGradient = topMLP.backward(input: interactionOutput.whole, rows: rows)!
         onGradientsReady?(topMLP.parameterRange)
         let dz = interactionInputGradient.whole
-        interaction.backward(input: interactionInput.whole, outputGradient: interactionGradient,
-                             inputGradient: dz, rows: rows)
-        try embeddings.backward(inputs, outputGradient: dz, layout: pooledLayout, mode: embeddingMode)
-        guard let bottomMLP else { return }
-        backend.copyRows(from: dz, sourceStride: width, to: bottomMLP.outputGradient, destinationStride: d,
-                         rows: rows, columns: d)
-        bottomMLP.backward(input: inputs.dense.whole, rows: rows)
-        onGradientsReady?(bottomMLP.parameterRange)
+        interaction.backward(input: slots.values.whole, outputGradient: interactionGradient, inputGradient: dz, rows: rows)
+        try slots.backward(inputs, slotGradient: dz, mode: embeddingMode)
+        if let bottomMLP { onGradientsReady?(bottomMLP.parameterRange) }
     }
 }
