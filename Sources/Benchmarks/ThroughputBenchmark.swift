@@ -114,13 +114,17 @@ public enum ThroughputBenchmark {
             let t0 = DispatchTime.now()
             _ = try loader.next()
             let t1 = DispatchTime.now()
+            // A backend may run its operations asynchronously: each phase ends when they have.
             _ = try step.forward(loader.batch, globalBatchSize: loader.globalBatchSize)
+            model.backend.synchronize()
             let t2 = DispatchTime.now()
             try step.backward(learningRate: settings.learningRate)
+            model.backend.synchronize()
             let t3 = DispatchTime.now()
             try step.synchronizeGradients()
             let t4 = DispatchTime.now()
             step.update(learningRate: settings.learningRate)
+            model.backend.synchronize()
             let t5 = DispatchTime.now()
             guard index >= settings.warmupSteps else { continue }
             let stepMilliseconds = milliseconds(t1, t5)

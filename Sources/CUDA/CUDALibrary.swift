@@ -63,6 +63,7 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
     case driver(call: String, code: Int32)
     case nvrtc(call: String, code: Int32)
     case compilation(file: String, architecture: String, log: String)
+    case missingKernels(bundle: String)
 
     public var description: String {
         switch self {
@@ -74,6 +75,8 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
             "CUDA driver: \(call) failed with error \(code)"
         case let .nvrtc(call, code):
             "NVRTC: \(call) failed with error \(code)"
+        case let .missingKernels(bundle):
+            "the CUDA kernels' sources are not in \(bundle) (copy the .resources folder beside the binary)"
         case let .compilation(file, architecture, log):
             "\(file): NVRTC cannot compile it for \(architecture): "
                 + log.split(separator: "\n").filter { !$0.isEmpty }.prefix(3).joined(separator: " | ")

@@ -15,9 +15,11 @@ public enum KernelSources {
         }
     }
 
-    /// Every kernel file, by name.
+    /// Every kernel file, by name; throws when the sources did not ship with the binary.
     public static func all() throws -> [File] {
-        guard let folder = Bundle.module.url(forResource: "Kernels", withExtension: nil) else { return [] }
+        guard let folder = Bundle.module.url(forResource: "Kernels", withExtension: nil) else {
+            throw CUDAError.missingKernels(bundle: Bundle.module.bundlePath)
+        }
         return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".cu") }.sorted().map { name in
             File(name: name, source: try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
         }

@@ -21,12 +21,14 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     public let plan: ShardingPlan
     public let communicator: Communicator
     public let backend: any ComputeBackend
-    /// Per table: the shard this rank holds, or nil.
-    private let shards: [EmbeddingTable?]
     public let localTables: [EmbeddingTable]
     /// The tables whose rows this rank serves to requesters (table-wise placed here, row-wise
     /// shards), by table index; nil elsewhere.
     private let servedShards: [EmbeddingTable?]
+    /// The same per table, as the backend's row operations take them: rows, gradients, first rows.
+    private let servedRows: [ShardRows?]
+    private let servedGradients: [SparseRowGradient?]
+    private let firstRows: [Int]
     private let placements: [TablePlacement]
 
     /// The requests of the current batch (shared with a collection over the same features).
@@ -41,7 +43,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private var elementReceiveCounts: [Int32]
     private var elementReceiveOffsets: [Int32]
     /// Rows served to requesters, and the gradients they send back.
-    private var servedRows: DeviceBuffer<Float>
+    private var rowsToServe: DeviceBuffer<Float>
     private var receivedGradients: DeviceBuffer<Float>
 
     /// - Parameter sharingRoutingWith: a collection over the same features (the same ids, table
@@ -65,9 +67,11 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             if let seed = specification.seed { shard.initializeUniform(seed: seed, tableIndex: t) }
             return shard
         }
-        self.shards = shards
         localTables = shards.compactMap { $0 }
         servedShards = shards.enumerated().map { t, shard in plan.tables[t].placement == .replicated ? nil : shard }
+        servedRows = servedShards.map { $0?.shardRows }
+        servedGradients = servedShards.map { $0?.gradient }
+        firstRows = shards.map { $0?.firstRow ?? 0 }
         if let leader {
             precondition(leader.plan.tables.map(\.placement) == plan.tables.map(\.placement)
                          && leader.specification.tableRowCounts == specification.tableRowCounts,
@@ -98,7 +102,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         elementSendOffsets = zeros
         elementReceiveCounts = zeros
         elementReceiveOffsets = zeros
-        servedRows = backend.makeFloats(0)
+        rowsToServe = backend.makeFloats(0)
         receivedGradients = backend.makeFloats(0)
     }
 
@@ -141,10 +145,10 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         if leadsRouting { try routing.route(batch.host, plan: plan, rank: communicator.rank, communicator: communicator) }
         requested.prepare()
         let served = routing.served
-        if servedRows.count < served * dimension { servedRows = backend.makeFloats(2 * served * dimension) }
-        backend.gatherRows(servedShards.map { $0?.shardRows }, pairs: routing.deviceReceivedPairs.whole, count: served,
-                           dimension: dimension, into: servedRows.whole)
-        try exchange(servedRows, requested.fetched, toOwners: false)
+        if rowsToServe.count < served * dimension { rowsToServe = backend.makeFloats(2 * served * dimension) }
+        backend.gatherRows(servedRows, pairs: routing.deviceReceivedPairs.whole, count: served, dimension: dimension,
+                           into: rowsToServe.whole)
+        try exchange(rowsToServe, requested.fetched, toOwners: false)
     }
 
     // MARK: Backward
@@ -166,10 +170,10 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         switch mode {
         case .fusedSGD(let learningRate):
             backend.scatterAddRows(receivedGradients.whole, pairs: pairs, count: served, scale: -learningRate,
-                                   into: servedShards.map { $0?.shardRows }, dimension: dimension)
+                                   into: servedRows, dimension: dimension)
         case .collectGradients:
             backend.accumulateRowGradients(receivedGradients.whole, pairs: pairs, count: served,
-                                           into: servedShards.map { $0?.gradient }, firstRows: shards.map { $0?.firstRow ?? 0 })
+                                           into: servedGradients, firstRows: firstRows)
         }
         for shard in servedShards { shard?.gradient.finish() }
     }

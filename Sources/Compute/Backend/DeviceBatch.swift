@@ -50,6 +50,6 @@ public final class DeviceBatch: @unchecked Sendable {
         EmbeddingBags(ids: ids[t].whole, offsets: offsets[t].whole, rows: size, idCount: idCounts[t])
     }
 
+    /// The loaded batch's labels.
     public var labelSlice: DeviceSlice<Float> { labels.slice(0, size) }
-    public var denseSlice: DeviceSlice<Float> { dense.slice(0, size * denseFeatureCount) }
 }

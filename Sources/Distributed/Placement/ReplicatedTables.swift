@@ -8,6 +8,9 @@ import NeuralNetwork
 final class ReplicatedTables: TablePlacement {
     /// Per table of the collection: this rank's replica, or nil for a table not replicated.
     private let tables: [EmbeddingTable?]
+    /// The same per table: the replicas' gradients and rows, as the backend's row operations take them.
+    private let gradients: [SparseRowGradient?]
+    private let rows: [ShardRows?]
     private let communicator: Communicator
     private let backend: any ComputeBackend
     /// (table, row) of every local row gradient, and of every rank's after the exchange.
@@ -17,12 +20,13 @@ final class ReplicatedTables: TablePlacement {
     private var localValues: DeviceBuffer<Float>
     private var gatheredValues: DeviceBuffer<Float>
     private var sendCounts: [Int32]
-    private var receiveCounts: [Int32]
     private var receiveOffsets: [Int32]
     private let zeroOffsets: [Int32]
 
     init(tables: [EmbeddingTable?], communicator: Communicator, backend: any ComputeBackend) {
         self.tables = tables
+        gradients = tables.map { $0?.gradient }
+        rows = tables.map { $0?.shardRows }
         self.communicator = communicator
         self.backend = backend
         deviceGatheredPairs = backend.makeIndices(0)
@@ -30,7 +34,6 @@ final class ReplicatedTables: TablePlacement {
         gatheredValues = backend.makeFloats(0)
         zeroOffsets = Array(repeating: 0, count: communicator.size)
         sendCounts = zeroOffsets
-        receiveCounts = zeroOffsets
         receiveOffsets = zeroOffsets
     }
 
@@ -83,21 +86,11 @@ final class ReplicatedTables: TablePlacement {
         let total = Int(counts.reduce(0, +))
         gatheredPairs.reserve(2 * total)
         if gatheredValues.count < total * d { gatheredValues = backend.makeFloats(2 * total * d) }
-        for (width, payload) in [(2, "pairs"), (d, "values")] {
-            var elementSendCounts = sendCounts, elementSendOffsets = zeroOffsets
-            var elementReceiveCounts = counts, elementReceiveOffsets = receiveOffsets
-            scale(sendCounts, zeroOffsets, by: width, into: &elementSendCounts, &elementSendOffsets)
-            scale(counts, receiveOffsets, by: width, into: &elementReceiveCounts, &elementReceiveOffsets)
-            if payload == "pairs" {
-                try communicator.allToAllV(send: localPairs.base, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
-                                           receive: gatheredPairs.base, receiveCounts: elementReceiveCounts,
-                                           receiveOffsets: elementReceiveOffsets)
-            } else {
-                try communicator.allToAllV(send: localValues.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
-                                           receive: gatheredValues.whole, receiveCounts: elementReceiveCounts,
-                                           receiveOffsets: elementReceiveOffsets)
-            }
-        }
+        let pairs = elementLayout(counts, width: 2), values = elementLayout(counts, width: d)
+        try communicator.allToAllV(send: localPairs.base, sendCounts: pairs.send, sendOffsets: pairs.sendOffsets,
+                                   receive: gatheredPairs.base, receiveCounts: pairs.receive, receiveOffsets: pairs.receiveOffsets)
+        try communicator.allToAllV(send: localValues.whole, sendCounts: values.send, sendOffsets: values.sendOffsets,
+                                   receive: gatheredValues.whole, receiveCounts: values.receive, receiveOffsets: values.receiveOffsets)
         if deviceGatheredPairs.count < 2 * total { deviceGatheredPairs = backend.makeIndices(4 * total) }
         backend.upload(UnsafeBufferPointer(start: gatheredPairs.base, count: 2 * total), to: deviceGatheredPairs.slice(0, 2 * total))
 
@@ -105,11 +98,21 @@ final class ReplicatedTables: TablePlacement {
         switch mode {
         case .collectGradients:
             backend.accumulateRowGradients(gatheredValues.whole, pairs: deviceGatheredPairs.whole, count: total,
-                                           into: tables.map { $0?.gradient }, firstRows: tables.map { _ in 0 })
+                                           into: gradients, firstRows: tables.map { _ in 0 })
         case .fusedSGD(let learningRate):
             backend.scatterAddRows(gatheredValues.whole, pairs: deviceGatheredPairs.whole, count: total, scale: -learningRate,
-                                   into: tables.map { $0?.shardRows }, dimension: d)
+                                   into: rows, dimension: d)
         }
         for table in tables { table?.gradient.finish() }
+    }
+
+    /// The all-gather in elements of `width` (one request is `width` elements): this rank's
+    /// block to every rank from offset 0; every rank's block received in rank order.
+    private func elementLayout(_ counts: [Int32], width: Int)
+        -> (send: [Int32], sendOffsets: [Int32], receive: [Int32], receiveOffsets: [Int32]) {
+        var send = sendCounts, sendOffsets = zeroOffsets, receive = counts, receiveOffsets = self.receiveOffsets
+        scale(sendCounts, zeroOffsets, by: width, into: &send, &sendOffsets)
+        scale(counts, self.receiveOffsets, by: width, into: &receive, &receiveOffsets)
+        return (send, sendOffsets, receive, receiveOffsets)
     }
 }

@@ -70,17 +70,3 @@ final class RequestedRows {
                                         pooling: pooling, into: gradients.whole, dimension: dimension)
     }
 }
-
-extension EmbeddingTable {
-    /// Applies this rank's own contributions of `bags` to this whole table: collected into its
-    /// (begun) gradient, or added by fused SGD.
-    func applyOwn(_ bags: EmbeddingBags, outputGradient: DeviceSlice<Float>, stride: Int, mode: EmbeddingBackwardMode) {
-        switch mode {
-        case .collectGradients:
-            backend.accumulateBagGradients(bags, gradient: outputGradient, gradientStride: stride, pooling: pooling, into: gradient)
-        case .fusedSGD(let learningRate):
-            backend.embeddingBagsScatterAdd(bags, gradient: outputGradient, gradientStride: stride, scale: -learningRate,
-                                            pooling: pooling, into: weights.whole, dimension: dimension)
-        }
-    }
-}

@@ -39,8 +39,8 @@ final class TableWiseTables: TablePlacement {
     func applyOwnGradients(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
                            mode: EmbeddingBackwardMode) {
         for (t, table) in held {
-            table.applyOwn(batch.bags(t), outputGradient: layout.start(ofTable: t, in: outputGradient), stride: layout.rowStride,
-                           mode: mode)
+            table.applyGradients(batch.bags(t), outputGradient: layout.start(ofTable: t, in: outputGradient),
+                                 gradientStride: layout.rowStride, mode: mode)
         }
     }
 }

@@ -88,17 +88,23 @@ public final class EmbeddingTable: @unchecked Sendable {
     /// gets its share of the output gradients of the bags it appears in (once per appearance).
     public func backward(_ bags: EmbeddingBags, outputGradient: DeviceSlice<Float>, gradientStride: Int,
                          mode: EmbeddingBackwardMode = .collectGradients) {
+        gradient.begin(contributions: mode == .collectGradients ? bags.idCount : 0)
+        applyGradients(bags, outputGradient: outputGradient, gradientStride: gradientStride, mode: mode)
+        gradient.finish()
+    }
+
+    /// The contributions of `bags` to this table, without beginning or finishing `gradient`:
+    /// added to its entries (the caller began it: other contributions may join them), or
+    /// applied by fused SGD (SGD is linear in the gradient: each appearance updates its row).
+    public func applyGradients(_ bags: EmbeddingBags, outputGradient: DeviceSlice<Float>, gradientStride: Int,
+                               mode: EmbeddingBackwardMode) {
         switch mode {
         case .collectGradients:
-            gradient.begin(contributions: bags.idCount)
             backend.accumulateBagGradients(bags, gradient: outputGradient, gradientStride: gradientStride, pooling: pooling,
                                            into: gradient)
-            gradient.finish()
         case .fusedSGD(let learningRate):
-            // SGD is linear in the gradient: each appearance updates its row directly.
             backend.embeddingBagsScatterAdd(bags, gradient: outputGradient, gradientStride: gradientStride, scale: -learningRate,
                                             pooling: pooling, into: weights.whole, dimension: dimension)
-            gradient.rowCount = 0
         }
     }
 }
