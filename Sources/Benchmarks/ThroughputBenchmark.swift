@@ -28,6 +28,8 @@ public enum ThroughputBenchmark {
         /// DCNv2's cross layers and their rank (the reference's `small`: 3 of rank 64).
         public var crossLayers = 3
         public var crossRank = 64
+        /// BST: the last table holds the behaviour sequences, of this many positions.
+        public var sequenceLength = 20
         public init() {}
     }
 
@@ -93,6 +95,12 @@ public enum ThroughputBenchmark {
                                                     factorizationMachine: settings.architecture == .deepfm)
             model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
             mlps = [([tables * d + dense, 512, 256, 1], true), ([dense, 1], false)]
+        case .bst:
+            let architecture = BSTArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
+                                               sequenceTable: tables - 1, sequenceLength: settings.sequenceLength, heads: 2,
+                                               blocks: 1, feedForwardWidth: 4 * d, deepWidths: [512, 256, 1])
+            model = try BST(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
+            mlps = [([architecture.deepInputWidth, 512, 256, 1], true)]
         }
         let step = TrainingStep(model: model, settings: OptimizerSettings(algorithm: settings.optimizer),
                                 communicator: communicator)
@@ -101,6 +109,8 @@ public enum ThroughputBenchmark {
         let globalBatch = settings.batchSize * ranks
         var synthetic = SyntheticClickModel.Settings()
         synthetic.tableRowCounts = rows
+        // BST's sequences: every bag holds `sequenceLength` ids (the context tables pool theirs).
+        if settings.architecture == .bst { synthetic.idsPerSample = settings.sequenceLength }
         progress("generating \(totalSteps * globalBatch) synthetic samples")
         let data = SyntheticClickModel(synthetic).generate(count: totalSteps * globalBatch, stream: 0)
         let loader = BatchLoader(dataset: data, batchSize: globalBatch, shuffleSeed: nil, dropLast: true,
@@ -172,6 +182,11 @@ public enum ThroughputBenchmark {
             totalFlops += 12 * Double((tables + 1) * d * settings.crossRank * settings.crossLayers)
         case .deepfm:
             totalFlops += 3 * 3 * Double(tables * d)  // FM: sums and squares forward, twice that backward
+        case .bst:
+            // Per position: four D x D projections and the feed-forward pair, attention over the
+            // positions; backward twice the forward.
+            let p = Double(settings.sequenceLength), width = Double(d)
+            totalFlops += 3 * 2 * p * (4 * width * width + 2 * width * 4 * width + 2 * p * width)
         case .wideDeep:
             break
         }

@@ -37,5 +37,17 @@ public final class Batch: @unchecked Sendable {
         size = 0
     }
 
+    /// A view of some of `batch`'s tables (`tables`, in that order) over the same buffers, with
+    /// the same size: a model that looks up one feature apart (BST's behaviour sequence) hands
+    /// the others to a collection that expects them alone.
+    public init(viewing batch: Batch, tables: [Int]) {
+        capacity = batch.capacity
+        denseFeatureCount = batch.denseFeatureCount
+        labels = batch.labels
+        dense = batch.dense
+        sparse = tables.map { batch.sparse[$0] }
+        size = batch.size
+    }
+
     public var tableCount: Int { sparse.count }
 }

@@ -34,7 +34,7 @@ public enum ConfigurationValidator {
                         "must end at model.embedding_dimension (\(m.embeddingDimension)), got \(m.bottomMLP.last ?? 0)")
             }
             require(m.topMLP.last == 1, "model.top_mlp", "must end at 1 (one logit), got \(m.topMLP.last ?? 0)")
-        case .wideDeep, .deepfm:
+        case .wideDeep, .deepfm, .bst:
             checkWidths(m.deepMLP, "model.deep_mlp")
             require(m.deepMLP.last == 1, "model.deep_mlp", "must end at 1 (one logit), got \(m.deepMLP.last ?? 0)")
         }
@@ -42,6 +42,19 @@ public enum ConfigurationValidator {
         if m.architecture == .dcnv2 {
             require(m.crossLayers >= 1 && m.crossLayers <= 64, "model.cross_layers", "must be in 1...64, got \(m.crossLayers)")
             require(m.crossRank >= 1 && m.crossRank <= 65_536, "model.cross_rank", "must be in 1...65536, got \(m.crossRank)")
+        }
+
+        if m.architecture == .bst {
+            require(m.tableRows.indices.contains(m.sequenceTable), "model.sequence_table",
+                    "must name a table (0...\(m.tableCount - 1)), got \(m.sequenceTable)")
+            require(m.sequenceLength >= 1 && m.sequenceLength <= 1024, "model.sequence_length",
+                    "must be in 1...1024, got \(m.sequenceLength)")
+            require(m.attentionHeads >= 1 && m.embeddingDimension % m.attentionHeads == 0, "model.attention_heads",
+                    "must divide model.embedding_dimension (\(m.embeddingDimension)), got \(m.attentionHeads)")
+            require(m.transformerBlocks >= 1 && m.transformerBlocks <= 64, "model.transformer_blocks",
+                    "must be in 1...64, got \(m.transformerBlocks)")
+            require(m.feedForwardWidth >= 1 && m.feedForwardWidth <= 65_536, "model.feed_forward_width",
+                    "must be in 1...65536, got \(m.feedForwardWidth)")
         }
 
         let d = c.data

@@ -52,6 +52,9 @@ public struct ModelSection: Codable, Sendable, Equatable {
         case dcnv2
         /// Wide&Deep plus a factorisation machine's second-order term over the embeddings.
         case deepfm
+        /// Behaviour-sequence transformer: transformer blocks over a sequence table's items, then
+        /// an MLP over their outputs and the other features.
+        case bst
 
         /// Whether the model has a bottom and a top MLP (else a deep MLP and a wide part).
         public var hasBottomAndTop: Bool { self == .dlrm || self == .dcnv2 }
@@ -71,6 +74,14 @@ public struct ModelSection: Codable, Sendable, Equatable {
     public var crossRank: Int
     /// How a table's bag of ids is pooled: `sum` (DLRM's) or `mean`.
     public var pooling: Pooling
+    /// BST: the table holding the behaviour sequences (default: a delimited schema's `history_of`
+    /// feature, else the last table), the positions the transformer sees, its heads, blocks and
+    /// feed-forward width.
+    public var sequenceTable: Int
+    public var sequenceLength: Int
+    public var attentionHeads: Int
+    public var transformerBlocks: Int
+    public var feedForwardWidth: Int
     static let defaultTableRows = 100_000
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -84,6 +95,11 @@ public struct ModelSection: Codable, Sendable, Equatable {
         case crossLayers = "cross_layers"
         case crossRank = "cross_rank"
         case pooling
+        case sequenceTable = "sequence_table"
+        case sequenceLength = "sequence_length"
+        case attentionHeads = "attention_heads"
+        case transformerBlocks = "transformer_blocks"
+        case feedForwardWidth = "feed_forward_width"
     }
 
     public init(from decoder: Decoder) throws {
@@ -103,6 +119,11 @@ public struct ModelSection: Codable, Sendable, Equatable {
         crossLayers = try c.decodeIfPresent(Int.self, forKey: .crossLayers) ?? 3
         crossRank = try c.decodeIfPresent(Int.self, forKey: .crossRank) ?? 64
         pooling = try c.decodeIfPresent(Pooling.self, forKey: .pooling) ?? .sum
+        sequenceTable = try c.decodeIfPresent(Int.self, forKey: .sequenceTable) ?? max(tableRows.count - 1, 0)
+        sequenceLength = try c.decodeIfPresent(Int.self, forKey: .sequenceLength) ?? 20
+        attentionHeads = try c.decodeIfPresent(Int.self, forKey: .attentionHeads) ?? 2
+        transformerBlocks = try c.decodeIfPresent(Int.self, forKey: .transformerBlocks) ?? 1
+        feedForwardWidth = try c.decodeIfPresent(Int.self, forKey: .feedForwardWidth) ?? 4 * embeddingDimension
     }
 }
 
@@ -134,7 +155,12 @@ extension ModelSection {
                 entry("table_count", tableCount, other.tableCount), entry("table_rows", tableRows, other.tableRows),
                 entry("bottom_mlp", bottomMLP, other.bottomMLP), entry("top_mlp", topMLP, other.topMLP),
                 entry("deep_mlp", deepMLP, other.deepMLP), entry("cross_layers", crossLayers, other.crossLayers),
-                entry("cross_rank", crossRank, other.crossRank), entry("pooling", pooling.rawValue, other.pooling.rawValue)]
+                entry("cross_rank", crossRank, other.crossRank), entry("pooling", pooling.rawValue, other.pooling.rawValue),
+                entry("sequence_table", sequenceTable, other.sequenceTable),
+                entry("sequence_length", sequenceLength, other.sequenceLength),
+                entry("attention_heads", attentionHeads, other.attentionHeads),
+                entry("transformer_blocks", transformerBlocks, other.transformerBlocks),
+                entry("feed_forward_width", feedForwardWidth, other.feedForwardWidth)]
             .compactMap { $0 }
     }
 }

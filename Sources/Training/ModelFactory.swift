@@ -35,6 +35,12 @@ public enum ModelFactory {
                                                crossLayers: m.crossLayers, crossRank: m.crossRank, topWidths: m.topMLP,
                                                pooling: m.pooling),
                              batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
+        case .bst:
+            return try BST(BSTArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
+                                           embeddingDimension: m.embeddingDimension, sequenceTable: m.sequenceTable,
+                                           sequenceLength: m.sequenceLength, heads: m.attentionHeads, blocks: m.transformerBlocks,
+                                           feedForwardWidth: m.feedForwardWidth, deepWidths: m.deepMLP, pooling: m.pooling),
+                           batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
         case .wideDeep, .deepfm:
             return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures,
                                                  tableRowCounts: m.tableRows, embeddingDimension: m.embeddingDimension,

@@ -53,6 +53,19 @@ public struct PlacementReport: Sendable {
             let hasDense = denseFeatures > 0, width = (m.tableCount + (hasDense ? 1 : 0)) * m.embeddingDimension
             denseParameterCount = (hasDense ? mlpParameters([denseFeatures] + m.bottomMLP) : 0)
                 + m.crossLayers * (2 * width * m.crossRank + width) + mlpParameters([width] + m.topMLP)
+        case .bst:
+            var contextRows = m.tableRows
+            let sequenceRows = contextRows.remove(at: m.sequenceTable)
+            func plan(_ rows: [Int]) -> ShardingPlan {
+                ShardingPlan(tableRowCounts: rows, dimension: m.embeddingDimension, worldSize: ranks, strategy: d.sharding,
+                             replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows)
+            }
+            collections = [Collection(name: "embeddings", plan: plan(contextRows)),
+                           Collection(name: "sequence_embeddings", plan: plan([sequenceRows]))]
+            let width = m.embeddingDimension, hidden = m.feedForwardWidth
+            let block = 4 * (width * width + width) + (width * hidden + hidden) + (hidden * width + width) + 4 * width
+            denseParameterCount = m.sequenceLength * width + m.transformerBlocks * block
+                + mlpParameters([(contextRows.count + m.sequenceLength) * width + denseFeatures] + m.deepMLP)
         case .wideDeep, .deepfm:
             collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension)),
                            Collection(name: "wide", plan: plan(dimension: 1))]

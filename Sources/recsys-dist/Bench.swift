@@ -11,6 +11,7 @@ enum BenchModel: String, ExpressibleByArgument, CaseIterable {
     case wideDeep = "wide-deep"
     case dcnv2
     case deepfm
+    case bst
 
     var architecture: ModelSection.Architecture {
         switch self {
@@ -18,16 +19,17 @@ enum BenchModel: String, ExpressibleByArgument, CaseIterable {
         case .wideDeep: .wideDeep
         case .dcnv2: .dcnv2
         case .deepfm: .deepfm
+        case .bst: .bst
         }
     }
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training throughput of DLRM \"small\", Wide&Deep, DLRM-DCNv2 or DeepFM (26 tables, batch 2048) on synthetic data.",
+        abstract: "Measure training throughput of DLRM \"small\", Wide&Deep, DLRM-DCNv2, DeepFM or BST (26 tables, batch 2048) on synthetic data.",
         discussion: "Build in release mode (swift build -c release) before measuring.")
 
-    @Option(help: "dlrm, wide-deep, dcnv2 (3 cross layers of rank 64) or deepfm.") var model: BenchModel = .dlrm
+    @Option(help: "dlrm, wide-deep, dcnv2 (3 cross layers of rank 64) deepfm or bst (one transformer block over 20 positions; every bag holds 20 ids).") var model: BenchModel = .dlrm
     @Option(help: "OpenBLAS threads.") var threads = 1
     @Option(help: "Samples per rank and step (the global batch is this times the number of ranks).") var batchSize = 2048
     @Option(help: "Rows per embedding table.") var rows = 100_000

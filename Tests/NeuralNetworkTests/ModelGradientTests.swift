@@ -121,4 +121,15 @@ import TestSupport
         random.fill(model.wide.dense.weight, scale: 0.3)
         try checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
     }
+
+    /// BST with table 1 as the sequence: its bags are empty, repeat ids, and (with 2 positions)
+    /// run longer than the sequence; two blocks of two heads over a width of 4.
+    @Test(arguments: TestBackends.names, [2, 4])
+    func bstGradients(backendName: String, sequenceLength: Int) throws {
+        let architecture = BSTArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 4,
+                                           sequenceTable: 1, sequenceLength: sequenceLength, heads: 2, blocks: 2,
+                                           feedForwardWidth: 5, deepWidths: [7, 5, 1])
+        let model = try BST(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
+        try checkModel(model, batch: Self.makeBatch(denseCount: 4), sampledDenseIndices: 40)
+    }
 }

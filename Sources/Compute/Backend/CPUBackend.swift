@@ -160,6 +160,56 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
                                               logitGradient: logitGradient.map(pointer), count: count, gradientScale: gradientScale)
     }
 
+    // MARK: Transformer
+
+    public func layerNorm(input: DeviceSlice<Float>, gamma: DeviceSlice<Float>, beta: DeviceSlice<Float>, output: DeviceSlice<Float>,
+                          means: DeviceSlice<Float>, inverseDeviations: DeviceSlice<Float>, rows: Int, width: Int, epsilon: Float) {
+        guard rows > 0 else { return }
+        precondition(rows * width <= min(input.count, output.count) && width <= min(gamma.count, beta.count)
+                     && rows <= min(means.count, inverseDeviations.count), "layerNorm: rows outside the slices")
+        TransformerKernels.layerNorm(input: pointer(input), gamma: pointer(gamma), beta: pointer(beta), output: pointer(output),
+                                     means: pointer(means), inverseDeviations: pointer(inverseDeviations),
+                                     rows: rows, width: width, epsilon: epsilon)
+    }
+
+    public func layerNormBackward(input: DeviceSlice<Float>, gamma: DeviceSlice<Float>, means: DeviceSlice<Float>,
+                                  inverseDeviations: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
+                                  inputGradient: DeviceSlice<Float>, gammaGradient: DeviceSlice<Float>, betaGradient: DeviceSlice<Float>,
+                                  rows: Int, width: Int) {
+        guard rows > 0 else { return }
+        precondition(rows * width <= min(input.count, outputGradient.count, inputGradient.count)
+                     && width <= min(gamma.count, gammaGradient.count, betaGradient.count)
+                     && rows <= min(means.count, inverseDeviations.count), "layerNormBackward: rows outside the slices")
+        TransformerKernels.layerNormBackward(input: pointer(input), gamma: pointer(gamma), means: pointer(means),
+                                             inverseDeviations: pointer(inverseDeviations), outputGradient: pointer(outputGradient),
+                                             inputGradient: pointer(inputGradient), gammaGradient: pointer(gammaGradient),
+                                             betaGradient: pointer(betaGradient), rows: rows, width: width)
+    }
+
+    public func attention(_ shape: AttentionShape, queries: DeviceSlice<Float>, keys: DeviceSlice<Float>, values: DeviceSlice<Float>,
+                          lengths: DeviceSlice<Int32>, probabilities: DeviceSlice<Float>, output: DeviceSlice<Float>) {
+        guard shape.sequences > 0 else { return }
+        precondition(shape.elementCount <= min(queries.count, keys.count, values.count, output.count)
+                     && shape.probabilityCount <= probabilities.count && shape.sequences <= lengths.count,
+                     "attention: sequences outside the slices")
+        TransformerKernels.attention(shape, queries: pointer(queries), keys: pointer(keys), values: pointer(values),
+                                     lengths: pointer(lengths), probabilities: pointer(probabilities), output: pointer(output))
+    }
+
+    public func attentionBackward(_ shape: AttentionShape, queries: DeviceSlice<Float>, keys: DeviceSlice<Float>, values: DeviceSlice<Float>,
+                                  lengths: DeviceSlice<Int32>, probabilities: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
+                                  queryGradient: DeviceSlice<Float>, keyGradient: DeviceSlice<Float>, valueGradient: DeviceSlice<Float>) {
+        guard shape.sequences > 0 else { return }
+        precondition(shape.elementCount <= min(queries.count, keys.count, values.count, outputGradient.count,
+                                               queryGradient.count, keyGradient.count, valueGradient.count)
+                     && shape.probabilityCount <= probabilities.count && shape.sequences <= lengths.count,
+                     "attentionBackward: sequences outside the slices")
+        TransformerKernels.attentionBackward(shape, queries: pointer(queries), keys: pointer(keys), values: pointer(values),
+                                             lengths: pointer(lengths), probabilities: pointer(probabilities),
+                                             outputGradient: pointer(outputGradient), queryGradient: pointer(queryGradient),
+                                             keyGradient: pointer(keyGradient), valueGradient: pointer(valueGradient))
+    }
+
     // MARK: Dense optimizers
 
     public func sgdStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, learningRate: Float) {

@@ -87,6 +87,27 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func binaryCrossEntropy(logits: DeviceSlice<Float>, labels: DeviceSlice<Float>,
                             logitGradient: DeviceSlice<Float>?, count: Int, gradientScale: Float) -> Double
 
+    // MARK: Transformer
+    /// Layer normalisation of each row of `width` with gain `gamma` and shift `beta`; keeps each
+    /// row's mean and 1/sqrt(variance + epsilon) in `means` and `inverseDeviations` for backward.
+    func layerNorm(input: DeviceSlice<Float>, gamma: DeviceSlice<Float>, beta: DeviceSlice<Float>, output: DeviceSlice<Float>,
+                   means: DeviceSlice<Float>, inverseDeviations: DeviceSlice<Float>, rows: Int, width: Int, epsilon: Float)
+    /// Its backward: `inputGradient` overwritten; `gammaGradient` and `betaGradient` added into.
+    func layerNormBackward(input: DeviceSlice<Float>, gamma: DeviceSlice<Float>, means: DeviceSlice<Float>,
+                           inverseDeviations: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
+                           inputGradient: DeviceSlice<Float>, gammaGradient: DeviceSlice<Float>, betaGradient: DeviceSlice<Float>,
+                           rows: Int, width: Int)
+    /// Multi-head scaled dot-product self-attention with a padding mask: per sequence and head,
+    /// `softmax(Q Kᵀ / sqrt(dh)) V` over the sequence's last `lengths[s]` positions (the valid
+    /// ones; the others are padding no query attends to). Q, K, V, `output`: (sequences·length,
+    /// width); `probabilities` (sequences, heads, length, length) is kept for backward.
+    func attention(_ shape: AttentionShape, queries: DeviceSlice<Float>, keys: DeviceSlice<Float>, values: DeviceSlice<Float>,
+                   lengths: DeviceSlice<Int32>, probabilities: DeviceSlice<Float>, output: DeviceSlice<Float>)
+    /// Its backward: the gradients of Q, K and V overwritten from dL/d(output).
+    func attentionBackward(_ shape: AttentionShape, queries: DeviceSlice<Float>, keys: DeviceSlice<Float>, values: DeviceSlice<Float>,
+                           lengths: DeviceSlice<Int32>, probabilities: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
+                           queryGradient: DeviceSlice<Float>, keyGradient: DeviceSlice<Float>, valueGradient: DeviceSlice<Float>)
+
     // MARK: Dense optimizers (element-wise over a whole parameter block)
 
     func sgdStep(values: DeviceSlice<Float>, gradients: DeviceSlice<Float>, learningRate: Float)
@@ -167,6 +188,29 @@ public struct InteractionShape: Sendable, Equatable {
     /// Where the dots start in each output row.
     public var pairsOffset: Int { passesFirstSlot ? dimension : 0 }
     public var outputWidth: Int { pairsOffset + pairCount }
+}
+
+/// The sizes of a batch of self-attention: `sequences` of `length` positions, `heads` heads of
+/// `headDimension` (the model width is their product).
+public struct AttentionShape: Sendable, Equatable {
+    public let sequences: Int
+    public let length: Int
+    public let heads: Int
+    public let headDimension: Int
+
+    public init(sequences: Int, length: Int, heads: Int, headDimension: Int) {
+        self.sequences = sequences
+        self.length = length
+        self.heads = heads
+        self.headDimension = headDimension
+    }
+
+    public var width: Int { heads * headDimension }
+    /// Elements of Q, K, V or the output.
+    public var elementCount: Int { sequences * length * width }
+    public var probabilityCount: Int { sequences * heads * length * length }
+    /// The first position a sequence of `validLength` (clamped to 1 ... length) lets through.
+    public func firstValidPosition(_ validLength: Int32) -> Int { length - min(max(Int(validLength), 1), length) }
 }
 
 /// One Adam update's constants: bias corrections folded into `stepSize` and

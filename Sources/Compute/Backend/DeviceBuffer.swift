@@ -67,6 +67,9 @@ public struct DeviceSlice<Element: DeviceElement>: @unchecked Sendable {
     /// The slice from element `offset` to its end.
     public func suffix(from offset: Int) -> DeviceSlice<Element> { slice(offset, count - offset) }
 
+    /// The first `count` elements.
+    public func prefix(_ count: Int) -> DeviceSlice<Element> { slice(0, count) }
+
     /// A host copy of the elements.
     public func toArray() -> [Element] {
         var values = [Element](repeating: .zero, count: count)
