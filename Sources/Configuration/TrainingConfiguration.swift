@@ -38,6 +38,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                 model.tableRows = Array(repeating: ModelSection.defaultTableRows, count: model.tableCount)
             }
         }
+        // BST reads its sequence table and length from a schema's history feature unless given.
+        if model.architecture == .bst, let history = data.delimited?.historyFeature {
+            if !modelKeys.contains(.sequenceTable) { model.sequenceTable = history.index }
+            if !modelKeys.contains(.sequenceLength) { model.sequenceLength = history.maxLength }
+        }
     }
 }
 
@@ -302,7 +307,10 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     /// indices of the 0/1 columns first...last that hold 1; `{column: N, transform:
     /// hour_of_day | day_of_week, timestamp_format: unix | iso8601 | yymmddhh}`: the hour (0-23)
     /// or weekday (0-6, Monday first) of a timestamp; `{column: N, buckets: [b1, b2, ...]}`: the
-    /// bucket (0...n) of a number by ascending boundaries.
+    /// bucket (0...n) of a number by ascending boundaries; `{column: N, history_of: G,
+    /// max_length: L}`: a behaviour sequence, the column's values in the earlier lines of the
+    /// same column-G value (a user's earlier items, in file order or `order_by` order; with
+    /// `positives_only: true` those of lines labelled 1 alone), then this line's own, at most L.
     public struct Categorical: Codable, Sendable, Equatable {
         public enum Transform: String, Codable, Sendable, CaseIterable {
             case hourOfDay = "hour_of_day"
@@ -314,9 +322,16 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         public var transform: Transform?
         public var timestampFormat: DerivedFeature.TimestampFormat?
         public var buckets: [Double]?
+        public var historyOf: ColumnReference?
+        public var maxLength: Int?
+        public var positivesOnly: Bool?
+        public static let defaultMaxLength = 20
         enum CodingKeys: String, CodingKey, CaseIterable {
             case column, join, flags, transform, buckets
             case timestampFormat = "timestamp_format"
+            case historyOf = "history_of"
+            case maxLength = "max_length"
+            case positivesOnly = "positives_only"
         }
     }
 
@@ -341,8 +356,18 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     public var dense: [Dense]?
     public var categorical: [Categorical]
     public var joins: [Join]?
+    /// A main-file column of numbers (a timestamp) that orders the lines before they are read.
+    public var orderBy: ColumnReference?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case delimiter, header, label, dense, categorical, joins }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case delimiter, header, label, dense, categorical, joins
+        case orderBy = "order_by"
+    }
+
+    /// The feature that is a behaviour sequence (`history_of`), if any.
+    public var historyFeature: (index: Int, maxLength: Int)? {
+        categorical.firstIndex { $0.historyOf != nil }.map { ($0, categorical[$0].maxLength ?? Categorical.defaultMaxLength) }
+    }
 }
 
 /// The planted click model (see `SyntheticClickModel`).

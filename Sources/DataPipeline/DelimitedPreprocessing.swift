@@ -51,16 +51,23 @@ public struct DelimitedSchema: Sendable {
     }
 
     /// One embedding table's ids: a hashed string, a multi-hot bag of the indices of flag
-    /// columns that hold "1" (MovieLens genres), or a feature derived from a value (the hour or
-    /// weekday of a timestamp, the bucket of a number).
+    /// columns that hold "1" (MovieLens genres), a feature derived from a value (the hour or
+    /// weekday of a timestamp, the bucket of a number), or a behaviour sequence: the hashed
+    /// `item` values of the earlier lines of the same `group` value (a user) — of those labelled 1
+    /// alone with `positivesOnly`, as clicks — oldest first, then this line's own, at most
+    /// `maxLength` in all.
     public enum Categorical: Sendable, Equatable {
         case hashed(Column)
         case flags(join: Int?, columns: ClosedRange<Int>)
         case derived(Column, DerivedFeature)
+        case history(item: Column, group: Column, maxLength: Int, positivesOnly: Bool)
 
         var bagSize: Int {
-            if case .flags(_, let columns) = self { return columns.count }
-            return 1
+            switch self {
+            case .flags(_, let columns): return columns.count
+            case .history(_, _, let maxLength, _): return maxLength
+            case .hashed, .derived: return 1
+            }
         }
     }
 
@@ -85,9 +92,14 @@ public struct DelimitedSchema: Sendable {
     public var dense: [(column: Column, transform: DenseTransform)]
     public var categorical: [Categorical]
     public var joins: [Join]
+    /// A main-file column whose numbers order the lines (a timestamp): the main files are then
+    /// read whole into memory and processed in ascending order (ties in file order), so
+    /// histories hold only earlier events and a `position` split holds out the latest lines.
+    public var orderBy: Column?
 
     public init(delimiter: UInt8, hasHeader: Bool, label: Column, labelRule: LabelRule?,
-                dense: [(column: Column, transform: DenseTransform)], categorical: [Categorical], joins: [Join]) {
+                dense: [(column: Column, transform: DenseTransform)], categorical: [Categorical], joins: [Join],
+                orderBy: Column? = nil) {
         self.delimiter = delimiter
         self.hasHeader = hasHeader
         self.label = label
@@ -95,6 +107,7 @@ public struct DelimitedSchema: Sendable {
         self.dense = dense
         self.categorical = categorical
         self.joins = joins
+        self.orderBy = orderBy
     }
 
     public var bagSizes: [Int] { categorical.map(\.bagSize) }
@@ -129,6 +142,7 @@ public enum DelimitedPreprocessing {
         var ids = [Int32](repeating: -1, count: schema.bagSizes.reduce(0, +))
         var good = 0, bad = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
         var fields = Fields()
+        let histories = SequenceHistories()
         var frequencies: ValueFrequencies?
         if frequencyThreshold > 0 {
             // Counting pass over the main files; bad lines are left to the pass that writes.
@@ -139,7 +153,8 @@ public enum DelimitedPreprocessing {
                     let location = "\(reader.path):\(number)"
                     guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
                     _ = try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
-                                         frequencies: counting, dense: &dense, ids: &ids, location: location)
+                                         frequencies: counting, histories: SequenceHistories(), dense: &dense, ids: &ids,
+                                         location: location)
                 }
             }
             counting.isCounting = false
@@ -147,46 +162,68 @@ public enum DelimitedPreprocessing {
         }
 
         func process(_ readers: [LineReader], heldOutFile: Bool) throws {
-            for reader in readers {
-                // Every line has as many fields as the header (or, without one, the first line).
-                var fieldCount: (count: Int, source: String)?
-                try reader.forEachLine { line, number in
-                    let location = "\(reader.path):\(number)"
-                    if schema.hasHeader && number == 1 {
-                        try Self.split(line, by: schema.delimiter, into: &fields, location: location)
-                        fieldCount = (fields.count, "the header has")
-                        return
+            // Every line of a file has as many fields as its header (or, without one, its first line).
+            var fieldCounts = [(count: Int, source: String)?](repeating: nil, count: readers.count)
+            func handle(_ r: Int, _ line: UnsafeBufferPointer<UInt8>, _ number: Int) throws {
+                let reader = readers[r]
+                let location = "\(reader.path):\(number)"
+                if schema.hasHeader && number == 1 {
+                    try Self.split(line, by: schema.delimiter, into: &fields, location: location)
+                    fieldCounts[r] = (fields.count, "the header has")
+                    return
+                }
+                lineIndex += 1
+                let label: Float
+                do {
+                    try Self.split(line, by: schema.delimiter, into: &fields, location: location)
+                    if let expected = fieldCounts[r], fields.count != expected.count {
+                        throw DataError("\(location): \(fields.count) fields, \(expected.source) \(expected.count)")
                     }
-                    lineIndex += 1
-                    let label: Float
+                    if fieldCounts[r] == nil { fieldCounts[r] = (fields.count, "line \(number) has") }
+                    label = try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
+                                            frequencies: frequencies, histories: histories, dense: &dense, ids: &ids,
+                                            location: location)
+                } catch var error as DataError {
+                    if number == 1 && !schema.hasHeader {
+                        error = DataError(error.message + " (if line 1 is a header, set data.delimited.header: true)")
+                    }
+                    guard skipBadLines else { throw error }
+                    bad += 1
+                    return
+                }
+                // By position among all data lines, bad ones included: skipping a line moves no other.
+                let heldOut = heldOutFile || selection.holdsOut(line: Int(lineIndex - 1))
+                if heldOut { heldOutLine?(reader.path, number) }
+                try dense.withUnsafeBufferPointer { dense in
+                    try ids.withUnsafeBufferPointer { ids in
+                        try (heldOut ? eval : train).append(label: label, dense: dense.baseAddress!, ids: ids.baseAddress!)
+                    }
+                }
+                good += 1
+                if heldOut { evalCount += 1 } else { trainCount += 1 }
+            }
+            guard let order = schema.orderBy else {
+                for r in readers.indices { try readers[r].forEachLine { try handle(r, $0, $1) } }
+                return
+            }
+            // Header lines first, then every data line of these files by its order value.
+            var lines: [OrderedLine] = []
+            for (r, reader) in readers.enumerated() {
+                try reader.forEachLine { line, number in
+                    if schema.hasHeader && number == 1 { try handle(r, line, number); return }
+                    let location = "\(reader.path):\(number)"
                     do {
                         try Self.split(line, by: schema.delimiter, into: &fields, location: location)
-                        if let expected = fieldCount, fields.count != expected.count {
-                            throw DataError("\(location): \(fields.count) fields, \(expected.source) \(expected.count)")
-                        }
-                        if fieldCount == nil { fieldCount = (fields.count, "line \(number) has") }
-                        label = try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
-                                                frequencies: frequencies, dense: &dense, ids: &ids, location: location)
-                    } catch var error as DataError {
-                        if number == 1 && !schema.hasHeader {
-                            error = DataError(error.message + " (if line 1 is a header, set data.delimited.header: true)")
-                        }
+                        lines.append(OrderedLine(key: try orderValue(line, fields: fields, column: order.index, location: location),
+                                                 reader: r, number: number, bytes: Array(line)))
+                    } catch let error as DataError {
                         guard skipBadLines else { throw error }
                         bad += 1
-                        return
                     }
-                    // By position among all data lines, bad ones included: skipping a line moves no other.
-                    let heldOut = heldOutFile || selection.holdsOut(line: Int(lineIndex - 1))
-                    if heldOut { heldOutLine?(reader.path, number) }
-                    try dense.withUnsafeBufferPointer { dense in
-                        try ids.withUnsafeBufferPointer { ids in
-                            try (heldOut ? eval : train).append(label: label, dense: dense.baseAddress!, ids: ids.baseAddress!)
-                        }
-                    }
-                    good += 1
-                    if heldOut { evalCount += 1 } else { trainCount += 1 }
                 }
             }
+            lines.sort { ($0.key, $0.reader, $0.number) < ($1.key, $1.reader, $1.number) }
+            for line in lines { try line.bytes.withUnsafeBufferPointer { try handle(line.reader, $0, line.number) } }
         }
         try process(mainReaders, heldOutFile: false)
         try process(evalReaders, heldOutFile: true)
@@ -293,12 +330,32 @@ public enum DelimitedPreprocessing {
         return JoinedTable(path: join.path, rows: rows)
     }
 
+    /// A data line kept in memory to be processed in order.
+    struct OrderedLine {
+        let key: Double
+        let reader: Int
+        let number: Int
+        let bytes: [UInt8]
+    }
+
+    /// The number in the `order_by` column of a line.
+    static func orderValue(_ line: UnsafeBufferPointer<UInt8>, fields: Fields, column: Int, location: String) throws -> Double {
+        guard column < fields.count else {
+            throw DataError("\(location): no column \(column) to order by (the line has \(fields.count) fields)")
+        }
+        let text = String(decoding: fields.bytes(column, of: line), as: UTF8.self)
+        guard let value = Double(text), value.isFinite else {
+            throw DataError("\(location): order_by column \(column) '\(text)' is not a number")
+        }
+        return value
+    }
+
     /// Fills `dense` and `ids` from one line; returns its label.
     /// With `frequencies` counting, every hashed value is counted; afterwards, values rarer than
-    /// its threshold go to row 0.
+    /// its threshold go to row 0. A history feature reads and extends `histories`.
     static func parseRecord(_ line: UnsafeBufferPointer<UInt8>, fields: Fields, schema: DelimitedSchema,
                             joined: [JoinedTable], tableRows: [Int], frequencies: ValueFrequencies? = nil,
-                            dense: inout [Float], ids: inout [Int32], location: String) throws -> Float {
+                            histories: SequenceHistories, dense: inout [Float], ids: inout [Int32], location: String) throws -> Float {
         // The joined rows of this line, found by their key columns.
         var joinedRows: [[[UInt8]]] = []
         for (j, join) in schema.joins.enumerated() {
@@ -344,17 +401,32 @@ public enum DelimitedPreprocessing {
             dense[i] = Float(feature.transform == .log1p ? log1p(max(value, 0)) : value)
         }
         var slot = 0
+        /// The row of a hashed value (row 0: empty, or rarer than the frequency threshold).
+        func hashedRow(_ column: DelimitedSchema.Column, table t: Int) throws -> Int32 {
+            let value = try bytes(column)
+            guard String(bytes: value, encoding: .utf8) != nil else {
+                throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
+            }
+            let hash = fnv1a(value)
+            let row = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
+            if !value.isEmpty { frequencies?.count(hash, table: t) }
+            return row
+        }
+        // Histories grow only once the whole line has parsed.
+        var extendedHistories: [(table: Int, group: [UInt8], row: Int32)] = []
         for (t, feature) in schema.categorical.enumerated() {
             switch feature {
             case .hashed(let column):
-                let value = try bytes(column)
-                guard String(bytes: value, encoding: .utf8) != nil else {
-                    throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
-                }
-                let hash = fnv1a(value)
-                ids[slot] = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
-                if !value.isEmpty { frequencies?.count(hash, table: t) }
+                ids[slot] = try hashedRow(column, table: t)
                 slot += 1
+            case .history(let item, let group, let maxLength, let positivesOnly):
+                let row = try hashedRow(item, table: t), key = try bytes(group)
+                let earlier = histories.items(table: t, group: key).suffix(maxLength - 1)
+                for (k, id) in earlier.enumerated() { ids[slot + k] = id }
+                ids[slot + earlier.count] = row
+                for k in (earlier.count + 1)..<maxLength { ids[slot + k] = -1 }
+                if !positivesOnly || label == 1 { extendedHistories.append((t, key, row)) }
+                slot += maxLength
             case .derived(let column, let feature):
                 let value = try bytes(column)
                 if value.isEmpty {
@@ -379,6 +451,9 @@ public enum DelimitedPreprocessing {
                 for k in written..<columns.count { ids[slot + k] = -1 }
                 slot += columns.count
             }
+        }
+        for extended in extendedHistories {
+            histories.append(extended.row, table: extended.table, group: extended.group, keeping: schema.categorical[extended.table].bagSize)
         }
         return label
     }
@@ -408,5 +483,21 @@ final class ValueFrequencies {
 
     func isRare(_ hash: UInt64, table: Int) -> Bool {
         !isCounting && counts[table][hash, default: 0] < threshold
+    }
+}
+
+/// Each group's (user's) latest items per history feature, oldest first, as the lines are read.
+final class SequenceHistories {
+    private var items: [Int: [[UInt8]: [Int32]]] = [:]
+
+    func items(table: Int, group: [UInt8]) -> [Int32] { items[table]?[group] ?? [] }
+
+    /// Appends `row` to the group's history, keeping its last `keeping - 1` items (with the
+    /// line's own item a bag holds at most `keeping`).
+    func append(_ row: Int32, table: Int, group: [UInt8], keeping: Int) {
+        var history = items[table]?[group] ?? []
+        history.append(row)
+        if history.count > keeping - 1 { history.removeFirst(history.count - (keeping - 1)) }
+        items[table, default: [:]][group] = history
     }
 }

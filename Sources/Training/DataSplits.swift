@@ -206,6 +206,21 @@ extension DataSplits {
             }
             guard let column = feature.column else { throw ConfigurationError("key '\(key)': needs a column (or flags)") }
             let source = DelimitedSchema.Column(join: join, index: try columnNumber(column, join: join, "\(key).column"))
+            if let group = feature.historyOf {
+                guard join == nil, feature.transform == nil, feature.buckets == nil else {
+                    throw ConfigurationError("key '\(key).history_of': a history reads a main-file column as it is "
+                                             + "(no join, transform or buckets)")
+                }
+                let maxLength = feature.maxLength ?? DelimitedSection.Categorical.defaultMaxLength
+                guard maxLength >= 1 && maxLength <= 1024 else {
+                    throw ConfigurationError("key '\(key).max_length': must be in 1...1024, got \(maxLength)")
+                }
+                return .history(item: source, group: DelimitedSchema.Column(index: try columnNumber(group, join: nil, "\(key).history_of")),
+                                 maxLength: maxLength, positivesOnly: feature.positivesOnly ?? false)
+            }
+            guard feature.maxLength == nil, feature.positivesOnly == nil else {
+                throw ConfigurationError("key '\(key)': max_length and positives_only go with history_of")
+            }
             let format = feature.timestampFormat ?? .unix
             switch (feature.transform, feature.buckets) {
             case (nil, nil): return .hashed(source)
@@ -228,7 +243,8 @@ extension DataSplits {
                                    DelimitedSchema.Join(path: join.path, delimiter: try delimiter(join.delimiter, "data.delimited.joins[\(index)].delimiter"),
                                                         keyColumn: join.keyColumn,
                                                         mainColumn: try columnNumber(join.onColumn, join: nil, "data.delimited.joins[\(index)].on_column"))
-                               })
+                               },
+                               orderBy: try section.orderBy.map { DelimitedSchema.Column(index: try columnNumber($0, join: nil, "data.delimited.order_by")) })
     }
 
     /// The byte of a one-character delimiter setting.

@@ -63,7 +63,7 @@ public struct PlacementReport: Sendable {
             collections = [Collection(name: "embeddings", plan: plan(contextRows)),
                            Collection(name: "sequence_embeddings", plan: plan([sequenceRows]))]
             let width = m.embeddingDimension, hidden = m.feedForwardWidth
-            let block = 4 * (width * width + width) + (width * hidden + hidden) + (hidden * width + width) + 4 * width
+            let block = 4 * width * width + 3 * width + (width * hidden + hidden) + (hidden * width + width) + 4 * width
             denseParameterCount = m.sequenceLength * width + m.transformerBlocks * block
                 + mlpParameters([(contextRows.count + m.sequenceLength) * width + denseFeatures] + m.deepMLP)
         case .wideDeep, .deepfm:

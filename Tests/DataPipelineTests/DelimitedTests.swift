@@ -39,6 +39,45 @@ import Testing
         #expect((0..<4).map { batch.sparse[2].ids[$0] } == [0, 2, 0, 2])
     }
 
+    /// Lines read in timestamp order; each line's history is its user's earlier items then its
+    /// own (at most 3), or with `positivesOnly` its user's earlier clicked items then its own; the
+    /// position split holds out the latest lines.
+    @Test func historiesFollowTheOrderColumnAndTheGroup() throws {
+        let dir = folder()
+        try "u1\ta\t5\t30\nu2\tb\t2\t10\nu1\tc\t1\t20\nu1\td\t4\t40\nu2\te\t5\t50\n"
+            .write(toFile: dir + "/r.tsv", atomically: true, encoding: .utf8)
+        let item = DelimitedSchema.Column(index: 1), user = DelimitedSchema.Column(index: 0)
+        let schema = DelimitedSchema(delimiter: 9, hasHeader: false, label: .init(index: 2), labelRule: .init(">= 4"), dense: [],
+                                     categorical: [.hashed(item), .history(item: item, group: user, maxLength: 3, positivesOnly: false),
+                                                   .history(item: item, group: user, maxLength: 3, positivesOnly: true)],
+                                     joins: [], orderBy: .init(index: 3))
+        let rows = [1000, 1000, 1000], bagSizes = [1, 3, 3]
+        let train = RecordBuffer(denseCount: 0, bagSizes: bagSizes, tableRows: rows)
+        let eval = RecordBuffer(denseCount: 0, bagSizes: bagSizes, tableRows: rows)
+        let result = try DelimitedPreprocessing.run(paths: [dir + "/r.tsv"], schema: schema, tableRows: rows,
+                                                    split: .position(fraction: 0.4), skipBadLines: false, train: train, eval: eval)
+        #expect(result.train == 3 && result.eval == 2)
+        func bags(_ buffer: RecordBuffer, _ count: Int) throws -> (labels: [Float], items: [Int32], histories: [[[Int32]]]) {
+            let records = buffer.build(name: "r")
+            let batch = Batch(capacity: count, denseFeatureCount: 0, tableCount: 3, idsPerSample: 3)
+            try Array(0..<count).withUnsafeBufferPointer { try records.fill(batch, order: $0, start: 0, size: count) }
+            let histories = (1...2).map { t in
+                (0..<count).map { b in
+                    (Int(batch.sparse[t].offsets[b])..<Int(batch.sparse[t].offsets[b + 1])).map { batch.sparse[t].ids[$0] }
+                }
+            }
+            return (records.labels, (0..<count).map { batch.sparse[0].ids[$0] }, histories)
+        }
+        // In time order: (u2 b 2), (u1 c 1), (u1 a 5) | held out: (u1 d 4), (u2 e 5).
+        let (trainLabels, trainItems, trainHistories) = try bags(train, 3)
+        let (evalLabels, evalItems, evalHistories) = try bags(eval, 2)
+        let (b, c, a) = (trainItems[0], trainItems[1], trainItems[2]), (d, e) = (evalItems[0], evalItems[1])
+        #expect(Set([a, b, c, d, e]).count == 5, "five items, five rows")
+        #expect(trainLabels == [0, 0, 1] && evalLabels == [1, 1])
+        #expect(trainHistories[0] == [[b], [c], [c, a]] && evalHistories[0] == [[c, a, d], [b, e]])
+        #expect(trainHistories[1] == [[b], [c], [a]] && evalHistories[1] == [[a, d], [e]], "only clicks enter a history")
+    }
+
     @Test func badLinesNameTheFileLineAndProblem() throws {
         let dir = folder()
         try "u1|30|1|0|1\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)

@@ -34,7 +34,7 @@ import TestSupport
     /// 16 steps straight, and 8 steps then a resume for the other 8: the resumed run's losses
     /// are the uninterrupted run's, bit for bit (one BLAS thread, same ranks, same data order),
     /// for every model.
-    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm"], [1, 2])
+    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"], [1, 2])
     func resumeIsExact(architecture: String, ranks: Int) throws {
         let model = ["--set", "model.architecture=\(architecture)"]
         let straight = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=straight-\(architecture)"])

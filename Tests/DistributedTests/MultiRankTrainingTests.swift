@@ -5,7 +5,7 @@ import TestSupport
 /// The contract of DESIGN.md, checked with real `mpirun`: one config gives the same model
 /// whatever the number of ranks. Runs of 1, 2 and 4 ranks (oversubscribed on 2 cores) must
 /// report the same per-step losses and the same parameter fingerprints, for every placement
-/// of the tables, for DLRM and Wide&Deep.
+/// of the tables, for every architecture (BST's sequences in the row-wise table 1).
 ///
 /// Tolerances: the ranks sum the same numbers in another order (per-rank partial sums, then
 /// the all-reduce), so results agree to float rounding: losses within 2e-6 relative, parameter
@@ -24,6 +24,8 @@ import TestSupport
           deep_mlp: [16, 1]
           cross_layers: 2
           cross_rank: 8
+          sequence_table: 1
+          sequence_length: 3
         data:
           ids_per_sample: 2
           synthetic:
@@ -67,7 +69,7 @@ import TestSupport
         #expect(abs(a - b) <= relative * max(abs(a), abs(b), 1e-3), "\(what): \(a) vs \(b)")
     }
 
-    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm"], ["table_wise", "row_wise", "replicated", "auto"])
+    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"], ["table_wise", "row_wise", "replicated", "auto"])
     func sameModelWhateverTheNumberOfRanks(architecture: String, sharding: String) throws {
         let overrides = ["model.architecture=\(architecture)", "distributed.sharding=\(sharding)"]
         let single = try train(ranks: 1, overrides)

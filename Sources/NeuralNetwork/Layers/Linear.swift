@@ -1,6 +1,6 @@
 import Compute
 
-/// A fully connected layer `y = x W^T + b`, optionally followed by ReLU.
+/// A fully connected layer `y = x W^T + b`, optionally followed by ReLU, optionally without b.
 ///
 /// Shapes: x is (B, inputSize), W is (outputSize, inputSize) as in PyTorch, b is (outputSize),
 /// y is (B, outputSize). Weights live in the model's `ParameterArena`.
@@ -10,33 +10,36 @@ public struct Linear: Sendable {
     public let appliesReLU: Bool
     let arena: ParameterArena
     let weightOffset: Int
-    let biasOffset: Int
+    /// Nil for a layer without bias.
+    let biasOffset: Int?
 
-    /// Reserves `name/weight` and `name/bias` in `arena`.
-    public init(arena: ParameterArena, name: String, inputSize: Int, outputSize: Int, appliesReLU: Bool) {
+    /// Reserves `name/weight` and (with `hasBias`) `name/bias` in `arena`.
+    public init(arena: ParameterArena, name: String, inputSize: Int, outputSize: Int, appliesReLU: Bool, hasBias: Bool = true) {
         self.inputSize = inputSize
         self.outputSize = outputSize
         self.appliesReLU = appliesReLU
         self.arena = arena
         weightOffset = arena.reserve("\(name)/weight", shape: [outputSize, inputSize])
-        biasOffset = arena.reserve("\(name)/bias", shape: [outputSize])
+        biasOffset = hasBias ? arena.reserve("\(name)/bias", shape: [outputSize]) : nil
     }
 
     private var backend: any ComputeBackend { arena.backend }
     /// This layer's slice of the arena (weight, then bias).
-    public var parameterRange: Range<Int> { weightOffset..<(biasOffset + outputSize) }
+    public var parameterRange: Range<Int> {
+        weightOffset..<(biasOffset.map { $0 + outputSize } ?? weightOffset + outputSize * inputSize)
+    }
 
     public var weight: DeviceSlice<Float> { arena.value(at: weightOffset, count: outputSize * inputSize) }
-    public var bias: DeviceSlice<Float> { arena.value(at: biasOffset, count: outputSize) }
+    public var bias: DeviceSlice<Float> { arena.value(at: biasOffset!, count: outputSize) }
     public var weightGradient: DeviceSlice<Float> { arena.gradient(at: weightOffset, count: outputSize * inputSize) }
-    public var biasGradient: DeviceSlice<Float> { arena.gradient(at: biasOffset, count: outputSize) }
+    public var biasGradient: DeviceSlice<Float> { arena.gradient(at: biasOffset!, count: outputSize) }
 
     /// Initialisation of the DLRM reference: W ~ N(0, 2/(in+out)), b ~ N(0, 1/out).
     public func initialize(using generator: inout SeededGenerator) {
         let weightScale = (2.0 / Double(inputSize + outputSize)).squareRoot()
         let biasScale = (1.0 / Double(outputSize)).squareRoot()
         weight.copy(from: (0..<weight.count).map { _ in Float(generator.nextNormal() * weightScale) })
-        bias.copy(from: (0..<bias.count).map { _ in Float(generator.nextNormal() * biasScale) })
+        if biasOffset != nil { bias.copy(from: (0..<outputSize).map { _ in Float(generator.nextNormal() * biasScale) }) }
     }
 
     /// y (B, out) = relu?(x (B, in) W^T + b).
@@ -48,7 +51,11 @@ public struct Linear: Sendable {
         }
         backend.gemm(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, alpha: 1,
                      a: input, lda: inputSize, b: weight, ldb: inputSize, beta: 0, c: output, ldc: outputSize)
-        backend.addBias(output, bias: bias, rows: rows, columns: outputSize, relu: appliesReLU)
+        if biasOffset != nil {
+            backend.addBias(output, bias: bias, rows: rows, columns: outputSize, relu: appliesReLU)
+        } else {
+            precondition(!appliesReLU, "Linear: ReLU without a bias is not implemented")
+        }
     }
 
     /// Backward. `outputGradient` (B, out) is dL/dy; when ReLU is applied it is masked in place
@@ -59,7 +66,7 @@ public struct Linear: Sendable {
         if appliesReLU {
             backend.reluBackward(gradient: outputGradient, output: output, count: rows * outputSize)
         }
-        backend.accumulateColumnSums(outputGradient, rows: rows, columns: outputSize, into: biasGradient)
+        if biasOffset != nil { backend.accumulateColumnSums(outputGradient, rows: rows, columns: outputSize, into: biasGradient) }
         guard inputSize > 0 else { return }
         // dW (out, in) += dy^T (out, B) x (B, in)
         backend.gemm(transposeA: true, transposeB: false, m: outputSize, n: inputSize, k: rows, alpha: 1,

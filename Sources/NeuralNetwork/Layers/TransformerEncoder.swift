@@ -45,7 +45,9 @@ public final class TransformerEncoder: @unchecked Sendable {
 
         init(arena: ParameterArena, name: String, width: Int, feedForwardWidth: Int, rows: Int, probabilityCount: Int) {
             query = Linear(arena: arena, name: "\(name)/attention/query", inputSize: width, outputSize: width, appliesReLU: false)
-            key = Linear(arena: arena, name: "\(name)/attention/key", inputSize: width, outputSize: width, appliesReLU: false)
+            // No key bias: it adds q·b to every score of a query, which the softmax cancels.
+            key = Linear(arena: arena, name: "\(name)/attention/key", inputSize: width, outputSize: width, appliesReLU: false,
+                         hasBias: false)
             value = Linear(arena: arena, name: "\(name)/attention/value", inputSize: width, outputSize: width, appliesReLU: false)
             projection = Linear(arena: arena, name: "\(name)/attention/output", inputSize: width, outputSize: width, appliesReLU: false)
             expand = Linear(arena: arena, name: "\(name)/feed_forward/layer0", inputSize: width, outputSize: feedForwardWidth,
@@ -65,7 +67,8 @@ public final class TransformerEncoder: @unchecked Sendable {
         }
     }
 
-    /// Reserves, per block l, `name/block<l>/attention/{query,key,value,output}/{weight,bias}`,
+    /// Reserves, per block l, `name/block<l>/attention/{query,key,value,output}/{weight,bias}` (the
+    /// key without bias),
     /// `feed_forward/layer{0,1}/{weight,bias}` and `norm{1,2}/{gamma,beta}`.
     public init(arena: ParameterArena, name: String, width: Int, heads: Int, feedForwardWidth: Int, blockCount: Int,
                 length: Int, sequenceCapacity: Int) {
