@@ -26,7 +26,9 @@ public enum OnnxExport {
 
     /// The inference graph of `model`.
     public static func graph(of model: RecommendationModel, denseFeatureCount: Int) -> Onnx_GraphProto {
-        let tableCount = model.embeddingCollections[0].specification.tableRowCounts.count
+        // Every input table: BST's sequence table is a collection of its own.
+        let tableCount = (model as? BST)?.architecture.tableRowCounts.count
+            ?? model.embeddingCollections[0].specification.tableRowCounts.count
         var graph = OnnxModelGraph(denseFeatureCount: denseFeatureCount, tableCount: tableCount)
         let logit: String
         switch model {
@@ -52,6 +54,14 @@ public enum OnnxExport {
                 sum = graph.add(sum, graph.factorizationMachine(pooled, dimension: wideDeep.architecture.embeddingDimension))
             }
             logit = sum
+        case let bst as BST:
+            let a = bst.architecture
+            var inputs = graph.embeddingBags(bst.embeddings, inputTables: a.contextTables)
+            let sequence = graph.sequence(bst.sequenceEmbeddings.localTables[0], tableIndex: a.sequenceTable, length: a.sequenceLength,
+                                          positions: bst.positionEmbeddings.toArray())
+            inputs.append(graph.transformer(bst.encoder, name: "transformer", input: sequence.x, keyMask: sequence.keyMask))
+            if denseFeatureCount > 0 { inputs.append(graph.dense) }
+            logit = graph.mlp(bst.deepMLP, name: "deep_mlp", input: graph.concat(inputs))
         default:
             preconditionFailure("OnnxExport: no graph for \(type(of: model))")
         }

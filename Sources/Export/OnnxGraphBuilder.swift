@@ -91,6 +91,14 @@ enum OnnxAttribute {
         return attribute
     }
 
+    static func float(_ name: String, _ value: Float) -> Onnx_AttributeProto {
+        var attribute = Onnx_AttributeProto()
+        attribute.name = name
+        attribute.type = .float
+        attribute.f = value
+        return attribute
+    }
+
     static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
         attribute.name = name

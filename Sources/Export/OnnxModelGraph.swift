@@ -8,7 +8,7 @@ import Protos
 /// [N, tables, bag] holding each table's row ids, -1 where a bag is shorter than `bag`. Output:
 /// `probability` float32 [N, 1], the sigmoid of the logit.
 struct OnnxModelGraph {
-    private(set) var builder = OnnxGraphBuilder(name: "recsys-dist")
+    var builder = OnnxGraphBuilder(name: "recsys-dist")
     let denseFeatureCount: Int
     let tableCount: Int
     /// Per table: [N, bag] ids with -1 replaced by 0, and [N, bag, 1] 1/0 floats of which are real.
@@ -62,7 +62,7 @@ struct OnnxModelGraph {
     }
 
     /// Table t's ids without padding, and the mask of real ids (computed once per table).
-    private mutating func ids(ofTable t: Int) -> (ids: String, mask: String) {
+    mutating func ids(ofTable t: Int) -> (ids: String, mask: String) {
         if let known = tableIDs[t] { return known }
         let raw = builder.node("Gather", ["ids", builder.constant("table", int64: [Int64(t)], shape: [])], [OnnxAttribute.int("axis", 1)])
         let zero = builder.constant("zero", int64: [0], shape: [])
@@ -86,9 +86,10 @@ struct OnnxModelGraph {
         return builder.node("Div", [sum, builder.node("Max", [count, builder.constant("one", float: 1)])])
     }
 
-    /// Every table of a collection (held whole by this process), pooled, in table order.
-    mutating func embeddingBags(_ collection: EmbeddingCollection) -> [String] {
-        collection.localTables.enumerated().map { t, table in embeddingBag(table, tableIndex: t) }
+    /// Every table of a collection (held whole by this process), pooled, in table order; table i
+    /// reads the ids of input table `inputTables[i]` (by default, i).
+    mutating func embeddingBags(_ collection: EmbeddingCollection, inputTables: [Int]? = nil) -> [String] {
+        collection.localTables.enumerated().map { i, table in embeddingBag(table, tableIndex: inputTables?[i] ?? i) }
     }
 
     /// [N, count * dimension] -> [N, count, dimension].

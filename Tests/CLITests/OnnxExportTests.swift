@@ -61,9 +61,13 @@ import TestSupport
                              "model.deep_mlp=[64, 1]", "model.cross_layers=2", "model.cross_rank=8"]
 
     /// On the quickstart's whole held-out set (100,000 samples).
-    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm"])
+    /// BST takes table 25's bags as its sequences: of 4 positions (bags of up to 3 ids padded on
+    /// the left), and of 2 (the longer bags keep their last 2 ids).
+    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst", "bst:2"])
     func quickstartExportScoresAsRecsysDist(architecture: String) throws {
-        let scores = try exportAndScore(config: "quickstart.yaml", Self.quickstart + ["model.architecture=\(architecture)"],
+        let model = architecture.split(separator: ":")
+        let sequence = model.count == 2 ? ["model.sequence_length=\(model[1])"] : ["model.sequence_length=4"]
+        let scores = try exportAndScore(config: "quickstart.yaml", Self.quickstart + ["model.architecture=\(model[0])"] + sequence,
                                         name: "quickstart-\(architecture)")
         #expect(scores.samples == 100_000)
         expectSameScores(scores, architecture)

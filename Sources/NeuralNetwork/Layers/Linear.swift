@@ -23,6 +23,7 @@ public struct Linear: Sendable {
         biasOffset = hasBias ? arena.reserve("\(name)/bias", shape: [outputSize]) : nil
     }
 
+    public var hasBias: Bool { biasOffset != nil }
     private var backend: any ComputeBackend { arena.backend }
     /// This layer's slice of the arena (weight, then bias).
     public var parameterRange: Range<Int> {

@@ -107,6 +107,25 @@ public final class TransformerEncoder: @unchecked Sendable {
         return firstOffset..<(last + width)
     }
 
+    /// One block's parameters, for export.
+    public struct BlockParameters {
+        public let query, key, value, output, expand, contract: Linear
+        /// The attention's and the feed-forward network's layer norms: gain and shift.
+        public let norms: [(gamma: DeviceSlice<Float>, beta: DeviceSlice<Float>)]
+    }
+
+    public var blockCount: Int { blocks.count }
+
+    public func parameters(ofBlock index: Int) -> BlockParameters {
+        let block = blocks[index]
+        return BlockParameters(query: block.query, key: block.key, value: block.value, output: block.projection,
+                               expand: block.expand, contract: block.contract,
+                               norms: (0..<2).map { (gamma(block, $0), beta(block, $0)) })
+    }
+
+    /// The layer norms' epsilon.
+    public var normEpsilon: Float { Self.epsilon }
+
     private func gamma(_ block: Block, _ n: Int) -> DeviceSlice<Float> { arena.value(at: block.norms[n].gamma, count: width) }
     private func beta(_ block: Block, _ n: Int) -> DeviceSlice<Float> { arena.value(at: block.norms[n].beta, count: width) }
 
