@@ -27,7 +27,7 @@ import TestSupport
     func everyKernelFileCompiles(architecture: String) throws {
         guard let nvrtc = try Self.nvrtc() else { return }
         let files = try KernelSources.all()
-        #expect(files.map(\.name) == ["dense.cu", "embedding.cu", "interaction.cu"])
+        #expect(files.map(\.name) == ["dense.cu", "embedding.cu", "interaction.cu", "transformer.cu"])
         for file in files {
             let cubin = try nvrtc.compile(file.source, file: file.name, architecture: architecture)
             #expect(cubin.count > 1000 && cubin.starts(with: [0x7F, 0x45, 0x4C, 0x46]), "\(file.name): an ELF cubin")
@@ -35,7 +35,8 @@ import TestSupport
         let kernels = Set(files.flatMap(\.kernels))
         for operation in ["embedding_bags", "embedding_bags_scatter_add", "claim_rows", "accumulate_bag_gradients", "gather_rows",
                           "scatter_add_rows", "sparse_adagrad", "sparse_adam", "dot_interaction", "dot_interaction_backward",
-                          "add_bias", "binary_cross_entropy", "adam_step", "factorization_machine_backward"] {
+                          "add_bias", "binary_cross_entropy", "adam_step", "factorization_machine_backward", "layer_norm",
+                          "layer_norm_backward", "layer_norm_parameter_gradients", "attention", "attention_backward"] {
             #expect(kernels.contains(operation), "a kernel for \(operation)")
         }
     }
