@@ -28,11 +28,12 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         .systemLibrary(name: "CIntrinsics"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Compute", dependencies: ["CBLAS", "CIntrinsics"], swiftSettings: vectorSettings),
+        .target(name: "Compute", dependencies: ["CBLAS", "CDNNL", "CIntrinsics"], swiftSettings: vectorSettings),
         .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "DataPipeline", dependencies: ["Compute", "CZlib"], swiftSettings: vectorSettings),
         .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
@@ -64,7 +65,7 @@ let package = Package(
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Benchmarks", "Checkpointing", "Configuration", "CUDA", "DataPipeline", "Distributed", "Export", "Training",
+            "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Distributed", "Export", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -75,7 +76,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Configuration", "Distributed", "Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "Distributed", "Training", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Configuration", "TestSupport", "Training"]),
     ]
 )

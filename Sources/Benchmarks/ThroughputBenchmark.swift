@@ -30,6 +30,8 @@ public enum ThroughputBenchmark {
         public var crossRank = 64
         /// BST: the last table holds the behaviour sequences, of this many positions.
         public var sequenceLength = 20
+        /// The matrix products' precision (bf16: oneDNN with fp32 accumulation).
+        public var precision: MatmulPrecision = .fp32
         public init() {}
     }
 
@@ -46,6 +48,8 @@ public enum ThroughputBenchmark {
         public var phaseMillisecondsMedian: [String: Double]
         public var mlpFlopsPerSample: Double
         public var totalFlopsPerSample: Double
+        /// The precision the GEMMs ran in, and the peak of one large GEMM in it.
+        public var precision: String
         public var gemmPeakGflops: Double
         /// Samples/s if the MLPs ran at `gemmPeakGflops` and everything else were free (per rank).
         public var ceilingSamplesPerSecond: Double
@@ -73,33 +77,34 @@ public enum ThroughputBenchmark {
             : ShardedEmbeddings.factory(communicator: communicator, strategy: .auto,
                                         replicateMaxRows: DistributedSection().replicateMaxRows,
                                         rowWiseMinRows: DistributedSection().rowWiseMinRows)
+        let backend = CPUBackend(matmulPrecision: settings.precision)
         let model: RecommendationModel
         let mlps: [(sizes: [Int], firstLayerNeedsInputGradient: Bool)]
         switch settings.architecture {
         case .dlrm:
             let architecture = DLRMArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
                                                 bottomWidths: [512, 256, 64, d], topWidths: [512, 256, 1])
-            let dlrm = try DLRM(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
+            let dlrm = try DLRM(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
             model = dlrm
             mlps = [([dense, 512, 256, 64, d], false), ([dlrm.interaction.outputWidth, 512, 256, 1], true)]
         case .dcnv2:
             let architecture = DCNv2Architecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
                                                  bottomWidths: [512, 256, 64, d], crossLayers: settings.crossLayers,
                                                  crossRank: settings.crossRank, topWidths: [512, 256, 1])
-            let dcn = try DCNv2(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
+            let dcn = try DCNv2(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
             model = dcn
             mlps = [([dense, 512, 256, 64, d], false), ([dcn.cross.width, 512, 256, 1], true)]
         case .wideDeep, .deepfm:
             let architecture = WideDeepArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
                                                     deepWidths: [512, 256, 1],
                                                     factorizationMachine: settings.architecture == .deepfm)
-            model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
+            model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
             mlps = [([tables * d + dense, 512, 256, 1], true), ([dense, 1], false)]
         case .bst:
             let architecture = BSTArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
                                                sequenceTable: tables - 1, sequenceLength: settings.sequenceLength, heads: 2,
                                                blocks: 1, feedForwardWidth: 4 * d, deepWidths: [512, 256, 1])
-            model = try BST(architecture, batchCapacity: settings.batchSize, seed: 1, makeEmbeddings: makeEmbeddings)
+            model = try BST(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
             mlps = [([architecture.deepInputWidth, 512, 256, 1], true)]
         }
         let step = TrainingStep(model: model, settings: OptimizerSettings(algorithm: settings.optimizer),
@@ -190,13 +195,14 @@ public enum ThroughputBenchmark {
         case .wideDeep:
             break
         }
-        let peak = measureGemmPeak()
+        let peak = measureGemmPeak(backend: backend)
         let ceiling = peak * 1e9 / mlpFlops * Double(ranks)
         return Result(model: settings.architecture.rawValue, ranks: ranks, globalBatchSize: globalBatch,
                       threads: settings.threads, timedSteps: settings.timedSteps, samplesPerSecond: samplesPerSecond,
                       stepMillisecondsMedian: stepMilliseconds,
                       phaseMillisecondsMedian: medians.filter { $0.key != "step" },
-                      mlpFlopsPerSample: mlpFlops, totalFlopsPerSample: totalFlops, gemmPeakGflops: peak,
+                      mlpFlopsPerSample: mlpFlops, totalFlopsPerSample: totalFlops,
+                      precision: backend.matmulPrecision.rawValue, gemmPeakGflops: peak,
                       ceilingSamplesPerSecond: ceiling, fractionOfCeiling: samplesPerSecond / ceiling,
                       parameterCount: model.parameterCount, allReduceBytes: bytes,
                       syncGigabytesPerSecond: syncBandwidth, rawAllReduceGigabytesPerSecond: rawBandwidth)
@@ -226,17 +232,18 @@ public enum ThroughputBenchmark {
         return flops
     }
 
-    /// GFLOP/s of one 2048 x 512 x 512 sgemm, the best of a few runs.
-    public static func measureGemmPeak() -> Double {
+    /// GFLOP/s of one 2048 x 512 x 512 GEMM on `backend` (in its precision), the best of a few runs.
+    public static func measureGemmPeak(backend: any ComputeBackend = CPUBackend()) -> Double {
         let m = 2048, n = 512, k = 512
-        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
-        for i in 0..<a.count { a[i] = Float(i % 7) * 0.1 }
-        for i in 0..<b.count { b[i] = Float(i % 5) * 0.1 }
+        let a = backend.makeFloats(m * k), b = backend.makeFloats(k * n), c = backend.makeFloats(m * n)
+        a.copy(from: (0..<a.count).map { Float($0 % 7) * 0.1 })
+        b.copy(from: (0..<b.count).map { Float($0 % 5) * 0.1 })
         var best = 0.0
         for _ in 0..<20 {
             let t0 = DispatchTime.now()
-            BLAS.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, a: a.base, lda: k, b: b.base, ldb: n,
-                      beta: 0, c: c.base, ldc: n)
+            backend.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, a: a.whole, lda: k, b: b.whole, ldb: n,
+                         beta: 0, c: c.whole, ldc: n)
+            backend.synchronize()
             let ms = milliseconds(t0, DispatchTime.now())
             best = max(best, 2 * Double(m * n * k) / (ms / 1000) / 1e9)
         }

@@ -433,6 +433,8 @@ public struct TrainingSection: Codable, Sendable, Equatable {
     public var logEvery = 100
     /// Where parameters live and the arithmetic runs.
     public var backend: BackendKind = .cpu
+    /// The precision of the matrix products (fp32, or bf16 operands with fp32 accumulation).
+    public var precision: MatmulPrecision = .fp32
     public var optimizer = OptimizerSection()
     public var schedule = ScheduleSection()
 
@@ -442,7 +444,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         case maxSteps = "max_steps"
         case seed, shuffle, threads
         case logEvery = "log_every"
-        case backend, optimizer, schedule
+        case backend, precision, optimizer, schedule
     }
 
     public init() {}
@@ -458,6 +460,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
         backend = try c.decodeIfPresent(BackendKind.self, forKey: .backend) ?? d.backend
+        precision = try c.decodeIfPresent(MatmulPrecision.self, forKey: .precision) ?? d.precision
         optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? d.optimizer
         schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? d.schedule
     }
@@ -471,10 +474,10 @@ public enum BackendKind: String, Codable, Sendable, CaseIterable {
     /// copy): proves on a machine without a GPU that a run keeps the device discipline.
     case separateMemory = "separate_memory"
 
-    public func make() -> any ComputeBackend {
+    public func make(precision: MatmulPrecision = .fp32) -> any ComputeBackend {
         switch self {
-        case .cpu: CPUBackend()
-        case .separateMemory: SeparateMemoryBackend()
+        case .cpu: CPUBackend(matmulPrecision: precision)
+        case .separateMemory: SeparateMemoryBackend(matmulPrecision: precision)
         }
     }
 }

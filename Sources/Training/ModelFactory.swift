@@ -22,7 +22,7 @@ public enum ModelFactory {
                           makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
         let m = configuration.model
         let seed = UInt64(configuration.training.seed)
-        let backend = configuration.training.backend.make()
+        let backend = configuration.training.backend.make(precision: configuration.training.precision)
         switch m.architecture {
         case .dlrm:
             return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,

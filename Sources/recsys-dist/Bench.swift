@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarks
+import Compute
 import Configuration
 import Distributed
 import Foundation
@@ -31,6 +32,8 @@ struct Bench: ParsableCommand {
 
     @Option(help: "dlrm, wide-deep, dcnv2 (3 cross layers of rank 64) deepfm or bst (one transformer block over 20 positions; every bag holds 20 ids).") var model: BenchModel = .dlrm
     @Option(help: "OpenBLAS threads.") var threads = 1
+    @Option(help: "fp32, or bf16 matrix products (oneDNN, fp32 accumulation; fp32 with a warning on CPUs without bf16).")
+    var precision: MatmulPrecision = .fp32
     @Option(help: "Samples per rank and step (the global batch is this times the number of ranks).") var batchSize = 2048
     @Option(help: "Rows per embedding table.") var rows = 100_000
     @Option(help: "Untimed steps first.") var warmup = 10
@@ -48,6 +51,7 @@ struct Bench: ParsableCommand {
         var settings = ThroughputBenchmark.Settings()
         settings.architecture = model.architecture
         settings.threads = threads
+        settings.precision = precision
         settings.batchSize = batchSize
         settings.tableRows = rows
         settings.warmupSteps = warmup
@@ -64,15 +68,15 @@ struct Bench: ParsableCommand {
             samples/s: \(Int(r.samplesPerSecond.rounded())) (median step \(Training.format(r.stepMillisecondsMedian, 2)) ms over \(steps) steps, slowest rank)
             phases (median): \(phases(["data", "forward", "backward", "sync", "optimizer"]))
             communication (median, inside the phases): \(phases(["all-to-all", "all-reduce", "compute"]))
-            MLP GFLOP/s: \(Training.format(r.mlpFlopsPerSample * r.samplesPerSecond / 1e9, 1)) of sgemm peak \(Training.format(r.gemmPeakGflops, 1)) per rank
-            ceiling (MLPs at sgemm peak): \(Int(r.ceilingSamplesPerSecond.rounded())) samples/s; reached \(Training.format(100 * r.fractionOfCeiling, 1)) %
+            MLP GFLOP/s: \(Training.format(r.mlpFlopsPerSample * r.samplesPerSecond / 1e9, 1)) of the \(r.precision) GEMM peak \(Training.format(r.gemmPeakGflops, 1)) per rank
+            ceiling (MLPs at that peak): \(Int(r.ceilingSamplesPerSecond.rounded())) samples/s; reached \(Training.format(100 * r.fractionOfCeiling, 1)) %
             """
         if let sync = r.syncGigabytesPerSecond, let raw = r.rawAllReduceGigabytesPerSecond {
             text += "\nall-reduce of \(r.allReduceBytes) bytes after a barrier: bucketed gradient sync \(Training.format(sync, 2)) GB/s, "
                 + "raw MPI_Allreduce \(Training.format(raw, 2)) GB/s (\(Training.format(100 * sync / raw, 1)) %)"
         }
         console.result(text: text, json: [
-            "model": model.rawValue, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
+            "model": model.rawValue, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
             "global_batch_size": r.globalBatchSize, "all_reduce_bytes": r.allReduceBytes,
             "sync_gb_per_second": jsonValue(r.syncGigabytesPerSecond),
             "raw_all_reduce_gb_per_second": jsonValue(r.rawAllReduceGigabytesPerSecond),
@@ -83,3 +87,5 @@ struct Bench: ParsableCommand {
         ])
     }
 }
+
+extension MatmulPrecision: ExpressibleByArgument {}

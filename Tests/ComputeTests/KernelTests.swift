@@ -26,6 +26,41 @@ import TestSupport
         }
     }
 
+    /// bf16 products: each operand rounded to bf16 (8 significant bits), accumulated in fp32,
+    /// on strided operands with alpha and beta; against the fp32 product within the rounding of
+    /// two bf16 operands (2^-8 relative each, over k = 9 terms of magnitude ~1).
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func bfloat16GemmMatchesTheProductOfRoundedOperands(transposeA: Bool, transposeB: Bool) {
+        guard CPUBackend.bfloat16Implementation != nil else {
+            print("skipped the bf16 GEMM: this CPU has no bf16 instructions")
+            return
+        }
+        let backend = CPUBackend(matmulPrecision: .bf16)
+        #expect(backend.matmulPrecision == .bf16)
+        let m = 5, n = 7, k = 9, lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 4
+        let a = backend.makeFloats((transposeA ? k : m) * lda), b = backend.makeFloats((transposeB ? n : k) * ldb)
+        let c = backend.makeFloats(m * ldc)
+        var random = TestRandom(seed: 2)
+        random.fill(a.whole); random.fill(b.whole); random.fill(c.whole)
+        let original = c.toArray(), hostA = a.toArray(), hostB = b.toArray()
+        func rounded(_ x: Float) -> Float {
+            let bits = x.bitPattern
+            return Float(bitPattern: ((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16) << 16)
+        }
+        func opA(_ i: Int, _ p: Int) -> Float { rounded(transposeA ? hostA[p * lda + i] : hostA[i * lda + p]) }
+        func opB(_ p: Int, _ j: Int) -> Float { rounded(transposeB ? hostB[j * ldb + p] : hostB[p * ldb + j]) }
+        backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 2, a: a.whole, lda: lda,
+                     b: b.whole, ldb: ldb, beta: 0.5, c: c.whole, ldc: ldc)
+        let result = c.toArray()
+        for i in 0..<m {
+            for j in 0..<n {
+                let expected = 2 * (0..<k).reduce(Float(0)) { $0 + opA(i, $1) * opB($1, j) } + 0.5 * original[i * ldc + j]
+                #expect(abs(result[i * ldc + j] - expected) < 1e-4, "(\(i), \(j))")
+            }
+            for j in n..<ldc { #expect(result[i * ldc + j] == original[i * ldc + j], "padding of row \(i) untouched") }
+        }
+    }
+
     @Test(arguments: [0, 1, 7, 8, 15, 16, 17, 33, 100])
     func dotMatchesAPlainLoop(count: Int) {
         let x = FloatBuffer(count: count), y = FloatBuffer(count: count)

@@ -1,9 +1,21 @@
-/// The reference backend: host memory, OpenBLAS GEMMs and the SIMD kernels of `Kernels`.
+/// The reference backend: host memory, OpenBLAS GEMMs (oneDNN's bf16 matmul with
+/// `matmulPrecision: .bf16`) and the SIMD kernels of `Kernels`.
 ///
 /// Every operation resolves its slices to addresses through `address(ofHandle:)`, the one place
 /// that knows where a buffer's memory is, and checks that each slice belongs to this backend.
 public class CPUBackend: ComputeBackend, @unchecked Sendable {
-    public init() {}
+    public let matmulPrecision: MatmulPrecision
+    private let bfloat16Matmul: OneDNNMatmul?
+
+    /// bf16 products where the CPU computes them natively (`bfloat16Implementation`), fp32 otherwise.
+    public init(matmulPrecision: MatmulPrecision = .fp32) {
+        let bf16 = matmulPrecision == .bf16 && Self.bfloat16Implementation != nil
+        self.matmulPrecision = bf16 ? .bf16 : .fp32
+        bfloat16Matmul = bf16 ? OneDNNMatmul(roundsToBFloat16: true) : nil
+    }
+
+    /// oneDNN's bf16 matmul implementation on this CPU (AVX512-BF16 or AMX), or nil without one.
+    public static var bfloat16Implementation: String? { OneDNNMatmul.nativeBFloat16Implementation }
 
     public var name: String { "cpu" }
 
@@ -95,6 +107,11 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
                      a: DeviceSlice<Float>, lda: Int, b: DeviceSlice<Float>, ldb: Int,
                      beta: Float, c: DeviceSlice<Float>, ldc: Int) {
         precondition((m - 1) * ldc + n <= c.count, "gemm: C of \(m) x \(n) outside its slice")
+        if let bfloat16Matmul {
+            bfloat16Matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                a: pointer(a), lda: lda, b: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
+            return
+        }
         BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                   a: pointer(a), lda: lda, b: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
     }

@@ -18,6 +18,8 @@ import Darwin
 public protocol ComputeBackend: AnyObject, Sendable {
     /// `cpu`, `separate-memory`, ...
     var name: String { get }
+    /// The precision its GEMMs run in (bf16 asked of hardware without it runs fp32).
+    var matmulPrecision: MatmulPrecision { get }
 
     // MARK: Memory
 

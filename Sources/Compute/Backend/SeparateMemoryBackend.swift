@@ -14,9 +14,9 @@ public final class SeparateMemoryBackend: CPUBackend, @unchecked Sendable {
     private var freeHandles: [UInt] = []
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    public override init() {
+    public override init(matmulPrecision: MatmulPrecision = .fp32) {
         pthread_mutex_init(lock, nil)
-        super.init()
+        super.init(matmulPrecision: matmulPrecision)
     }
 
     deinit {

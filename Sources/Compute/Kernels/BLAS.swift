@@ -19,9 +19,10 @@ public enum BLAS {
                     beta, c, Int32(ldc))
     }
 
-    /// Sets the number of threads OpenBLAS uses in this process.
+    /// Sets the number of threads OpenBLAS (and oneDNN, for bf16 products) use in this process.
     public static func setThreadCount(_ count: Int) {
         openblas_set_num_threads(Int32(count))
+        OneDNNMatmul.setThreadCount(count)
     }
 
 }

@@ -113,7 +113,10 @@ public final class Trainer {
         log(.progress("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters on rank 0 "
             + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
             + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), global batch \(t.batchSize), "
-            + "\(worldSize) rank(s), \(model.backend.name) backend"))
+            + "\(worldSize) rank(s), \(model.backend.name) backend, \(model.backend.matmulPrecision.rawValue) matmuls"))
+        if t.precision == .bf16 && model.backend.matmulPrecision != .bf16 {
+            log(.progress("warning: training.precision bf16: this CPU has no bf16 instructions (AVX512-BF16 or AMX); using fp32"))
+        }
 
         let loader = BatchLoader(dataset: splits.train, batchSize: t.batchSize, shuffleSeed: t.shuffle ? UInt64(t.seed) : nil,
                                  dropLast: true, rank: communicator.rank, worldSize: worldSize, prefetch: true)
