@@ -68,6 +68,13 @@ public enum ConfigurationValidator {
             require((delimited.dense ?? []).count == d.denseFeatures, "data.delimited.dense",
                     "has \((delimited.dense ?? []).count) columns but data.dense_features is \(d.denseFeatures)")
         }
+        if !d.multiHotSizes.isEmpty {
+            require(d.multiHotSizes.count == m.tableCount, "data.multi_hot_sizes",
+                    "has \(d.multiHotSizes.count) entries but model.table_count is \(m.tableCount)")
+            for (index, size) in d.multiHotSizes.enumerated() where size < 1 || size > 1024 {
+                require(false, "data.multi_hot_sizes[\(index)]", "must be in 1...1024, got \(size)")
+            }
+        }
         require(d.idsPerSample >= 1 && d.idsPerSample <= 1024, "data.ids_per_sample",
                 "must be in 1...1024, got \(d.idsPerSample)")
         if d.source != .synthetic {

@@ -195,6 +195,8 @@ public struct DataSection: Codable, Sendable, Equatable {
     public var denseFeatures = 13
     /// Ids per sample in every table (1 = one-hot; more = multi-hot bags, sum-pooled).
     public var idsPerSample = 1
+    /// Per table, the bag each one-hot id becomes (MLPerf DLRMv2's multi-hot Criteo); empty: as read.
+    public var multiHotSizes: [Int] = []
     public var synthetic = SyntheticSection()
     /// The data file(s) (`criteo_tsv`: a file, or a list of files) or the record folder (`records`).
     public var path: [String] = []
@@ -214,6 +216,7 @@ public struct DataSection: Codable, Sendable, Equatable {
         case source, delimited
         case denseFeatures = "dense_features"
         case idsPerSample = "ids_per_sample"
+        case multiHotSizes = "multi_hot_sizes"
         case synthetic, path
         case evalPath = "eval_path"
         case evalFraction = "eval_fraction"
@@ -231,6 +234,7 @@ public struct DataSection: Codable, Sendable, Equatable {
         source = try c.decodeIfPresent(Source.self, forKey: .source) ?? d.source
         denseFeatures = try c.decodeIfPresent(Int.self, forKey: .denseFeatures) ?? d.denseFeatures
         idsPerSample = try c.decodeIfPresent(Int.self, forKey: .idsPerSample) ?? d.idsPerSample
+        multiHotSizes = try c.decodeIfPresent([Int].self, forKey: .multiHotSizes) ?? d.multiHotSizes
         synthetic = try c.decodeIfPresent(SyntheticSection.self, forKey: .synthetic) ?? d.synthetic
         func paths(_ key: CodingKeys) throws -> [String] {
             if let one = try? c.decode(String.self, forKey: key) { return [one] }

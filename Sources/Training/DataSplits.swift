@@ -17,7 +17,15 @@ extension DataSplits {
     public static func load(_ configuration: TrainingConfiguration) throws -> DataSplits {
         let splits = try loadWithoutChecks(configuration)
         try requireHeldOut(splits.evaluation.count, of: configuration)
-        return splits
+        return DataSplits(train: try multiHot(splits.train, configuration), evaluation: try multiHot(splits.evaluation, configuration),
+                          summary: splits.summary + (configuration.data.multiHotSizes.isEmpty ? "" : "; made multi-hot"))
+    }
+
+    /// `source` with its one-hot tables made multi-hot by `data.multi_hot_sizes` (as read without).
+    static func multiHot(_ source: SampleSource, _ configuration: TrainingConfiguration) throws -> SampleSource {
+        let sizes = configuration.data.multiHotSizes
+        guard !sizes.isEmpty else { return source }
+        return try MultiHotExpansion(source, sizes: sizes, tableRows: configuration.model.tableRows)
     }
 
     /// Throws when the held-out part of the data has no samples.
@@ -74,6 +82,10 @@ extension DataSplits {
     /// scores), in the format `format(of:)` finds.
     public static func loadEvaluation(_ configuration: TrainingConfiguration, path: String?) throws -> SampleSource {
         guard let path else { return try load(configuration).evaluation }
+        return try multiHot(try loadFile(configuration, path: path), configuration)
+    }
+
+    private static func loadFile(_ configuration: TrainingConfiguration, path: String) throws -> SampleSource {
         let d = configuration.data
         switch try format(of: path, configuration) {
         case .synthetic:

@@ -74,7 +74,7 @@ public struct PlacementReport: Sendable {
         }
         let algorithm = configuration.training.optimizer.algorithm
         let denseStates = algorithm == .sgd ? 0 : algorithm == .adagrad ? 1 : 2
-        let idsPerSample = configuration.data.idsPerSample
+        let idsPerSample = configuration.data.idsPerSample, multiHotSizes = configuration.data.multiHotSizes
         var loads = [RankLoad](repeating: RankLoad(), count: ranks)
         for r in 0..<ranks {
             let localBatch = (configuration.training.batchSize + ranks - 1 - r) / ranks
@@ -92,7 +92,7 @@ public struct PlacementReport: Sendable {
                     loads[r].embeddingBytes += 4 * (held * dimension + stateFloats)
                     let local = table.placement == .replicated || table.placement == .tableWise(owner: r)
                     loads[r].workspaceBytes += 4 * (held + (local ? 0 : table.rowCount))
-                    let ids = localBatch * idsPerSample
+                    let ids = localBatch * (t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample)
                     switch table.placement {
                     case .replicated:
                         // Row gradients go to every other rank.

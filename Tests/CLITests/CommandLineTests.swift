@@ -81,6 +81,28 @@ import TestSupport
 }
 
 extension CommandLineTests {
+    /// `data.multi_hot_sizes` makes one-hot data multi-hot for training and for `evaluate`: the
+    /// scored samples carry bags of the configured sizes; a list of the wrong length is refused.
+    @Test func multiHotSizesReachTrainingAndEvaluation() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-multihot-\(UUID().uuidString)").path
+        let path = try writeConfig(Self.smallConfig)
+        let train = try BinaryRunner.run(["train", "--config", path, "--set", "data.multi_hot_sizes=[3, 1, 5]",
+                                          "--set", "checkpoint.directory=\(folder)", "--set", "checkpoint.run_name=m",
+                                          "--set", "checkpoint.save_final=true"])
+        #expect(train.status == 0, "\(train.standardError)")
+        let predictions = "\(folder)/scored.tsv"
+        let evaluate = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/m/latest", "--predictions", predictions])
+        #expect(evaluate.status == 0, "\(evaluate.standardError)")
+        let lines = try String(contentsOfFile: predictions, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1000)
+        for line in lines.prefix(50) {
+            let bags = line.split(separator: "\t", omittingEmptySubsequences: false).suffix(3).map { $0.split(separator: ",").count }
+            #expect(bags == [3, 1, 5], "\(line)")
+        }
+        let wrong = try BinaryRunner.run(["train", "--config", path, "--set", "data.multi_hot_sizes=[3, 1]"])
+        #expect(wrong.status != 0 && wrong.standardError.contains("data.multi_hot_sizes"), "\(wrong.standardError)")
+    }
+
     @Test func evaluateScoresTheSavedModelAsTrainDid() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-ckpt-\(UUID().uuidString)").path
         let path = try writeConfig(Self.smallConfig)
