@@ -8,6 +8,7 @@ static inline MPI_Comm recsys_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype recsys_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype recsys_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype recsys_mpi_int32(void) { return MPI_INT32_T; }
+static inline MPI_Datatype recsys_mpi_uint16(void) { return MPI_UINT16_T; }
 static inline MPI_Datatype recsys_mpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Op recsys_mpi_sum(void) { return MPI_SUM; }
 static inline MPI_Op recsys_mpi_max(void) { return MPI_MAX; }

@@ -650,11 +650,27 @@ public struct DistributedSection: Codable, Sendable, Equatable {
     public var replicateMaxRows = 1000
     /// With `auto`: tables of at least this many rows are split by rows over all ranks.
     public var rowWiseMinRows = 1_000_000
+    /// The precision rows and row gradients cross the all-to-all in.
+    public var exchangePrecision: ExchangePrecision = .fp32
+
+    /// fp32, or a 16-bit format (rows and gradients rounded to it for the trip, fp32 again on arrival).
+    public enum ExchangePrecision: String, Codable, Sendable, CaseIterable {
+        case fp32, bf16, fp16
+
+        public var format: HalfFormat? {
+            switch self {
+            case .fp32: nil
+            case .bf16: .bf16
+            case .fp16: .fp16
+            }
+        }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case sharding
         case replicateMaxRows = "replicate_max_rows"
         case rowWiseMinRows = "row_wise_min_rows"
+        case exchangePrecision = "exchange_precision"
     }
 
     public init() {}
@@ -665,5 +681,6 @@ public struct DistributedSection: Codable, Sendable, Equatable {
         sharding = try c.decodeIfPresent(ShardingPlan.Strategy.self, forKey: .sharding) ?? d.sharding
         replicateMaxRows = try c.decodeIfPresent(Int.self, forKey: .replicateMaxRows) ?? d.replicateMaxRows
         rowWiseMinRows = try c.decodeIfPresent(Int.self, forKey: .rowWiseMinRows) ?? d.rowWiseMinRows
+        exchangePrecision = try c.decodeIfPresent(ExchangePrecision.self, forKey: .exchangePrecision) ?? d.exchangePrecision
     }
 }

@@ -44,6 +44,9 @@ public protocol Communicator: AnyObject, Sendable {
                    receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
     func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
                    receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+    /// The same for 16-bit floats (bit patterns): rows and row gradients in reduced precision.
+    func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
+                   receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
     /// Gathers every rank's `send` into host memory `receive` on `root`, rank after rank.
     func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                  receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws

@@ -51,6 +51,14 @@ public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
                                   receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
         }
     }
+
+    public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        try timed(\.allToAllSeconds) {
+            try wrapped.allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                                  receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        }
+    }
     public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
         try wrapped.gatherV(send: send, receive: receive, receiveCounts: receiveCounts,

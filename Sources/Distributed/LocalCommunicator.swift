@@ -29,6 +29,12 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
                           to: receive.slice(Int(receiveOffsets[0]), Int(sendCounts[0])))
     }
 
+    public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        let values = send.slice(Int(sendOffsets[0]), Int(sendCounts[0])).toArray()
+        receive.slice(Int(receiveOffsets[0]), values.count).copy(from: values)
+    }
+
     public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
         guard let receive else { return }

@@ -106,6 +106,16 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        try send.withHostMemory(writesBack: false) { sent in
+            try receive.withHostMemory(writesBack: true) { received in
+                try check(MPI_Alltoallv(sent.baseAddress, sendCounts, sendOffsets, recsys_mpi_uint16(), received.baseAddress,
+                                        receiveCounts, receiveOffsets, recsys_mpi_uint16(), communicator), "MPI_Alltoallv")
+            }
+        }
+    }
+
     public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
         try send.withHostMemory(writesBack: false) { sent in

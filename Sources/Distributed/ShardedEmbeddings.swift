@@ -45,12 +45,22 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// Rows served to requesters, and the gradients they send back.
     private var rowsToServe: DeviceBuffer<Float>
     private var receivedGradients: DeviceBuffer<Float>
+    /// The 16-bit format rows and row gradients cross the all-to-all in (nil: fp32), and the
+    /// buffers they travel in.
+    public let exchangeFormat: HalfFormat?
+    private var packedSend: DeviceBuffer<UInt16>
+    private var packedReceive: DeviceBuffer<UInt16>
 
-    /// - Parameter sharingRoutingWith: a collection over the same features (the same ids, table
-    ///   sizes and placement; Wide&Deep's deep tables for its wide ones) whose forward runs first
-    ///   on every batch: this one then reuses its request routing instead of exchanging the ids again.
+    /// - Parameters:
+    ///   - sharingRoutingWith: a collection over the same features (the same ids, table sizes and
+    ///     placement; Wide&Deep's deep tables for its wide ones) whose forward runs first on every
+    ///     batch: this one then reuses its request routing instead of exchanging the ids again.
+    ///   - exchangeFormat: send rows and row gradients to and from their owners in this 16-bit
+    ///     format (TorchRec's quantized communication); they are fp32 again on arrival, so owners
+    ///     accumulate in fp32. Replicated tables' gradients stay fp32.
     public init(_ specification: EmbeddingSpecification, plan: ShardingPlan, communicator: Communicator,
-                backend: any ComputeBackend, batchCapacity: Int, sharingRoutingWith leader: ShardedEmbeddings? = nil) {
+                backend: any ComputeBackend, batchCapacity: Int, sharingRoutingWith leader: ShardedEmbeddings? = nil,
+                exchangeFormat: HalfFormat? = nil) {
         precondition(plan.tables.count == specification.tableRowCounts.count, "ShardedEmbeddings: plan and tables differ")
         self.specification = specification
         self.plan = plan
@@ -104,13 +114,16 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         elementReceiveOffsets = zeros
         rowsToServe = backend.makeFloats(0)
         receivedGradients = backend.makeFloats(0)
+        self.exchangeFormat = exchangeFormat
+        packedSend = backend.makeBuffer(UInt16.self, count: 0)
+        packedReceive = backend.makeBuffer(UInt16.self, count: 0)
     }
 
     /// A factory for models: every collection of the model sharded by `plan` (built for the
     /// collection's table sizes and dimension). A collection over the same features as one built
     /// before it (Wide&Deep's wide tables, given the deep ones) shares that one's request routing.
     public static func factory(communicator: Communicator, strategy: ShardingPlan.Strategy, replicateMaxRows: Int,
-                               rowWiseMinRows: Int) -> EmbeddingFactory {
+                               rowWiseMinRows: Int, exchangeFormat: HalfFormat? = nil) -> EmbeddingFactory {
         { specification, backend, batchCapacity, sameFeaturesAs in
             let plan = ShardingPlan(tableRowCounts: specification.tableRowCounts, dimension: specification.dimension,
                                     worldSize: communicator.size, strategy: strategy, replicateMaxRows: replicateMaxRows,
@@ -119,7 +132,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
                 leader.plan.tables.map(\.placement) == plan.tables.map(\.placement) ? leader : nil
             }
             return ShardedEmbeddings(specification, plan: plan, communicator: communicator, backend: backend,
-                                     batchCapacity: batchCapacity, sharingRoutingWith: leader)
+                                     batchCapacity: batchCapacity, sharingRoutingWith: leader, exchangeFormat: exchangeFormat)
         }
     }
 
@@ -179,15 +192,28 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     }
 
     /// Sends `dimension` floats per request to the owners (`toOwners`), or answers from the
-    /// owners back to the requesters.
+    /// owners back to the requesters; in `exchangeFormat` when there is one.
     private func exchange(_ send: DeviceBuffer<Float>, _ receive: DeviceBuffer<Float>, toOwners: Bool) throws {
         let r = routing
         scale(toOwners ? r.sendCounts : r.receiveCounts, toOwners ? r.sendOffsets : r.receiveOffsets, by: dimension,
               into: &elementSendCounts, &elementSendOffsets)
         scale(toOwners ? r.receiveCounts : r.sendCounts, toOwners ? r.receiveOffsets : r.sendOffsets, by: dimension,
               into: &elementReceiveCounts, &elementReceiveOffsets)
-        try communicator.allToAllV(send: send.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
-                                   receive: receive.whole, receiveCounts: elementReceiveCounts, receiveOffsets: elementReceiveOffsets)
+        guard let exchangeFormat else {
+            try communicator.allToAllV(send: send.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
+                                       receive: receive.whole, receiveCounts: elementReceiveCounts,
+                                       receiveOffsets: elementReceiveOffsets)
+            return
+        }
+        let sent = Int(elementSendOffsets.last! + elementSendCounts.last!)
+        let received = Int(elementReceiveOffsets.last! + elementReceiveCounts.last!)
+        if packedSend.count < sent { packedSend = backend.makeBuffer(UInt16.self, count: 2 * sent) }
+        if packedReceive.count < received { packedReceive = backend.makeBuffer(UInt16.self, count: 2 * received) }
+        backend.pack(send.slice(0, sent), as: exchangeFormat, into: packedSend.slice(0, sent))
+        try communicator.allToAllV(send: packedSend.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
+                                   receive: packedReceive.whole, receiveCounts: elementReceiveCounts,
+                                   receiveOffsets: elementReceiveOffsets)
+        backend.unpack(packedReceive.slice(0, received), from: exchangeFormat, into: receive.slice(0, received))
     }
 }
 

@@ -156,6 +156,16 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
+                          receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
+        send.withHostMemory(writesBack: false) { sent in
+            receive.withHostMemory(writesBack: true) { received in
+                exchange(send: UnsafeRawPointer(sent.baseAddress!), sendCounts: sendCounts, sendOffsets: sendOffsets,
+                         receive: UnsafeMutableRawPointer(received.baseAddress!), receiveOffsets: receiveOffsets, elementSize: 2)
+            }
+        }
+    }
+
     /// Each rank takes, from every rank r, the block r addressed to it.
     private func exchange(send: UnsafeRawPointer, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: UnsafeMutableRawPointer, receiveOffsets: [Int32], elementSize: Int) {

@@ -13,7 +13,8 @@ public enum ModelFactory {
         let makeEmbeddings: EmbeddingFactory = communicator.size == 1
             ? LocalEmbeddings.make
             : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding,
-                                        replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows)
+                                        replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows,
+                                        exchangeFormat: d.exchangePrecision.format)
         return try makeModel(configuration, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
     }
 

@@ -61,6 +61,30 @@ import TestSupport
         }
     }
 
+    /// 16-bit packing rounds to nearest even (ties included), keeps signs, infinities and zero,
+    /// and unpacks exactly; fp16 overflows to infinity past 65,504.
+    @Test(arguments: TestBackends.names)
+    func halfPrecisionPackingRoundsToNearestEven(backendName: String) {
+        let backend = TestBackends.make(backendName)
+        // 1 + 2^-8 is a tie between bf16 1 and 1 + 2^-7 (even: 1); 1 + 3 * 2^-8 rounds up to 1 + 2^-6.
+        let values: [Float] = [0, -0.0, 1, 1 + 0x1p-8, 1 + 3 * 0x1p-8, -3.14159, 1e-3, 70_000, .infinity, -.infinity, 0.1]
+        let source = backend.makeFloats(values.count), packed = backend.makeBuffer(UInt16.self, count: values.count)
+        let unpacked = backend.makeFloats(values.count)
+        source.copy(from: values)
+        backend.pack(source.whole, as: .bf16, into: packed.whole)
+        backend.unpack(packed.whole, from: .bf16, into: unpacked.whole)
+        let bf16 = unpacked.toArray()
+        #expect(bf16[3] == 1 && bf16[4] == 1 + 0x1p-6 && bf16[1].sign == .minus && bf16[8] == .infinity)
+        for (value, result) in zip(values, bf16) where value.isFinite {
+            #expect(abs(result - value) <= abs(value) * 0x1p-8, "bf16 \(value) -> \(result)")
+        }
+        backend.pack(source.whole, as: .fp16, into: packed.whole)
+        backend.unpack(packed.whole, from: .fp16, into: unpacked.whole)
+        let fp16 = unpacked.toArray()
+        for (value, result) in zip(values, fp16) { #expect(result == Float(Float16(value)), "fp16 \(value) -> \(result)") }
+        #expect(fp16[7] == .infinity, "70,000 is past fp16's largest finite value")
+    }
+
     @Test(arguments: [0, 1, 7, 8, 15, 16, 17, 33, 100])
     func dotMatchesAPlainLoop(count: Int) {
         let x = FloatBuffer(count: count), y = FloatBuffer(count: count)

@@ -109,6 +109,27 @@ import TestSupport
         }
     }
 
+    /// Rows and row gradients sent in bf16 or fp16 (fp32 again on arrival): each crossing rounds
+    /// to 8 (bf16) or 11 (fp16) significant bits, so 2 and 4 ranks stay within 1e-2 of one rank's
+    /// losses and 2e-3 of its AUC, and fp16's finer rounding stays closer than bf16's.
+    @Test(arguments: ["dlrm", "wide_deep"])
+    func reducedPrecisionExchangeStaysCloseToOneRank(architecture: String) throws {
+        let base = ["model.architecture=\(architecture)", "distributed.sharding=row_wise"]
+        let single = try train(ranks: 1, base)
+        var deviations: [String: Double] = [:]
+        for format in ["bf16", "fp16"] {
+            for ranks in [2, 4] {
+                let multi = try train(ranks: ranks, base + ["distributed.exchange_precision=\(format)"])
+                let worst = zip(single.losses, multi.losses).map { abs($0 - $1) / max(abs($0), 1e-3) }.max() ?? 0
+                #expect(worst < 1e-2, "\(architecture) \(format) \(ranks) ranks: losses differ by \(worst) relative")
+                #expect(abs(single.auc - multi.auc) < 2e-3, "\(architecture) \(format) \(ranks) ranks: AUC \(multi.auc) vs \(single.auc)")
+                #expect(worst > 0, "\(architecture) \(format) \(ranks) ranks: the rows were rounded")
+                deviations[format, default: 0] = max(deviations[format, default: 0], worst)
+            }
+        }
+        #expect(deviations["fp16"]! < deviations["bf16"]!, "\(deviations)")
+    }
+
     @Test func adagradAndUnevenSlicesAgreeWithinTheStatedTolerance() throws {
         // 250 samples over 3 ranks: slices of 84, 83 and 83.
         let overrides = ["model.architecture=wide_deep", "training.optimizer.algorithm=adagrad",

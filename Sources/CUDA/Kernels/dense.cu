@@ -148,3 +148,32 @@ extern "C" __global__ void factorization_machine_backward(const float* input, lo
         for (int f = 0; f < fields; f++) dv[f * dimension + k] += g * (sum - v[f * dimension + k]);
     }
 }
+
+// fp32 -> bf16 bit patterns, rounded to nearest even (rows and gradients in transit).
+extern "C" __global__ void pack_bf16(const float* x, unsigned short* y, long n) {
+    GRID_STRIDE(i, n) {
+        unsigned int bits = __float_as_uint(x[i]);
+        y[i] = (unsigned short)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    }
+}
+
+extern "C" __global__ void unpack_bf16(const unsigned short* x, float* y, long n) {
+    GRID_STRIDE(i, n) y[i] = __uint_as_float(((unsigned int)x[i]) << 16);
+}
+
+// fp32 <-> IEEE fp16 bit patterns by the PTX conversions (round to nearest even).
+extern "C" __global__ void pack_fp16(const float* x, unsigned short* y, long n) {
+    GRID_STRIDE(i, n) {
+        unsigned short h;
+        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x[i]));
+        y[i] = h;
+    }
+}
+
+extern "C" __global__ void unpack_fp16(const unsigned short* x, float* y, long n) {
+    GRID_STRIDE(i, n) {
+        float f;
+        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x[i]));
+        y[i] = f;
+    }
+}

@@ -101,6 +101,16 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
 
     public func allFinite(_ x: DeviceSlice<Float>) -> Bool { Kernels.allFinite(pointer(x), count: x.count) }
 
+    public func pack(_ source: DeviceSlice<Float>, as format: HalfFormat, into destination: DeviceSlice<UInt16>) {
+        precondition(source.count == destination.count, "pack: \(source.count) values into \(destination.count)")
+        HalfKernels.pack(pointer(source), as: format, into: pointer(destination), count: source.count)
+    }
+
+    public func unpack(_ source: DeviceSlice<UInt16>, from format: HalfFormat, into destination: DeviceSlice<Float>) {
+        precondition(source.count == destination.count, "unpack: \(source.count) values into \(destination.count)")
+        HalfKernels.unpack(pointer(source), from: format, into: pointer(destination), count: source.count)
+    }
+
     // MARK: Dense layers
 
     public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,

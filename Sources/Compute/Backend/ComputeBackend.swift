@@ -56,6 +56,10 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func multiplyAdd(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, plus c: DeviceSlice<Float>, into output: DeviceSlice<Float>)
     /// Whether every element is finite (no infinity, no NaN).
     func allFinite(_ x: DeviceSlice<Float>) -> Bool
+    /// `destination[i]` = `source[i]` rounded to nearest even in `format` (bit patterns; same count).
+    func pack(_ source: DeviceSlice<Float>, as format: HalfFormat, into destination: DeviceSlice<UInt16>)
+    /// `destination[i]` = the value of the `format` bit pattern `source[i]` (exact; same count).
+    func unpack(_ source: DeviceSlice<UInt16>, from format: HalfFormat, into destination: DeviceSlice<Float>)
 
     // MARK: Dense layers
 
@@ -165,6 +169,12 @@ public protocol ComputeBackend: AnyObject, Sendable {
 extension ComputeBackend {
     public func makeFloats(_ count: Int) -> DeviceBuffer<Float> { makeBuffer(Float.self, count: count) }
     public func makeIndices(_ count: Int) -> DeviceBuffer<Int32> { makeBuffer(Int32.self, count: count) }
+}
+
+/// A 16-bit floating-point format: bf16 (fp32's range, 8 significant bits) or IEEE fp16
+/// (range ±65,504, 11 significant bits).
+public enum HalfFormat: String, Sendable, Codable, CaseIterable {
+    case bf16, fp16
 }
 
 /// Sum or mean of a bag's rows.

@@ -1,11 +1,12 @@
 /// The element types backend buffers hold: parameters and activations (`Float`), row ids and
-/// offsets (`Int32`).
+/// offsets (`Int32`), 16-bit floats in transit (`UInt16` bit patterns of bf16 or fp16).
 public protocol DeviceElement: BitwiseCopyable, Sendable {
     static var zero: Self { get }
 }
 
 extension Float: DeviceElement {}
 extension Int32: DeviceElement {}
+extension UInt16: DeviceElement {}
 
 /// `count` elements in the memory of a compute backend: host memory for `CPUBackend`, memory no
 /// host code can address for `SeparateMemoryBackend` (and device memory for a GPU backend).

@@ -151,17 +151,14 @@ final class OneDNNMatmul: @unchecked Sendable {
         return Primitive(primitive: primitive!, a: memories[0]!, b: memories[1]!, c: memories[2]!)
     }
 
-    /// fp32 -> bf16 by round to nearest even (the upper 16 bits after adding 0x7FFF plus the
-    /// lowest kept bit), `rows` x `columns` from a row stride of `stride` into a packed buffer.
+    /// fp32 -> bf16 by round to nearest even, `rows` x `columns` from a row stride of `stride`
+    /// into a packed buffer.
     static func roundToBFloat16(_ source: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int,
                                 into destination: UnsafeMutablePointer<UInt16>) {
         for r in 0..<rows {
             let row = UnsafeRawPointer(source + r &* stride).assumingMemoryBound(to: UInt32.self)
             let out = destination + r &* columns
-            for c in 0..<columns {
-                let bits = row[c]
-                out[c] = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-            }
+            for c in 0..<columns { out[c] = HalfKernels.bfloat16(row[c]) }
         }
     }
 
