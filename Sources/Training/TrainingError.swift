@@ -8,7 +8,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case stopped(signal: Int32, step: Int, checkpoint: String?)
     /// `--resume latest` in a run folder with no checkpoint.
     case nothingToResume(folder: String)
-    case notEnoughMemory(rank: Int, needed: Int, available: Int)
+    case notEnoughMemory(rank: Int, needed: Int, available: Int, ranksOnHost: Int)
 
     public var description: String {
         switch self {
@@ -19,9 +19,11 @@ public enum TrainingError: Error, CustomStringConvertible {
                 + " a non-finite value after step \(step); no checkpoint written (lower training.optimizer.learning_rate)"
         case .nothingToResume(let folder):
             return "\(folder): no checkpoint to resume (no 'latest' here: the run has saved none, or checkpoint.run_name differs)"
-        case .notEnoughMemory(let rank, let needed, let available):
+        case .notEnoughMemory(let rank, let needed, let available, let ranksOnHost):
             return "rank \(rank): the model needs \(needed / 1_000_000) MB on this rank (tables, optimizer state, workspaces, "
-                + "dense replica; see recsys-dist plan) but \(available / 1_000_000) MB are available: use more ranks or smaller tables"
+                + "dense replica; see recsys-dist plan) but \(available / 1_000_000) MB are available to it"
+                + (ranksOnHost > 1 ? " (this host's available memory shared by its \(ranksOnHost) ranks)" : "")
+                + ": use more hosts or smaller tables"
         case .stopped(let signal, let step, let checkpoint):
             return "stopped by \(signalName(signal)) after step \(step); "
                 + (checkpoint.map { "checkpoint \($0) written (continue with --resume latest)" } ?? "no checkpoint (the config writes none)")

@@ -54,4 +54,16 @@ import TestSupport
         #expect(output.standardError.range(of: "rank 0: the model needs [0-9]+ MB on this rank .* but [0-9]+ MB are available",
                                            options: .regularExpression) != nil, "\(output.standardError)")
     }
+
+    /// Ranks on one host share its memory: a model that fits one process is refused when the
+    /// launcher says 100,000 ranks run on this host (MPICH's MPI_LOCALNRANKS, read as OpenMPI's).
+    @Test func ranksOnOneHostShareItsMemory() throws {
+        let config = try write(CommandLineTests.smallConfig, "c.yaml")
+        let shared = ["--set", "model.table_rows=200000", "--set", "training.max_steps=1"]
+        let alone = try BinaryRunner.run(["train", "--config", config] + shared)
+        #expect(alone.status == 0, "\(alone.standardError)")
+        let crowded = try BinaryRunner.run(["train", "--config", config] + shared, environment: ["MPI_LOCALNRANKS": "100000"])
+        #expect(crowded.status != 0)
+        #expect(crowded.standardError.contains("shared by its 100000 ranks"), "\(crowded.standardError)")
+    }
 }

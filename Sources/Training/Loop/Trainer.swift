@@ -298,11 +298,15 @@ public final class Trainer {
     /// Refuses a run whose share on this rank (tables, optimizer state, workspaces, dense
     /// replica, as `recsys-dist plan` counts them) exceeds the memory available here, with the
     /// figures, before anything is allocated.
+    /// Refuses, before anything is allocated, a model whose share on this rank (as `plan` counts
+    /// it) exceeds this rank's share of what the host can still give: the available memory (capped
+    /// by a cgroup limit) divided among the job's ranks on this host.
     private func checkMemory() throws {
         guard let available = MemoryInformation.availableBytes() else { return }
+        let ranksHere = MemoryInformation.ranksOnThisHost, share = available / ranksHere
         let needed = PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes
-        guard needed <= available else {
-            throw TrainingError.notEnoughMemory(rank: communicator.rank, needed: needed, available: available)
+        guard needed <= share else {
+            throw TrainingError.notEnoughMemory(rank: communicator.rank, needed: needed, available: share, ranksOnHost: ranksHere)
         }
     }
 
