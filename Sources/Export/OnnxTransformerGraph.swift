@@ -36,8 +36,8 @@ extension OnnxModelGraph {
         return (x, keyMask)
     }
 
-    /// The encoder's blocks over x [N, length, D] with the key mask; the last block's output
-    /// flattened to [N, length * D].
+    /// The encoder's blocks over x [N, length, D] with the key mask; the last block's output at
+    /// the last (the candidate's) position, [N, D].
     mutating func transformer(_ encoder: TransformerEncoder, name: String, input: String, keyMask: String) -> String {
         let width = encoder.width, heads = encoder.heads, headWidth = width / heads
         var x = input
@@ -64,7 +64,8 @@ extension OnnxModelGraph {
             x = layerNorm(builder.node("Add", [normalized, contracted]), block.norms[1], name: "\(prefix)/norm2",
                           epsilon: encoder.normEpsilon)
         }
-        return builder.node("Reshape", [x, builder.constant("shape", int64: [-1, Int64(encoder.length * width)], shape: [2])])
+        return builder.node("Gather", [x, builder.constant("last", int64: [Int64(encoder.length - 1)], shape: [])],
+                            [OnnxAttribute.int("axis", 1)])
     }
 
     /// x W^T (+ b) (then ReLU when the layer has it) over the last axis of x [..., in].

@@ -65,7 +65,7 @@ public struct PlacementReport: Sendable {
             let width = m.embeddingDimension, hidden = m.feedForwardWidth
             let block = 4 * width * width + 3 * width + (width * hidden + hidden) + (hidden * width + width) + 4 * width
             denseParameterCount = m.sequenceLength * width + m.transformerBlocks * block
-                + mlpParameters([(contextRows.count + m.sequenceLength) * width + denseFeatures] + m.deepMLP)
+                + mlpParameters([(contextRows.count + 1) * width + denseFeatures] + m.deepMLP)
         case .wideDeep, .deepfm:
             collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension)),
                            Collection(name: "wide", plan: plan(dimension: 1))]
