@@ -40,7 +40,7 @@ public enum CriteoPreprocessing {
 
     /// `heldOutLine`, when given, is told the file and 1-based line of every held-out record.
     public static func run(paths: [String], settings: Settings, train: RecordSink, eval: RecordSink,
-                           progress: (String) -> Void = { _ in }, heldOutLine: ((String, Int) -> Void)? = nil) throws -> Statistics {
+                           progress: @escaping (String) -> Void = { _ in }, heldOutLine: ((String, Int) -> Void)? = nil) throws -> Statistics {
         let tables = CriteoLineParser.categoricalCount
         guard settings.tableRows.count == tables else {
             throw DataError("Criteo data has \(tables) categorical fields, but the model has \(settings.tableRows.count) tables")
@@ -54,16 +54,21 @@ public enum CriteoPreprocessing {
             if size == 0 { throw DataError("\(reader.path): empty file") }
         }
         let trainReaders = Array(readers.prefix(paths.count)), evalReaders = Array(readers.dropFirst(paths.count))
+        let meter = ReadProgress(report: progress)
+        for reader in readers { reader.progress = meter }
+        let trainBytes = trainReaders.reduce(0) { $0 + $1.sizeInBytes }, evalBytes = evalReaders.reduce(0) { $0 + $1.sizeInBytes }
 
         // Pass over the lines that decide the split and the frequencies, when needed.
         var trainLineCount = 0
         if settings.split.needsLineCount {
+            meter.begin("counting lines", totalBytes: trainBytes)
             for reader in trainReaders { try reader.forEachLine { _, _ in trainLineCount += 1 } }
             if trainLineCount == 0 { throw DataError("\(paths.joined(separator: ", ")): no lines") }
         }
         var counts: [[Int64: Int]]?
         if settings.frequencyThreshold > 0 {
             progress("counting categorical values")
+            meter.begin("counting categorical values", totalBytes: trainBytes)
             var tally = [[Int64: Int]](repeating: [:], count: tables)
             try parseAll(trainReaders, settings: settings) { _, _, _, categorical, _, _ in
                 for t in 0..<tables where categorical[t] >= 0 { tally[t][categorical[t], default: 0] += 1 }
@@ -89,6 +94,7 @@ public enum CriteoPreprocessing {
             }
             try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
         }
+        meter.begin("writing records", totalBytes: trainBytes + evalBytes)
         let lines = try parseAll(trainReaders, settings: settings) { index, label, dense, categorical, path, number in
             let heldOut = selection.holdsOut(line: index)
             try write(heldOut ? eval : train, label, dense, categorical)

@@ -118,8 +118,10 @@ public struct DelimitedSchema: Sendable {
 /// and with a `frequencyThreshold` of K, so do values seen fewer than K times in the main files
 /// (a counting pass first, as for Criteo data).
 public enum DelimitedPreprocessing {
+    /// `progress` gets a line every few seconds of each pass over the files.
     public static func run(paths: [String], schema: DelimitedSchema, tableRows: [Int], split: HeldOutSplit,
                            skipBadLines: Bool, frequencyThreshold: Int = 0, train: RecordSink, eval: RecordSink,
+                           progress: @escaping (String) -> Void = { _ in },
                            heldOutLine: ((String, Int) -> Void)? = nil) throws -> (lines: Int, badLines: Int, train: Int, eval: Int) {
         guard tableRows.count == schema.categorical.count else {
             throw DataError("the schema has \(schema.categorical.count) categorical features, the model \(tableRows.count) tables")
@@ -133,8 +135,12 @@ public enum DelimitedPreprocessing {
                 throw DataError("\(reader.path): empty file")
             }
         }
+        let meter = ReadProgress(report: progress)
+        for reader in mainReaders + evalReaders { reader.progress = meter }
+        let mainBytes = mainReaders.reduce(0) { $0 + $1.sizeInBytes }, evalBytes = evalReaders.reduce(0) { $0 + $1.sizeInBytes }
         var dataLines = 0
         if split.needsLineCount {
+            meter.begin("counting lines", totalBytes: mainBytes)
             for reader in mainReaders { try reader.forEachLine { _, number in if !(schema.hasHeader && number == 1) { dataLines += 1 } } }
         }
         let selection = split.selection(lineCount: dataLines)
@@ -146,6 +152,7 @@ public enum DelimitedPreprocessing {
         var frequencies: ValueFrequencies?
         if frequencyThreshold > 0 {
             // Counting pass over the main files; bad lines are left to the pass that writes.
+            meter.begin("counting categorical values", totalBytes: mainBytes)
             let counting = ValueFrequencies(tables: schema.categorical.count, threshold: frequencyThreshold)
             for reader in mainReaders {
                 try reader.forEachLine { line, number in
@@ -225,6 +232,7 @@ public enum DelimitedPreprocessing {
             lines.sort { ($0.key, $0.reader, $0.number) < ($1.key, $1.reader, $1.number) }
             for line in lines { try line.bytes.withUnsafeBufferPointer { try handle(line.reader, $0, line.number) } }
         }
+        meter.begin("writing records", totalBytes: mainBytes + evalBytes)
         try process(mainReaders, heldOutFile: false)
         try process(evalReaders, heldOutFile: true)
         return (good + bad, bad, trainCount, evalCount)

@@ -7,6 +7,8 @@ import Foundation
 public final class LineReader {
     public let path: String
     private let chunkSize: Int
+    /// Told the file bytes (compressed bytes for .gz) and lines each chunk consumed.
+    public var progress: ReadProgress?
 
     public init(path: String, chunkSize: Int = 4 << 20) throws {
         var isDirectory: ObjCBool = false
@@ -17,6 +19,9 @@ public final class LineReader {
     }
 
     public var isCompressed: Bool { path.hasSuffix(".gz") }
+
+    /// The file's size on disk.
+    public var sizeInBytes: Int { ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0 }
 
     /// Calls `body` with each line (without its line ending) and its 1-based number.
     public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
@@ -34,9 +39,17 @@ public final class LineReader {
             try body(UnsafeBufferPointer(start: start, count: length), lineNumber)
         }
 
+        var reported = (bytes: 0, lines: 0)
+        func report() {
+            let position = read.position()
+            progress?.advance(bytes: position - reported.bytes, lines: lineNumber - reported.lines)
+            reported = (position, lineNumber)
+        }
+        defer { report() }
         while true {
             let got = try read.next(buffer, chunkSize)
             if got == 0 { break }
+            report()
             var start = 0
             while let newline = memchr(buffer + start, 10, got - start) {
                 let end = newline.assumingMemoryBound(to: UInt8.self) - buffer
@@ -56,6 +69,8 @@ public final class LineReader {
 
     private struct ChunkSource {
         let next: (UnsafeMutablePointer<UInt8>, Int) throws -> Int
+        /// Bytes of the file consumed so far.
+        let position: () -> Int
         let close: () -> Void
     }
 
@@ -74,7 +89,7 @@ public final class LineReader {
                     if got < 0 || code != Z_OK { throw DataError("\(path): corrupt gzip data") }
                 }
                 return Int(got)
-            }, close: { gzclose(file) })
+            }, position: { Int(gzoffset(file)) }, close: { gzclose(file) })
         }
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw DataError("\(path): cannot open") }
@@ -82,6 +97,6 @@ public final class LineReader {
             let got = Foundation.read(descriptor, buffer, capacity)
             if got < 0 { throw DataError("\(path): read failed") }
             return got
-        }, close: { Foundation.close(descriptor) })
+        }, position: { Int(lseek(descriptor, 0, SEEK_CUR)) }, close: { Foundation.close(descriptor) })
     }
 }

@@ -14,8 +14,9 @@ extension DataSplits {
     /// Loads (or generates) both splits as `data` says. Every rank loads the same splits; each
     /// then reads only its slices of the batches. An empty held-out set is an error here,
     /// before any training.
-    public static func load(_ configuration: TrainingConfiguration) throws -> DataSplits {
-        let splits = try loadWithoutChecks(configuration)
+    /// Raw files report each pass to `progress` every few seconds.
+    public static func load(_ configuration: TrainingConfiguration, progress: @escaping (String) -> Void = { _ in }) throws -> DataSplits {
+        let splits = try loadWithoutChecks(configuration, progress: progress)
         try requireHeldOut(splits.evaluation.count, of: configuration)
         return DataSplits(train: try multiHot(splits.train, configuration), evaluation: try multiHot(splits.evaluation, configuration),
                           summary: splits.summary + (configuration.data.multiHotSizes.isEmpty ? "" : "; made multi-hot"))
@@ -39,7 +40,7 @@ extension DataSplits {
                         + "of the lines, bad lines skipped): raise data.eval_fraction or fix the data")
     }
 
-    private static func loadWithoutChecks(_ configuration: TrainingConfiguration) throws -> DataSplits {
+    private static func loadWithoutChecks(_ configuration: TrainingConfiguration, progress: @escaping (String) -> Void) throws -> DataSplits {
         let d = configuration.data
         switch d.source {
         case .synthetic:
@@ -53,7 +54,7 @@ extension DataSplits {
             let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
             let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
             let statistics = try CriteoPreprocessing.run(paths: d.path, settings: criteoSettings(configuration),
-                                                         train: train, eval: eval)
+                                                         train: train, eval: eval, progress: progress)
             var summary = "Criteo TSV \(d.path.joined(separator: ", ")): \(statistics.lines) lines"
             if statistics.badLines > 0 { summary += ", \(statistics.badLines) bad lines skipped" }
             summary += "; split \(statistics.split)"
@@ -65,7 +66,8 @@ extension DataSplits {
             let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
             let result = try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: configuration.model.tableRows,
                                                         split: criteoSettings(configuration).split, skipBadLines: d.skipBadLines,
-                                                        frequencyThreshold: d.frequencyThreshold, train: train, eval: eval)
+                                                        frequencyThreshold: d.frequencyThreshold, train: train, eval: eval,
+                                                        progress: progress)
             var summary = "\(d.path.joined(separator: ", ")): \(result.lines) lines"
             if result.badLines > 0 { summary += ", \(result.badLines) bad lines skipped" }
             return DataSplits(train: train.build(name: "training part of \(d.path[0])"),

@@ -16,7 +16,7 @@ public enum RecordPreprocessing {
     /// Writes `output/train.rsd`, `eval.rsd`, `stats.json` and `held_out_lines.tsv` (file and
     /// line of every held-out record, so a baseline can be scored on the same rows).
     public static func run(_ configuration: TrainingConfiguration, output: String,
-                           progress: (String) -> Void = { _ in }) throws -> Result {
+                           progress: @escaping (String) -> Void = { _ in }) throws -> Result {
         let data = configuration.data, tableRows = configuration.model.tableRows
         try FileSystem.makeDirectory(output)
         var heldOutLines: [UInt8] = []
@@ -44,7 +44,7 @@ public enum RecordPreprocessing {
             let split = DataSplits.criteoSettings(configuration).split
             let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: tableRows, split: split,
                                                         skipBadLines: data.skipBadLines, frequencyThreshold: data.frequencyThreshold,
-                                                        train: train, eval: eval, heldOutLine: heldOut)
+                                                        train: train, eval: eval, progress: progress, heldOutLine: heldOut)
             try DataSplits.requireHeldOut(result.eval, of: configuration)
             try train.finish()
             try eval.finish()

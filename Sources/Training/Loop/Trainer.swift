@@ -98,7 +98,7 @@ public final class Trainer {
             throw ConfigurationError("key 'training.batch_size': \(t.batchSize) cannot be split over \(worldSize) ranks")
         }
         let started = DispatchTime.now()
-        let splits = try DataSplits.load(configuration)
+        let splits = try DataSplits.load(configuration) { self.log(.progress("data: \($0)")) }
         log(.progress("data: \(splits.summary); \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
             + "(ready in \(format(seconds(since: started), 1)) s)"))
 

@@ -1,0 +1,46 @@
+import DataPipeline
+import Foundation
+import Testing
+
+/// Progress of passes over data files: every line counted, the bytes of the file on disk (of
+/// the compressed file for .gz) by the end, lines only once the interval has passed, and the
+/// rate and time left from the bytes.
+@Suite struct ReadProgressTests {
+    @Test(arguments: [false, true])
+    func readersReportTheFileBytesAndLines(compressed: Bool) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-progress-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let text = (0..<20_000).map { "line \($0)\tsome\tfields" }.joined(separator: "\n") + "\n"
+        var path = "\(folder)/lines.txt"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        if compressed {
+            let gzip = Process()
+            gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+            gzip.arguments = [path]
+            try gzip.run()
+            gzip.waitUntilExit()
+            path += ".gz"
+        }
+        var reports: [String] = []
+        let meter = ReadProgress(interval: 0, report: { reports.append($0) })
+        let reader = try LineReader(path: path, chunkSize: 4096)
+        reader.progress = meter
+        meter.begin("reading", totalBytes: reader.sizeInBytes)
+        try reader.forEachLine { _, _ in }
+        let last = try #require(reports.last)
+        #expect(reports.count > 1, "a line per chunk with no interval")
+        #expect(last.hasPrefix("reading: 0 of 0 MB (100.0%), 20,000 lines,"), "\(last)")
+    }
+
+    @Test func linesWaitForTheIntervalAndGiveRateAndTimeLeft() {
+        var clock = 100.0, reports: [String] = []
+        let meter = ReadProgress(interval: 5, report: { reports.append($0) }, now: { clock })
+        meter.begin("writing records", totalBytes: 4_000_000_000)
+        clock += 2
+        meter.advance(bytes: 400_000_000, lines: 1_000_000)
+        #expect(reports.isEmpty)
+        clock += 3
+        meter.advance(bytes: 600_000_000, lines: 1_500_000)
+        #expect(reports == ["writing records: 1,000 of 4,000 MB (25.0%), 2,500,000 lines, 200.0 MB/s, 15 s left"])
+    }
+}
