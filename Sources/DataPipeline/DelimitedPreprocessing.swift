@@ -154,13 +154,15 @@ public enum DelimitedPreprocessing {
             // Counting pass over the main files; bad lines are left to the pass that writes.
             meter.begin("counting categorical values", totalBytes: mainBytes)
             let counting = ValueFrequencies(tables: schema.categorical.count, threshold: frequencyThreshold)
+            // The pass counts each line's own values; the histories it builds are thrown away.
+            let countingHistories = SequenceHistories()
             for reader in mainReaders {
                 try reader.forEachLine { line, number in
                     if schema.hasHeader && number == 1 { return }
                     let location = "\(reader.path):\(number)"
                     guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
                     _ = try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
-                                         frequencies: counting, histories: SequenceHistories(), dense: &dense, ids: &ids,
+                                         frequencies: counting, histories: countingHistories, dense: &dense, ids: &ids,
                                          location: location)
                 }
             }

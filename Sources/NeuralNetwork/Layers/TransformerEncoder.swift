@@ -199,11 +199,12 @@ public final class TransformerEncoder: @unchecked Sendable {
                                       keyGradient: keyGradient.whole, valueGradient: valueGradient.whole)
             block.query.backward(input: x, output: block.queries.whole, outputGradient: queryGradient.whole,
                                  inputGradient: inputGradient, rows: rows)
-            for (layer, outputs, outputGradient) in [(block.key, block.keys, keyGradient), (block.value, block.values, valueGradient)] {
-                layer.backward(input: x, output: outputs.whole, outputGradient: outputGradient.whole,
+            block.key.backward(input: x, output: block.keys.whole, outputGradient: keyGradient.whole,
                                inputGradient: partialGradient.whole, rows: rows)
-                backend.add(partialGradient.slice(0, count), into: inputGradient.prefix(count))
-            }
+            backend.add(partialGradient.slice(0, count), into: inputGradient.prefix(count))
+            block.value.backward(input: x, output: block.values.whole, outputGradient: valueGradient.whole,
+                                 inputGradient: partialGradient.whole, rows: rows)
+            backend.add(partialGradient.slice(0, count), into: inputGradient.prefix(count))
             backend.add(normalizedGradient.slice(0, count), into: inputGradient.prefix(count))
             gradient = inputGradient
         }
