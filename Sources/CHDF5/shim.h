@@ -8,6 +8,9 @@ static inline hid_t recsys_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t recsys_h5s_all(void) { return H5S_ALL; }
 static inline hid_t recsys_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t recsys_h5t_native_int64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t recsys_h5t_native_uint64(void) { return H5T_NATIVE_UINT64; }
+static inline hid_t recsys_h5t_native_uint32(void) { return H5T_NATIVE_UINT32; }
+static inline hid_t recsys_h5t_native_uint8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t recsys_h5t_c_s1(void) { return H5T_C_S1; }
 static inline unsigned recsys_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned recsys_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }

@@ -44,7 +44,18 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// One open HDF5 file: float datasets addressed by "/"-joined paths (groups made on the way)
+/// The element types of datasets: floats (weights, optimizer state) and the unsigned integers
+/// of dynamic tables' maps (keys, stamps, counters).
+protocol HDF5Scalar {
+    static var hdf5Type: hid_t { get }
+}
+
+extension Float: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_float() } }
+extension UInt64: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_uint64() } }
+extension UInt32: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_uint32() } }
+extension UInt8: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_uint8() } }
+
+/// One open HDF5 file: numeric datasets addressed by "/"-joined paths (groups made on the way)
 /// and scalar attributes on the root group. Every HDF5 call of recsys-dist goes through here.
 final class HDF5File {
     let path: String
@@ -122,8 +133,8 @@ final class HDF5File {
 
     /// A virtual dataset `name` of shape (rows, columns) stitched from row blocks of datasets in
     /// other files (`file` relative to this file's folder): readable whole by any HDF5 tool.
-    func writeVirtualRows(_ name: String, rows: Int, columns: Int,
-                          sources: [(file: String, dataset: String, rows: Range<Int>)]) throws {
+    func writeVirtualRows<T: HDF5Scalar>(_ name: String, rows: Int, columns: Int, of type: T.Type = Float.self,
+                                         sources: [(file: String, dataset: String, rows: Range<Int>)]) throws {
         let dims = [hsize_t(rows), hsize_t(columns)]
         let space = H5Screate_simple(2, dims, nil)
         defer { H5Sclose(space) }
@@ -142,14 +153,14 @@ final class HDF5File {
         let linkProperties = H5Pcreate(recsys_h5p_link_create())
         defer { H5Pclose(linkProperties) }
         H5Pset_create_intermediate_group(linkProperties, 1)
-        let dataset = H5Dcreate2(handle, name, recsys_h5t_native_float(), space, linkProperties, properties, recsys_h5p_default())
+        let dataset = H5Dcreate2(handle, name, T.hdf5Type, space, linkProperties, properties, recsys_h5p_default())
         guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
         H5Dclose(dataset)
     }
 
     /// Reads rows `rows` of the 2-D dataset `name` (which must have `columns` columns) into
     /// `values`: a shard of a table, whatever shards wrote it.
-    func readRows(_ name: String, rows: Range<Int>, columns: Int, into values: UnsafeMutablePointer<Float>) throws {
+    func readRows<T: HDF5Scalar>(_ name: String, rows: Range<Int>, columns: Int, into values: UnsafeMutablePointer<T>) throws {
         guard let found = shape(of: name) else { throw CheckpointError.missing(path: path, object: name) }
         guard found.count == 2, found[1] == columns, found[0] >= rows.upperBound else {
             throw CheckpointError.shapeMismatch(path: path, object: name, found: found, expected: [rows.upperBound, columns])
@@ -164,7 +175,7 @@ final class HDF5File {
         H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, count, nil)
         let memorySpace = H5Screate_simple(2, count, nil)
         defer { H5Sclose(memorySpace) }
-        guard H5Dread(dataset, recsys_h5t_native_float(), memorySpace, fileSpace, recsys_h5p_default(), values) >= 0 else {
+        guard H5Dread(dataset, T.hdf5Type, memorySpace, fileSpace, recsys_h5p_default(), values) >= 0 else {
             throw CheckpointError.readFailed(path: path, object: name)
         }
     }
@@ -173,32 +184,36 @@ final class HDF5File {
     /// with their CRC-32C (of the little-endian bytes) as the dataset's `crc32c` attribute.
     func writeFloats(_ name: String, shape: [Int], from slice: DeviceSlice<Float>) throws {
         precondition(slice.count == shape.reduce(1, *), "writeFloats: \(name) holds \(slice.count) values, not \(shape)")
-        try slice.withHostMemory(writesBack: false) { try writeFloats(name, shape: shape, from: $0.baseAddress!) }
+        try slice.withHostMemory(writesBack: false) { try write(name, shape: shape, from: $0.baseAddress!) }
     }
 
-    private func writeFloats(_ name: String, shape: [Int], from values: UnsafePointer<Float>) throws {
+    /// Writes `values`, of `shape`, as `writeFloats` does floats.
+    func write<T: HDF5Scalar>(_ name: String, shape: [Int], values: [T]) throws {
+        precondition(values.count == shape.reduce(1, *), "write: \(name) holds \(values.count) values, not \(shape)")
+        try values.withUnsafeBufferPointer { try write(name, shape: shape, from: $0.baseAddress!) }
+    }
+
+    private func write<T: HDF5Scalar>(_ name: String, shape: [Int], from values: UnsafePointer<T>) throws {
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
         defer { H5Sclose(space) }
         let linkProperties = H5Pcreate(recsys_h5p_link_create())
         defer { H5Pclose(linkProperties) }
         H5Pset_create_intermediate_group(linkProperties, 1)
-        let dataset = H5Dcreate2(handle, name, recsys_h5t_native_float(), space, linkProperties,
-                                 recsys_h5p_default(), recsys_h5p_default())
+        let dataset = H5Dcreate2(handle, name, T.hdf5Type, space, linkProperties, recsys_h5p_default(), recsys_h5p_default())
         guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
         defer { H5Dclose(dataset) }
-        guard H5Dwrite(dataset, recsys_h5t_native_float(), recsys_h5s_all(), recsys_h5s_all(), recsys_h5p_default(),
-                       values) >= 0 else {
+        guard H5Dwrite(dataset, T.hdf5Type, recsys_h5s_all(), recsys_h5s_all(), recsys_h5p_default(), values) >= 0 else {
             throw CheckpointError.writeFailed(path: path, object: name)
         }
-        let checksum = CRC32C.checksum(UnsafeRawBufferPointer(start: values, count: 4 * shape.reduce(1, *)))
+        let checksum = CRC32C.checksum(UnsafeRawBufferPointer(start: values, count: MemoryLayout<T>.stride * shape.reduce(1, *)))
         var value = Int64(checksum)
         try withAttribute(checksumAttribute, on: dataset, object: name, type: recsys_h5t_native_int64()) {
             H5Awrite($0, recsys_h5t_native_int64(), &value)
         }
     }
 
-    /// The attribute of every float dataset holding its CRC-32C.
+    /// The attribute of every dataset holding its CRC-32C.
     let checksumAttribute = "crc32c"
 
     /// The stored CRC-32C of dataset `name`.
@@ -212,21 +227,21 @@ final class HDF5File {
     /// Reads the whole 2-D dataset `name` of shape (rows, columns) in blocks of rows, checking
     /// it against its stored CRC-32C: `visit` sees each block (its rows, its values) as it is
     /// read; the mismatch, if any, is thrown after the last block. Memory: one block.
-    func readVerifiedRows(_ name: String, rows: Int, columns: Int, rowsPerBlock: Int = 1 << 16,
-                          visit: (Range<Int>, UnsafePointer<Float>) throws -> Void) throws {
+    func readVerifiedRows<T: HDF5Scalar>(_ name: String, rows: Int, columns: Int, rowsPerBlock: Int = 1 << 16,
+                                         visit: (Range<Int>, UnsafePointer<T>) throws -> Void) throws {
         guard let found = shape(of: name) else { throw CheckpointError.missing(path: path, object: name) }
         guard found == [rows, columns] else {
             throw CheckpointError.shapeMismatch(path: path, object: name, found: found, expected: [rows, columns])
         }
         let expected = try storedChecksum(name)
         let blockRows = max(1, min(rows, rowsPerBlock))
-        let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
+        let block = UnsafeMutablePointer<T>.allocate(capacity: blockRows * columns)
         defer { block.deallocate() }
         var checksum = CRC32C()
         for first in stride(from: 0, to: rows, by: blockRows) {
             let range = first..<min(rows, first + blockRows)
             try readRows(name, rows: range, columns: columns, into: block)
-            checksum.update(UnsafeRawBufferPointer(start: block, count: 4 * range.count * columns))
+            checksum.update(UnsafeRawBufferPointer(start: block, count: MemoryLayout<T>.stride * range.count * columns))
             try visit(range, block)
         }
         guard checksum.value == expected else { throw CheckpointError.checksumMismatch(path: path, object: name) }

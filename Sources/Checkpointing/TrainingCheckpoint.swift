@@ -10,7 +10,8 @@ import NeuralNetwork
 ///     embeddings-rank<r>.h5   rank r's rows of each table it holds (replicated tables: rank 0's
 ///                             copy only), `/<table>/weights` (rows, D), and their optimizer
 ///                             state `/<table>/optimizer_first` and `/<table>/optimizer_second`
-///                             (row-wise Adagrad: (rows, 1); Adam: (rows, D) each)
+///                             (row-wise Adagrad: (rows, 1); Adam: (rows, D) each); a
+///                             dynamic table's map beside them (`DynamicMapDatasets`)
 ///     dense.h5                from rank 0: every dense parameter at `/dense/<path>`, the dense
 ///                             optimizer state `/optimizer/dense_first` and `_second` (arena
 ///                             layout), and for every table a virtual dataset `/<table>/weights`
@@ -21,7 +22,7 @@ import NeuralNetwork
 ///                             (a line per row block written: file, table, first row, row count)
 ///                             and state_crc32c (CRC-32C of all of them, see `stateText`)
 ///
-/// Every float dataset carries the CRC-32C of its bytes as its `crc32c` attribute. Loading
+/// Every dataset carries the CRC-32C of its bytes as its `crc32c` attribute. Loading
 /// reads each rank's rows from the shard files the `shards` list names, checking every dataset
 /// it reads against its checksum, so a checkpoint written by N ranks loads on M and a missing,
 /// truncated or damaged file is an error naming the file and dataset, never zeros. The folder
@@ -144,6 +145,7 @@ public enum TrainingCheckpoint {
                 try shardFile.writeFloats("\(table.name)/\(suffix)", shape: [table.rowCount, states[index].count / table.rowCount],
                                           from: states[index].whole)
             }
+            if let map = table.rowMap { try DynamicMapDatasets.write(map, table: table.name, to: shardFile) }
             written += [Int32(number), Int32(table.firstRow), Int32(table.rowCount)]
         }
         try shardFile.closeAndSync()
@@ -187,6 +189,10 @@ public enum TrainingCheckpoint {
                     try dense.writeVirtualRows("\(table.name)/\(suffix)", rows: table.rows, columns: columns,
                                                sources: sources.map { ($0.file, "\(table.name)/\(suffix)", $0.rows) })
                 }
+                if table.isDynamic {
+                    try DynamicMapDatasets.writeVirtual(table: table.name, rows: table.rows,
+                                                        sources: sources.map { ($0.file, $0.rows) }, to: dense)
+                }
             }
             try dense.closeAndSync()
             fileWritten?(communicator.rank, dense.path)
@@ -196,10 +202,11 @@ public enum TrainingCheckpoint {
 
     /// Every table of the model by name, whole-table rows and dimension, in a fixed order
     /// (the same on every rank, whatever it holds).
-    static func tableCatalogue(_ model: RecommendationModel) -> [(name: String, rows: Int, dimension: Int)] {
+    static func tableCatalogue(_ model: RecommendationModel) -> [(name: String, rows: Int, dimension: Int, isDynamic: Bool)] {
         model.embeddingCollections.flatMap { collection in
             collection.specification.tableRowCounts.enumerated().map { t, rows in
-                (name: "\(collection.specification.name)/table\(t)", rows: rows, dimension: collection.specification.dimension)
+                (name: "\(collection.specification.name)/table\(t)", rows: rows, dimension: collection.specification.dimension,
+                 isDynamic: collection.specification.dynamicRule(ofTable: t) != nil)
             }
         }
     }
@@ -348,6 +355,11 @@ public enum TrainingCheckpoint {
             }
             guard rowsRead == rows.count else {
                 throw CheckpointError.missing(path: dense.path, object: "rows \(rows.lowerBound)..<\(rows.upperBound) of \(table.name)")
+            }
+            if let map = table.rowMap {
+                let holding = try shards.filter { $0.table == table.name && $0.rows.overlaps(rows) }
+                    .map { (file: try shardFile($0.file), rows: $0.rows) }
+                try DynamicMapDatasets.read(into: map, table: table.name, shards: holding, step: state.step)
             }
         }
         sparseOptimizer?.stepCount = state.sparseOptimizerSteps

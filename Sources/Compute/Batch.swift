@@ -2,14 +2,22 @@
 ///
 /// Sample `b` owns `ids[offsets[b] ..< offsets[b + 1]]`; a one-hot feature has one id per sample,
 /// a multi-hot feature any number (zero included: an empty bag pools to a zero vector).
+///
+/// A dynamic table (rows found by key, not by position) reads `keys` instead: the raw 64-bit id
+/// of each entry, filled only when `carriesKeys` (its `ids` then hold no row numbers).
 public final class SparseFeature: @unchecked Sendable {
     public let ids: IndexBuffer
     /// `batchCapacity + 1` offsets; `offsets[0] == 0`.
     public let offsets: IndexBuffer
+    /// The raw id of each entry, parallel to `ids`, for a dynamic table.
+    public let keys: KeyBuffer
+    /// Whether sources fill `keys` (set for the features of dynamic tables).
+    public var carriesKeys = false
 
     public init(batchCapacity: Int, idsPerSample: Int = 1) {
         ids = IndexBuffer(capacity: batchCapacity * max(idsPerSample, 1))
         offsets = IndexBuffer(capacity: batchCapacity + 1)
+        keys = KeyBuffer(capacity: 1)
     }
 
     /// Number of ids of the first `samples` samples.

@@ -19,6 +19,20 @@ public enum ConfigurationValidator {
         for (index, rows) in m.tableRows.enumerated() where rows < 1 || rows > Int(Int32.max) {
             require(false, "model.table_rows[\(index)]", "must be in 1...\(Int32.max), got \(rows)")
         }
+        if !m.dynamicTables.isEmpty {
+            let dynamic = m.dynamic
+            require(m.architecture != .bst, "model.table_rows", "dynamic tables are not supported by bst (its sequence table is fixed)")
+            require(dynamic.bucketRows >= 2 && dynamic.bucketRows <= 4096, "model.dynamic_tables.bucket_rows",
+                    "must be in 2...4096, got \(dynamic.bucketRows)")
+            require(dynamic.capacity >= 1 && dynamic.capacity <= Int(Int32.max) / 2, "model.dynamic_tables.capacity",
+                    "must be in 1...\(Int32.max / 2), got \(dynamic.capacity)")
+            require(dynamic.minCount >= 1 && dynamic.minCount <= 255, "model.dynamic_tables.min_count",
+                    "must be in 1...255, got \(dynamic.minCount)")
+            require(c.data.multiHotSizes.isEmpty, "data.multi_hot_sizes", "cannot expand the ids of dynamic tables")
+            if let ids = c.data.synthetic.dynamicIDs {
+                require(ids >= 1 && ids <= Int(Int32.max), "data.synthetic.dynamic_ids", "must be in 1...\(Int32.max), got \(ids)")
+            }
+        }
         func checkWidths(_ widths: [Int], _ key: String) {
             require(!widths.isEmpty, key, "needs at least one layer")
             for (index, width) in widths.enumerated() where width < 1 || width > 65_536 {

@@ -34,6 +34,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
             model.tableCount = schema.categorical.count
             if let single = try? modelKeys.decode(Int.self, forKey: .tableRows) {
                 model.tableRows = Array(repeating: single, count: model.tableCount)
+            } else if (try? modelKeys.decode(TableRowsEntry.self, forKey: .tableRows))?.isDynamic == true {
+                model.tableRows = Array(repeating: model.dynamic.rule.capacity, count: model.tableCount)
+                model.dynamicTables = Array(repeating: true, count: model.tableCount)
             } else if !modelKeys.contains(.tableRows) {
                 model.tableRows = Array(repeating: ModelSection.defaultTableRows, count: model.tableCount)
             }
@@ -69,8 +72,14 @@ public struct ModelSection: Codable, Sendable, Equatable {
     public var embeddingDimension: Int
     /// Number of embedding tables (one per categorical feature).
     public var tableCount: Int
-    /// Rows of every table: one number for all, or a list with one entry per table.
+    /// Rows of every table: one number for all, or a list with one entry per table; a dynamic
+    /// table's entry is its capacity (`dynamic.capacity`, in whole buckets).
     public var tableRows: [Int]
+    /// Per table, whether it is dynamic (`table_rows: dynamic`, or `dynamic` in the list): rows
+    /// found by the raw id, admitted and evicted by `dynamic`'s rule.
+    public var dynamicTables: [Bool]
+    /// The rule of the dynamic tables.
+    public var dynamic: DynamicTablesSection
     public var bottomMLP: [Int]
     public var topMLP: [Int]
     public var deepMLP: [Int]
@@ -94,6 +103,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
         case embeddingDimension = "embedding_dimension"
         case tableCount = "table_count"
         case tableRows = "table_rows"
+        case dynamic = "dynamic_tables"
         case bottomMLP = "bottom_mlp"
         case topMLP = "top_mlp"
         case deepMLP = "deep_mlp"
@@ -112,12 +122,20 @@ public struct ModelSection: Codable, Sendable, Equatable {
         architecture = try c.decode(Architecture.self, forKey: .architecture)
         embeddingDimension = try c.decodeIfPresent(Int.self, forKey: .embeddingDimension) ?? 16
         tableCount = try c.decodeIfPresent(Int.self, forKey: .tableCount) ?? 26
-        if let single = try? c.decode(Int.self, forKey: .tableRows) {
-            tableRows = Array(repeating: single, count: max(tableCount, 0))
+        dynamic = try c.decodeIfPresent(DynamicTablesSection.self, forKey: .dynamic) ?? DynamicTablesSection()
+        let capacity = dynamic.rule.capacity
+        if let single = try? c.decode(TableRowsEntry.self, forKey: .tableRows) {
+            let count = max(tableCount, 0)
+            tableRows = Array(repeating: single.rows(capacity: capacity), count: count)
+            dynamicTables = Array(repeating: single.isDynamic, count: count)
+        } else if let list = try c.decodeIfPresent([TableRowsEntry].self, forKey: .tableRows) {
+            tableRows = list.map { $0.rows(capacity: capacity) }
+            dynamicTables = list.map(\.isDynamic)
         } else {
-            tableRows = try c.decodeIfPresent([Int].self, forKey: .tableRows)
-                ?? Array(repeating: Self.defaultTableRows, count: max(tableCount, 0))
+            tableRows = Array(repeating: Self.defaultTableRows, count: max(tableCount, 0))
+            dynamicTables = Array(repeating: false, count: tableRows.count)
         }
+        if !dynamicTables.contains(true) { dynamicTables = [] }
         bottomMLP = try c.decodeIfPresent([Int].self, forKey: .bottomMLP) ?? [512, 256, 64, 16]
         topMLP = try c.decodeIfPresent([Int].self, forKey: .topMLP) ?? [512, 256, 1]
         deepMLP = try c.decodeIfPresent([Int].self, forKey: .deepMLP) ?? [512, 256, 1]
@@ -129,6 +147,109 @@ public struct ModelSection: Codable, Sendable, Equatable {
         attentionHeads = try c.decodeIfPresent(Int.self, forKey: .attentionHeads) ?? 2
         transformerBlocks = try c.decodeIfPresent(Int.self, forKey: .transformerBlocks) ?? 1
         feedForwardWidth = try c.decodeIfPresent(Int.self, forKey: .feedForwardWidth) ?? 4 * embeddingDimension
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encode(embeddingDimension, forKey: .embeddingDimension)
+        try c.encode(tableCount, forKey: .tableCount)
+        if dynamicTables.isEmpty {
+            try c.encode(tableRows, forKey: .tableRows)
+        } else {
+            try c.encode(tableRows.indices.map { TableRowsEntry(fixedRows: dynamicTables[$0] ? nil : tableRows[$0]) }, forKey: .tableRows)
+            try c.encode(dynamic, forKey: .dynamic)
+        }
+        try c.encode(bottomMLP, forKey: .bottomMLP)
+        try c.encode(topMLP, forKey: .topMLP)
+        try c.encode(deepMLP, forKey: .deepMLP)
+        try c.encode(crossLayers, forKey: .crossLayers)
+        try c.encode(crossRank, forKey: .crossRank)
+        try c.encode(pooling, forKey: .pooling)
+        try c.encode(sequenceTable, forKey: .sequenceTable)
+        try c.encode(sequenceLength, forKey: .sequenceLength)
+        try c.encode(attentionHeads, forKey: .attentionHeads)
+        try c.encode(transformerBlocks, forKey: .transformerBlocks)
+        try c.encode(feedForwardWidth, forKey: .feedForwardWidth)
+    }
+}
+
+/// One entry of `model.table_rows`: a number of rows, or `dynamic`.
+struct TableRowsEntry: Codable {
+    let fixedRows: Int?
+
+    init(fixedRows: Int?) { self.fixedRows = fixedRows }
+
+    func encode(to encoder: Encoder) throws {
+        var value = encoder.singleValueContainer()
+        if let fixedRows { try value.encode(fixedRows) } else { try value.encode("dynamic") }
+    }
+
+    init(from decoder: Decoder) throws {
+        let value = try decoder.singleValueContainer()
+        if let rows = try? value.decode(Int.self) {
+            fixedRows = rows
+        } else if try value.decode(String.self) == "dynamic" {
+            fixedRows = nil
+        } else {
+            throw DecodingError.dataCorruptedError(in: value, debugDescription: "a number of rows or `dynamic`")
+        }
+    }
+
+    var isDynamic: Bool { fixedRows == nil }
+    func rows(capacity: Int) -> Int { fixedRows ?? capacity }
+}
+
+/// The rule of dynamic tables (`model.dynamic_tables`): how many rows each holds and how ids
+/// get and lose them.
+public struct DynamicTablesSection: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// Rows of each dynamic table (all ranks together), rounded up to whole buckets.
+    public var capacity = 1 << 20
+    /// Rows per bucket: an id's row is looked for among its bucket's rows only.
+    public var bucketRows = 64
+    /// Steps an id must appear in before it gets a row of its own.
+    public var minCount = 1
+    /// Which row a full bucket gives up: `lru` or `lfu`.
+    public var eviction: DynamicTableRule.Eviction = .lru
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case capacity
+        case bucketRows = "bucket_rows"
+        case minCount = "min_count"
+        case eviction
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        capacity = try c.decodeIfPresent(Int.self, forKey: .capacity) ?? capacity
+        bucketRows = try c.decodeIfPresent(Int.self, forKey: .bucketRows) ?? bucketRows
+        minCount = try c.decodeIfPresent(Int.self, forKey: .minCount) ?? minCount
+        eviction = try c.decodeIfPresent(DynamicTableRule.Eviction.self, forKey: .eviction) ?? eviction
+    }
+
+    /// The rule, with the capacity rounded up to whole buckets (valid once validated).
+    public var rule: DynamicTableRule {
+        let width = max(bucketRows, 2), rows = max(capacity, 1)
+        return DynamicTableRule(capacity: (rows + width - 1) / width * width, bucketRows: width, minCount: minCount,
+                                eviction: eviction)
+    }
+
+    public var description: String {
+        "{capacity: \(capacity), bucket_rows: \(bucketRows), min_count: \(minCount), eviction: \(eviction.rawValue)}"
+    }
+}
+
+extension ModelSection {
+    /// The table rows records are made for: a dynamic table's 0 (its records hold raw ids).
+    public var recordTableRows: [Int] {
+        tableRows.indices.map { t in t < dynamicTables.count && dynamicTables[t] ? 0 : tableRows[t] }
+    }
+
+    /// Per table, the dynamic rule of a dynamic table (empty when every table is fixed).
+    public var dynamicRules: [DynamicTableRule?] {
+        dynamicTables.isEmpty ? [] : dynamicTables.map { $0 ? dynamic.rule : nil }
     }
 }
 
@@ -158,6 +279,8 @@ extension ModelSection {
         return [entry("architecture", architecture.rawValue, other.architecture.rawValue),
                 entry("embedding_dimension", embeddingDimension, other.embeddingDimension),
                 entry("table_count", tableCount, other.tableCount), entry("table_rows", tableRows, other.tableRows),
+                entry("table_rows (dynamic)", dynamicTables, other.dynamicTables),
+                entry("dynamic_tables", dynamic, other.dynamic),
                 entry("bottom_mlp", bottomMLP, other.bottomMLP), entry("top_mlp", topMLP, other.topMLP),
                 entry("deep_mlp", deepMLP, other.deepMLP), entry("cross_layers", crossLayers, other.crossLayers),
                 entry("cross_rank", crossRank, other.crossRank), entry("pooling", pooling.rawValue, other.pooling.rawValue),
@@ -386,6 +509,9 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
     /// Pairs of tables whose ids interact; by default (0, 1) and (2, 3), those that exist.
     public var crosses: [[Int]]?
     public var crossScale = 1.0
+    /// Distinct ids each dynamic table draws from (default: its capacity); more than the
+    /// capacity makes the table evict.
+    public var dynamicIDs: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case trainSamples = "train_samples"
@@ -397,6 +523,7 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
         case denseEffectScale = "dense_effect_scale"
         case crosses
         case crossScale = "cross_scale"
+        case dynamicIDs = "dynamic_ids"
     }
 
     public init() {}
@@ -416,6 +543,7 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
         plantedIDsPerTable = try c.decodeIfPresent(Int.self, forKey: .plantedIDsPerTable) ?? defaults.plantedIDsPerTable
         idEffectScale = try c.decodeIfPresent(Double.self, forKey: .idEffectScale) ?? defaults.idEffectScale
         denseEffectScale = try c.decodeIfPresent(Double.self, forKey: .denseEffectScale) ?? defaults.denseEffectScale
+        dynamicIDs = try c.decodeIfPresent(Int.self, forKey: .dynamicIDs)
         crosses = try c.decodeIfPresent([[Int]].self, forKey: .crosses)
         crossScale = try c.decodeIfPresent(Double.self, forKey: .crossScale) ?? defaults.crossScale
     }

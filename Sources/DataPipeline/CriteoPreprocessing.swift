@@ -11,7 +11,8 @@ extension RecordWriter: RecordSink {}
 /// Turns raw Criteo TSV files (plain or .gz) into records: dense counts log-transformed,
 /// categorical values mapped to rows (value modulo the table's rows; missing values, and with a
 /// frequency threshold values seen fewer times than it, to the shared row 0), split into a
-/// training and a held-out part.
+/// training and a held-out part. A table of 0 rows is dynamic: it keeps each raw value as its
+/// key (a missing or rare value as `RecordFormat.missingKey`).
 public enum CriteoPreprocessing {
     public struct Settings: Sendable {
         public var tableRows: [Int]
@@ -82,14 +83,17 @@ public enum CriteoPreprocessing {
                                     distinctValues: counts?.map(\.count),
                                     rareValues: counts?.map { $0.values.filter { $0 < settings.frequencyThreshold }.count })
         let selection = settings.split.selection(lineCount: trainLineCount)
-        var ids = [Int32](repeating: 0, count: tables)
+        // A table of 0 rows is dynamic: its slots hold the raw value as a key.
+        let slots = RecordFormat.idSlots(bagSizes: Array(repeating: 1, count: tables), tableRows: settings.tableRows)
+        var ids = [Int32](repeating: 0, count: slots.last!)
         func write(_ sink: RecordSink, _ label: Float, _ dense: UnsafePointer<Float>, _ categorical: UnsafePointer<Int64>) throws {
             for t in 0..<tables {
                 let value = categorical[t]
-                if value < 0 || (counts.map { $0[t][value, default: 0] < settings.frequencyThreshold } ?? false) {
-                    ids[t] = 0
+                let missing = value < 0 || (counts.map { $0[t][value, default: 0] < settings.frequencyThreshold } ?? false)
+                if settings.tableRows[t] == 0 {
+                    RecordFormat.store(key: missing ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
                 } else {
-                    ids[t] = Int32(value % Int64(settings.tableRows[t]))
+                    ids[slots[t]] = missing ? 0 : Int32(value % Int64(settings.tableRows[t]))
                 }
             }
             try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }

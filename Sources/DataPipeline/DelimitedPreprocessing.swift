@@ -145,7 +145,7 @@ public enum DelimitedPreprocessing {
         }
         let selection = split.selection(lineCount: dataLines)
         var dense = [Float](repeating: 0, count: schema.dense.count)
-        var ids = [Int32](repeating: -1, count: schema.bagSizes.reduce(0, +))
+        var ids = [Int32](repeating: -1, count: RecordFormat.idSlots(bagSizes: schema.bagSizes, tableRows: tableRows).last!)
         var good = 0, bad = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
         var fields = Fields()
         let histories = SequenceHistories()
@@ -426,6 +426,15 @@ public enum DelimitedPreprocessing {
         var extendedHistories: [(table: Int, group: [UInt8], row: Int32)] = []
         for (t, feature) in schema.categorical.enumerated() {
             switch feature {
+            case .hashed(let column) where tableRows[t] == 0:
+                // A dynamic table's key: the value's whole 64-bit hash.
+                let value = try bytes(column)
+                guard String(bytes: value, encoding: .utf8) != nil else {
+                    throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
+                }
+                let key = value.isEmpty ? RecordFormat.missingKey : min(fnv1a(value), RecordFormat.missingKey - 1)
+                ids.withUnsafeMutableBufferPointer { RecordFormat.store(key: key, in: $0.baseAddress!, at: slot) }
+                slot += 2
             case .hashed(let column):
                 ids[slot] = try hashedRow(column, table: t)
                 slot += 1

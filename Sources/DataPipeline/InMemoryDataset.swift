@@ -11,6 +11,8 @@ public struct InMemoryDataset: Sendable {
     /// Logits of the model that generated the labels, when the data is synthetic: its AUC on
     /// the data is the ceiling a trained model can be compared with.
     public var plantedLogits: [Float]?
+    /// Per table, whether its ids are raw ids of a dynamic table: batches get them as keys.
+    public var keyedTables: [Bool] = []
 
     public init(denseFeatureCount: Int, idsPerSample: [Int], labels: [Float], dense: [Float], ids: [[Int32]],
                 plantedLogits: [Float]? = nil) {
@@ -48,6 +50,7 @@ public struct InMemoryDataset: Sendable {
             let bag = idsPerSample[t]
             let feature = batch.sparse[t]
             feature.ids.reserve(size * bag)
+            feature.carriesKeys = t < keyedTables.count && keyedTables[t]
             ids[t].withUnsafeBufferPointer { column in
                 let out = feature.ids.base, offsets = feature.offsets.base
                 offsets[0] = 0
@@ -56,6 +59,11 @@ public struct InMemoryDataset: Sendable {
                     (out + b * bag).update(from: column.baseAddress! + sample * bag, count: bag)
                     offsets[b + 1] = Int32((b + 1) * bag)
                 }
+            }
+            if feature.carriesKeys {
+                let count = size * bag
+                feature.keys.reserve(count)
+                for k in 0..<count { feature.keys[k] = UInt64(UInt32(bitPattern: feature.ids[k])) }
             }
         }
         batch.size = size

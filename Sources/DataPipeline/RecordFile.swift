@@ -7,29 +7,54 @@ import Foundation
 ///
 ///     offset  size  field
 ///     0       8     magic "RSDREC", 0, 1
-///     8       4     format version (2)
+///     8       4     format version (3)
 ///     12      4     dense features D
 ///     16      4     tables T
-///     20      4     record size in bytes: 4 + 4*D + 4*sum(bag sizes)
+///     20      4     record size in bytes: 4 + 4*D + the bags' bytes (4 per id, 8 per key)
 ///     24      8     record count N
 ///     32      4     header size H (64 + 8*T, rounded up to 64)
 ///     36      28    zero
 ///     64      4*T   bag size of each table (the most ids a sample has in it)
-///     64+4T   4*T   rows of each table (every id of table t is below it)
+///     64+4T   4*T   rows of each table (every id of table t is below it); 0: a dynamic
+///                   table's, whose bags hold raw 64-bit ids (keys) instead of rows
 ///     H       N records: label (Float32), D dense values (Float32), then for each table its
-///                   bag of row ids (Int32), unused slots -1
+///                   bag of row ids (Int32, unused slots -1) or of keys (UInt64, unused
+///                   slots 2^64-1)
 ///
 /// Reading checks every id against its table's rows: an id out of range is an error naming the
 /// file and the record, never a memory access.
 public enum RecordFormat {
     public static let magic: [UInt8] = [0x52, 0x53, 0x44, 0x52, 0x45, 0x43, 0x00, 0x01]
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
+    /// Versions this build reads (2: no key tables).
+    static let readableVersions: ClosedRange<UInt32> = 2...3
+    /// An unused slot of a key bag.
+    public static let paddingKey = UInt64.max
+    /// The key of a missing categorical value in a key table (its own id: it gets a row).
+    public static let missingKey = UInt64.max - 1
 
     /// Limits a record file's header must keep (far beyond any real data set).
     static let maximumDenseFeatures = 1 << 16, maximumTables = 1 << 14, maximumBagSize = 1 << 16
 
     static func headerSize(tableCount: Int) -> Int { (64 + 8 * tableCount + 63) / 64 * 64 }
-    static func recordSize(denseCount: Int, bagSizes: [Int]) -> Int { 4 + 4 * denseCount + 4 * bagSizes.reduce(0, +) }
+    static func recordSize(denseCount: Int, bagSizes: [Int], tableRows: [Int]) -> Int {
+        4 + 4 * denseCount + 4 * idSlots(bagSizes: bagSizes, tableRows: tableRows).last!
+    }
+
+    /// Where each table's bag starts among a record's 4-byte id slots (a key takes two: low
+    /// half, then high), and the total slots as the last entry.
+    public static func idSlots(bagSizes: [Int], tableRows: [Int]) -> [Int] {
+        var starts = [0]
+        for (t, bag) in bagSizes.enumerated() { starts.append(starts[t] + bag * (tableRows[t] == 0 ? 2 : 1)) }
+        return starts
+    }
+
+    /// Writes `key` into two id slots at `slot`.
+    @inline(__always)
+    public static func store(key: UInt64, in slots: UnsafeMutablePointer<Int32>, at slot: Int) {
+        slots[slot] = Int32(truncatingIfNeeded: key)
+        slots[slot + 1] = Int32(truncatingIfNeeded: key >> 32)
+    }
 }
 
 /// Writes a record file: records are appended, the count is filled in at `finish()`, and the
@@ -52,7 +77,7 @@ public final class RecordWriter {
         self.denseCount = denseCount
         self.bagSizes = bagSizes
         self.tableRows = tableRows
-        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
+        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
         temporaryPath = path + ".partial"
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil),
               let handle = FileHandle(forWritingAtPath: temporaryPath) else {
@@ -80,7 +105,8 @@ public final class RecordWriter {
         return header
     }
 
-    /// Appends one record; `ids` holds every table's bag, each padded with -1 to its size.
+    /// Appends one record; `ids` holds every table's bag, each padded to its size (slots as
+    /// `RecordFormat.idSlots` lays them out).
     public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws {
         withUnsafeBytes(of: label.bitPattern.littleEndian) { buffer.append(contentsOf: $0) }
         buffer.append(contentsOf: UnsafeRawBufferPointer(start: dense, count: 4 * denseCount))
@@ -138,7 +164,7 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         denseFeatureCount = denseCount
         idsPerSample = bagSizes
         self.tableRows = tableRows
-        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
+        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
         recordsBase = UnsafeRawPointer(records)
         mapping = records
         mappingLength = count * recordSize
@@ -167,7 +193,7 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
             throw DataError("\(path): not a recsys-dist record file (bad magic)")
         }
         let version = read(UInt32.self, at: 8)
-        guard version == RecordFormat.version else {
+        guard RecordFormat.readableVersions.contains(version) else {
             munmap(mapped, length)
             throw DataError("\(path): record format version \(version), this build reads version \(RecordFormat.version) "
                             + "(run recsys-dist preprocess again)")
@@ -187,13 +213,13 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         // Sizes a batch is allocated by: refuse absurd ones before anything is allocated.
         guard denseFeatureCount <= RecordFormat.maximumDenseFeatures,
               idsPerSample.allSatisfy({ (1...RecordFormat.maximumBagSize).contains($0) }),
-              tableRows.allSatisfy({ (1...Int(Int32.max)).contains($0) }) else {
+              tableRows.allSatisfy({ (0...Int(Int32.max)).contains($0) }) else {
             munmap(mapped, length)
             throw DataError("\(path): header out of range (\(denseFeatureCount) dense features, \(tableCount) tables, "
                             + "bag sizes \(idsPerSample.prefix(4)), table rows \(tableRows.prefix(4)))")
         }
         let (recordBytes, overflow) = count.multipliedReportingOverflow(by: recordSize)
-        guard recordSize == RecordFormat.recordSize(denseCount: denseFeatureCount, bagSizes: idsPerSample),
+        guard recordSize == RecordFormat.recordSize(denseCount: denseFeatureCount, bagSizes: idsPerSample, tableRows: tableRows),
               count >= 0, !overflow, length - headerSize == recordBytes else {
             munmap(mapped, length)
             throw DataError("\(path): truncated or inconsistent (\(length) bytes for \(count) records of \(recordSize) bytes)")
@@ -214,6 +240,8 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         for t in 0..<tables {
             batch.sparse[t].ids.reserve(size * idsPerSample[t])
             batch.sparse[t].offsets[0] = 0
+            batch.sparse[t].carriesKeys = tableRows[t] == 0
+            if tableRows[t] == 0 { batch.sparse[t].keys.reserve(size * idsPerSample[t]) }
         }
         for b in 0..<size {
             let index = order[start + b], record = recordsBase + index * recordSize
@@ -224,6 +252,18 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
             for t in 0..<tables {
                 let feature = batch.sparse[t], bag = idsPerSample[t], rows = Int32(truncatingIfNeeded: tableRows[t])
                 var written = Int(feature.offsets[b])
+                if rows == 0 {
+                    for k in 0..<bag {
+                        let key = record.loadUnaligned(fromByteOffset: idOffset + 8 * k, as: UInt64.self)
+                        if key == RecordFormat.paddingKey { continue }
+                        feature.keys[written] = key
+                        feature.ids[written] = 0
+                        written += 1
+                    }
+                    feature.offsets[b + 1] = Int32(written)
+                    idOffset += 8 * bag
+                    continue
+                }
                 for k in 0..<bag {
                     let id = record.loadUnaligned(fromByteOffset: idOffset + 4 * k, as: Int32.self)
                     if id == -1 { continue }
@@ -257,7 +297,7 @@ public final class RecordBuffer: RecordSink {
         self.denseCount = denseCount
         self.bagSizes = bagSizes
         self.tableRows = tableRows
-        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes)
+        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
     }
 
     deinit { free(memory) }

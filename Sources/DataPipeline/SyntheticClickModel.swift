@@ -26,6 +26,8 @@ public struct SyntheticClickModel: Sendable {
         public var crossScale = 1.0
         public var bias = -1.2
         public var seed: UInt64 = 1
+        /// Per table, whether its ids go to a dynamic table (as raw ids; default: none).
+        public var keyedTables: [Bool] = []
 
         public init() {}
     }
@@ -110,8 +112,10 @@ public struct SyntheticClickModel: Sendable {
             logits[n] = Float(logit)
             labels[n] = generator.nextUniform() < 1 / (1 + exp(-logit)) ? 1 : 0
         }
-        return InMemoryDataset(denseFeatureCount: s.denseFeatureCount, idsPerSample: Array(repeating: bag, count: tableCount),
-                               labels: labels, dense: dense, ids: ids, plantedLogits: logits)
+        var dataset = InMemoryDataset(denseFeatureCount: s.denseFeatureCount, idsPerSample: Array(repeating: bag, count: tableCount),
+                                      labels: labels, dense: dense, ids: ids, plantedLogits: logits)
+        dataset.keyedTables = s.keyedTables
+        return dataset
     }
 
     /// Inverse-CDF draw of a Zipf rank (0-based) by binary search.

@@ -50,6 +50,9 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     public let exchangeFormat: HalfFormat?
     private var packedSend: DeviceBuffer<UInt16>
     private var packedReceive: DeviceBuffer<UInt16>
+    /// Whether lookups of dynamic tables may admit ids and evict rows (training), or only find
+    /// the rows ids already have (evaluation: unseen ids get their bucket's default row).
+    public var learnsKeys = true
 
     /// - Parameters:
     ///   - sharingRoutingWith: a collection over the same features (the same ids, table sizes and
@@ -75,6 +78,9 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
                                        pooling: specification.pooling, firstRow: held.lowerBound,
                                        isReplica: plan.tables[t].placement == .replicated, wholeTableRowCount: rows)
             if let seed = specification.seed { shard.initializeUniform(seed: seed, tableIndex: t) }
+            if let rule = specification.dynamicRule(ofTable: t) {
+                shard.rowMap = leader?.servedShards[t]?.rowMap ?? DynamicRowMap(rule: rule, firstRow: held.lowerBound, rowCount: held.count)
+            }
             return shard
         }
         localTables = shards.compactMap { $0 }
@@ -91,7 +97,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         } else {
             routing = RequestRouting(backend: backend, tableRowCounts: specification.tableRowCounts, batchCapacity: batchCapacity,
                                      worldSize: communicator.size,
-                                     routed: (0..<plan.tables.count).map { plan.isRequested(table: $0, rank: rank) })
+                                     routed: (0..<plan.tables.count).map { plan.isRequested(table: $0, rank: rank) },
+                                     isDynamic: plan.tables.map(\.isDynamic), rowMaps: shards.map { $0?.rowMap })
             leadsRouting = true
         }
         requested = RequestedRows(routing: routing, backend: backend, dimension: specification.dimension,
@@ -127,7 +134,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         { specification, backend, batchCapacity, sameFeaturesAs in
             let plan = ShardingPlan(tableRowCounts: specification.tableRowCounts, dimension: specification.dimension,
                                     worldSize: communicator.size, strategy: strategy, replicateMaxRows: replicateMaxRows,
-                                    rowWiseMinRows: rowWiseMinRows)
+                                    rowWiseMinRows: rowWiseMinRows,
+                                    bucketRows: specification.dynamicTables.map { $0?.bucketRows ?? 1 })
             let leader = (sameFeaturesAs as? ShardedEmbeddings).flatMap { leader in
                 leader.plan.tables.map(\.placement) == plan.tables.map(\.placement) ? leader : nil
             }
@@ -155,7 +163,14 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// did), gathers the rows asked of this rank and exchanges them: the answers land in
     /// `requested.fetched` at each request's send position.
     private func fetchRequestedRows(_ batch: DeviceBatch) throws {
-        if leadsRouting { try routing.route(batch.host, plan: plan, rank: communicator.rank, communicator: communicator) }
+        if leadsRouting {
+            try routing.route(batch.host, plan: plan, rank: communicator.rank, communicator: communicator, learning: learnsKeys)
+        }
+        // Rows of dynamic tables given a new key in this training step start afresh.
+        for (t, shard) in servedShards.enumerated() {
+            guard let shard, let map = shard.rowMap, map.learning, !map.freshRows.isEmpty else { continue }
+            shard.initializeRows(map.freshRows, keys: map.keys, seed: specification.seed, tableIndex: t)
+        }
         requested.prepare()
         let served = routing.served
         if rowsToServe.count < served * dimension { rowsToServe = backend.makeFloats(2 * served * dimension) }

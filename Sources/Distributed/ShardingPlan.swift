@@ -1,3 +1,5 @@
+import NeuralNetwork
+
 /// Where every row of every embedding table lives, computed once from the table sizes and the
 /// world size, identically on every rank.
 ///
@@ -27,6 +29,10 @@ public struct ShardingPlan: Sendable, Equatable {
         public let rowCount: Int
         public let dimension: Int
         public let placement: Placement
+        /// Rows per bucket of a dynamic table (ranks hold whole buckets); 1 for a fixed table.
+        public var bucketRows = 1
+
+        public var isDynamic: Bool { bucketRows > 1 }
     }
 
     public let worldSize: Int
@@ -35,12 +41,17 @@ public struct ShardingPlan: Sendable, Equatable {
     /// - Parameters:
     ///   - replicateMaxRows: with `.auto`, tables of at most this many rows are replicated.
     ///   - rowWiseMinRows: with `.auto`, tables of at least this many rows are split by rows.
+    ///   - bucketRows: per table, the rows per bucket of a dynamic table (0 or 1: fixed); a
+    ///     dynamic table is split by whole buckets whatever the strategy (its rows are found by
+    ///     key at their owner).
     public init(tableRowCounts: [Int], dimension: Int, worldSize: Int, strategy: Strategy,
-                replicateMaxRows: Int = 0, rowWiseMinRows: Int = .max) {
+                replicateMaxRows: Int = 0, rowWiseMinRows: Int = .max, bucketRows: [Int] = []) {
         precondition(worldSize >= 1, "ShardingPlan: world size must be positive")
         self.worldSize = worldSize
+        let granularity = tableRowCounts.indices.map { $0 < bucketRows.count ? max(bucketRows[$0], 1) : 1 }
         var placements = [Placement?](repeating: nil, count: tableRowCounts.count)
         for (t, rows) in tableRowCounts.enumerated() {
+            if granularity[t] > 1 { placements[t] = .rowWise; continue }
             switch strategy {
             case .tableWise: break
             case .rowWise: placements[t] = .rowWise
@@ -54,7 +65,9 @@ public struct ShardingPlan: Sendable, Equatable {
         // (ties to the lower rank), counting the row-wise shards already placed.
         var load = [Int](repeating: 0, count: worldSize)
         for (t, rows) in tableRowCounts.enumerated() where placements[t] == .rowWise {
-            for r in 0..<worldSize { load[r] += Self.rowRange(rows: rows, rank: r, worldSize: worldSize).count }
+            for r in 0..<worldSize {
+                load[r] += Self.rowRange(rows: rows, rank: r, worldSize: worldSize, granularity: granularity[t]).count
+            }
         }
         let unplaced = tableRowCounts.indices.filter { placements[$0] == nil }
             .sorted { (tableRowCounts[$0], -$0) > (tableRowCounts[$1], -$1) }
@@ -64,7 +77,7 @@ public struct ShardingPlan: Sendable, Equatable {
             load[owner] += tableRowCounts[t]
         }
         tables = tableRowCounts.enumerated().map { t, rows in
-            Table(rowCount: rows, dimension: dimension, placement: placements[t]!)
+            Table(rowCount: rows, dimension: dimension, placement: placements[t]!, bucketRows: granularity[t])
         }
     }
 
@@ -74,7 +87,7 @@ public struct ShardingPlan: Sendable, Equatable {
         switch table.placement {
         case .replicated: return 0..<table.rowCount
         case .tableWise(let owner): return owner == rank ? 0..<table.rowCount : 0..<0
-        case .rowWise: return Self.rowRange(rows: table.rowCount, rank: rank, worldSize: worldSize)
+        case .rowWise: return Self.rowRange(rows: table.rowCount, rank: rank, worldSize: worldSize, granularity: table.bucketRows)
         }
     }
 
@@ -96,17 +109,27 @@ public struct ShardingPlan: Sendable, Equatable {
         case .replicated: return requester
         case .tableWise(let owner): return owner
         case .rowWise:
-            // Inverse of rowRange: the largest r with r*R/N <= row.
-            let rows = tables[t].rowCount
-            var r = (row * worldSize + worldSize - 1) / rows
+            // Inverse of rowRange, in units of buckets: the largest r with r*U/N <= unit.
+            let granularity = tables[t].bucketRows
+            let units = tables[t].rowCount / granularity, unit = row / granularity
+            var r = (unit * worldSize + worldSize - 1) / units
             r = min(max(r, 0), worldSize - 1)
-            while r > 0 && Self.rowRange(rows: rows, rank: r, worldSize: worldSize).lowerBound > row { r -= 1 }
-            while r < worldSize - 1 && Self.rowRange(rows: rows, rank: r, worldSize: worldSize).upperBound <= row { r += 1 }
+            while r > 0 && r * units / worldSize > unit { r -= 1 }
+            while r < worldSize - 1 && (r + 1) * units / worldSize <= unit { r += 1 }
             return r
         }
     }
 
-    static func rowRange(rows: Int, rank: Int, worldSize: Int) -> Range<Int> {
-        (rank * rows / worldSize)..<((rank + 1) * rows / worldSize)
+    /// The rank that owns `key` of dynamic table `t`: the owner of the key's bucket.
+    @inline(__always)
+    public func owner(ofKey key: UInt64, table t: Int) -> Int {
+        let table = tables[t], buckets = table.rowCount / table.bucketRows
+        return owner(ofRow: DynamicTableRule.bucket(ofKey: key, bucketCount: buckets) * table.bucketRows, table: t, requester: 0)
+    }
+
+    /// Rows [r*U/N, (r+1)*U/N) in units of `granularity` rows (`rows` is a multiple of it).
+    static func rowRange(rows: Int, rank: Int, worldSize: Int, granularity: Int = 1) -> Range<Int> {
+        let units = rows / granularity
+        return (rank * units / worldSize * granularity)..<((rank + 1) * units / worldSize * granularity)
     }
 }

@@ -26,7 +26,7 @@ extension DataSplits {
     static func multiHot(_ source: SampleSource, _ configuration: TrainingConfiguration) throws -> SampleSource {
         let sizes = configuration.data.multiHotSizes
         guard !sizes.isEmpty else { return source }
-        return try MultiHotExpansion(source, sizes: sizes, tableRows: configuration.model.tableRows)
+        return try MultiHotExpansion(source, sizes: sizes, tableRows: configuration.model.recordTableRows)
     }
 
     /// Throws when the held-out part of the data has no samples.
@@ -51,8 +51,8 @@ extension DataSplits {
                               summary: "synthetic planted click model")
         case .criteoTSV:
             let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-            let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
-            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
+            let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.recordTableRows)
+            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.recordTableRows)
             let statistics = try CriteoPreprocessing.run(paths: d.path, settings: criteoSettings(configuration),
                                                          train: train, eval: eval, progress: progress)
             var summary = "Criteo TSV \(d.path.joined(separator: ", ")): \(statistics.lines) lines"
@@ -62,9 +62,9 @@ extension DataSplits {
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .delimited:
             let schema = try delimitedSchema(configuration)
-            let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
-            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
-            let result = try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: configuration.model.tableRows,
+            let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
+            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
+            let result = try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: configuration.model.recordTableRows,
                                                         split: criteoSettings(configuration).split, skipBadLines: d.skipBadLines,
                                                         frequencyThreshold: d.frequencyThreshold, train: train, eval: eval,
                                                         progress: progress)
@@ -98,15 +98,15 @@ extension DataSplits {
             var settings = criteoSettings(configuration)
             settings.split = .all
             let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-            let unused = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
-            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.tableRows)
+            let unused = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.recordTableRows)
+            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.recordTableRows)
             _ = try CriteoPreprocessing.run(paths: [path], settings: settings, train: unused, eval: eval)
             return eval.build(name: path)
         case .delimited:
             let schema = try delimitedSchema(configuration, headerFile: path)
-            let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
-            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.tableRows)
-            _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: configuration.model.tableRows, split: .all,
+            let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
+            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
+            _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: configuration.model.recordTableRows, split: .all,
                                                skipBadLines: d.skipBadLines, frequencyThreshold: d.frequencyThreshold,
                                                train: unused, eval: eval)
             return eval.build(name: path)
@@ -136,10 +136,11 @@ extension DataSplits {
             throw DataError("\(path): records have \(dataset.denseFeatureCount) dense features and \(dataset.tableCount) tables; "
                             + "the config has \(configuration.data.denseFeatures) (data.dense_features) and \(model.tableCount) (model.table_count)")
         }
-        guard dataset.tableRows == model.tableRows else {
-            let table = zip(dataset.tableRows, model.tableRows).enumerated().first { $0.element.0 != $0.element.1 }!.offset
-            throw DataError("\(path): records were made for \(dataset.tableRows[table]) rows in table \(table), the config's "
-                            + "model.table_rows gives \(model.tableRows[table]) (preprocess again with this config, or set model.table_rows "
+        guard dataset.tableRows == model.recordTableRows else {
+            let table = zip(dataset.tableRows, model.recordTableRows).enumerated().first { $0.element.0 != $0.element.1 }!.offset
+            func rows(_ count: Int) -> String { count == 0 ? "dynamic" : "\(count)" }
+            throw DataError("\(path): records were made for \(rows(dataset.tableRows[table])) rows in table \(table), the config's "
+                            + "model.table_rows gives \(rows(model.recordTableRows[table])) (preprocess again with this config, or set model.table_rows "
                             + "to the records' sizes)")
         }
         return dataset
@@ -148,7 +149,7 @@ extension DataSplits {
     /// The preprocessing a config asks for (table sizes, frequency threshold, split, bad lines).
     public static func criteoSettings(_ configuration: TrainingConfiguration) -> CriteoPreprocessing.Settings {
         let d = configuration.data
-        var settings = CriteoPreprocessing.Settings(tableRows: configuration.model.tableRows)
+        var settings = CriteoPreprocessing.Settings(tableRows: configuration.model.recordTableRows)
         settings.frequencyThreshold = d.frequencyThreshold
         settings.skipBadLines = d.skipBadLines
         if !d.evalPath.isEmpty {
@@ -248,6 +249,13 @@ extension DataSplits {
             case (_?, _?): throw ConfigurationError("key '\(key)': a transform or buckets, not both")
             }
         }
+        for (t, feature) in categorical.enumerated() where configuration.model.recordTableRows.indices.contains(t)
+            && configuration.model.recordTableRows[t] == 0 {
+            guard case .hashed = feature else {
+                throw ConfigurationError("key 'data.delimited.categorical[\(t)]': a dynamic table reads a plain categorical column "
+                                         + "(hashed to a 64-bit id), not flags, buckets or a history")
+            }
+        }
         let labelJoin = try joinIndex(section.label.join, "data.delimited.label")
         return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false,
                                label: DelimitedSchema.Column(join: labelJoin, index: try columnNumber(section.label.column, join: labelJoin,
@@ -272,7 +280,9 @@ extension DataSplits {
         let s = configuration.data.synthetic
         var settings = SyntheticClickModel.Settings()
         settings.denseFeatureCount = configuration.data.denseFeatures
-        settings.tableRowCounts = configuration.model.tableRows
+        let m = configuration.model
+        settings.tableRowCounts = m.tableRows.indices.map { m.recordTableRows[$0] == 0 ? s.dynamicIDs ?? m.tableRows[$0] : m.tableRows[$0] }
+        settings.keyedTables = m.recordTableRows.map { $0 == 0 }
         settings.idsPerSample = configuration.data.idsPerSample
         settings.zipfExponent = s.zipfExponent
         settings.plantedIDsPerTable = s.plantedIDsPerTable

@@ -6,11 +6,12 @@ import NeuralNetwork
 /// Builds the model a config describes.
 public enum ModelFactory {
     /// With one rank every table is local; with more, tables are placed by the config's
-    /// `distributed` section and looked up through all-to-all.
+    /// `distributed` section and looked up through all-to-all. Dynamic tables are always
+    /// sharded (their rows are found by key at their owner, one rank included).
     public static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
                                  communicator: Communicator = LocalCommunicator()) throws -> RecommendationModel {
         let d = configuration.distributed
-        let makeEmbeddings: EmbeddingFactory = communicator.size == 1
+        let makeEmbeddings: EmbeddingFactory = communicator.size == 1 && configuration.model.dynamicTables.isEmpty
             ? LocalEmbeddings.make
             : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding,
                                         replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows,
@@ -18,10 +19,22 @@ public enum ModelFactory {
         return try makeModel(configuration, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
     }
 
+    /// `makeEmbeddings` with the config's dynamic rules written into every specification over
+    /// the model's features (tables numbered as the features).
+    static func withDynamicRules(_ rules: [DynamicTableRule?], _ makeEmbeddings: @escaping EmbeddingFactory) -> EmbeddingFactory {
+        guard !rules.isEmpty else { return makeEmbeddings }
+        return { specification, backend, batchCapacity, sameFeaturesAs in
+            var specification = specification
+            if specification.tableRowCounts.count == rules.count { specification.dynamicTables = rules }
+            return try makeEmbeddings(specification, backend, batchCapacity, sameFeaturesAs)
+        }
+    }
+
     /// The model of a config with its tables made by `makeEmbeddings`, on the config's backend.
     static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
                           makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
         let m = configuration.model
+        let makeEmbeddings = withDynamicRules(m.dynamicRules, makeEmbeddings)
         let seed = UInt64(configuration.training.seed)
         let backend = configuration.training.backend.make(precision: configuration.training.precision)
         switch m.architecture {

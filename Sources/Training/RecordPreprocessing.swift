@@ -17,7 +17,7 @@ public enum RecordPreprocessing {
     /// line of every held-out record, so a baseline can be scored on the same rows).
     public static func run(_ configuration: TrainingConfiguration, output: String,
                            progress: @escaping (String) -> Void = { _ in }) throws -> Result {
-        let data = configuration.data, tableRows = configuration.model.tableRows
+        let data = configuration.data, tableRows = configuration.model.recordTableRows
         try FileSystem.makeDirectory(output)
         var heldOutLines: [UInt8] = []
         func heldOut(_ path: String, _ line: Int) { heldOutLines += Array("\(path)\t\(line)\n".utf8) }

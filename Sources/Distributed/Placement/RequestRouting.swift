@@ -1,10 +1,15 @@
 import Compute
+import NeuralNetwork
 
 /// Which rows a rank asks of which rank for one batch, and which it was asked for: built by
 /// `route` in the forward of a batch and read again by the rows exchange and by backward.
 ///
 /// Routing is planned on the host from the host batch; what the backend's lookups need (each
 /// id's send position, the pairs served) is then copied to backend memory.
+///
+/// A dynamic table's requests name keys, not rows: each rank sends its distinct keys to the
+/// owner of their buckets, and the owner resolves them to rows (`DynamicRowMap`) in the order
+/// they arrive — by requester rank, then by first appearance — before serving them.
 final class RequestRouting {
     let backend: any ComputeBackend
     /// Per table: `positionOfID` in backend memory.
@@ -19,6 +24,15 @@ final class RequestRouting {
     let requestTable = IndexBuffer(capacity: 1)
     let requestRow = IndexBuffer(capacity: 1)
     let requestOwner = IndexBuffer(capacity: 1)
+    /// Dynamic tables: each request's key; the keys sent (by send position) and received.
+    let requestKey = KeyBuffer(capacity: 1)
+    let sendKeys = KeyBuffer(capacity: 1)
+    let receivedKeys = KeyBuffer(capacity: 1)
+    /// Per table: whether it is dynamic, and the map of the shard this rank owns of it.
+    private let isDynamic: [Bool]
+    private let rowMaps: [DynamicRowMap?]
+    /// A dynamic table's distinct keys of the batch so far, to their request.
+    private var keyRequests: [UInt64: Int32] = [:]
     /// Per request: its position in the send buffer.
     let sendPosition = IndexBuffer(capacity: 1)
     /// (table, row) pairs sent, by owner; and those received, by requester.
@@ -36,14 +50,19 @@ final class RequestRouting {
     /// Requests this rank serves.
     var served: Int { Int(receiveCounts.reduce(0, +)) }
 
-    /// - Parameter routed: per table, whether its ids are requested from other ranks (only those
-    ///   tables get a row-to-request map, of 4 bytes per row of the whole table).
-    init(backend: any ComputeBackend, tableRowCounts: [Int], batchCapacity: Int, worldSize: Int, routed: [Bool]) {
+    /// - Parameters:
+    ///   - routed: per table, whether its ids are requested from other ranks (only fixed ones
+    ///     get a row-to-request map, of 4 bytes per row of the whole table).
+    ///   - rowMaps: per table, the map of this rank's shard of a dynamic table (nil: fixed).
+    init(backend: any ComputeBackend, tableRowCounts: [Int], batchCapacity: Int, worldSize: Int, routed: [Bool],
+         isDynamic: [Bool], rowMaps: [DynamicRowMap?]) {
         self.backend = backend
+        self.isDynamic = isDynamic
+        self.rowMaps = rowMaps
         devicePositions = tableRowCounts.map { _ in backend.makeIndices(batchCapacity) }
         deviceReceivedPairs = backend.makeIndices(2 * batchCapacity)
-        requestSlot = zip(tableRowCounts, routed).map { rows, isRouted in
-            let slots = IndexBuffer(capacity: isRouted ? rows : 1)
+        requestSlot = tableRowCounts.indices.map { t in
+            let slots = IndexBuffer(capacity: routed[t] && !isDynamic[t] ? tableRowCounts[t] : 1)
             slots.base.update(repeating: -1, count: slots.capacity)
             return slots
         }
@@ -60,17 +79,20 @@ final class RequestRouting {
     }
 
     /// De-duplicates the ids of `batch` in the tables this rank does not hold whole, lays the
-    /// distinct (table, row) requests out by owner, and exchanges them (counts, then pairs).
-    func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator) throws {
+    /// distinct (table, row) requests out by owner, and exchanges them (counts, then pairs);
+    /// owners resolve the keys of dynamic tables to rows, admitting and evicting when `learning`.
+    func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator, learning: Bool) throws {
         let tables = (0..<plan.tables.count).filter { plan.isRequested(table: $0, rank: rank) }
         var totalIDs = 0
         for t in tables { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
         for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
+        requestKey.reserve(totalIDs)
         requestCount = 0
         for r in sendCounts.indices { sendCounts[r] = 0 }
 
         // Distinct (table, row) pairs, each with its owner.
         for t in tables {
+            if isDynamic[t] { requestKeys(of: batch, table: t, plan: plan); continue }
             let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
             let slots = requestSlot[t].base, ids = feature.ids.base
             positionOfID[t].reserve(n)
@@ -96,6 +118,7 @@ final class RequestRouting {
         var next = sendOffsets
         sendPosition.reserve(requestCount)
         sendPairs.reserve(2 * requestCount)
+        sendKeys.reserve(requestCount)
         for request in 0..<requestCount {
             let owner = Int(requestOwner[request])
             let position = next[owner]
@@ -103,8 +126,13 @@ final class RequestRouting {
             sendPosition[request] = position
             sendPairs[2 * Int(position)] = requestTable[request]
             sendPairs[2 * Int(position) + 1] = requestRow[request]
-            // Clear the slot map for the next batch.
-            requestSlot[Int(requestTable[request])][Int(requestRow[request])] = -1
+            let table = Int(requestTable[request])
+            if isDynamic[table] {
+                sendKeys[Int(position)] = requestKey[request]
+            } else {
+                // Clear the slot map for the next batch.
+                requestSlot[table][Int(requestRow[request])] = -1
+            }
         }
         for t in tables {
             let positions = positionOfID[t].base
@@ -123,7 +151,49 @@ final class RequestRouting {
         try communicator.allToAllV(send: sendPairs.base, sendCounts: pairCounts, sendOffsets: pairOffsets,
                                    receive: receivedPairs.base, receiveCounts: receivedPairCounts,
                                    receiveOffsets: receivedPairOffsets)
+        if tables.contains(where: { isDynamic[$0] }) { try resolveKeys(communicator: communicator, learning: learning) }
         copyToBackend(batch, tables: tables)
+    }
+
+    /// The distinct keys of dynamic table `t` in `batch` as requests to their buckets' owners.
+    private func requestKeys(of batch: Batch, table t: Int, plan: ShardingPlan) {
+        let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
+        precondition(feature.carriesKeys || n == 0, "RequestRouting: table \(t) is dynamic, but its ids come without keys")
+        positionOfID[t].reserve(n)
+        let positions = positionOfID[t].base, keys = feature.keys.base
+        keyRequests.removeAll(keepingCapacity: true)
+        for k in 0..<n {
+            let key = keys[k]
+            if let request = keyRequests[key] { positions[k] = request; continue }
+            let request = requestCount
+            keyRequests[key] = Int32(request)
+            let owner = plan.owner(ofKey: key, table: t)
+            requestTable[request] = Int32(t)
+            requestRow[request] = -1
+            requestOwner[request] = Int32(owner)
+            requestKey[request] = key
+            sendCounts[owner] += 1
+            requestCount += 1
+            positions[k] = Int32(request)
+        }
+    }
+
+    /// Sends each request's key along with its pair; each owner resolves the keys it receives
+    /// to its rows, in arrival order, and writes them into the received pairs.
+    private func resolveKeys(communicator: Communicator, learning: Bool) throws {
+        for map in rowMaps { map?.beginStep(learning: learning) }
+        receivedKeys.reserve(served)
+        try sendKeys.base.withMemoryRebound(to: Int32.self, capacity: 2 * sendKeys.capacity) { send in
+            try receivedKeys.base.withMemoryRebound(to: Int32.self, capacity: 2 * receivedKeys.capacity) { receive in
+                try communicator.allToAllV(send: send, sendCounts: pairCounts, sendOffsets: pairOffsets,
+                                           receive: receive, receiveCounts: receivedPairCounts,
+                                           receiveOffsets: receivedPairOffsets)
+            }
+        }
+        for request in 0..<served {
+            guard let map = rowMaps[Int(receivedPairs[2 * request])] else { continue }
+            receivedPairs[2 * request + 1] = Int32(map.firstRow) + map.row(forKey: receivedKeys[request])
+        }
     }
 
     /// Each routed table's id positions and the served pairs, into backend memory.

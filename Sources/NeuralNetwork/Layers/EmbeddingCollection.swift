@@ -23,6 +23,9 @@ public struct EmbeddingSpecification: Sendable {
     /// Uniform DLRM-reference initialisation from this seed, or zeros when nil.
     public var seed: UInt64?
     public var pooling: Pooling
+    /// Per table, its rule when the table is dynamic (rows by key; `tableRowCounts` is then its
+    /// capacity); empty when every table is fixed.
+    public var dynamicTables: [DynamicTableRule?] = []
 
     public init(name: String, tableRowCounts: [Int], dimension: Int, seed: UInt64?, pooling: Pooling = .sum) {
         self.name = name
@@ -31,6 +34,9 @@ public struct EmbeddingSpecification: Sendable {
         self.seed = seed
         self.pooling = pooling
     }
+
+    /// Table t's rule, when it is dynamic.
+    public func dynamicRule(ofTable t: Int) -> DynamicTableRule? { t < dynamicTables.count ? dynamicTables[t] : nil }
 }
 
 /// All embedding tables of one kind in a model (one dimension), looked up as a unit: the model

@@ -31,6 +31,9 @@ public final class EmbeddingTable: @unchecked Sendable {
     public let backend: any ComputeBackend
     public let weights: DeviceBuffer<Float>
     public let gradient: SparseRowGradient
+    /// For a shard of a dynamic table: which key holds each row (shared by the tables over the
+    /// same feature, such as Wide&Deep's deep and wide ones).
+    public var rowMap: DynamicRowMap?
 
     public init(backend: any ComputeBackend, name: String, rowCount: Int, dimension: Int, batchCapacity: Int,
                 pooling: Pooling = .sum, firstRow: Int = 0, isReplica: Bool = false, wholeTableRowCount: Int? = nil) {
@@ -68,6 +71,20 @@ public final class EmbeddingTable: @unchecked Sendable {
             for i in 0..<count { block[i] = Float((generator.nextUniform() * 2 - 1) * bound) }
             block.withUnsafeBufferPointer { backend.upload(UnsafeBufferPointer(rebasing: $0[0..<count]), to: weights.slice(start, count)) }
             start += count
+        }
+    }
+
+    /// Draws the starting values of `rows` (local rows newly given to `keys`) from `seed`, each
+    /// row from the stream of its key, so that a key's row starts the same on any rank.
+    public func initializeRows(_ rows: [Int32], keys: [UInt64], seed: UInt64?, tableIndex: Int) {
+        let bound = Float((1.0 / Double(wholeTableRowCount)).squareRoot())
+        var values = [Float](repeating: 0, count: dimension)
+        for row in rows {
+            if let seed {
+                var generator = SeededGenerator(seed: seed ^ keys[Int(row)], stream: 20_000 + UInt64(tableIndex))
+                for i in 0..<dimension { values[i] = Float(generator.nextUniform() * 2 - 1) * bound }
+            }
+            values.withUnsafeBufferPointer { backend.upload($0, to: weights.slice(Int(row) * dimension, dimension)) }
         }
     }
 

@@ -1,0 +1,129 @@
+/// The key-to-row map of one shard of a dynamic table (whole buckets `firstRow / bucketRows`
+/// onwards): which key holds each row, when it was last used, how often, and the admission
+/// sketch's counters of the shard's buckets.
+///
+/// Within a bucket a key is found by linear probing from a hashed start over rows 1..<S (row 0
+/// is the default row). Rows are never emptied once taken — a full bucket replaces a victim in
+/// place — so a probe may stop at the first empty row. A step resolves each key once
+/// (`beginStep` starts a step): a key met again in the same step, from any rank, gets the same
+/// row without being counted again, and a row used in the current step is never evicted, so
+/// keys resolved in one step never share a row. The order keys are resolved in is the order of
+/// their first appearance in the global batch whatever the number of ranks, so the map evolves
+/// identically on 1 or N ranks.
+public final class DynamicRowMap: @unchecked Sendable {
+    /// The key of a row that holds none (and the padding of a record's key bag).
+    public static let emptyKey = UInt64.max
+
+    public let rule: DynamicTableRule
+    /// The row of the whole table that local row 0 is (a bucket boundary).
+    public let firstRow: Int
+    public let rowCount: Int
+    /// Per local row: its key, the step it was last used in, and its uses.
+    public var keys: [UInt64]
+    public var lastUsed: [UInt32]
+    public var useCount: [UInt32]
+    /// `DynamicTableRule.sketchCountersPerRow` saturating counters per row, bucket by bucket.
+    public var sketch: [UInt8]
+    /// The current training step (the stamp of rows used in it).
+    public var step: UInt32 = 0
+    /// Local rows given a new key in the current training step (their weights and optimizer
+    /// state start afresh).
+    public private(set) var freshRows: [Int32] = []
+    /// Whether the current step may admit and evict (training), or only finds (evaluation).
+    public private(set) var learning = false
+    private var resolved: [UInt64: Int32] = [:]
+
+    public init(rule: DynamicTableRule, firstRow: Int, rowCount: Int) {
+        precondition(firstRow % rule.bucketRows == 0 && rowCount % rule.bucketRows == 0,
+                     "DynamicRowMap: shards hold whole buckets")
+        self.rule = rule
+        self.firstRow = firstRow
+        self.rowCount = rowCount
+        keys = Array(repeating: Self.emptyKey, count: rowCount)
+        lastUsed = Array(repeating: 0, count: rowCount)
+        useCount = Array(repeating: 0, count: rowCount)
+        sketch = Array(repeating: 0, count: rowCount * DynamicTableRule.sketchCountersPerRow)
+    }
+
+    /// Starts a step: a training step advances the clock and may admit and evict.
+    public func beginStep(learning: Bool) {
+        self.learning = learning
+        resolved.removeAll(keepingCapacity: true)
+        if learning {
+            step &+= 1
+            freshRows.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Rows holding a key.
+    public var occupiedRows: Int { keys.reduce(0) { $1 == Self.emptyKey ? $0 : $0 + 1 } }
+
+    /// The local row of `key`, whose bucket this shard holds: its own row, a newly admitted one,
+    /// or its bucket's default row.
+    public func row(forKey key: UInt64) -> Int32 {
+        if let row = resolved[key] { return row }
+        let row = resolve(key)
+        resolved[key] = row
+        return row
+    }
+
+    private func resolve(_ key: UInt64) -> Int32 {
+        let width = rule.bucketRows
+        let bucket = DynamicTableRule.bucket(ofKey: key, bucketCount: rule.bucketCount)
+        let base = bucket * width - firstRow
+        precondition(base >= 0 && base < rowCount, "DynamicRowMap: key \(key) belongs to another shard")
+        let hash = DynamicTableRule.mix(key ^ 0x5851_F42D_4C95_7F2D)
+        var position = 1 + Int(hash % UInt64(width - 1))
+        var empty = -1
+        for _ in 1..<width {
+            let held = keys[base + position]
+            if held == key {
+                if learning {
+                    lastUsed[base + position] = step
+                    useCount[base + position] = useCount[base + position] &+ (useCount[base + position] == .max ? 0 : 1)
+                }
+                return Int32(base + position)
+            }
+            if held == Self.emptyKey { empty = position; break }
+            position = position + 1 == width ? 1 : position + 1
+        }
+        guard learning else { return Int32(base) }
+        let seen = rule.minCount > 1 ? count(hash, bucketBase: base) : 1
+        guard seen >= rule.minCount else { return Int32(base) }
+        let slot = empty >= 0 ? empty : victim(base: base)
+        guard slot > 0 else { return Int32(base) }
+        let row = base + slot
+        keys[row] = key
+        lastUsed[row] = step
+        useCount[row] = UInt32(seen)
+        freshRows.append(Int32(row))
+        return Int32(row)
+    }
+
+    /// Counts one sighting of the key with `hash` in its bucket's sketch; the estimate after it
+    /// (the smaller of its two counters, which saturate at 255).
+    private func count(_ hash: UInt64, bucketBase: Int) -> Int {
+        let counters = DynamicTableRule.sketchCountersPerRow / 2 * rule.bucketRows
+        let start = bucketBase * DynamicTableRule.sketchCountersPerRow
+        let first = start + Int(UInt32(truncatingIfNeeded: hash >> 8) % UInt32(counters))
+        let second = start + counters + Int(UInt32(truncatingIfNeeded: hash >> 36) % UInt32(counters))
+        for index in [first, second] where sketch[index] < .max { sketch[index] += 1 }
+        return Int(min(sketch[first], sketch[second]))
+    }
+
+    /// The row of a full bucket to give up (0: every row was used in this step).
+    private func victim(base: Int) -> Int {
+        var best = 0
+        for slot in 1..<rule.bucketRows where lastUsed[base + slot] < step {
+            guard best > 0 else { best = slot; continue }
+            let (candidate, current) = (base + slot, base + best)
+            switch rule.eviction {
+            case .lru:
+                if lastUsed[candidate] < lastUsed[current] { best = slot }
+            case .lfu:
+                if (useCount[candidate], lastUsed[candidate]) < (useCount[current], lastUsed[current]) { best = slot }
+            }
+        }
+        return best
+    }
+}
