@@ -32,6 +32,9 @@ public enum ThroughputBenchmark {
         public var sequenceLength = 20
         /// The matrix products' precision (bf16: oneDNN with fp32 accumulation).
         public var precision: MatmulPrecision = .fp32
+        /// Dynamic tables (rows by raw id, `tableRows` of capacity in buckets of 64) instead of
+        /// fixed ones; the ids are the same.
+        public var dynamicTables = false
         public init() {}
     }
 
@@ -71,12 +74,15 @@ public enum ThroughputBenchmark {
         let ranks = communicator.size
         let d = settings.embeddingDimension, tables = settings.tableCount
         let dense = 13
-        let rows = Array(repeating: settings.tableRows, count: tables)
-        let makeEmbeddings: EmbeddingFactory = ranks == 1
-            ? LocalEmbeddings.make
-            : ShardedEmbeddings.factory(communicator: communicator, strategy: .auto,
-                                        replicateMaxRows: DistributedSection().replicateMaxRows,
-                                        rowWiseMinRows: DistributedSection().rowWiseMinRows)
+        let rule = settings.dynamicTables ? DynamicTablesSection.rule(capacity: settings.tableRows) : nil
+        let rows = Array(repeating: rule?.capacity ?? settings.tableRows, count: tables)
+        let makeEmbeddings = ModelFactory.withDynamicRules(
+            rule.map { Array(repeating: $0, count: tables) } ?? [],
+            ranks == 1 && rule == nil
+                ? LocalEmbeddings.make
+                : ShardedEmbeddings.factory(communicator: communicator, strategy: .auto,
+                                            replicateMaxRows: DistributedSection().replicateMaxRows,
+                                            rowWiseMinRows: DistributedSection().rowWiseMinRows))
         let backend = CPUBackend(matmulPrecision: settings.precision)
         let model: RecommendationModel
         let mlps: [(sizes: [Int], firstLayerNeedsInputGradient: Bool)]
@@ -113,7 +119,8 @@ public enum ThroughputBenchmark {
         let totalSteps = settings.warmupSteps + settings.timedSteps
         let globalBatch = settings.batchSize * ranks
         var synthetic = SyntheticClickModel.Settings()
-        synthetic.tableRowCounts = rows
+        synthetic.tableRowCounts = Array(repeating: settings.tableRows, count: tables)
+        synthetic.keyedTables = Array(repeating: settings.dynamicTables, count: tables)
         // BST's sequences: every bag holds `sequenceLength` ids (the context tables pool theirs).
         if settings.architecture == .bst { synthetic.idsPerSample = settings.sequenceLength }
         progress("generating \(totalSteps * globalBatch) synthetic samples")

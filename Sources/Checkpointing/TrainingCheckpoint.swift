@@ -293,6 +293,31 @@ public enum TrainingCheckpoint {
         return names.map { ($0, dense.shape(of: $0) ?? []) }
     }
 
+    /// Per dynamic table, the rows holding a key and the rows that can (every row but the
+    /// buckets' default rows), for `inspect`: read through the whole-table key datasets.
+    public static func occupancy(of directory: String, model: RecommendationModel) throws
+        -> [(name: String, occupied: Int, usable: Int)] {
+        let dense = try openChecked("\(directory)/dense.h5")
+        var result: [(name: String, occupied: Int, usable: Int)] = []
+        for collection in model.embeddingCollections {
+            let specification = collection.specification
+            for (t, rows) in specification.tableRowCounts.enumerated() {
+                guard let rule = specification.dynamicRule(ofTable: t) else { continue }
+                let name = "\(specification.name)/table\(t)"
+                var occupied = 0, keys = [UInt64](repeating: 0, count: min(rows, 1 << 16))
+                for first in stride(from: 0, to: rows, by: keys.count) {
+                    let block = first..<min(rows, first + keys.count)
+                    try keys.withUnsafeMutableBufferPointer {
+                        try dense.readRows("\(name)/\(DynamicMapDatasets.keys)", rows: block, columns: 1, into: $0.baseAddress!)
+                    }
+                    occupied += keys.prefix(block.count).filter { $0 != DynamicRowMap.emptyKey }.count
+                }
+                result.append((name, occupied, rows - rule.bucketCount))
+            }
+        }
+        return result
+    }
+
     /// Loads weights (and, when given, optimizer state) into `model`, which may be sharded
     /// differently from the run that wrote the checkpoint: each rank reads its own rows from the
     /// shard files that hold them, checking each dataset it reads against its checksum.

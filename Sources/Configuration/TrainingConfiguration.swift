@@ -231,6 +231,12 @@ public struct DynamicTablesSection: Codable, Sendable, Equatable, CustomStringCo
 
     /// The rule, with the capacity rounded up to whole buckets (valid once validated).
     public var rule: DynamicTableRule {
+        Self.rule(capacity: capacity, bucketRows: bucketRows, minCount: minCount, eviction: eviction)
+    }
+
+    /// A rule of `capacity` rows rounded up to whole buckets.
+    public static func rule(capacity: Int, bucketRows: Int = 64, minCount: Int = 1,
+                            eviction: DynamicTableRule.Eviction = .lru) -> DynamicTableRule {
         let width = max(bucketRows, 2), rows = max(capacity, 1)
         return DynamicTableRule(capacity: (rows + width - 1) / width * width, bucketRows: width, minCount: minCount,
                                 eviction: eviction)

@@ -17,6 +17,10 @@ public enum CheckpointExport {
                            name: String? = nil) throws -> OnnxExport.Report {
         let state = try TrainingCheckpoint.state(in: directory)
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)")
+        guard configuration.model.dynamicTables.isEmpty else {
+            throw ConfigurationError("\(directory): key 'model.table_rows': the model has dynamic tables, whose rows are found "
+                                     + "by key; ONNX export takes fixed tables only")
+        }
         let model = try ModelFactory.makeModel(configuration, batchCapacity: 1, communicator: LocalCommunicator())
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
         let dense = configuration.data.denseFeatures, tables = configuration.model.tableCount

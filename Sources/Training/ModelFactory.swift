@@ -21,7 +21,7 @@ public enum ModelFactory {
 
     /// `makeEmbeddings` with the config's dynamic rules written into every specification over
     /// the model's features (tables numbered as the features).
-    static func withDynamicRules(_ rules: [DynamicTableRule?], _ makeEmbeddings: @escaping EmbeddingFactory) -> EmbeddingFactory {
+    public static func withDynamicRules(_ rules: [DynamicTableRule?], _ makeEmbeddings: @escaping EmbeddingFactory) -> EmbeddingFactory {
         guard !rules.isEmpty else { return makeEmbeddings }
         return { specification, backend, batchCapacity, sameFeaturesAs in
             var specification = specification

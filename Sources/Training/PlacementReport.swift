@@ -17,11 +17,15 @@ public struct PlacementReport: Sendable {
         public var embeddingBytes = 0
         /// Row-to-slot maps used to de-duplicate lookups.
         public var workspaceBytes = 0
+        /// Dynamic tables' key maps: per row held, its key, last use and use count
+        /// (`DynamicTableRule.bytesPerRow`) and its admission counters (shared by the tables
+        /// over the same feature, such as Wide&Deep's deep and wide ones).
+        public var dynamicMapBytes = 0
         /// Dense values, gradients and optimizer state (a full replica on every rank).
         public var denseBytes = 0
         /// Upper bound: every id of this rank's slice distinct and served by another rank.
         public var allToAllBytesPerStep = 0
-        public var totalBytes: Int { embeddingBytes + workspaceBytes + denseBytes }
+        public var totalBytes: Int { embeddingBytes + workspaceBytes + dynamicMapBytes + denseBytes }
     }
 
     public let ranks: Int
@@ -36,7 +40,8 @@ public struct PlacementReport: Sendable {
         let denseFeatures = configuration.data.denseFeatures
         func plan(dimension: Int) -> ShardingPlan {
             ShardingPlan(tableRowCounts: m.tableRows, dimension: dimension, worldSize: ranks, strategy: d.sharding,
-                         replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows)
+                         replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows,
+                         bucketRows: m.dynamicRules.map { $0?.bucketRows ?? 1 })
         }
         func mlpParameters(_ sizes: [Int]) -> Int {
             zip(sizes, sizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
@@ -79,7 +84,7 @@ public struct PlacementReport: Sendable {
         for r in 0..<ranks {
             let localBatch = (configuration.training.batchSize + ranks - 1 - r) / ranks
             loads[r].denseBytes = 4 * denseParameterCount * (2 + denseStates)
-            for collection in collections {
+            for (c, collection) in collections.enumerated() {
                 for (t, table) in collection.plan.tables.enumerated() {
                     let held = collection.plan.rows(ofTable: t, rank: r).count, dimension = table.dimension
                     let stateFloats: Int
@@ -91,7 +96,15 @@ public struct PlacementReport: Sendable {
                     loads[r].embeddingRows += held
                     loads[r].embeddingBytes += 4 * (held * dimension + stateFloats)
                     let local = table.placement == .replicated || table.placement == .tableWise(owner: r)
-                    loads[r].workspaceBytes += 4 * (held + (local ? 0 : table.rowCount))
+                    if table.isDynamic {
+                        // The key map instead of a row-to-slot map (a batch's distinct keys are hashed).
+                        if c == 0 {
+                            loads[r].dynamicMapBytes += held * (DynamicTableRule.bytesPerRow + DynamicTableRule.sketchCountersPerRow)
+                        }
+                        loads[r].workspaceBytes += 4 * held
+                    } else {
+                        loads[r].workspaceBytes += 4 * (held + (local ? 0 : table.rowCount))
+                    }
                     let ids = localBatch * (t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample)
                     switch table.placement {
                     case .replicated:
@@ -99,9 +112,9 @@ public struct PlacementReport: Sendable {
                         loads[r].allToAllBytesPerStep += ids * (8 + 4 * dimension) * (ranks - 1)
                     case .tableWise(let owner) where owner == r: break
                     case .tableWise, .rowWise:
-                        // Request (table, row), the row back, its gradient out.
+                        // Request (table, row) and a dynamic table's key, the row back, its gradient out.
                         let remote = table.placement == .rowWise ? ids * (ranks - 1) / ranks : ids
-                        loads[r].allToAllBytesPerStep += remote * (8 + 2 * 4 * dimension)
+                        loads[r].allToAllBytesPerStep += remote * (8 + (table.isDynamic ? 8 : 0) + 2 * 4 * dimension)
                     }
                 }
             }

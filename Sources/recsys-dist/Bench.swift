@@ -35,7 +35,8 @@ struct Bench: ParsableCommand {
     @Option(help: "fp32, or bf16 matrix products (oneDNN, fp32 accumulation; fp32 with a warning on CPUs without bf16).")
     var precision: MatmulPrecision = .fp32
     @Option(help: "Samples per rank and step (the global batch is this times the number of ranks).") var batchSize = 2048
-    @Option(help: "Rows per embedding table.") var rows = 100_000
+    @Option(help: "Rows per embedding table (with --dynamic-tables: capacity, in whole buckets of 64).") var rows = 100_000
+    @Flag(help: "Dynamic tables: rows found by raw id, admitted and evicted (the ids are the same).") var dynamicTables = false
     @Option(help: "Untimed steps first.") var warmup = 10
     @Option(help: "Timed steps.") var steps = 50
     @OptionGroup var output: OutputOptions
@@ -54,6 +55,7 @@ struct Bench: ParsableCommand {
         settings.precision = precision
         settings.batchSize = batchSize
         settings.tableRows = rows
+        settings.dynamicTables = dynamicTables
         settings.warmupSteps = warmup
         settings.timedSteps = steps
         let communicator = try worldCommunicator()
@@ -64,7 +66,7 @@ struct Bench: ParsableCommand {
             names.map { "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms" }.joined(separator: ", ")
         }
         var text = """
-            model \(model.rawValue), \(r.ranks) rank(s) x \(batchSize) samples (global batch \(r.globalBatchSize)), \(threads) thread(s) per rank, \(r.parameterCount) parameters on rank 0
+            model \(model.rawValue)\(dynamicTables ? " (dynamic tables)" : ""), \(r.ranks) rank(s) x \(batchSize) samples (global batch \(r.globalBatchSize)), \(threads) thread(s) per rank, \(r.parameterCount) parameters on rank 0
             samples/s: \(Int(r.samplesPerSecond.rounded())) (median step \(Training.format(r.stepMillisecondsMedian, 2)) ms over \(steps) steps, slowest rank)
             phases (median): \(phases(["data", "forward", "backward", "sync", "optimizer"]))
             communication (median, inside the phases): \(phases(["all-to-all", "all-reduce", "compute"]))
@@ -76,7 +78,7 @@ struct Bench: ParsableCommand {
                 + "raw MPI_Allreduce \(Training.format(raw, 2)) GB/s (\(Training.format(100 * sync / raw, 1)) %)"
         }
         console.result(text: text, json: [
-            "model": model.rawValue, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
+            "model": model.rawValue, "dynamic_tables": dynamicTables, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
             "global_batch_size": r.globalBatchSize, "all_reduce_bytes": r.allReduceBytes,
             "sync_gb_per_second": jsonValue(r.syncGigabytesPerSecond),
             "raw_all_reduce_gb_per_second": jsonValue(r.rawAllReduceGigabytesPerSecond),

@@ -24,6 +24,10 @@ struct Inspect: ParsableCommand {
             for item in try TrainingCheckpoint.contents(of: checkpoint, model: model) {
                 print("  \(item.name)  \(item.shape.isEmpty ? "MISSING" : item.shape.map(String.init).joined(separator: " x "))")
             }
+            for table in try TrainingCheckpoint.occupancy(of: checkpoint, model: model) {
+                print("  \(table.name): dynamic, \(table.occupied) of \(table.usable) rows hold an id "
+                      + "(\(String(format: "%.1f", 100 * Double(table.occupied) / Double(max(table.usable, 1)))) %)")
+            }
             print("config:")
             print(state.configuration.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
         } catch let error as CheckpointError {

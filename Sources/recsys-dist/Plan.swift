@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import NeuralNetwork
 import Training
 
 struct Plan: ParsableCommand {
@@ -24,15 +25,23 @@ struct Plan: ParsableCommand {
             print("\n\(collection.name) (dimension \(collection.plan.tables.first?.dimension ?? 0)):")
             print(pad("table", 8) + pad("rows", 12) + "placement")
             for (t, table) in collection.plan.tables.enumerated() {
-                print(pad("\(t)", 8) + pad("\(table.rowCount)", 12) + "\(table.placement)")
+                let rows = table.isDynamic ? "\(table.rowCount)*" : "\(table.rowCount)"
+                print(pad("\(t)", 8) + pad(rows, 12) + "\(table.placement)"
+                      + (table.isDynamic ? " by key hash, whole buckets of \(table.bucketRows)" : ""))
             }
         }
+        let dynamic = !m.dynamicTables.isEmpty
+        if dynamic {
+            print("* dynamic: capacity in rows (model.dynamic_tables); key maps cost \(DynamicTableRule.bytesPerRow) bytes per row "
+                  + "(key, last use, use count) plus \(DynamicTableRule.sketchCountersPerRow) bytes of admission counters")
+        }
         print("\nper rank (dense replica: \(report.denseParameterCount) parameters):")
-        print(pad("rank", 6) + pad("emb rows", 12) + pad("emb+state", 12) + pad("workspace", 12) + pad("dense", 12)
-              + pad("total", 12) + "all-to-all/step (at most)")
+        print(pad("rank", 6) + pad("emb rows", 12) + pad("emb+state", 12) + pad("workspace", 12) + (dynamic ? pad("key maps", 12) : "")
+              + pad("dense", 12) + pad("total", 12) + "all-to-all/step (at most)")
         for (r, load) in report.loads.enumerated() {
             print(pad("\(r)", 6) + pad("\(load.embeddingRows)", 12) + pad(mebibytes(load.embeddingBytes), 12)
-                  + pad(mebibytes(load.workspaceBytes), 12) + pad(mebibytes(load.denseBytes), 12)
+                  + pad(mebibytes(load.workspaceBytes), 12) + (dynamic ? pad(mebibytes(load.dynamicMapBytes), 12) : "")
+                  + pad(mebibytes(load.denseBytes), 12)
                   + pad(mebibytes(load.totalBytes), 12) + mebibytes(load.allToAllBytesPerStep))
         }
         print("\nall-reduce per step: \(mebibytes(report.allReduceBytesPerStep)) of dense gradients"
