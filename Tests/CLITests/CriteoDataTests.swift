@@ -35,23 +35,31 @@ import TestSupport
         #expect(json["samples"] as? Int == 62 * 128)
     }
 
-    @Test(.enabled(if: sampleIsPresent, "../shared/data/criteo_kaggle/train_head10k.txt is absent: skipped"))
-    func preprocessedRecordsTrainLikeTheRawFile() throws {
+    /// Fixed tables, and dynamic ones (the records then hold each value as a 64-bit key).
+    @Test(.enabled(if: sampleIsPresent, "../shared/data/criteo_kaggle/train_head10k.txt is absent: skipped"),
+          arguments: [[], ["model.table_rows=dynamic", "model.dynamic_tables.capacity=20000"]])
+    func preprocessedRecordsTrainLikeTheRawFile(tables: [String]) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-records-\(UUID().uuidString)").path
         let config = "\(Self.configFolder)/wide-deep-criteo-sample.yaml"
+        let model = tables.flatMap { ["--set", $0] }
         let preprocess = try BinaryRunner.run(["preprocess", "--config", config, "--set", "data.path=\(Self.samplePath)",
-                                               "--output", folder])
+                                               "--output", folder] + model)
         #expect(preprocess.status == 0, "\(preprocess.standardError)")
         #expect(preprocess.standardOutput.contains("10000 lines"))
         let statistics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/stats.json"))) as? [String: Any]
         #expect(statistics?["trainRecords"] as? Int == 8000 && statistics?["evalRecords"] as? Int == 2000)
 
         let raw = try metrics(try BinaryRunner.run(["train", "--config", config, "--set", "data.path=\(Self.samplePath)",
-                                                    "--format", "json"]))
+                                                    "--format", "json"] + model))
         let records = try metrics(try BinaryRunner.run(["train", "--config", config, "--set", "data.source=records",
-                                                        "--set", "data.path=\(folder)", "--format", "json"]))
+                                                        "--set", "data.path=\(folder)", "--format", "json"] + model))
         #expect(raw["auc"] as? Double == records["auc"] as? Double)
         #expect(raw["losses"] as? [Double] == records["losses"] as? [Double])
+        // Records made for the other kind of tables are refused, naming the table.
+        let other = tables.isEmpty ? ["--set", "model.table_rows=dynamic"] : []
+        let refused = try BinaryRunner.run(["train", "--config", config, "--set", "data.source=records", "--set", "data.path=\(folder)"] + other)
+        #expect(refused.status != 0 && refused.standardError.contains("records were made for")
+                && refused.standardError.contains("dynamic"), "\(refused.standardError)")
     }
 
     @Test func aBadLineStopsTrainingWithFileAndLineOrIsSkipped() throws {

@@ -52,6 +52,31 @@ import TestSupport
                                                 + "\(folder)/clicks.csv (columns: id, click, site, domain, device, hour)"), "\(misnamed.standardError)")
     }
 
+    /// Dynamic tables over delimited columns: each value's 64-bit hash reaches the table whole
+    /// (keys above 2^32 in the checkpoint, read back by h5dump); a bucketed column cannot be a
+    /// dynamic table.
+    @Test func dynamicTablesKeepTheWholeHashOfEachValue() throws {
+        let config = try write()
+        let dynamic = ["--set", "model.table_rows=[dynamic, dynamic, 50]", "--set", "model.dynamic_tables.capacity=64",
+                       "--set", "model.dynamic_tables.bucket_rows=16", "--set", "checkpoint.save_final=true",
+                       "--set", "checkpoint.directory=\(folder)/checkpoints", "--set", "checkpoint.run_name=dynamic"]
+        let trained = try BinaryRunner.run(["train", "--config", config, "--format", "json"] + dynamic)
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(trained.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
+        #expect(((json["auc"] as? Double) ?? 0) > 0.9, "the site decides the click: \(json)")
+        let dump = try BinaryRunner.run(executable: "/usr/bin/env", ["h5dump", "-d", "/embeddings/table0/keys", "-y", "-w", "0",
+                                                                     "\(folder)/checkpoints/dynamic/latest/dense.h5"])
+        #expect(dump.status == 0, "\(dump.standardError)")
+        let data = try #require(dump.standardOutput.range(of: "DATA {").map { dump.standardOutput[$0.upperBound...] })
+        let keys = data.split(whereSeparator: { ", \n{}".contains($0) }).compactMap { UInt64($0) }
+            .filter { $0 != UInt64.max }
+        #expect(keys.count == 14, "13 sites and the quoted one, each its own row: \(keys)")
+        #expect(keys.contains { $0 > UInt64(UInt32.max) }, "64-bit hashes, not truncated: \(keys)")
+
+        let bucketed = try BinaryRunner.run(["train", "--config", config, "--set", "model.table_rows=dynamic"])
+        #expect(bucketed.status != 0 && bucketed.standardError.contains("data.delimited.categorical[2]"), "\(bucketed.standardError)")
+    }
+
     /// Data paths are resolved when training starts, so `evaluate` works from any folder; the
     /// format of `evaluate --data FILE` is found from the file (issue 10, item 22).
     @Test func evaluateWorksFromAnotherFolderAndOnAnotherFormat() throws {

@@ -32,7 +32,7 @@ final class RequestRouting {
     private let isDynamic: [Bool]
     private let rowMaps: [DynamicRowMap?]
     /// A dynamic table's distinct keys of the batch so far, to their request.
-    private var keyRequests: [UInt64: Int32] = [:]
+    private var keyRequests = KeyIndex()
     /// Per request: its position in the send buffer.
     let sendPosition = IndexBuffer(capacity: 1)
     /// (table, row) pairs sent, by owner; and those received, by requester.
@@ -161,20 +161,19 @@ final class RequestRouting {
         precondition(feature.carriesKeys || n == 0, "RequestRouting: table \(t) is dynamic, but its ids come without keys")
         positionOfID[t].reserve(n)
         let positions = positionOfID[t].base, keys = feature.keys.base
-        keyRequests.removeAll(keepingCapacity: true)
+        keyRequests.reset(expected: n)
         for k in 0..<n {
             let key = keys[k]
-            if let request = keyRequests[key] { positions[k] = request; continue }
-            let request = requestCount
-            keyRequests[key] = Int32(request)
-            let owner = plan.owner(ofKey: key, table: t)
-            requestTable[request] = Int32(t)
-            requestRow[request] = -1
-            requestOwner[request] = Int32(owner)
-            requestKey[request] = key
-            sendCounts[owner] += 1
-            requestCount += 1
-            positions[k] = Int32(request)
+            positions[k] = keyRequests.value(of: key) {
+                let request = requestCount, owner = plan.owner(ofKey: key, table: t)
+                requestTable[request] = Int32(t)
+                requestRow[request] = -1
+                requestOwner[request] = Int32(owner)
+                requestKey[request] = key
+                sendCounts[owner] += 1
+                requestCount += 1
+                return Int32(request)
+            }
         }
     }
 

@@ -1,3 +1,5 @@
+import Compute
+
 /// The key-to-row map of one shard of a dynamic table (whole buckets `firstRow / bucketRows`
 /// onwards): which key holds each row, when it was last used, how often, and the admission
 /// sketch's counters of the shard's buckets.
@@ -31,7 +33,7 @@ public final class DynamicRowMap: @unchecked Sendable {
     public private(set) var freshRows: [Int32] = []
     /// Whether the current step may admit and evict (training), or only finds (evaluation).
     public private(set) var learning = false
-    private var resolved: [UInt64: Int32] = [:]
+    private var resolved = KeyIndex()
 
     public init(rule: DynamicTableRule, firstRow: Int, rowCount: Int) {
         precondition(firstRow % rule.bucketRows == 0 && rowCount % rule.bucketRows == 0,
@@ -48,7 +50,7 @@ public final class DynamicRowMap: @unchecked Sendable {
     /// Starts a step: a training step advances the clock and may admit and evict.
     public func beginStep(learning: Bool) {
         self.learning = learning
-        resolved.removeAll(keepingCapacity: true)
+        resolved.reset(expected: 1024)
         if learning {
             step &+= 1
             freshRows.removeAll(keepingCapacity: true)
@@ -61,10 +63,7 @@ public final class DynamicRowMap: @unchecked Sendable {
     /// The local row of `key`, whose bucket this shard holds: its own row, a newly admitted one,
     /// or its bucket's default row.
     public func row(forKey key: UInt64) -> Int32 {
-        if let row = resolved[key] { return row }
-        let row = resolve(key)
-        resolved[key] = row
-        return row
+        resolved.value(of: key) { resolve(key) }
     }
 
     private func resolve(_ key: UInt64) -> Int32 {
@@ -73,19 +72,23 @@ public final class DynamicRowMap: @unchecked Sendable {
         let base = bucket * width - firstRow
         precondition(base >= 0 && base < rowCount, "DynamicRowMap: key \(key) belongs to another shard")
         let hash = DynamicTableRule.mix(key ^ 0x5851_F42D_4C95_7F2D)
-        var position = 1 + Int(hash % UInt64(width - 1))
-        var empty = -1
-        for _ in 1..<width {
-            let held = keys[base + position]
-            if held == key {
-                if learning {
-                    lastUsed[base + position] = step
-                    useCount[base + position] = useCount[base + position] &+ (useCount[base + position] == .max ? 0 : 1)
-                }
-                return Int32(base + position)
+        // The probe: the key's position, or the first empty one (-1: the bucket is full).
+        let (found, empty) = keys.withUnsafeBufferPointer { keys -> (Int, Int) in
+            var position = 1 + Int(hash % UInt64(width - 1))
+            for _ in 1..<width {
+                let held = keys[base + position]
+                if held == key { return (position, -1) }
+                if held == Self.emptyKey { return (-1, position) }
+                position = position + 1 == width ? 1 : position + 1
             }
-            if held == Self.emptyKey { empty = position; break }
-            position = position + 1 == width ? 1 : position + 1
+            return (-1, -1)
+        }
+        if found > 0 {
+            if learning {
+                lastUsed[base + found] = step
+                if useCount[base + found] < .max { useCount[base + found] += 1 }
+            }
+            return Int32(base + found)
         }
         guard learning else { return Int32(base) }
         let seen = rule.minCount > 1 ? count(hash, bucketBase: base) : 1
@@ -113,17 +116,22 @@ public final class DynamicRowMap: @unchecked Sendable {
 
     /// The row of a full bucket to give up (0: every row was used in this step).
     private func victim(base: Int) -> Int {
-        var best = 0
-        for slot in 1..<rule.bucketRows where lastUsed[base + slot] < step {
-            guard best > 0 else { best = slot; continue }
-            let (candidate, current) = (base + slot, base + best)
-            switch rule.eviction {
-            case .lru:
-                if lastUsed[candidate] < lastUsed[current] { best = slot }
-            case .lfu:
-                if (useCount[candidate], lastUsed[candidate]) < (useCount[current], lastUsed[current]) { best = slot }
+        let (width, step, eviction) = (rule.bucketRows, step, rule.eviction)
+        return lastUsed.withUnsafeBufferPointer { lastUsed in
+            useCount.withUnsafeBufferPointer { useCount in
+                var best = 0
+                for slot in 1..<width where lastUsed[base + slot] < step {
+                    guard best > 0 else { best = slot; continue }
+                    let (candidate, current) = (base + slot, base + best)
+                    switch eviction {
+                    case .lru:
+                        if lastUsed[candidate] < lastUsed[current] { best = slot }
+                    case .lfu:
+                        if (useCount[candidate], lastUsed[candidate]) < (useCount[current], lastUsed[current]) { best = slot }
+                    }
+                }
+                return best
             }
         }
-        return best
     }
 }
