@@ -9,6 +9,7 @@ public enum ConfigurationLoader {
     static let schema: [String: [String]] = [
         "": TrainingConfiguration.CodingKeys.allCases.map(\.rawValue),
         "model": ModelSection.CodingKeys.allCases.map(\.rawValue),
+        "model.dynamic_tables": DynamicTablesSection.CodingKeys.allCases.map(\.rawValue),
         "data": DataSection.CodingKeys.allCases.map(\.rawValue),
         "data.synthetic": SyntheticSection.CodingKeys.allCases.map(\.rawValue),
         "data.delimited": DelimitedSection.CodingKeys.allCases.map(\.rawValue),

@@ -39,6 +39,33 @@ import Testing
         #expect((0..<4).map { batch.sparse[1].ids[$0] } == [14, 11, 20, 12])
     }
 
+    /// A table of 0 rows holds 64-bit keys (two id slots each): read back whole into the
+    /// batch's keys, padding skipped; the fixed table beside it is unchanged.
+    @Test func keyTablesReadBackTheirWholeKeys() throws {
+        let path = Self.temporaryFolder() + "/k.rsd"
+        let writer = try RecordWriter(path: path, denseCount: 1, bagSizes: [2, 1], tableRows: [0, 100])
+        let slots = RecordFormat.idSlots(bagSizes: [2, 1], tableRows: [0, 100])
+        #expect(slots == [0, 4, 5])
+        let keys: [UInt64] = [0xDEAD_BEEF_0000_0001, 7, RecordFormat.missingKey]
+        for i in 0..<3 {
+            var ids = [Int32](repeating: -1, count: slots.last!)
+            RecordFormat.store(key: keys[i], in: &ids, at: 0)
+            if i == 1 { RecordFormat.store(key: keys[0], in: &ids, at: 2) }
+            ids[4] = Int32(i)
+            try writer.append(label: 1, dense: [Float(i)], ids: ids)
+        }
+        try writer.finish()
+        let dataset = try RecordDataset(path: path)
+        #expect(dataset.tableRows == [0, 100])
+        let batch = Batch(capacity: 3, denseFeatureCount: 1, tableCount: 2, idsPerSample: 2)
+        try [0, 1, 2].withUnsafeBufferPointer { try dataset.fill(batch, order: $0, start: 0, size: 3) }
+        let keyed = batch.sparse[0]
+        #expect(keyed.carriesKeys && !batch.sparse[1].carriesKeys)
+        #expect((0...3).map { keyed.offsets[$0] } == [0, 1, 3, 4])
+        #expect((0..<4).map { keyed.keys[$0] } == [keys[0], 7, keys[0], RecordFormat.missingKey])
+        #expect((0..<3).map { batch.sparse[1].ids[$0] } == [0, 1, 2])
+    }
+
     @Test func damagedFilesAreClearErrors() throws {
         let folder = Self.temporaryFolder()
         let path = folder + "/r.rsd"

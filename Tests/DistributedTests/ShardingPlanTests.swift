@@ -1,5 +1,6 @@
 import Compute
 import Distributed
+import NeuralNetwork
 import Testing
 
 @Suite struct ShardingPlanTests {
@@ -15,6 +16,28 @@ import Testing
                     for row in held { #expect(plan.owner(ofRow: row, table: 0, requester: 0) == rank) }
                 }
                 #expect(covered == rows)
+            }
+        }
+    }
+
+    /// A dynamic table is split by whole buckets whatever the strategy, and a key's owner is
+    /// the owner of its bucket's rows.
+    @Test func dynamicTablesAreSplitByWholeBuckets() {
+        for worldSize in [1, 2, 3, 4, 7] {
+            let plan = ShardingPlan(tableRowCounts: [160, 50], dimension: 4, worldSize: worldSize, strategy: .tableWise,
+                                    bucketRows: [16, 1])
+            #expect(plan.tables[0].placement == .rowWise && plan.tables[0].isDynamic && !plan.tables[1].isDynamic)
+            var covered = 0
+            for rank in 0..<worldSize {
+                let held = plan.rows(ofTable: 0, rank: rank)
+                #expect(held.lowerBound == covered && held.lowerBound % 16 == 0 && held.count % 16 == 0)
+                covered = held.upperBound
+                for row in held { #expect(plan.owner(ofRow: row, table: 0, requester: 0) == rank) }
+            }
+            #expect(covered == 160)
+            for key in UInt64(0)..<500 {
+                let bucket = DynamicTableRule.bucket(ofKey: key, bucketCount: 10)
+                #expect(plan.rows(ofTable: 0, rank: plan.owner(ofKey: key, table: 0)).contains(bucket * 16))
             }
         }
     }

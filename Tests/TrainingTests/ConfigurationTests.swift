@@ -83,6 +83,35 @@ import Training
             .contains("key 'data.synthetic.crosses[0]'") == true)
     }
 
+    /// `table_rows: dynamic` (all tables, or entries of a list) with the rule's keys; capacity
+    /// rounded up to whole buckets; a checkpoint's stored config reads back the same.
+    @Test func dynamicTablesAreDecodedValidatedAndRoundTrip() throws {
+        let all = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml",
+                                                overrides: ["model.table_rows=dynamic", "model.dynamic_tables.capacity=1000",
+                                                            "model.dynamic_tables.eviction=lfu", "model.dynamic_tables.min_count=3"])
+        #expect(all.model.dynamicTables == [true, true] && all.model.tableRows == [1024, 1024], "1000 rounded up to 16 buckets of 64")
+        #expect(all.model.recordTableRows == [0, 0])
+        #expect(all.model.dynamicRules.compactMap { $0 }.map(\.minCount) == [3, 3])
+        let mixed = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml",
+                                                  overrides: ["model.table_rows=[dynamic, 20]", "model.dynamic_tables.bucket_rows=8",
+                                                              "model.dynamic_tables.capacity=20"])
+        #expect(mixed.model.dynamicTables == [true, false] && mixed.model.tableRows == [24, 20])
+        let fixed = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml")
+        #expect(fixed.model.dynamicTables.isEmpty && fixed.model.dynamicRules.isEmpty)
+        let stored = try ConfigurationLoader.parse(try ConfigurationLoader.yaml(mixed), source: "stored")
+        #expect(stored.model == mixed.model)
+
+        #expect(error(Self.minimal, overrides: ["model.table_rows=[dynamic, lots]"])?.contains("model.table_rows") == true)
+        #expect(error(Self.minimal, overrides: ["model.table_rows=dynamic", "model.dynamic_tables.bucket_rows=1"])?
+            .contains("key 'model.dynamic_tables.bucket_rows': must be in 2...4096, got 1") == true)
+        #expect(error(Self.minimal, overrides: ["model.table_rows=dynamic", "model.dynamic_tables.min_count=0"])?
+            .contains("key 'model.dynamic_tables.min_count': must be in 1...255") == true)
+        #expect(error(Self.minimal, overrides: ["model.table_rows=dynamic", "data.multi_hot_sizes=[2, 2]"])?
+            .contains("key 'data.multi_hot_sizes': cannot expand the ids of dynamic tables") == true)
+        #expect(error(Self.minimal, overrides: ["model.dynamic_tables.capacity=10", "model.dynamic_tables.evict=lru"])?
+            .contains("unknown key 'model.dynamic_tables.evict'") == true)
+    }
+
     @Test func missingArchitectureIsReported() {
         let message = error("model:\n  embedding_dimension: 4\n")
         #expect(message?.contains("key 'model.architecture': required key is missing") == true, "\(message ?? "")")
