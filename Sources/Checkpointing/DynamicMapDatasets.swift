@@ -12,10 +12,10 @@ enum DynamicMapDatasets {
 
     /// Writes `map`, a shard of `table`, into its shard file.
     static func write(_ map: DynamicRowMap, table: String, to file: HDF5File) throws {
-        try file.write("\(table)/\(keys)", shape: [map.rowCount, 1], values: map.keys)
-        try file.write("\(table)/\(lastUsed)", shape: [map.rowCount, 1], values: map.lastUsed)
-        try file.write("\(table)/\(useCount)", shape: [map.rowCount, 1], values: map.useCount)
-        try file.write("\(table)/\(sketch)", shape: [map.rowCount, sketchColumns], values: map.sketch)
+        try file.write("\(table)/\(keys)", shape: [map.rowCount, 1], values: UnsafeBufferPointer(map.keys))
+        try file.write("\(table)/\(lastUsed)", shape: [map.rowCount, 1], values: UnsafeBufferPointer(map.lastUsed))
+        try file.write("\(table)/\(useCount)", shape: [map.rowCount, 1], values: UnsafeBufferPointer(map.useCount))
+        try file.write("\(table)/\(sketch)", shape: [map.rowCount, sketchColumns], values: UnsafeBufferPointer(map.sketch))
     }
 
     /// The whole-table virtual datasets of the map of `table` in `dense`, stitched from the
@@ -36,23 +36,21 @@ enum DynamicMapDatasets {
     /// the map's clock is set to `step`.
     static func read(into map: DynamicRowMap, table: String, shards: [(file: HDF5File, rows: Range<Int>)], step: Int) throws {
         let rows = map.firstRow..<(map.firstRow + map.rowCount)
-        func read<T: HDF5Scalar>(_ name: String, columns: Int, into values: inout [T]) throws {
-            try values.withUnsafeMutableBufferPointer { values in
-                for shard in shards where shard.rows.overlaps(rows) {
-                    try shard.file.readVerifiedRows("\(table)/\(name)", rows: shard.rows.count, columns: columns) { (block, read: UnsafePointer<T>) in
-                        let global = (shard.rows.lowerBound + block.lowerBound)..<(shard.rows.lowerBound + block.upperBound)
-                        let wanted = global.clamped(to: rows)
-                        guard !wanted.isEmpty else { return }
-                        (values.baseAddress! + (wanted.lowerBound - rows.lowerBound) * columns)
-                            .update(from: read + (wanted.lowerBound - global.lowerBound) * columns, count: wanted.count * columns)
-                    }
+        func read<T: HDF5Scalar>(_ name: String, columns: Int, into values: UnsafeMutableBufferPointer<T>) throws {
+            for shard in shards where shard.rows.overlaps(rows) {
+                try shard.file.readVerifiedRows("\(table)/\(name)", rows: shard.rows.count, columns: columns) { (block, read: UnsafePointer<T>) in
+                    let global = (shard.rows.lowerBound + block.lowerBound)..<(shard.rows.lowerBound + block.upperBound)
+                    let wanted = global.clamped(to: rows)
+                    guard !wanted.isEmpty else { return }
+                    (values.baseAddress! + (wanted.lowerBound - rows.lowerBound) * columns)
+                        .update(from: read + (wanted.lowerBound - global.lowerBound) * columns, count: wanted.count * columns)
                 }
             }
         }
-        try read(keys, columns: 1, into: &map.keys)
-        try read(lastUsed, columns: 1, into: &map.lastUsed)
-        try read(useCount, columns: 1, into: &map.useCount)
-        try read(sketch, columns: sketchColumns, into: &map.sketch)
+        try read(keys, columns: 1, into: map.keys)
+        try read(lastUsed, columns: 1, into: map.lastUsed)
+        try read(useCount, columns: 1, into: map.useCount)
+        try read(sketch, columns: sketchColumns, into: map.sketch)
         map.step = UInt32(truncatingIfNeeded: step)
     }
 }

@@ -188,9 +188,9 @@ final class HDF5File {
     }
 
     /// Writes `values`, of `shape`, as `writeFloats` does floats.
-    func write<T: HDF5Scalar>(_ name: String, shape: [Int], values: [T]) throws {
+    func write<T: HDF5Scalar>(_ name: String, shape: [Int], values: UnsafeBufferPointer<T>) throws {
         precondition(values.count == shape.reduce(1, *), "write: \(name) holds \(values.count) values, not \(shape)")
-        try values.withUnsafeBufferPointer { try write(name, shape: shape, from: $0.baseAddress!) }
+        try write(name, shape: shape, from: values.baseAddress!)
     }
 
     private func write<T: HDF5Scalar>(_ name: String, shape: [Int], from values: UnsafePointer<T>) throws {

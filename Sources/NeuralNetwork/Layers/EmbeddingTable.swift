@@ -76,7 +76,7 @@ public final class EmbeddingTable: @unchecked Sendable {
 
     /// Draws the starting values of `rows` (local rows newly given to `keys`) from `seed`, each
     /// row from the stream of its key, so that a key's row starts the same on any rank.
-    public func initializeRows(_ rows: [Int32], keys: [UInt64], seed: UInt64?, tableIndex: Int) {
+    public func initializeRows(_ rows: [Int32], keys: UnsafeMutableBufferPointer<UInt64>, seed: UInt64?, tableIndex: Int) {
         let bound = Float((1.0 / Double(wholeTableRowCount)).squareRoot())
         var values = [Float](repeating: 0, count: dimension)
         for row in rows {
