@@ -1,7 +1,7 @@
-/// An owned block of `Int32` row ids or offsets that grows (never shrinks) on demand, so that a
-/// batch of multi-hot features reuses its storage from step to step.
-public final class IndexBuffer: @unchecked Sendable {
-    public private(set) var base: UnsafeMutablePointer<Int32>
+/// An owned block of integers that grows (never shrinks) on demand, so that a batch of multi-hot
+/// features reuses its storage from step to step.
+public final class GrowableBuffer<Element: FixedWidthInteger>: @unchecked Sendable {
+    public private(set) var base: UnsafeMutablePointer<Element>
     public private(set) var capacity: Int
 
     public init(capacity: Int) {
@@ -16,7 +16,7 @@ public final class IndexBuffer: @unchecked Sendable {
     public func reserve(_ count: Int) {
         guard count > capacity else { return }
         let newCapacity = max(count, capacity * 2)
-        let grown = UnsafeMutablePointer<Int32>.allocate(capacity: newCapacity)
+        let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
         grown.initialize(from: base, count: capacity)
         (grown + capacity).initialize(repeating: 0, count: newCapacity - capacity)
         base.deallocate()
@@ -24,8 +24,13 @@ public final class IndexBuffer: @unchecked Sendable {
         capacity = newCapacity
     }
 
-    public subscript(index: Int) -> Int32 {
+    public subscript(index: Int) -> Element {
         get { assert(index >= 0 && index < capacity); return base[index] }
         set { assert(index >= 0 && index < capacity); base[index] = newValue }
     }
 }
+
+/// `Int32` row ids or offsets.
+public typealias IndexBuffer = GrowableBuffer<Int32>
+/// Raw 64-bit ids (the keys of dynamic tables).
+public typealias KeyBuffer = GrowableBuffer<UInt64>

@@ -46,8 +46,9 @@ import TestSupport
         let standardError: String
     }
 
-    func train(ranks: Int, _ overrides: [String]) throws -> Run {
+    func train(ranks: Int, _ overrides: [String], resume: String? = nil) throws -> Run {
         let arguments = ["train", "--config", try config(), "--format", "json"] + overrides.flatMap { ["--set", $0] }
+            + (resume.map { ["--resume", $0] } ?? [])
         let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
         try #require(output.status == 0, "\(ranks) ranks: \(output.standardError)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
@@ -129,13 +130,6 @@ import TestSupport
     }
 
     func resume(ranks: Int, run: String) throws -> Run {
-        let arguments = ["train", "--config", try config(), "--format", "json", "--set", "checkpoint.run_name=\(run)",
-                         "--set", "checkpoint.save_final=false", "--resume", "\(folder)/runs/\(run)/step-8"]
-        let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
-        try #require(output.status == 0, "\(ranks) ranks: \(output.standardError)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
-        return Run(losses: json["losses"] as! [Double], dense: json["dense_fingerprint"] as! Double,
-                   embeddings: json["embedding_fingerprint"] as! Double, auc: json["auc"] as! Double,
-                   standardError: output.standardError)
+        try train(ranks: ranks, ["checkpoint.run_name=\(run)", "checkpoint.save_final=false"], resume: "\(folder)/runs/\(run)/step-8")
     }
 }
