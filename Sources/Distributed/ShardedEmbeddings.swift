@@ -96,9 +96,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             leadsRouting = false
         } else {
             routing = RequestRouting(backend: backend, tableRowCounts: specification.tableRowCounts, batchCapacity: batchCapacity,
-                                     worldSize: communicator.size,
-                                     routed: (0..<plan.tables.count).map { plan.isRequested(table: $0, rank: rank) },
-                                     isDynamic: plan.tables.map(\.isDynamic), rowMaps: shards.map { $0?.rowMap })
+                                     worldSize: communicator.size, isDynamic: plan.tables.map(\.isDynamic), rowMaps: shards.map { $0?.rowMap })
             leadsRouting = true
         }
         requested = RequestedRows(routing: routing, backend: backend, dimension: specification.dimension,

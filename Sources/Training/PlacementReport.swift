@@ -15,7 +15,8 @@ public struct PlacementReport: Sendable {
         public var embeddingRows = 0
         /// Embedding weights and their optimizer state.
         public var embeddingBytes = 0
-        /// Row-to-slot maps used to de-duplicate lookups.
+        /// The row-gradient slot of every row held (4 bytes), and the batch-sized maps that
+        /// de-duplicate the ids requested (at most 4 slots of 16 bytes per id of a step).
         public var workspaceBytes = 0
         /// Dynamic tables' key maps: per row held, its key, last use and use count
         /// (`DynamicTableRule.bytesPerRow`) and its admission counters (shared by the tables
@@ -84,6 +85,9 @@ public struct PlacementReport: Sendable {
         for r in 0..<ranks {
             let localBatch = (configuration.training.batchSize + ranks - 1 - r) / ranks
             loads[r].denseBytes = 4 * denseParameterCount * (2 + denseStates)
+            // One request map (reused table after table) for the most ids a table has in a step.
+            let mostIDs = localBatch * max(idsPerSample, multiHotSizes.max() ?? 1) * (ranks > 1 ? 1 : 0)
+            loads[r].workspaceBytes += 4 * 16 * mostIDs
             for (c, collection) in collections.enumerated() {
                 for (t, table) in collection.plan.tables.enumerated() {
                     let held = collection.plan.rows(ofTable: t, rank: r).count, dimension = table.dimension
@@ -95,16 +99,10 @@ public struct PlacementReport: Sendable {
                     }
                     loads[r].embeddingRows += held
                     loads[r].embeddingBytes += 4 * (held * dimension + stateFloats)
-                    let local = table.placement == .replicated || table.placement == .tableWise(owner: r)
-                    if table.isDynamic {
-                        // The key map instead of a row-to-slot map (a batch's distinct keys are hashed).
-                        if c == 0 {
-                            loads[r].dynamicMapBytes += held * (DynamicTableRule.bytesPerRow + DynamicTableRule.sketchCountersPerRow)
-                        }
-                        loads[r].workspaceBytes += 4 * held
-                    } else {
-                        loads[r].workspaceBytes += 4 * (held + (local ? 0 : table.rowCount))
+                    if table.isDynamic && c == 0 {
+                        loads[r].dynamicMapBytes += held * (DynamicTableRule.bytesPerRow + DynamicTableRule.sketchCountersPerRow)
                     }
+                    loads[r].workspaceBytes += 4 * held
                     let ids = localBatch * (t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample)
                     switch table.placement {
                     case .replicated:

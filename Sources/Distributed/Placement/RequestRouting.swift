@@ -16,8 +16,6 @@ final class RequestRouting {
     private(set) var devicePositions: [DeviceBuffer<Int32>]
     /// `receivedPairs` in backend memory.
     private(set) var deviceReceivedPairs: DeviceBuffer<Int32>
-    /// Per table, per global row: the row's index among this batch's distinct requests, or -1.
-    let requestSlot: [IndexBuffer]
     /// Per table: for each id position of the batch, the send position of its distinct row.
     let positionOfID: [IndexBuffer]
     private(set) var requestCount = 0
@@ -31,8 +29,9 @@ final class RequestRouting {
     /// Per table: whether it is dynamic, and the map of the shard this rank owns of it.
     private let isDynamic: [Bool]
     private let rowMaps: [DynamicRowMap?]
-    /// A dynamic table's distinct keys of the batch so far, to their request.
-    private var keyRequests = KeyIndex()
+    /// A table's distinct rows (or a dynamic table's keys) of the batch so far, to their
+    /// request: a batch-sized map, whatever the size of the tables.
+    private let requests = KeyIndex()
     /// Per request: its position in the send buffer.
     let sendPosition = IndexBuffer(capacity: 1)
     /// (table, row) pairs sent, by owner; and those received, by requester.
@@ -50,22 +49,14 @@ final class RequestRouting {
     /// Requests this rank serves.
     var served: Int { Int(receiveCounts.reduce(0, +)) }
 
-    /// - Parameters:
-    ///   - routed: per table, whether its ids are requested from other ranks (only fixed ones
-    ///     get a row-to-request map, of 4 bytes per row of the whole table).
-    ///   - rowMaps: per table, the map of this rank's shard of a dynamic table (nil: fixed).
-    init(backend: any ComputeBackend, tableRowCounts: [Int], batchCapacity: Int, worldSize: Int, routed: [Bool],
+    /// - Parameter rowMaps: per table, the map of this rank's shard of a dynamic table (nil: fixed).
+    init(backend: any ComputeBackend, tableRowCounts: [Int], batchCapacity: Int, worldSize: Int,
          isDynamic: [Bool], rowMaps: [DynamicRowMap?]) {
         self.backend = backend
         self.isDynamic = isDynamic
         self.rowMaps = rowMaps
         devicePositions = tableRowCounts.map { _ in backend.makeIndices(batchCapacity) }
         deviceReceivedPairs = backend.makeIndices(2 * batchCapacity)
-        requestSlot = tableRowCounts.indices.map { t in
-            let slots = IndexBuffer(capacity: routed[t] && !isDynamic[t] ? tableRowCounts[t] : 1)
-            slots.base.update(repeating: -1, count: slots.capacity)
-            return slots
-        }
         positionOfID = tableRowCounts.map { _ in IndexBuffer(capacity: batchCapacity) }
         let zeros = [Int32](repeating: 0, count: worldSize)
         sendCounts = zeros
@@ -91,28 +82,7 @@ final class RequestRouting {
         for r in sendCounts.indices { sendCounts[r] = 0 }
 
         // Distinct (table, row) pairs, each with its owner.
-        for t in tables {
-            if isDynamic[t] { requestKeys(of: batch, table: t, plan: plan); continue }
-            let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
-            let slots = requestSlot[t].base, ids = feature.ids.base
-            positionOfID[t].reserve(n)
-            let positions = positionOfID[t].base
-            for k in 0..<n {
-                let row = Int(ids[k])
-                var request = Int(slots[row])
-                if request < 0 {
-                    request = requestCount
-                    slots[row] = Int32(request)
-                    let owner = plan.owner(ofRow: row, table: t, requester: rank)
-                    requestTable[request] = Int32(t)
-                    requestRow[request] = Int32(row)
-                    requestOwner[request] = Int32(owner)
-                    sendCounts[owner] += 1
-                    requestCount += 1
-                }
-                positions[k] = Int32(request)  // a request index for now; a send position below
-            }
-        }
+        for t in tables { request(batch, table: t, plan: plan, rank: rank) }
         // Lay requests out by owner: request -> send position.
         writeOffsets(of: sendCounts, into: &sendOffsets)
         var next = sendOffsets
@@ -126,13 +96,7 @@ final class RequestRouting {
             sendPosition[request] = position
             sendPairs[2 * Int(position)] = requestTable[request]
             sendPairs[2 * Int(position) + 1] = requestRow[request]
-            let table = Int(requestTable[request])
-            if isDynamic[table] {
-                sendKeys[Int(position)] = requestKey[request]
-            } else {
-                // Clear the slot map for the next batch.
-                requestSlot[table][Int(requestRow[request])] = -1
-            }
+            if isDynamic[Int(requestTable[request])] { sendKeys[Int(position)] = requestKey[request] }
         }
         for t in tables {
             let positions = positionOfID[t].base
@@ -155,19 +119,21 @@ final class RequestRouting {
         copyToBackend(batch, tables: tables)
     }
 
-    /// The distinct keys of dynamic table `t` in `batch` as requests to their buckets' owners.
-    private func requestKeys(of batch: Batch, table t: Int, plan: ShardingPlan) {
-        let feature = batch.sparse[t], n = feature.idCount(samples: batch.size)
-        precondition(feature.carriesKeys || n == 0, "RequestRouting: table \(t) is dynamic, but its ids come without keys")
+    /// The distinct rows of table `t` in `batch` (a dynamic table's keys) as requests to their
+    /// owners; each id's position set to its request's index (a send position after layout).
+    private func request(_ batch: Batch, table t: Int, plan: ShardingPlan, rank: Int) {
+        let feature = batch.sparse[t], n = feature.idCount(samples: batch.size), dynamic = isDynamic[t]
+        precondition(!dynamic || feature.carriesKeys || n == 0, "RequestRouting: table \(t) is dynamic, but its ids come without keys")
         positionOfID[t].reserve(n)
-        let positions = positionOfID[t].base, keys = feature.keys.base
-        keyRequests.reset(expected: n)
+        let positions = positionOfID[t].base, ids = feature.ids.base, keys = feature.keys.base
+        requests.reset(expected: n)
         for k in 0..<n {
-            let key = keys[k]
-            positions[k] = keyRequests.value(of: key) {
-                let request = requestCount, owner = plan.owner(ofKey: key, table: t)
+            let key = dynamic ? keys[k] : UInt64(UInt32(bitPattern: ids[k]))
+            positions[k] = requests.value(of: key) {
+                let request = requestCount
+                let owner = dynamic ? plan.owner(ofKey: key, table: t) : plan.owner(ofRow: Int(ids[k]), table: t, requester: rank)
                 requestTable[request] = Int32(t)
-                requestRow[request] = -1
+                requestRow[request] = dynamic ? -1 : ids[k]
                 requestOwner[request] = Int32(owner)
                 requestKey[request] = key
                 sendCounts[owner] += 1

@@ -33,7 +33,7 @@ public final class DynamicRowMap: @unchecked Sendable {
     public private(set) var freshRows: [Int32] = []
     /// Whether the current step may admit and evict (training), or only finds (evaluation).
     public private(set) var learning = false
-    private var resolved = KeyIndex()
+    private let resolved = KeyIndex()
 
     public init(rule: DynamicTableRule, firstRow: Int, rowCount: Int) {
         precondition(firstRow % rule.bucketRows == 0 && rowCount % rule.bucketRows == 0,
