@@ -37,6 +37,20 @@ public enum CriteoPreprocessing {
         public var distinctValues: [Int]?
         /// Values per table mapped to the shared row for being rarer than the threshold.
         public var rareValues: [Int]?
+
+        public init(files: [String], lines: Int, badLines: Int, trainRecords: Int, evalRecords: Int, split: String,
+                    tableRows: [Int], frequencyThreshold: Int, distinctValues: [Int]? = nil, rareValues: [Int]? = nil) {
+            self.files = files
+            self.lines = lines
+            self.badLines = badLines
+            self.trainRecords = trainRecords
+            self.evalRecords = evalRecords
+            self.split = split
+            self.tableRows = tableRows
+            self.frequencyThreshold = frequencyThreshold
+            self.distinctValues = distinctValues
+            self.rareValues = rareValues
+        }
     }
 
     /// `heldOutLine`, when given, is told the file and 1-based line of every held-out record.
@@ -83,20 +97,9 @@ public enum CriteoPreprocessing {
                                     distinctValues: counts?.map(\.count),
                                     rareValues: counts?.map { $0.values.filter { $0 < settings.frequencyThreshold }.count })
         let selection = settings.split.selection(lineCount: trainLineCount)
-        // A table of 0 rows is dynamic: its slots hold the raw value as a key.
-        let slots = RecordFormat.idSlots(bagSizes: Array(repeating: 1, count: tables), tableRows: settings.tableRows)
-        var ids = [Int32](repeating: 0, count: slots.last!)
+        let encoder = RecordEncoder(settings: settings, counts: counts)
         func write(_ sink: RecordSink, _ label: Float, _ dense: UnsafePointer<Float>, _ categorical: UnsafePointer<Int64>) throws {
-            for t in 0..<tables {
-                let value = categorical[t]
-                let missing = value < 0 || (counts.map { $0[t][value, default: 0] < settings.frequencyThreshold } ?? false)
-                if settings.tableRows[t] == 0 {
-                    RecordFormat.store(key: missing ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
-                } else {
-                    ids[slots[t]] = missing ? 0 : Int32(value % Int64(settings.tableRows[t]))
-                }
-            }
-            try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
+            try encoder.write(to: sink, label: label, dense: dense, categorical: categorical)
         }
         meter.begin("writing records", totalBytes: trainBytes + evalBytes)
         let lines = try parseAll(trainReaders, settings: settings) { index, label, dense, categorical, path, number in
@@ -118,12 +121,99 @@ public enum CriteoPreprocessing {
         return statistics
     }
 
+    /// One line's record: each categorical value mapped to its table's row (modulo; missing or
+    /// rarer than the threshold: row 0), or kept whole as a dynamic table's key.
+    final class RecordEncoder {
+        let settings: Settings
+        let counts: [[Int64: Int]]?
+        private let slots: [Int]
+        private var ids: [Int32]
+
+        init(settings: Settings, counts: [[Int64: Int]]?) {
+            self.settings = settings
+            self.counts = counts
+            // A table of 0 rows is dynamic: its slots hold the raw value as a key.
+            slots = RecordFormat.idSlots(bagSizes: Array(repeating: 1, count: settings.tableRows.count), tableRows: settings.tableRows)
+            ids = [Int32](repeating: 0, count: slots.last!)
+        }
+
+        func write(to sink: RecordSink, label: Float, dense: UnsafePointer<Float>, categorical: UnsafePointer<Int64>) throws {
+            for t in 0..<settings.tableRows.count {
+                let value = categorical[t]
+                let missing = value < 0 || (counts.map { $0[t][value, default: 0] < settings.frequencyThreshold } ?? false)
+                if settings.tableRows[t] == 0 {
+                    RecordFormat.store(key: missing ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
+                } else {
+                    ids[slots[t]] = missing ? 0 : Int32(value % Int64(settings.tableRows[t]))
+                }
+            }
+            try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
+        }
+    }
+
+    /// A piece of the input that one rank preprocesses alone: a whole file (always so for
+    /// gzip), or the lines that start within a byte range of a plain file. The pieces depend
+    /// on the files and the piece size only, never on the number of ranks.
+    public struct InputUnit: Sendable, Equatable {
+        public var path: String
+        public var byteRange: Range<Int>?
+        /// A piece of a held-out file (`split: files`): every line is held out.
+        public var isHeldOut: Bool
+    }
+
+    /// The pieces of `paths` (then of the held-out `evalPaths`), plain files cut every
+    /// `pieceBytes` bytes.
+    public static func units(paths: [String], evalPaths: [String], pieceBytes: Int) throws -> [InputUnit] {
+        try (paths.map { ($0, false) } + evalPaths.map { ($0, true) }).flatMap { path, heldOut -> [InputUnit] in
+            let reader = try LineReader(path: path)
+            let size = reader.sizeInBytes
+            if !reader.isCompressed && size == 0 { throw DataError("\(path): empty file") }
+            guard !reader.isCompressed, size > pieceBytes else { return [InputUnit(path: path, byteRange: nil, isHeldOut: heldOut)] }
+            return stride(from: 0, to: size, by: pieceBytes).map {
+                InputUnit(path: path, byteRange: $0..<min($0 + pieceBytes, size), isHeldOut: heldOut)
+            }
+        }
+    }
+
+    /// The lines of `unit`.
+    public static func countLines(of unit: InputUnit) throws -> Int {
+        var lines = 0
+        try LineReader(path: unit.path, byteRange: unit.byteRange).forEachLine { _, _ in lines += 1 }
+        return lines
+    }
+
+    /// What preprocessing one unit wrote.
+    public struct UnitCounts: Sendable {
+        public var lines = 0, badLines = 0, trainRecords = 0, evalRecords = 0
+    }
+
+    /// Writes the records of `unit`'s lines: its first line is line `firstLine` of all the
+    /// training files (the position the split decides by) and line `firstLineNumber` of its file
+    /// (as errors and `heldOutLine` name it).
+    public static func preprocess(unit: InputUnit, firstLine: Int, firstLineNumber: Int, selection: HeldOutSelection,
+                                  settings: Settings, train: RecordSink, eval: RecordSink, progress: ReadProgress? = nil,
+                                  heldOutLine: ((String, Int) -> Void)? = nil) throws -> UnitCounts {
+        guard settings.frequencyThreshold == 0 else { throw DataError("preprocessing by pieces counts no value frequencies") }
+        let reader = try LineReader(path: unit.path, byteRange: unit.byteRange)
+        reader.progress = progress
+        let encoder = RecordEncoder(settings: settings, counts: nil)
+        var counts = UnitCounts()
+        let lines = try parseAll([reader], settings: settings, firstLineNumber: firstLineNumber) { index, label, dense, categorical, path, number in
+            let heldOut = unit.isHeldOut || selection.holdsOut(line: firstLine + index)
+            try encoder.write(to: heldOut ? eval : train, label: label, dense: dense, categorical: categorical)
+            if heldOut { counts.evalRecords += 1; heldOutLine?(path, number) } else { counts.trainRecords += 1 }
+        }
+        counts.lines = lines.good + lines.bad
+        counts.badLines = lines.bad
+        return counts
+    }
+
     /// Parses every line of `readers`, calling `body(position of the line among all lines of
     /// the files, label, dense, categorical, file, 1-based line number)`; bad lines throw or,
     /// when skipped, count. Positions count bad lines too, so skipping one moves no line across
     /// the split.
     @discardableResult
-    static func parseAll(_ readers: [LineReader], settings: Settings,
+    static func parseAll(_ readers: [LineReader], settings: Settings, firstLineNumber: Int = 1,
                          _ body: (Int, Float, UnsafePointer<Float>, UnsafePointer<Int64>, String, Int) throws -> Void)
         throws -> (good: Int, bad: Int) {
         let parser = CriteoLineParser()
@@ -134,7 +224,8 @@ public enum CriteoPreprocessing {
         for reader in readers {
             try dense.withUnsafeMutableBufferPointer { dense in
                 try categorical.withUnsafeMutableBufferPointer { categorical in
-                    try reader.forEachLine { line, number in
+                    try reader.forEachLine { line, readNumber in
+                        let number = readNumber + firstLineNumber - 1
                         globalLine += 1
                         do {
                             try parser.parse(line, label: &label, dense: dense.baseAddress!, categorical: categorical.baseAddress!,

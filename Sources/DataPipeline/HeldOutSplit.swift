@@ -12,7 +12,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
     case all
 
     /// Whether the split needs the number of lines before it can decide (a counting pass).
-    var needsLineCount: Bool {
+    public var needsLineCount: Bool {
         switch self {
         case .position, .random: return true
         case .files, .all: return false
@@ -21,7 +21,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
 
     /// Which of `lineCount` lines (by position in the files as written, bad lines included)
     /// are held out.
-    func selection(lineCount: Int) -> HeldOutSelection {
+    public func selection(lineCount: Int) -> HeldOutSelection {
         switch self {
         case .position(let fraction):
             return HeldOutSelection(rule: .from(lineCount - Int((Double(lineCount) * fraction).rounded())))
@@ -55,7 +55,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The held-out lines of a split, by position among all lines of the main files.
-struct HeldOutSelection {
+public struct HeldOutSelection: Sendable {
     enum Rule {
         case from(Int)
         case lines([UInt64])
@@ -64,7 +64,7 @@ struct HeldOutSelection {
     }
     let rule: Rule
 
-    func holdsOut(line index: Int) -> Bool {
+    public func holdsOut(line index: Int) -> Bool {
         switch rule {
         case .from(let first): return index >= first
         case .lines(let bits): return index >> 6 < bits.count && bits[index >> 6] & (1 << UInt64(index & 63)) != 0

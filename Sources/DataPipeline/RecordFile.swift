@@ -236,46 +236,94 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
 
     public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) throws {
         precondition(size <= batch.capacity, "batch of \(size) exceeds capacity \(batch.capacity)")
-        let denseCount = denseFeatureCount, tables = idsPerSample.count
-        for t in 0..<tables {
+        prepare(batch, size: size)
+        for b in 0..<size { try fillRecord(order[start + b], into: batch, at: b) }
+        batch.size = size
+    }
+
+    /// Sizes `batch`'s bags for `size` samples of these records and starts their offsets.
+    func prepare(_ batch: Batch, size: Int) {
+        for t in 0..<idsPerSample.count {
             batch.sparse[t].ids.reserve(size * idsPerSample[t])
             batch.sparse[t].offsets[0] = 0
             batch.sparse[t].carriesKeys = tableRows[t] == 0
             if tableRows[t] == 0 { batch.sparse[t].keys.reserve(size * idsPerSample[t]) }
         }
-        for b in 0..<size {
-            let index = order[start + b], record = recordsBase + index * recordSize
-            batch.labels[b] = record.loadUnaligned(as: Float.self)
-            (batch.dense.base + b * denseCount).update(from: (record + 4).assumingMemoryBound(to: Float.self),
-                                                       count: denseCount)
-            var idOffset = 4 + 4 * denseCount
-            for t in 0..<tables {
-                let feature = batch.sparse[t], bag = idsPerSample[t], rows = Int32(truncatingIfNeeded: tableRows[t])
-                var written = Int(feature.offsets[b])
-                if rows == 0 {
-                    for k in 0..<bag {
-                        let key = record.loadUnaligned(fromByteOffset: idOffset + 8 * k, as: UInt64.self)
-                        if key == RecordFormat.paddingKey { continue }
-                        feature.keys[written] = key
-                        feature.ids[written] = 0
-                        written += 1
-                    }
-                    feature.offsets[b + 1] = Int32(written)
-                    idOffset += 8 * bag
-                    continue
-                }
+    }
+
+    /// Copies record `index` into sample `b` of `batch` (samples before `b` filled, `prepare`d).
+    func fillRecord(_ index: Int, into batch: Batch, at b: Int) throws {
+        let denseCount = denseFeatureCount, record = recordsBase + index * recordSize
+        batch.labels[b] = record.loadUnaligned(as: Float.self)
+        (batch.dense.base + b * denseCount).update(from: (record + 4).assumingMemoryBound(to: Float.self), count: denseCount)
+        var idOffset = 4 + 4 * denseCount
+        for t in 0..<idsPerSample.count {
+            let feature = batch.sparse[t], bag = idsPerSample[t], rows = Int32(truncatingIfNeeded: tableRows[t])
+            var written = Int(feature.offsets[b])
+            if rows == 0 {
                 for k in 0..<bag {
-                    let id = record.loadUnaligned(fromByteOffset: idOffset + 4 * k, as: Int32.self)
-                    if id == -1 { continue }
-                    guard id >= 0 && id < rows else {
-                        throw DataError("\(path): record \(index): id \(id) of table \(t) is outside its \(rows) rows")
-                    }
-                    feature.ids[written] = id
+                    let key = record.loadUnaligned(fromByteOffset: idOffset + 8 * k, as: UInt64.self)
+                    if key == RecordFormat.paddingKey { continue }
+                    feature.keys[written] = key
+                    feature.ids[written] = 0
                     written += 1
                 }
                 feature.offsets[b + 1] = Int32(written)
-                idOffset += 4 * bag
+                idOffset += 8 * bag
+                continue
             }
+            for k in 0..<bag {
+                let id = record.loadUnaligned(fromByteOffset: idOffset + 4 * k, as: Int32.self)
+                if id == -1 { continue }
+                guard id >= 0 && id < rows else {
+                    throw DataError("\(path): record \(index): id \(id) of table \(t) is outside its \(rows) rows")
+                }
+                feature.ids[written] = id
+                written += 1
+            }
+            feature.offsets[b + 1] = Int32(written)
+            idOffset += 4 * bag
+        }
+    }
+}
+
+/// Record files made piece by piece (`preprocess` on several ranks), read as one dataset: record
+/// i of the whole is record i - first(s) of shard s, in the order the index lists them.
+public final class RecordShards: SampleSource, @unchecked Sendable {
+    public let shards: [RecordDataset]
+    /// Where each shard's records start in the whole, and the total last.
+    private let starts: [Int]
+
+    public init(_ shards: [RecordDataset]) throws {
+        guard let first = shards.first else { throw DataError("no record shards") }
+        for shard in shards where shard.denseFeatureCount != first.denseFeatureCount || shard.idsPerSample != first.idsPerSample
+            || shard.tableRows != first.tableRows {
+            throw DataError("\(shard.path): records of another shape than \(first.path)'s")
+        }
+        self.shards = shards
+        var starts = [0]
+        for shard in shards { starts.append(starts.last! + shard.count) }
+        self.starts = starts
+    }
+
+    public var count: Int { starts.last! }
+    public var denseFeatureCount: Int { shards[0].denseFeatureCount }
+    public var idsPerSample: [Int] { shards[0].idsPerSample }
+    public var labels: [Float] { shards.flatMap(\.labels) }
+    public var plantedLogits: [Float]? { nil }
+
+    public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) throws {
+        precondition(size <= batch.capacity, "batch of \(size) exceeds capacity \(batch.capacity)")
+        shards[0].prepare(batch, size: size)
+        for b in 0..<size {
+            let index = order[start + b]
+            // The last shard starting at or before `index`.
+            var low = 0, high = shards.count - 1
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if starts[middle] <= index { low = middle } else { high = middle - 1 }
+            }
+            try shards[low].fillRecord(index - starts[low], into: batch, at: b)
         }
         batch.size = size
     }

@@ -74,6 +74,19 @@ extension DataSplits {
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .records:
             let folder = d.path[0]
+            let indexPath = "\(folder)/\(ShardedPreprocessing.indexName)"
+            if FileManager.default.fileExists(atPath: indexPath) {
+                let decoder = JSONDecoder()
+                decoder.keyDecodingStrategy = .convertFromSnakeCase
+                guard let index = try? decoder.decode(ShardedPreprocessing.Index.self, from: Data(contentsOf: URL(fileURLWithPath: indexPath))) else {
+                    throw DataError("\(indexPath): not an index of record shards")
+                }
+                func shards(_ names: [String]) throws -> RecordShards {
+                    try RecordShards(try names.map { try records("\(folder)/\($0)", for: configuration) })
+                }
+                return DataSplits(train: try shards(index.trainShards), evaluation: try shards(index.evalShards),
+                                  summary: "records in \(folder) (\(index.pieces.count) shards)")
+            }
             let train = try records("\(folder)/train.rsd", for: configuration)
             return DataSplits(train: train, evaluation: try records("\(folder)/eval.rsd", for: configuration),
                               summary: "records in \(folder)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Training
 
@@ -15,16 +16,31 @@ struct Preprocess: ParsableCommand {
     @OptionGroup var configOptions: ConfigOptions
     @Option(help: "Folder for the record files.") var output: String
     @Flag(help: "Skip malformed lines (and count them) instead of stopping at the first.") var skipBadLines = false
+    @Flag(help: "Write record shards piece by piece, as several ranks do (implied under mpirun -np N > 1); criteo_tsv only.")
+    var shards = false
+    @Option(help: "With shards: the size in MB of the pieces plain files are cut into.") var pieceMb = 256.0
+
+    func validate() throws {
+        guard pieceMb >= 0.01 else { throw ValidationError("--piece-mb must be at least 0.01") }
+    }
 
     func run() throws {
+        let communicator = try worldCommunicator()
+        defer { MPICommunicator.finalize() }
         let configuration = try configOptions.load(adding: skipBadLines ? ["data.skip_bad_lines=true"] : [])
         do {
             let started = Date()
-            let result = try RecordPreprocessing.run(configuration, output: output) { print($0) }
-            print("\(result.summary) in \(Training.format(Date().timeIntervalSince(started), 2)) s")
-            print("wrote \(result.files.joined(separator: ", ")) (held_out_lines.tsv: file and line of each held-out record)")
+            let say: (String) -> Void = { line in if communicator.isRoot { print(line) } }
+            let result = communicator.size > 1 || shards
+                ? try ShardedPreprocessing.run(configuration, output: output, communicator: communicator, pieceBytes: Int(pieceMb * 1_048_576),
+                                               progress: say)
+                : try RecordPreprocessing.run(configuration, output: output, progress: say)
+            say("\(result.summary) in \(Training.format(Date().timeIntervalSince(started), 2)) s")
+            say("wrote \(result.files.prefix(6).joined(separator: ", "))\(result.files.count > 6 ? " …" : "") "
+                + "(held_out_lines.tsv: file and line of each held-out record)")
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(communicator.size > 1 ? "rank \(communicator.rank): " : "")\(error)\n".utf8))
+            if communicator.size > 1 { communicator.abort(code: 1) }
             throw ExitCode.failure
         }
     }

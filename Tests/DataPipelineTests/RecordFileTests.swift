@@ -180,3 +180,29 @@ import Testing
         }
     }
 }
+
+/// Byte ranges of a plain file read the lines that start in them: ranges that tile the file
+/// read every line once, whatever the cut points (inside a line, on an LF, at a CRLF).
+struct LineReaderRangeTests {
+    @Test func rangesThatTileAFileReadEachLineOnce() throws {
+        let path = RecordFileTests.temporaryFolder() + "/lines.txt"
+        let lines = (0..<200).map { i in String(repeating: "x", count: (i * 7) % 23) + "\(i)" }
+        let text = lines.enumerated().map { $0.offset % 3 == 0 ? $0.element + "\r\n" : $0.element + "\n" }.joined() + "tail"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let size = text.utf8.count
+        func read(_ range: Range<Int>?, chunk: Int) throws -> [String] {
+            var found: [String] = []
+            try LineReader(path: path, chunkSize: chunk, byteRange: range).forEachLine { line, _ in found.append(String(decoding: line, as: UTF8.self)) }
+            return found
+        }
+        let whole = try read(nil, chunk: 64)
+        #expect(whole == lines + ["tail"])
+        for pieces in [1, 2, 3, 7, 50, size] {
+            for chunk in [5, 64, 4096] {
+                let cuts = (0...pieces).map { $0 * size / pieces }
+                let tiled = try zip(cuts, cuts.dropFirst()).flatMap { try read($0..<$1, chunk: chunk) }
+                #expect(tiled == whole, "\(pieces) pieces, chunks of \(chunk)")
+            }
+        }
+    }
+}
