@@ -10,7 +10,10 @@ struct Preprocess: ParsableCommand {
             Writes OUTPUT/train.rsd and OUTPUT/eval.rsd (the binary record format, see README) and \
             OUTPUT/stats.json (lines, bad lines, split, table sizes, and for Criteo frequency \
             statistics) and OUTPUT/held_out_lines.tsv (file and line of each held-out record). \
-            Train on them with --set data.source=records --set data.path=OUTPUT.
+            Train on them with --set data.source=records --set data.path=OUTPUT. Under mpirun -np N \
+            (or with --shards) the files are cut into pieces shared out over the ranks, each written \
+            to OUTPUT/train-NNNNN.rsd and eval-NNNNN.rsd with OUTPUT/index.json: the same bytes on any \
+            number of ranks.
             """)
 
     @OptionGroup var configOptions: ConfigOptions
