@@ -57,16 +57,13 @@ public struct ClickLogGenerator: Sendable {
         self.settings = settings
         samplers = settings.cardinalities.map { ZipfSampler(count: $0, exponent: settings.zipfExponent) }
         var generator = SeededGenerator(seed: settings.seed, stream: 100)
-        let denseScale = settings.denseEffectScale / Double(CriteoLineParser.denseCount).squareRoot()
-        denseWeights = (0..<CriteoLineParser.denseCount).map { _ in generator.nextNormal() * denseScale }
-        let planted = settings.plantedIDsPerTable
-        idEffects = settings.cardinalities.map { rows in
-            (0..<min(planted, rows)).map { _ in generator.nextNormal() * settings.idEffectScale }
-        }
-        crossFactors = settings.crosses.map { pair in
-            ((0..<min(planted, settings.cardinalities[pair[0]])).map { _ in generator.nextNormal() },
-             (0..<min(planted, settings.cardinalities[pair[1]])).map { _ in generator.nextNormal() })
-        }
+        let effects = PlantedEffects(generator: &generator, denseCount: CriteoLineParser.denseCount,
+                                     denseEffectScale: settings.denseEffectScale, tableSizes: settings.cardinalities,
+                                     planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
+                                     crosses: settings.crosses)
+        denseWeights = effects.denseWeights
+        idEffects = effects.idEffects
+        crossFactors = effects.crossFactors
         salts = (0..<CriteoLineParser.categoricalCount).map { _ in UInt32(truncatingIfNeeded: generator.next()) }
     }
 

@@ -45,17 +45,13 @@ public struct SyntheticClickModel: Sendable {
     public init(_ settings: Settings) {
         self.settings = settings
         var generator = SeededGenerator(seed: settings.seed, stream: 100)
-        let denseScale = settings.denseEffectScale / Double(settings.denseFeatureCount).squareRoot()
-        denseWeights = (0..<settings.denseFeatureCount).map { _ in generator.nextNormal() * denseScale }
-        let planted = settings.plantedIDsPerTable
-        idEffects = settings.tableRowCounts.map { rows in
-            (0..<min(planted, rows)).map { _ in generator.nextNormal() * settings.idEffectScale }
-        }
-        crossFactors = settings.crosses.map { pair in
-            let a = (0..<min(planted, settings.tableRowCounts[pair[0]])).map { _ in generator.nextNormal() }
-            let b = (0..<min(planted, settings.tableRowCounts[pair[1]])).map { _ in generator.nextNormal() }
-            return (a, b)
-        }
+        let effects = PlantedEffects(generator: &generator, denseCount: settings.denseFeatureCount,
+                                     denseEffectScale: settings.denseEffectScale, tableSizes: settings.tableRowCounts,
+                                     planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
+                                     crosses: settings.crosses)
+        denseWeights = effects.denseWeights
+        idEffects = effects.idEffects
+        crossFactors = effects.crossFactors
         var cumulative: [Int: [Double]] = [:]
         for rows in Set(settings.tableRowCounts) {
             var cdf = [Double](repeating: 0, count: rows)
