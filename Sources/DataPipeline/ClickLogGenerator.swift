@@ -44,9 +44,7 @@ public struct ClickLogGenerator: Sendable {
 
     public let settings: Settings
     private let samplers: [ZipfSampler]
-    private let denseWeights: [Double]
-    private let idEffects: [[Double]]
-    private let crossFactors: [([Double], [Double])]
+    private let effects: PlantedEffects
     /// Per field, the value a rank's bijection is offset by.
     private let salts: [UInt32]
 
@@ -57,13 +55,10 @@ public struct ClickLogGenerator: Sendable {
         self.settings = settings
         samplers = settings.cardinalities.map { ZipfSampler(count: $0, exponent: settings.zipfExponent) }
         var generator = SeededGenerator(seed: settings.seed, stream: 100)
-        let effects = PlantedEffects(generator: &generator, denseCount: CriteoLineParser.denseCount,
+        effects = PlantedEffects(generator: &generator, denseCount: CriteoLineParser.denseCount,
                                      denseEffectScale: settings.denseEffectScale, tableSizes: settings.cardinalities,
                                      planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
                                      crosses: settings.crosses)
-        denseWeights = effects.denseWeights
-        idEffects = effects.idEffects
-        crossFactors = effects.crossFactors
         salts = (0..<CriteoLineParser.categoricalCount).map { _ in UInt32(truncatingIfNeeded: generator.next()) }
     }
 
@@ -79,7 +74,7 @@ public struct ClickLogGenerator: Sendable {
             guard generator.nextUniform() >= s.missingDense else { continue }
             let count = Int(exp(1.0 + 1.5 * generator.nextNormal()))
             Self.appendDecimal(count, to: &output)
-            logit += denseWeights[j] * (log1p(Double(count)) - 1.3)
+            logit += effects.denseWeights[j] * (log1p(Double(count)) - 1.3)
         }
         // Each cross's two ranks (Int.max: missing or not planted).
         var crossRanks = [(Int, Int)](repeating: (.max, .max), count: s.crosses.count)
@@ -88,14 +83,14 @@ public struct ClickLogGenerator: Sendable {
             guard generator.nextUniform() >= s.missingCategorical else { continue }
             let rank = samplers[t].next(using: &generator) - 1
             Self.appendHex(UInt32(truncatingIfNeeded: rank) &* 0x9E37_79B1 ^ salts[t], to: &output)
-            if rank < idEffects[t].count { logit += idEffects[t][rank] }
+            if rank < effects.idEffects[t].count { logit += effects.idEffects[t][rank] }
             for (c, pair) in s.crosses.enumerated() {
                 if pair[0] == t { crossRanks[c].0 = rank }
                 if pair[1] == t { crossRanks[c].1 = rank }
             }
         }
-        for (c, (a, b)) in crossRanks.enumerated() where a < crossFactors[c].0.count && b < crossFactors[c].1.count {
-            logit += s.crossScale * crossFactors[c].0[a] * crossFactors[c].1[b]
+        for (c, (a, b)) in crossRanks.enumerated() where a < effects.crossFactors[c].0.count && b < effects.crossFactors[c].1.count {
+            logit += s.crossScale * effects.crossFactors[c].0[a] * effects.crossFactors[c].1[b]
         }
         let label = generator.nextUniform() < 1 / (1 + exp(-logit))
         if label { output[labelAt] = 49 }

@@ -33,11 +33,7 @@ public struct SyntheticClickModel: Sendable {
     }
 
     public let settings: Settings
-    private let denseWeights: [Double]
-    /// Per table: effect of rank k (0 ..< plantedIDsPerTable) of the Zipf law.
-    private let idEffects: [[Double]]
-    /// Per cross: factors of the planted ranks of its two tables.
-    private let crossFactors: [([Double], [Double])]
+    private let effects: PlantedEffects
     /// Zipf CDF and scatter multiplier per distinct row count.
     private let cumulative: [Int: [Double]]
     private let multipliers: [Int: Int]
@@ -45,13 +41,10 @@ public struct SyntheticClickModel: Sendable {
     public init(_ settings: Settings) {
         self.settings = settings
         var generator = SeededGenerator(seed: settings.seed, stream: 100)
-        let effects = PlantedEffects(generator: &generator, denseCount: settings.denseFeatureCount,
+        effects = PlantedEffects(generator: &generator, denseCount: settings.denseFeatureCount,
                                      denseEffectScale: settings.denseEffectScale, tableSizes: settings.tableRowCounts,
                                      planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
                                      crosses: settings.crosses)
-        denseWeights = effects.denseWeights
-        idEffects = effects.idEffects
-        crossFactors = effects.crossFactors
         var cumulative: [Int: [Double]] = [:]
         for rows in Set(settings.tableRowCounts) {
             var cdf = [Double](repeating: 0, count: rows)
@@ -82,7 +75,7 @@ public struct SyntheticClickModel: Sendable {
                 let raw = exp(1.0 + 1.5 * generator.nextNormal())
                 let value = log1p(raw)
                 dense[n * s.denseFeatureCount + j] = Float(value)
-                logit += denseWeights[j] * (value - 1.3)
+                logit += effects.denseWeights[j] * (value - 1.3)
             }
             for t in 0..<tableCount {
                 let rows = s.tableRowCounts[t]
@@ -91,11 +84,11 @@ public struct SyntheticClickModel: Sendable {
                     let rank = Self.zipfRank(cdf, uniform: generator.nextUniform())
                     ranks[t * bag + k] = rank
                     ids[t][n * bag + k] = Int32((rank * multiplier + 12_345) % rows)
-                    if rank < idEffects[t].count { logit += idEffects[t][rank] }
+                    if rank < effects.idEffects[t].count { logit += effects.idEffects[t][rank] }
                 }
             }
             for (c, pair) in s.crosses.enumerated() {
-                let (fa, fb) = crossFactors[c]
+                let (fa, fb) = effects.crossFactors[c]
                 for ka in 0..<bag {
                     let ra = ranks[pair[0] * bag + ka]
                     guard ra < fa.count else { continue }
