@@ -134,7 +134,8 @@ public final class DynamicRowMap: @unchecked Sendable {
         let start = bucketBase * DynamicTableRule.sketchCountersPerRow
         let first = start + Int(UInt32(truncatingIfNeeded: hash >> 8) % UInt32(counters))
         let second = start + counters + Int(UInt32(truncatingIfNeeded: hash >> 36) % UInt32(counters))
-        for index in [first, second] where sketch[index] < .max { sketch[index] += 1 }
+        if sketch[first] < .max { sketch[first] += 1 }
+        if sketch[second] < .max { sketch[second] += 1 }
         return Int(min(sketch[first], sketch[second]))
     }
 
