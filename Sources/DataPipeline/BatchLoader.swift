@@ -9,6 +9,7 @@ import Dispatch
 ///
 /// With `prefetch`, a background thread fills the following batch of the epoch into a second
 /// buffer while the caller trains on the current one; the batches are the same either way.
+/// The order is computed a batch at a time (`SampleOrder`): memory O(batch), not O(dataset).
 public final class BatchLoader: @unchecked Sendable {
     public let dataset: SampleSource
     public let batchSize: Int
@@ -32,7 +33,9 @@ public final class BatchLoader: @unchecked Sendable {
     public private(set) var globalBatchSize = 0
     public private(set) var epoch = 0
     private var position = 0
-    private var order: [Int]
+    private var order: SampleOrder
+    /// Per buffer, the sample indices of the slice it is filled with.
+    private let indices: [UnsafeMutableBufferPointer<Int>]
 
     public init(dataset: SampleSource, batchSize: Int, shuffleSeed: UInt64?, dropLast: Bool,
                 rank: Int = 0, worldSize: Int = 1, prefetch: Bool = false) {
@@ -50,8 +53,14 @@ public final class BatchLoader: @unchecked Sendable {
                   denseFeatureCount: dataset.denseFeatureCount,
                   tableCount: dataset.tableCount, idsPerSample: dataset.idsPerSample.max() ?? 1)
         }
-        order = Array(0..<dataset.count)
+        indices = buffers.map { .allocate(capacity: $0.capacity) }
+        order = SampleOrder(count: dataset.count)
         reorder()
+    }
+
+    deinit {
+        prefetched.wait()
+        for buffer in indices { buffer.deallocate() }
     }
 
     /// Samples of the current epoch already handed out.
@@ -121,7 +130,9 @@ public final class BatchLoader: @unchecked Sendable {
     /// Fills `target` with this rank's slice of the global batch at `position`.
     private func fill(_ target: Batch, at position: Int, size: Int) throws {
         let slice = Self.slice(of: size, rank: rank, worldSize: worldSize)
-        try order.withUnsafeBufferPointer { try dataset.fill(target, order: $0, start: position + slice.lowerBound, size: slice.count) }
+        let samples = indices[buffers.firstIndex { $0 === target }!]
+        for k in 0..<slice.count { samples[k] = order.sample(at: position + slice.lowerBound + k) }
+        try dataset.fill(target, order: UnsafeBufferPointer(samples), start: 0, size: slice.count)
     }
 
     /// Rank `rank`'s samples of a global batch of `size`: the first `size % worldSize` ranks take
@@ -134,8 +145,6 @@ public final class BatchLoader: @unchecked Sendable {
 
     private func reorder() {
         guard let shuffleSeed else { return }
-        var generator = SeededGenerator(seed: shuffleSeed, stream: UInt64(epoch))
-        for i in 0..<dataset.count { order[i] = i }
-        order.shuffle(using: &generator)
+        order = SampleOrder(count: dataset.count, seed: shuffleSeed, epoch: epoch)
     }
 }

@@ -98,19 +98,9 @@ public final class LineReader {
     private func makeReader() throws -> ChunkSource {
         let path = self.path
         if isCompressed {
-            guard let file = gzopen(path, "rb") else { throw DataError("\(path): cannot open") }
-            gzbuffer(file, 1 << 20)
-            return ChunkSource(next: { buffer, capacity in
-                let got = gzread(file, buffer, UInt32(capacity))
-                if got <= 0 {
-                    // zlib reports a stream that ends inside compressed data as Z_BUF_ERROR.
-                    var code: Int32 = 0
-                    _ = gzerror(file, &code)
-                    if code == Z_BUF_ERROR { throw DataError("\(path): truncated gzip stream (the file ends inside compressed data)") }
-                    if got < 0 || code != Z_OK { throw DataError("\(path): corrupt gzip data") }
-                }
-                return Int(got)
-            }, position: { Int(gzoffset(file)) }, close: { gzclose(file) })
+            let inflater = try BackgroundInflater(path: path, capacity: chunkSize)
+            return ChunkSource(next: { try inflater.next(into: $0, capacity: $1) }, position: { inflater.position },
+                               close: { inflater.close() })
         }
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw DataError("\(path): cannot open") }
