@@ -14,16 +14,23 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        defer { state &+= 0x9E37_79B9_7F4A_7C15 }
+        return Self.mix(state)
     }
 
     /// Moves `count` draws ahead in O(1) (SplitMix64's state advances by a constant per draw).
     public mutating func skip(_ count: Int) {
         state &+= UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    /// SplitMix64's output function of `value` (as the draw after state `value`): a 64-bit
+    /// mixer, so that nearby integers hash far apart.
+    @inlinable @inline(__always)
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// Uniform in [0, 1).

@@ -41,18 +41,9 @@ public struct SampleOrder: Sendable {
         let mask = (UInt64(1) << UInt64(halfBits)) - 1
         var left = value >> UInt64(halfBits), right = value & mask
         for key in keys {
-            let mixed = Self.mix(right ^ key) & mask
+            let mixed = SeededGenerator.mix(right ^ key) & mask
             (left, right) = (right, left ^ mixed)
         }
         return (left << UInt64(halfBits)) | right
-    }
-
-    /// SplitMix64's finaliser.
-    @inline(__always)
-    private static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

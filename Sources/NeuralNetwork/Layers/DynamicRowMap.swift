@@ -129,7 +129,7 @@ public final class DynamicRowMap: @unchecked Sendable {
     /// Counts one sighting of `key` in its bucket's sketch; the estimate after it (the smaller
     /// of its two counters, which saturate at 255).
     private func count(_ key: UInt64, bucketBase: Int) -> Int {
-        let hash = DynamicTableRule.mix(key ^ 0x5851_F42D_4C95_7F2D)
+        let hash = SeededGenerator.mix(key ^ 0x5851_F42D_4C95_7F2D)
         let counters = DynamicTableRule.sketchCountersPerRow / 2 * rule.bucketRows
         let start = bucketBase * DynamicTableRule.sketchCountersPerRow
         let first = start + Int(UInt32(truncatingIfNeeded: hash >> 8) % UInt32(counters))

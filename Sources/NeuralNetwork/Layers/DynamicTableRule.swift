@@ -1,3 +1,5 @@
+import Compute
+
 /// How a dynamic table gives rows to raw ids (`model.table_rows: dynamic`): by key, not by
 /// position, so unrelated ids never share a row (HugeCTR's hash tables, TorchRec's managed
 /// collisions).
@@ -45,15 +47,6 @@ public struct DynamicTableRule: Sendable, Equatable {
     /// The bucket (of `bucketCount`) that holds `key`.
     @inline(__always)
     public static func bucket(ofKey key: UInt64, bucketCount: Int) -> Int {
-        Int(mix(key).multipliedFullWidth(by: UInt64(bucketCount)).high)
-    }
-
-    /// A 64-bit finaliser (SplitMix64's), so that nearby ids land far apart.
-    @inline(__always)
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        Int(SeededGenerator.mix(key).multipliedFullWidth(by: UInt64(bucketCount)).high)
     }
 }
