@@ -54,17 +54,6 @@ public final class KeyIndex {
         return Int(truncatingIfNeeded: z) & (size - 1)
     }
 
-    /// The value of `key`, or nil.
-    @inline(__always)
-    public func value(of key: UInt64) -> Int32? {
-        var slot = start(key)
-        while generations[slot] == generation {
-            if keys[slot] == key { return values[slot] }
-            slot = (slot + 1) & (size - 1)
-        }
-        return nil
-    }
-
     /// The value of `key` when it has one; otherwise `make()`'s, stored. Keys beyond the
     /// `expected` of `reset` grow the table.
     @inline(__always)

@@ -101,19 +101,19 @@ public final class BatchLoader: @unchecked Sendable {
                 pendingPosition = nil
                 if let backgroundError { throw backgroundError }
             } else {
-                try fill(buffers[target], at: position, size: size)
+                try fill(buffer: target, at: position, size: size)
             }
             current = target
             let following = position + size
             if let followingSize = batchSize(at: following) {
-                let spare = buffers[1 - current]
+                let spare = 1 - current
                 prefetchQueue.async(group: prefetched) {
-                    do { try self.fill(spare, at: following, size: followingSize) } catch { self.prefetchError = error }
+                    do { try self.fill(buffer: spare, at: following, size: followingSize) } catch { self.prefetchError = error }
                 }
                 pendingPosition = following
             }
         } else {
-            try fill(batch, at: position, size: size)
+            try fill(buffer: current, at: position, size: size)
         }
         position += size
         globalBatchSize = size
@@ -127,12 +127,11 @@ public final class BatchLoader: @unchecked Sendable {
         return min(batchSize, remaining)
     }
 
-    /// Fills `target` with this rank's slice of the global batch at `position`.
-    private func fill(_ target: Batch, at position: Int, size: Int) throws {
-        let slice = Self.slice(of: size, rank: rank, worldSize: worldSize)
-        let samples = indices[buffers.firstIndex { $0 === target }!]
+    /// Fills buffer `buffer` with this rank's slice of the global batch at `position`.
+    private func fill(buffer: Int, at position: Int, size: Int) throws {
+        let slice = Self.slice(of: size, rank: rank, worldSize: worldSize), samples = indices[buffer]
         for k in 0..<slice.count { samples[k] = order.sample(at: position + slice.lowerBound + k) }
-        try dataset.fill(target, order: UnsafeBufferPointer(samples), start: 0, size: slice.count)
+        try dataset.fill(buffers[buffer], order: UnsafeBufferPointer(samples), start: 0, size: slice.count)
     }
 
     /// Rank `rank`'s samples of a global batch of `size`: the first `size % worldSize` ranks take

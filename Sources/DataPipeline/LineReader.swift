@@ -52,14 +52,15 @@ public final class LineReader {
             try body(UnsafeBufferPointer(start: start, count: length), lineNumber)
         }
 
-        var reported = (bytes: 0, lines: 0)
+        var chunkOffset = byteRange.map { max($0.lowerBound - 1, 0) } ?? 0  // file offset of buffer[0]
+        // Progress counts the bytes of the range only (a read starts before it and ends past it).
+        var reported = (bytes: byteRange?.lowerBound ?? 0, lines: 0)
         func report() {
-            let position = read.position()
-            progress?.advance(bytes: position - reported.bytes, lines: lineNumber - reported.lines)
-            reported = (position, lineNumber)
+            let position = min(read.position(), end)
+            progress?.advance(bytes: max(position - reported.bytes, 0), lines: lineNumber - reported.lines)
+            reported = (max(position, reported.bytes), lineNumber)
         }
         defer { report() }
-        var chunkOffset = byteRange.map { max($0.lowerBound - 1, 0) } ?? 0  // file offset of buffer[0]
         while !finished {
             let got = try read.next(buffer, chunkSize)
             if got == 0 { break }

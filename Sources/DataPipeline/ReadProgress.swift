@@ -9,6 +9,8 @@ public final class ReadProgress {
     private var pass = ""
     private var totalBytes = 0
     private var bytes = 0
+    /// Bytes counted in the current pass.
+    public var bytesDone: Int { bytes }
     private var lines = 0
     private var started = 0.0
     private var lastReport = 0.0

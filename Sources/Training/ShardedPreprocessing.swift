@@ -98,11 +98,9 @@ public enum ShardedPreprocessing {
         let totals = try communicator.allReduceSum(counts).map { Int($0) }
         let evalRecords = stride(from: 3, to: totals.count, by: 4).reduce(0) { $0 + totals[$1] }
         try communicator.barrier()
-        guard evalRecords > 0 else {
-            if rank == 0 { try? FileManager.default.removeItem(atPath: output) }
-            try DataSplits.requireHeldOut(0, of: configuration)
-            throw DataError("no held-out records")
-        }
+        // An empty held-out part is an error, and leaves no shards behind.
+        if evalRecords == 0 && rank == 0 { try? FileManager.default.removeItem(atPath: output) }
+        try DataSplits.requireHeldOut(evalRecords, of: configuration)
         let index = Index(pieces: units.enumerated().map { u, unit in
             Index.Piece(file: unit.path, firstByte: unit.byteRange?.lowerBound, endByte: unit.byteRange?.upperBound,
                         lines: totals[4 * u], train: shardName("train", u), eval: shardName("eval", u),

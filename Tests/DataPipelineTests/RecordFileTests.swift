@@ -202,6 +202,17 @@ struct LineReaderRangeTests {
                 let cuts = (0...pieces).map { $0 * size / pieces }
                 let tiled = try zip(cuts, cuts.dropFirst()).flatMap { try read($0..<$1, chunk: chunk) }
                 #expect(tiled == whole, "\(pieces) pieces, chunks of \(chunk)")
+                // Progress counts each range's own bytes: the pieces add up to the file.
+                var counted = 0
+                for (first, end) in zip(cuts, cuts.dropFirst()) {
+                    let meter = ReadProgress(interval: .infinity, report: { _ in })
+                    meter.begin("reading", totalBytes: end - first)
+                    let reader = try LineReader(path: path, chunkSize: chunk, byteRange: first..<end)
+                    reader.progress = meter
+                    try reader.forEachLine { _, _ in }
+                    counted += meter.bytesDone
+                }
+                #expect(counted == size, "\(pieces) pieces, chunks of \(chunk): \(counted) bytes counted")
             }
         }
     }

@@ -12,12 +12,9 @@ public final class SparseOptimizer: @unchecked Sendable {
     public let secondStates: [DeviceBuffer<Float>]
     /// Steps taken (Adam's bias correction); restored from checkpoints.
     public var stepCount = 0
-    /// Rows of each table (the state's rows).
-    private let rowCounts: [Int]
 
     public init(settings: OptimizerSettings, tables: [EmbeddingTable]) {
         self.settings = settings
-        rowCounts = tables.map(\.rowCount)
         func states(_ count: (EmbeddingTable) -> Int) -> [DeviceBuffer<Float>] {
             tables.map { $0.backend.makeFloats(count($0)) }
         }
@@ -36,9 +33,9 @@ public final class SparseOptimizer: @unchecked Sendable {
     }
 
     /// Table `index`'s state of `rows` as a new row's (rows of a dynamic table given a new key).
-    private func resetState(ofRows rows: [Int32], table index: Int) {
+    private func resetState(ofRows rows: [Int32], table index: Int, rowCount: Int) {
         for states in [firstStates[index], secondStates[index]] where states.count > 0 {
-            let width = states.count / rowCounts[index]
+            let width = states.count / rowCount
             let initial = settings.algorithm == .adagrad && states === firstStates[index] ? settings.initialAccumulator : 0
             for row in rows { states.backend.fill(states.slice(Int(row) * width, width), with: initial) }
         }
@@ -49,7 +46,7 @@ public final class SparseOptimizer: @unchecked Sendable {
         stepCount += 1
         for (index, table) in tables.enumerated() {
             let backend = table.backend
-            if let fresh = table.rowMap?.freshRows, !fresh.isEmpty { resetState(ofRows: fresh, table: index) }
+            if let fresh = table.rowMap?.freshRows, !fresh.isEmpty { resetState(ofRows: fresh, table: index, rowCount: table.rowCount) }
             switch settings.algorithm {
             case .sgd:
                 backend.sparseSGD(table.gradient, table: table.weights.whole, learningRate: learningRate)
