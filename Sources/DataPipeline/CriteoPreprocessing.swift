@@ -80,24 +80,20 @@ public enum CriteoPreprocessing {
             for reader in trainReaders { try reader.forEachLine { _, _ in trainLineCount += 1 } }
             if trainLineCount == 0 { throw DataError("\(paths.joined(separator: ", ")): no lines") }
         }
-        var counts: [[Int64: Int]]?
+        var counts: [ValueCounts]?
         if settings.frequencyThreshold > 0 {
-            progress("counting categorical values")
             meter.begin("counting categorical values", totalBytes: trainBytes)
-            var tally = [[Int64: Int]](repeating: [:], count: tables)
-            try parseAll(trainReaders, settings: settings) { _, _, _, categorical, _, _ in
-                for t in 0..<tables where categorical[t] >= 0 { tally[t][categorical[t], default: 0] += 1 }
-            }
+            let tally = (0..<tables).map { _ in ValueCounts(cap: settings.frequencyThreshold) }
+            try parseAll(trainReaders, settings: settings) { _, _, _, categorical, _, _ in count(categorical, into: tally) }
             counts = tally
         }
 
         var statistics = Statistics(files: paths + evalPaths, lines: 0, badLines: 0, trainRecords: 0, evalRecords: 0,
                                     split: settings.split.description, tableRows: settings.tableRows,
                                     frequencyThreshold: settings.frequencyThreshold,
-                                    distinctValues: counts?.map(\.count),
-                                    rareValues: counts?.map { $0.values.filter { $0 < settings.frequencyThreshold }.count })
+                                    distinctValues: counts?.map(\.count), rareValues: counts?.map { $0.count - $0.frequentCount })
         let selection = settings.split.selection(lineCount: trainLineCount)
-        let encoder = RecordEncoder(settings: settings, counts: counts)
+        let encoder = RecordEncoder(settings: settings, frequent: counts)
         func write(_ sink: RecordSink, _ label: Float, _ dense: UnsafePointer<Float>, _ categorical: UnsafePointer<Int64>) throws {
             try encoder.write(to: sink, label: label, dense: dense, categorical: categorical)
         }
@@ -121,17 +117,25 @@ public enum CriteoPreprocessing {
         return statistics
     }
 
+    /// Counts a line's categorical values (missing ones are not values), a table each.
+    @inline(__always)
+    static func count(_ categorical: UnsafePointer<Int64>, into tables: [ValueCounts]) {
+        for t in tables.indices where categorical[t] >= 0 { tables[t].add(UInt64(categorical[t])) }
+    }
+
     /// One line's record: each categorical value mapped to its table's row (modulo; missing or
     /// rarer than the threshold: row 0), or kept whole as a dynamic table's key.
     final class RecordEncoder {
         let settings: Settings
-        let counts: [[Int64: Int]]?
+        /// With a frequency threshold, each table's values counted (up to the threshold) over the
+        /// training files: those below it are rare.
+        let frequent: [ValueCounts]?
         private let slots: [Int]
         private var ids: [Int32]
 
-        init(settings: Settings, counts: [[Int64: Int]]?) {
+        init(settings: Settings, frequent: [ValueCounts]?) {
             self.settings = settings
-            self.counts = counts
+            self.frequent = frequent
             // A table of 0 rows is dynamic: its slots hold the raw value as a key.
             slots = RecordFormat.idSlots(bagSizes: Array(repeating: 1, count: settings.tableRows.count), tableRows: settings.tableRows)
             ids = [Int32](repeating: 0, count: slots.last!)
@@ -140,7 +144,7 @@ public enum CriteoPreprocessing {
         func write(to sink: RecordSink, label: Float, dense: UnsafePointer<Float>, categorical: UnsafePointer<Int64>) throws {
             for t in 0..<settings.tableRows.count {
                 let value = categorical[t]
-                let missing = value < 0 || (counts.map { $0[t][value, default: 0] < settings.frequencyThreshold } ?? false)
+                let missing = value < 0 || (frequent.map { !$0[t].isFrequent(UInt64(value)) } ?? false)
                 if settings.tableRows[t] == 0 {
                     RecordFormat.store(key: missing ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
                 } else {
@@ -182,6 +186,19 @@ public enum CriteoPreprocessing {
         return lines
     }
 
+    /// The lines of `unit`, its categorical values counted into `tables` on the way. Bad lines
+    /// are skipped here whatever the settings: the pass that writes records reports them, with
+    /// their line numbers.
+    public static func countValues(of unit: InputUnit, settings: Settings, into tables: [ValueCounts],
+                                   progress: ReadProgress? = nil) throws -> Int {
+        let reader = try LineReader(path: unit.path, byteRange: unit.byteRange)
+        reader.progress = progress
+        var skipping = settings
+        skipping.skipBadLines = true
+        let lines = try parseAll([reader], settings: skipping) { _, _, _, categorical, _, _ in count(categorical, into: tables) }
+        return lines.good + lines.bad
+    }
+
     /// What preprocessing one unit wrote.
     public struct UnitCounts: Sendable {
         public var lines = 0, badLines = 0, trainRecords = 0, evalRecords = 0
@@ -190,13 +207,17 @@ public enum CriteoPreprocessing {
     /// Writes the records of `unit`'s lines: its first line is line `firstLine` of all the
     /// training files (the position the split decides by) and line `firstLineNumber` of its file
     /// (as errors and `heldOutLine` name it).
+    /// `frequent`: with a frequency threshold, each table's values seen at least that often in
+    /// all the training files (counted to the threshold).
     public static func preprocess(unit: InputUnit, firstLine: Int, firstLineNumber: Int, selection: HeldOutSelection,
-                                  settings: Settings, train: RecordSink, eval: RecordSink, progress: ReadProgress? = nil,
-                                  heldOutLine: ((String, Int) -> Void)? = nil) throws -> UnitCounts {
-        guard settings.frequencyThreshold == 0 else { throw DataError("preprocessing by pieces counts no value frequencies") }
+                                  settings: Settings, frequent: [ValueCounts]? = nil, train: RecordSink, eval: RecordSink,
+                                  progress: ReadProgress? = nil, heldOutLine: ((String, Int) -> Void)? = nil) throws -> UnitCounts {
+        guard (settings.frequencyThreshold > 0) == (frequent != nil) else {
+            throw DataError("a frequency threshold needs the values' counts, and counts need a threshold")
+        }
         let reader = try LineReader(path: unit.path, byteRange: unit.byteRange)
         reader.progress = progress
-        let encoder = RecordEncoder(settings: settings, counts: nil)
+        let encoder = RecordEncoder(settings: settings, frequent: frequent)
         var counts = UnitCounts()
         let lines = try parseAll([reader], settings: settings, firstLineNumber: firstLineNumber) { index, label, dense, categorical, path, number in
             let heldOut = unit.isHeldOut || selection.holdsOut(line: firstLine + index)

@@ -486,22 +486,20 @@ public enum DelimitedPreprocessing {
 /// How often each hashed categorical value occurs, per table: counted in a first pass, then
 /// consulted (values seen fewer than `threshold` times share row 0).
 final class ValueFrequencies {
-    private var counts: [[UInt64: Int]]
-    let threshold: Int
+    private let counts: [ValueCounts]
     /// True during the counting pass.
     var isCounting = true
 
     init(tables: Int, threshold: Int) {
-        counts = Array(repeating: [:], count: tables)
-        self.threshold = threshold
+        counts = (0..<tables).map { _ in ValueCounts(cap: threshold) }
     }
 
     func count(_ hash: UInt64, table: Int) {
-        if isCounting { counts[table][hash, default: 0] += 1 }
+        if isCounting { counts[table].add(hash) }
     }
 
     func isRare(_ hash: UInt64, table: Int) -> Bool {
-        !isCounting && counts[table][hash, default: 0] < threshold
+        !isCounting && !counts[table].isFrequent(hash)
     }
 }
 

@@ -13,7 +13,9 @@ import Foundation
 /// place each piece's first line among all lines (the split holds lines out by that position)
 /// and in its file (for messages and `held_out_lines.tsv`); then every rank writes its pieces.
 /// Rank 0 writes `index.json` (the shards in order, with their lines and records), `stats.json`
-/// and `held_out_lines.tsv`. Memory per rank: one read chunk and one record block per writer.
+/// and `held_out_lines.tsv`. Memory per rank: one read chunk and one record block per writer;
+/// with a frequency threshold, pass 1 also counts values (`PieceValueCounting`: one piece's
+/// values, the rank's 1/N share of all distinct values, and the set of frequent values).
 public enum ShardedPreprocessing {
     /// The index of a folder of record shards.
     public struct Index: Codable, Sendable, Equatable {
@@ -44,10 +46,6 @@ public enum ShardedPreprocessing {
             throw ConfigurationError("key 'data.source': preprocessing in pieces (several ranks, or --shards) reads criteo_tsv data, "
                                      + "not \(data.source.rawValue)")
         }
-        guard data.frequencyThreshold == 0 else {
-            throw ConfigurationError("key 'data.frequency_threshold': preprocessing in pieces (several ranks, or --shards) "
-                                     + "does not count value frequencies; set it to 0 or preprocess on one rank")
-        }
         let settings = DataSplits.criteoSettings(configuration)
         var evalPaths: [String] = []
         if case .files(let files) = settings.split { evalPaths = files }
@@ -58,12 +56,19 @@ public enum ShardedPreprocessing {
         try communicator.barrier()
         let meter = ReadProgress(report: { if rank == 0 { progress("rank 0: " + $0) } })
 
-        // Pass 1: lines per piece.
+        // Pass 1: lines per piece, and with a frequency threshold the values' counts.
         var lineCounts = [Double](repeating: 0, count: units.count)
-        meter.begin("counting lines", totalBytes: mine.reduce(0) { $0 + size(of: units[$1]) })
-        for u in mine {
-            lineCounts[u] = Double(try CriteoPreprocessing.countLines(of: units[u]))
-            meter.advance(bytes: size(of: units[u]), lines: Int(lineCounts[u]))
+        var counted: PieceValueCounting.Result?
+        if settings.frequencyThreshold > 0 {
+            meter.begin("counting lines and categorical values", totalBytes: mine.reduce(0) { $0 + size(of: units[$1]) })
+            counted = try PieceValueCounting.run(units: units, mine: mine, settings: settings, communicator: communicator, meter: meter)
+            lineCounts = counted!.lines.map(Double.init)
+        } else {
+            meter.begin("counting lines", totalBytes: mine.reduce(0) { $0 + size(of: units[$1]) })
+            for u in mine {
+                lineCounts[u] = Double(try CriteoPreprocessing.countLines(of: units[u]))
+                meter.advance(bytes: size(of: units[u]), lines: Int(lineCounts[u]))
+            }
         }
         let lines = try communicator.allReduceSum(lineCounts).map { Int($0) }
         var firstLine = [Int](repeating: 0, count: units.count), firstLineNumber = [Int](repeating: 1, count: units.count)
@@ -87,7 +92,8 @@ public enum ShardedPreprocessing {
                                         bagSizes: bags, tableRows: tableRows)
             var heldOut: [UInt8] = []
             let written = try CriteoPreprocessing.preprocess(unit: units[u], firstLine: firstLine[u], firstLineNumber: firstLineNumber[u],
-                                                             selection: selection, settings: settings, train: train, eval: eval,
+                                                             selection: selection, settings: settings, frequent: counted?.frequent,
+                                                             train: train, eval: eval,
                                                              progress: meter) { path, line in heldOut += Array("\(path)\t\(line)\n".utf8) }
             try train.finish()
             try eval.finish()
@@ -126,7 +132,10 @@ public enum ShardedPreprocessing {
             let statistics = CriteoPreprocessing.Statistics(files: data.path + evalPaths, lines: lineTotal, badLines: bad,
                                                             trainRecords: trainRecords, evalRecords: evalRecords,
                                                             split: settings.split.description, tableRows: tableRows,
-                                                            frequencyThreshold: 0, distinctValues: nil, rareValues: nil)
+                                                            frequencyThreshold: settings.frequencyThreshold,
+                                                            distinctValues: counted?.distinctValues, rareValues: counted?.rareValues)
+            // stats.json in the keys of the single-file path's.
+            encoder.keyEncodingStrategy = .useDefaultKeys
             try encoder.encode(statistics).write(to: URL(fileURLWithPath: "\(output)/stats.json"))
         }
         try communicator.barrier()

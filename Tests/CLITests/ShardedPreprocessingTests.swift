@@ -33,9 +33,9 @@ import TestSupport
         return try Dictionary(uniqueKeysWithValues: names.map { ($0, try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)/\($0)"))) })
     }
 
-    func losses(_ config: String, records: String) throws -> [Double] {
+    func losses(_ config: String, records: String, _ extra: [String] = []) throws -> [Double] {
         let output = try run(ranks: 1, ["train", "--config", config, "--set", "data.source=records",
-                                        "--set", "data.path=\(folder)/\(records)", "--format", "json"])
+                                        "--set", "data.path=\(folder)/\(records)", "--format", "json"] + extra)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
         return try #require(json["losses"] as? [Double])
     }
@@ -68,5 +68,28 @@ import TestSupport
         let delimited = try BinaryRunner.run(["preprocess", "--config", config, "--set", "data.source=delimited",
                                               "--output", "\(folder)/refused", "--shards"])
         #expect(delimited.status != 0 && delimited.standardError.contains("reads criteo_tsv data"), "\(delimited.standardError)")
+    }
+
+    /// With a frequency threshold each rank counts its pieces' values and the counts are merged
+    /// at owners: the values every rank treats as rare are those one process finds, so the shards
+    /// are the same bytes on 1 and 3 ranks and train as the single file does.
+    @Test func frequencyThresholdCountsOverAllPieces() throws {
+        _ = try run(ranks: 1, ["generate", "--output", "\(folder)/logs", "--lines", "4000", "--cardinalities", "kaggle"])
+        let config = try write(["\(folder)/logs/part-0-of-1.tsv"])
+        let threshold = ["--set", "data.frequency_threshold=3"], pieces = ["--piece-mb", "0.1"]
+        _ = try run(ranks: 1, ["preprocess", "--config", config, "--output", "\(folder)/one", "--shards"] + pieces + threshold)
+        _ = try run(ranks: 3, ["preprocess", "--config", config, "--output", "\(folder)/three"] + pieces + threshold)
+        #expect(try files("three") == (try files("one")), "3 ranks write the bytes 1 rank writes")
+        _ = try run(ranks: 1, ["preprocess", "--config", config, "--output", "\(folder)/single"] + threshold)
+        func statistics(_ name: String) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: try files(name)["stats.json"]!) as? [String: Any])
+        }
+        let (sharded, single) = (try statistics("three"), try statistics("single"))
+        let rare = try #require(single["rareValues"] as? [Int]), distinct = try #require(single["distinctValues"] as? [Int])
+        #expect(rare.reduce(0, +) > 1000 && rare.reduce(0, +) < distinct.reduce(0, +), "\(rare) of \(distinct)")
+        #expect(sharded["rareValues"] as? [Int] == rare && sharded["distinctValues"] as? [Int] == distinct,
+                "\(sharded) against \(single)")
+        let fromShards = try losses(config, records: "three", threshold), fromFile = try losses(config, records: "single", threshold)
+        #expect(fromShards.count >= 10 && fromShards == fromFile, "\(fromShards.count) steps")
     }
 }
