@@ -17,5 +17,7 @@ static inline void *recsys_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline int recsys_mpi_success(void) { return MPI_SUCCESS; }
 static inline int recsys_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline MPI_Errhandler recsys_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline int recsys_mpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline MPI_Request recsys_mpi_request_null(void) { return MPI_REQUEST_NULL; }
 
 #endif

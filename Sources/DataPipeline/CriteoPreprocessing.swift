@@ -53,9 +53,10 @@ public enum CriteoPreprocessing {
         }
     }
 
-    /// `heldOutLine`, when given, is told the file and 1-based line of every held-out record.
+    /// `progress` shows each pass as it goes, and its closing line; `heldOutLine`, when given, is
+    /// told the file and 1-based line of every held-out record.
     public static func run(paths: [String], settings: Settings, train: RecordSink, eval: RecordSink,
-                           progress: @escaping (String) -> Void = { _ in }, heldOutLine: ((String, Int) -> Void)? = nil) throws -> Statistics {
+                           progress: ProgressOutput = .silent, heldOutLine: ((String, Int) -> Void)? = nil) throws -> Statistics {
         let tables = CriteoLineParser.categoricalCount
         guard settings.tableRows.count == tables else {
             throw DataError("Criteo data has \(tables) categorical fields, but the model has \(settings.tableRows.count) tables")
@@ -69,7 +70,7 @@ public enum CriteoPreprocessing {
             if size == 0 { throw DataError("\(reader.path): empty file") }
         }
         let trainReaders = Array(readers.prefix(paths.count)), evalReaders = Array(readers.dropFirst(paths.count))
-        let meter = ReadProgress(report: progress)
+        let meter = ReadProgress(output: progress)
         for reader in readers { reader.progress = meter }
         let trainBytes = trainReaders.reduce(0) { $0 + $1.sizeInBytes }, evalBytes = evalReaders.reduce(0) { $0 + $1.sizeInBytes }
 
@@ -78,6 +79,7 @@ public enum CriteoPreprocessing {
         if settings.split.needsLineCount {
             meter.begin("counting lines", totalBytes: trainBytes)
             for reader in trainReaders { try reader.forEachLine { _, _ in trainLineCount += 1 } }
+            try meter.end()
             if trainLineCount == 0 { throw DataError("\(paths.joined(separator: ", ")): no lines") }
         }
         var counts: [ValueCounts]?
@@ -85,6 +87,7 @@ public enum CriteoPreprocessing {
             meter.begin("counting categorical values", totalBytes: trainBytes)
             let tally = (0..<tables).map { _ in ValueCounts(cap: settings.frequencyThreshold) }
             try parseAll(trainReaders, settings: settings) { _, _, _, categorical, _, _ in count(categorical, into: tally) }
+            try meter.end()
             counts = tally
         }
 
@@ -93,7 +96,8 @@ public enum CriteoPreprocessing {
                                     frequencyThreshold: settings.frequencyThreshold,
                                     distinctValues: counts?.map(\.count), rareValues: counts?.map { $0.count - $0.frequentCount })
         let selection = settings.split.selection(lineCount: trainLineCount)
-        let encoder = RecordEncoder(settings: settings, frequent: counts)
+        let encoder = RecordEncoder(settings: settings, frequent: counts?.map { $0.frequentValues() })
+        counts = nil
         func write(_ sink: RecordSink, _ label: Float, _ dense: UnsafePointer<Float>, _ categorical: UnsafePointer<Int64>) throws {
             try encoder.write(to: sink, label: label, dense: dense, categorical: categorical)
         }
@@ -114,6 +118,7 @@ public enum CriteoPreprocessing {
             statistics.lines += held.good + held.bad
             statistics.badLines += held.bad
         }
+        try meter.end()
         return statistics
     }
 
@@ -142,13 +147,19 @@ public enum CriteoPreprocessing {
         }
 
         func write(to sink: RecordSink, label: Float, dense: UnsafePointer<Float>, categorical: UnsafePointer<Int64>) throws {
-            for t in 0..<settings.tableRows.count {
+            let tableRows = settings.tableRows
+            // The buffer taken out of the object for the loop (no exclusivity check per id).
+            var ids: [Int32] = []
+            swap(&ids, &self.ids)
+            defer { swap(&ids, &self.ids) }
+            for t in tableRows.indices {
                 let value = categorical[t]
-                let missing = value < 0 || (frequent.map { !$0[t].isFrequent(UInt64(value)) } ?? false)
-                if settings.tableRows[t] == 0 {
+                var missing = value < 0
+                if !missing, let frequent { missing = !frequent[t].isFrequent(UInt64(value)) }
+                if tableRows[t] == 0 {
                     RecordFormat.store(key: missing ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
                 } else {
-                    ids[slots[t]] = missing ? 0 : Int32(value % Int64(settings.tableRows[t]))
+                    ids[slots[t]] = missing ? 0 : Int32(value % Int64(tableRows[t]))
                 }
             }
             try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
@@ -180,9 +191,11 @@ public enum CriteoPreprocessing {
     }
 
     /// The lines of `unit`.
-    public static func countLines(of unit: InputUnit) throws -> Int {
+    public static func countLines(of unit: InputUnit, progress: ReadProgress? = nil) throws -> Int {
         var lines = 0
-        try LineReader(path: unit.path, byteRange: unit.byteRange).forEachLine { _, _ in lines += 1 }
+        let reader = try LineReader(path: unit.path, byteRange: unit.byteRange)
+        reader.progress = progress
+        try reader.forEachLine { _, _ in lines += 1 }
         return lines
     }
 

@@ -118,10 +118,10 @@ public struct DelimitedSchema: Sendable {
 /// and with a `frequencyThreshold` of K, so do values seen fewer than K times in the main files
 /// (a counting pass first, as for Criteo data).
 public enum DelimitedPreprocessing {
-    /// `progress` gets a line every few seconds of each pass over the files.
+    /// `progress` shows each pass over the files as it goes, and its closing line.
     public static func run(paths: [String], schema: DelimitedSchema, tableRows: [Int], split: HeldOutSplit,
                            skipBadLines: Bool, frequencyThreshold: Int = 0, train: RecordSink, eval: RecordSink,
-                           progress: @escaping (String) -> Void = { _ in },
+                           progress: ProgressOutput = .silent,
                            heldOutLine: ((String, Int) -> Void)? = nil) throws -> (lines: Int, badLines: Int, train: Int, eval: Int) {
         guard tableRows.count == schema.categorical.count else {
             throw DataError("the schema has \(schema.categorical.count) categorical features, the model \(tableRows.count) tables")
@@ -135,13 +135,14 @@ public enum DelimitedPreprocessing {
                 throw DataError("\(reader.path): empty file")
             }
         }
-        let meter = ReadProgress(report: progress)
+        let meter = ReadProgress(output: progress)
         for reader in mainReaders + evalReaders { reader.progress = meter }
         let mainBytes = mainReaders.reduce(0) { $0 + $1.sizeInBytes }, evalBytes = evalReaders.reduce(0) { $0 + $1.sizeInBytes }
         var dataLines = 0
         if split.needsLineCount {
             meter.begin("counting lines", totalBytes: mainBytes)
             for reader in mainReaders { try reader.forEachLine { _, number in if !(schema.hasHeader && number == 1) { dataLines += 1 } } }
+            try meter.end()
         }
         let selection = split.selection(lineCount: dataLines)
         var dense = [Float](repeating: 0, count: schema.dense.count)
@@ -166,6 +167,7 @@ public enum DelimitedPreprocessing {
                                          location: location)
                 }
             }
+            try meter.end()
             counting.isCounting = false
             frequencies = counting
         }
@@ -237,6 +239,7 @@ public enum DelimitedPreprocessing {
         meter.begin("writing records", totalBytes: mainBytes + evalBytes)
         try process(mainReaders, heldOutFile: false)
         try process(evalReaders, heldOutFile: true)
+        try meter.end()
         return (good + bad, bad, trainCount, evalCount)
     }
 
@@ -486,9 +489,11 @@ public enum DelimitedPreprocessing {
 /// How often each hashed categorical value occurs, per table: counted in a first pass, then
 /// consulted (values seen fewer than `threshold` times share row 0).
 final class ValueFrequencies {
-    private let counts: [ValueCounts]
-    /// True during the counting pass.
-    var isCounting = true
+    private var counts: [ValueCounts]
+    /// True during the counting pass; set false, only the frequent values are kept.
+    var isCounting = true {
+        didSet { if !isCounting { counts = counts.map { $0.frequentValues() } } }
+    }
 
     init(tables: Int, threshold: Int) {
         counts = (0..<tables).map { _ in ValueCounts(cap: threshold) }

@@ -53,6 +53,14 @@ public protocol Communicator: AnyObject, Sendable {
     /// The same for Int32s (`send` may be nil when `count` is 0).
     func gatherV(send: UnsafePointer<Int32>?, count: Int, receive: UnsafeMutablePointer<Int32>?,
                  receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws
+    /// Sends a few doubles to rank `destination` without waiting for them to be received:
+    /// reports (progress) outside the collectives. Posts from one rank to another arrive in order.
+    func post(_ values: [Double], to destination: Int) throws
+    /// The next post to this rank and its sender: nil when none has arrived, unless `wait`,
+    /// which waits for one.
+    func nextPost(wait: Bool) throws -> (source: Int, values: [Double])?
+    /// Waits until every post of this rank has been taken by its receiver.
+    func completePosts() throws
     /// Ends every rank of the job: a failing rank must never leave the others waiting.
     func abort(code: Int32) -> Never
 }

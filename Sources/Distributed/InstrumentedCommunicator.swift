@@ -69,5 +69,8 @@ public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
         try wrapped.gatherV(send: send, count: count, receive: receive, receiveCounts: receiveCounts,
                             receiveOffsets: receiveOffsets, root: root)
     }
+    public func post(_ values: [Double], to destination: Int) throws { try wrapped.post(values, to: destination) }
+    public func nextPost(wait: Bool) throws -> (source: Int, values: [Double])? { try wrapped.nextPost(wait: wait) }
+    public func completePosts() throws { try wrapped.completePosts() }
     public func abort(code: Int32) -> Never { wrapped.abort(code: code) }
 }

@@ -47,5 +47,19 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         (receive + Int(receiveOffsets[0])).update(from: send, count: count)
     }
 
+    private var posts: [[Double]] = []
+
+    public func post(_ values: [Double], to destination: Int) throws {
+        precondition(destination == 0, "post: a group of one has rank 0 only")
+        posts.append(values)
+    }
+
+    public func nextPost(wait: Bool) throws -> (source: Int, values: [Double])? {
+        precondition(!posts.isEmpty || !wait, "nextPost: waiting for a post no one will send")
+        return posts.isEmpty ? nil : (0, posts.removeFirst())
+    }
+
+    public func completePosts() throws {}
+
     public func abort(code: Int32) -> Never { exit(code) }
 }

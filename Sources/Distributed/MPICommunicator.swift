@@ -130,6 +130,63 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
                               recsys_mpi_int32(), Int32(root), communicator), "MPI_Gatherv")
     }
 
+    /// Posts in flight: each send's request and the buffer it reads, kept until it completes.
+    private var pending: [(request: MPI_Request?, buffer: UnsafeMutablePointer<Double>)] = []
+    /// The tag of posts, apart from anything else sent point to point.
+    private static let postTag: Int32 = 4_242
+
+    public func post(_ values: [Double], to destination: Int) throws {
+        try completeSentPosts(waiting: false)
+        let buffer = UnsafeMutablePointer<Double>.allocate(capacity: max(values.count, 1))
+        buffer.initialize(from: values, count: values.count)
+        var request: MPI_Request? = recsys_mpi_request_null()
+        try check(MPI_Isend(buffer, Int32(values.count), recsys_mpi_double(), Int32(destination), Self.postTag, communicator, &request),
+                  "MPI_Isend")
+        pending.append((request, buffer))
+    }
+
+    public func nextPost(wait: Bool) throws -> (source: Int, values: [Double])? {
+        var status = MPI_Status()
+        if !wait {
+            var arrived: Int32 = 0
+            try check(MPI_Iprobe(recsys_mpi_any_source(), Self.postTag, communicator, &arrived, &status), "MPI_Iprobe")
+            if arrived == 0 { return nil }
+        } else {
+            try check(MPI_Probe(recsys_mpi_any_source(), Self.postTag, communicator, &status), "MPI_Probe")
+        }
+        var count: Int32 = 0
+        try check(MPI_Get_count(&status, recsys_mpi_double(), &count), "MPI_Get_count")
+        var values = [Double](repeating: 0, count: Int(count))
+        try values.withUnsafeMutableBufferPointer { buffer in
+            var received = MPI_Status()
+            try check(MPI_Recv(buffer.baseAddress, count, recsys_mpi_double(), status.MPI_SOURCE, Self.postTag, communicator, &received),
+                      "MPI_Recv")
+        }
+        return (Int(status.MPI_SOURCE), values)
+    }
+
+    public func completePosts() throws { try completeSentPosts(waiting: true) }
+
+    /// Frees the buffers of posts that have been sent (all of them, waiting, when `waiting`).
+    private func completeSentPosts(waiting: Bool) throws {
+        var index = 0
+        while index < pending.count {
+            var done: Int32 = 1
+            var status = MPI_Status()
+            if waiting {
+                try check(MPI_Wait(&pending[index].request, &status), "MPI_Wait")
+            } else {
+                try check(MPI_Test(&pending[index].request, &done, &status), "MPI_Test")
+            }
+            if done != 0 {
+                pending[index].buffer.deallocate()
+                pending.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+    }
+
     public func abort(code: Int32) -> Never {
         MPI_Abort(communicator, code)
         fatalError("MPI_Abort returned")

@@ -29,11 +29,34 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
         let posts: UnsafeMutableBufferPointer<Post>
         private let condition = NSCondition()
         private var arrived = 0, generation = 0
+        /// Each rank's posts (`Communicator.post`) not yet taken, with their senders.
+        private var mailboxes: [[(source: Int, values: [Double])]]
+        private let mail = NSCondition()
 
         init(size: Int) {
             self.size = size
             posts = .allocate(capacity: size)
             posts.initialize(repeating: Post())
+            mailboxes = Array(repeating: [], count: size)
+        }
+
+        func deliver(_ values: [Double], from source: Int, to destination: Int) {
+            mail.lock()
+            mailboxes[destination].append((source, values))
+            mail.broadcast()
+            mail.unlock()
+        }
+
+        func take(for rank: Int, wait: Bool) -> (source: Int, values: [Double])? {
+            mail.lock()
+            defer { mail.unlock() }
+            let deadline = Date().addingTimeInterval(60)
+            while wait && mailboxes[rank].isEmpty {
+                if !mail.wait(until: deadline) && mailboxes[rank].isEmpty {
+                    fatalError("ThreadCommunicator: rank \(rank) waited 60 s for a post (did another rank fail?)")
+                }
+            }
+            return mailboxes[rank].isEmpty ? nil : mailboxes[rank].removeFirst()
         }
 
         deinit {
@@ -200,6 +223,11 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
             }
         }
     }
+
+    public func post(_ values: [Double], to destination: Int) throws { group.deliver(values, from: rank, to: destination) }
+    public func nextPost(wait: Bool) throws -> (source: Int, values: [Double])? { group.take(for: rank, wait: wait) }
+    /// Posts are in the receiver's mailbox as soon as they are sent.
+    public func completePosts() throws {}
 
     public func abort(code: Int32) -> Never {
         fatalError("ThreadCommunicator: rank \(rank) aborted the group with code \(code)")

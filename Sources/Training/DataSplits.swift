@@ -14,8 +14,8 @@ extension DataSplits {
     /// Loads (or generates) both splits as `data` says. Every rank loads the same splits; each
     /// then reads only its slices of the batches. An empty held-out set is an error here,
     /// before any training.
-    /// Raw files report each pass to `progress` every few seconds.
-    public static func load(_ configuration: TrainingConfiguration, progress: @escaping (String) -> Void = { _ in }) throws -> DataSplits {
+    /// Raw files show each pass to `progress` as it goes.
+    public static func load(_ configuration: TrainingConfiguration, progress: ProgressOutput = .silent) throws -> DataSplits {
         let splits = try loadWithoutChecks(configuration, progress: progress)
         try requireHeldOut(splits.evaluation.count, of: configuration)
         return DataSplits(train: try multiHot(splits.train, configuration), evaluation: try multiHot(splits.evaluation, configuration),
@@ -40,7 +40,7 @@ extension DataSplits {
                         + "of the lines, bad lines skipped): raise data.eval_fraction or fix the data")
     }
 
-    private static func loadWithoutChecks(_ configuration: TrainingConfiguration, progress: @escaping (String) -> Void) throws -> DataSplits {
+    private static func loadWithoutChecks(_ configuration: TrainingConfiguration, progress: ProgressOutput) throws -> DataSplits {
         let d = configuration.data
         switch d.source {
         case .synthetic:

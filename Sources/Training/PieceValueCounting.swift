@@ -32,7 +32,7 @@ enum PieceValueCounting {
             if u < mine.upperBound {
                 // Held-out files are not counted, as in one process.
                 lines[u] = units[u].isHeldOut
-                    ? try CriteoPreprocessing.countLines(of: units[u])
+                    ? try CriteoPreprocessing.countLines(of: units[u], progress: meter)
                     : try CriteoPreprocessing.countValues(of: units[u], settings: settings, into: local, progress: meter)
             }
             for t in 0..<tables {

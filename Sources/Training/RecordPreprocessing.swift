@@ -16,7 +16,7 @@ public enum RecordPreprocessing {
     /// Writes `output/train.rsd`, `eval.rsd`, `stats.json` and `held_out_lines.tsv` (file and
     /// line of every held-out record, so a baseline can be scored on the same rows).
     public static func run(_ configuration: TrainingConfiguration, output: String,
-                           progress: @escaping (String) -> Void = { _ in }) throws -> Result {
+                           progress: ProgressOutput = .silent) throws -> Result {
         let data = configuration.data, tableRows = configuration.model.recordTableRows
         try FileSystem.makeDirectory(output)
         var heldOutLines: [UInt8] = []

@@ -40,7 +40,7 @@ public enum ShardedPreprocessing {
     public static let indexName = "index.json"
 
     public static func run(_ configuration: TrainingConfiguration, output: String, communicator: Communicator,
-                           pieceBytes: Int, progress: @escaping (String) -> Void = { _ in }) throws -> RecordPreprocessing.Result {
+                           pieceBytes: Int, progress: ProgressOutput = .silent) throws -> RecordPreprocessing.Result {
         let data = configuration.data
         guard data.source == .criteoTSV else {
             throw ConfigurationError("key 'data.source': preprocessing in pieces (several ranks, or --shards) reads criteo_tsv data, "
@@ -54,22 +54,22 @@ public enum ShardedPreprocessing {
         let mine = (rank * units.count / ranks)..<((rank + 1) * units.count / ranks)
         if rank == 0 { try FileSystem.makeDirectory(output) }
         try communicator.barrier()
-        let meter = ReadProgress(report: { if rank == 0 { progress("rank 0: " + $0) } })
+        // Progress of every rank together, shown by rank 0.
+        let meter = ReadProgress(output: progress, sharing: RankProgressSharing(communicator: communicator))
+        let inputBytes = units.reduce(0) { $0 + size(of: $1) }
 
         // Pass 1: lines per piece, and with a frequency threshold the values' counts.
         var lineCounts = [Double](repeating: 0, count: units.count)
         var counted: PieceValueCounting.Result?
         if settings.frequencyThreshold > 0 {
-            meter.begin("counting lines and categorical values", totalBytes: mine.reduce(0) { $0 + size(of: units[$1]) })
+            meter.begin("counting lines and categorical values", totalBytes: inputBytes)
             counted = try PieceValueCounting.run(units: units, mine: mine, settings: settings, communicator: communicator, meter: meter)
             lineCounts = counted!.lines.map(Double.init)
         } else {
-            meter.begin("counting lines", totalBytes: mine.reduce(0) { $0 + size(of: units[$1]) })
-            for u in mine {
-                lineCounts[u] = Double(try CriteoPreprocessing.countLines(of: units[u]))
-                meter.advance(bytes: size(of: units[u]), lines: Int(lineCounts[u]))
-            }
+            meter.begin("counting lines", totalBytes: inputBytes)
+            for u in mine { lineCounts[u] = Double(try CriteoPreprocessing.countLines(of: units[u], progress: meter)) }
         }
+        try meter.end()
         let lines = try communicator.allReduceSum(lineCounts).map { Int($0) }
         var firstLine = [Int](repeating: 0, count: units.count), firstLineNumber = [Int](repeating: 1, count: units.count)
         var trainLines = 0
@@ -84,7 +84,7 @@ public enum ShardedPreprocessing {
         // Pass 2: each piece's records.
         let tableRows = configuration.model.recordTableRows, bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
         var counts = [Double](repeating: 0, count: 4 * units.count)
-        meter.begin("writing records", totalBytes: mine.reduce(0) { $0 + size(of: units[$1]) })
+        meter.begin("writing records", totalBytes: inputBytes)
         for u in mine {
             let train = try RecordWriter(path: "\(output)/\(shardName("train", u))", denseCount: CriteoLineParser.denseCount,
                                          bagSizes: bags, tableRows: tableRows)
@@ -101,6 +101,7 @@ public enum ShardedPreprocessing {
             counts.replaceSubrange((4 * u)..<(4 * u + 4),
                                    with: [written.lines, written.badLines, written.trainRecords, written.evalRecords].map(Double.init))
         }
+        try meter.end()
         let totals = try communicator.allReduceSum(counts).map { Int($0) }
         let evalRecords = stride(from: 3, to: totals.count, by: 4).reduce(0) { $0 + totals[$1] }
         try communicator.barrier()

@@ -1,6 +1,7 @@
 import Foundation
 
 import ArgumentParser
+import DataPipeline
 import Training
 
 /// How much a command says.
@@ -58,10 +59,21 @@ final class Console: @unchecked Sendable {
         guard now - lastDrawn >= 0.1 || state.step == state.totalSteps else { return }
         lastDrawn = now
         let eta = Int(state.secondsRemaining.rounded())
-        let line = "\r\u{1B}[2Kstep \(state.step)/\(state.totalSteps)  epoch \(state.epoch)  loss \(Training.format(state.loss, 4))  "
-            + "\(Int(state.samplesPerSecond)) samples/s  ETA \(eta / 60):\(String(format: "%02d", eta % 60))"
-        write(line, to: progressHandle)
+        liveText("step \(state.step)/\(state.totalSteps)  epoch \(state.epoch)  loss \(Training.format(state.loss, 4))  "
+                 + "\(Int(state.samplesPerSecond)) samples/s  ETA \(eta / 60):\(String(format: "%02d", eta % 60))")
+    }
+
+    /// `line` drawn in place of the previous live line (a terminal only).
+    func liveText(_ line: String) {
+        guard isRoot, isTerminal, level == .info else { return }
+        write("\r\u{1B}[2K" + line, to: progressHandle)
         liveLineShown = true
+    }
+
+    /// Where long passes over data show their progress: a live line on a terminal, plain
+    /// lines (every few seconds, and one at the end of each pass) otherwise.
+    var dataProgress: ProgressOutput {
+        ProgressOutput(line: { [self] in progress($0) }, live: isTerminal ? { [self] in liveText($0) } : nil)
     }
 
     private func clearLiveLine() {

@@ -60,25 +60,23 @@ struct Generate: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let writer = try ClickLogFileWriter(path: path)
+            // Lines and bytes of every rank together, shown by rank 0.
+            let meter = ReadProgress(output: console.dataProgress, sharing: RankProgressSharing(communicator: communicator))
+            meter.begin("generate", total: lines, unit: .lines)
             var block: [UInt8] = []
             block.reserveCapacity(1 << 22)
-            var lastReport = started
+            var blockStart = first
             for index in first..<last {
                 let (logit, label) = generator.appendLine(index, to: &block)
                 metrics.add(logit: logit, label: label)
                 guard block.count >= 1 << 22 || index == last - 1 else { continue }
                 try writer.write(block)
+                meter.advance(bytes: block.count, lines: index + 1 - blockStart)
+                blockStart = index + 1
                 block.removeAll(keepingCapacity: true)
-                let now = Date()
-                if now.timeIntervalSince(lastReport) >= 5 {
-                    lastReport = now
-                    let done = index + 1 - first, seconds = now.timeIntervalSince(started)
-                    console.progress("generate: rank 0 wrote \(done) of its \(last - first) lines, "
-                                     + "\(Training.format(Double(writer.bytesWritten) / seconds / 1e6, 1)) MB/s, "
-                                     + "\(Int((Double(last - first - done) * seconds / Double(done)).rounded())) s left")
-                }
             }
             try writer.finish()
+            try meter.end()
             let seconds = Date().timeIntervalSince(started)
             let totals = try communicator.allReduceSum(metrics.counts + [metrics.logLossSum, Double(writer.bytesWritten), seconds])
             var all = PlantedMetrics()

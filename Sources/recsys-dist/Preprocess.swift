@@ -33,11 +33,12 @@ struct Preprocess: ParsableCommand {
         let configuration = try configOptions.load(adding: skipBadLines ? ["data.skip_bad_lines=true"] : [])
         do {
             let started = Date()
-            let say: (String) -> Void = { line in if communicator.isRoot { print(line) } }
+            let console = Console(format: .text, isRoot: communicator.isRoot)
+            let say = console.progress
             let result = communicator.size > 1 || shards
                 ? try ShardedPreprocessing.run(configuration, output: output, communicator: communicator, pieceBytes: Int(pieceMb * 1_048_576),
-                                               progress: say)
-                : try RecordPreprocessing.run(configuration, output: output, progress: say)
+                                               progress: console.dataProgress)
+                : try RecordPreprocessing.run(configuration, output: output, progress: console.dataProgress)
             say("\(result.summary) in \(Training.format(Date().timeIntervalSince(started), 2)) s")
             say("wrote \(result.files.prefix(6).joined(separator: ", "))\(result.files.count > 6 ? " …" : "") "
                 + "(held_out_lines.tsv: file and line of each held-out record)")

@@ -41,7 +41,8 @@ struct Train: ParsableCommand {
                                      case .note(let text): console.note(text)
                                      }
                                  },
-                                 progress: console.live).run()
+                                 progress: console.live,
+                                 liveLine: console.dataProgress.live).run()
         } catch TrainingError.stopped(let signal, let step, let checkpoint) {
             // Every rank stopped at the same step; rank 0 says where things stand, and no rank
             // exits (which makes mpirun end the others) before it has.

@@ -78,8 +78,12 @@ import TestSupport
         let config = try write(["\(folder)/logs/part-0-of-1.tsv"])
         let threshold = ["--set", "data.frequency_threshold=3"], pieces = ["--piece-mb", "0.1"]
         _ = try run(ranks: 1, ["preprocess", "--config", config, "--output", "\(folder)/one", "--shards"] + pieces + threshold)
-        _ = try run(ranks: 3, ["preprocess", "--config", config, "--output", "\(folder)/three"] + pieces + threshold)
+        let three = try run(ranks: 3, ["preprocess", "--config", config, "--output", "\(folder)/three"] + pieces + threshold)
         #expect(try files("three") == (try files("one")), "3 ranks write the bytes 1 rank writes")
+        // Rank 0 closes each pass with the lines of all three ranks (posted to it as they went).
+        for pass in ["counting lines and categorical values", "writing records"] {
+            #expect(three.standardOutput.contains("\(pass) (3 ranks): 1 MB, 4,000 lines in "), "\(three.standardOutput)")
+        }
         _ = try run(ranks: 1, ["preprocess", "--config", config, "--output", "\(folder)/single"] + threshold)
         func statistics(_ name: String) throws -> [String: Any] {
             try #require(try JSONSerialization.jsonObject(with: try files(name)["stats.json"]!) as? [String: Any])

@@ -42,5 +42,24 @@ import Testing
         clock += 3
         meter.advance(bytes: 600_000_000, lines: 1_500_000)
         #expect(reports == ["writing records: 1,000 of 4,000 MB (25.0%), 2,500,000 lines, 200.0 MB/s, 15 s left"])
+        clock += 5
+        try? meter.end()
+        #expect(reports.last == "writing records: 1,000 MB, 2,500,000 lines in 10.0 s, 100.0 MB/s")
+    }
+
+    /// A pass counted in lines (`generate`) and shown on a live line: redrawn five times a
+    /// second, and only the closing line printed.
+    @Test func liveLinesCountedInLines() throws {
+        var clock = 0.0, lines: [String] = [], live: [String] = []
+        let meter = ReadProgress(output: ProgressOutput(line: { lines.append($0) }, live: { live.append($0) }), now: { clock })
+        meter.begin("generate", total: 1_000_000, unit: .lines)
+        for _ in 0..<10 {
+            clock += 0.125
+            meter.advance(bytes: 25_000_000, lines: 100_000)
+        }
+        #expect(live.count == 5 && lines.isEmpty, "\(live)")
+        #expect(live.last == "generate: 1,000,000 of 1,000,000 lines (100.0%), 250 MB, 200.0 MB/s")
+        try meter.end()
+        #expect(lines == ["generate: 250 MB, 1,000,000 lines in 1.3 s, 200.0 MB/s"])
     }
 }

@@ -66,16 +66,20 @@ public final class Trainer {
     public let resume: String?
     private let report: (TrainingLog) -> Void
     private let progress: ((TrainingProgress) -> Void)?
+    private let liveLine: ((String) -> Void)?
 
     /// `log` receives progress lines and notes (only rank 0's are worth printing); `progress`,
-    /// when given, is told about every step on rank 0.
+    /// when given, is told about every step on rank 0; `liveLine`, when given (a terminal),
+    /// shows the passes over raw data files in place instead of as periodic lines.
     public init(configuration: TrainingConfiguration, communicator: Communicator, resume: String? = nil,
-                log: @escaping (TrainingLog) -> Void, progress: ((TrainingProgress) -> Void)? = nil) {
+                log: @escaping (TrainingLog) -> Void, progress: ((TrainingProgress) -> Void)? = nil,
+                liveLine: ((String) -> Void)? = nil) {
         self.configuration = configuration
         self.communicator = communicator
         self.resume = resume
         self.report = log
         self.progress = progress
+        self.liveLine = liveLine
     }
 
     private func log(_ line: TrainingLog) { report(line) }
@@ -98,7 +102,8 @@ public final class Trainer {
             throw ConfigurationError("key 'training.batch_size': \(t.batchSize) cannot be split over \(worldSize) ranks")
         }
         let started = DispatchTime.now()
-        let splits = try DataSplits.load(configuration) { self.log(.progress("data: \($0)")) }
+        let splits = try DataSplits.load(configuration, progress: ProgressOutput(line: { self.log(.progress("data: \($0)")) },
+                                                                                  live: liveLine.map { live in { live("data: \($0)") } }))
         log(.progress("data: \(splits.summary); \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
             + "(ready in \(format(seconds(since: started), 1)) s)"))
 
