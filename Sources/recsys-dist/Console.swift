@@ -30,12 +30,17 @@ final class Console: @unchecked Sendable {
         self.isRoot = isRoot
         self.level = level
         let stream = format == .json ? STDERR_FILENO : STDOUT_FILENO
-        // A launcher gives every rank a pseudo-terminal even when its own output goes to a file,
-        // so under one the live line is never drawn: redirected logs hold plain lines only.
-        let launcherVariables = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "SLURM_STEP_ID"]
-        let underLauncher = launcherVariables.contains { ProcessInfo.processInfo.environment[$0] != nil }
-        isTerminal = isatty(stream) == 1 && !underLauncher
+        isTerminal = isatty(stream) == 1 && !Self.startedByLauncher
     }
+
+    /// Whether a launcher (mpirun, srun) started this process. A launcher gives every rank a
+    /// pseudo-terminal even when its own output goes to a file, so under one the live line is
+    /// never drawn: redirected logs hold plain lines only. Read before MPI starts (see
+    /// `worldCommunicator`): an MPI singleton sets launcher variables of its own.
+    static let startedByLauncher: Bool = {
+        let launcherVariables = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "SLURM_STEP_ID"]
+        return launcherVariables.contains { ProcessInfo.processInfo.environment[$0] != nil }
+    }()
 
     private var progressHandle: FileHandle { format == .json ? FileHandle.standardError : FileHandle.standardOutput }
 

@@ -78,6 +78,8 @@ struct Train: ParsableCommand {
 }
 
 func worldCommunicator() throws -> Communicator {
+    // How this process was started, before MPI changes the environment.
+    _ = Console.startedByLauncher
     do {
         return try MPICommunicator.world()
     } catch {

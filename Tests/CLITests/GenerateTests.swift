@@ -20,6 +20,20 @@ import TestSupport
         try files.reduce(into: Data()) { $0 += try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)/\($1)")) }
     }
 
+    /// On a terminal (a pseudo-terminal from `script`) the progress is a live line redrawn in
+    /// place, closed by a plain line; piped, there are plain lines only.
+    @Test func progressIsALiveLineOnATerminal() throws {
+        let command = "\(BinaryRunner.binaryPath) generate --output \(folder)/live --lines 100000 --cardinalities \(Self.small)"
+        let terminal = try BinaryRunner.run(executable: "/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(terminal.status == 0, "\(terminal.standardError)")
+        let redraws = terminal.standardOutput.components(separatedBy: "\r\u{1B}[2Kgenerate: ").count - 1
+        #expect(redraws >= 2 && terminal.standardOutput.contains("of 100,000 lines ("), "\(terminal.standardOutput)")
+        #expect(terminal.standardOutput.contains("generate: 25 MB, 100,000 lines in "), "the closing line")
+        let piped = try BinaryRunner.run(["generate", "--output", "\(folder)/piped", "--lines", "100000", "--cardinalities", Self.small])
+        #expect(piped.status == 0 && !piped.standardOutput.contains("\u{1B}"), "\(piped.standardOutput)")
+        #expect(piped.standardOutput.contains("generate: 25 MB, 100,000 lines in "), "\(piped.standardOutput)")
+    }
+
     @Test func theBytesDoNotDependOnTheRanksAndTrainBelowThePlantedModel() throws {
         let one = try generate(ranks: 1, into: "one", lines: 3001)
         let three = try generate(ranks: 3, into: "three", lines: 3001)
