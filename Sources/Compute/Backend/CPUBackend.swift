@@ -128,16 +128,22 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
 
     public func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool) {
         precondition(rows * columns <= y.count && columns <= bias.count, "addBias: shapes outside the slices")
-        if relu {
-            Kernels.addRowBiasReLU(pointer(y), bias: pointer(bias), rows: rows, columns: columns)
-        } else {
-            Kernels.addRowBias(pointer(y), bias: pointer(bias), rows: rows, columns: columns)
+        let (y, bias) = (pointer(y), pointer(bias))
+        RowThreads.forEachRange(rows, minimumRows: 16_384 / max(columns, 1)) { range in
+            if relu {
+                Kernels.addRowBiasReLU(y + range.lowerBound * columns, bias: bias, rows: range.count, columns: columns)
+            } else {
+                Kernels.addRowBias(y + range.lowerBound * columns, bias: bias, rows: range.count, columns: columns)
+            }
         }
     }
 
     public func reluBackward(gradient: DeviceSlice<Float>, output: DeviceSlice<Float>, count: Int) {
         precondition(count <= gradient.count && count <= output.count, "reluBackward: count outside the slices")
-        Kernels.reluBackward(gradient: pointer(gradient), output: pointer(output), count: count)
+        let (gradient, output) = (pointer(gradient), pointer(output))
+        RowThreads.forEachRange(count, minimumRows: 16_384) { range in
+            Kernels.reluBackward(gradient: gradient + range.lowerBound, output: output + range.lowerBound, count: range.count)
+        }
     }
 
     public func accumulateColumnSums(_ x: DeviceSlice<Float>, rows: Int, columns: Int, into sums: DeviceSlice<Float>) {
@@ -150,15 +156,23 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
     public func dotInteraction(_ shape: InteractionShape, input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int) {
         precondition(rows * shape.inputWidth <= input.count && rows * shape.outputWidth <= output.count,
                      "dotInteraction: batch outside the slices")
-        DotInteractionKernels.forward(shape, input: pointer(input), output: pointer(output), rows: rows)
+        let (input, output) = (pointer(input), pointer(output))
+        RowThreads.forEachRange(rows, minimumRows: 64) { range in
+            DotInteractionKernels.forward(shape, input: input + range.lowerBound * shape.inputWidth,
+                                          output: output + range.lowerBound * shape.outputWidth, rows: range.count)
+        }
     }
 
     public func dotInteractionBackward(_ shape: InteractionShape, input: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
                                        inputGradient: DeviceSlice<Float>, rows: Int) {
         precondition(rows * shape.inputWidth <= input.count && rows * shape.inputWidth <= inputGradient.count
                      && rows * shape.outputWidth <= outputGradient.count, "dotInteractionBackward: batch outside the slices")
-        DotInteractionKernels.backward(shape, input: pointer(input), outputGradient: pointer(outputGradient),
-                                       inputGradient: pointer(inputGradient), rows: rows)
+        let (input, outputGradient, inputGradient) = (pointer(input), pointer(outputGradient), pointer(inputGradient))
+        RowThreads.forEachRange(rows, minimumRows: 64) { range in
+            DotInteractionKernels.backward(shape, input: input + range.lowerBound * shape.inputWidth,
+                                           outputGradient: outputGradient + range.lowerBound * shape.outputWidth,
+                                           inputGradient: inputGradient + range.lowerBound * shape.inputWidth, rows: range.count)
+        }
     }
 
     public func factorizationMachine(input: DeviceSlice<Float>, rowStride: Int, fields: Int, dimension: Int, rows: Int,
@@ -275,8 +289,11 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
                               output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
         guard bags.rows > 0 else { return }
         precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
-        EmbeddingKernels.pool(hostBags(bags), table: pointer(table), dimension: dimension, output: pointer(output),
-                              outputStride: outputStride, mean: pooling == .mean)
+        let (host, table, output) = (hostBags(bags), pointer(table), pointer(output))
+        RowThreads.forEachRange(bags.rows, minimumRows: 256) { range in
+            EmbeddingKernels.pool(host, rows: range, table: table, dimension: dimension, output: output,
+                                  outputStride: outputStride, mean: pooling == .mean)
+        }
     }
 
     public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<Float>, output: DeviceSlice<Float>) {

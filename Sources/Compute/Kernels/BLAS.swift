@@ -19,10 +19,12 @@ public enum BLAS {
                     beta, c, Int32(ldc))
     }
 
-    /// Sets the number of threads OpenBLAS (and oneDNN, for bf16 products) use in this process.
+    /// Sets the number of threads OpenBLAS (and oneDNN, for bf16 products) use in this process,
+    /// and the row-parallel kernels (`RowThreads`).
     public static func setThreadCount(_ count: Int) {
         openblas_set_num_threads(Int32(count))
         OneDNNMatmul.setThreadCount(count)
+        RowThreads.setCount(count)
     }
 
 }

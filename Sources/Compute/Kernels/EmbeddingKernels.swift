@@ -13,12 +13,14 @@ struct HostBags {
 enum EmbeddingKernels {
     static let prefetchDistance = 16
 
-    /// Sum (or mean) pooling of each bag into `output + b * outputStride`.
-    static func pool(_ bags: HostBags, table w: UnsafeMutablePointer<Float>, dimension: Int,
+    /// Sum (or mean) pooling of bags `rows` into `output + b * outputStride`.
+    static func pool(_ bags: HostBags, rows: Range<Int>, table w: UnsafeMutablePointer<Float>, dimension: Int,
                      output: UnsafeMutablePointer<Float>, outputStride: Int, mean: Bool) {
-        let ids = bags.ids, offsets = bags.offsets, idCount = bags.idCount
-        for k in 0..<min(prefetchDistance, idCount) { Kernels.prefetch(w + Int(ids[k]) &* dimension) }
-        for b in 0..<bags.rows {
+        let ids = bags.ids, offsets = bags.offsets
+        // Prefetching stops at the range's last id.
+        let idCount = Int(offsets[rows.upperBound]), firstID = Int(offsets[rows.lowerBound])
+        for k in firstID..<min(firstID &+ prefetchDistance, idCount) { Kernels.prefetch(w + Int(ids[k]) &* dimension) }
+        for b in rows {
             let out = output + b &* outputStride
             let start = Int(offsets[b]), end = Int(offsets[b &+ 1])
             if start == end {
