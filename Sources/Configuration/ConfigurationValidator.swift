@@ -121,6 +121,7 @@ public enum ConfigurationValidator {
         require(t.epochs >= 1, "training.epochs", "must be at least 1, got \(t.epochs)")
         require(t.maxSteps >= 0, "training.max_steps", "must be non-negative (0: no limit), got \(t.maxSteps)")
         require(t.seed >= 0, "training.seed", "must be non-negative, got \(t.seed)")
+        require(t.shuffleWindow >= 0, "training.shuffle_window", "must be non-negative (0: the whole dataset), got \(t.shuffleWindow)")
         require(t.threads >= 1 && t.threads <= 256, "training.threads", "must be in 1...256, got \(t.threads)")
         require(t.logEvery >= 0, "training.log_every", "must be non-negative, got \(t.logEvery)")
         let o = t.optimizer

@@ -565,6 +565,9 @@ public struct TrainingSection: Codable, Sendable, Equatable {
     public var seed = 1
     /// Shuffle the training samples every epoch (seeded).
     public var shuffle = true
+    /// Samples shuffled among themselves at a time, in blocks of consecutive samples (0: the
+    /// whole dataset): for records larger than the memory that caches them.
+    public var shuffleWindow = 0
     /// OpenBLAS threads per rank.
     public var threads = 1
     /// Print progress every this many steps (0: never).
@@ -581,6 +584,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         case epochs
         case maxSteps = "max_steps"
         case seed, shuffle, threads
+        case shuffleWindow = "shuffle_window"
         case logEvery = "log_every"
         case backend, precision, optimizer, schedule
     }
@@ -595,6 +599,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         maxSteps = try c.decodeIfPresent(Int.self, forKey: .maxSteps) ?? d.maxSteps
         seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? d.seed
         shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? d.shuffle
+        shuffleWindow = try c.decodeIfPresent(Int.self, forKey: .shuffleWindow) ?? d.shuffleWindow
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
         backend = try c.decodeIfPresent(BackendKind.self, forKey: .backend) ?? d.backend

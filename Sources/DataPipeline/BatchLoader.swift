@@ -14,6 +14,9 @@ public final class BatchLoader: @unchecked Sendable {
     public let dataset: SampleSource
     public let batchSize: Int
     public let shuffleSeed: UInt64?
+    /// With a shuffle: samples shuffled among themselves at a time (0: the whole dataset; see
+    /// `SampleOrder`).
+    public let shuffleWindow: Int
     public let dropLast: Bool
     public let rank: Int
     public let worldSize: Int
@@ -37,13 +40,14 @@ public final class BatchLoader: @unchecked Sendable {
     /// Per buffer, the sample indices of the slice it is filled with.
     private let indices: [UnsafeMutableBufferPointer<Int>]
 
-    public init(dataset: SampleSource, batchSize: Int, shuffleSeed: UInt64?, dropLast: Bool,
+    public init(dataset: SampleSource, batchSize: Int, shuffleSeed: UInt64?, shuffleWindow: Int = 0, dropLast: Bool,
                 rank: Int = 0, worldSize: Int = 1, prefetch: Bool = false) {
         precondition(batchSize > 0, "BatchLoader: batch size must be positive")
         precondition(rank >= 0 && rank < worldSize, "BatchLoader: bad rank \(rank) of \(worldSize)")
         self.dataset = dataset
         self.batchSize = batchSize
         self.shuffleSeed = shuffleSeed
+        self.shuffleWindow = shuffleWindow
         self.dropLast = dropLast
         self.rank = rank
         self.worldSize = worldSize
@@ -144,6 +148,6 @@ public final class BatchLoader: @unchecked Sendable {
 
     private func reorder() {
         guard let shuffleSeed else { return }
-        order = SampleOrder(count: dataset.count, seed: shuffleSeed, epoch: epoch)
+        order = SampleOrder(count: dataset.count, seed: shuffleSeed, epoch: epoch, window: shuffleWindow)
     }
 }

@@ -124,7 +124,7 @@ public final class Trainer {
         }
 
         let loader = BatchLoader(dataset: splits.train, batchSize: t.batchSize, shuffleSeed: t.shuffle ? UInt64(t.seed) : nil,
-                                 dropLast: true, rank: communicator.rank, worldSize: worldSize, prefetch: true)
+                                 shuffleWindow: t.shuffleWindow, dropLast: true, rank: communicator.rank, worldSize: worldSize, prefetch: true)
         var totalSteps = loader.batchesPerEpoch * t.epochs
         if t.maxSteps > 0 { totalSteps = min(totalSteps, t.maxSteps) }
         guard totalSteps > 0 else {
