@@ -37,6 +37,11 @@ import Training
         #expect(c.training.optimizer.algorithm == .adam)
         #expect(c.training.batchSize == 64)
         #expect(c.data.denseFeatures == 13 && c.training.epochs == 1)
+        #expect(c.training.shuffleWindow == 0)
+        let windowed = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["training.shuffle_window=1000000"])
+        #expect(windowed.training.shuffleWindow == 1_000_000)
+        #expect(error(Self.minimal, overrides: ["training.shuffle_window=-1"])?
+            .contains("training.shuffle_window") == true, "a negative window is refused, naming the key")
     }
 
     @Test func oneRowCountAppliesToEveryTable() throws {
