@@ -64,7 +64,8 @@ enum PieceValueCounting {
                                                                          Int32(truncatingIfNeeded: value >> 32),
                                                                          Int32(bitPattern: count)])
         }
-        let received = try exchange(buckets, communicator)
+        let sendCounts = buckets.map { Int32($0.count) }
+        let received = try exchange(Array(buckets.joined()), sendCounts: sendCounts, sendOffsets: offsets(of: sendCounts), communicator)
         for i in stride(from: 0, to: received.count, by: 3) {
             owned.add(value(received[i], received[i + 1]), times: UInt32(bitPattern: received[i + 2]))
         }
@@ -76,24 +77,26 @@ enum PieceValueCounting {
         owned.forEach { value, count in
             if count >= owned.cap { mine.append(contentsOf: [Int32(truncatingIfNeeded: value), Int32(truncatingIfNeeded: value >> 32)]) }
         }
-        let received = try exchange(Array(repeating: mine, count: communicator.size), communicator)
+        // The same block to every rank: one copy, at offset 0 for all.
+        let received = try exchange(mine, sendCounts: Array(repeating: Int32(mine.count), count: communicator.size),
+                                    sendOffsets: Array(repeating: 0, count: communicator.size), communicator)
         let frequent = ValueCounts(cap: Int(owned.cap))
         for i in stride(from: 0, to: received.count, by: 2) { frequent.add(value(received[i], received[i + 1]), times: owned.cap) }
         return frequent
     }
 
-    /// Sends `buckets[r]` to rank r; returns what every rank sent to this one, in rank order.
-    private static func exchange(_ buckets: [[Int32]], _ communicator: Communicator) throws -> [Int32] {
-        let sendCounts = buckets.map { Int32($0.count) }
+    /// Sends `send[sendOffsets[r] ..< + sendCounts[r]]` to rank r; returns what every rank sent
+    /// to this one, in rank order.
+    private static func exchange(_ send: [Int32], sendCounts: [Int32], sendOffsets: [Int32],
+                                 _ communicator: Communicator) throws -> [Int32] {
         let receiveCounts = try communicator.allToAll(sendCounts)
-        let send = Array(buckets.joined())
         var received = [Int32](repeating: 0, count: Int(receiveCounts.reduce(0, +)))
         try send.withUnsafeBufferPointer { send in
             try received.withUnsafeMutableBufferPointer { receive in
                 // Empty buffers still need addresses.
                 try withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1) { spare in
                     try communicator.allToAllV(send: send.baseAddress ?? UnsafePointer(spare.baseAddress!), sendCounts: sendCounts,
-                                               sendOffsets: offsets(of: sendCounts),
+                                               sendOffsets: sendOffsets,
                                                receive: receive.baseAddress ?? spare.baseAddress!, receiveCounts: receiveCounts,
                                                receiveOffsets: offsets(of: receiveCounts))
                 }
