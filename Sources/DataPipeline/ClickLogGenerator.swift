@@ -56,9 +56,9 @@ public struct ClickLogGenerator: Sendable {
         samplers = settings.cardinalities.map { ZipfSampler(count: $0, exponent: settings.zipfExponent) }
         var generator = SeededGenerator(seed: settings.seed, stream: 100)
         effects = PlantedEffects(generator: &generator, denseCount: CriteoLineParser.denseCount,
-                                     denseEffectScale: settings.denseEffectScale, tableSizes: settings.cardinalities,
-                                     planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
-                                     crosses: settings.crosses)
+                                 denseEffectScale: settings.denseEffectScale, tableSizes: settings.cardinalities,
+                                 planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
+                                 crosses: settings.crosses)
         salts = (0..<CriteoLineParser.categoricalCount).map { _ in UInt32(truncatingIfNeeded: generator.next()) }
     }
 

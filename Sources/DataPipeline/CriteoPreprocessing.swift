@@ -174,6 +174,8 @@ public enum CriteoPreprocessing {
         public var byteRange: Range<Int>?
         /// A piece of a held-out file (`split: files`): every line is held out.
         public var isHeldOut: Bool
+        /// Bytes of the piece on disk (compressed bytes for a gzip file).
+        public var size: Int
     }
 
     /// The pieces of `paths` (then of the held-out `evalPaths`), plain files cut every
@@ -183,9 +185,11 @@ public enum CriteoPreprocessing {
             let reader = try LineReader(path: path)
             let size = reader.sizeInBytes
             if !reader.isCompressed && size == 0 { throw DataError("\(path): empty file") }
-            guard !reader.isCompressed, size > pieceBytes else { return [InputUnit(path: path, byteRange: nil, isHeldOut: heldOut)] }
+            guard !reader.isCompressed, size > pieceBytes else {
+                return [InputUnit(path: path, byteRange: nil, isHeldOut: heldOut, size: size)]
+            }
             return stride(from: 0, to: size, by: pieceBytes).map {
-                InputUnit(path: path, byteRange: $0..<min($0 + pieceBytes, size), isHeldOut: heldOut)
+                InputUnit(path: path, byteRange: $0..<min($0 + pieceBytes, size), isHeldOut: heldOut, size: min(pieceBytes, size - $0))
             }
         }
     }

@@ -42,9 +42,9 @@ public struct SyntheticClickModel: Sendable {
         self.settings = settings
         var generator = SeededGenerator(seed: settings.seed, stream: 100)
         effects = PlantedEffects(generator: &generator, denseCount: settings.denseFeatureCount,
-                                     denseEffectScale: settings.denseEffectScale, tableSizes: settings.tableRowCounts,
-                                     planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
-                                     crosses: settings.crosses)
+                                 denseEffectScale: settings.denseEffectScale, tableSizes: settings.tableRowCounts,
+                                 planted: settings.plantedIDsPerTable, idEffectScale: settings.idEffectScale,
+                                 crosses: settings.crosses)
         var cumulative: [Int: [Double]] = [:]
         for rows in Set(settings.tableRowCounts) {
             var cdf = [Double](repeating: 0, count: rows)

@@ -56,7 +56,7 @@ public enum ShardedPreprocessing {
         try communicator.barrier()
         // Progress of every rank together, shown by rank 0.
         let meter = ReadProgress(output: progress, sharing: RankProgressSharing(communicator: communicator))
-        let inputBytes = units.reduce(0) { $0 + size(of: $1) }
+        let inputBytes = units.reduce(0) { $0 + $1.size }
 
         // Pass 1: lines per piece, and with a frequency threshold the values' counts.
         var lineCounts = [Double](repeating: 0, count: units.count)
@@ -149,9 +149,5 @@ public enum ShardedPreprocessing {
     /// "train-00012.rsd" and the like.
     static func shardName(_ kind: String, _ piece: Int, extension: String = "rsd") -> String {
         "\(kind)-\(String(format: "%05d", piece)).\(`extension`)"
-    }
-
-    private static func size(of unit: CriteoPreprocessing.InputUnit) -> Int {
-        unit.byteRange?.count ?? ((try? FileManager.default.attributesOfItem(atPath: unit.path)[.size] as? Int) ?? 0)
     }
 }

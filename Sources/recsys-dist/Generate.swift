@@ -100,8 +100,7 @@ struct Generate: ParsableCommand {
                 planted model: AUC \(Training.format(all.auc, 4))  logloss \(Training.format(all.logLoss, 4)) (the ceiling of a trained model)
                 """, json: summary)
         } catch {
-            console.error("rank \(rank): \(error)")
-            communicator.abort(code: 1)
+            endJob(after: error, console: console, communicator: communicator)
         }
     }
 }

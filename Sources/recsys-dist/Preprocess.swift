@@ -31,9 +31,9 @@ struct Preprocess: ParsableCommand {
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
         let configuration = try configOptions.load(adding: skipBadLines ? ["data.skip_bad_lines=true"] : [])
+        let console = Console(format: .text, isRoot: communicator.isRoot)
         do {
             let started = Date()
-            let console = Console(format: .text, isRoot: communicator.isRoot)
             let say = console.progress
             let result = communicator.size > 1 || shards
                 ? try ShardedPreprocessing.run(configuration, output: output, communicator: communicator, pieceBytes: Int(pieceMb * 1_048_576),
@@ -43,9 +43,7 @@ struct Preprocess: ParsableCommand {
             say("wrote \(result.files.prefix(6).joined(separator: ", "))\(result.files.count > 6 ? " …" : "") "
                 + "(held_out_lines.tsv: file and line of each held-out record)")
         } catch {
-            FileHandle.standardError.write(Data("error: \(communicator.size > 1 ? "rank \(communicator.rank): " : "")\(error)\n".utf8))
-            if communicator.size > 1 { communicator.abort(code: 1) }
-            throw ExitCode.failure
+            endJob(after: error, console: console, communicator: communicator)
         }
     }
 }
