@@ -53,4 +53,50 @@ import Testing
             #expect(a == b, "\(kernel)")
         }
     }
+
+    /// fp32 products cut into blocks of rows (C taller than wide) or columns (wider than tall),
+    /// every transpose and both betas, at the shapes of an MLP layer's forward, input gradient and
+    /// weight gradient: 3 threads give the bits of 1, and both match a product in Double.
+    @Test func threadedProductsChangeNoBits() {
+        var generator = SeededGenerator(seed: 9)
+        let shapes = [(m: 1_000, n: 429, k: 130), (m: 256, n: 429, k: 1_000), (m: 1, n: 300, k: 700), (m: 700, n: 1, k: 64)]
+        for (m, n, k) in shapes {
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    for beta: Float in [0, 1] {
+                        let a = (0..<(m * k)).map { _ in Float(generator.nextUniform() * 2 - 1) }
+                        let b = (0..<(k * n)).map { _ in Float(generator.nextUniform() * 2 - 1) }
+                        let start = (0..<(m * n)).map { _ in Float(generator.nextUniform()) }
+                        let lda = transposeA ? m : k, ldb = transposeB ? k : n
+                        func product(threads: Int) -> [Float] {
+                            RowThreads.setCount(threads)
+                            defer { RowThreads.setCount(1) }
+                            var c = start
+                            BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                                      a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &c, ldc: n)
+                            return c
+                        }
+                        let one = product(threads: 1), three = product(threads: 3)
+                        let label = "\(m)x\(n)x\(k) transposeA \(transposeA) transposeB \(transposeB) beta \(beta)"
+                        let differing = zip(one, three).filter { $0 != $1 }.count
+                        #expect(differing == 0, "\(label)")
+                        var largestError = 0.0
+                        for i in stride(from: 0, to: m, by: max(1, m / 7)) {
+                            for j in stride(from: 0, to: n, by: max(1, n / 7)) {
+                                var sum = 0.0
+                                for p in 0..<k {
+                                    let x = transposeA ? a[p * lda + i] : a[i * lda + p]
+                                    let y = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+                                    sum += Double(x) * Double(y)
+                                }
+                                let expected = 0.5 * sum + Double(beta) * Double(start[i * n + j])
+                                largestError = max(largestError, abs(expected - Double(three[i * n + j])))
+                            }
+                        }
+                        #expect(largestError < 1e-3, "\(label)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,8 +1,9 @@
 import Dispatch
 
-/// The threads of a rank for the work between matrix products (embedding bags, the interaction,
-/// bias and activation passes): a batch's rows split into one contiguous range per thread. Each
-/// range writes only its own rows, so results are the same bits whatever the thread count.
+/// The threads of a rank: a batch's rows split into one contiguous range per thread, for the fp32
+/// matrix products (`BLAS.gemm`) and the work between them (embedding bags, the interaction,
+/// bias and activation passes). Each range writes only its own rows, so results are the same
+/// bits whatever the thread count.
 /// `BLAS.setThreadCount` sets the count with OpenBLAS's.
 public enum RowThreads {
     nonisolated(unsafe) public private(set) static var count = 1
@@ -18,10 +19,23 @@ public enum RowThreads {
             body(0..<rows)
             return
         }
+        forEachPart(parts, of: rows, alignment: 1, body)
+    }
+
+    /// Runs `body` over `0..<count` cut into `parts` ranges at once (the caller's thread takes
+    /// one); every range but the last starts and ends on a multiple of `alignment`.
+    public static func forEachPart(_ parts: Int, of count: Int, alignment: Int, _ body: (Range<Int>) -> Void) {
+        guard parts > 1 else {
+            body(0..<count)
+            return
+        }
+        @Sendable func edge(_ part: Int) -> Int {
+            part == parts ? count : min(count, (part * count / parts + alignment / 2) / alignment * alignment)
+        }
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: parts) { part in
-                shared.value((part * rows / parts)..<((part + 1) * rows / parts))
+                shared.value(edge(part)..<edge(part + 1))
             }
         }
     }
