@@ -35,6 +35,8 @@ public enum ThroughputBenchmark {
         /// Dynamic tables (rows by raw id, `tableRows` of capacity in buckets of 64) instead of
         /// fixed ones; the ids are the same.
         public var dynamicTables = false
+        /// Exchange the next batch's embedding requests during each step (`distributed.pipeline`).
+        public var pipeline = true
         public init() {}
     }
 
@@ -126,7 +128,7 @@ public enum ThroughputBenchmark {
         progress("generating \(totalSteps * globalBatch) synthetic samples")
         let data = SyntheticClickModel(synthetic).generate(count: totalSteps * globalBatch, stream: 0)
         let loader = BatchLoader(dataset: data, batchSize: globalBatch, shuffleSeed: nil, dropLast: true,
-                                 rank: communicator.rank, worldSize: ranks)
+                                 rank: communicator.rank, worldSize: ranks, prefetch: true)
 
         let names = ["data", "forward", "backward", "sync", "optimizer", "step", "all-to-all", "all-reduce", "compute"]
         var phases: [String: [Double]] = Dictionary(uniqueKeysWithValues: names.map { ($0, []) })
@@ -138,6 +140,7 @@ public enum ThroughputBenchmark {
             let t1 = DispatchTime.now()
             // A backend may run its operations asynchronously: each phase ends when they have.
             _ = try step.forward(loader.batch, globalBatchSize: loader.globalBatchSize)
+            if settings.pipeline, index + 1 < totalSteps, let next = loader.upcomingBatch() { try step.routeAhead(next) }
             model.backend.synchronize()
             let t2 = DispatchTime.now()
             try step.backward(learningRate: settings.learningRate)

@@ -791,6 +791,8 @@ public struct DistributedSection: Codable, Sendable, Equatable {
     public var rowWiseMinRows = 1_000_000
     /// The precision rows and row gradients cross the all-to-all in.
     public var exchangePrecision: ExchangePrecision = .fp32
+    /// Whether the next batch's embedding requests are exchanged while a step computes.
+    public var pipeline = true
 
     /// fp32, or a 16-bit format (rows and gradients rounded to it for the trip, fp32 again on arrival).
     public enum ExchangePrecision: String, Codable, Sendable, CaseIterable {
@@ -810,6 +812,7 @@ public struct DistributedSection: Codable, Sendable, Equatable {
         case replicateMaxRows = "replicate_max_rows"
         case rowWiseMinRows = "row_wise_min_rows"
         case exchangePrecision = "exchange_precision"
+        case pipeline
     }
 
     public init() {}
@@ -821,5 +824,6 @@ public struct DistributedSection: Codable, Sendable, Equatable {
         replicateMaxRows = try c.decodeIfPresent(Int.self, forKey: .replicateMaxRows) ?? d.replicateMaxRows
         rowWiseMinRows = try c.decodeIfPresent(Int.self, forKey: .rowWiseMinRows) ?? d.rowWiseMinRows
         exchangePrecision = try c.decodeIfPresent(ExchangePrecision.self, forKey: .exchangePrecision) ?? d.exchangePrecision
+        pipeline = try c.decodeIfPresent(Bool.self, forKey: .pipeline) ?? d.pipeline
     }
 }

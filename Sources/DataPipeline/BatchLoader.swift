@@ -124,6 +124,15 @@ public final class BatchLoader: @unchecked Sendable {
         return true
     }
 
+    /// The batch the next `next()` will hand out, once filled in the background: this rank's
+    /// slice of the following global batch of the epoch. Nil without `prefetch`, at the end of
+    /// an epoch, or when the fill failed (`next()` throws its error).
+    public func upcomingBatch() -> Batch? {
+        guard prefetches, pendingPosition == position else { return nil }
+        prefetched.wait()
+        return prefetchError == nil ? buffers[1 - current] : nil
+    }
+
     /// The size of the global batch starting at `position` of this epoch, or nil at its end.
     private func batchSize(at position: Int) -> Int? {
         let remaining = dataset.count - position

@@ -47,6 +47,13 @@ public protocol Communicator: AnyObject, Sendable {
     /// The same for 16-bit floats (bit patterns): rows and row gradients in reduced precision.
     func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
                    receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+    /// Starts `allToAllV` of Int32s and returns without waiting for it: `send` and `receive`
+    /// stay untouched by the caller until the exchange's `wait` returns. Every rank starts it at
+    /// the same point among its collectives; others may run before the wait. Communicators
+    /// without non-blocking collectives complete it before returning (the default).
+    func startAllToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                        receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+        -> PendingExchange
     /// Gathers every rank's `send` into host memory `receive` on `root`, rank after rank.
     func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                  receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws
@@ -65,8 +72,27 @@ public protocol Communicator: AnyObject, Sendable {
     func abort(code: Int32) -> Never
 }
 
+/// An exchange started by `startAllToAllV`: `wait` returns once its data has arrived.
+public protocol PendingExchange: AnyObject {
+    func wait() throws
+}
+
+/// An exchange that completed when it was started.
+public final class CompletedExchange: PendingExchange {
+    public init() {}
+    public func wait() {}
+}
+
 extension Communicator {
     public var isRoot: Bool { rank == 0 }
+
+    public func startAllToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                               receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+        -> PendingExchange {
+        try allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                      receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        return CompletedExchange()
+    }
 
     /// Every rank's `values` (any length, empty included), on `root` in rank order; empty on
     /// the other ranks. For small metadata (host names, the row blocks of a checkpoint).

@@ -44,6 +44,28 @@ public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
                                   receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
         }
     }
+    /// The start and the wait both count as all-to-all time: what the caller waits for.
+    public func startAllToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                               receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+        -> PendingExchange {
+        let pending = try timed(\.allToAllSeconds) {
+            try wrapped.startAllToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                                       receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        }
+        return TimedExchange(pending, counter: self)
+    }
+
+    /// A pending exchange whose wait adds to its communicator's all-to-all time.
+    private final class TimedExchange: PendingExchange {
+        let pending: PendingExchange
+        unowned let counter: InstrumentedCommunicator
+        init(_ pending: PendingExchange, counter: InstrumentedCommunicator) {
+            self.pending = pending
+            self.counter = counter
+        }
+        func wait() throws { try counter.timed(\.allToAllSeconds) { try pending.wait() } }
+    }
+
     public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
         try timed(\.allToAllSeconds) {

@@ -96,6 +96,17 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
                                 receive, receiveCounts, receiveOffsets, recsys_mpi_int32(), communicator), "MPI_Alltoallv")
     }
 
+    public func startAllToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
+                               receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+        -> PendingExchange {
+        let exchange = MPIExchange(counts: [sendCounts, sendOffsets, receiveCounts, receiveOffsets], rank: rank)
+        let arrays = exchange.arrays
+        try check(MPI_Ialltoallv(send, arrays[0], arrays[1], recsys_mpi_int32(), receive, arrays[2], arrays[3],
+                                 recsys_mpi_int32(), communicator, &exchange.request), "MPI_Ialltoallv")
+        exchange.started = true
+        return exchange
+    }
+
     public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
         try send.withHostMemory(writesBack: false) { sent in
@@ -200,5 +211,41 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             try body(offset, Int32(chunk))
             offset += chunk
         }
+    }
+}
+
+/// A non-blocking all-to-all in flight: its request, and the counts and offsets MPI reads until
+/// it completes (they must outlive the call that started it).
+private final class MPIExchange: PendingExchange {
+    var request: MPI_Request? = recsys_mpi_request_null()
+    let arrays: [UnsafeMutablePointer<Int32>]
+    var started = false
+    private var completed = false
+    private let rank: Int
+
+    init(counts: [[Int32]], rank: Int) {
+        arrays = counts.map { values in
+            let copy = UnsafeMutablePointer<Int32>.allocate(capacity: values.count)
+            copy.initialize(from: values, count: values.count)
+            return copy
+        }
+        self.rank = rank
+    }
+
+    func wait() throws {
+        guard started, !completed else { return }
+        completed = true
+        var status = MPI_Status()
+        let code = MPI_Wait(&request, &status)
+        if code != recsys_mpi_success() { throw CommunicationError(call: "MPI_Wait (MPI_Ialltoallv)", code: code, rank: rank) }
+    }
+
+    /// An exchange is never dropped unfinished: MPI would still write into its buffers.
+    deinit {
+        if started && !completed {
+            var status = MPI_Status()
+            MPI_Wait(&request, &status)
+        }
+        for array in arrays { array.deallocate() }
     }
 }

@@ -32,9 +32,14 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private let placements: [TablePlacement]
 
     /// The requests of the current batch (shared with a collection over the same features).
-    private let routing: RequestRouting
-    /// Whether this collection routes the requests (or reuses another's routing).
-    private let leadsRouting: Bool
+    private var routing: RequestRouting
+    /// The collection whose routing this one reuses (nil: it routes its own batches).
+    private let leader: ShardedEmbeddings?
+    private var leadsRouting: Bool { leader == nil }
+    /// The routing of the batch the next forward will take, exchanged ahead (`beginRouting`),
+    /// and how to make one.
+    private var routingAhead: RequestRouting?
+    private let makeRouting: () -> RequestRouting
     private let requested: RequestedRows
     /// Counts and offsets of one all-to-all in elements (requests times a width), rewritten in
     /// place every step so the exchange allocates nothing.
@@ -92,13 +97,15 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             precondition(leader.plan.tables.map(\.placement) == plan.tables.map(\.placement)
                          && leader.specification.tableRowCounts == specification.tableRowCounts,
                          "ShardedEmbeddings: routing is shared only between collections over the same features")
-            routing = leader.routing
-            leadsRouting = false
-        } else {
-            routing = RequestRouting(backend: backend, tableRowCounts: specification.tableRowCounts, batchCapacity: batchCapacity,
-                                     worldSize: communicator.size, isDynamic: plan.tables.map(\.isDynamic), rowMaps: shards.map { $0?.rowMap })
-            leadsRouting = true
         }
+        let rowMaps = shards.map { $0?.rowMap }, isDynamic = plan.tables.map(\.isDynamic), worldSize = communicator.size
+        let tableRowCounts = specification.tableRowCounts
+        makeRouting = {
+            RequestRouting(backend: backend, tableRowCounts: tableRowCounts, batchCapacity: batchCapacity,
+                           worldSize: worldSize, isDynamic: isDynamic, rowMaps: rowMaps)
+        }
+        self.leader = leader
+        routing = leader?.routing ?? makeRouting()
         requested = RequestedRows(routing: routing, backend: backend, dimension: specification.dimension,
                                   pooling: specification.pooling)
 
@@ -158,12 +165,20 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     }
 
     /// Routes the requests of `batch` (unless another collection over the same features just
-    /// did), gathers the rows asked of this rank and exchanges them: the answers land in
-    /// `requested.fetched` at each request's send position.
+    /// did, or they were exchanged ahead), gathers the rows asked of this rank and exchanges
+    /// them: the answers land in `requested.fetched` at each request's send position.
     private func fetchRequestedRows(_ batch: DeviceBatch) throws {
-        if leadsRouting {
+        if let leader {
+            routing = leader.routing
+        } else if let ahead = routingAhead, ahead.batch === batch.host {
+            try ahead.complete(communicator: communicator, learning: learnsKeys)
+            routingAhead = routing
+            routing = ahead
+        } else {
+            // Another batch (evaluation between steps): routed now; one exchanged ahead waits.
             try routing.route(batch.host, plan: plan, rank: communicator.rank, communicator: communicator, learning: learnsKeys)
         }
+        requested.routing = routing
         // Rows of dynamic tables given a new key in this training step start afresh.
         for (t, shard) in servedShards.enumerated() {
             guard let shard, let map = shard.rowMap, map.learning, !map.freshRows.isEmpty else { continue }
@@ -175,6 +190,32 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         backend.gatherRows(servedRows, pairs: routing.deviceReceivedPairs.whole, count: served, dimension: dimension,
                            into: rowsToServe.whole)
         try exchange(rowsToServe, requested.fetched, toOwners: false)
+    }
+
+    // MARK: Pipelining
+
+    /// Starts exchanging the requests of `next`, the batch a later forward takes, so that the
+    /// exchange runs while this step computes (TorchRec's sparse-distribution pipeline). That
+    /// forward still gathers and exchanges the rows, after this step's update, and dynamic
+    /// tables resolve their keys then: results are those of routing the batch in its forward.
+    /// A collection that reuses another's routing, or a single rank, has nothing to exchange.
+    public func beginRouting(ahead next: Batch) throws {
+        guard leadsRouting, communicator.size > 1 else { return }
+        let ahead = routingAhead ?? makeRouting()
+        routingAhead = ahead
+        if ahead.batch === next { return }
+        try ahead.abandon()
+        try ahead.begin(next, plan: plan, rank: communicator.rank, communicator: communicator, overlapped: true)
+    }
+
+    /// Moves an exchange begun ahead on: once its counts have arrived, its requests go out.
+    public func advanceRouting() throws {
+        try routingAhead?.advance(communicator: communicator)
+    }
+
+    /// Ends an exchange begun ahead whose batch will not be trained on (the last step's).
+    public func abandonRouting() throws {
+        try routingAhead?.abandon()
     }
 
     // MARK: Backward

@@ -37,6 +37,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Samples per rank and step (the global batch is this times the number of ranks).") var batchSize = 2048
     @Option(help: "Rows per embedding table (with --dynamic-tables: capacity, in whole buckets of 64).") var rows = 100_000
     @Flag(help: "Dynamic tables: rows found by raw id, admitted and evicted (the ids are the same).") var dynamicTables = false
+    @Flag(help: "Exchange each batch's embedding requests in its own step, not during the step before.") var noPipeline = false
     @Option(help: "Untimed steps first.") var warmup = 10
     @Option(help: "Timed steps.") var steps = 50
     @OptionGroup var output: OutputOptions
@@ -56,6 +57,7 @@ struct Bench: ParsableCommand {
         settings.batchSize = batchSize
         settings.tableRows = rows
         settings.dynamicTables = dynamicTables
+        settings.pipeline = !noPipeline
         settings.warmupSteps = warmup
         settings.timedSteps = steps
         let communicator = try worldCommunicator()

@@ -81,6 +81,18 @@ import TestSupport
         }
     }
 
+    /// With the next batch's keys exchanged during each step (`distributed.pipeline`, the
+    /// default), owners still resolve them, admitting and evicting, after the step's update:
+    /// the same bits as without the pipeline.
+    @Test(arguments: ["dlrm", "wide_deep"])
+    func pipelinedExchangeChangesNoBits(architecture: String) throws {
+        let overrides = ["model.architecture=\(architecture)", "checkpoint.save_final=false"]
+        let plain = try train(ranks: 2, overrides + ["distributed.pipeline=false"])
+        let pipelined = try train(ranks: 2, overrides)
+        #expect(pipelined.losses == plain.losses && pipelined.auc == plain.auc)
+        #expect(pipelined.dense == plain.dense && pipelined.embeddings == plain.embeddings)
+    }
+
     /// Stopped at step 8 and resumed: the keys, stamps, counts and sketch come back with the
     /// rows, so the resumed run evicts and admits as the uninterrupted one, bit for bit; on 3
     /// ranks from 2 ranks' checkpoint, to float rounding.

@@ -42,6 +42,10 @@ import Training
         #expect(windowed.training.shuffleWindow == 1_000_000)
         #expect(error(Self.minimal, overrides: ["training.shuffle_window=-1"])?
             .contains("training.shuffle_window") == true, "a negative window is refused, naming the key")
+        #expect(c.distributed.pipeline)
+        let unpipelined = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["distributed.pipeline=false"])
+        #expect(!unpipelined.distributed.pipeline)
+        #expect(error(Self.minimal, overrides: ["distributed.pipeline=sometimes"])?.contains("distributed.pipeline") == true)
     }
 
     @Test func oneRowCountAppliesToEveryTable() throws {

@@ -49,6 +49,23 @@ final class RequestRouting {
     /// Requests this rank serves.
     var served: Int { Int(receiveCounts.reduce(0, +)) }
 
+    /// The batch whose requests are being exchanged (between `begin` and `complete`), the
+    /// tables routed for it, and whether its exchanges run without blocking.
+    private var routedBatch: Batch?
+    private var routedTables: [Int] = []
+    private var overlapped = false
+    /// The exchange in flight when overlapped: the counts (after `begin`), then the pairs.
+    private var pending: PendingExchange?
+    /// Stable memory for the counts of an overlapped exchange (MPI reads and writes it later).
+    private let countsSent: UnsafeMutablePointer<Int32>
+    private let countsReceived: UnsafeMutablePointer<Int32>
+    private let ones: [Int32]
+    private let ranks: [Int32]
+    /// Whether `begin` has run and `complete` not yet.
+    var isRouting: Bool { routedBatch != nil }
+    /// The batch being routed.
+    var batch: Batch? { routedBatch }
+
     /// - Parameter rowMaps: per table, the map of this rank's shard of a dynamic table (nil: fixed).
     init(backend: any ComputeBackend, tableRowCounts: [Int], batchCapacity: Int, worldSize: Int,
          isDynamic: [Bool], rowMaps: [DynamicRowMap?]) {
@@ -67,13 +84,104 @@ final class RequestRouting {
         pairOffsets = zeros
         receivedPairCounts = zeros
         receivedPairOffsets = zeros
+        countsSent = .allocate(capacity: worldSize)
+        countsReceived = .allocate(capacity: worldSize)
+        countsSent.initialize(repeating: 0, count: worldSize)
+        countsReceived.initialize(repeating: 0, count: worldSize)
+        ones = [Int32](repeating: 1, count: worldSize)
+        ranks = (0..<worldSize).map { Int32($0) }
+    }
+
+    deinit {
+        // An exchange in flight still writes into this routing's buffers: it ends first.
+        try? pending?.wait()
+        countsSent.deallocate()
+        countsReceived.deallocate()
     }
 
     /// De-duplicates the ids of `batch` in the tables this rank does not hold whole, lays the
     /// distinct (table, row) requests out by owner, and exchanges them (counts, then pairs);
     /// owners resolve the keys of dynamic tables to rows, admitting and evicting when `learning`.
     func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator, learning: Bool) throws {
+        try begin(batch, plan: plan, rank: rank, communicator: communicator, overlapped: false)
+        try advance(communicator: communicator)
+        try complete(communicator: communicator, learning: learning)
+    }
+
+    /// The stages of `route`, to run the exchange while other work goes on (`overlapped`: with
+    /// non-blocking all-to-alls). `begin` lays out the requests and starts sending the counts;
+    /// `advance` waits for the counts and starts sending the pairs; `complete` waits for the
+    /// pairs, resolves dynamic tables' keys (as the owners' maps stand then) and copies the
+    /// routing to the backend. The batch stays unchanged from `begin` to `complete`.
+    func begin(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator, overlapped: Bool) throws {
+        precondition(routedBatch == nil, "RequestRouting: a batch is already being routed")
+        routedBatch = batch
+        self.overlapped = overlapped
+        layOut(batch, plan: plan, rank: rank)
+        if overlapped {
+            for r in sendCounts.indices { countsSent[r] = sendCounts[r] }
+            pending = try communicator.startAllToAllV(send: countsSent, sendCounts: ones, sendOffsets: ranks,
+                                                      receive: countsReceived, receiveCounts: ones, receiveOffsets: ranks)
+        }
+    }
+
+    func advance(communicator: Communicator) throws {
+        guard routedBatch != nil, !countsArrived else { return }
+        if overlapped {
+            try pending?.wait()
+            pending = nil
+            for r in receiveCounts.indices { receiveCounts[r] = countsReceived[r] }
+        } else {
+            receiveCounts = try communicator.allToAll(sendCounts)
+        }
+        writeOffsets(of: receiveCounts, into: &receiveOffsets)
+        receivedPairs.reserve(2 * served)
+        for r in sendCounts.indices {
+            pairCounts[r] = 2 * sendCounts[r]
+            pairOffsets[r] = 2 * sendOffsets[r]
+            receivedPairCounts[r] = 2 * receiveCounts[r]
+            receivedPairOffsets[r] = 2 * receiveOffsets[r]
+        }
+        if overlapped {
+            pending = try communicator.startAllToAllV(send: sendPairs.base, sendCounts: pairCounts, sendOffsets: pairOffsets,
+                                                      receive: receivedPairs.base, receiveCounts: receivedPairCounts,
+                                                      receiveOffsets: receivedPairOffsets)
+        } else {
+            try communicator.allToAllV(send: sendPairs.base, sendCounts: pairCounts, sendOffsets: pairOffsets,
+                                       receive: receivedPairs.base, receiveCounts: receivedPairCounts,
+                                       receiveOffsets: receivedPairOffsets)
+        }
+        countsArrived = true
+    }
+
+    /// Whether `advance` has run for the batch being routed.
+    private var countsArrived = false
+
+    func complete(communicator: Communicator, learning: Bool) throws {
+        guard let batch = routedBatch else { return }
+        if !countsArrived { try advance(communicator: communicator) }
+        try pending?.wait()
+        pending = nil
+        routedBatch = nil
+        countsArrived = false
+        if routedTables.contains(where: { isDynamic[$0] }) { try resolveKeys(communicator: communicator, learning: learning) }
+        copyToBackend(batch, tables: routedTables)
+    }
+
+    /// Waits for an exchange in flight and forgets its batch (which will not be looked up).
+    func abandon() throws {
+        let inFlight = pending
+        pending = nil
+        routedBatch = nil
+        countsArrived = false
+        try inFlight?.wait()
+    }
+
+    /// The distinct requests of `batch`, laid out by owner (`sendCounts`, `sendOffsets`,
+    /// `sendPairs`, `sendKeys`), and each id's send position.
+    private func layOut(_ batch: Batch, plan: ShardingPlan, rank: Int) {
         let tables = (0..<plan.tables.count).filter { plan.isRequested(table: $0, rank: rank) }
+        routedTables = tables
         var totalIDs = 0
         for t in tables { totalIDs += batch.sparse[t].idCount(samples: batch.size) }
         for buffer in [requestTable, requestRow, requestOwner] { buffer.reserve(totalIDs) }
@@ -102,21 +210,6 @@ final class RequestRouting {
             let positions = positionOfID[t].base
             for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
         }
-
-        receiveCounts = try communicator.allToAll(sendCounts)
-        writeOffsets(of: receiveCounts, into: &receiveOffsets)
-        receivedPairs.reserve(2 * served)
-        for r in sendCounts.indices {
-            pairCounts[r] = 2 * sendCounts[r]
-            pairOffsets[r] = 2 * sendOffsets[r]
-            receivedPairCounts[r] = 2 * receiveCounts[r]
-            receivedPairOffsets[r] = 2 * receiveOffsets[r]
-        }
-        try communicator.allToAllV(send: sendPairs.base, sendCounts: pairCounts, sendOffsets: pairOffsets,
-                                   receive: receivedPairs.base, receiveCounts: receivedPairCounts,
-                                   receiveOffsets: receivedPairOffsets)
-        if tables.contains(where: { isDynamic[$0] }) { try resolveKeys(communicator: communicator, learning: learning) }
-        copyToBackend(batch, tables: tables)
     }
 
     /// The distinct rows of table `t` in `batch` (a dynamic table's keys) as requests to their

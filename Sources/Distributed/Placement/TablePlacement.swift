@@ -21,7 +21,8 @@ protocol TablePlacement: AnyObject {
 /// The lookups of tables whose rows come through the exchange: pooled from the rows the owners
 /// answered, and the gradient of each requested row summed for its owner.
 final class RequestedRows {
-    let routing: RequestRouting
+    /// The routing of the batch being looked up.
+    var routing: RequestRouting
     let backend: any ComputeBackend
     let dimension: Int
     let pooling: Pooling

@@ -182,6 +182,7 @@ public final class Trainer {
         }
         /// Every rank stops at this step on a signal any rank received, after a last checkpoint.
         func stop(on signal: Int32) throws -> Never {
+            try step.abandonRouteAhead()
             log(.note("stopping after step \(stepIndex): received \(signalName(signal))"))
             if k.writesCheckpoints && checkpoints.savedStep != stepIndex { try save() }
             throw TrainingError.stopped(signal: signal, step: stepIndex,
@@ -194,7 +195,9 @@ public final class Trainer {
                 continue
             }
             let learningRate = schedule.rate(atStep: stepIndex)
-            let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: learningRate)
+            // The next batch's ids are exchanged during this step (not past the last step).
+            let next = configuration.distributed.pipeline && stepIndex + 1 < totalSteps ? loader.upcomingBatch() : nil
+            let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: learningRate, next: next)
             guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss, rank: communicator.rank) }
             stepIndex += 1
             samples += loader.globalBatchSize
@@ -218,6 +221,7 @@ public final class Trainer {
             if checkpoints.isDue(afterStep: stepIndex, timedSaveAgreed: agreed[0] > 0) && !isLast { try save() }
             if agreed[1] > 0 { try stop(on: Int32(agreed[1])) }
         }
+        try step.abandonRouteAhead()  // a step that stopped training early had begun the next batch's
         let trainSeconds = seconds(since: trainStart)
         let replicasIdentical = try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator)
         if !replicasIdentical { log(.note("warning: dense replicas differ between ranks")) }

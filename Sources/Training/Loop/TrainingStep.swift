@@ -17,12 +17,15 @@ public final class TrainingStep: @unchecked Sendable {
     public private(set) var bucketRanges: [Range<Int>] = []
     private var bucketsRecorded = false
     private var reductionError: Error?
+    /// The sharded collections, whose request exchange for the next batch runs during a step.
+    private let shardedCollections: [ShardedEmbeddings]
 
     public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator()) {
         self.model = model
         self.communicator = communicator
         denseOptimizer = DenseOptimizer(settings: settings, backend: model.backend, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
+        shardedCollections = model.embeddingCollections.compactMap { $0 as? ShardedEmbeddings }
         if communicator.size > 1 {
             // Bucketed gradient sync: each slice of the arena (an MLP) is all-reduced in place
             // the moment its backward ends, while the rest of backward is still to run. A blocking
@@ -32,6 +35,8 @@ public final class TrainingStep: @unchecked Sendable {
                 if !bucketsRecorded { bucketRanges.append(range) }
                 guard reductionError == nil else { return }
                 do {
+                    // The next batch's requests, begun after forward, go out once their counts are in.
+                    for collection in shardedCollections { try collection.advanceRouting() }
                     try communicator.allReduceSum(model.arena.gradients.slice(range.lowerBound, range.count))
                 } catch {
                     reductionError = error
@@ -41,9 +46,12 @@ public final class TrainingStep: @unchecked Sendable {
     }
 
     /// Trains on `batch` (this rank's slice of a global batch of `globalBatchSize`); returns the
-    /// mean loss of the slice before the update.
-    public func run(_ batch: Batch, globalBatchSize: Int, learningRate: Float) throws -> Double {
+    /// mean loss of the slice before the update. With `next`, the batch the following step
+    /// trains on, its embedding requests are exchanged while this step's backward runs
+    /// (`routeAhead`); the results are the same.
+    public func run(_ batch: Batch, globalBatchSize: Int, learningRate: Float, next: Batch? = nil) throws -> Double {
         let loss = try forward(batch, globalBatchSize: globalBatchSize)
+        if let next { try routeAhead(next) }
         try backward(learningRate: learningRate)
         try synchronizeGradients()
         update(learningRate: learningRate)
@@ -56,6 +64,18 @@ public final class TrainingStep: @unchecked Sendable {
         return BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
                                                   logitGradient: model.logitGradient, count: batch.size,
                                                   normalizer: globalBatchSize)
+    }
+
+    /// Starts exchanging the embedding requests of `next` (the batch the next forward takes):
+    /// the ids go to their owners during this step's backward, between the gradient all-reduces;
+    /// the rows are still fetched in that forward, after this step's update.
+    public func routeAhead(_ next: Batch) throws {
+        for collection in shardedCollections { try collection.beginRouting(ahead: next) }
+    }
+
+    /// Ends an exchange begun by `routeAhead` whose batch will not be trained on.
+    public func abandonRouteAhead() throws {
+        for collection in shardedCollections { try collection.abandonRouting() }
     }
 
     /// Ends the sum of the dense gradients over all ranks (they are already scaled by the
