@@ -59,7 +59,7 @@ import Testing
     /// weight gradient: 3 threads give the bits of 1, and both match a product in Double.
     @Test func threadedProductsChangeNoBits() {
         var generator = SeededGenerator(seed: 9)
-        let shapes = [(m: 1_000, n: 429, k: 130), (m: 256, n: 429, k: 1_000), (m: 1, n: 300, k: 700), (m: 700, n: 1, k: 64)]
+        let shapes = [(m: 1_000, n: 429, k: 130), (m: 256, n: 429, k: 1_000), (m: 1, n: 300, k: 700), (m: 700, n: 1, k: 64), (m: 250, n: 8, k: 48), (m: 250, n: 48, k: 8), (m: 250, n: 16, k: 48)]
         for (m, n, k) in shapes {
             for transposeA in [false, true] {
                 for transposeB in [false, true] {

@@ -130,6 +130,21 @@ import TestSupport
         #expect(deviations["fp16"]! < deviations["bf16"]!, "\(deviations)")
     }
 
+    /// `training.threads`: products split by rows or columns, row-parallel kernels and tables
+    /// updated on several threads compute every value as one thread does, so 3 threads train
+    /// the same bits as 1 (fused SGD and Adagrad's collected row gradients).
+    @Test(arguments: ["dlrm", "wide_deep", "dcnv2"], ["sgd", "adagrad"])
+    func threadsChangeNoBits(architecture: String, optimizer: String) throws {
+        // Batches of 1,000 and MLPs of 256: products large enough to be split (2 blocks).
+        let overrides = ["model.architecture=\(architecture)", "training.optimizer.algorithm=\(optimizer)",
+                         "training.batch_size=1000", "model.top_mlp=[256, 1]", "model.deep_mlp=[256, 1]"]
+        let one = try train(ranks: 1, overrides), three = try train(ranks: 1, overrides + ["training.threads=3"])
+        #expect(one.losses.count == 4)
+        #expect(one.losses == three.losses, "\(architecture) \(optimizer): losses")
+        #expect(one.dense == three.dense && one.embeddings == three.embeddings, "\(architecture) \(optimizer): parameters")
+        #expect(one.auc == three.auc, "\(architecture) \(optimizer): AUC")
+    }
+
     /// `distributed.pipeline` (the default) exchanges the next batch's ids during each step;
     /// the rows are still fetched after the update, so the runs are the same bits as without it:
     /// with a collection reusing another's routing (Wide&Deep's wide part), held-out evaluations

@@ -18,9 +18,9 @@ public enum BLAS {
                             beta: Float,
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
         let threads = RowThreads.count
-        if threads > 1, max(m, n) >= 2 * minimumBlock {
+        if threads > 1, max(m, n) >= 2 * minimumBlock, m * n * k >= 2 * minimumWork {
             let splitRows = m >= n
-            let parts = min(threads, (splitRows ? m : n) / minimumBlock)
+            let parts = min(threads, (splitRows ? m : n) / minimumBlock, m * n * k / minimumWork)
             RowThreads.forEachPart(parts, of: splitRows ? m : n, alignment: blockAlignment) { range in
                 let start = range.lowerBound
                 if splitRows {
@@ -40,6 +40,10 @@ public enum BLAS {
 
     /// Blocks narrower than this are not worth a thread.
     static let minimumBlock = 64
+    /// Nor blocks of fewer multiply-adds than this; and below 100³ OpenBLAS takes its small-matrix
+    /// kernels, which sum in another order than its blocked ones: a product is split only into
+    /// blocks that stay above, so that the whole and its blocks take the same kernel.
+    static let minimumWork = 1 << 21
     /// Block edges fall on multiples of OpenBLAS's register tile, so only the last block has an edge.
     static let blockAlignment = 16
 

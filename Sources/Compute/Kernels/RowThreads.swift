@@ -22,6 +22,22 @@ public enum RowThreads {
         forEachPart(parts, of: rows, alignment: 1, body)
     }
 
+    /// Runs `body` for every item of `0..<count` (independent pieces of work, such as tables),
+    /// dealt round-robin to up to `count` threads: item i on thread i % threads.
+    public static func forEachItem(_ count: Int, _ body: (Int) -> Void) {
+        let parts = min(Self.count, count)
+        guard parts > 1 else {
+            for item in 0..<count { body(item) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                for item in stride(from: part, to: count, by: parts) { shared.value(item) }
+            }
+        }
+    }
+
     /// Runs `body` over `0..<count` cut into `parts` ranges at once (the caller's thread takes
     /// one); every range but the last starts and ends on a multiple of `alignment`.
     public static func forEachPart(_ parts: Int, of count: Int, alignment: Int, _ body: (Range<Int>) -> Void) {

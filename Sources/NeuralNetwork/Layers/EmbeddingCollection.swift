@@ -102,9 +102,10 @@ public final class LocalEmbeddings: EmbeddingCollection, @unchecked Sendable {
 
     public func backward(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
                          mode: EmbeddingBackwardMode) {
-        for (t, table) in localTables.enumerated() {
-            table.backward(batch.bags(t), outputGradient: layout.start(ofTable: t, in: outputGradient),
-                           gradientStride: layout.rowStride, mode: mode)
+        // Each table writes only its own rows and gradient: the tables go to the rank's threads.
+        RowThreads.forEachItem(localTables.count) { t in
+            localTables[t].backward(batch.bags(t), outputGradient: layout.start(ofTable: t, in: outputGradient),
+                                    gradientStride: layout.rowStride, mode: mode)
         }
     }
 }
