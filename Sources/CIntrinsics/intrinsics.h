@@ -8,6 +8,15 @@
 // Asks for the cache line at `address` ahead of a load (an embedding row a few ids ahead).
 static inline void recsys_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
 
+// Tells the CPU this thread is spinning on a flag (x86 PAUSE, arm64 YIELD).
+static inline void recsys_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 // The same, for a line that will be written.
 static inline void recsys_prefetch_for_write(const void *address) { __builtin_prefetch(address, 1, 3); }
 

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// The threads of a rank: a batch's rows split into one contiguous range per thread, for the fp32
 /// matrix products (`BLAS.gemm`) and the work between them (embedding bags, the interaction,
 /// bias and activation passes). Each range writes only its own rows, so results are the same
@@ -7,8 +5,22 @@ import Dispatch
 /// `BLAS.setThreadCount` sets the count with OpenBLAS's.
 public enum RowThreads {
     nonisolated(unsafe) public private(set) static var count = 1
+    /// The workers beside the caller's thread; grown when the count grows, never shrunk.
+    nonisolated(unsafe) private static var pool: SpinningThreadPool?
 
-    public static func setCount(_ threads: Int) { count = max(1, threads) }
+    public static func setCount(_ threads: Int) {
+        count = max(1, threads)
+        if count > 1 && (pool?.workerCount ?? 0) < count - 1 { pool = SpinningThreadPool(workers: count - 1) }
+    }
+
+    /// Runs `body(part)` for every part of `0..<parts` at once, part 0 on the caller's thread.
+    private static func parallel(_ parts: Int, _ body: (Int) -> Void) {
+        guard parts > 1, let pool else {
+            for part in 0..<parts { body(part) }
+            return
+        }
+        pool.run(parts: parts, body)
+    }
 
     /// Runs `body` over `0..<rows` in up to `count` ranges at once; ranges of fewer than
     /// `minimumRows` rows are not worth a thread, so small batches stay on the caller's.
@@ -30,11 +42,8 @@ public enum RowThreads {
             for item in 0..<count { body(item) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                for item in stride(from: part, to: count, by: parts) { shared.value(item) }
-            }
+        parallel(parts) { part in
+            for item in stride(from: part, to: count, by: parts) { body(item) }
         }
     }
 
@@ -45,20 +54,9 @@ public enum RowThreads {
             body(0..<count)
             return
         }
-        @Sendable func edge(_ part: Int) -> Int {
+        func edge(_ part: Int) -> Int {
             part == parts ? count : min(count, (part * count / parts + alignment / 2) / alignment * alignment)
         }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                shared.value(edge(part)..<edge(part + 1))
-            }
-        }
+        parallel(parts) { part in body(edge(part)..<edge(part + 1)) }
     }
-}
-
-/// A value handed to other threads whose safety the caller sees to (disjoint rows).
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
