@@ -100,8 +100,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
                                receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
         -> PendingExchange {
         let exchange = MPIExchange(counts: [sendCounts, sendOffsets, receiveCounts, receiveOffsets], rank: rank)
-        let arrays = exchange.arrays
-        try check(MPI_Ialltoallv(send, arrays[0], arrays[1], recsys_mpi_int32(), receive, arrays[2], arrays[3],
+        let n = size, counts = exchange.counts
+        try check(MPI_Ialltoallv(send, counts, counts + n, recsys_mpi_int32(), receive, counts + 2 * n, counts + 3 * n,
                                  recsys_mpi_int32(), communicator, &exchange.request), "MPI_Ialltoallv")
         exchange.started = true
         return exchange
@@ -218,16 +218,18 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 /// it completes (they must outlive the call that started it).
 private final class MPIExchange: PendingExchange {
     var request: MPI_Request? = recsys_mpi_request_null()
-    let arrays: [UnsafeMutablePointer<Int32>]
+    /// The arrays one after another, in one allocation.
+    let counts: UnsafeMutablePointer<Int32>
     var started = false
     private var completed = false
     private let rank: Int
 
-    init(counts: [[Int32]], rank: Int) {
-        arrays = counts.map { values in
-            let copy = UnsafeMutablePointer<Int32>.allocate(capacity: values.count)
-            copy.initialize(from: values, count: values.count)
-            return copy
+    init(counts arrays: [[Int32]], rank: Int) {
+        counts = .allocate(capacity: arrays.reduce(0) { $0 + $1.count })
+        var next = counts
+        for values in arrays {
+            next.initialize(from: values, count: values.count)
+            next += values.count
         }
         self.rank = rank
     }
@@ -246,6 +248,6 @@ private final class MPIExchange: PendingExchange {
             var status = MPI_Status()
             MPI_Wait(&request, &status)
         }
-        for array in arrays { array.deallocate() }
+        counts.deallocate()
     }
 }

@@ -61,9 +61,7 @@ final class RequestRouting {
     private let countsReceived: UnsafeMutablePointer<Int32>
     private let ones: [Int32]
     private let ranks: [Int32]
-    /// Whether `begin` has run and `complete` not yet.
-    var isRouting: Bool { routedBatch != nil }
-    /// The batch being routed.
+    /// The batch being routed (between `begin` and `complete`).
     var batch: Batch? { routedBatch }
 
     /// - Parameter rowMaps: per table, the map of this rank's shard of a dynamic table (nil: fixed).
