@@ -195,18 +195,21 @@ final class RequestRouting {
         sendPosition.reserve(requestCount)
         sendPairs.reserve(2 * requestCount)
         sendKeys.reserve(requestCount)
+        // Through the buffers' pointers: a hot loop over every request of the step.
+        let owners = requestOwner.base, requestTables = requestTable.base, requestRows = requestRow.base
+        let positionOfRequest = sendPosition.base, pairs = sendPairs.base, keys = sendKeys.base, requestKeys = requestKey.base
         for request in 0..<requestCount {
-            let owner = Int(requestOwner[request])
+            let owner = Int(owners[request])
             let position = next[owner]
             next[owner] += 1
-            sendPosition[request] = position
-            sendPairs[2 * Int(position)] = requestTable[request]
-            sendPairs[2 * Int(position) + 1] = requestRow[request]
-            if isDynamic[Int(requestTable[request])] { sendKeys[Int(position)] = requestKey[request] }
+            positionOfRequest[request] = position
+            pairs[2 * Int(position)] = requestTables[request]
+            pairs[2 * Int(position) + 1] = requestRows[request]
+            if isDynamic[Int(requestTables[request])] { keys[Int(position)] = requestKeys[request] }
         }
         for t in tables {
             let positions = positionOfID[t].base
-            for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = sendPosition[Int(positions[k])] }
+            for k in 0..<batch.sparse[t].idCount(samples: batch.size) { positions[k] = positionOfRequest[Int(positions[k])] }
         }
     }
 
@@ -218,20 +221,26 @@ final class RequestRouting {
         positionOfID[t].reserve(n)
         let positions = positionOfID[t].base, ids = feature.ids.base, keys = feature.keys.base
         requests.reset(expected: n)
-        for k in 0..<n {
-            let key = dynamic ? keys[k] : UInt64(UInt32(bitPattern: ids[k]))
-            positions[k] = requests.value(of: key) {
-                let request = requestCount
-                let owner = dynamic ? plan.owner(ofKey: key, table: t) : plan.owner(ofRow: Int(ids[k]), table: t, requester: rank)
-                requestTable[request] = Int32(t)
-                requestRow[request] = dynamic ? -1 : ids[k]
-                requestOwner[request] = Int32(owner)
-                requestKey[request] = key
-                sendCounts[owner] += 1
-                requestCount += 1
-                return Int32(request)
+        // Locals and pointers in the loop: the class's own properties would be checked for
+        // exclusive access, and its array for uniqueness, on every new request.
+        let tables = requestTable.base, rows = requestRow.base, owners = requestOwner.base, requestKeys = requestKey.base
+        var count = requestCount
+        sendCounts.withUnsafeMutableBufferPointer { counts in
+            for k in 0..<n {
+                let key = dynamic ? keys[k] : UInt64(UInt32(bitPattern: ids[k]))
+                positions[k] = requests.value(of: key) {
+                    let owner = dynamic ? plan.owner(ofKey: key, table: t) : plan.owner(ofRow: Int(ids[k]), table: t, requester: rank)
+                    tables[count] = Int32(t)
+                    rows[count] = dynamic ? -1 : ids[k]
+                    owners[count] = Int32(owner)
+                    requestKeys[count] = key
+                    counts[owner] += 1
+                    count += 1
+                    return Int32(count - 1)
+                }
             }
         }
+        requestCount = count
     }
 
     /// Sends each request's key along with its pair; each owner resolves the keys it receives
