@@ -2,7 +2,7 @@
 # Train across machines listed in an OpenMPI hostfile ("node1 slots=8" per line):
 #   launch/mpirun-hostfile.sh HOSTFILE RANKS THREADS CONFIG [recsys-dist train options...]
 # The binary and the data paths must be the same on every node (a shared file system). Ranks are
-# spread by slot and bound to cores; OPENBLAS_NUM_THREADS is passed to every rank.
+# spread by slot and bound to cores; each rank runs THREADS threads of its own (OpenBLAS on one).
 # Reaching the nodes, from the environment (as a cluster's job script sets them):
 #   RECSYS_LAUNCH_AGENT  the command that starts a process on a node (default: ssh, which must
 #                        reach every node without a password): it is called as AGENT NODE COMMAND...
@@ -28,5 +28,5 @@ fi
 # shellcheck disable=SC2206
 [ -n "${RECSYS_MPI_ARGS:-}" ] && flags+=($RECSYS_MPI_ARGS)
 exec mpirun "${flags[@]}" --hostfile "$hostfile" -np "$ranks" --map-by "slot:PE=$threads" --bind-to core \
-    -x OPENBLAS_NUM_THREADS="$threads" -x PATH -x LD_LIBRARY_PATH \
+    -x OPENBLAS_NUM_THREADS=1 -x PATH -x LD_LIBRARY_PATH \
     "$binary" train --config "$config" --set training.threads="$threads" "$@"

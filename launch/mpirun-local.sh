@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train on this machine with N ranks and T BLAS threads per rank:
+# Train on this machine with N ranks and T threads per rank:
 #   launch/mpirun-local.sh RANKS THREADS CONFIG [recsys-dist train options...]
 # e.g. launch/mpirun-local.sh 2 1 configs/quickstart.yaml --set training.epochs=2
 # Binds each rank to its cores when they fit, oversubscribes when they do not, and adds
@@ -28,5 +28,6 @@ if [ $((ranks * threads)) -le "$cores" ]; then
 else
     flags+=(--oversubscribe --bind-to none)
 fi
-exec mpirun "${flags[@]}" -np "$ranks" -x OPENBLAS_NUM_THREADS="$threads" \
+# A rank splits its products over its own T threads (training.threads): OpenBLAS stays on one.
+exec mpirun "${flags[@]}" -np "$ranks" -x OPENBLAS_NUM_THREADS=1 \
     "$binary" train --config "$config" --set training.threads="$threads" "$@"
