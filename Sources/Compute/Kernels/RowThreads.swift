@@ -1,8 +1,8 @@
 /// The threads of a rank: a batch's rows split into one contiguous range per thread, for the fp32
 /// matrix products (`BLAS.gemm`) and the work between them (embedding bags, the interaction,
-/// bias and activation passes). Each range writes only its own rows, so results are the same
-/// bits whatever the thread count.
-/// `BLAS.setThreadCount` sets the count with OpenBLAS's.
+/// bias and activation passes), and independent items (tables) dealt out to them. Each range or
+/// item is written by one thread only, so results are the same bits whatever the thread count.
+/// `BLAS.setThreadCount` sets the count.
 public enum RowThreads {
     nonisolated(unsafe) public private(set) static var count = 1
     /// The workers beside the caller's thread; grown when the count grows, never shrunk.
@@ -26,22 +26,13 @@ public enum RowThreads {
     /// `minimumRows` rows are not worth a thread, so small batches stay on the caller's.
     @inline(__always)
     public static func forEachRange(_ rows: Int, minimumRows: Int, _ body: (Range<Int>) -> Void) {
-        let parts = min(count, rows / max(minimumRows, 1))
-        guard parts > 1 else {
-            body(0..<rows)
-            return
-        }
-        forEachPart(parts, of: rows, alignment: 1, body)
+        forEachPart(min(count, rows / max(minimumRows, 1)), of: rows, alignment: 1, body)
     }
 
     /// Runs `body` for every item of `0..<count` (independent pieces of work, such as tables),
     /// dealt round-robin to up to `count` threads: item i on thread i % threads.
     public static func forEachItem(_ count: Int, _ body: (Int) -> Void) {
-        let parts = min(Self.count, count)
-        guard parts > 1 else {
-            for item in 0..<count { body(item) }
-            return
-        }
+        let parts = max(1, min(Self.count, count))
         parallel(parts) { part in
             for item in stride(from: part, to: count, by: parts) { body(item) }
         }

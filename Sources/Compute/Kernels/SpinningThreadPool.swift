@@ -23,6 +23,8 @@ final class SpinningThreadPool: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var sleepers = 0
+    /// Whether a piece of work is running (one started inside it runs on its caller's thread).
+    private let running = Atomic<Bool>(false)
     /// How long a worker spins before it sleeps (PAUSE instructions, ~100 µs).
     private static let spinLimit = 4_000
 
@@ -35,9 +37,6 @@ final class SpinningThreadPool: @unchecked Sendable {
             thread.start()
         }
     }
-
-    /// Whether a piece of work is running (one started inside it runs on its caller's thread).
-    private let running = Atomic<Bool>(false)
 
     /// Runs `body(part)` for part in 0..<parts (at most `workerCount + 1`): part 0 on the
     /// caller's thread, the others on workers; returns when all have. Called while another

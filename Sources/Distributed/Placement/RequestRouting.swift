@@ -54,6 +54,8 @@ final class RequestRouting {
     private var routedBatch: Batch?
     private var routedTables: [Int] = []
     private var overlapped = false
+    /// Whether `advance` has run for the batch being routed.
+    private var countsArrived = false
     /// The exchange in flight when overlapped: the counts (after `begin`), then the pairs.
     private var pending: PendingExchange?
     /// Stable memory for the counts of an overlapped exchange (MPI reads and writes it later).
@@ -102,7 +104,6 @@ final class RequestRouting {
     /// owners resolve the keys of dynamic tables to rows, admitting and evicting when `learning`.
     func route(_ batch: Batch, plan: ShardingPlan, rank: Int, communicator: Communicator, learning: Bool) throws {
         try begin(batch, plan: plan, rank: rank, communicator: communicator, overlapped: false)
-        try advance(communicator: communicator)
         try complete(communicator: communicator, learning: learning)
     }
 
@@ -151,9 +152,6 @@ final class RequestRouting {
         }
         countsArrived = true
     }
-
-    /// Whether `advance` has run for the batch being routed.
-    private var countsArrived = false
 
     func complete(communicator: Communicator, learning: Bool) throws {
         guard let batch = routedBatch else { return }
