@@ -51,12 +51,43 @@ public enum FileSystem {
     }
 
     /// Renames `source` to `destination` (atomic within one file system).
-    static func rename(_ source: String, to destination: String) throws {
+    public static func rename(_ source: String, to destination: String) throws {
         guard Foundation.rename(source, destination) == 0 else { throw FileSystemError.current(destination) }
     }
 
+    /// Puts the folder `source` at `destination`, replacing what is there (rank 0 of a job, or
+    /// one process): a missing destination is a rename; an existing one is swapped with the
+    /// source in one step (`renameat2` with `RENAME_EXCHANGE`) and then removed, so a crash
+    /// leaves the old folder or the new one at `destination`, never neither. Where the file
+    /// system cannot swap, the old folder is moved aside first and removed last.
+    public static func replaceDirectory(_ destination: String, with source: String) throws {
+        guard FileManager.default.fileExists(atPath: destination) else { return try rename(source, to: destination) }
+        if try exchange(source, destination) {
+            remove(source)
+            return
+        }
+        let aside = "\(destination).replaced-\(getpid())"
+        try rename(destination, to: aside)
+        try rename(source, to: destination)
+        remove(aside)
+    }
+
+    /// Swaps two paths atomically; false where this kernel or file system cannot.
+    static func exchange(_ first: String, _ second: String) throws -> Bool {
+        typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+        // glibc declares renameat2 only under _GNU_SOURCE, which Swift's Glibc module lacks.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2") else { return false }
+        let renameat2 = unsafeBitCast(symbol, to: RenameAt2.self)
+        let renameExchange: UInt32 = 2  // RENAME_EXCHANGE
+        guard renameat2(AT_FDCWD, first, AT_FDCWD, second, renameExchange) == 0 else {
+            if errno == EINVAL || errno == ENOSYS || errno == ENOTSUP { return false }
+            throw FileSystemError.current(second)
+        }
+        return true
+    }
+
     /// Removes a file or a folder with everything in it; a missing path is no error.
-    static func remove(_ path: String) {
+    public static func remove(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
     }
 

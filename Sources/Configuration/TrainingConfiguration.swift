@@ -419,7 +419,8 @@ public enum ColumnReference: Codable, Sendable, Equatable, CustomStringConvertib
 /// How to read a delimited file: its delimiter and header, the label column (with a rule that
 /// makes it 0/1), the dense columns, one categorical feature per embedding table, and the files
 /// joined in by key. A column is `{column: N}` (0-based, or the column's name in the header) in
-/// the main file or `{join: NAME, column: N}` in a joined file.
+/// the main file or `{join: NAME, column: N}` in a joined file. No feature reads the label's
+/// column, and a column read by two features needs `reuse: true` on all but the first.
 public struct DelimitedSection: Codable, Sendable, Equatable {
     public struct Label: Codable, Sendable, Equatable {
         public var column: ColumnReference
@@ -433,7 +434,9 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         public var column: ColumnReference
         public var join: String?
         public var transform: DelimitedSchema.DenseTransform?
-        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, transform }
+        /// True when another feature reads this column too, on purpose (refused otherwise).
+        public var reuse: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, transform, reuse }
     }
 
     /// `{column: N}`: the value, hashed; `{flags: [first, last]}`: a multi-hot bag of the
@@ -458,9 +461,11 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         public var historyOf: ColumnReference?
         public var maxLength: Int?
         public var positivesOnly: Bool?
+        /// True when another feature reads this column too, on purpose (refused otherwise).
+        public var reuse: Bool?
         public static let defaultMaxLength = 20
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case column, join, flags, transform, buckets
+            case column, join, flags, transform, buckets, reuse
             case timestampFormat = "timestamp_format"
             case historyOf = "history_of"
             case maxLength = "max_length"

@@ -116,13 +116,25 @@ public struct DelimitedSchema: Sendable {
 /// Reads delimited files by a `DelimitedSchema` into records: categorical strings are hashed
 /// (64-bit FNV-1a of their UTF-8 bytes) modulo their table's rows; empty values go to row 0,
 /// and with a `frequencyThreshold` of K, so do values seen fewer than K times in the main files
-/// (a counting pass first, as for Criteo data).
+/// (a counting pass first, as for Criteo data). An empty dense value is 0; an empty label makes
+/// the line bad. The empty values of each feature are counted (`Result.emptyValues`).
 public enum DelimitedPreprocessing {
+    /// What a run read and wrote.
+    public struct Result: Sendable, Equatable {
+        public var lines: Int
+        public var badLines: Int
+        public var train: Int
+        public var eval: Int
+        /// Empty values of the good lines, per feature: the dense columns, then the categorical
+        /// features (a history counts its line's own item; flag blocks never count).
+        public var emptyValues: [Int]
+    }
+
     /// `progress` shows each pass over the files as it goes, and its closing line.
     public static func run(paths: [String], schema: DelimitedSchema, tableRows: [Int], split: HeldOutSplit,
                            skipBadLines: Bool, frequencyThreshold: Int = 0, train: RecordSink, eval: RecordSink,
                            progress: ProgressOutput = .silent,
-                           heldOutLine: ((String, Int) -> Void)? = nil) throws -> (lines: Int, badLines: Int, train: Int, eval: Int) {
+                           heldOutLine: ((String, Int) -> Void)? = nil) throws -> Result {
         guard tableRows.count == schema.categorical.count else {
             throw DataError("the schema has \(schema.categorical.count) categorical features, the model \(tableRows.count) tables")
         }
@@ -149,6 +161,8 @@ public enum DelimitedPreprocessing {
         var ids = [Int32](repeating: -1, count: RecordFormat.idSlots(bagSizes: schema.bagSizes, tableRows: tableRows).last!)
         var good = 0, bad = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
         var fields = Fields()
+        // The features found empty on the line being read, and the totals of good lines.
+        var emptyOnLine: [Int] = [], emptyValues = [Int](repeating: 0, count: schema.dense.count + schema.categorical.count)
         let histories = SequenceHistories()
         var frequencies: ValueFrequencies?
         if frequencyThreshold > 0 {
@@ -164,7 +178,7 @@ public enum DelimitedPreprocessing {
                     guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
                     _ = try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
                                          frequencies: counting, histories: countingHistories, dense: &dense, ids: &ids,
-                                         location: location)
+                                         empty: &emptyOnLine, location: location)
                 }
             }
             try meter.end()
@@ -193,7 +207,7 @@ public enum DelimitedPreprocessing {
                     if fieldCounts[r] == nil { fieldCounts[r] = (fields.count, "line \(number) has") }
                     label = try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
                                             frequencies: frequencies, histories: histories, dense: &dense, ids: &ids,
-                                            location: location)
+                                            empty: &emptyOnLine, location: location)
                 } catch var error as DataError {
                     if number == 1 && !schema.hasHeader {
                         error = DataError(error.message + " (if line 1 is a header, set data.delimited.header: true)")
@@ -211,6 +225,7 @@ public enum DelimitedPreprocessing {
                     }
                 }
                 good += 1
+                for feature in emptyOnLine { emptyValues[feature] += 1 }
                 if heldOut { evalCount += 1 } else { trainCount += 1 }
             }
             guard let order = schema.orderBy else {
@@ -240,7 +255,7 @@ public enum DelimitedPreprocessing {
         try process(mainReaders, heldOutFile: false)
         try process(evalReaders, heldOutFile: true)
         try meter.end()
-        return (good + bad, bad, trainCount, evalCount)
+        return Result(lines: good + bad, badLines: bad, train: trainCount, eval: evalCount, emptyValues: emptyValues)
     }
 
     /// The fields of one line: byte ranges of their contents (inside the quotes of a quoted
@@ -363,12 +378,16 @@ public enum DelimitedPreprocessing {
         return value
     }
 
-    /// Fills `dense` and `ids` from one line; returns its label.
+    /// Fills `dense` and `ids` from one line; returns its label, and sets `empty` to the
+    /// features (dense columns, then categorical features) whose value was empty. An empty or
+    /// non-numeric label is an error: a line without its label cannot be a negative.
     /// With `frequencies` counting, every hashed value is counted; afterwards, values rarer than
     /// its threshold go to row 0. A history feature reads and extends `histories`.
     static func parseRecord(_ line: UnsafeBufferPointer<UInt8>, fields: Fields, schema: DelimitedSchema,
                             joined: [JoinedTable], tableRows: [Int], frequencies: ValueFrequencies? = nil,
-                            histories: SequenceHistories, dense: inout [Float], ids: inout [Int32], location: String) throws -> Float {
+                            histories: SequenceHistories, dense: inout [Float], ids: inout [Int32], empty: inout [Int],
+                            location: String) throws -> Float {
+        empty.removeAll(keepingCapacity: true)
         // The joined rows of this line, found by their key columns.
         var joinedRows: [[[UInt8]]] = []
         for (j, join) in schema.joins.enumerated() {
@@ -392,16 +411,19 @@ public enum DelimitedPreprocessing {
             }
             return fields.bytes(column.index, of: line)
         }
-        func number(_ column: DelimitedSchema.Column, what: String) throws -> Double {
+        func number(_ column: DelimitedSchema.Column, what: String) throws -> Double? {
             let value = try bytes(column)
-            if value.isEmpty { return 0 }
+            if value.isEmpty { return nil }
             guard let text = String(bytes: value, encoding: .utf8), let number = Double(text), number.isFinite else {
                 throw DataError("\(location): \(what) '\(String(decoding: value, as: UTF8.self))' is not a number")
             }
             return number
         }
 
-        let labelValue = try number(schema.label, what: "label")
+        guard let labelValue = try number(schema.label, what: "label") else {
+            let join = schema.label.join.map { " of \(schema.joins[$0].path)" } ?? ""
+            throw DataError("\(location): the label (column \(schema.label.index)\(join)) is empty")
+        }
         let label: Float
         if let rule = schema.labelRule {
             label = rule.apply(labelValue) ? 1 : 0
@@ -410,7 +432,11 @@ public enum DelimitedPreprocessing {
             label = Float(labelValue)
         }
         for (i, feature) in schema.dense.enumerated() {
-            let value = try number(feature.column, what: "dense value")
+            guard let value = try number(feature.column, what: "dense value") else {
+                dense[i] = 0
+                empty.append(i)
+                continue
+            }
             dense[i] = Float(feature.transform == .log1p ? log1p(max(value, 0)) : value)
         }
         var slot = 0
@@ -420,6 +446,7 @@ public enum DelimitedPreprocessing {
             guard String(bytes: value, encoding: .utf8) != nil else {
                 throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
             }
+            if value.isEmpty { empty.append(schema.dense.count + t) }
             let hash = fnv1a(value)
             let row = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
             if !value.isEmpty { frequencies?.count(hash, table: t) }
@@ -435,6 +462,7 @@ public enum DelimitedPreprocessing {
                 guard String(bytes: value, encoding: .utf8) != nil else {
                     throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
                 }
+                if value.isEmpty { empty.append(schema.dense.count + t) }
                 let key = value.isEmpty ? RecordFormat.missingKey : min(fnv1a(value), RecordFormat.missingKey - 1)
                 ids.withUnsafeMutableBufferPointer { RecordFormat.store(key: key, in: $0.baseAddress!, at: slot) }
                 slot += 2
@@ -453,6 +481,7 @@ public enum DelimitedPreprocessing {
                 let value = try bytes(column)
                 if value.isEmpty {
                     ids[slot] = 0
+                    empty.append(schema.dense.count + t)
                 } else {
                     let text = String(decoding: value, as: UTF8.self)
                     guard let row = feature.row(text) else {

@@ -70,6 +70,7 @@ extension DataSplits {
                                                         progress: progress)
             var summary = "\(d.path.joined(separator: ", ")): \(result.lines) lines"
             if result.badLines > 0 { summary += ", \(result.badLines) bad lines skipped" }
+            summary += emptyValuesSummary(result.emptyValues, schema: schema)
             return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .records:
@@ -270,9 +271,11 @@ extension DataSplits {
             }
         }
         let labelJoin = try joinIndex(section.label.join, "data.delimited.label")
-        return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false,
-                               label: DelimitedSchema.Column(join: labelJoin, index: try columnNumber(section.label.column, join: labelJoin,
-                                                                                               "data.delimited.label.column")),
+        let label = DelimitedSchema.Column(join: labelJoin, index: try columnNumber(section.label.column, join: labelJoin,
+                                                                                    "data.delimited.label.column"))
+        try checkColumnUses(section: section, label: label, dense: dense.map(\.column), categorical: categorical,
+                            header: header, joinNames: joins.map(\.name))
+        return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false, label: label,
                                labelRule: labelRule, dense: dense, categorical: categorical,
                                joins: try joins.enumerated().map { index, join in
                                    DelimitedSchema.Join(path: join.path, delimiter: try delimiter(join.delimiter, "data.delimited.joins[\(index)].delimiter"),
@@ -280,6 +283,60 @@ extension DataSplits {
                                                         mainColumn: try columnNumber(join.onColumn, join: nil, "data.delimited.joins[\(index)].on_column"))
                                },
                                orderBy: try section.orderBy.map { DelimitedSchema.Column(index: try columnNumber($0, join: nil, "data.delimited.order_by")) })
+    }
+
+    /// Refuses a feature that reads the label's column (it would train to a perfect, meaningless
+    /// AUC), a history grouped by the label, and a column read by two features unless one of
+    /// them says `reuse: true`, naming the key and the column.
+    static func checkColumnUses(section: DelimitedSection, label: DelimitedSchema.Column, dense: [DelimitedSchema.Column],
+                                categorical: [DelimitedSchema.Categorical], header: [String]?, joinNames: [String]) throws {
+        func describe(_ column: DelimitedSchema.Column) -> String {
+            if let join = column.join { return "column \(column.index) of join '\(joinNames[join])'" }
+            if let header, header.indices.contains(column.index) { return "column \(column.index) ('\(header[column.index])')" }
+            return "column \(column.index)"
+        }
+        var reads: [(column: DelimitedSchema.Column, key: String, reuse: Bool)] = []
+        for (i, column) in dense.enumerated() {
+            reads.append((column, "data.delimited.dense[\(i)].column", section.dense?[i].reuse ?? false))
+        }
+        for (t, feature) in categorical.enumerated() {
+            let key = "data.delimited.categorical[\(t)]", reuse = section.categorical[t].reuse ?? false
+            switch feature {
+            case .hashed(let column), .derived(let column, _):
+                reads.append((column, "\(key).column", reuse))
+            case .flags(let join, let columns):
+                reads += columns.map { (DelimitedSchema.Column(join: join, index: $0), "\(key).flags", reuse) }
+            case .history(let item, let group, _, _):
+                reads.append((item, "\(key).column", reuse))
+                if group == label {
+                    throw ConfigurationError("key '\(key).history_of': \(describe(group)) is the label (data.delimited.label): "
+                                             + "histories grouped by the label reveal it")
+                }
+            }
+        }
+        for (r, read) in reads.enumerated() {
+            if read.column == label {
+                throw ConfigurationError("key '\(read.key)': \(describe(read.column)) is the label (data.delimited.label); "
+                                         + "a label used as a feature trains to a perfect, meaningless AUC")
+            }
+            if let earlier = reads[..<r].first(where: { $0.column == read.column }), !read.reuse && !earlier.reuse {
+                throw ConfigurationError("key '\(read.key)': \(describe(read.column)) is already read by \(earlier.key); "
+                                         + "set reuse: true on this feature if both are meant")
+            }
+        }
+    }
+
+    /// The features of a delimited schema by key (`dense[0]`, `categorical[3]`), in the order of
+    /// `DelimitedPreprocessing.Result.emptyValues`.
+    public static func featureKeys(_ schema: DelimitedSchema) -> [String] {
+        schema.dense.indices.map { "dense[\($0)]" } + schema.categorical.indices.map { "categorical[\($0)]" }
+    }
+
+    /// "; empty values: dense[0] 12, categorical[3] 40" for the features that had any, else "".
+    static func emptyValuesSummary(_ counts: [Int], schema: DelimitedSchema) -> String {
+        let empty = zip(featureKeys(schema), counts).filter { $0.1 > 0 }
+        guard !empty.isEmpty else { return "" }
+        return "; empty values: " + empty.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
     }
 
     /// The byte of a one-character delimiter setting.

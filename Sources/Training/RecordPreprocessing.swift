@@ -14,11 +14,25 @@ public enum RecordPreprocessing {
     }
 
     /// Writes `output/train.rsd`, `eval.rsd`, `stats.json` and `held_out_lines.tsv` (file and
-    /// line of every held-out record, so a baseline can be scored on the same rows).
+    /// line of every held-out record, so a baseline can be scored on the same rows), replacing
+    /// a previous output whole once all are written (`PreprocessOutput`).
     public static func run(_ configuration: TrainingConfiguration, output: String,
                            progress: ProgressOutput = .silent) throws -> Result {
+        let folder = try PreprocessOutput(output: output)
+        try folder.create()
+        do {
+            let result = try write(configuration, output: folder.staging, progress: progress)
+            try folder.commit()
+            return Result(summary: result.summary, files: result.files.map { "\(output)/\($0)" })
+        } catch {
+            folder.discard()
+            throw error
+        }
+    }
+
+    /// Writes the files into `output`; returns the summary and the files' names.
+    private static func write(_ configuration: TrainingConfiguration, output: String, progress: ProgressOutput) throws -> Result {
         let data = configuration.data, tableRows = configuration.model.recordTableRows
-        try FileSystem.makeDirectory(output)
         var heldOutLines: [UInt8] = []
         func heldOut(_ path: String, _ line: Int) { heldOutLines += Array("\(path)\t\(line)\n".utf8) }
         func writers(denseCount: Int, bagSizes: [Int]) throws -> (RecordWriter, RecordWriter) {
@@ -27,6 +41,7 @@ public enum RecordPreprocessing {
         }
         let statistics: Encodable
         let counts: (lines: Int, bad: Int, train: Int, eval: Int)
+        var emptyValues = ""
         switch data.source {
         case .criteoTSV:
             let (train, eval) = try writers(denseCount: CriteoLineParser.denseCount,
@@ -50,8 +65,10 @@ public enum RecordPreprocessing {
             try eval.finish()
             statistics = DelimitedStatistics(files: data.path + data.evalPath, lines: result.lines, badLines: result.badLines,
                                              trainRecords: result.train, evalRecords: result.eval, split: split.description,
-                                             tableRows: tableRows, bagSizes: schema.bagSizes)
+                                             tableRows: tableRows, bagSizes: schema.bagSizes,
+                                             emptyValues: Dictionary(uniqueKeysWithValues: zip(DataSplits.featureKeys(schema), result.emptyValues)))
             counts = (result.lines, result.badLines, result.train, result.eval)
+            emptyValues = DataSplits.emptyValuesSummary(result.emptyValues, schema: schema)
         case .synthetic, .records:
             throw ConfigurationError("key 'data.source': preprocess reads criteo_tsv or delimited data, not \(data.source.rawValue)")
         }
@@ -60,8 +77,8 @@ public enum RecordPreprocessing {
         try encoder.encode(statistics).write(to: URL(fileURLWithPath: "\(output)/stats.json"))
         try Data(heldOutLines).write(to: URL(fileURLWithPath: "\(output)/held_out_lines.tsv"))
         let summary = "\(counts.lines) lines: \(counts.train) train, \(counts.eval) held-out records"
-            + (counts.bad > 0 ? ", \(counts.bad) bad lines skipped" : "")
-        return Result(summary: summary, files: ["train.rsd", "eval.rsd", "stats.json", "held_out_lines.tsv"].map { "\(output)/\($0)" })
+            + (counts.bad > 0 ? ", \(counts.bad) bad lines skipped" : "") + emptyValues
+        return Result(summary: summary, files: ["train.rsd", "eval.rsd", "stats.json", "held_out_lines.tsv"])
     }
 }
 
@@ -75,4 +92,6 @@ struct DelimitedStatistics: Encodable {
     var split: String
     var tableRows: [Int]
     var bagSizes: [Int]
+    /// Empty values of the good lines per feature (`dense[0]`, `categorical[3]`, ...).
+    var emptyValues: [String: Int]
 }

@@ -39,8 +39,28 @@ public enum ShardedPreprocessing {
 
     public static let indexName = "index.json"
 
+    /// Every rank writes its pieces into a staging folder that replaces `output` whole once all
+    /// are written, or is removed on a failure (`PreprocessOutput`).
     public static func run(_ configuration: TrainingConfiguration, output: String, communicator: Communicator,
                            pieceBytes: Int, progress: ProgressOutput = .silent) throws -> RecordPreprocessing.Result {
+        let folder = try PreprocessOutput(output: output)
+        if communicator.isRoot { try folder.create() }
+        do {
+            try communicator.barrier()
+            let result = try write(configuration, output: folder.staging, communicator: communicator, pieceBytes: pieceBytes,
+                                   progress: progress)
+            if communicator.isRoot { try folder.commit() }
+            try communicator.barrier()
+            return RecordPreprocessing.Result(summary: result.summary, files: result.files.map { "\(output)/\($0)" })
+        } catch {
+            if communicator.isRoot { folder.discard() }
+            throw error
+        }
+    }
+
+    /// Writes the pieces into `output`; returns the summary and the files' names.
+    private static func write(_ configuration: TrainingConfiguration, output: String, communicator: Communicator,
+                              pieceBytes: Int, progress: ProgressOutput) throws -> RecordPreprocessing.Result {
         let data = configuration.data
         guard data.source == .criteoTSV else {
             throw ConfigurationError("key 'data.source': preprocessing in pieces (several ranks, or --shards) reads criteo_tsv data, "
@@ -52,8 +72,6 @@ public enum ShardedPreprocessing {
         let units = try CriteoPreprocessing.units(paths: data.path, evalPaths: evalPaths, pieceBytes: pieceBytes)
         let (rank, ranks) = (communicator.rank, communicator.size)
         let mine = (rank * units.count / ranks)..<((rank + 1) * units.count / ranks)
-        if rank == 0 { try FileSystem.makeDirectory(output) }
-        try communicator.barrier()
         // Progress of every rank together, shown by rank 0.
         let meter = ReadProgress(output: progress, sharing: RankProgressSharing(communicator: communicator))
         let inputBytes = units.reduce(0) { $0 + $1.size }
@@ -104,9 +122,6 @@ public enum ShardedPreprocessing {
         try meter.end()
         let totals = try communicator.allReduceSum(counts).map { Int($0) }
         let evalRecords = stride(from: 3, to: totals.count, by: 4).reduce(0) { $0 + totals[$1] }
-        try communicator.barrier()
-        // An empty held-out part is an error, and leaves no shards behind.
-        if evalRecords == 0 && rank == 0 { try? FileManager.default.removeItem(atPath: output) }
         try DataSplits.requireHeldOut(evalRecords, of: configuration)
         let index = Index(pieces: units.enumerated().map { u, unit in
             Index.Piece(file: unit.path, firstByte: unit.byteRange?.lowerBound, endByte: unit.byteRange?.upperBound,
@@ -118,7 +133,7 @@ public enum ShardedPreprocessing {
         if rank == 0 {
             // The held-out lines of every piece, in order, as one file.
             let heldOutPath = "\(output)/held_out_lines.tsv"
-            FileManager.default.createFile(atPath: heldOutPath, contents: nil)
+            guard FileManager.default.createFile(atPath: heldOutPath, contents: nil) else { throw FileSystemError(path: heldOutPath, reason: "cannot create") }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: heldOutPath))
             for u in units.indices {
                 let piece = "\(output)/\(shardName("held_out_lines", u, extension: "tsv"))"
@@ -142,8 +157,8 @@ public enum ShardedPreprocessing {
         try communicator.barrier()
         let summary = "\(lineTotal) lines: \(trainRecords) train, \(evalRecords) held-out records"
             + (bad > 0 ? ", \(bad) bad lines skipped" : "") + " in \(units.count) pieces on \(ranks) rank(s)"
-        return RecordPreprocessing.Result(summary: summary, files: [indexName, "stats.json", "held_out_lines.tsv"].map { "\(output)/\($0)" }
-                                          + index.pieces.flatMap { [$0.train, $0.eval] }.map { "\(output)/\($0)" })
+        return RecordPreprocessing.Result(summary: summary, files: [indexName, "stats.json", "held_out_lines.tsv"]
+                                          + index.pieces.flatMap { [$0.train, $0.eval] })
     }
 
     /// "train-00012.rsd" and the like.

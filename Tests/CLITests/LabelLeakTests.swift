@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The two results a trainer must never give silently (issue 29, items 1 and 2): a label read as
+/// a feature, and an empty label read as a negative. Each through every path that reads
+/// delimited text: `train`, `preprocess` (records) and `evaluate --data`.
+@Suite(.serialized) struct LabelLeakTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-label-\(UUID().uuidString)").path
+
+    /// id,click,site,device,hour with a header; `emptyLabelLine` (a data line number) has no label,
+    /// every 10th line no device.
+    func writeData(_ name: String = "clicks.csv", emptyLabelLine: Int? = nil) throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var lines = ["id,click,site,device,hour"]
+        for i in 0..<400 {
+            let click = i + 1 == emptyLabelLine ? "" : "\((i % 13) < 4 ? 1 : 0)"
+            lines.append("\(i),\(click),s\(i % 13),\(i % 10 == 0 ? "" : "d\(i % 5)"),\(i % 24)")
+        }
+        let path = "\(folder)/\(name)"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func writeConfig(categorical: String = "[{column: site}, {column: device}, {column: 4, buckets: [6, 12, 18]}]",
+                     dense: String = "[]") throws -> String {
+        let data = try writeData()
+        let config = "\(folder)/c.yaml"
+        try """
+            model: {architecture: wide_deep, embedding_dimension: 4, table_rows: 50, deep_mlp: [8, 1]}
+            data:
+              source: delimited
+              path: \(data)
+              eval_fraction: 0.25
+              delimited:
+                delimiter: ","
+                header: true
+                label: {column: click}
+                dense: \(dense)
+                categorical: \(categorical)
+            training: {batch_size: 50, epochs: 1, log_every: 0}
+            checkpoint: {directory: \(folder)/checkpoints, run_name: clicks}
+            run: {record: false}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
+    /// The label's column as a categorical feature by name and by number, as a dense feature, in
+    /// a flag block and as a history's group: refused by train and preprocess, naming the key.
+    @Test func aLabelReadAsAFeatureIsRefused() throws {
+        let leaks: [(categorical: String, dense: String, key: String)] = [
+            ("[{column: site}, {column: click}]", "[]", "data.delimited.categorical[1].column"),
+            ("[{column: site}, {column: 1}]", "[]", "data.delimited.categorical[1].column"),
+            ("[{column: site}]", "[{column: 1}]", "data.delimited.dense[0].column"),
+            ("[{column: site}, {flags: [1, 1]}]", "[]", "data.delimited.categorical[1].flags"),
+            ("[{column: site}, {column: device, history_of: click}]", "[]", "data.delimited.categorical[1].history_of"),
+        ]
+        for leak in leaks {
+            let config = try writeConfig(categorical: leak.categorical, dense: leak.dense)
+            for command in [["train", "--config", config], ["preprocess", "--config", config, "--output", "\(folder)/records"]] {
+                let run = try BinaryRunner.run(command)
+                #expect(run.status != 0, "\(command[0]) \(leak)")
+                #expect(run.standardError.contains("key '\(leak.key)': column 1 ('click') is the label"), "\(run.standardError)")
+                #expect(!run.standardOutput.contains("held-out"), "\(run.standardOutput)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/records"), "nothing written")
+        }
+    }
+
+    /// `evaluate --data` reads the file with the checkpoint's schema, overridden by `--set`: the
+    /// label as a feature is refused there too.
+    @Test func evaluateRefusesALabelReadAsAFeature() throws {
+        let config = try writeConfig()
+        let trained = try BinaryRunner.run(["train", "--config", config])
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let leaking = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/clicks/latest", "--data", try writeData(),
+                                            "--set", "data.delimited.categorical=[{column: click}, {column: device}, {column: 4, buckets: [6, 12, 18]}]"])
+        #expect(leaking.status != 0)
+        #expect(leaking.standardError.contains("key 'data.delimited.categorical[0].column': column 1 ('click') is the label"),
+                "\(leaking.standardError)")
+    }
+
+    /// A column read by two features is refused unless one says `reuse: true`.
+    @Test func aColumnReadTwiceNeedsReuse() throws {
+        let twice = try writeConfig(categorical: "[{column: site}, {column: device}, {column: 3}]")
+        let refused = try BinaryRunner.run(["train", "--config", twice])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("key 'data.delimited.categorical[2].column': column 3 ('device') is already read by "
+                                               + "data.delimited.categorical[1].column; set reuse: true"), "\(refused.standardError)")
+        let reused = try writeConfig(categorical: "[{column: site}, {column: device}, {column: 3, reuse: true}]")
+        let trained = try BinaryRunner.run(["train", "--config", reused, "--set", "checkpoint.save_final=false"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+    }
+
+    /// An empty label is a bad line: an error naming file and line, or skipped and counted with
+    /// `--skip-bad-lines`, in train, preprocess and evaluate --data; never a negative. Empty
+    /// feature values are counted per feature in the run's first lines and in stats.json.
+    @Test func anEmptyLabelIsABadLine() throws {
+        let config = try writeConfig()
+        let data = try writeData(emptyLabelLine: 7)
+        let trained = try BinaryRunner.run(["train", "--config", config])
+        #expect(trained.status != 0)
+        #expect(trained.standardError.contains("\(data):8: the label (column 1) is empty"), "\(trained.standardError)")
+        let skipped = try BinaryRunner.run(["train", "--config", config, "--skip-bad-lines", "--set", "checkpoint.save_final=false"])
+        #expect(skipped.status == 0, "\(skipped.standardError)")
+        let output = skipped.standardOutput + skipped.standardError
+        #expect(output.contains("400 lines, 1 bad lines skipped; empty values: categorical[1] 40"), "\(output)")
+
+        let refused = try BinaryRunner.run(["preprocess", "--config", config, "--output", "\(folder)/records"])
+        #expect(refused.status != 0 && refused.standardError.contains("\(data):8: the label (column 1) is empty"), "\(refused.standardError)")
+        let preprocessed = try BinaryRunner.run(["preprocess", "--config", config, "--output", "\(folder)/records", "--skip-bad-lines"])
+        try #require(preprocessed.status == 0, "\(preprocessed.standardError)")
+        let stats = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/records/stats.json")))
+            as? [String: Any])
+        #expect(stats["badLines"] as? Int == 1, "\(stats)")
+        #expect(stats["emptyValues"] as? [String: Int] == ["categorical[0]": 0, "categorical[1]": 40, "categorical[2]": 0], "\(stats)")
+
+        // A model trained on good data scores a file with an empty label: an error, not a negative.
+        _ = try writeData()
+        let good = try BinaryRunner.run(["train", "--config", config])
+        try #require(good.status == 0, "\(good.standardError)")
+        let scored = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/clicks/latest",
+                                           "--data", try writeData("scored.csv", emptyLabelLine: 3)])
+        #expect(scored.status != 0)
+        #expect(scored.standardError.contains("\(folder)/scored.csv:4: the label (column 1) is empty"), "\(scored.standardError)")
+    }
+}
