@@ -6,4 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install-dependencies.sh
 swift build -c release
-exec .build/release/recsys-dist train --config configs/quickstart.yaml "$@"
+# The main job starts over each time (--overwrite: the previous quickstart's checkpoints are
+# replaced), unless it is told to resume them.
+overwrite=--overwrite
+for argument in "$@"; do
+    if [[ $argument == --resume* ]]; then overwrite=; fi
+done
+exec .build/release/recsys-dist train --config configs/quickstart.yaml $overwrite "$@"

@@ -18,6 +18,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case checksumMismatch(path: String, object: String)
     case folderInUse(path: String, holder: String)
     case noSpace(path: String, needed: Int, free: Int)
+    case noSuchFolder(path: String)
+    case mixedCheckpoints(path: String, detail: String)
+    case otherLineage(path: String, lineage: String)
 
     public var description: String {
         switch self {
@@ -40,6 +43,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(path): checkpoint folder in use by another run (\(holder)); choose another checkpoint.run_name"
         case .noSpace(let path, let needed, let free):
             return "\(path): no space left for the checkpoint (needs \(needed / 1_000_000) MB, \(free / 1_000_000) MB free)"
+        case .noSuchFolder(let path): return "\(path): no such checkpoint folder"
+        case .otherLineage(let path, let lineage):
+            return "\(path): holds a checkpoint of another run (lineage \(lineage)); refusing to overwrite it"
+        case .mixedCheckpoints(let path, let detail): return "\(path): belongs to another checkpoint (\(detail)); refusing to mix them"
         }
     }
 }
@@ -310,6 +317,11 @@ final class HDF5File {
         guard attribute >= 0 else { throw CheckpointError.writeFailed(path: path, object: object) }
         defer { H5Aclose(attribute) }
         guard write(attribute) >= 0 else { throw CheckpointError.writeFailed(path: path, object: object) }
+    }
+
+    /// Whether the file carries the attribute `name`.
+    func hasAttribute(_ name: String) -> Bool {
+        H5Aexists(handle, name) > 0
     }
 
     func readStringAttribute(_ name: String) throws -> String {

@@ -87,13 +87,20 @@ public enum TrainingCheckpoint {
             FileSystem.remove(partial)
             guard mkdir(partial, 0o755) == 0 else { throw FileSystemError.current(partial) }
         }
+        // Every file of the checkpoint repeats its id, so files of two checkpoints are never mixed.
+        let nonce = try communicator.allReduceMax([communicator.isRoot ? Double(UInt64.random(in: 0..<(1 << 52))) : 0])[0]
+        let identity = "step-\(state.step)/\(UInt64(nonce))"  // rank 0's nonce (ranks' lineage strings may differ)
         try communicator.barrier()
         do {
             try writeFiles(model: model, denseOptimizer: denseOptimizer, sparseOptimizer: sparseOptimizer, state: state,
-                           partial: partial, communicator: communicator)
+                           identity: identity, partial: partial, communicator: communicator)
             if communicator.isRoot {
-                FileSystem.remove(final)
-                try FileSystem.rename(partial, to: final)
+                // Never over another lineage's checkpoint; this lineage's own (a run resumed from
+                // an earlier step) is swapped out in one step, so `latest` never dangles.
+                if FileManager.default.fileExists(atPath: final), let existing = try? Self.state(in: final), existing.lineage != state.lineage {
+                    throw CheckpointError.otherLineage(path: final, lineage: existing.lineage)
+                }
+                try FileSystem.replaceDirectory(final, with: partial)
                 try repointLatest(runDirectory: runDirectory, to: "step-\(state.step)")
                 removeOld(runDirectory: runDirectory, keepLast: keepLast, lineage: state.lineage)
             }
@@ -129,12 +136,13 @@ public enum TrainingCheckpoint {
 
     /// Writes every rank's shard file and rank 0's `dense.h5` into `partial`.
     private static func writeFiles(model: RecommendationModel, denseOptimizer: DenseOptimizer, sparseOptimizer: SparseOptimizer,
-                                   state: State, partial: String, communicator: Communicator) throws {
+                                   state: State, identity: String, partial: String, communicator: Communicator) throws {
         // Every rank: its rows and their optimizer state.
         let rank = communicator.rank
         let shardFile = try HDF5File.create("\(partial)/embeddings-rank\(rank).h5")
         try shardFile.writeAttribute("format", string: formatName)
         try shardFile.writeAttribute("format_version", integer: formatVersion)
+        try shardFile.writeAttribute(identityAttribute, string: identity)
         var written: [Int32] = []  // (table number, first row, row count) of each block written
         let tables = tableCatalogue(model)
         for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
@@ -164,10 +172,11 @@ public enum TrainingCheckpoint {
             }
             let shardList = Shard.list(shards)
             for (name, value) in [("format", formatName), ("optimizer", state.optimizer), ("config", state.configuration),
-                                  ("shards", shardList), ("lineage", state.lineage)] {
+                                  ("shards", shardList), ("lineage", state.lineage), (identityAttribute, identity)] {
                 try dense.writeAttribute(name, string: value)
             }
-            try dense.writeAttribute("state_crc32c", integer: Int(CRC32C.checksum(Array(stateText(state, shards: shardList).utf8))))
+            let text = stateText(state, shards: shardList, identity: identity)
+            try dense.writeAttribute("state_crc32c", integer: Int(CRC32C.checksum(Array(text.utf8))))
             for (name, value) in [("format_version", formatVersion), ("step", state.step), ("epoch", state.epoch),
                                   ("position_in_epoch", state.positionInEpoch), ("samples_seen", state.samplesSeen),
                                   ("world_size", state.worldSize), ("dense_optimizer_steps", state.denseOptimizerSteps),
@@ -238,6 +247,25 @@ public enum TrainingCheckpoint {
         try HDF5File.sync(runDirectory)
     }
 
+    /// What a checkpoint folder holds ("latest: step-62", "step-10, step-20"), or nil when it
+    /// holds no checkpoint.
+    public static func existingCheckpoints(runDirectory: String) -> String? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? []
+        if let latest = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(runDirectory)/latest") { return "latest: \(latest)" }
+        let steps = names.filter { $0.hasPrefix("step-") }.sorted()
+        return steps.isEmpty ? nil : steps.joined(separator: ", ")
+    }
+
+    /// Removes every checkpoint of a folder (`step-N`, `latest`, `best`, partial writes):
+    /// `train --overwrite` before its first checkpoint.
+    public static func removeAll(runDirectory: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? []
+        for name in names where name.hasPrefix("step-") || name == "latest" || name == "best"
+            || (name.hasPrefix(".step-") && name.hasSuffix(".partial")) {
+            FileSystem.remove("\(runDirectory)/\(name)")
+        }
+    }
+
     /// Removes all but the newest `keepLast` checkpoints of `lineage` (this run's chain): never
     /// another run's, never what `latest` or `best` points at.
     private static func removeOld(runDirectory: String, keepLast: Int, lineage: String) {
@@ -254,12 +282,24 @@ public enum TrainingCheckpoint {
     /// Reads the state of the checkpoint in `directory` (a `step-<N>` folder or `latest`),
     /// checked against its checksum.
     public static func state(in directory: String) throws -> State {
-        try stateAndShards(in: directory).state
+        try stateAndShards(in: try resolve(directory)).state
+    }
+
+    /// The real path of a checkpoint folder (`latest` and `best` followed once): read every file
+    /// of a checkpoint through it, so a link repointed meanwhile cannot mix two checkpoints.
+    public static func resolve(_ directory: String) throws -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder) else {
+            throw CheckpointError.noSuchFolder(path: directory)
+        }
+        guard isFolder.boolValue, let resolved = realpath(directory, nil) else { throw CheckpointError.noSuchFolder(path: directory) }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The state and the shard list of the checkpoint in `directory`, checked against
     /// `state_crc32c`.
-    static func stateAndShards(in directory: String) throws -> (state: State, shards: [Shard]) {
+    static func stateAndShards(in directory: String) throws -> (state: State, shards: [Shard], identity: String?) {
         let dense = try openChecked("\(directory)/dense.h5")
         let state = State(step: try dense.readIntegerAttribute("step"), epoch: try dense.readIntegerAttribute("epoch"),
                           positionInEpoch: try dense.readIntegerAttribute("position_in_epoch"),
@@ -272,18 +312,23 @@ public enum TrainingCheckpoint {
                           lineage: try dense.readStringAttribute("lineage"))
         let shardList = try dense.readStringAttribute("shards")
         let stored = try dense.readIntegerAttribute("state_crc32c")
+        let identity = dense.hasAttribute(identityAttribute) ? try dense.readStringAttribute(identityAttribute) : nil
         guard let shards = Shard.parse(shardList),
-              Int(CRC32C.checksum(Array(stateText(state, shards: shardList).utf8))) == stored else {
+              Int(CRC32C.checksum(Array(stateText(state, shards: shardList, identity: identity).utf8))) == stored else {
             throw CheckpointError.checksumMismatch(path: dense.path, object: "attributes")
         }
-        return (state, shards)
+        return (state, shards, identity)
     }
 
+    /// The attribute every file of a checkpoint carries: "step-<N>/<random>" (written
+    /// since this attribute exists; older checkpoints have none and are not checked for it).
+    static let identityAttribute = "checkpoint_id"
+
     /// The text whose CRC-32C `state_crc32c` holds: every attribute of `dense.h5` that matters.
-    static func stateText(_ state: State, shards: String) -> String {
+    static func stateText(_ state: State, shards: String, identity: String?) -> String {
         [state.step, state.epoch, state.positionInEpoch, state.samplesSeen, state.worldSize, state.denseOptimizerSteps,
          state.sparseOptimizerSteps].map(String.init).joined(separator: " ")
-            + "\n\(state.optimizer)\n\(state.lineage)\n\(state.configuration)\n\(shards)"
+            + "\n\(state.optimizer)\n\(state.lineage)\n\(state.configuration)\n\(shards)" + (identity.map { "\n\($0)" } ?? "")
     }
 
     /// Shapes of the dense parameters and whole tables stored, for `inspect`.
@@ -322,8 +367,9 @@ public enum TrainingCheckpoint {
     /// differently from the run that wrote the checkpoint: each rank reads its own rows from the
     /// shard files that hold them, checking each dataset it reads against its checksum.
     public static func load(into model: RecommendationModel, denseOptimizer: DenseOptimizer?, sparseOptimizer: SparseOptimizer?,
-                            from directory: String) throws -> State {
-        let (state, shards) = try stateAndShards(in: directory)
+                            from checkpoint: String) throws -> State {
+        let directory = try resolve(checkpoint)
+        let (state, shards, identity) = try stateAndShards(in: directory)
         let dense = try openChecked("\(directory)/dense.h5")
         if let sparseOptimizer, state.optimizer != sparseOptimizer.settings.algorithm.rawValue {
             throw CheckpointError.modelMismatch(path: dense.path, detail: "optimizer \(state.optimizer) in the checkpoint, "
@@ -344,6 +390,10 @@ public enum TrainingCheckpoint {
             let path = "\(directory)/\(name)"
             guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.missingFile(path: path) }
             let file = try openChecked(path)
+            let found = file.hasAttribute(identityAttribute) ? try file.readStringAttribute(identityAttribute) : nil
+            if found != identity {
+                throw CheckpointError.mixedCheckpoints(path: path, detail: "its checkpoint_id is \(found ?? "missing"), dense.h5's \(identity ?? "missing")")
+            }
             shardFiles[name] = file
             return file
         }
@@ -362,6 +412,10 @@ public enum TrainingCheckpoint {
                 }
             }
             let rows = table.firstRow..<(table.firstRow + table.rowCount)
+            if let outside = shards.first(where: { $0.table == table.name && $0.rows.upperBound > table.wholeTableRowCount }) {
+                throw CheckpointError.missing(path: dense.path, object: "rows \(outside.rows.lowerBound)..<\(outside.rows.upperBound) of "
+                                              + "\(table.name), which has \(table.wholeTableRowCount) rows (the shard list is wrong)")
+            }
             var rowsRead = 0
             for shard in shards where shard.table == table.name && shard.rows.overlaps(rows) {
                 let file = try shardFile(shard.file)

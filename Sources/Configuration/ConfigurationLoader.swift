@@ -60,7 +60,11 @@ public enum ConfigurationLoader {
         }
         guard let base = include.string else { throw ConfigurationError("\(path): key 'include': expected a file name") }
         let basePath = base.hasPrefix("/") ? base : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(base)
-        guard !seen.contains(basePath) else { throw ConfigurationError("\(path): key 'include': \(base) includes itself") }
+        // Compared as real paths: ./d.yaml, ../x/d.yaml and a link to d.yaml are d.yaml.
+        func canonical(_ file: String) -> String { URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path }
+        guard !(seen + [path]).map(canonical).contains(canonical(basePath)) else {
+            throw ConfigurationError("\(path): key 'include': \(base) includes itself")
+        }
         mapping[Node("include")] = nil
         files.append((path, .mapping(mapping)))
         return merge(try composeWithIncludes(path: basePath, seen: seen + [path], files: &files), .mapping(mapping))

@@ -132,8 +132,8 @@ public enum ConfigurationValidator {
         }
         require(o.beta1 >= 0 && o.beta1 < 1, "training.optimizer.beta1", "must be in [0, 1), got \(o.beta1)")
         require(o.beta2 >= 0 && o.beta2 < 1, "training.optimizer.beta2", "must be in [0, 1), got \(o.beta2)")
-        require(o.initialAccumulator >= 0, "training.optimizer.initial_accumulator",
-                "must be non-negative, got \(o.initialAccumulator)")
+        require(o.initialAccumulator >= 0 && o.initialAccumulator <= 100, "training.optimizer.initial_accumulator",
+                "must be in [0, 100] (Adagrad divides each step by its square root), got \(o.initialAccumulator)")
         let schedule = t.schedule
         require(schedule.warmupSteps >= 0, "training.schedule.warmup_steps", "must be non-negative, got \(schedule.warmupSteps)")
         require(schedule.decayStartStep >= 0, "training.schedule.decay_start_step",

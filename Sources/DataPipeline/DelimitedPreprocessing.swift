@@ -123,6 +123,8 @@ public enum DelimitedPreprocessing {
     public struct Result: Sendable, Equatable {
         public var lines: Int
         public var badLines: Int
+        /// Empty lines, ignored (not in `lines`).
+        public var blankLines: Int
         public var train: Int
         public var eval: Int
         /// Empty values of the good lines, per feature: the dense columns, then the categorical
@@ -153,13 +155,15 @@ public enum DelimitedPreprocessing {
         var dataLines = 0
         if split.needsLineCount {
             meter.begin("counting lines", totalBytes: mainBytes)
-            for reader in mainReaders { try reader.forEachLine { _, number in if !(schema.hasHeader && number == 1) { dataLines += 1 } } }
+            for reader in mainReaders {
+                try reader.forEachLine { line, number in if !(schema.hasHeader && number == 1) && !line.isEmpty { dataLines += 1 } }
+            }
             try meter.end()
         }
         let selection = split.selection(lineCount: dataLines)
         var dense = [Float](repeating: 0, count: schema.dense.count)
         var ids = [Int32](repeating: -1, count: RecordFormat.idSlots(bagSizes: schema.bagSizes, tableRows: tableRows).last!)
-        var good = 0, bad = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
+        var good = 0, bad = 0, blankLines = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
         var fields = Fields()
         // The features found empty on the line being read, and the totals of good lines.
         var emptyOnLine: [Int] = [], emptyValues = [Int](repeating: 0, count: schema.dense.count + schema.categorical.count)
@@ -173,7 +177,7 @@ public enum DelimitedPreprocessing {
             let countingHistories = SequenceHistories()
             for reader in mainReaders {
                 try reader.forEachLine { line, number in
-                    if schema.hasHeader && number == 1 { return }
+                    if (schema.hasHeader && number == 1) || line.isEmpty { return }
                     let location = "\(reader.path):\(number)"
                     guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
                     _ = try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
@@ -197,6 +201,8 @@ public enum DelimitedPreprocessing {
                     fieldCounts[r] = (fields.count, "the header has")
                     return
                 }
+                // Blank lines (a file's trailing empty line) are no records, as for CSV readers.
+                if line.isEmpty { blankLines += 1; return }
                 lineIndex += 1
                 let label: Float
                 do {
@@ -237,6 +243,7 @@ public enum DelimitedPreprocessing {
             for (r, reader) in readers.enumerated() {
                 try reader.forEachLine { line, number in
                     if schema.hasHeader && number == 1 { try handle(r, line, number); return }
+                    if line.isEmpty { blankLines += 1; return }
                     let location = "\(reader.path):\(number)"
                     do {
                         try Self.split(line, by: schema.delimiter, into: &fields, location: location)
@@ -255,7 +262,8 @@ public enum DelimitedPreprocessing {
         try process(mainReaders, heldOutFile: false)
         try process(evalReaders, heldOutFile: true)
         try meter.end()
-        return Result(lines: good + bad, badLines: bad, train: trainCount, eval: evalCount, emptyValues: emptyValues)
+        return Result(lines: good + bad, badLines: bad, blankLines: blankLines, train: trainCount, eval: evalCount,
+                      emptyValues: emptyValues)
     }
 
     /// The fields of one line: byte ranges of their contents (inside the quotes of a quoted
@@ -330,6 +338,8 @@ public enum DelimitedPreprocessing {
             guard names == nil else { return }
             try split(line, by: delimiter, into: &fields, location: "\(path):\(number)")
             names = (0..<fields.count).map { String(decoding: fields.bytes($0, of: line), as: UTF8.self) }
+            // A UTF-8 byte-order mark is no part of the first name.
+            if let first = names?.first, first.hasPrefix("\u{FEFF}") { names![0] = String(first.dropFirst()) }
         }
         guard let names else { throw DataError("\(path): empty file") }
         return names

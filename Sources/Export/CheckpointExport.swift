@@ -15,14 +15,15 @@ public enum CheckpointExport {
     ///   - name: the Triton model's name (default: the checkpoint's run folder).
     public static func run(checkpoint directory: String, output: String, externalData: Bool, triton: Bool,
                            name: String? = nil) throws -> OnnxExport.Report {
-        let state = try TrainingCheckpoint.state(in: directory)
+        let resolved = try TrainingCheckpoint.resolve(directory)  // `latest` followed once
+        let state = try TrainingCheckpoint.state(in: resolved)
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)")
         guard configuration.model.dynamicTables.isEmpty else {
             throw ConfigurationError("\(directory): key 'model.table_rows': the model has dynamic tables, whose rows are found "
                                      + "by key; ONNX export takes fixed tables only")
         }
         let model = try ModelFactory.makeModel(configuration, batchCapacity: 1, communicator: LocalCommunicator())
-        _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
+        _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: resolved)
         let dense = configuration.data.denseFeatures, tables = configuration.model.tableCount
         let description = "recsys-dist \(configuration.model.architecture.rawValue), step \(state.step) of \(directory). "
             + (dense > 0 ? "Input dense: float32 [N, \(dense)]. " : "")
@@ -37,8 +38,13 @@ public enum CheckpointExport {
                 .write(toFile: "\(folder)/config.pbtxt", atomically: true, encoding: .utf8)
             path = "\(folder)/1/model.onnx"
         } else {
+            // The model goes into an existing folder, as every other writer's output (a typo in the
+            // path is an error, not a new tree of folders).
             let folder = (output as NSString).deletingLastPathComponent
-            if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            var isFolder: ObjCBool = false
+            guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) else {
+                throw FileSystemError(path: folder, reason: "no such folder (create it first)")
+            }
         }
         return try OnnxExport.write(model, denseFeatureCount: dense, to: path, externalData: externalData, description: description)
     }

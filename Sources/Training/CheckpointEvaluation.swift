@@ -17,9 +17,16 @@ public enum CheckpointEvaluation {
     ///   - overrides: `key=value` changes to the stored config (e.g. another eval size).
     ///   - dataPath: a file to score whole, in the config's data format (default: its held-out split).
     ///   - predictionsPath: where rank 0 writes every scored sample (`PredictionFile`), when given.
-    public static func run(checkpoint directory: String, overrides: [String], dataPath: String? = nil,
+    public static func run(checkpoint: String, overrides: [String], dataPath: String? = nil,
                            predictionsPath: String? = nil, communicator: Communicator = LocalCommunicator()) throws -> Report {
+        // `latest` is followed once, and every rank must have found the same step.
+        let directory = try TrainingCheckpoint.resolve(checkpoint)
         let state = try TrainingCheckpoint.state(in: directory)
+        let steps = try communicator.allReduceMax([Double(state.step), -Double(state.step)])
+        guard steps[0] == -steps[1] else {
+            throw CheckpointError.mixedCheckpoints(path: checkpoint, detail: "the ranks found steps \(Int(-steps[1]))...\(Int(steps[0])): "
+                                                   + "it was repointed while they read it; try again")
+        }
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)",
                                                           overrides: overrides)
         let capacity = BatchLoader.slice(of: configuration.evaluation.batchSize, rank: 0, worldSize: communicator.size).count

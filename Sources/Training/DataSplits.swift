@@ -70,6 +70,7 @@ extension DataSplits {
                                                         progress: progress)
             var summary = "\(d.path.joined(separator: ", ")): \(result.lines) lines"
             if result.badLines > 0 { summary += ", \(result.badLines) bad lines skipped" }
+            if result.blankLines > 0 { summary += ", \(result.blankLines) blank lines ignored" }
             summary += emptyValuesSummary(result.emptyValues, schema: schema)
             return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
@@ -199,6 +200,11 @@ extension DataSplits {
                 guard let number = header!.firstIndex(of: name) else {
                     throw ConfigurationError("key '\(key)': no column '\(name)' in the header of \(path) "
                                              + "(columns: \(header!.joined(separator: ", ")))")
+                }
+                let numbers = header!.indices.filter { header![$0] == name }
+                guard numbers.count == 1 else {
+                    throw ConfigurationError("key '\(key)': the header of \(path) names columns \(numbers.map(String.init).joined(separator: " and ")) "
+                                             + "'\(name)'; give the column's 0-based number")
                 }
                 return number
             }

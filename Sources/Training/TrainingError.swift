@@ -8,6 +8,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case stopped(signal: Int32, step: Int, checkpoint: String?)
     /// `--resume latest` in a run folder with no checkpoint.
     case nothingToResume(folder: String)
+    /// A fresh run (no `--resume`, no `--overwrite`) in a checkpoint folder that holds checkpoints.
+    case checkpointsExist(folder: String, found: String)
     case notEnoughMemory(rank: Int, needed: Int, available: Int, ranksOnHost: Int)
 
     public var description: String {
@@ -19,6 +21,9 @@ public enum TrainingError: Error, CustomStringConvertible {
                 + " a non-finite value after step \(step); no checkpoint written (lower training.optimizer.learning_rate)"
         case .nothingToResume(let folder):
             return "\(folder): no checkpoint to resume (no 'latest' here: the run has saved none, or checkpoint.run_name differs)"
+        case .checkpointsExist(let folder, let found):
+            return "\(folder): already holds checkpoints (\(found)); continue them with --resume latest, start over with "
+                + "--overwrite (removes them), or choose another checkpoint.run_name"
         case .notEnoughMemory(let rank, let needed, let available, let ranksOnHost):
             return "rank \(rank): the model needs \(needed / 1_000_000) MB on this rank (tables, optimizer state, workspaces, "
                 + "dense replica; see recsys-dist plan) but \(available / 1_000_000) MB are available to it"

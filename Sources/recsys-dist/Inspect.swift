@@ -12,7 +12,8 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         do {
-            let state = try TrainingCheckpoint.state(in: checkpoint)
+            let directory = try TrainingCheckpoint.resolve(checkpoint)  // `latest` followed once
+            let state = try TrainingCheckpoint.state(in: directory)
             let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(checkpoint)/dense.h5 (config)")
             let model = try ModelFactory.makeLayout(configuration)
             print("checkpoint \(checkpoint) (format version \(TrainingCheckpoint.formatVersion))")
@@ -21,10 +22,10 @@ struct Inspect: ParsableCommand {
             print("optimizer \(state.optimizer) (dense steps \(state.denseOptimizerSteps), sparse steps \(state.sparseOptimizerSteps))")
             print("model: \(configuration.model.architecture.rawValue), \(model.arena.count) dense parameters, "
                   + "\(configuration.model.tableCount) tables of dimension \(configuration.model.embeddingDimension)")
-            for item in try TrainingCheckpoint.contents(of: checkpoint, model: model) {
+            for item in try TrainingCheckpoint.contents(of: directory, model: model) {
                 print("  \(item.name)  \(item.shape.isEmpty ? "MISSING" : item.shape.map(String.init).joined(separator: " x "))")
             }
-            for table in try TrainingCheckpoint.occupancy(of: checkpoint, model: model) {
+            for table in try TrainingCheckpoint.occupancy(of: directory, model: model) {
                 print("  \(table.name): dynamic, \(table.occupied) of \(table.usable) rows hold an id "
                       + "(\(String(format: "%.1f", 100 * Double(table.occupied) / Double(max(table.usable, 1)))) %)")
             }

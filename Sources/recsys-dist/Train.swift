@@ -18,11 +18,18 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue from a checkpoint folder, or 'latest' for the run's newest.", valueName: "path|latest"))
     var resume: String?
 
+    @Flag(help: "Start over in a checkpoint folder that holds checkpoints: they are removed before this run's first checkpoint.")
+    var overwrite = false
+
     @Flag(help: "Print only the result and errors.")
     var quiet = false
 
     @Option(help: "info (progress, notes, errors), warning (notes and errors) or error.")
     var logLevel: LogLevel = .info
+
+    func validate() throws {
+        if overwrite && resume != nil { throw ValidationError("--overwrite starts over; --resume continues: give one of them") }
+    }
 
     func run() throws {
         let communicator = try worldCommunicator()
@@ -35,7 +42,7 @@ struct Train: ParsableCommand {
             let configuration = try ConfigurationLoader.load(path: configOptions.config,
                                                              overrides: configOptions.overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
             report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
-                                 log: { line in
+                                 overwrite: overwrite, log: { line in
                                      switch line {
                                      case .progress(let text): console.progress(text)
                                      case .note(let text): console.note(text)
@@ -56,8 +63,10 @@ struct Train: ParsableCommand {
         if communicator.size > 1 {
             console.progress("dense replicas identical on all \(communicator.size) ranks: \(report.replicasIdentical ? "yes" : "NO")")
         }
-        console.progress("trained \(report.steps) steps, \(report.samples) samples in \(Training.format(report.trainSeconds, 1)) s "
-                         + "(\(Int(report.samplesPerSecond)) samples/s)")
+        if !report.nothingLeftToTrain {
+            console.progress("trained \(report.steps) steps, \(report.samples) samples in \(Training.format(report.trainSeconds, 1)) s "
+                             + "(\(Int(report.samplesPerSecond)) samples/s)")
+        }
         var line = "held-out: AUC \(Training.format(e.auc, 4))  logloss \(Training.format(e.logloss, 4))  "
             + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
         if let planted = report.plantedEvaluation {
@@ -72,6 +81,7 @@ struct Train: ParsableCommand {
             "losses": report.lossHistory, "world_size": communicator.size,
             "dense_fingerprint": report.denseFingerprint, "embedding_fingerprint": report.embeddingFingerprint,
             "replicas_identical": report.replicasIdentical, "stopped_early": report.stoppedEarly,
+            "nothing_left_to_train": report.nothingLeftToTrain,
             "run_directory": report.runDirectory.map { $0 as Any } ?? NSNull(),
         ])
     }

@@ -92,6 +92,27 @@ import TestSupport
         #expect(trained.status == 0, "\(trained.standardError)")
     }
 
+    /// Friction of a CSV fresh from a spreadsheet (issue 29, items 7, 8 and 12): trailing blank
+    /// lines are ignored and counted, a byte-order mark is no part of the first header name, and
+    /// a header name given to two columns is refused when a key uses it.
+    @Test func blankLinesByteOrderMarksAndDuplicateNames() throws {
+        let config = try writeConfig(categorical: "[{column: site}, {column: device}]")
+        let data = "\(folder)/clicks.csv"
+        let original = try String(contentsOfFile: data, encoding: .utf8)
+        try ("\u{FEFF}" + original.replacingOccurrences(of: "id,click", with: "item,click") + "\n\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let trained = try BinaryRunner.run(["train", "--config", config, "--set", "data.delimited.categorical=[{column: item}, {column: device}]",
+                                            "--set", "checkpoint.save_final=false"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        #expect((trained.standardOutput + trained.standardError).contains("400 lines, 2 blank lines ignored"), "\(trained.standardOutput)")
+
+        try original.replacingOccurrences(of: "id,click,site,device,hour", with: "id,click,site,site,hour")
+            .write(toFile: data, atomically: true, encoding: .utf8)
+        let ambiguous = try BinaryRunner.run(["train", "--config", config])
+        #expect(ambiguous.status != 0)
+        #expect(ambiguous.standardError.contains("key 'data.delimited.categorical[0].column': the header of \(data) names columns 2 and 3 'site'"),
+                "\(ambiguous.standardError)")
+    }
+
     /// An empty label is a bad line: an error naming file and line, or skipped and counted with
     /// `--skip-bad-lines`, in train, preprocess and evaluate --data; never a negative. Empty
     /// feature values are counted per feature in the run's first lines and in stats.json.

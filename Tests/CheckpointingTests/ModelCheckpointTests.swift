@@ -139,7 +139,7 @@ import TestSupport
     @Test func foreignFilesAndOtherVersionsAreClearErrors() throws {
         let run = Self.temporaryDirectory()
         let path = try save(Self.trained(seed: 1), step: 3, to: run)
-        #expect(throws: CheckpointError.cannotOpen(path: "\(run)/step-99/dense.h5")) { try TrainingCheckpoint.state(in: "\(run)/step-99") }
+        #expect(throws: CheckpointError.noSuchFolder(path: "\(run)/step-99")) { try TrainingCheckpoint.state(in: "\(run)/step-99") }
         let dense = "\(path)/dense.h5"
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: dense))
         #expect(throws: CheckpointError.notHDF5(path: dense)) { try TrainingCheckpoint.state(in: path) }

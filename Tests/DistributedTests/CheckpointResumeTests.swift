@@ -37,10 +37,10 @@ import TestSupport
     @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"], [1, 2])
     func resumeIsExact(architecture: String, ranks: Int) throws {
         let model = ["--set", "model.architecture=\(architecture)"]
-        let straight = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=straight-\(architecture)"])
-        _ = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=split-\(architecture)", "--set", "training.max_steps=8"])
-        let resumed = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=split-\(architecture)", "--resume", "latest"])
-        #expect(resumed.standardError.contains("resumed from \(folder)/runs/split-\(architecture)/latest: step 8"))
+        let straight = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=straight-\(architecture)-\(ranks)"])
+        _ = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=split-\(architecture)-\(ranks)", "--set", "training.max_steps=8"])
+        let resumed = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=split-\(architecture)-\(ranks)", "--resume", "latest"])
+        #expect(resumed.standardError.contains("resumed from \(folder)/runs/split-\(architecture)-\(ranks)/latest: step 8"))
         #expect(resumed.losses == Array(straight.losses.suffix(8)), "\(architecture), \(ranks) ranks")
         #expect(resumed.auc == straight.auc)
     }
@@ -50,9 +50,9 @@ import TestSupport
     @Test(arguments: [1, 2])
     func bfloat16ResumeIsExact(ranks: Int) throws {
         let bf16 = ["--set", "training.precision=bf16"]
-        let straight = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=straight-bf16"])
-        _ = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=split-bf16", "--set", "training.max_steps=8"])
-        let resumed = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=split-bf16", "--resume", "latest"])
+        let straight = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=straight-bf16-\(ranks)"])
+        _ = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=split-bf16-\(ranks)", "--set", "training.max_steps=8"])
+        let resumed = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=split-bf16-\(ranks)", "--resume", "latest"])
         #expect(resumed.losses == Array(straight.losses.suffix(8)), "bf16, \(ranks) ranks")
         #expect(resumed.auc == straight.auc)
     }
@@ -150,7 +150,8 @@ import TestSupport
         #expect(other.standardError.contains("\(folder)/runs/bad/latest/dense.h5: checkpoint is from another model"),
                 "\(other.standardError)")
         let missing = try BinaryRunner.run(["train", "--config", try config(), "--resume", "\(folder)/runs/none"])
-        #expect(missing.status != 0 && missing.standardError.contains("\(folder)/runs/none/dense.h5: cannot open"))
+        #expect(missing.status != 0 && missing.standardError.contains("\(folder)/runs/none: no such checkpoint folder"),
+                "\(missing.standardError)")
     }
 
     /// After a resume, samples/s counts only the samples this run trained (issue 10, item 13).

@@ -189,4 +189,25 @@ import Training
         try "include: base/b.yaml\n".write(toFile: folder + "/top.yaml", atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: folder + "/top.yaml") }
     }
+
+    /// A file including itself through `./` (issue 29, item 32) is one short error, not a chain
+    /// of ever longer paths.
+    @Test func anIncludeCycleThroughDotPathsIsOneShortError() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cycle-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "include: ./d.yaml\n".write(toFile: folder + "/d.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError("\(folder)/d.yaml: key 'include': ./d.yaml includes itself")) {
+            try ConfigurationLoader.load(path: folder + "/d.yaml")
+        }
+    }
+
+    /// An Adagrad initial accumulator past 100 (or infinite) would stop the model learning
+    /// (issue 29, item 34).
+    @Test func theInitialAccumulatorIsRangeChecked() {
+        for value in [".inf", "1e30", "-1"] {
+            #expect(error(Self.minimal, overrides: ["training.optimizer.initial_accumulator=\(value)"])?
+                .contains("key 'training.optimizer.initial_accumulator': must be in [0, 100]") == true, "\(value)")
+        }
+        #expect(error(Self.minimal, overrides: ["training.optimizer.initial_accumulator=0.1"]) == nil)
+    }
 }

@@ -31,6 +31,8 @@ public struct TrainingReport: Sendable {
     public var runDirectory: String?
     /// Whether training stopped early on `evaluation.early_stop_auc`.
     public var stoppedEarly: Bool
+    /// Whether the run resumed a checkpoint with no steps left: nothing was trained or written.
+    public var nothingLeftToTrain = false
 }
 
 /// A line a run reports: routine progress, or a note worth seeing at a quieter log level
@@ -64,6 +66,9 @@ public final class Trainer {
     public let communicator: Communicator
     /// A checkpoint folder to continue from (`latest` means the run's newest).
     public let resume: String?
+    /// Start over in a checkpoint folder that holds checkpoints: they are removed before this
+    /// run's first checkpoint is written. Without it (and without `resume`) such a folder is refused.
+    public let overwrite: Bool
     private let report: (TrainingLog) -> Void
     private let progress: ((TrainingProgress) -> Void)?
     private let liveLine: ((String) -> Void)?
@@ -71,12 +76,13 @@ public final class Trainer {
     /// `log` receives progress lines and notes (only rank 0's are worth printing); `progress`,
     /// when given, is told about every step on rank 0; `liveLine`, when given (a terminal),
     /// shows the passes over raw data files in place instead of as periodic lines.
-    public init(configuration: TrainingConfiguration, communicator: Communicator, resume: String? = nil,
+    public init(configuration: TrainingConfiguration, communicator: Communicator, resume: String? = nil, overwrite: Bool = false,
                 log: @escaping (TrainingLog) -> Void, progress: ((TrainingProgress) -> Void)? = nil,
                 liveLine: ((String) -> Void)? = nil) {
         self.configuration = configuration
         self.communicator = communicator
         self.resume = resume
+        self.overwrite = overwrite
         self.report = log
         self.progress = progress
         self.liveLine = liveLine
@@ -94,8 +100,11 @@ public final class Trainer {
         let folderLock = communicator.isRoot && configuration.checkpoint.writesCheckpoints
             ? try CheckpointFolderLock(folder: configuration.checkpoint.runDirectory) : nil
         defer { withExtendedLifetime(folderLock) {} }
-        // A checkpoint to resume from is checked before the data is loaded.
-        let resumePath = try resume.map(checkResume)
+        // A checkpoint to resume from is checked before the data is loaded; a fresh run never
+        // writes among another run's checkpoints unless told to start over.
+        let resumePath = try resume.map(checkResume)  // `latest` resolved once, to its step-N
+        if resume == nil && !overwrite && configuration.checkpoint.writesCheckpoints { try refuseExistingCheckpoints() }
+        var removesOldCheckpoints = resume == nil && overwrite
         try checkMemory()
         BLAS.setThreadCount(t.threads)
         guard t.batchSize >= worldSize else {
@@ -137,6 +146,11 @@ public final class Trainer {
             stepIndex = state.step
             samples = state.samplesSeen
         }
+        if let resumePath, stepIndex >= totalSteps {
+            log(.note("nothing left to train: \(resumeLink ?? resumePath) is at step \(stepIndex) of \(totalSteps) "
+                      + "(raise training.epochs or training.max_steps to go on); nothing is written"))
+            return try finishedRunReport(model, splits: splits, checkpoint: resumePath, steps: stepIndex, samples: samples)
+        }
         let record = try openRunDirectory()
         if let record { log(.note("run directory \(record.path)")) }
         let k = configuration.checkpoint, e = configuration.evaluation
@@ -148,6 +162,11 @@ public final class Trainer {
         /// A checkpoint of the current step, once its parameters are known to be finite.
         func save() throws {
             try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: true, communicator: communicator)
+            if removesOldCheckpoints {
+                if communicator.isRoot { TrainingCheckpoint.removeAll(runDirectory: k.runDirectory) }
+                log(.note("--overwrite: removed the earlier checkpoints of \(k.runDirectory)"))
+                removesOldCheckpoints = false
+            }
             try saveCheckpoint(model, step: step, loader: loader, stepIndex: stepIndex, samples: samples)
             checkpoints.didSave(step: stepIndex)
         }
@@ -237,16 +256,41 @@ public final class Trainer {
         if evaluations.isBestAtEnd(auc: evaluation.auc) && checkpointPath != nil && communicator.isRoot {
             try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex)
         }
-        var planted: BinaryClassificationMetrics?
-        if let plantedLogits = splits.evaluation.plantedLogits {
-            planted = try BinaryClassificationMetrics.compute(logits: plantedLogits, labels: splits.evaluation.labels)
-        }
         return TrainingReport(steps: stepIndex, samples: samples, trainSeconds: trainSeconds,
                               samplesPerSecond: Double(samples - samplesAtStart) / trainSeconds, finalTrainLoss: lossHistory.last ?? .nan,
-                              lossHistory: lossHistory, evaluation: evaluation, plantedEvaluation: planted,
+                              lossHistory: lossHistory, evaluation: evaluation, plantedEvaluation: try plantedMetrics(splits),
                               checkpointPath: checkpointPath, denseFingerprint: ParameterFingerprint.dense(model),
                               embeddingFingerprint: try ParameterFingerprint.embeddings(model, communicator: communicator),
                               replicasIdentical: replicasIdentical, runDirectory: record?.path, stoppedEarly: stoppedEarly)
+    }
+
+    /// The planted model's metrics on the held-out split (synthetic data only).
+    private func plantedMetrics(_ splits: DataSplits) throws -> BinaryClassificationMetrics? {
+        try splits.evaluation.plantedLogits.map { try BinaryClassificationMetrics.compute(logits: $0, labels: splits.evaluation.labels) }
+    }
+
+    /// The report of a resumed run with no steps left: its checkpoint evaluated, nothing written.
+    private func finishedRunReport(_ model: RecommendationModel, splits: DataSplits, checkpoint: String, steps: Int,
+                                   samples: Int) throws -> TrainingReport {
+        let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
+                                                communicator: communicator)
+        var report = TrainingReport(steps: steps, samples: samples, trainSeconds: 0, samplesPerSecond: 0, finalTrainLoss: .nan,
+                                    lossHistory: [], evaluation: evaluation, plantedEvaluation: try plantedMetrics(splits),
+                                    checkpointPath: checkpoint, denseFingerprint: ParameterFingerprint.dense(model),
+                                    embeddingFingerprint: try ParameterFingerprint.embeddings(model, communicator: communicator),
+                                    replicasIdentical: try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator),
+                                    runDirectory: nil, stoppedEarly: false)
+        report.nothingLeftToTrain = true
+        return report
+    }
+
+    /// Refuses, on every rank, a fresh run whose checkpoint folder holds checkpoints (another
+    /// run's lineage, whose `step-N` and `best` this run would overwrite).
+    private func refuseExistingCheckpoints() throws {
+        let folder = configuration.checkpoint.runDirectory
+        let found = communicator.isRoot ? TrainingCheckpoint.existingCheckpoints(runDirectory: folder) : nil
+        guard try communicator.allReduceMax([found == nil ? 0 : 1])[0] > 0 else { return }
+        throw TrainingError.checkpointsExist(folder: folder, found: found ?? "checkpoints")
     }
 
     /// Opens `runs/<name>-<timestamp>/` on rank 0 when the config asks for it; every rank
@@ -288,25 +332,28 @@ public final class Trainer {
         log(.note("saved \(path) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, \(format(bytes / 1e6 / elapsed, 1)) MB/s)"))
     }
 
+    /// The checkpoint `--resume` names, as given ("latest": the run folder's `latest` link).
+    private var resumeLink: String? {
+        resume.map { $0 == "latest" ? "\(configuration.checkpoint.runDirectory)/latest" : $0 }
+    }
+
     /// The folder `--resume` names ("latest": the run's newest), checked before any work: it
     /// exists, and its model is the config's (else the first differing key is named).
     private func checkResume(_ resume: String) throws -> String {
-        let path = resume == "latest" ? "\(configuration.checkpoint.runDirectory)/latest" : resume
-        guard FileManager.default.fileExists(atPath: path) else {
+        let link = resumeLink ?? resume
+        guard FileManager.default.fileExists(atPath: link) else {
             if resume == "latest" { throw TrainingError.nothingToResume(folder: configuration.checkpoint.runDirectory) }
-            throw CheckpointError.cannotOpen(path: "\(path)/dense.h5")
+            throw CheckpointError.noSuchFolder(path: link)
         }
+        let path = try TrainingCheckpoint.resolve(link)  // `latest` followed once
         let saved = try TrainingCheckpoint.state(in: path)
-        let savedConfiguration = try ConfigurationLoader.parse(saved.configuration, source: "\(path)/dense.h5 (config)")
+        let savedConfiguration = try ConfigurationLoader.parse(saved.configuration, source: "\(link)/dense.h5 (config)")
         if let difference = savedConfiguration.model.differences(from: configuration.model).first {
-            throw CheckpointError.modelMismatch(path: "\(path)/dense.h5", detail: difference)
+            throw CheckpointError.modelMismatch(path: "\(link)/dense.h5", detail: difference)
         }
         return path
     }
 
-    /// Refuses a run whose share on this rank (tables, optimizer state, workspaces, dense
-    /// replica, as `recsys-dist plan` counts them) exceeds the memory available here, with the
-    /// figures, before anything is allocated.
     /// Refuses, before anything is allocated, a model whose share on this rank (as `plan` counts
     /// it) exceeds this rank's share of what the host can still give: the available memory (capped
     /// by a cgroup limit) divided among the job's ranks on this host.
@@ -329,7 +376,7 @@ public final class Trainer {
         lineage = state.lineage
         let elapsed = seconds(since: started)
         let bytes = try communicator.allReduceSum([Double(checkpointBytes(model, step))])[0]
-        log(.note("resumed from \(path): step \(state.step), epoch \(state.epoch + 1), written by \(state.worldSize) rank(s), "
+        log(.note("resumed from \(resumeLink ?? path): step \(state.step), epoch \(state.epoch + 1), written by \(state.worldSize) rank(s), "
             + "loaded on \(communicator.size) (\(format(bytes / 1e6, 1)) MB in \(format(elapsed, 2)) s, "
             + "\(format(bytes / 1e6 / elapsed, 1)) MB/s)"))
         return state

@@ -1,0 +1,51 @@
+@testable import Checkpointing
+import Compute
+import Distributed
+import Foundation
+import NeuralNetwork
+import Testing
+
+/// How a checkpoint folder is replaced (issue 29, items 22 and 23).
+@Suite struct CheckpointReplacementTests {
+    /// A folder put in place of another is swapped in one step (the kernel's exchange, so a
+    /// link to it never dangles) and the old one removed; a missing destination is a rename.
+    @Test func aFolderIsSwappedInWhole() throws {
+        let root = TrainingCheckpointTests.temporaryDirectory()
+        for name in ["a", "b"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(name)", withIntermediateDirectories: true)
+            try name.write(toFile: "\(root)/\(name)/w", atomically: true, encoding: .utf8)
+        }
+        func contents(_ name: String) throws -> String { try String(contentsOfFile: "\(root)/\(name)/w", encoding: .utf8) }
+        #expect(try FileSystem.exchange("\(root)/a", "\(root)/b"), "renameat2's exchange works on this file system")
+        #expect(try contents("a") == "b" && (try contents("b")) == "a")
+        try FileSystem.replaceDirectory("\(root)/b", with: "\(root)/a")
+        #expect(try contents("b") == "b" && !FileManager.default.fileExists(atPath: "\(root)/a"))
+        try FileSystem.replaceDirectory("\(root)/fresh", with: "\(root)/b")
+        #expect(try contents("fresh") == "b")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["fresh"])
+    }
+
+    /// A checkpoint of another lineage at the same step is never written over (nor is the
+    /// `best` that names it); the same lineage's is replaced and `latest` names the new one.
+    @Test func anotherLineagesCheckpointIsNeverOverwritten() throws {
+        let run = TrainingCheckpointTests.temporaryDirectory()
+        let first = TrainingCheckpointTests.trained(seed: 1), second = TrainingCheckpointTests.trained(seed: 2)
+        func save(_ parts: (WideDeep, DenseOptimizer, SparseOptimizer), lineage: String) throws {
+            var state = TrainingCheckpointTests.state(step: 8)
+            state.lineage = lineage
+            _ = try TrainingCheckpoint.save(model: parts.0, denseOptimizer: parts.1, sparseOptimizer: parts.2, state: state,
+                                            runDirectory: run, keepLast: 3, communicator: LocalCommunicator())
+        }
+        try save(first, lineage: "first")
+        try TrainingCheckpoint.markBest(runDirectory: run, step: 8)
+        let kept = try Data(contentsOf: URL(fileURLWithPath: "\(run)/step-8/dense.h5"))
+        #expect(throws: CheckpointError.otherLineage(path: "\(run)/step-8", lineage: "first")) { try save(second, lineage: "second") }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(run)/best/dense.h5")) == kept)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run).sorted() == [".lock", "best", "latest", "step-8"]
+                || (try FileManager.default.contentsOfDirectory(atPath: run).sorted()) == ["best", "latest", "step-8"])
+
+        try save(second, lineage: "first")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(run)/latest/dense.h5")) != kept, "the own lineage's step 8 is replaced")
+        #expect(try TrainingCheckpoint.state(in: "\(run)/latest").lineage == "first")
+    }
+}
