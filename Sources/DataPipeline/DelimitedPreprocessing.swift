@@ -448,6 +448,9 @@ public enum DelimitedPreprocessing {
                 continue
             }
             dense[i] = Float(feature.transform == .log1p ? log1p(max(value, 0)) : value)
+            guard dense[i].isFinite else {
+                throw DataError("\(location): dense value \(value) is beyond the range of a 32-bit float (use transform: log1p, or scale it)")
+            }
         }
         var slot = 0
         /// The row of a hashed value (row 0: empty, or rarer than the frequency threshold).

@@ -254,8 +254,16 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     /// Copies record `index` into sample `b` of `batch` (samples before `b` filled, `prepare`d).
     func fillRecord(_ index: Int, into batch: Batch, at b: Int) throws {
         let denseCount = denseFeatureCount, record = recordsBase + index * recordSize
-        batch.labels[b] = record.loadUnaligned(as: Float.self)
-        (batch.dense.base + b * denseCount).update(from: (record + 4).assumingMemoryBound(to: Float.self), count: denseCount)
+        // A label is a click (0 or 1) and a dense value a finite number: anything else is a damaged
+        // or foreign file, named here, never trained on (a label of 7 used to train to AUC 0.5).
+        let label = record.loadUnaligned(as: Float.self)
+        guard label == 0 || label == 1 else { throw DataError("\(path): record \(index): label \(label) is not 0 or 1") }
+        batch.labels[b] = label
+        let dense = batch.dense.base + b * denseCount
+        dense.update(from: (record + 4).assumingMemoryBound(to: Float.self), count: denseCount)
+        for i in 0..<denseCount where !dense[i].isFinite {
+            throw DataError("\(path): record \(index): dense value \(i) is \(dense[i])")
+        }
         var idOffset = 4 + 4 * denseCount
         for t in 0..<idsPerSample.count {
             let feature = batch.sparse[t], bag = idsPerSample[t], rows = Int32(truncatingIfNeeded: tableRows[t])

@@ -34,7 +34,7 @@ struct Evaluate: ParsableCommand {
         }
         let e = report.evaluation
         var text = "checkpoint \(checkpoint) (step \(report.step))\n"
-            + "held-out: AUC \(Training.format(e.auc, 4))  logloss \(Training.format(e.logloss, 4))  "
+            + "held-out: AUC \(BinaryClassificationMetrics.text(auc: e.auc))  logloss \(Training.format(e.logloss, 4))  "
             + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
         if let planted = report.plantedEvaluation {
             text += "\nplanted model: AUC \(Training.format(planted.auc, 4))  logloss \(Training.format(planted.logloss, 4))"

@@ -67,7 +67,7 @@ struct Train: ParsableCommand {
             console.progress("trained \(report.steps) steps, \(report.samples) samples in \(Training.format(report.trainSeconds, 1)) s "
                              + "(\(Int(report.samplesPerSecond)) samples/s)")
         }
-        var line = "held-out: AUC \(Training.format(e.auc, 4))  logloss \(Training.format(e.logloss, 4))  "
+        var line = "held-out: AUC \(BinaryClassificationMetrics.text(auc: e.auc))  logloss \(Training.format(e.logloss, 4))  "
             + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
         if let planted = report.plantedEvaluation {
             line += "\nplanted model: AUC \(Training.format(planted.auc, 4))  logloss \(Training.format(planted.logloss, 4))  "

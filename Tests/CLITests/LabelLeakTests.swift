@@ -113,6 +113,22 @@ import TestSupport
                 "\(ambiguous.standardError)")
     }
 
+    /// A held-out set of one class has no AUC: training goes on, reports its logloss and
+    /// "AUC undefined (one class)", and saves its checkpoint; evaluate scores it alike (item 31).
+    @Test func aHeldOutSetOfOneClassHasNoAUCButGoesOn() throws {
+        let config = try writeConfig()
+        let negatives = "\(folder)/negatives.csv"
+        try (["id,click,site,device,hour"] + (0..<40).map { "\($0),0,s\($0 % 13),d\($0 % 5),\($0 % 24)" })
+            .joined(separator: "\n").write(toFile: negatives, atomically: true, encoding: .utf8)
+        let trained = try BinaryRunner.run(["train", "--config", config, "--set", "data.eval_path=\(negatives)", "--format", "json"])
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(trained.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
+        #expect(json["auc"] is NSNull && (json["logloss"] as? Double ?? 0) > 0, "\(json)")
+        let evaluated = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/clicks/latest"])
+        #expect(evaluated.status == 0, "\(evaluated.standardError)")
+        #expect(evaluated.standardOutput.contains("held-out: AUC undefined (one class)  logloss "), "\(evaluated.standardOutput)")
+    }
+
     /// An empty label is a bad line: an error naming file and line, or skipped and counted with
     /// `--skip-bad-lines`, in train, preprocess and evaluate --data; never a negative. Empty
     /// feature values are counted per feature in the run's first lines and in stats.json.

@@ -19,6 +19,25 @@ import Testing
         }
     }
 
+    /// A record whose label is not 0 or 1, or whose dense value is not finite, is an error naming
+    /// the file and record when it is read (issue 29, item 29).
+    @Test func labelsAndDenseValuesAreCheckedWhenRead() throws {
+        for (label, dense, message) in [(Float(7), Float(1), "record 1: label 7.0 is not 0 or 1"),
+                                        (Float(1), Float.infinity, "record 1: dense value 0 is inf"),
+                                        (Float.nan, Float(1), "record 1: label nan is not 0 or 1")] {
+            let path = Self.temporaryFolder() + "/r.rsd"
+            let writer = try RecordWriter(path: path, denseCount: 1, bagSizes: [1], tableRows: [10])
+            try writer.append(label: 1, dense: [0.5], ids: [3])
+            try writer.append(label: label, dense: [dense], ids: [4])
+            try writer.finish()
+            let dataset = try RecordDataset(path: path)
+            let batch = Batch(capacity: 2, denseFeatureCount: 1, tableCount: 1, idsPerSample: 1)
+            #expect(throws: DataError("\(path): \(message)")) {
+                try [0, 1].withUnsafeBufferPointer { try dataset.fill(batch, order: $0, start: 0, size: 2) }
+            }
+        }
+    }
+
     @Test func writtenRecordsReadBackThroughTheMemoryMap() throws {
         let path = Self.temporaryFolder() + "/r.rsd"
         let writer = try RecordWriter(path: path, denseCount: 2, bagSizes: [1, 3], tableRows: [100, 100])

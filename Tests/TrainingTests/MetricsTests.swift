@@ -16,13 +16,14 @@ import Training
         #expect(try BinaryClassificationMetrics.auc(scores: [0.5, 0.5, 0.1, 0.9], labels: [1, 0, 0, 1]) == 0.875)
     }
 
-    @Test func oneClassIsAnError() {
+    @Test func oneClassIsAnError() throws {
         #expect(throws: MetricsError.singleClass(label: 1, count: 3)) {
             try BinaryClassificationMetrics.auc(scores: [0.1, 0.2, 0.3], labels: [1, 1, 1])
         }
-        #expect(throws: MetricsError.singleClass(label: 0, count: 2)) {
-            try BinaryClassificationMetrics.compute(logits: [0.1, 0.2], labels: [0, 0])
-        }
+        // The whole set's metrics go on without AUC (issue 29, item 31): logloss and accuracy stand.
+        let metrics = try BinaryClassificationMetrics.compute(logits: [0.1, -0.2], labels: [0, 0])
+        #expect(metrics.auc.isNaN && abs(metrics.logloss - (log1p(exp(0.1)) + log1p(exp(-0.2))) / 2) < 1e-6 && metrics.accuracy == 0.5)
+        #expect(BinaryClassificationMetrics.text(auc: metrics.auc) == "undefined (one class)")
     }
 
     @Test func loglossAndAccuracy() throws {

@@ -185,7 +185,7 @@ public final class Trainer {
         /// A held-out evaluation during training; returns whether training should stop early.
         func evaluateHeldOut() throws -> Bool {
             let metrics = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
-            log(.progress("step \(stepIndex): held-out AUC \(format(metrics.auc, 4))  logloss \(format(metrics.logloss, 4))"))
+            log(.progress("step \(stepIndex): held-out AUC \(BinaryClassificationMetrics.text(auc: metrics.auc))  logloss \(format(metrics.logloss, 4))"))
             try record?.record(step: stepIndex, [("eval_auc", metrics.auc), ("eval_logloss", metrics.logloss),
                                                  ("eval_accuracy", metrics.accuracy)])
             let outcome = evaluations.record(auc: metrics.auc)

@@ -27,7 +27,8 @@ public struct BinaryClassificationMetrics: Sendable, Equatable, Codable {
     public var accuracy: Double
     public var count: Int
 
-    /// Exact metrics from logits and 0/1 labels; throws when only one class is present.
+    /// Exact metrics from logits and 0/1 labels. With one class only, AUC is undefined: it is
+    /// NaN (shown as "undefined (one class)", null in JSON) and the other metrics stand.
     public static func compute(logits: [Float], labels: [Float]) throws -> BinaryClassificationMetrics {
         guard logits.count == labels.count else { throw MetricsError.sizeMismatch(scores: logits.count, labels: labels.count) }
         guard !logits.isEmpty else { throw MetricsError.empty }
@@ -37,10 +38,21 @@ public struct BinaryClassificationMetrics: Sendable, Equatable, Codable {
             logloss += max(x, 0) - x * y + log1p(exp(-abs(x)))
             if (x >= 0) == (y >= 0.5) { correct += 1 }
         }
-        return BinaryClassificationMetrics(auc: try auc(scores: logits, labels: labels),
+        let auc: Double
+        do {
+            auc = try Self.auc(scores: logits, labels: labels)
+        } catch MetricsError.singleClass {
+            auc = .nan
+        }
+        return BinaryClassificationMetrics(auc: auc,
                                            logloss: logloss / Double(logits.count),
                                            accuracy: Double(correct) / Double(logits.count),
                                            count: logits.count)
+    }
+
+    /// An AUC as printed: four decimals, or "undefined (one class)" for a held-out set of one class.
+    public static func text(auc: Double) -> String {
+        auc.isNaN ? "undefined (one class)" : String(format: "%.4f", auc)
     }
 
     /// The click probability sigmoid(logit), in Double without overflow.
