@@ -16,9 +16,7 @@ public final class LineReader {
     public var progress: ReadProgress?
 
     public init(path: String, chunkSize: Int = 4 << 20, byteRange: Range<Int>? = nil) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw DataError("\(path): no such file") }
-        guard !isDirectory.boolValue else { throw DataError("\(path): a folder, not a data file") }
+        try RegularFile.check(path)
         precondition(byteRange == nil || !path.hasSuffix(".gz"), "LineReader: a gzip file is read whole")
         self.path = path
         self.chunkSize = chunkSize

@@ -173,8 +173,9 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
+        try RegularFile.check(path)
         let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw DataError("\(path): cannot open") }
+        guard descriptor >= 0 else { throw DataError("\(path): cannot open (\(String(cString: strerror(errno))))") }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw DataError("\(path): cannot stat") }

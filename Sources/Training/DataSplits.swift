@@ -83,10 +83,23 @@ extension DataSplits {
                 guard let index = try? decoder.decode(ShardedPreprocessing.Index.self, from: Data(contentsOf: URL(fileURLWithPath: indexPath))) else {
                     throw DataError("\(indexPath): not an index of record shards")
                 }
-                func shards(_ names: [String]) throws -> RecordShards {
-                    try RecordShards(try names.map { try records("\(folder)/\($0)", for: configuration) })
+                guard !index.pieces.isEmpty else { throw DataError("\(indexPath): lists no pieces") }
+                // Each shard is a file of this folder holding the records the index counts for it.
+                func shards(_ names: [String], counts: [Int]) throws -> RecordShards {
+                    try RecordShards(try zip(names, counts).map { name, count in
+                        guard !name.isEmpty, !name.contains("/"), name != "..", name != "." else {
+                            throw DataError("\(indexPath): shard name '\(name)' is not a file name of this folder")
+                        }
+                        let shard = try records("\(folder)/\(name)", for: configuration)
+                        guard shard.count == count else {
+                            throw DataError("\(folder)/\(name): \(shard.count) records, the index lists \(count) "
+                                            + "(a shard of another output?): preprocess again")
+                        }
+                        return shard
+                    })
                 }
-                return DataSplits(train: try shards(index.trainShards), evaluation: try shards(index.evalShards),
+                return DataSplits(train: try shards(index.trainShards, counts: index.pieces.map(\.trainRecords)),
+                                  evaluation: try shards(index.evalShards, counts: index.pieces.map(\.evalRecords)),
                                   summary: "records in \(folder) (\(index.pieces.count) shards)")
             }
             let train = try records("\(folder)/train.rsd", for: configuration)
@@ -132,6 +145,7 @@ extension DataSplits {
     /// raw format, or, for a model trained on records, delimited when the config has a schema
     /// (the one its records were made with) and Criteo TSV otherwise.
     static func format(of path: String, _ configuration: TrainingConfiguration) throws -> DataSection.Source {
+        try RegularFile.check(path)
         let handle = FileHandle(forReadingAtPath: path)
         let start = (try? handle?.read(upToCount: RecordFormat.magic.count)) ?? nil
         try? handle?.close()

@@ -129,6 +129,23 @@ import TestSupport
         #expect(evaluated.standardOutput.contains("held-out: AUC undefined (one class)  logloss "), "\(evaluated.standardOutput)")
     }
 
+    /// A FIFO given as the data file is refused at once (issue 29, item 26): opening it would
+    /// block until a writer came, in train, evaluate --data and preprocess alike.
+    @Test func aPipeIsNoDataFile() throws {
+        let config = try writeConfig()
+        let fifo = "\(folder)/pipe.csv"
+        try #require(mkfifo(fifo, 0o644) == 0)
+        for command in [["train", "--config", config, "--set", "data.path=\(fifo)"],
+                        ["preprocess", "--config", config, "--set", "data.path=\(fifo)", "--output", "\(folder)/records"]] {
+            let run = try BinaryRunner.run(command, timeout: 30)
+            #expect(run.status != 0 && run.standardError.contains("\(fifo): not a regular file"), "\(command[0]): \(run.standardError)")
+        }
+        let trained = try BinaryRunner.run(["train", "--config", config])
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let scored = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/clicks/latest", "--data", fifo], timeout: 30)
+        #expect(scored.status != 0 && scored.standardError.contains("\(fifo): not a regular file"), "\(scored.standardError)")
+    }
+
     /// An empty label is a bad line: an error naming file and line, or skipped and counted with
     /// `--skip-bad-lines`, in train, preprocess and evaluate --data; never a negative. Empty
     /// feature values are counted per feature in the run's first lines and in stats.json.

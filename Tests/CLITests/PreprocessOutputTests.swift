@@ -55,6 +55,31 @@ import TestSupport
         }
     }
 
+    /// A shard of another size dropped into the folder, a shard name leading out of it, and an
+    /// index listing no pieces are refused by name (issue 29, item 30).
+    @Test func aDamagedShardFolderIsRefused() throws {
+        let config = try write()
+        let pieces = try BinaryRunner.run(["preprocess", "--config", config, "--output", "\(folder)/records", "--shards", "--piece-mb", "0.05"])
+        try #require(pieces.status == 0, "\(pieces.standardError)")
+        let records = "\(folder)/records", index = "\(records)/index.json"
+        func train() throws -> BinaryRunner.Output {
+            try BinaryRunner.run(["train", "--config", config, "--set", "data.source=records", "--set", "data.path=\(records)"])
+        }
+        let original = try String(contentsOfFile: index, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: "\(records)/train-00001.rsd")
+        try FileManager.default.copyItem(atPath: "\(records)/eval-00000.rsd", toPath: "\(records)/train-00001.rsd")
+        let swapped = try train()
+        #expect(swapped.status != 0 && swapped.standardError.contains("\(records)/train-00001.rsd:")
+                && swapped.standardError.contains("records, the index lists"), "\(swapped.standardError)")
+        try original.replacingOccurrences(of: "\"train-00001.rsd\"", with: "\"../outside.rsd\"").write(toFile: index, atomically: true, encoding: .utf8)
+        let outside = try train()
+        #expect(outside.status != 0 && outside.standardError.contains("\(index): shard name '../outside.rsd' is not a file name"),
+                "\(outside.standardError)")
+        try "{\"format\": \"recsys-dist record shards\", \"version\": 1, \"pieces\": []}".write(toFile: index, atomically: true, encoding: .utf8)
+        let empty = try train()
+        #expect(empty.status != 0 && empty.standardError.contains("\(index): lists no pieces"), "\(empty.standardError)")
+    }
+
     /// Pieces, then one file into the same folder: the folder holds the new output alone, and
     /// training on it reads the new records (the single-file layout), and the reverse.
     @Test func aNewOutputReplacesTheOldOneWhole() throws {
