@@ -11,6 +11,11 @@ enum DynamicMapDatasets {
     static let sketchColumns = DynamicTableRule.sketchCountersPerRow
 
     /// Writes `map`, a shard of `table`, into its shard file.
+    /// Bytes `write` stores for `map`: its keys, clocks, use counts and sketch counters.
+    static func bytes(of map: DynamicRowMap) -> Int {
+        map.rowCount * (MemoryLayout<UInt64>.size + 2 * MemoryLayout<UInt32>.size + sketchColumns)
+    }
+
     static func write(_ map: DynamicRowMap, table: String, to file: HDF5File) throws {
         try file.write("\(table)/\(keys)", shape: [map.rowCount, 1], values: UnsafeBufferPointer(map.keys))
         try file.write("\(table)/\(lastUsed)", shape: [map.rowCount, 1], values: UnsafeBufferPointer(map.lastUsed))

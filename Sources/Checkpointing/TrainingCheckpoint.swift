@@ -78,8 +78,10 @@ public enum TrainingCheckpoint {
         let final = "\(runDirectory)/step-\(state.step)", partial = "\(runDirectory)/.step-\(state.step).partial"
         if communicator.isRoot { try FileSystem.makeDirectory(runDirectory) }
         // The numbers, and room for HDF5's own structures (about 1 kB per dataset measured; 4 kB
-        // allowed for each of up to three per table, three virtual ones per table, the dense ones).
-        let datasets = 6 * model.embeddingTables.count + model.arena.entries.count + 2
+        // allowed for each of up to three per table, three virtual ones per table, a dynamic
+        // table's four map datasets and their four virtual ones, the dense ones).
+        let datasets = 6 * model.embeddingTables.count + 8 * model.embeddingTables.filter { $0.rowMap != nil }.count
+            + model.arena.entries.count + 2
         let bytes = payloadBytes(model: model, denseOptimizer: denseOptimizer, sparseOptimizer: sparseOptimizer, communicator: communicator)
             + 4096 * datasets + 256 * 1024
         try checkSpace(bytes: bytes, runDirectory: runDirectory, communicator: communicator)
@@ -113,16 +115,18 @@ public enum TrainingCheckpoint {
         return final
     }
 
-    /// Bytes of this rank's share of a checkpoint's numbers: its rows and their optimizer state
-    /// (a replica counted on rank 0 only), and on rank 0 the dense parameters and their state.
+    /// Bytes of this rank's share of a checkpoint's numbers: its rows, their optimizer state and
+    /// dynamic tables' maps (a replica counted on rank 0 only), and on rank 0 the dense parameters
+    /// and their state.
     public static func payloadBytes(model: RecommendationModel, denseOptimizer: DenseOptimizer, sparseOptimizer: SparseOptimizer,
                                     communicator: Communicator) -> Int {
-        var floats = 0
+        var floats = 0, mapBytes = 0
         for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
             floats += table.weights.count + sparseOptimizer.firstStates[index].count + sparseOptimizer.secondStates[index].count
+            mapBytes += table.rowMap.map(DynamicMapDatasets.bytes(of:)) ?? 0
         }
         if communicator.isRoot { floats += model.arena.count + denseOptimizer.firstState.count + denseOptimizer.secondState.count }
-        return 4 * floats
+        return 4 * floats + mapBytes
     }
 
     /// Refuses, on every rank together, a checkpoint the file system holding `runDirectory`
