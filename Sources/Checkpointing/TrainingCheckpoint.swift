@@ -375,6 +375,7 @@ public enum TrainingCheckpoint {
         let directory = try resolve(checkpoint)
         let (state, shards, identity) = try stateAndShards(in: directory)
         let dense = try openChecked("\(directory)/dense.h5")
+
         if let sparseOptimizer, state.optimizer != sparseOptimizer.settings.algorithm.rawValue {
             throw CheckpointError.modelMismatch(path: dense.path, detail: "optimizer \(state.optimizer) in the checkpoint, "
                                                 + "\(sparseOptimizer.settings.algorithm.rawValue) in the config")
@@ -401,13 +402,17 @@ public enum TrainingCheckpoint {
             shardFiles[name] = file
             return file
         }
-        for (index, table) in model.embeddingTables.enumerated() {
+        // The stored tables are the model's (their whole shapes), and the shard list stays inside them.
+        for table in model.embeddingTables {
             let name = "\(table.name)/weights"
             guard let shape = dense.shape(of: name) else { throw CheckpointError.missing(path: dense.path, object: name) }
             guard shape == [table.wholeTableRowCount, table.dimension] else {
                 throw CheckpointError.shapeMismatch(path: dense.path, object: name, found: shape,
                                                     expected: [table.wholeTableRowCount, table.dimension])
             }
+        }
+        try checkShardList(shards, tables: tableCatalogue(model), path: dense.path)
+        for (index, table) in model.embeddingTables.enumerated() {
             var parts = [(suffix: "weights", values: table.weights, columns: table.dimension)]
             if let sparseOptimizer {
                 for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
@@ -416,10 +421,6 @@ public enum TrainingCheckpoint {
                 }
             }
             let rows = table.firstRow..<(table.firstRow + table.rowCount)
-            if let outside = shards.first(where: { $0.table == table.name && $0.rows.upperBound > table.wholeTableRowCount }) {
-                throw CheckpointError.missing(path: dense.path, object: "rows \(outside.rows.lowerBound)..<\(outside.rows.upperBound) of "
-                                              + "\(table.name), which has \(table.wholeTableRowCount) rows (the shard list is wrong)")
-            }
             var rowsRead = 0
             for shard in shards where shard.table == table.name && shard.rows.overlaps(rows) {
                 let file = try shardFile(shard.file)
@@ -447,6 +448,25 @@ public enum TrainingCheckpoint {
         }
         sparseOptimizer?.stepCount = state.sparseOptimizerSteps
         return state
+    }
+
+    /// Refuses a shard list (from `dense.h5` at `path`) naming a file outside the checkpoint's
+    /// folder, a table the model lacks, or rows past its table's end: read as it stands, a
+    /// crafted list of 10^12 rows kept `evaluate` scanning for hours.
+    static func checkShardList(_ shards: [Shard], tables: [(name: String, rows: Int, dimension: Int, isDynamic: Bool)],
+                               path: String) throws {
+        for shard in shards {
+            guard !shard.file.contains("/"), shard.file != "..", shard.file != "." else {
+                throw CheckpointError.mixedCheckpoints(path: path, detail: "its shard list names '\(shard.file)', outside the checkpoint")
+            }
+            guard let table = tables.first(where: { $0.name == shard.table }) else {
+                throw CheckpointError.modelMismatch(path: path, detail: "its shard list names table \(shard.table), which the model lacks")
+            }
+            guard shard.rows.upperBound <= table.rows else {
+                throw CheckpointError.missing(path: path, object: "rows \(shard.rows.lowerBound)..<\(shard.rows.upperBound) of \(shard.table), "
+                                              + "which has \(table.rows) rows (the shard list is wrong)")
+            }
+        }
     }
 
     static func openChecked(_ path: String) throws -> HDF5File {

@@ -49,3 +49,21 @@ import Testing
         #expect(try TrainingCheckpoint.state(in: "\(run)/latest").lineage == "first")
     }
 }
+
+/// A crafted shard list is refused before anything is read (issue 29, item 28).
+@Suite struct ShardListTests {
+    @Test func rowsPastTheTableForeignTablesAndPathsAreRefused() throws {
+        let tables = [(name: "embeddings/table0", rows: 1000, dimension: 8, isDynamic: false)]
+        let good = [TrainingCheckpoint.Shard(file: "embeddings-rank0.h5", table: "embeddings/table0", rows: 0..<1000)]
+        try TrainingCheckpoint.checkShardList(good, tables: tables, path: "d.h5")
+        let huge = [TrainingCheckpoint.Shard(file: "embeddings-rank0.h5", table: "embeddings/table0", rows: 0..<1_000_000_000_000)]
+        #expect(throws: CheckpointError.missing(path: "d.h5", object: "rows 0..<1000000000000 of embeddings/table0, which has 1000 rows "
+                                                + "(the shard list is wrong)")) {
+            try TrainingCheckpoint.checkShardList(huge, tables: tables, path: "d.h5")
+        }
+        let outside = [TrainingCheckpoint.Shard(file: "../other/embeddings-rank0.h5", table: "embeddings/table0", rows: 0..<10)]
+        #expect(throws: CheckpointError.self) { try TrainingCheckpoint.checkShardList(outside, tables: tables, path: "d.h5") }
+        let foreign = [TrainingCheckpoint.Shard(file: "embeddings-rank0.h5", table: "embeddings/table9", rows: 0..<10)]
+        #expect(throws: CheckpointError.self) { try TrainingCheckpoint.checkShardList(foreign, tables: tables, path: "d.h5") }
+    }
+}
