@@ -27,6 +27,7 @@ if [ -n "${RECSYS_NETWORK:-}" ]; then
 fi
 # shellcheck disable=SC2206
 [ -n "${RECSYS_MPI_ARGS:-}" ] && flags+=($RECSYS_MPI_ARGS)
-exec mpirun "${flags[@]}" --hostfile "$hostfile" -np "$ranks" --map-by "slot:PE=$threads" --bind-to core \
+# Ctrl-C or SIGTERM to this script stops the ranks after a checkpoint (launch/mpirun-stoppable.sh).
+exec "$repository/launch/mpirun-stoppable.sh" "${flags[@]}" --hostfile "$hostfile" -np "$ranks" --map-by "slot:PE=$threads" --bind-to core \
     -x OPENBLAS_NUM_THREADS=1 -x PATH -x LD_LIBRARY_PATH \
     "$binary" train --config "$config" --set training.threads="$threads" "$@"

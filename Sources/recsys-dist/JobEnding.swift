@@ -2,14 +2,16 @@ import Distributed
 import Foundation
 import Training
 
-/// On the first SIGTERM or SIGINT (Slurm preemption, Ctrl-C) training stops at the end of its
-/// step on every rank and saves a checkpoint; a second signal ends the process at once.
+/// On the first SIGTERM, SIGINT or SIGUSR1 (Slurm preemption, Ctrl-C, the launchers' Ctrl-C through
+/// mpirun) training stops at the end of its step on every rank and saves a checkpoint; a second
+/// signal ends the process at once.
 /// The signals are also unblocked on this thread: a process inherits its launcher's mask, and
 /// launchers that start it from a worker thread (as Foundation's `Process` does) block them.
 func installStopHandlers() {
     var signals = sigset_t()
     sigemptyset(&signals)
-    for number in [SIGTERM, SIGINT] {
+    // SIGUSR1: what launch/mpirun-stoppable.sh sends through mpirun (which forwards it) on Ctrl-C.
+    for number in [SIGTERM, SIGINT, SIGUSR1] {
         signal(number) { received in
             if !StopRequest.record(received) { _exit(128 + received) }
         }

@@ -394,6 +394,7 @@ func signalName(_ signal: Int32) -> String {
     switch signal {
     case SIGTERM: return "SIGTERM"
     case SIGINT: return "SIGINT"
+    case SIGUSR1: return "SIGUSR1"
     default: return "signal \(signal)"
     }
 }
