@@ -8,6 +8,8 @@ func installFaultInjection() {
     let environment = ProcessInfo.processInfo.environment
     guard let limit = environment["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES"].flatMap(Int.init) else { return }
     let onlyRank = environment["RECSYS_DIST_CRASH_RANK"].flatMap(Int.init)
+    FileHandle.standardError.write(Data(("warning: RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=\(limit) is set: a test hook that ends "
+                                         + "\(onlyRank.map { "rank \($0)" } ?? "every rank") after checkpoint file \(limit)\n").utf8))
     nonisolated(unsafe) var written = 0
     TrainingCheckpoint.fileWritten = { rank, _ in
         written += 1

@@ -131,6 +131,8 @@ import TestSupport
                                 : try MPIRunner.run(ranks: ranks, arguments, timeout: 60, environment: environment)
         #expect(output.status != 0)
         #expect(output.standardError.contains("test hook: rank \(rank) crashing after checkpoint file \(file)"), "\(output.standardError)")
+        #expect(output.standardError.contains("warning: RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=\(file) is set: a test hook"),
+                "the hook says it is armed (issue 29, item 37)")
         let folder = "\(self.folder)/runs/\(run)"
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/latest") == "step-4")
         let evaluated = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/latest"])
