@@ -37,8 +37,16 @@ public enum ConfigurationLoader {
     }
 
     static func compose(path: String) throws -> Node {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw ConfigurationError("\(path): no such config file")
+        }
+        guard !isFolder.boolValue else { throw ConfigurationError("\(path): a folder, not a config file") }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("\(path): cannot read the config file")
+            let descriptor = open(path, O_RDONLY)
+            let reason = descriptor < 0 ? String(cString: strerror(errno)) : "unreadable"
+            if descriptor >= 0 { close(descriptor) }
+            throw ConfigurationError("\(path): cannot read the config file (\(reason))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError("\(path): the config is not valid UTF-8")
@@ -46,9 +54,18 @@ public enum ConfigurationLoader {
         do {
             return try Yams.compose(yaml: text) ?? Node.mapping([:])
         } catch {
-            throw ConfigurationError("\(path): invalid YAML: \(error)")
+            throw ConfigurationError("\(path): invalid YAML: \(syntaxProblem(error))")
         }
     }
+
+    /// A YAML syntax error as one line, without the source line it quotes (a file given by
+    /// mistake, say a password file, is never echoed).
+    static func syntaxProblem(_ error: Error) -> String {
+        var lines = "\(error)".split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.count >= 3, lines.last?.trimmingCharacters(in: .whitespaces) == "^" { lines.removeLast(2) }
+        return lines.joined(separator: " ")
+    }
+
 
     /// The file merged over its includes; `files` gets each file of the chain and its own keys,
     /// the including file first (its keys win), so messages can name the file a key came from.
@@ -83,7 +100,7 @@ public enum ConfigurationLoader {
         do {
             root = try Yams.compose(yaml: text) ?? Node.mapping([:])
         } catch {
-            throw ConfigurationError("\(source): invalid YAML: \(error)")
+            throw ConfigurationError("\(source): invalid YAML: \(syntaxProblem(error))")
         }
         return try resolve(root, source: source, overrides: overrides)
     }
@@ -108,11 +125,12 @@ public enum ConfigurationLoader {
             return source + (line(of: key, in: root).map { ":\($0)" } ?? "")
         }
         try checkKeys(root, path: "", location: location(of:))
+        root = try ConfigurationChoices.canonical(root, location: location(of:))
         let decoded: TrainingConfiguration
         do {
             decoded = try YAMLDecoder().decode(TrainingConfiguration.self, from: root)
         } catch let error as DecodingError {
-            throw ConfigurationError(describe(error, location: location(of:), source: source))
+            throw ConfigurationError(describe(error, in: root, location: location(of:), source: source))
         }
         var configuration = decoded
         if configuration.run.name == nil {
@@ -132,7 +150,8 @@ public enum ConfigurationLoader {
         try YAMLEncoder().encode(configuration)
     }
 
-    /// Applies one `a.b.c=value` override; the value is parsed as YAML (`[1, 2]`, `0.1`, `adam`).
+    /// Applies one `a.b.c=value` override; the value is parsed as YAML (`[1, 2]`, `0.1`, `adam`),
+    /// or taken as a string when it is not YAML (`,`).
     /// A list item is addressed by its 0-based index: `data.delimited.categorical[3].column=7`.
     static func apply(override: String, to root: Node) throws -> Node {
         guard let equals = override.firstIndex(of: "=") else {
@@ -143,12 +162,8 @@ public enum ConfigurationLoader {
         guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
             throw ConfigurationError("--set \(override): empty key")
         }
-        let value: Node
-        do {
-            value = try Yams.compose(yaml: valueText) ?? Node("")
-        } catch {
-            throw ConfigurationError("--set \(override): value is not valid YAML")
-        }
+        // A value that is not YAML on its own (`,`, `a: b: c`) is taken as the string it is.
+        let value = (try? Yams.compose(yaml: valueText)).map { $0 ?? Node("") } ?? Node(valueText)
         return try setting(value, at: path[...], in: root, full: path.joined(separator: "."))
     }
 
@@ -205,13 +220,20 @@ public enum ConfigurationLoader {
             let childShown = shown.isEmpty ? key : "\(shown).\(key)"
             guard known.contains(key) else {
                 let place = shown.isEmpty ? "at the top level" : "in '\(shown)'"
+                // Config keys are names; anything else is the text of a file that is no config
+                // (a password file given to include:), which is not echoed.
+                guard key.count <= 64, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+                    throw ConfigurationError("\(location(childShown).split(separator: ":").first ?? ""): not a recsys-dist config "
+                                             + "(an entry \(place) is no key name; its text is not shown)")
+                }
                 throw ConfigurationError("\(location(childShown)): unknown key '\(childShown)' (known keys \(place): \(known.joined(separator: ", ")))")
             }
             try checkKeys(value, path: childPath, shown: childShown, location: location)
         }
     }
 
-    private static func describe(_ error: DecodingError, location: (String) -> String, source: String) -> String {
+    /// A decoding error in the words of the config: the key, what it takes and what it holds.
+    private static func describe(_ error: DecodingError, in root: Node, location: (String) -> String, source: String) -> String {
         func keyPath(_ codingPath: [CodingKey]) -> String {
             codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
                 .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
@@ -222,7 +244,11 @@ public enum ConfigurationLoader {
         }
         switch error {
         case .typeMismatch(let type, let context):
-            return "\(located(context.codingPath)): expected \(describe(type)) (\(context.debugDescription))"
+            let found = walk(to: keyPath(context.codingPath), in: root).node.map { node -> String in
+                if let text = node.string { return ", got '\(text)'" }
+                return node.mapping != nil ? ", got a section of keys" : node.sequence != nil ? ", got a list" : ""
+            } ?? ""
+            return "\(located(context.codingPath)): expected \(describe(type))\(found)"
         case .valueNotFound(let type, let context):
             return "\(located(context.codingPath)): missing \(describe(type))"
         case .keyNotFound(let key, let context):
@@ -240,6 +266,9 @@ public enum ConfigurationLoader {
         case is Double.Type: return "a number"
         case is Bool.Type: return "true or false"
         case is String.Type: return "a string"
+        case is Node.Scalar.Type: return "a single value"
+        case is Node.Mapping.Type: return "a section of keys"
+        case is Node.Sequence.Type: return "a list"
         default: return "\(type)"
         }
     }
@@ -248,6 +277,13 @@ public enum ConfigurationLoader {
     /// line of the key itself, or of the list element; of its nearest present parent unless
     /// `exact`.
     static func line(of keyPath: String, in root: Node, exact: Bool = false) -> Int? {
+        let found = walk(to: keyPath, in: root)
+        return found.node == nil && exact ? nil : found.line
+    }
+
+    /// The node at a dotted key path (nil when absent) and the line of it, or of its nearest
+    /// present parent.
+    static func walk(to keyPath: String, in root: Node) -> (node: Node?, line: Int?) {
         var current: Node? = root
         var line: Int?
         for part in keyPath.split(separator: ".") {
@@ -259,15 +295,15 @@ public enum ConfigurationLoader {
                 }
                 name = name[..<open]
             }
-            guard let pair = current?.mapping?.first(where: { $0.key.string == String(name) }) else { return exact ? nil : line }
+            guard let pair = current?.mapping?.first(where: { $0.key.string == String(name) }) else { return (nil, line) }
             line = pair.key.mark?.line
             current = pair.value
             for index in indices {
-                guard let sequence = current?.sequence, index < sequence.count else { return exact ? nil : line }
+                guard let sequence = current?.sequence, index < sequence.count else { return (nil, line) }
                 current = sequence[index]
                 line = current?.mark?.line ?? line
             }
         }
-        return line
+        return (current, line)
     }
 }

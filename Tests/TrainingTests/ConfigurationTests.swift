@@ -77,6 +77,54 @@ import Training
         #expect(enumMessage?.contains("training.optimizer.algorithm") == true, "\(enumMessage ?? "")")
     }
 
+    /// Values outside a fixed set and values of the wrong type are named in the config's words,
+    /// never Swift's decoder's; unambiguous spellings of a choice are accepted (issue 29, item 5).
+    @Test func choicesAndTypesAreExplainedInTheConfigsWords() throws {
+        let cases: [(String, String)] = [
+            ("model.architecture=widedeep", "key 'model.architecture': 'widedeep' is not one of dlrm, wide_deep, dcnv2, deepfm, bst"),
+            ("data.source=csv", "key 'data.source': 'csv' is not one of synthetic, criteo_tsv, records, delimited"),
+            ("data.split=time", "key 'data.split': 'time' is not one of"),
+            ("training.optimizer.algorithm=rmsprop", "key 'training.optimizer.algorithm': 'rmsprop' is not one of sgd, adagrad, adam"),
+            ("training.optimizer.learning_rate=fast", "key 'training.optimizer.learning_rate': expected a number, got 'fast'"),
+            ("training.batch_size=[1, 2]", "key 'training.batch_size': expected a single value, got a list"),
+        ]
+        for (override, expected) in cases {
+            let message = error(Self.minimal, overrides: [override]) ?? "no error"
+            #expect(message.contains(expected), "\(override): \(message)")
+            #expect(!message.contains("Cannot initialize") && !message.contains("Expected to decode"), "\(message)")
+        }
+        let spelled = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml",
+                                                    overrides: ["model.architecture=Wide-Deep", "training.optimizer.algorithm=ADAM",
+                                                                "model.deep_mlp=[8, 1]"])
+        #expect(spelled.model.architecture == .wideDeep && spelled.training.optimizer.algorithm == .adam)
+    }
+
+    /// A `--set` value that is not YAML on its own is the string it reads as (item 11).
+    @Test func aBareOverrideValueIsAString() throws {
+        #expect(error(Self.minimal, overrides: ["data.delimited.delimiter=,"])?.contains("not valid YAML") != true)
+        let named = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["run.name=a: b: c"])
+        #expect(named.run.name == "a: b: c")
+    }
+
+    /// A missing config, a folder, a YAML error and a file that is no config each get one line
+    /// that says why, echoing no line of the file (items 17 and 33).
+    @Test func unreadableAndForeignConfigFilesAreNamedWithoutEcho() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-foreign-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        func message(_ path: String) -> String {
+            do { _ = try ConfigurationLoader.load(path: path); return "no error" } catch { return "\(error)" }
+        }
+        #expect(message("\(folder)/none.yaml") == "\(folder)/none.yaml: no such config file")
+        #expect(message(folder) == "\(folder): a folder, not a config file")
+        try "root:$6$secret$hash:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n".write(toFile: "\(folder)/shadow", atomically: true, encoding: .utf8)
+        try "include: \(folder)/shadow\n".write(toFile: "\(folder)/c.yaml", atomically: true, encoding: .utf8)
+        let foreign = message("\(folder)/c.yaml")
+        #expect(foreign.hasPrefix("\(folder)/shadow: not a recsys-dist config") && !foreign.contains("secret"), "\(foreign)")
+        try "model: [a\n secret: c\n".write(toFile: "\(folder)/bad.yaml", atomically: true, encoding: .utf8)
+        let syntax = message("\(folder)/bad.yaml")
+        #expect(syntax.hasPrefix("\(folder)/bad.yaml: invalid YAML: 2:") && !syntax.contains("secret") && !syntax.contains("\n"), "\(syntax)")
+    }
+
     @Test func outOfRangeValuesNameTheKeyAndRange() {
         #expect(error(Self.minimal, overrides: ["training.batch_size=0"])
             == "--set training.batch_size: key 'training.batch_size': must be in 1...4194304, got 0")
