@@ -113,16 +113,8 @@ public enum ConfigurationLoader {
             root = try apply(override: override, to: root)
             overridden.append(String(override.prefix { $0 != "=" }))
         }
-        /// "file:line" for a key from the file, "--set key" for an overridden one.
         func location(of key: String) -> String {
-            if let set = overridden.last(where: { key == $0 || key.hasPrefix($0 + ".") || key.hasPrefix($0 + "[") }) {
-                return "--set \(set)"
-            }
-            // The file of the include chain that sets the key (the including file wins).
-            for file in files {
-                if let line = line(of: key, in: file.node, exact: true) { return "\(file.path):\(line)" }
-            }
-            return source + (line(of: key, in: root).map { ":\($0)" } ?? "")
+            Self.location(of: key, overridden: overridden, files: files, root: root, source: source)
         }
         try checkKeys(root, path: "", location: location(of:))
         root = try ConfigurationChoices.canonical(root, location: location(of:))
@@ -143,6 +135,31 @@ public enum ConfigurationLoader {
             throw ConfigurationError("\(location(of: first.key)): key '\(first.key)': \(first.message)")
         }
         return configuration
+    }
+
+    /// "file:line" for a key from the file, "--set key" for an overridden one.
+    static func location(of key: String, overridden: [String], files: [(path: String, node: Node)], root: Node,
+                         source: String) -> String {
+        if let set = overridden.last(where: { key == $0 || key.hasPrefix($0 + ".") || key.hasPrefix($0 + "[") }) {
+            return "--set \(set)"
+        }
+        // The file of the include chain that sets the key (the including file wins).
+        for file in files {
+            if let line = line(of: key, in: file.node, exact: true) { return "\(file.path):\(line)" }
+        }
+        return source + (line(of: key, in: root).map { ":\($0)" } ?? "")
+    }
+
+    /// `error` with the place of its key in the config file at `path` (and its `overrides`) put
+    /// in front, when it names a key ("key 'a.b': ...") and has no place yet: for problems found
+    /// after loading (a column name missing from a data file's header).
+    public static func locate(_ error: ConfigurationError, configPath path: String, overrides: [String]) -> ConfigurationError {
+        guard error.message.hasPrefix("key '"), let end = error.message.dropFirst(5).firstIndex(of: "'") else { return error }
+        let key = String(error.message[error.message.index(error.message.startIndex, offsetBy: 5)..<end])
+        var files: [(path: String, node: Node)] = []
+        guard let root = try? composeWithIncludes(path: path, seen: [], files: &files) else { return error }
+        let overridden = overrides.map { String($0.prefix { $0 != "=" }) }
+        return ConfigurationError("\(location(of: key, overridden: overridden, files: files, root: root, source: path)): \(error.message)")
     }
 
     /// The config as YAML text (stored in checkpoints; `parse` reads it back).

@@ -293,6 +293,9 @@ extension DataSplits {
         let labelJoin = try joinIndex(section.label.join, "data.delimited.label")
         let label = DelimitedSchema.Column(join: labelJoin, index: try columnNumber(section.label.column, join: labelJoin,
                                                                                     "data.delimited.label.column"))
+        if section.header == true, header == nil, let path = headerFile ?? configuration.data.path.first {
+            header = try DelimitedPreprocessing.headerNames(path: path, delimiter: separator)
+        }
         try checkColumnUses(section: section, label: label, dense: dense.map(\.column), categorical: categorical,
                             header: header, joinNames: joins.map(\.name))
         return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false, label: label,
@@ -332,6 +335,13 @@ extension DataSplits {
                     throw ConfigurationError("key '\(key).history_of': \(describe(group)) is the label (data.delimited.label): "
                                              + "histories grouped by the label reveal it")
                 }
+            }
+        }
+        // With a header, a main-file column past its last is the key's mistake, not the data's.
+        if let header {
+            for read in reads + [(label, "data.delimited.label.column", false)] where read.column.join == nil && read.column.index >= header.count {
+                throw ConfigurationError("key '\(read.key)': column \(read.column.index) is past the last column of the data "
+                                         + "(its header has \(header.count): \(header.joined(separator: ", ")))")
             }
         }
         for (r, read) in reads.enumerated() {

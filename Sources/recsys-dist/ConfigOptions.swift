@@ -12,6 +12,12 @@ struct ConfigOptions: ParsableArguments {
                                                          + "data.delimited.categorical[3].column=7.", valueName: "key=value"))
     var overrides: [String] = []
 
+    /// `error` with the file and line of the key it names, for problems found after loading.
+    func located(_ error: Error) -> Error {
+        guard let error = error as? ConfigurationError else { return error }
+        return ConfigurationLoader.locate(error, configPath: config, overrides: overrides)
+    }
+
     /// The config, loaded and validated, with `extra` overrides after the user's; a problem is
     /// one line on stderr and exit status 1 (no usage text: the command line was right).
     func load(adding extra: [String] = []) throws -> TrainingConfiguration {

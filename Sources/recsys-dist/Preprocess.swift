@@ -43,7 +43,7 @@ struct Preprocess: ParsableCommand {
             say("wrote \(result.files.prefix(6).joined(separator: ", "))\(result.files.count > 6 ? " …" : "") "
                 + "(held_out_lines.tsv: file and line of each held-out record)")
         } catch {
-            endJob(after: error, console: console, communicator: communicator)
+            endJob(after: configOptions.located(error), console: console, communicator: communicator)
         }
     }
 }

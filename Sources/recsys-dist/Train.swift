@@ -57,7 +57,7 @@ struct Train: ParsableCommand {
             try? communicator.barrier()
             throw ExitCode(128 + signal)
         } catch {
-            endJob(after: error, console: console, communicator: communicator)
+            endJob(after: configOptions.located(error), console: console, communicator: communicator)
         }
         let e = report.evaluation
         if communicator.size > 1 {

@@ -146,6 +146,23 @@ import TestSupport
         #expect(scored.status != 0 && scored.standardError.contains("\(fifo): not a regular file"), "\(scored.standardError)")
     }
 
+    /// A wrong column name is named with the config's file and line, and a column number past
+    /// the header is the key's mistake, not a data error on line 2 (item 6).
+    @Test func wrongColumnsNameTheKeyAndItsLine() throws {
+        let misnamed = try writeConfig(categorical: "[{column: site}, {column: devise}]")
+        let named = try BinaryRunner.run(["train", "--config", misnamed])
+        #expect(named.status != 0)
+        #expect(named.standardError.contains("error: \(misnamed):11: key 'data.delimited.categorical[1].column': no column 'devise' "
+                                             + "in the header of"), "\(named.standardError)")
+        let past = try writeConfig(categorical: "[{column: site}, {column: 9}]")
+        for command in [["train", "--config", past], ["preprocess", "--config", past, "--output", "\(folder)/records"]] {
+            let run = try BinaryRunner.run(command)
+            #expect(run.status != 0)
+            #expect(run.standardError.contains("error: \(past):11: key 'data.delimited.categorical[1].column': column 9 is past the last "
+                                               + "column of the data (its header has 5: id, click, site, device, hour)"), "\(run.standardError)")
+        }
+    }
+
     /// An empty label is a bad line: an error naming file and line, or skipped and counted with
     /// `--skip-bad-lines`, in train, preprocess and evaluate --data; never a negative. Empty
     /// feature values are counted per feature in the run's first lines and in stats.json.
