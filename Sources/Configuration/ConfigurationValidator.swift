@@ -100,6 +100,7 @@ public enum ConfigurationValidator {
             require(d.idsPerSample == 1, "data.ids_per_sample", "must be 1 for Criteo data, got \(d.idsPerSample)")
         }
         require(d.evalFraction > 0 && d.evalFraction < 1, "data.eval_fraction", "must be in (0, 1), got \(d.evalFraction)")
+        if let count = d.evalCount { require(count >= 1, "data.eval_count", "must be at least 1, got \(count)") }
         require(d.splitSeed >= 0, "data.split_seed", "must be non-negative, got \(d.splitSeed)")
         require(d.frequencyThreshold >= 0, "data.frequency_threshold", "must be non-negative, got \(d.frequencyThreshold)")
         let s = d.synthetic

@@ -332,6 +332,8 @@ public struct DataSection: Codable, Sendable, Equatable {
     /// Held-out file(s); without them the held-out part is split off `path`.
     public var evalPath: [String] = []
     public var evalFraction = 0.2
+    /// Held-out lines as a count; given, it replaces `evalFraction`.
+    public var evalCount: Int?
     public var split: SplitRule = .position
     public var splitSeed = 1
     /// Categorical values seen fewer times than this share row 0 (0: off).
@@ -349,6 +351,7 @@ public struct DataSection: Codable, Sendable, Equatable {
         case synthetic, path
         case evalPath = "eval_path"
         case evalFraction = "eval_fraction"
+        case evalCount = "eval_count"
         case split
         case splitSeed = "split_seed"
         case frequencyThreshold = "frequency_threshold"
@@ -372,6 +375,7 @@ public struct DataSection: Codable, Sendable, Equatable {
         path = try paths(.path)
         evalPath = try paths(.evalPath)
         evalFraction = try c.decodeIfPresent(Double.self, forKey: .evalFraction) ?? d.evalFraction
+        evalCount = try c.decodeIfPresent(Int.self, forKey: .evalCount)
         split = try c.decodeIfPresent(SplitRule.self, forKey: .split) ?? d.split
         splitSeed = try c.decodeIfPresent(Int.self, forKey: .splitSeed) ?? d.splitSeed
         frequencyThreshold = try c.decodeIfPresent(Int.self, forKey: .frequencyThreshold) ?? d.frequencyThreshold

@@ -262,6 +262,9 @@ public enum DelimitedPreprocessing {
         try process(mainReaders, heldOutFile: false)
         try process(evalReaders, heldOutFile: true)
         try meter.end()
+        guard good + bad > 0 else {
+            throw DataError("\((paths + evalPaths).joined(separator: ", ")): no data lines" + (schema.hasHeader ? " (a header line only)" : ""))
+        }
         return Result(lines: good + bad, badLines: bad, blankLines: blankLines, train: trainCount, eval: evalCount,
                       emptyValues: emptyValues)
     }

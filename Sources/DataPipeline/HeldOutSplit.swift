@@ -2,14 +2,38 @@ import Compute
 
 /// How the held-out part of the data is chosen.
 public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
-    /// The last `fraction` of the lines is held out (click logs are time-ordered).
-    case position(fraction: Double)
-    /// Exactly `fraction` of the lines (rounded), chosen at random by a seeded selection.
-    case random(fraction: Double, seed: UInt64)
+    /// How many lines are held out: a fraction of them, round(fraction x lines) with halves
+    /// rounded up, or a count (all lines when there are fewer).
+    public enum Amount: Sendable, Equatable, CustomStringConvertible {
+        case fraction(Double)
+        case count(Int)
+
+        func lines(of lineCount: Int) -> Int {
+            switch self {
+            case .fraction(let fraction): return Int((Double(lineCount) * fraction).rounded())
+            case .count(let count): return min(count, lineCount)
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .fraction(let fraction): return "\(fraction) of the lines"
+            case .count(let count): return "\(count) lines"
+            }
+        }
+    }
+
+    /// The last lines are held out (click logs are time-ordered).
+    case position(Amount)
+    /// Exactly that many lines, chosen at random by a seeded selection.
+    case random(Amount, seed: UInt64)
     /// The held-out lines come from other files.
     case files([String])
     /// Every line is held out (scoring a file with a trained model).
     case all
+
+    public static func position(fraction: Double) -> HeldOutSplit { .position(.fraction(fraction)) }
+    public static func random(fraction: Double, seed: UInt64) -> HeldOutSplit { .random(.fraction(fraction), seed: seed) }
 
     /// Whether the split needs the number of lines before it can decide (a counting pass).
     public var needsLineCount: Bool {
@@ -23,12 +47,12 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
     /// are held out.
     public func selection(lineCount: Int) -> HeldOutSelection {
         switch self {
-        case .position(let fraction):
-            return HeldOutSelection(rule: .from(lineCount - Int((Double(lineCount) * fraction).rounded())))
-        case .random(let fraction, let seed):
+        case .position(let amount):
+            return HeldOutSelection(rule: .from(lineCount - amount.lines(of: lineCount)))
+        case .random(let amount, let seed):
             // Selection sampling (Knuth's algorithm S): line i is taken with probability
             // (still wanted) / (still to see), which takes exactly `wanted` lines.
-            let wanted = Int((Double(lineCount) * fraction).rounded())
+            let wanted = amount.lines(of: lineCount)
             var bits = [UInt64](repeating: 0, count: (lineCount + 63) / 64)
             var generator = SeededGenerator(seed: seed, stream: 7)
             var taken = 0
@@ -46,8 +70,8 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .position(let fraction): return "position: last \(fraction) of the lines held out"
-        case .random(let fraction, let seed): return "random: exactly \(fraction) of the lines held out, seed \(seed)"
+        case .position(let amount): return "position: last \(amount) held out"
+        case .random(let amount, let seed): return "random: exactly \(amount) held out, seed \(seed)"
         case .files(let files): return "files: held out from \(files.joined(separator: ", "))"
         case .all: return "all lines held out"
         }

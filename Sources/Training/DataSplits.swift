@@ -36,8 +36,9 @@ extension DataSplits {
         if !d.evalPath.isEmpty {
             throw DataError("\(d.evalPath.joined(separator: ", ")): the held-out set is empty (no good lines in data.eval_path)")
         }
-        throw DataError("\(d.path.joined(separator: ", ")): the held-out set is empty (data.eval_fraction \(d.evalFraction) "
-                        + "of the lines, bad lines skipped): raise data.eval_fraction or fix the data")
+        let asked = d.evalCount.map { "data.eval_count \($0)" } ?? "data.eval_fraction \(d.evalFraction) of the lines"
+        throw DataError("\(d.path.joined(separator: ", ")): the held-out set is empty (\(asked), bad lines skipped): "
+                        + "raise \(d.evalCount == nil ? "data.eval_fraction" : "data.eval_count") or fix the data")
     }
 
     private static func loadWithoutChecks(_ configuration: TrainingConfiguration, progress: ProgressOutput) throws -> DataSplits {
@@ -181,11 +182,12 @@ extension DataSplits {
         var settings = CriteoPreprocessing.Settings(tableRows: configuration.model.recordTableRows)
         settings.frequencyThreshold = d.frequencyThreshold
         settings.skipBadLines = d.skipBadLines
+        let amount: HeldOutSplit.Amount = d.evalCount.map { .count($0) } ?? .fraction(d.evalFraction)
         if !d.evalPath.isEmpty {
             settings.split = .files(d.evalPath)
         } else {
             settings.split = d.split == .position
-                ? .position(fraction: d.evalFraction) : .random(fraction: d.evalFraction, seed: UInt64(d.splitSeed))
+                ? .position(amount) : .random(amount, seed: UInt64(d.splitSeed))
         }
         return settings
     }

@@ -1,6 +1,7 @@
 /// Failures of a training run that are not config errors.
 public enum TrainingError: Error, CustomStringConvertible {
-    case nonFiniteLoss(step: Int, loss: Double, rank: Int)
+    /// `largestDense`: the largest magnitude among the step's dense inputs.
+    case nonFiniteLoss(step: Int, loss: Double, rank: Int, largestDense: Float)
     /// `parameter` is nil on the ranks that hold no bad value themselves.
     case nonFiniteParameter(step: Int, parameter: String?, rank: Int)
     /// Every rank stopped together at `step` on a signal, after saving `checkpoint` (nil when
@@ -14,8 +15,8 @@ public enum TrainingError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .nonFiniteLoss(let step, let loss, let rank):
-            return "rank \(rank): training diverged: loss is \(loss) at step \(step) (lower training.optimizer.learning_rate)"
+        case .nonFiniteLoss(let step, let loss, let rank, let largestDense):
+            return "rank \(rank): training diverged: loss is \(loss) at step \(step) (\(DivergenceGuard.advice(largestDense: largestDense)))"
         case .nonFiniteParameter(let step, let parameter, let rank):
             return "rank \(rank): training diverged: " + (parameter.map { "parameter '\($0)' holds" } ?? "a parameter holds")
                 + " a non-finite value after step \(step); no checkpoint written (lower training.optimizer.learning_rate)"

@@ -163,6 +163,29 @@ import TestSupport
         }
     }
 
+    /// The held-out part as a count (item 4); a header-only file and a divergence from unscaled
+    /// dense values say what is wrong (item 17).
+    @Test func heldOutCountsHeaderOnlyFilesAndUnscaledValues() throws {
+        let config = try writeConfig()
+        let counted = try BinaryRunner.run(["train", "--config", config, "--set", "data.eval_count=37", "--set", "data.split=random",
+                                            "--set", "checkpoint.save_final=false"])
+        #expect(counted.status == 0, "\(counted.standardError)")
+        #expect((counted.standardOutput + counted.standardError).contains("363 train / 37 held-out samples"), "\(counted.standardOutput)")
+
+        try "id,click,site,device,hour\n".write(toFile: "\(folder)/clicks.csv", atomically: true, encoding: .utf8)
+        let headerOnly = try BinaryRunner.run(["train", "--config", config])
+        #expect(headerOnly.status != 0 && headerOnly.standardError.contains("\(folder)/clicks.csv: no data lines (a header line only)"),
+                "\(headerOnly.standardError)")
+
+        let huge = (["id,click,site,device,hour"] + (0..<400).map { "\($0),\($0 % 3 == 0 ? 1 : 0),s\($0 % 13),d\($0 % 5),\($0)e30" })
+        try huge.joined(separator: "\n").write(toFile: "\(folder)/clicks.csv", atomically: true, encoding: .utf8)
+        let diverged = try BinaryRunner.run(["train", "--config", config, "--set", "data.delimited.dense=[{column: hour}]",
+                                             "--set", "data.delimited.categorical=[{column: site}, {column: device}]",
+                                             "--set", "training.optimizer.algorithm=sgd", "--set", "training.optimizer.learning_rate=0.1"])
+        #expect(diverged.status != 0)
+        #expect(diverged.standardError.contains("scale the dense columns (transform: log1p)"), "\(diverged.standardError)")
+    }
+
     /// An empty label is a bad line: an error naming file and line, or skipped and counted with
     /// `--skip-bad-lines`, in train, preprocess and evaluate --data; never a negative. Empty
     /// feature values are counted per feature in the run's first lines and in stats.json.

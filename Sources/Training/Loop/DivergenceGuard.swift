@@ -15,11 +15,24 @@ struct DivergenceGuard {
 
     /// A warning, the first time a logging window's loss exceeds `growthLimit` times
     /// `uninformedLoss`; nil otherwise.
-    mutating func warning(windowLoss: Double, step: Int) -> String? {
+    mutating func warning(windowLoss: Double, step: Int, largestDense: @autoclosure () -> Float) -> String? {
         guard !warned, windowLoss > Self.growthLimit * Self.uninformedLoss else { return nil }
         warned = true
         return "warning: training is diverging: loss \(format(windowLoss, 4)) at step \(step) is over \(Int(Self.growthLimit)) "
-            + "times that of predicting 0.5 for every sample (lower training.optimizer.learning_rate)"
+            + "times that of predicting 0.5 for every sample (\(Self.advice(largestDense: largestDense())))"
+    }
+
+    /// What to change: unscaled dense values (counts, prices, timestamps) blow a model up
+    /// whatever the learning rate, so past 1,000 in magnitude they are named first.
+    static func advice(largestDense: Float) -> String {
+        largestDense > 1000
+            ? "a dense input is \(largestDense): scale the dense columns (transform: log1p), or lower training.optimizer.learning_rate"
+            : "lower training.optimizer.learning_rate"
+    }
+
+    /// The largest magnitude among the dense inputs of `batch`'s samples.
+    static func largestDense(_ batch: Batch) -> Float {
+        batch.dense.toArray().prefix(batch.size * batch.denseFeatureCount).reduce(Float(0)) { max($0, abs($1)) }
     }
 
     /// Throws on every rank when any rank holds a non-finite parameter: the dense replica, and

@@ -174,7 +174,9 @@ public final class Trainer {
         func logWindow(learningRate: Float, isLast: Bool) throws {
             let (loss, rate) = try window.close(communicator: communicator)
             try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: isLast, communicator: communicator)
-            if let warning = divergence.warning(windowLoss: loss, step: stepIndex) { log(.note(warning)) }
+            if let warning = divergence.warning(windowLoss: loss, step: stepIndex, largestDense: DivergenceGuard.largestDense(loader.batch)) {
+                log(.note(warning))
+            }
             lossHistory.append(loss)
             log(.progress("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(loss, 4))  "
                           + "lr \(format(Double(learningRate), 5))  \(Int(rate)) samples/s"))
@@ -217,7 +219,10 @@ public final class Trainer {
             // The next batch's ids are exchanged during this step (not past the last step).
             let next = configuration.distributed.pipeline && stepIndex + 1 < totalSteps ? loader.upcomingBatch() : nil
             let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: learningRate, next: next)
-            guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss, rank: communicator.rank) }
+            guard loss.isFinite else {
+                throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss, rank: communicator.rank,
+                                                  largestDense: DivergenceGuard.largestDense(loader.batch))
+            }
             stepIndex += 1
             samples += loader.globalBatchSize
             window.add(loss: loss, localSamples: loader.batch.size, globalSamples: loader.globalBatchSize)
