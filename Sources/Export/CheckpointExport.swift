@@ -42,8 +42,11 @@ public enum CheckpointExport {
             // path is an error, not a new tree of folders).
             let folder = (output as NSString).deletingLastPathComponent
             var isFolder: ObjCBool = false
-            guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) else {
-                throw FileSystemError(path: folder, reason: "no such folder (create it first)")
+            if !folder.isEmpty {
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
+                    throw FileSystemError(path: folder, reason: "no such folder (create it first)")
+                }
+                guard isFolder.boolValue else { throw FileSystemError(path: folder, reason: "not a folder") }
             }
         }
         return try OnnxExport.write(model, denseFeatureCount: dense, to: path, externalData: externalData, description: description)

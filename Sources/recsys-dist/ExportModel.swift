@@ -35,7 +35,7 @@ struct ExportModel: ParsableCommand {
             print("wrote \(report.modelPath) (\(report.nodes) nodes, \(report.initializerBytes) bytes of weights"
                   + (report.externalDataPath.map { ", tables in \($0)" } ?? "") + ")")
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(oneLine(error))\n".utf8))
             throw ExitCode.failure
         }
     }

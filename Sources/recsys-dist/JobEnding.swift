@@ -1,3 +1,4 @@
+import Checkpointing
 import Distributed
 import Foundation
 import Training
@@ -26,7 +27,7 @@ func installStopHandlers() {
 /// (mpirun then signals them, and they leave without a word), and speak only when it does not
 /// (the error was theirs alone).
 func endJob(after error: Error, console: Console, communicator: Communicator) -> Never {
-    let message = "\(error)"
+    let message = oneLine(error)
     let line = message.hasPrefix("rank ") || communicator.size == 1 ? message : "rank \(communicator.rank): \(message)"
     if communicator.size > 1 && !communicator.isRoot {
         for _ in 0..<200 {
@@ -38,4 +39,12 @@ func endJob(after error: Error, console: Console, communicator: Communicator) ->
     if communicator.size > 1 { communicator.abort(code: 1) }
     MPICommunicator.finalize()
     Foundation.exit(1)
+}
+
+/// An error as one line: Foundation's file errors ("Error Domain=NSCocoaErrorDomain Code=512 …")
+/// become the path and the system's reason; anything else prints as it describes itself.
+func oneLine(_ error: Error) -> String {
+    let nsError = error as NSError
+    guard [NSCocoaErrorDomain, NSPOSIXErrorDomain].contains(nsError.domain) else { return "\(error)" }
+    return "\(FileSystemError.from(error, path: nsError.userInfo[NSFilePathErrorKey] as? String ?? "(a file)"))"
 }

@@ -22,6 +22,15 @@ import TestSupport
 
     /// On a terminal (a pseudo-terminal from `script`) the progress is a live line redrawn in
     /// place, closed by a plain line; piped, there are plain lines only.
+    /// An output under a file is one line with the path and the reason (issue 29, item 35).
+    @Test func anImpossibleOutputIsOneLine() throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "x".write(toFile: "\(folder)/file", atomically: true, encoding: .utf8)
+        let output = try BinaryRunner.run(["generate", "--output", "\(folder)/file/logs", "--lines", "10"])
+        #expect(output.status != 0)
+        #expect(output.standardError == "error: \(folder)/file/logs: Not a directory\n", "\(output.standardError)")
+    }
+
     @Test func progressIsALiveLineOnATerminal() throws {
         let command = "\(BinaryRunner.binaryPath) generate --output \(folder)/live --lines 100000 --cardinalities \(Self.small)"
         let terminal = try BinaryRunner.run(executable: "/usr/bin/script", ["-qec", command, "/dev/null"])

@@ -77,6 +77,23 @@ import TestSupport
         #expect(evaluated.status == 0, "\(evaluated.standardError)")
     }
 
+    /// A run folder that fills up stops training with one line naming it and the reason, not
+    /// Foundation's error dump (issue 29, item 35).
+    @Test(.enabled(if: Self.canMountTmpfs, "cannot mount a small tmpfs here (not root, or no mount rights): skipped"))
+    func aFullRunFolderIsOneLineWithItsPath() throws {
+        let mount = folder + "/tiny-runs"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        let mounted = try BinaryRunner.run(executable: "/bin/mount", ["-t", "tmpfs", "-o", "size=24k", "tmpfs", mount])
+        try #require(mounted.status == 0, "mount failed: \(mounted.standardError)")
+        defer { _ = try? BinaryRunner.run(executable: "/bin/umount", [mount]) }
+        let output = try BinaryRunner.run(["train", "--config", try config(), "--set", "run.record=true", "--set", "run.directory=\(mount)",
+                                           "--set", "training.epochs=20", "--set", "checkpoint.save_final=false"])
+        #expect(output.status == 1)
+        let lines = output.standardError.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("error: \(mount)/c-") && lines[0].hasSuffix(": No space left on device"),
+                "\(output.standardError)")
+    }
+
     /// A dynamic table's map (keys, clocks, counts, sketch: 24 bytes a row) counts toward the
     /// space a checkpoint needs (issue 29, item 24): 100,000 dynamic rows need 3.9 MB without it,
     /// 6.3 MB with it, on a 4 MB tmpfs. Refused before writing, never a write failing midway

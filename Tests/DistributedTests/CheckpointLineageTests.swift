@@ -113,6 +113,8 @@ import TestSupport
         #expect(exported.status != 0 && exported.standardError == "error: \(folder)/missing: no such folder (create it first)\n",
                 "\(exported.standardError)")
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/missing"))
+        let underFile = try BinaryRunner.run(["export", "--checkpoint", "\(run)/latest", "--output", "\(folder)/c.yaml/m.onnx"])
+        #expect(underFile.standardError == "error: \(folder)/c.yaml: not a folder\n", "item 35: \(underFile.standardError)")
         let shard = "\(run)/step-8/embeddings-rank0.h5"
         try FileManager.default.removeItem(atPath: shard)
         try FileManager.default.copyItem(atPath: "\(run)/step-4/embeddings-rank0.h5", toPath: shard)

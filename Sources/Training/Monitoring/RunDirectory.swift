@@ -47,7 +47,12 @@ public final class RunDirectory {
         for (key, value) in values { object[key] = value.isFinite ? value : NSNull() }
         var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         line.append(10)
-        try metrics.write(contentsOf: line)
-        try events.add(step: step, scalars: values.filter { $0.1.isFinite }.map { (tag: $0.0, value: $0.1) })
+        do {
+            try metrics.write(contentsOf: line)
+            try events.add(step: step, scalars: values.filter { $0.1.isFinite }.map { (tag: $0.0, value: $0.1) })
+        } catch {
+            // A full disk: the run folder and the reason, in one line.
+            throw FileSystemError.from(error, path: path)
+        }
     }
 }
