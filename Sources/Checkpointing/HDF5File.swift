@@ -21,6 +21,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case noSuchFolder(path: String)
     case mixedCheckpoints(path: String, detail: String)
     case otherLineage(path: String, lineage: String)
+    case pruned(path: String)
 
     public var description: String {
         switch self {
@@ -44,6 +45,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case .noSpace(let path, let needed, let free):
             return "\(path): no space left for the checkpoint (needs \(needed / 1_000_000) MB, \(free / 1_000_000) MB free)"
         case .noSuchFolder(let path): return "\(path): no such checkpoint folder"
+        case .pruned(let path): return "\(path): removed (keep_last) while it was being opened; try again"
         case .otherLineage(let path, let lineage):
             return "\(path): holds a checkpoint of another run (lineage \(lineage)); refusing to overwrite it"
         case .mixedCheckpoints(let path, let detail): return "\(path): belongs to another checkpoint (\(detail)); refusing to mix them"

@@ -271,15 +271,16 @@ public enum TrainingCheckpoint {
     }
 
     /// Removes all but the newest `keepLast` checkpoints of `lineage` (this run's chain): never
-    /// another run's, never what `latest` or `best` points at.
+    /// another run's, never what `latest` or `best` points at, never one a reader holds.
     private static func removeOld(runDirectory: String, keepLast: Int, lineage: String) {
         guard keepLast > 0, let names = try? FileManager.default.contentsOfDirectory(atPath: runDirectory) else { return }
         let linked = Set(["latest", "best"].compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(runDirectory)/\($0)") })
         let own = names.compactMap { name -> Int? in name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil }
             .filter { (try? state(in: "\(runDirectory)/step-\($0)"))?.lineage == lineage }
             .sorted(by: >)
+        // A checkpoint a reader holds (`CheckpointReadHold`) stays until a later save.
         for step in own.dropFirst(keepLast) where !linked.contains("step-\(step)") {
-            FileSystem.remove("\(runDirectory)/step-\(step)")
+            _ = CheckpointReadHold.removeUnlessHeld("\(runDirectory)/step-\(step)")
         }
     }
 

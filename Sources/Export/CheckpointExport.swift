@@ -16,6 +16,8 @@ public enum CheckpointExport {
     public static func run(checkpoint directory: String, output: String, externalData: Bool, triton: Bool,
                            name: String? = nil) throws -> OnnxExport.Report {
         let resolved = try TrainingCheckpoint.resolve(directory)  // `latest` followed once
+        let hold = try CheckpointReadHold(resolved)  // never pruned while read
+        defer { withExtendedLifetime(hold) {} }
         let state = try TrainingCheckpoint.state(in: resolved)
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)")
         guard configuration.model.dynamicTables.isEmpty else {

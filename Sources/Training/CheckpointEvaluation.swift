@@ -21,6 +21,8 @@ public enum CheckpointEvaluation {
                            predictionsPath: String? = nil, communicator: Communicator = LocalCommunicator()) throws -> Report {
         // `latest` is followed once, and every rank must have found the same step.
         let directory = try TrainingCheckpoint.resolve(checkpoint)
+        let hold = try CheckpointReadHold(directory)  // never pruned while read
+        defer { withExtendedLifetime(hold) {} }
         let state = try TrainingCheckpoint.state(in: directory)
         let steps = try communicator.allReduceMax([Double(state.step), -Double(state.step)])
         guard steps[0] == -steps[1] else {

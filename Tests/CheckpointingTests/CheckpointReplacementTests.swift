@@ -50,6 +50,33 @@ import Testing
     }
 }
 
+/// `keep_last` never prunes a checkpoint a reader holds (issue 29, item 36): `evaluate` on
+/// `latest` while a run saves with `keep_last: 1` used to fail half the time.
+@Suite struct CheckpointReadHoldTests {
+    @Test func aHeldCheckpointOutlivesPruningUntilReleased() throws {
+        let run = TrainingCheckpointTests.temporaryDirectory()
+        let parts = TrainingCheckpointTests.trained(seed: 1)
+        func save(_ step: Int) throws {
+            _ = try TrainingCheckpoint.save(model: parts.0, denseOptimizer: parts.1, sparseOptimizer: parts.2,
+                                            state: TrainingCheckpointTests.state(step: step), runDirectory: run, keepLast: 1,
+                                            communicator: LocalCommunicator())
+        }
+        func steps() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix("step-") }.sorted() }
+        try save(1)
+        var hold: CheckpointReadHold? = try CheckpointReadHold(try TrainingCheckpoint.resolve("\(run)/latest"))
+        try save(2)
+        try save(3)
+        #expect(try steps() == ["step-1", "step-3"], "the held step 1 stays; step 2 is pruned")
+        let loaded = TrainingCheckpointTests.trained(seed: 5)
+        _ = try TrainingCheckpoint.load(into: loaded.0, denseOptimizer: nil, sparseOptimizer: nil, from: "\(run)/step-1")
+        withExtendedLifetime(hold) {}
+        hold = nil
+        try save(4)
+        #expect(try steps() == ["step-4"], "released, it goes at the next save")
+        #expect(throws: CheckpointError.noSuchFolder(path: "\(run)/step-1")) { try CheckpointReadHold("\(run)/step-1") }
+    }
+}
+
 /// A crafted shard list is refused before anything is read (issue 29, item 28).
 @Suite struct ShardListTests {
     @Test func rowsPastTheTableForeignTablesAndPathsAreRefused() throws {
