@@ -24,6 +24,7 @@ public enum CheckpointExport {
             throw ConfigurationError("\(directory): key 'model.table_rows': the model has dynamic tables, whose rows are found "
                                      + "by key; ONNX export takes fixed tables only")
         }
+        try MemoryCheck.require(configuration, communicator: LocalCommunicator())
         let model = try ModelFactory.makeModel(configuration, batchCapacity: 1, communicator: LocalCommunicator())
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: resolved)
         let dense = configuration.data.denseFeatures, tables = configuration.model.tableCount

@@ -31,6 +31,7 @@ public enum CheckpointEvaluation {
         }
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)",
                                                           overrides: overrides)
+        try MemoryCheck.require(configuration, communicator: communicator)
         let capacity = BatchLoader.slice(of: configuration.evaluation.batchSize, rank: 0, worldSize: communicator.size).count
         let model = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: communicator)
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)

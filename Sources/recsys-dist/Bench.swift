@@ -43,9 +43,10 @@ struct Bench: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard rows >= 1 else { throw ValidationError("--rows must be at least 1") }
+        // The limits a config has (training.threads, training.batch_size), and rows an Int32 id reaches.
+        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+        guard batchSize >= 1 && batchSize <= 4_194_304 else { throw ValidationError("--batch-size must be in 1...4194304, got \(batchSize)") }
+        guard rows >= 1 && rows <= Int(Int32.max) else { throw ValidationError("--rows must be in 1...\(Int32.max), got \(rows)") }
         guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be at least 1 and --warmup non-negative") }
     }
 

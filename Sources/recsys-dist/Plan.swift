@@ -12,7 +12,7 @@ struct Plan: ParsableCommand {
     @Option(help: "Number of ranks (as in mpirun -np).") var ranks = 1
 
     func validate() throws {
-        guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1") }
+        guard ranks >= 1 && ranks <= 1 << 20 else { throw ValidationError("--ranks must be in 1...\(1 << 20), got \(ranks)") }
     }
 
     func run() throws {

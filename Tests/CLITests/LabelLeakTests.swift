@@ -186,6 +186,36 @@ import TestSupport
         #expect(diverged.standardError.contains("scale the dense columns (transform: log1p)"), "\(diverged.standardError)")
     }
 
+    /// Absurd sizes are one line and status 1 before anything is allocated, in every command
+    /// (item 27): they used to end in "Fatal error: failed to allocate" (status 134).
+    @Test func absurdSizesAreRefusedBeforeAllocating() throws {
+        let config = "\(folder)/synthetic.yaml"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try """
+            model: {architecture: dlrm, embedding_dimension: 4, table_count: 2, table_rows: [100, 100], bottom_mlp: [8, 4], top_mlp: [8, 1]}
+            data: {synthetic: {train_samples: 4000, eval_samples: 1000}}
+            training: {batch_size: 100, log_every: 0}
+            checkpoint: {directory: \(folder)/checkpoints, run_name: synthetic}
+            run: {record: false}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let trained = try BinaryRunner.run(["train", "--config", config])
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let commands: [([String], String)] = [
+            (["train", "--config", config, "--overwrite", "--set", "data.synthetic.train_samples=1000000000000"], "are available to it"),
+            (["train", "--config", config, "--overwrite", "--set", "training.batch_size=4194304", "--set", "data.dense_features=4096"],
+             "are available to it"),
+            (["evaluate", "--checkpoint", "\(folder)/checkpoints/synthetic/latest", "--set", "data.synthetic.eval_samples=1000000000000"],
+             "are available to it"),
+            (["plan", "--config", config, "--ranks", "100000000"], "--ranks must be in 1...1048576"),
+            (["bench", "--threads", "100000"], "--threads must be in 1...256"),
+        ]
+        for (command, expected) in commands {
+            let run = try BinaryRunner.run(command, timeout: 120)
+            #expect(run.status != 0 && run.status != 134, "\(command): \(run.status)")
+            #expect(run.standardError.contains(expected) && !run.standardError.contains("Fatal error"), "\(command): \(run.standardError)")
+        }
+    }
+
     /// An empty label is a bad line: an error naming file and line, or skipped and counted with
     /// `--skip-bad-lines`, in train, preprocess and evaluate --data; never a negative. Empty
     /// feature values are counted per feature in the run's first lines and in stats.json.

@@ -105,7 +105,7 @@ public final class Trainer {
         let resumePath = try resume.map(checkResume)  // `latest` resolved once, to its step-N
         if resume == nil && !overwrite && configuration.checkpoint.writesCheckpoints { try refuseExistingCheckpoints() }
         var removesOldCheckpoints = resume == nil && overwrite
-        try checkMemory()
+        try MemoryCheck.require(configuration, communicator: communicator)
         BLAS.setThreadCount(t.threads)
         guard t.batchSize >= worldSize else {
             throw ConfigurationError("key 'training.batch_size': \(t.batchSize) cannot be split over \(worldSize) ranks")
@@ -357,18 +357,6 @@ public final class Trainer {
             throw CheckpointError.modelMismatch(path: "\(link)/dense.h5", detail: difference)
         }
         return path
-    }
-
-    /// Refuses, before anything is allocated, a model whose share on this rank (as `plan` counts
-    /// it) exceeds this rank's share of what the host can still give: the available memory (capped
-    /// by a cgroup limit) divided among the job's ranks on this host.
-    private func checkMemory() throws {
-        guard let available = MemoryInformation.availableBytes() else { return }
-        let ranksHere = MemoryInformation.ranksOnThisHost, share = available / ranksHere
-        let needed = PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes
-        guard needed <= share else {
-            throw TrainingError.notEnoughMemory(rank: communicator.rank, needed: needed, available: share, ranksOnHost: ranksHere)
-        }
     }
 
     /// Loads a checkpoint into the model, optimizers and loader; returns its state.

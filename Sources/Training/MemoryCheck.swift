@@ -1,0 +1,39 @@
+import Configuration
+import Distributed
+
+/// Refuses, before anything is allocated, a run whose share on this rank exceeds this rank's
+/// share of what the host can still give (the available memory, capped by a cgroup limit,
+/// divided among the job's ranks on this host): the model as `recsys-dist plan` counts it, its
+/// batch-sized buffers, and the synthetic samples every rank generates. Every command that builds a model calls it, so an
+/// absurd size is one line, never an abort in an allocation or the host's OOM killer.
+public enum MemoryCheck {
+    public static func require(_ configuration: TrainingConfiguration, communicator: Communicator) throws {
+        guard let available = MemoryInformation.availableBytes() else { return }
+        let ranksHere = MemoryInformation.ranksOnThisHost, share = Double(available / ranksHere)
+        let model = Double(PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
+        let data = syntheticDataBytes(configuration) + batchBytes(configuration, ranks: communicator.size)
+        guard model + data <= share else {
+            throw TrainingError.notEnoughMemory(rank: communicator.rank, needed: model + data, dataBytes: data, available: share,
+                                                ranksOnHost: ranksHere)
+        }
+    }
+
+    /// Bytes that grow with the local batch, a lower bound: the loader's two batches and the
+    /// backend's copy of the inputs, and each MLP layer's activations with their gradients.
+    static func batchBytes(_ configuration: TrainingConfiguration, ranks: Int) -> Double {
+        let t = configuration.training, m = configuration.model, d = configuration.data
+        let batch = Double(max(t.batchSize, configuration.evaluation.batchSize)) / Double(max(ranks, 1))
+        let inputs = Double(d.denseFeatures) + Double(m.tableCount) * Double(d.idsPerSample) + 1
+        let widths = Double((m.bottomMLP + m.topMLP + m.deepMLP).reduce(0, +))
+        return batch * 4 * (3 * inputs + 2 * widths)
+    }
+
+    /// Bytes of the synthetic train and held-out samples (label, planted logit, dense values,
+    /// ids), which every rank generates whole; 0 for data read from files.
+    static func syntheticDataBytes(_ configuration: TrainingConfiguration) -> Double {
+        guard configuration.data.source == .synthetic else { return 0 }
+        let d = configuration.data, samples = Double(d.synthetic.trainSamples) + Double(d.synthetic.evalSamples)
+        let ids = Double(configuration.model.tableCount) * Double(d.idsPerSample)
+        return samples * (8 + 4 * Double(d.denseFeatures) + 4 * ids)
+    }
+}
