@@ -126,8 +126,9 @@ public enum ConfigurationLoader {
         }
         var configuration = decoded
         if configuration.run.name == nil {
+            // A run named by its checkpoints (checkpoint.run_name) has its run folder named alike.
             let file = (source as NSString).lastPathComponent
-            configuration.run.name = (file as NSString).deletingPathExtension
+            configuration.run.name = configuration.checkpoint.runName ?? (file as NSString).deletingPathExtension
         }
         if configuration.checkpoint.runName == nil { configuration.checkpoint.runName = configuration.run.name }
         let problems = ConfigurationValidator.problems(in: configuration)
@@ -163,8 +164,19 @@ public enum ConfigurationLoader {
     }
 
     /// The config as YAML text (stored in checkpoints; `parse` reads it back).
+    /// Numbers are written as every YAML reader reads them: `0.2`, not the encoder's `2e-1`
+    /// (a YAML 1.1 reader takes an exponent without a point for a string).
     public static func yaml(_ configuration: TrainingConfiguration) throws -> String {
-        try YAMLEncoder().encode(configuration)
+        let text = try YAMLEncoder().encode(configuration)
+        let exponent = try NSRegularExpression(pattern: "(?<=: |- )-?[0-9]+(\\.[0-9]+)?[eE][-+]?[0-9]+$", options: [.anchorsMatchLines])
+        var result = text
+        for match in exponent.matches(in: text, range: NSRange(text.startIndex..., in: text)).reversed() {
+            guard let range = Range(match.range, in: text), let value = Double(text[range]) else { continue }
+            var plain = "\(value)"  // 0.2, 1.05, 1e-05
+            if let e = plain.firstIndex(of: "e"), !plain[..<e].contains(".") { plain.insert(contentsOf: ".0", at: e) }
+            result.replaceSubrange(range, with: plain)
+        }
+        return result
     }
 
     /// Applies one `a.b.c=value` override; the value is parsed as YAML (`[1, 2]`, `0.1`, `adam`),

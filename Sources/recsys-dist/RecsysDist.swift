@@ -4,6 +4,6 @@ import ArgumentParser
 struct RecsysDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recsys-dist",
-        abstract: "Train, evaluate and export DLRM, Wide&Deep, DCNv2 and DeepFM recommender models, data-parallel over MPI.",
+        abstract: "Train, evaluate and export DLRM, Wide&Deep, DCNv2, DeepFM and BST (sequence transformer) recommender models, data-parallel over MPI.",
         subcommands: [Train.self, Evaluate.self, ExportModel.self, Inspect.self, ShowConfig.self, Generate.self, Preprocess.self, Plan.self, Bench.self, BenchData.self, Devices.self])
 }

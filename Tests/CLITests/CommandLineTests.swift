@@ -33,6 +33,12 @@ import TestSupport
         return path
     }
 
+    /// The overview names every model the binary trains (issue 29, item 18).
+    @Test func helpNamesEveryModel() throws {
+        let help = try BinaryRunner.run(["--help"])
+        for model in ["DLRM", "Wide&Deep", "DCNv2", "DeepFM", "BST"] { #expect(help.standardOutput.contains(model), "\(model)") }
+    }
+
     @Test func trainPrintsProgressAndEndsWithJSONMetrics() throws {
         let path = try writeConfig(Self.smallConfig)
         let result = try BinaryRunner.run(["train", "--config", path, "--format", "json"])

@@ -90,7 +90,7 @@ import TestSupport
                                            "--set", "training.epochs=20", "--set", "checkpoint.save_final=false"])
         #expect(output.status == 1)
         let lines = output.standardError.split(separator: "\n")
-        #expect(lines.count == 1 && lines[0].hasPrefix("error: \(mount)/c-") && lines[0].hasSuffix(": No space left on device"),
+        #expect(lines.count == 1 && lines[0].hasPrefix("error: \(mount)/r-") && lines[0].hasSuffix(": No space left on device"),
                 "\(output.standardError)")
     }
 

@@ -125,6 +125,25 @@ import Training
         #expect(syntax.hasPrefix("\(folder)/bad.yaml: invalid YAML: 2:") && !syntax.contains("secret") && !syntax.contains("\n"), "\(syntax)")
     }
 
+    /// `recsys-dist config` (and the config stored in checkpoints) writes numbers every YAML
+    /// reader reads as numbers, and reads back the same config (issue 29, item 16).
+    @Test func numbersAreWrittenPlainly() throws {
+        let configuration = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["training.optimizer.epsilon=1e-8"])
+        let text = try ConfigurationLoader.yaml(configuration)
+        #expect(text.contains("learning_rate: 0.001") && text.contains("epsilon: 1.0e-08") && text.contains("eval_fraction: 0.2"), "\(text)")
+        #expect(text.range(of: "[:-] -?[0-9]+e[-+]", options: .regularExpression) == nil, "an exponent without a point: \(text)")
+        #expect(try ConfigurationLoader.parse(text, source: "y.yaml") == configuration)
+    }
+
+    /// Naming a run's checkpoints names its run folder too, unless run.name is given (item 18).
+    @Test func theCheckpointRunNameNamesTheRunFolder() throws {
+        let renamed = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["checkpoint.run_name=exp7"])
+        #expect(renamed.run.name == "exp7" && renamed.checkpoint.runName == "exp7")
+        let both = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["checkpoint.run_name=exp7", "run.name=mine"])
+        #expect(both.run.name == "mine")
+        #expect(try ConfigurationLoader.parse(Self.minimal, source: "x.yaml").run.name == "x")
+    }
+
     @Test func outOfRangeValuesNameTheKeyAndRange() {
         #expect(error(Self.minimal, overrides: ["training.batch_size=0"])
             == "--set training.batch_size: key 'training.batch_size': must be in 1...4194304, got 0")
