@@ -3,13 +3,21 @@
 (`recsys-dist evaluate --predictions FILE`: label, probability, dense features, each table's ids)
 and compares with the probabilities recsys-dist gave them. Prints one JSON line.
 
-    python3 launch/score-onnx.py model.onnx predictions.tsv --dense 13 --tables 26
+    launch/score-onnx.py model.onnx predictions.tsv --dense 13 --tables 26
+
+Needs numpy and onnxruntime: python3 -m venv .venv && .venv/bin/pip install numpy onnxruntime,
+then run it with .venv/bin/python launch/score-onnx.py ... (launch/test.sh makes .venv-test so).
 """
 import argparse
 import json
+import sys
 
-import numpy as np
-import onnxruntime
+try:
+    import numpy as np
+    import onnxruntime
+except ImportError as error:
+    sys.exit(f"score-onnx.py needs numpy and onnxruntime ({error}): "
+             "python3 -m venv .venv && .venv/bin/pip install numpy onnxruntime, then .venv/bin/python launch/score-onnx.py ...")
 
 
 def read_predictions(path, dense_count, table_count):
@@ -17,6 +25,8 @@ def read_predictions(path, dense_count, table_count):
     with open(path) as f:
         for line in f:
             fields = line.rstrip("\n").split("\t")
+            if fields[0] == "label":       # the header line: the features' names
+                continue
             labels.append(float(fields[0]))
             probabilities.append(float(fields[1]))
             dense.append([float(x) for x in fields[2:2 + dense_count]])

@@ -37,7 +37,8 @@ public enum CheckpointEvaluation {
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
         let data = try DataSplits.loadEvaluation(configuration, path: dataPath)
         let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize,
-                                                communicator: communicator, predictionsPath: predictionsPath)
+                                                communicator: communicator,
+                                                predictions: predictionsPath.map { ($0, FeatureNames(configuration)) })
         let planted = try data.plantedLogits.map { try BinaryClassificationMetrics.compute(logits: $0, labels: data.labels) }
         return Report(step: state.step, evaluation: evaluation, plantedEvaluation: planted)
     }

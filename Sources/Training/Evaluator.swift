@@ -33,13 +33,13 @@ public enum Evaluator {
     }
 
     /// Held-out metrics, computed on rank 0 and shared with every rank; rank 0 also writes the
-    /// scored samples to `predictionsPath` when given (`PredictionFile`).
+    /// scored samples to `predictions.path` when given (`PredictionFile`).
     public static func evaluate(_ model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
                                 communicator: Communicator = LocalCommunicator(),
-                                predictionsPath: String? = nil) throws -> BinaryClassificationMetrics {
+                                predictions: (path: String, names: FeatureNames)? = nil) throws -> BinaryClassificationMetrics {
         let scores = try logits(of: model, on: dataset, batchSize: batchSize, communicator: communicator)
-        if communicator.isRoot, let predictionsPath {
-            try PredictionFile.write(path: predictionsPath, samples: dataset, logits: scores)
+        if communicator.isRoot, let predictions {
+            try PredictionFile.write(path: predictions.path, samples: dataset, logits: scores, names: predictions.names)
         }
         var values = [0.0, 0.0, 0.0]
         if communicator.isRoot {

@@ -2,17 +2,18 @@ import Compute
 import DataPipeline
 import Foundation
 
-/// Scored samples as text, one per line, tab-separated: the label, the model's click
-/// probability, the dense features, then each table's bag as comma-separated row ids (empty for
-/// an empty bag). These are the inputs an exported model takes, next to the score recsys-dist
-/// gave them.
+/// Scored samples as text, tab-separated: a header line (`label`, `probability`, then the
+/// features' names), then one line per sample: the label, the model's click probability, the
+/// dense features, then each table's bag as comma-separated row ids (empty for an empty bag).
+/// These are the inputs an exported model takes, next to the score recsys-dist gave them.
 public enum PredictionFile {
-    public static func write(path: String, samples: SampleSource, logits: [Float]) throws {
+    public static func write(path: String, samples: SampleSource, logits: [Float], names: FeatureNames) throws {
         precondition(logits.count == samples.count, "PredictionFile: \(logits.count) logits for \(samples.count) samples")
         guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
             throw DataWriteError(path: path)
         }
         defer { try? file.close() }
+        try file.write(contentsOf: Data((["label", "probability"] + names.dense + names.tables).joined(separator: "\t").utf8 + [10]))
         let blockSize = 1024
         let batch = Batch(capacity: blockSize, denseFeatureCount: samples.denseFeatureCount, tableCount: samples.tableCount,
                           idsPerSample: samples.idsPerSample.max() ?? 1)

@@ -99,7 +99,9 @@ extension CommandLineTests {
         let predictions = "\(folder)/scored.tsv"
         let evaluate = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/m/latest", "--predictions", predictions])
         #expect(evaluate.status == 0, "\(evaluate.standardError)")
-        let lines = try String(contentsOfFile: predictions, encoding: .utf8).split(separator: "\n")
+        var lines = try String(contentsOfFile: predictions, encoding: .utf8).split(separator: "\n")
+        // The header names the columns (issue 29, item 18): synthetic data's dense<i> and table<i>.
+        #expect(lines.removeFirst().hasPrefix("label\tprobability\tdense0\t"))
         #expect(lines.count == 1000)
         for line in lines.prefix(50) {
             let bags = line.split(separator: "\t", omittingEmptySubsequences: false).suffix(3).map { $0.split(separator: ",").count }

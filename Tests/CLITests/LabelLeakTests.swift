@@ -80,6 +80,17 @@ import TestSupport
                 "\(leaking.standardError)")
     }
 
+    /// The predictions file starts with a header naming each column as the config does (item 18).
+    @Test func predictionsNameTheirColumns() throws {
+        let config = try writeConfig()
+        let trained = try BinaryRunner.run(["train", "--config", config])
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let evaluated = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/clicks/latest", "--predictions", "\(folder)/p.tsv"])
+        try #require(evaluated.status == 0, "\(evaluated.standardError)")
+        let lines = try String(contentsOfFile: "\(folder)/p.tsv", encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "label\tprobability\tsite\tdevice\tcolumn4.buckets" && lines.count == 101, "\(lines.prefix(2))")
+    }
+
     /// A column read by two features is refused unless one says `reuse: true`.
     @Test func aColumnReadTwiceNeedsReuse() throws {
         let twice = try writeConfig(categorical: "[{column: site}, {column: device}, {column: 3}]")
