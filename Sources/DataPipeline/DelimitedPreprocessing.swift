@@ -130,6 +130,18 @@ public enum DelimitedPreprocessing {
         /// Empty values of the good lines, per feature: the dense columns, then the categorical
         /// features (a history counts its line's own item; flag blocks never count).
         public var emptyValues: [Int]
+        /// Distinct non-empty values of each categorical feature in the good lines (a history's
+        /// items, a derived feature's rows, a flag block's columns that held a 1).
+        public var distinctValues: [Int]
+
+        /// Rows to give a table of `distinct` hashed values: the power of two at least twice as
+        /// many, so that few values share a row (about a fifth collide at twice, by the birthday
+        /// bound), and no table is sized far past its data.
+        public static func suggestedRows(distinct: Int) -> Int {
+            var rows = 1
+            while rows < 2 * max(distinct, 1) { rows *= 2 }
+            return rows
+        }
     }
 
     /// `progress` shows each pass over the files as it goes, and its closing line.
@@ -166,7 +178,10 @@ public enum DelimitedPreprocessing {
         var good = 0, bad = 0, blankLines = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
         var fields = Fields()
         // The features found empty on the line being read, and the totals of good lines.
+        var valuesOnLine: [(table: Int, value: UInt64)] = []
         var emptyOnLine: [Int] = [], emptyValues = [Int](repeating: 0, count: schema.dense.count + schema.categorical.count)
+        // Distinct values per categorical feature, by their 64-bit hash (or row, or flag column).
+        let distinct = schema.categorical.map { _ in ValueCounts(cap: 1) }
         let histories = SequenceHistories()
         var frequencies: ValueFrequencies?
         if frequencyThreshold > 0 {
@@ -182,7 +197,7 @@ public enum DelimitedPreprocessing {
                     guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
                     _ = try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
                                          frequencies: counting, histories: countingHistories, dense: &dense, ids: &ids,
-                                         empty: &emptyOnLine, location: location)
+                                         empty: &emptyOnLine, values: &valuesOnLine, location: location)
                 }
             }
             try meter.end()
@@ -213,7 +228,7 @@ public enum DelimitedPreprocessing {
                     if fieldCounts[r] == nil { fieldCounts[r] = (fields.count, "line \(number) has") }
                     label = try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
                                             frequencies: frequencies, histories: histories, dense: &dense, ids: &ids,
-                                            empty: &emptyOnLine, location: location)
+                                            empty: &emptyOnLine, values: &valuesOnLine, location: location)
                 } catch var error as DataError {
                     if number == 1 && !schema.hasHeader {
                         error = DataError(error.message + " (if line 1 is a header, set data.delimited.header: true)")
@@ -232,6 +247,7 @@ public enum DelimitedPreprocessing {
                 }
                 good += 1
                 for feature in emptyOnLine { emptyValues[feature] += 1 }
+                for (t, value) in valuesOnLine { distinct[t].add(value) }
                 if heldOut { evalCount += 1 } else { trainCount += 1 }
             }
             guard let order = schema.orderBy else {
@@ -266,7 +282,7 @@ public enum DelimitedPreprocessing {
             throw DataError("\((paths + evalPaths).joined(separator: ", ")): no data lines" + (schema.hasHeader ? " (a header line only)" : ""))
         }
         return Result(lines: good + bad, badLines: bad, blankLines: blankLines, train: trainCount, eval: evalCount,
-                      emptyValues: emptyValues)
+                      emptyValues: emptyValues, distinctValues: distinct.map(\.count))
     }
 
     /// The fields of one line: byte ranges of their contents (inside the quotes of a quoted
@@ -391,16 +407,19 @@ public enum DelimitedPreprocessing {
         return value
     }
 
-    /// Fills `dense` and `ids` from one line; returns its label, and sets `empty` to the
-    /// features (dense columns, then categorical features) whose value was empty. An empty or
+    /// Fills `dense` and `ids` from one line; returns its label, sets `empty` to the features
+    /// (dense columns, then categorical features) whose value was empty, and `values` to each
+    /// categorical value by table (a hashed value's full hash, so values sharing a row count
+    /// apart; a derived feature's row; a flag block's columns holding 1). An empty or
     /// non-numeric label is an error: a line without its label cannot be a negative.
     /// With `frequencies` counting, every hashed value is counted; afterwards, values rarer than
     /// its threshold go to row 0. A history feature reads and extends `histories`.
     static func parseRecord(_ line: UnsafeBufferPointer<UInt8>, fields: Fields, schema: DelimitedSchema,
                             joined: [JoinedTable], tableRows: [Int], frequencies: ValueFrequencies? = nil,
                             histories: SequenceHistories, dense: inout [Float], ids: inout [Int32], empty: inout [Int],
-                            location: String) throws -> Float {
+                            values: inout [(table: Int, value: UInt64)], location: String) throws -> Float {
         empty.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
         // The joined rows of this line, found by their key columns.
         var joinedRows: [[[UInt8]]] = []
         for (j, join) in schema.joins.enumerated() {
@@ -464,6 +483,7 @@ public enum DelimitedPreprocessing {
             }
             if value.isEmpty { empty.append(schema.dense.count + t) }
             let hash = fnv1a(value)
+            if !value.isEmpty { values.append((t, hash)) }
             let row = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
             if !value.isEmpty { frequencies?.count(hash, table: t) }
             return row
@@ -478,7 +498,7 @@ public enum DelimitedPreprocessing {
                 guard String(bytes: value, encoding: .utf8) != nil else {
                     throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
                 }
-                if value.isEmpty { empty.append(schema.dense.count + t) }
+                if value.isEmpty { empty.append(schema.dense.count + t) } else { values.append((t, fnv1a(value))) }
                 let key = value.isEmpty ? RecordFormat.missingKey : min(fnv1a(value), RecordFormat.missingKey - 1)
                 ids.withUnsafeMutableBufferPointer { RecordFormat.store(key: key, in: $0.baseAddress!, at: slot) }
                 slot += 2
@@ -504,13 +524,18 @@ public enum DelimitedPreprocessing {
                         throw DataError("\(location): column \(column.index): '\(text)' is not a \(feature.expected)")
                     }
                     ids[slot] = Int32(row % tableRows[t])
+                    values.append((t, UInt64(row)))
                 }
                 slot += 1
             case .flags(let join, let columns):
                 var written = 0
                 for (k, index) in columns.enumerated() {
                     let flag = try bytes(DelimitedSchema.Column(join: join, index: index))
-                    if flag == [49] { ids[slot + written] = Int32(k % tableRows[t]); written += 1 }
+                    if flag == [49] {
+                        ids[slot + written] = Int32(k % tableRows[t])
+                        values.append((t, UInt64(k)))
+                        written += 1
+                    }
                     else if !(flag == [48] || flag.isEmpty) {
                         throw DataError("\(location): flag column \(index) must be 0 or 1, found '\(String(decoding: flag, as: UTF8.self))'")
                     }

@@ -371,6 +371,31 @@ extension DataSplits {
         return "; empty values: " + empty.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
     }
 
+    /// "distinct values per table (rows → rows that would do): site 13 (50 → 32), ..." by the
+    /// config's feature names; a table sized for ten times its values or more is marked.
+    public static func tableSizeAdvice(distinct: [Int], configuration: TrainingConfiguration) -> String {
+        let names = FeatureNames(configuration).tables, rows = configuration.model.recordTableRows
+        let tables = distinct.indices.map { t -> String in
+            let suggested = DelimitedPreprocessing.Result.suggestedRows(distinct: distinct[t])
+            let name = names.indices.contains(t) ? names[t] : "table\(t)"
+            guard rows.indices.contains(t), rows[t] > 0 else { return "\(name) \(distinct[t]) (dynamic)" }
+            return "\(name) \(distinct[t]) (\(rows[t]) → \(suggested)\(rows[t] >= 10 * suggested ? ", oversized" : ""))"
+        }
+        return "distinct values per table (model.table_rows → rows that would do): " + tables.joined(separator: ", ")
+    }
+
+    /// Distinct values per categorical feature of a delimited config's data (every file read
+    /// once, as training reads it); nil for other sources.
+    public static func distinctValues(_ configuration: TrainingConfiguration) throws -> [Int]? {
+        guard configuration.data.source == .delimited else { return nil }
+        let schema = try delimitedSchema(configuration), rows = configuration.model.recordTableRows, d = configuration.data
+        let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
+        let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
+        return try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: rows, split: criteoSettings(configuration).split,
+                                              skipBadLines: d.skipBadLines, frequencyThreshold: d.frequencyThreshold,
+                                              train: train, eval: eval).distinctValues
+    }
+
     /// The byte of a one-character delimiter setting.
     static func delimiter(_ text: String, _ key: String) throws -> UInt8 {
         let bytes = Array(text.utf8)

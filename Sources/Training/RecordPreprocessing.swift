@@ -11,6 +11,8 @@ public enum RecordPreprocessing {
         public var summary: String
         /// The files written.
         public var files: [String]
+        /// Lines worth reading after the summary (table sizes against the data).
+        public var notes: [String] = []
     }
 
     /// Writes `output/train.rsd`, `eval.rsd`, `stats.json` and `held_out_lines.tsv` (file and
@@ -23,7 +25,7 @@ public enum RecordPreprocessing {
         do {
             let result = try write(configuration, output: folder.staging, progress: progress)
             try folder.commit()
-            return Result(summary: result.summary, files: result.files.map { "\(output)/\($0)" })
+            return Result(summary: result.summary, files: result.files.map { "\(output)/\($0)" }, notes: result.notes)
         } catch {
             folder.discard()
             throw error
@@ -41,7 +43,7 @@ public enum RecordPreprocessing {
         }
         let statistics: Encodable
         let counts: (lines: Int, bad: Int, train: Int, eval: Int)
-        var emptyValues = ""
+        var emptyValues = "", notes: [String] = []
         switch data.source {
         case .criteoTSV:
             let (train, eval) = try writers(denseCount: CriteoLineParser.denseCount,
@@ -57,6 +59,7 @@ public enum RecordPreprocessing {
             let schema = try DataSplits.delimitedSchema(configuration)
             let (train, eval) = try writers(denseCount: schema.dense.count, bagSizes: schema.bagSizes)
             let split = DataSplits.criteoSettings(configuration).split
+            let tableKeys = schema.categorical.indices.map { "categorical[\($0)]" }
             let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: tableRows, split: split,
                                                         skipBadLines: data.skipBadLines, frequencyThreshold: data.frequencyThreshold,
                                                         train: train, eval: eval, progress: progress, heldOutLine: heldOut)
@@ -66,9 +69,14 @@ public enum RecordPreprocessing {
             statistics = DelimitedStatistics(files: data.path + data.evalPath, lines: result.lines, badLines: result.badLines,
                                              trainRecords: result.train, evalRecords: result.eval, split: split.description,
                                              tableRows: tableRows, bagSizes: schema.bagSizes,
-                                             emptyValues: Dictionary(uniqueKeysWithValues: zip(DataSplits.featureKeys(schema), result.emptyValues)))
+                                             emptyValues: Dictionary(uniqueKeysWithValues: zip(DataSplits.featureKeys(schema), result.emptyValues)),
+                                             distinctValues: tableKeys.enumerated().reduce(into: [:]) { $0[$1.element] = result.distinctValues[$1.offset] },
+                                             suggestedTableRows: tableKeys.enumerated().reduce(into: [:]) {
+                                                 $0[$1.element] = DelimitedPreprocessing.Result.suggestedRows(distinct: result.distinctValues[$1.offset])
+                                             })
             counts = (result.lines, result.badLines, result.train, result.eval)
             emptyValues = DataSplits.emptyValuesSummary(result.emptyValues, schema: schema)
+            notes = [DataSplits.tableSizeAdvice(distinct: result.distinctValues, configuration: configuration)]
         case .synthetic, .records:
             throw ConfigurationError("key 'data.source': preprocess reads criteo_tsv or delimited data, not \(data.source.rawValue)")
         }
@@ -78,7 +86,7 @@ public enum RecordPreprocessing {
         try Data(heldOutLines).write(to: URL(fileURLWithPath: "\(output)/held_out_lines.tsv"))
         let summary = "\(counts.lines) lines: \(counts.train) train, \(counts.eval) held-out records"
             + (counts.bad > 0 ? ", \(counts.bad) bad lines skipped" : "") + emptyValues
-        return Result(summary: summary, files: ["train.rsd", "eval.rsd", "stats.json", "held_out_lines.tsv"])
+        return Result(summary: summary, files: ["train.rsd", "eval.rsd", "stats.json", "held_out_lines.tsv"], notes: notes)
     }
 }
 
@@ -94,4 +102,7 @@ struct DelimitedStatistics: Encodable {
     var bagSizes: [Int]
     /// Empty values of the good lines per feature (`dense[0]`, `categorical[3]`, ...).
     var emptyValues: [String: Int]
+    /// Distinct values per categorical feature, and the table rows that would hold them.
+    var distinctValues: [String: Int]
+    var suggestedTableRows: [String: Int]
 }

@@ -10,6 +10,8 @@ struct Plan: ParsableCommand {
 
     @OptionGroup var configOptions: ConfigOptions
     @Option(help: "Number of ranks (as in mpirun -np).") var ranks = 1
+    @Flag(help: "Read the config's delimited data and print each table's distinct values and the rows that would hold them.")
+    var data = false
 
     func validate() throws {
         guard ranks >= 1 && ranks <= 1 << 20 else { throw ValidationError("--ranks must be in 1...\(1 << 20), got \(ranks)") }
@@ -46,6 +48,21 @@ struct Plan: ParsableCommand {
         }
         print("\nall-reduce per step: \(mebibytes(report.allReduceBytesPerStep)) of dense gradients"
               + (ranks > 1 ? " (each rank sends and receives about 2(N-1)/N of it)" : " (one rank: none)"))
+        if data {
+            print("")
+            do {
+                guard let distinct = try DataSplits.distinctValues(configuration) else {
+                    throw ValidationError("--data counts the values of delimited data (data.source: delimited); "
+                                          + "for Criteo files, preprocess with data.frequency_threshold to count them")
+                }
+                print(DataSplits.tableSizeAdvice(distinct: distinct, configuration: configuration))
+            } catch let error as ValidationError {
+                throw error
+            } catch {
+                FileHandle.standardError.write(Data("error: \(oneLine(configOptions.located(error)))\n".utf8))
+                throw ExitCode.failure
+            }
+        }
     }
 
     private func pad(_ text: String, _ width: Int) -> String {

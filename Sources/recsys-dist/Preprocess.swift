@@ -40,6 +40,7 @@ struct Preprocess: ParsableCommand {
                                                progress: console.dataProgress)
                 : try RecordPreprocessing.run(configuration, output: output, progress: console.dataProgress)
             say("\(result.summary) in \(Training.format(Date().timeIntervalSince(started), 2)) s")
+            for note in result.notes { say(note) }
             say("wrote \(result.files.prefix(6).joined(separator: ", "))\(result.files.count > 6 ? " …" : "") "
                 + "(held_out_lines.tsv: file and line of each held-out record)")
         } catch {
