@@ -22,8 +22,13 @@ struct Inspect: ParsableCommand {
             print("optimizer \(state.optimizer) (dense steps \(state.denseOptimizerSteps), sparse steps \(state.sparseOptimizerSteps))")
             print("model: \(configuration.model.architecture.rawValue), \(model.arena.count) dense parameters, "
                   + "\(configuration.model.tableCount) tables of dimension \(configuration.model.embeddingDimension)")
+            let names = FeatureNames(configuration).tables
             for item in try TrainingCheckpoint.contents(of: directory, model: model) {
-                print("  \(item.name)  \(item.shape.isEmpty ? "MISSING" : item.shape.map(String.init).joined(separator: " x "))")
+                // embeddings/table3/weights: the table of the config's fourth categorical feature.
+                let parts = item.name.split(separator: "/")
+                let feature = parts.count == 3 && parts[1].hasPrefix("table")
+                    ? Int(parts[1].dropFirst(5)).flatMap { names.indices.contains($0) ? "  (\(names[$0]))" : nil } ?? "" : ""
+                print("  \(item.name)  \(item.shape.isEmpty ? "MISSING" : item.shape.map(String.init).joined(separator: " x "))\(feature)")
             }
             for table in try TrainingCheckpoint.occupancy(of: directory, model: model) {
                 print("  \(table.name): dynamic, \(table.occupied) of \(table.usable) rows hold an id "

@@ -20,15 +20,15 @@ struct Plan: ParsableCommand {
     func run() throws {
         let configuration = try configOptions.load()
         let report = PlacementReport(configuration, ranks: ranks)
-        let m = configuration.model
+        let m = configuration.model, names = FeatureNames(configuration).tables
         print("plan for \(configOptions.config) on \(ranks) rank(s): \(m.architecture.rawValue), \(m.tableCount) tables, "
               + "global batch \(configuration.training.batchSize), optimizer \(configuration.training.optimizer.algorithm.rawValue)")
         for collection in report.collections {
             print("\n\(collection.name) (dimension \(collection.plan.tables.first?.dimension ?? 0)):")
-            print(pad("table", 8) + pad("rows", 12) + "placement")
+            print(pad("table", 8) + pad("feature", 18) + pad("rows", 12) + "placement")
             for (t, table) in collection.plan.tables.enumerated() {
                 let rows = table.isDynamic ? "\(table.rowCount)*" : "\(table.rowCount)"
-                print(pad("\(t)", 8) + pad(rows, 12) + "\(table.placement)"
+                print(pad("\(t)", 8) + pad(names.indices.contains(t) ? names[t] : "", 18) + pad(rows, 12) + "\(table.placement)"
                       + (table.isDynamic ? " by key hash, whole buckets of \(table.bucketRows)" : ""))
             }
         }

@@ -48,8 +48,9 @@ import TestSupport
     @Test func aSecondSignalStopsAtOnce() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-signal-\(UUID().uuidString)").path
         // Generating 1,000,000 samples takes seconds in a debug build: both signals land after
-        // MPI's start-up (which takes signals for itself), a millisecond apart (within one step
-        // even if training had begun), so the second one ends the process before any step ends.
+        // MPI's start-up (which takes signals for itself), 100 ms apart (within the data's
+        // generation), so the second one ends the process before any step ends. Closer together
+        // on a loaded machine, the kernel may merge the two into one pending SIGINT.
         let output = try BinaryRunner.run(executable: BinaryRunner.binaryPath, ["train", "--config", TestPaths.packageRoot + "/configs/quickstart.yaml",
                                            "--set", "data.synthetic.train_samples=1000000", "--set", "run.record=false",
                                            "--set", "checkpoint.directory=\(folder)", "--set", "training.max_steps=20"],
@@ -57,7 +58,7 @@ import TestSupport
                                               DispatchQueue.global().async {
                                                   usleep(1_500_000)
                                                   kill(process.processIdentifier, SIGINT)
-                                                  usleep(1_000)
+                                                  usleep(100_000)
                                                   kill(process.processIdentifier, SIGINT)
                                               }
                                           })

@@ -81,7 +81,8 @@ import TestSupport
                 "\(leaking.standardError)")
     }
 
-    /// The predictions file starts with a header naming each column as the config does (item 18).
+    /// The predictions file starts with a header naming each column as the config does, and
+    /// inspect and plan name the tables by it too (item 18).
     @Test func predictionsNameTheirColumns() throws {
         let config = try writeConfig()
         let trained = try BinaryRunner.run(["train", "--config", config])
@@ -90,6 +91,11 @@ import TestSupport
         try #require(evaluated.status == 0, "\(evaluated.standardError)")
         let lines = try String(contentsOfFile: "\(folder)/p.tsv", encoding: .utf8).split(separator: "\n")
         #expect(lines.first == "label\tprobability\tsite\tdevice\tcolumn4.buckets" && lines.count == 101, "\(lines.prefix(2))")
+        // inspect and plan name the tables alike.
+        let inspected = try BinaryRunner.run(["inspect", "\(folder)/checkpoints/clicks/latest"])
+        #expect(inspected.standardOutput.contains("embeddings/table0/weights  50 x 4  (site)"), "\(inspected.standardOutput)")
+        let planned = try BinaryRunner.run(["plan", "--config", config])
+        #expect(planned.standardOutput.split(separator: "\n").contains { $0.hasPrefix("1       device            50 ") }, "\(planned.standardOutput)")
     }
 
     /// Distinct values per table, counted by preprocess (stats.json and its output) and by
