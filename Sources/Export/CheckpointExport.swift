@@ -52,7 +52,10 @@ public enum CheckpointExport {
                 guard isFolder.boolValue else { throw FileSystemError(path: folder, reason: "not a folder") }
             }
         }
-        return try OnnxExport.write(model, denseFeatureCount: dense, to: path, externalData: externalData, description: description)
+        let report = try OnnxExport.write(model, denseFeatureCount: dense, to: path, externalData: externalData, description: description)
+        // How raw values become the model's inputs (`OnnxInputMapping`), beside the model.
+        try OnnxInputMapping.json(configuration).write(to: URL(fileURLWithPath: "\(path).inputs.json"))
+        return report
     }
 
     /// Triton's model configuration for the ONNX Runtime backend (batch dimension explicit).

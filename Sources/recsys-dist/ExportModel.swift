@@ -34,6 +34,7 @@ struct ExportModel: ParsableCommand {
                                                   triton: triton, name: name)
             print("wrote \(report.modelPath) (\(report.nodes) nodes, \(report.initializerBytes) bytes of weights"
                   + (report.externalDataPath.map { ", tables in \($0)" } ?? "") + ")")
+            print("wrote \(report.modelPath).inputs.json (how raw values become its inputs; launch/onnx_inputs.py applies it)")
         } catch {
             FileHandle.standardError.write(Data("error: \(oneLine(error))\n".utf8))
             throw ExitCode.failure

@@ -118,6 +118,32 @@ import TestSupport
         #expect(oversized.standardOutput.contains("site 13 (100000 → 32, oversized)"), "\(oversized.standardOutput)")
     }
 
+    /// An export ships how raw values become its inputs (`model.onnx.inputs.json`), and the
+    /// reference `launch/onnx_inputs.py` applied to the raw CSV gives the inputs recsys-dist
+    /// scored: the same row ids, the same dense values (item 15).
+    @Test func exportedModelsShipTheirInputRules() throws {
+        let config = try writeConfig(dense: "[{column: id, transform: log1p}]")
+        let trained = try BinaryRunner.run(["train", "--config", config])
+        try #require(trained.status == 0, "\(trained.standardError)")
+        let exported = try BinaryRunner.run(["export", "--checkpoint", "\(folder)/checkpoints/clicks/latest", "--output", "\(folder)/m.onnx"])
+        try #require(exported.status == 0, "\(exported.standardError)")
+        let data = "\(folder)/clicks.csv", predictions = "\(folder)/p.tsv"
+        let scored = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/clicks/latest", "--data", data,
+                                           "--predictions", predictions])
+        try #require(scored.status == 0, "\(scored.standardError)")
+        let reference = try BinaryRunner.run(executable: "/usr/bin/env", ["python3", "\(TestPaths.packageRoot)/launch/onnx_inputs.py",
+                                                                          "\(folder)/m.onnx.inputs.json", data])
+        try #require(reference.status == 0, "\(reference.standardError)")
+        let expected = try String(contentsOfFile: predictions, encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: "\t", omittingEmptySubsequences: false).dropFirst(2).map(String.init) }
+        let made = reference.standardOutput.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(made.count == 400 && expected.count == 400)
+        for (ours, theirs) in zip(expected, made) {
+            #expect(Array(ours.dropFirst()) == Array(theirs.dropFirst()), "row ids: \(ours) against \(theirs)")
+            #expect(abs((Double(ours[0]) ?? .nan) - (Double(theirs[0]) ?? .nan)) < 1e-5, "dense: \(ours[0]) against \(theirs[0])")
+        }
+    }
+
     /// A column read by two features is refused unless one says `reuse: true`.
     @Test func aColumnReadTwiceNeedsReuse() throws {
         let twice = try writeConfig(categorical: "[{column: site}, {column: device}, {column: 3}]")

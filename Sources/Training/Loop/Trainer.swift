@@ -163,8 +163,10 @@ public final class Trainer {
         func save() throws {
             try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: true, communicator: communicator)
             if removesOldCheckpoints {
-                if communicator.isRoot { TrainingCheckpoint.removeAll(runDirectory: k.runDirectory) }
-                log(.note("--overwrite: removed the earlier checkpoints of \(k.runDirectory)"))
+                if communicator.isRoot, let found = TrainingCheckpoint.existingCheckpoints(runDirectory: k.runDirectory) {
+                    TrainingCheckpoint.removeAll(runDirectory: k.runDirectory)
+                    log(.note("--overwrite: removed the earlier checkpoints of \(k.runDirectory) (\(found))"))
+                }
                 removesOldCheckpoints = false
             }
             try saveCheckpoint(model, step: step, loader: loader, stepIndex: stepIndex, samples: samples)
