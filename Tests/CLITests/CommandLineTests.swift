@@ -33,6 +33,14 @@ import TestSupport
         return path
     }
 
+    /// A child that ignores SIGTERM still ends at its timeout: a hung binary fails its test
+    /// instead of hanging the suite.
+    @Test func aTimeoutEndsEvenAChildIgnoringSIGTERM() throws {
+        let started = Date()
+        let output = try BinaryRunner.run(executable: "/bin/sh", ["-c", "trap '' TERM; exec sleep 60"], timeout: 2)
+        #expect(output.status != 0 && Date().timeIntervalSince(started) < 20, "\(Date().timeIntervalSince(started)) s")
+    }
+
     /// The overview names every model the binary trains (issue 29, item 18).
     @Test func helpNamesEveryModel() throws {
         let help = try BinaryRunner.run(["--help"])

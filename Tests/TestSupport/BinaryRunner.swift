@@ -55,7 +55,9 @@ public enum BinaryRunner {
         process.standardError = errorFile
         try process.run()
         started?(process)
-        let deadline = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        // SIGKILL, not terminate()'s SIGTERM: Foundation starts children with SIGTERM blocked, so a
+        // child that never unblocks it (one stuck opening a FIFO, say) would outlive its timeout.
+        let deadline = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
         let outputData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
