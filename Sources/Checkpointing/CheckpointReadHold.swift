@@ -22,13 +22,11 @@ public final class CheckpointReadHold {
 
     deinit { close(descriptor) }
 
-    /// Removes `directory` unless a reader holds it; returns whether it was removed.
-    static func removeUnlessHeld(_ directory: String) -> Bool {
+    /// Removes `directory` unless a reader holds it (then it stays for a later save).
+    static func removeUnlessHeld(_ directory: String) {
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
-        guard descriptor >= 0 else { return false }
+        guard descriptor >= 0 else { return }
         defer { close(descriptor) }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return false }
-        FileSystem.remove(directory)
-        return true
+        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { FileSystem.remove(directory) }
     }
 }

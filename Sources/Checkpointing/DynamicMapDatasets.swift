@@ -10,12 +10,12 @@ enum DynamicMapDatasets {
     static let keys = "keys", lastUsed = "last_used", useCount = "use_count", sketch = "admission_sketch"
     static let sketchColumns = DynamicTableRule.sketchCountersPerRow
 
-    /// Writes `map`, a shard of `table`, into its shard file.
     /// Bytes `write` stores for `map`: its keys, clocks, use counts and sketch counters.
     static func bytes(of map: DynamicRowMap) -> Int {
         map.rowCount * (MemoryLayout<UInt64>.size + 2 * MemoryLayout<UInt32>.size + sketchColumns)
     }
 
+    /// Writes `map`, a shard of `table`, into its shard file.
     static func write(_ map: DynamicRowMap, table: String, to file: HDF5File) throws {
         try file.write("\(table)/\(keys)", shape: [map.rowCount, 1], values: UnsafeBufferPointer(map.keys))
         try file.write("\(table)/\(lastUsed)", shape: [map.rowCount, 1], values: UnsafeBufferPointer(map.lastUsed))

@@ -51,7 +51,7 @@ public enum FileSystem {
     }
 
     /// Renames `source` to `destination` (atomic within one file system).
-    public static func rename(_ source: String, to destination: String) throws {
+    static func rename(_ source: String, to destination: String) throws {
         guard Foundation.rename(source, destination) == 0 else { throw FileSystemError.current(destination) }
     }
 

@@ -280,7 +280,7 @@ public enum TrainingCheckpoint {
             .sorted(by: >)
         // A checkpoint a reader holds (`CheckpointReadHold`) stays until a later save.
         for step in own.dropFirst(keepLast) where !linked.contains("step-\(step)") {
-            _ = CheckpointReadHold.removeUnlessHeld("\(runDirectory)/step-\(step)")
+            CheckpointReadHold.removeUnlessHeld("\(runDirectory)/step-\(step)")
         }
     }
 
@@ -376,7 +376,6 @@ public enum TrainingCheckpoint {
         let directory = try resolve(checkpoint)
         let (state, shards, identity) = try stateAndShards(in: directory)
         let dense = try openChecked("\(directory)/dense.h5")
-
         if let sparseOptimizer, state.optimizer != sparseOptimizer.settings.algorithm.rawValue {
             throw CheckpointError.modelMismatch(path: dense.path, detail: "optimizer \(state.optimizer) in the checkpoint, "
                                                 + "\(sparseOptimizer.settings.algorithm.rawValue) in the config")

@@ -66,7 +66,6 @@ public enum ConfigurationLoader {
         return lines.joined(separator: " ")
     }
 
-
     /// The file merged over its includes; `files` gets each file of the chain and its own keys,
     /// the including file first (its keys win), so messages can name the file a key came from.
     static func composeWithIncludes(path: String, seen: [String], files: inout [(path: String, node: Node)]) throws -> Node {
@@ -192,7 +191,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError("--set \(override): empty key")
         }
         // A value that is not YAML on its own (`,`, `a: b: c`) is taken as the string it is.
-        let value = (try? Yams.compose(yaml: valueText)).map { $0 ?? Node("") } ?? Node(valueText)
+        let value = (try? Yams.compose(yaml: valueText)) ?? Node(valueText)
         return try setting(value, at: path[...], in: root, full: path.joined(separator: "."))
     }
 

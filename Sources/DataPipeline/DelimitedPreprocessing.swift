@@ -177,10 +177,10 @@ public enum DelimitedPreprocessing {
         var ids = [Int32](repeating: -1, count: RecordFormat.idSlots(bagSizes: schema.bagSizes, tableRows: tableRows).last!)
         var good = 0, bad = 0, blankLines = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
         var fields = Fields()
-        // The features found empty on the line being read, and the totals of good lines.
-        var valuesOnLine: [(table: Int, value: UInt64)] = []
-        var emptyOnLine: [Int] = [], emptyValues = [Int](repeating: 0, count: schema.dense.count + schema.categorical.count)
-        // Distinct values per categorical feature, by their 64-bit hash (or row, or flag column).
+        // The features found empty and the categorical values of the line being read; the empty
+        // values and the distinct values per feature of the good lines.
+        var emptyOnLine: [Int] = [], valuesOnLine: [(table: Int, value: UInt64)] = []
+        var emptyValues = [Int](repeating: 0, count: schema.dense.count + schema.categorical.count)
         let distinct = schema.categorical.map { _ in ValueCounts(cap: 1) }
         let histories = SequenceHistories()
         var frequencies: ValueFrequencies?
@@ -481,9 +481,8 @@ public enum DelimitedPreprocessing {
             guard String(bytes: value, encoding: .utf8) != nil else {
                 throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
             }
-            if value.isEmpty { empty.append(schema.dense.count + t) }
             let hash = fnv1a(value)
-            if !value.isEmpty { values.append((t, hash)) }
+            if value.isEmpty { empty.append(schema.dense.count + t) } else { values.append((t, hash)) }
             let row = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
             if !value.isEmpty { frequencies?.count(hash, table: t) }
             return row

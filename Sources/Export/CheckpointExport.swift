@@ -44,8 +44,8 @@ public enum CheckpointExport {
             // The model goes into an existing folder, as every other writer's output (a typo in the
             // path is an error, not a new tree of folders).
             let folder = (output as NSString).deletingLastPathComponent
-            var isFolder: ObjCBool = false
             if !folder.isEmpty {
+                var isFolder: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
                     throw FileSystemError(path: folder, reason: "no such folder (create it first)")
                 }

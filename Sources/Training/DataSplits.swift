@@ -63,12 +63,8 @@ extension DataSplits {
                               evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
         case .delimited:
             let schema = try delimitedSchema(configuration)
-            let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
-            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
-            let result = try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: configuration.model.recordTableRows,
-                                                        split: criteoSettings(configuration).split, skipBadLines: d.skipBadLines,
-                                                        frequencyThreshold: d.frequencyThreshold, train: train, eval: eval,
-                                                        progress: progress)
+            let (train, eval, result) = try readDelimited(configuration, schema: schema, paths: d.path,
+                                                          split: criteoSettings(configuration).split, progress: progress)
             var summary = "\(d.path.joined(separator: ", ")): \(result.lines) lines"
             if result.badLines > 0 { summary += ", \(result.badLines) bad lines skipped" }
             if result.blankLines > 0 { summary += ", \(result.blankLines) blank lines ignored" }
@@ -117,7 +113,6 @@ extension DataSplits {
     }
 
     private static func loadFile(_ configuration: TrainingConfiguration, path: String) throws -> SampleSource {
-        let d = configuration.data
         switch try format(of: path, configuration) {
         case .synthetic:
             throw ConfigurationError("--data \(path): the model was trained on synthetic data; name data.source to read a file")
@@ -133,12 +128,7 @@ extension DataSplits {
             return eval.build(name: path)
         case .delimited:
             let schema = try delimitedSchema(configuration, headerFile: path)
-            let unused = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
-            let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: configuration.model.recordTableRows)
-            _ = try DelimitedPreprocessing.run(paths: [path], schema: schema, tableRows: configuration.model.recordTableRows, split: .all,
-                                               skipBadLines: d.skipBadLines, frequencyThreshold: d.frequencyThreshold,
-                                               train: unused, eval: eval)
-            return eval.build(name: path)
+            return try readDelimited(configuration, schema: schema, paths: [path], split: .all).eval.build(name: path)
         }
     }
 
@@ -388,12 +378,21 @@ extension DataSplits {
     /// once, as training reads it); nil for other sources.
     public static func distinctValues(_ configuration: TrainingConfiguration) throws -> [Int]? {
         guard configuration.data.source == .delimited else { return nil }
-        let schema = try delimitedSchema(configuration), rows = configuration.model.recordTableRows, d = configuration.data
+        return try readDelimited(configuration, schema: try delimitedSchema(configuration), paths: configuration.data.path,
+                                 split: criteoSettings(configuration).split).result.distinctValues
+    }
+
+    /// `paths` read by `schema` into in-memory records, split as `split` says, with the config's
+    /// table sizes, bad-line rule and frequency threshold.
+    private static func readDelimited(_ configuration: TrainingConfiguration, schema: DelimitedSchema, paths: [String],
+                                      split: HeldOutSplit, progress: ProgressOutput = .silent)
+        throws -> (train: RecordBuffer, eval: RecordBuffer, result: DelimitedPreprocessing.Result) {
+        let d = configuration.data, rows = configuration.model.recordTableRows
         let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
         let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
-        return try DelimitedPreprocessing.run(paths: d.path, schema: schema, tableRows: rows, split: criteoSettings(configuration).split,
-                                              skipBadLines: d.skipBadLines, frequencyThreshold: d.frequencyThreshold,
-                                              train: train, eval: eval).distinctValues
+        let result = try DelimitedPreprocessing.run(paths: paths, schema: schema, tableRows: rows, split: split, skipBadLines: d.skipBadLines,
+                                                    frequencyThreshold: d.frequencyThreshold, train: train, eval: eval, progress: progress)
+        return (train, eval, result)
     }
 
     /// The byte of a one-character delimiter setting.

@@ -55,17 +55,24 @@ import TestSupport
         #expect(!runs.standardOutput.contains("step "))
     }
 
+    /// A tmpfs of `size` mounted at `path` (made first), for tests of a full disk.
+    func mountTmpfs(_ path: String, size: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let mounted = try BinaryRunner.run(executable: "/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
+        try #require(mounted.status == 0, "mount failed: \(mounted.standardError)")
+        return path
+    }
+
+    func unmount(_ path: String) { _ = try? BinaryRunner.run(executable: "/bin/umount", [path]) }
+
     /// A 4 MB tmpfs holds the step-2 checkpoint (2.1 MB, 2.5 MB with its margin for HDF5) but not the
     /// one at step 4: the run stops saying so, no partial folder is left, `latest` still loads.
     /// Needs to mount a tmpfs (root, with the right to mount); skipped otherwise.
     @Test(.enabled(if: Self.canMountTmpfs, "cannot mount a small tmpfs here (not root, or no mount rights): skipped"),
           arguments: [1, 2])
     func aFullDiskLeavesThePreviousCheckpoint(ranks: Int) throws {
-        let mount = folder + "/small-\(ranks)"
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        let mounted = try BinaryRunner.run(executable: "/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mount])
-        try #require(mounted.status == 0, "mount failed: \(mounted.standardError)")
-        defer { _ = try? BinaryRunner.run(executable: "/bin/umount", [mount]) }
+        let mount = try mountTmpfs(folder + "/small-\(ranks)", size: "4m")
+        defer { unmount(mount) }
         let arguments = ["train", "--config", try config(checkpoints: mount), "--set", "model.table_rows=[50, 20000, 200, 80, 1000]",
                          "--set", "checkpoint.every_steps=2", "--set", "training.max_steps=4"]
         let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
@@ -81,11 +88,8 @@ import TestSupport
     /// Foundation's error dump (issue 29, item 35).
     @Test(.enabled(if: Self.canMountTmpfs, "cannot mount a small tmpfs here (not root, or no mount rights): skipped"))
     func aFullRunFolderIsOneLineWithItsPath() throws {
-        let mount = folder + "/tiny-runs"
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        let mounted = try BinaryRunner.run(executable: "/bin/mount", ["-t", "tmpfs", "-o", "size=24k", "tmpfs", mount])
-        try #require(mounted.status == 0, "mount failed: \(mounted.standardError)")
-        defer { _ = try? BinaryRunner.run(executable: "/bin/umount", [mount]) }
+        let mount = try mountTmpfs(folder + "/tiny-runs", size: "24k")
+        defer { unmount(mount) }
         let output = try BinaryRunner.run(["train", "--config", try config(), "--set", "run.record=true", "--set", "run.directory=\(mount)",
                                            "--set", "training.epochs=20", "--set", "checkpoint.save_final=false"])
         #expect(output.status == 1)
@@ -95,16 +99,13 @@ import TestSupport
     }
 
     /// A dynamic table's map (keys, clocks, counts, sketch: 24 bytes a row) counts toward the
-    /// space a checkpoint needs (issue 29, item 24): 100,000 dynamic rows need 3.9 MB without it,
-    /// 6.3 MB with it, on a 4 MB tmpfs. Refused before writing, never a write failing midway
-    /// (HDF5 then crashed, exit 139).
+    /// space a checkpoint needs (issue 29, item 24): 100,000 dynamic rows with Adagrad take 36
+    /// bytes a row without it, 60 with it (3.6 MB against 6.0 MB), on a 4 MB tmpfs. Refused before
+    /// writing, never a write failing midway (HDF5 then crashed: status 11, SIGSEGV, measured).
     @Test(.enabled(if: Self.canMountTmpfs, "cannot mount a small tmpfs here (not root, or no mount rights): skipped"))
     func dynamicTablesCountTowardTheSpaceNeeded() throws {
-        let mount = folder + "/small-dynamic"
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        let mounted = try BinaryRunner.run(executable: "/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mount])
-        try #require(mounted.status == 0, "mount failed: \(mounted.standardError)")
-        defer { _ = try? BinaryRunner.run(executable: "/bin/umount", [mount]) }
+        let mount = try mountTmpfs(folder + "/small-dynamic", size: "4m")
+        defer { unmount(mount) }
         let output = try BinaryRunner.run(["train", "--config", try config(checkpoints: mount),
                                            "--set", "model.table_rows=[50, dynamic, 200, 80, 1000]",
                                            "--set", "model.dynamic_tables.capacity=100000", "--set", "training.optimizer.algorithm=adagrad",

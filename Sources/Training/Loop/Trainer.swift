@@ -102,7 +102,7 @@ public final class Trainer {
         defer { withExtendedLifetime(folderLock) {} }
         // A checkpoint to resume from is checked before the data is loaded; a fresh run never
         // writes among another run's checkpoints unless told to start over.
-        let resumePath = try resume.map(checkResume)  // `latest` resolved once, to its step-N
+        let resumePath = try resumeLink.map(checkResume)  // `latest` resolved once, to its step-N
         if resume == nil && !overwrite && configuration.checkpoint.writesCheckpoints { try refuseExistingCheckpoints() }
         var removesOldCheckpoints = resume == nil && overwrite
         try MemoryCheck.require(configuration, communicator: communicator)
@@ -344,10 +344,9 @@ public final class Trainer {
         resume.map { $0 == "latest" ? "\(configuration.checkpoint.runDirectory)/latest" : $0 }
     }
 
-    /// The folder `--resume` names ("latest": the run's newest), checked before any work: it
-    /// exists, and its model is the config's (else the first differing key is named).
-    private func checkResume(_ resume: String) throws -> String {
-        let link = resumeLink ?? resume
+    /// The folder `link` (`resumeLink`) resolved, checked before any work: it exists, and its
+    /// model is the config's (else the first differing key is named).
+    private func checkResume(_ link: String) throws -> String {
         guard FileManager.default.fileExists(atPath: link) else {
             if resume == "latest" { throw TrainingError.nothingToResume(folder: configuration.checkpoint.runDirectory) }
             throw CheckpointError.noSuchFolder(path: link)
