@@ -36,18 +36,21 @@ let package = Package(
         .target(name: "Compute", dependencies: ["CBLAS", "CDNNL", "CIntrinsics"], swiftSettings: vectorSettings),
         .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "DataPipeline", dependencies: ["Compute", "CZlib"], swiftSettings: vectorSettings),
-        .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
-        .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
-        // The YAML config: its sections, loading with overrides, validation.
-        .target(name: "Configuration", dependencies: [
-            "Compute", "DataPipeline", "Distributed", "NeuralNetwork", .product(name: "Yams", package: "Yams"),
-        ]),
         // Protocol-buffer messages generated from Sources/Protos/proto (launch/generate-protos.sh):
         // ONNX models and TensorBoard events.
         .target(name: "Protos", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["proto"]),
+        // The model registry: one `ModelDefinition` per architecture (its config keys, checks,
+        // construction, ONNX graph and bench preset), over the networks of NeuralNetwork.
+        .target(name: "Models", dependencies: ["Compute", "NeuralNetwork", "Protos"]),
+        .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
+        .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
+        // The YAML config: its sections, loading with overrides, validation.
+        .target(name: "Configuration", dependencies: [
+            "Compute", "DataPipeline", "Distributed", "Models", "NeuralNetwork", .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "Training", dependencies: [
-            "Compute", "Configuration", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing", "Protos",
+            "Compute", "Configuration", "Models", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing", "Protos",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: vectorSettings),
         // The CUDA path's libraries, opened at run time (the binary links none), and its kernels as
@@ -55,17 +58,18 @@ let package = Package(
         .target(name: "CUDA", resources: [.copy("Kernels")]),
         // A trained model as an ONNX graph (`recsys-dist export`).
         .target(name: "Export", dependencies: [
-            "Checkpointing", "Compute", "Configuration", "NeuralNetwork", "Protos", "Training",
+            "Checkpointing", "Compute", "Configuration", "Distributed", "Models", "NeuralNetwork", "Protos", "Training",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         // Throughput of training steps and of the data pipeline (`recsys-dist bench`, `bench-data`).
-        .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "NeuralNetwork", "Training"],
+        .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork", "Training"],
                 swiftSettings: vectorSettings),
         // Fuzzing of the readers of untrusted files (launch/fuzz.sh): libFuzzer when built with
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Distributed", "Export", "Training",
+            "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Distributed", "Export", "Models",
+            "NeuralNetwork", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -76,7 +80,8 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "Distributed", "Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "Training",
+                                                         "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Configuration", "TestSupport", "Training"]),
     ]
 )

@@ -3,6 +3,7 @@ import Configuration
 import DataPipeline
 import Dispatch
 import Distributed
+import Models
 import NeuralNetwork
 import Training
 
@@ -14,30 +15,66 @@ import Training
 /// apart, next to a raw `MPI_Allreduce` of the gradient arena.
 public enum ThroughputBenchmark {
     public struct Settings: Sendable {
-        public var architecture: ModelSection.Architecture = .dlrm
+        /// `bench --model`'s name of the model, as printed.
+        public var name = DLRMDefinition.benchName
+        /// The architecture, with its own sizes, and the shape it is built to.
+        public var definition: any ModelDefinition = DLRMDefinition.benchPreset(embeddingDimension: 16).definition
+        public var shape = ModelShape(denseFeatureCount: 13, tableRowCounts: Array(repeating: 100_000, count: 26), embeddingDimension: 16)
+        /// Per table, its rule when it is dynamic (rows by raw id, `tableRowCounts` of capacity);
+        /// empty when every table is fixed. The ids are drawn as for fixed tables.
+        public var dynamicRules: [DynamicTableRule?] = []
+        /// Ids in every bag, and per table the bag each id becomes (empty: as drawn).
+        public var idsPerSample = 1
+        public var multiHotSizes: [Int] = []
         /// Samples per rank and step.
         public var batchSize = 2048
-        public var tableCount = 26
-        public var tableRows = 100_000
-        public var embeddingDimension = 16
         public var threads = 1
         public var warmupSteps = 10
         public var timedSteps = 50
         public var learningRate: Float = 0.1
-        public var optimizer: OptimizerAlgorithm = .sgd
-        /// DCNv2's cross layers and their rank (the reference's `small`: 3 of rank 64).
-        public var crossLayers = 3
-        public var crossRank = 64
-        /// BST: the last table holds the behaviour sequences, of this many positions.
-        public var sequenceLength = 20
-        /// The matrix products' precision (bf16: oneDNN with fp32 accumulation).
+        public var optimizer = OptimizerSettings(algorithm: .sgd)
+        /// Where the parameters live and the arithmetic runs, and the matrix products' precision
+        /// (bf16: oneDNN with fp32 accumulation).
+        public var backend: BackendKind = .cpu
         public var precision: MatmulPrecision = .fp32
-        /// Dynamic tables (rows by raw id, `tableRows` of capacity in buckets of 64) instead of
-        /// fixed ones; the ids are the same.
-        public var dynamicTables = false
-        /// Exchange the next batch's embedding requests during each step (`distributed.pipeline`).
-        public var pipeline = true
+        /// The tables' placement over ranks and the rows' exchange format; `pipeline`: exchange
+        /// the next batch's embedding requests during each step.
+        public var distributed = DistributedSection()
+        public var seed: UInt64 = 1
         public init() {}
+
+        /// The preset of the architecture `bench --model` calls `benchName` (the reference's
+        /// "small": 26 tables of `tableRows` rows, 16 wide, 13 dense features), if registered.
+        public init?(preset benchName: String, tableRows: Int = 100_000, dynamicTables: Bool = false) {
+            guard let architecture = ModelRegistry.definition(benchName: benchName) else { return nil }
+            let preset = architecture.benchPreset(embeddingDimension: 16)
+            let rule = dynamicTables ? DynamicTablesSection.rule(capacity: tableRows) : nil
+            name = benchName
+            definition = preset.definition
+            idsPerSample = preset.idsPerSample
+            shape = ModelShape(denseFeatureCount: 13, tableRowCounts: Array(repeating: rule?.capacity ?? tableRows, count: 26),
+                               embeddingDimension: 16, hasDynamicTables: dynamicTables)
+            dynamicRules = rule.map { Array(repeating: $0, count: 26) } ?? []
+        }
+
+        /// The model of a config on synthetic data of its shape: its sizes, tables, precision,
+        /// backend, optimizer, placement and its global batch split over `ranks`.
+        public init(configuration c: TrainingConfiguration, ranks: Int) {
+            name = c.model.architecture
+            definition = c.model.definition
+            shape = c.model.shape(denseFeatureCount: c.data.denseFeatures)
+            dynamicRules = c.model.dynamicRules
+            idsPerSample = c.data.idsPerSample
+            multiHotSizes = c.data.multiHotSizes
+            batchSize = max(c.training.batchSize / max(ranks, 1), 1)
+            threads = c.training.threads
+            learningRate = Float(c.training.optimizer.learningRate)
+            optimizer = ModelFactory.optimizerSettings(c)
+            backend = c.training.backend
+            precision = c.training.precision
+            distributed = c.distributed
+            seed = UInt64(c.training.seed)
+        }
     }
 
     public struct Result: Sendable, Codable {
@@ -74,59 +111,34 @@ public enum ThroughputBenchmark {
         BLAS.setThreadCount(settings.threads)
         let communicator = InstrumentedCommunicator(wrapping: base)
         let ranks = communicator.size
-        let d = settings.embeddingDimension, tables = settings.tableCount
-        let dense = 13
-        let rule = settings.dynamicTables ? DynamicTablesSection.rule(capacity: settings.tableRows) : nil
-        let rows = Array(repeating: rule?.capacity ?? settings.tableRows, count: tables)
+        let d = settings.distributed
         let makeEmbeddings = ModelFactory.withDynamicRules(
-            rule.map { Array(repeating: $0, count: tables) } ?? [],
-            ranks == 1 && rule == nil
+            settings.dynamicRules,
+            ranks == 1 && settings.dynamicRules.isEmpty
                 ? LocalEmbeddings.make
-                : ShardedEmbeddings.factory(communicator: communicator, strategy: .auto,
-                                            replicateMaxRows: DistributedSection().replicateMaxRows,
-                                            rowWiseMinRows: DistributedSection().rowWiseMinRows))
-        let backend = CPUBackend(matmulPrecision: settings.precision)
-        let model: RecommendationModel
-        let mlps: [(sizes: [Int], firstLayerNeedsInputGradient: Bool)]
-        switch settings.architecture {
-        case .dlrm:
-            let architecture = DLRMArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
-                                                bottomWidths: [512, 256, 64, d], topWidths: [512, 256, 1])
-            let dlrm = try DLRM(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
-            model = dlrm
-            mlps = [([dense, 512, 256, 64, d], false), ([dlrm.interaction.outputWidth, 512, 256, 1], true)]
-        case .dcnv2:
-            let architecture = DCNv2Architecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
-                                                 bottomWidths: [512, 256, 64, d], crossLayers: settings.crossLayers,
-                                                 crossRank: settings.crossRank, topWidths: [512, 256, 1])
-            let dcn = try DCNv2(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
-            model = dcn
-            mlps = [([dense, 512, 256, 64, d], false), ([dcn.cross.width, 512, 256, 1], true)]
-        case .wideDeep, .deepfm:
-            let architecture = WideDeepArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
-                                                    deepWidths: [512, 256, 1],
-                                                    factorizationMachine: settings.architecture == .deepfm)
-            model = try WideDeep(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
-            mlps = [([tables * d + dense, 512, 256, 1], true), ([dense, 1], false)]
-        case .bst:
-            let architecture = BSTArchitecture(denseFeatureCount: dense, tableRowCounts: rows, embeddingDimension: d,
-                                               sequenceTable: tables - 1, sequenceLength: settings.sequenceLength, heads: 2,
-                                               blocks: 1, feedForwardWidth: 4 * d, deepWidths: [512, 256, 1])
-            model = try BST(architecture, batchCapacity: settings.batchSize, seed: 1, backend: backend, makeEmbeddings: makeEmbeddings)
-            mlps = [([architecture.deepInputWidth, 512, 256, 1], true)]
-        }
-        let step = TrainingStep(model: model, settings: OptimizerSettings(algorithm: settings.optimizer),
-                                communicator: communicator)
+                : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding, replicateMaxRows: d.replicateMaxRows,
+                                            rowWiseMinRows: d.rowWiseMinRows, exchangeFormat: d.exchangePrecision.format))
+        let backend = settings.backend.make(precision: settings.precision)
+        let model = try settings.definition.makeModel(settings.shape, batchCapacity: settings.batchSize, seed: settings.seed,
+                                                      backend: backend, makeEmbeddings: makeEmbeddings)
+        let step = TrainingStep(model: model, settings: settings.optimizer, communicator: communicator)
 
         let totalSteps = settings.warmupSteps + settings.timedSteps
         let globalBatch = settings.batchSize * ranks
         var synthetic = SyntheticClickModel.Settings()
-        synthetic.tableRowCounts = Array(repeating: settings.tableRows, count: tables)
-        synthetic.keyedTables = Array(repeating: settings.dynamicTables, count: tables)
-        // BST's sequences: every bag holds `sequenceLength` ids (the context tables pool theirs).
-        if settings.architecture == .bst { synthetic.idsPerSample = settings.sequenceLength }
+        synthetic.denseFeatureCount = settings.shape.denseFeatureCount
+        // A dynamic table's ids are drawn from as many as it has rows of capacity.
+        synthetic.tableRowCounts = settings.shape.tableRowCounts
+        synthetic.keyedTables = settings.shape.tableRowCounts.indices.map {
+            settings.dynamicRules.indices.contains($0) && settings.dynamicRules[$0] != nil
+        }
+        synthetic.idsPerSample = settings.idsPerSample
         progress("generating \(totalSteps * globalBatch) synthetic samples")
-        let data = SyntheticClickModel(synthetic).generate(count: totalSteps * globalBatch, stream: 0)
+        var data: SampleSource = SyntheticClickModel(synthetic).generate(count: totalSteps * globalBatch, stream: 0)
+        if !settings.multiHotSizes.isEmpty {
+            data = try MultiHotExpansion(data, sizes: settings.multiHotSizes,
+                                         tableRows: synthetic.keyedTables.indices.map { synthetic.keyedTables[$0] ? 0 : synthetic.tableRowCounts[$0] })
+        }
         let loader = BatchLoader(dataset: data, batchSize: globalBatch, shuffleSeed: nil, dropLast: true,
                                  rank: communicator.rank, worldSize: ranks, prefetch: true)
 
@@ -140,7 +152,7 @@ public enum ThroughputBenchmark {
             let t1 = DispatchTime.now()
             // A backend may run its operations asynchronously: each phase ends when they have.
             _ = try step.forward(loader.batch, globalBatchSize: loader.globalBatchSize)
-            if settings.pipeline, index + 1 < totalSteps, let next = loader.upcomingBatch() { try step.routeAhead(next) }
+            if settings.distributed.pipeline, index + 1 < totalSteps, let next = loader.upcomingBatch() { try step.routeAhead(next) }
             model.backend.synchronize()
             let t2 = DispatchTime.now()
             try step.backward(learningRate: settings.learningRate)
@@ -183,31 +195,11 @@ public enum ThroughputBenchmark {
             }) / 1e9
         }
 
-        var mlpFlops = 0.0
-        for mlp in mlps {
-            mlpFlops += mlpFlopsPerSample(mlp.sizes, firstLayerNeedsInputGradient: mlp.firstLayerNeedsInputGradient)
-        }
-        var totalFlops = mlpFlops
-        switch settings.architecture {
-        case .dlrm:
-            let f = Double(tables + 1)
-            totalFlops += 3 * 2 * f * f * Double(d)  // interaction: forward and twice that backward
-        case .dcnv2:
-            // Per cross layer: two GEMMs of width x rank forward (4nr), four backward (8nr).
-            totalFlops += 12 * Double((tables + 1) * d * settings.crossRank * settings.crossLayers)
-        case .deepfm:
-            totalFlops += 3 * 3 * Double(tables * d)  // FM: sums and squares forward, twice that backward
-        case .bst:
-            // Per position: four D x D projections and the feed-forward pair, attention over the
-            // positions; backward twice the forward.
-            let p = Double(settings.sequenceLength), width = Double(d)
-            totalFlops += 3 * 2 * p * (4 * width * width + 2 * width * 4 * width + 2 * p * width)
-        case .wideDeep:
-            break
-        }
+        let flops = settings.definition.flopsPerSample(of: model)
+        let mlpFlops = flops.mlps, totalFlops = flops.mlps + flops.other
         let peak = measureGemmPeak(backend: backend)
         let ceiling = peak * 1e9 / mlpFlops * Double(ranks)
-        return Result(model: settings.architecture.rawValue, ranks: ranks, globalBatchSize: globalBatch,
+        return Result(model: settings.name, ranks: ranks, globalBatchSize: globalBatch,
                       threads: settings.threads, timedSteps: settings.timedSteps, samplesPerSecond: samplesPerSecond,
                       stepMillisecondsMedian: stepMilliseconds,
                       phaseMillisecondsMedian: medians.filter { $0.key != "step" },
@@ -228,18 +220,6 @@ public enum ThroughputBenchmark {
             if repetition >= 3 { times.append(milliseconds(start, DispatchTime.now()) / 1000) }
         }
         return try communicator.allReduceMax([median(times)])[0]
-    }
-
-    /// Forward 2mn per layer, backward 2mn for dW plus 2mn for dX (none for the first layer
-    /// when its input needs no gradient); bias, ReLU and loss are not counted.
-    static func mlpFlopsPerSample(_ sizes: [Int], firstLayerNeedsInputGradient: Bool) -> Double {
-        var flops = 0.0
-        for i in 0..<(sizes.count - 1) {
-            let mn = Double(sizes[i] * sizes[i + 1])
-            flops += 4 * mn
-            if i > 0 || firstLayerNeedsInputGradient { flops += 2 * mn }
-        }
-        return flops
     }
 
     /// GFLOP/s of one 2048 x 512 x 512 GEMM on `backend` (in its precision), the best of a few runs.

@@ -2,6 +2,7 @@ import Compute
 import DataPipeline
 import Distributed
 import Foundation
+import Models
 import NeuralNetwork
 import Yams
 
@@ -15,7 +16,7 @@ enum ConfigurationChoices {
     }
 
     static let byKey: [String: [String]] = [
-        "model.architecture": values(ModelSection.Architecture.self),
+        "model.architecture": ModelRegistry.names,
         "model.dynamic_tables.eviction": values(DynamicTableRule.Eviction.self),
         "data.source": values(DataSection.Source.self),
         "data.split": values(DataSection.SplitRule.self),

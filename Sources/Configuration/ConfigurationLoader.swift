@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Yams
 
 /// Reads a YAML config, applies `--set key=value` overrides, rejects unknown keys, decodes it
@@ -8,7 +9,9 @@ public enum ConfigurationLoader {
     /// Known keys of each section, by dotted path ("" is the top level).
     static let schema: [String: [String]] = [
         "": TrainingConfiguration.CodingKeys.allCases.map(\.rawValue),
-        "model": ModelSection.CodingKeys.allCases.map(\.rawValue),
+        // The shared keys and every architecture's own: a config may switch architectures with
+        // `--set model.architecture=...` and keep the others' keys, which then do not apply.
+        "model": ModelSection.CodingKeys.allCases.map(\.rawValue) + ModelRegistry.allKeys,
         "model.dynamic_tables": DynamicTablesSection.CodingKeys.allCases.map(\.rawValue),
         "data": DataSection.CodingKeys.allCases.map(\.rawValue),
         "data.synthetic": SyntheticSection.CodingKeys.allCases.map(\.rawValue),

@@ -1,4 +1,6 @@
 /// Range and consistency checks of a decoded config; each problem names its key.
+import Models
+
 public enum ConfigurationValidator {
     public struct Problem: Equatable, Sendable {
         public let key: String
@@ -21,7 +23,6 @@ public enum ConfigurationValidator {
         }
         if !m.dynamicTables.isEmpty {
             let dynamic = m.dynamic
-            require(m.architecture != .bst, "model.table_rows", "dynamic tables are not supported by bst (its sequence table is fixed)")
             require(dynamic.bucketRows >= 2 && dynamic.bucketRows <= 4096, "model.dynamic_tables.bucket_rows",
                     "must be in 2...4096, got \(dynamic.bucketRows)")
             require(dynamic.capacity >= 1 && dynamic.capacity <= Int(Int32.max) / 2, "model.dynamic_tables.capacity",
@@ -33,49 +34,12 @@ public enum ConfigurationValidator {
                 require(ids >= 1 && ids <= Int(Int32.max), "data.synthetic.dynamic_ids", "must be in 1...\(Int32.max), got \(ids)")
             }
         }
-        func checkWidths(_ widths: [Int], _ key: String) {
-            require(!widths.isEmpty, key, "needs at least one layer")
-            for (index, width) in widths.enumerated() where width < 1 || width > 65_536 {
-                require(false, "\(key)[\(index)]", "must be in 1...65536, got \(width)")
-            }
-        }
-        switch m.architecture {
-        case .dlrm, .dcnv2:
-            checkWidths(m.topMLP, "model.top_mlp")
-            if c.data.denseFeatures > 0 {  // without dense features there is no bottom MLP
-                checkWidths(m.bottomMLP, "model.bottom_mlp")
-                require(m.bottomMLP.last == m.embeddingDimension, "model.bottom_mlp",
-                        "must end at model.embedding_dimension (\(m.embeddingDimension)), got \(m.bottomMLP.last ?? 0)")
-            }
-            require(m.topMLP.last == 1, "model.top_mlp", "must end at 1 (one logit), got \(m.topMLP.last ?? 0)")
-        case .wideDeep, .deepfm, .bst:
-            checkWidths(m.deepMLP, "model.deep_mlp")
-            require(m.deepMLP.last == 1, "model.deep_mlp", "must end at 1 (one logit), got \(m.deepMLP.last ?? 0)")
-        }
-
-        if m.architecture == .dcnv2 {
-            require(m.crossLayers >= 1 && m.crossLayers <= 64, "model.cross_layers", "must be in 1...64, got \(m.crossLayers)")
-            require(m.crossRank >= 1 && m.crossRank <= 65_536, "model.cross_rank", "must be in 1...65536, got \(m.crossRank)")
-        }
-
-        if m.architecture == .bst {
-            require(m.tableRows.indices.contains(m.sequenceTable), "model.sequence_table",
-                    "must name a table (0...\(m.tableCount - 1)), got \(m.sequenceTable)")
-            require(m.sequenceLength >= 1 && m.sequenceLength <= 1024, "model.sequence_length",
-                    "must be in 1...1024, got \(m.sequenceLength)")
-            require(m.attentionHeads >= 1 && m.embeddingDimension % m.attentionHeads == 0, "model.attention_heads",
-                    "must divide model.embedding_dimension (\(m.embeddingDimension)), got \(m.attentionHeads)")
-            require(m.transformerBlocks >= 1 && m.transformerBlocks <= 64, "model.transformer_blocks",
-                    "must be in 1...64, got \(m.transformerBlocks)")
-            require(m.feedForwardWidth >= 1 && m.feedForwardWidth <= 65_536, "model.feed_forward_width",
-                    "must be in 1...65536, got \(m.feedForwardWidth)")
-        }
+        problems += m.definition.problems(for: m.shape(denseFeatureCount: c.data.denseFeatures))
+            .map { Problem(key: $0.key, message: $0.message) }
 
         let d = c.data
         require(d.denseFeatures >= 0 && d.denseFeatures <= 4096, "data.dense_features",
                 "must be in 0...4096, got \(d.denseFeatures)")
-        require(m.architecture != .dlrm || d.denseFeatures > 0 || m.tableCount >= 2, "model.table_count",
-                "DLRM without dense features needs at least 2 tables (their dot products are its input)")
         if d.source == .delimited, let delimited = d.delimited {
             require(delimited.categorical.count == m.tableCount, "data.delimited.categorical",
                     "has \(delimited.categorical.count) features but model.table_count is \(m.tableCount)")

@@ -2,7 +2,16 @@ import Compute
 import DataPipeline
 import Distributed
 import Foundation
+import Models
 import NeuralNetwork
+
+/// Any key of a section, for listing the keys it holds.
+struct AnyKey: CodingKey {
+    let stringValue: String
+    init(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
+}
 
 /// The whole run, as written in a YAML config. Keys are snake_case; every section and key is
 /// listed in its `CodingKeys`, which is also what unknown keys are checked against.
@@ -41,34 +50,18 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                 model.tableRows = Array(repeating: ModelSection.defaultTableRows, count: model.tableCount)
             }
         }
-        // BST reads its sequence table and length from a schema's history feature unless given.
-        if model.architecture == .bst, let history = data.delimited?.historyFeature {
-            if !modelKeys.contains(.sequenceTable) { model.sequenceTable = history.index }
-            if !modelKeys.contains(.sequenceLength) { model.sequenceLength = history.maxLength }
-        }
+        // Defaults that depend on the tables or on a schema's behaviour sequence (BST's).
+        let given = Set(try container.nestedContainer(keyedBy: AnyKey.self, forKey: .model).allKeys.map(\.stringValue))
+        let sequence = data.delimited?.historyFeature.map { (table: $0.index, length: $0.maxLength) }
+        model.definition.complete(for: model.shape(denseFeatureCount: data.denseFeatures), sequence: sequence, given: given)
     }
 }
 
-/// Which model, and its sizes.
+/// Which model, and its sizes: the keys every model shares, and the architecture's own keys
+/// (`definition`, decoded by the architecture `model.architecture` names in `ModelRegistry`).
 public struct ModelSection: Codable, Sendable, Equatable {
-    public enum Architecture: String, Codable, Sendable, CaseIterable {
-        /// Bottom MLP, dot interaction with the embeddings, top MLP.
-        case dlrm
-        /// Wide linear model plus deep MLP over the concatenated embeddings.
-        case wideDeep = "wide_deep"
-        /// DLRM with DCNv2 low-rank cross layers instead of the dot interaction (MLPerf's DLRMv2).
-        case dcnv2
-        /// Wide&Deep plus a factorisation machine's second-order term over the embeddings.
-        case deepfm
-        /// Behaviour-sequence transformer: transformer blocks over a sequence table's items, then
-        /// an MLP over their outputs and the other features.
-        case bst
-
-        /// Whether the model has a bottom and a top MLP (else a deep MLP and a wide part).
-        public var hasBottomAndTop: Bool { self == .dlrm || self == .dcnv2 }
-    }
-
-    public var architecture: Architecture
+    /// The architecture and its own keys (`bottom_mlp`, `deep_mlp`, `cross_rank`, ...).
+    public var definition: any ModelDefinition
     public var embeddingDimension: Int
     /// Number of embedding tables (one per categorical feature).
     public var tableCount: Int
@@ -80,46 +73,37 @@ public struct ModelSection: Codable, Sendable, Equatable {
     public var dynamicTables: [Bool]
     /// The rule of the dynamic tables.
     public var dynamic: DynamicTablesSection
-    public var bottomMLP: [Int]
-    public var topMLP: [Int]
-    public var deepMLP: [Int]
-    /// DCNv2: the number of cross layers and the rank of each.
-    public var crossLayers: Int
-    public var crossRank: Int
     /// How a table's bag of ids is pooled: `sum` (DLRM's) or `mean`.
     public var pooling: Pooling
-    /// BST: the table holding the behaviour sequences (default: a delimited schema's `history_of`
-    /// feature, else the last table), the positions the transformer sees, its heads, blocks and
-    /// feed-forward width.
-    public var sequenceTable: Int
-    public var sequenceLength: Int
-    public var attentionHeads: Int
-    public var transformerBlocks: Int
-    public var feedForwardWidth: Int
     static let defaultTableRows = 100_000
 
+    /// The keys every architecture has.
     enum CodingKeys: String, CodingKey, CaseIterable {
         case architecture
         case embeddingDimension = "embedding_dimension"
         case tableCount = "table_count"
         case tableRows = "table_rows"
         case dynamic = "dynamic_tables"
-        case bottomMLP = "bottom_mlp"
-        case topMLP = "top_mlp"
-        case deepMLP = "deep_mlp"
-        case crossLayers = "cross_layers"
-        case crossRank = "cross_rank"
         case pooling
-        case sequenceTable = "sequence_table"
-        case sequenceLength = "sequence_length"
-        case attentionHeads = "attention_heads"
-        case transformerBlocks = "transformer_blocks"
-        case feedForwardWidth = "feed_forward_width"
+    }
+
+    /// `model.architecture`'s value.
+    public var architecture: String { type(of: definition).name }
+
+    /// The shape the model is built to, with `denseFeatureCount` from the data section.
+    public func shape(denseFeatureCount: Int) -> ModelShape {
+        ModelShape(denseFeatureCount: denseFeatureCount, tableRowCounts: tableRows, embeddingDimension: embeddingDimension,
+                   pooling: pooling, hasDynamicTables: !dynamicTables.isEmpty)
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        architecture = try c.decode(Architecture.self, forKey: .architecture)
+        let name = try c.decode(String.self, forKey: .architecture)
+        guard let architecture = ModelRegistry.definition(named: name) else {
+            throw DecodingError.dataCorruptedError(forKey: .architecture, in: c, debugDescription:
+                "'\(name)' is not one of \(ModelRegistry.names.joined(separator: ", "))")
+        }
+        definition = try architecture.init(from: decoder)
         embeddingDimension = try c.decodeIfPresent(Int.self, forKey: .embeddingDimension) ?? 16
         tableCount = try c.decodeIfPresent(Int.self, forKey: .tableCount) ?? 26
         dynamic = try c.decodeIfPresent(DynamicTablesSection.self, forKey: .dynamic) ?? DynamicTablesSection()
@@ -136,17 +120,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
             dynamicTables = Array(repeating: false, count: tableRows.count)
         }
         if !dynamicTables.contains(true) { dynamicTables = [] }
-        bottomMLP = try c.decodeIfPresent([Int].self, forKey: .bottomMLP) ?? [512, 256, 64, 16]
-        topMLP = try c.decodeIfPresent([Int].self, forKey: .topMLP) ?? [512, 256, 1]
-        deepMLP = try c.decodeIfPresent([Int].self, forKey: .deepMLP) ?? [512, 256, 1]
-        crossLayers = try c.decodeIfPresent(Int.self, forKey: .crossLayers) ?? 3
-        crossRank = try c.decodeIfPresent(Int.self, forKey: .crossRank) ?? 64
         pooling = try c.decodeIfPresent(Pooling.self, forKey: .pooling) ?? .sum
-        sequenceTable = try c.decodeIfPresent(Int.self, forKey: .sequenceTable) ?? max(tableRows.count - 1, 0)
-        sequenceLength = try c.decodeIfPresent(Int.self, forKey: .sequenceLength) ?? 20
-        attentionHeads = try c.decodeIfPresent(Int.self, forKey: .attentionHeads) ?? 2
-        transformerBlocks = try c.decodeIfPresent(Int.self, forKey: .transformerBlocks) ?? 1
-        feedForwardWidth = try c.decodeIfPresent(Int.self, forKey: .feedForwardWidth) ?? 4 * embeddingDimension
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -160,17 +134,13 @@ public struct ModelSection: Codable, Sendable, Equatable {
             try c.encode(tableRows.indices.map { TableRowsEntry(fixedRows: dynamicTables[$0] ? nil : tableRows[$0]) }, forKey: .tableRows)
             try c.encode(dynamic, forKey: .dynamic)
         }
-        try c.encode(bottomMLP, forKey: .bottomMLP)
-        try c.encode(topMLP, forKey: .topMLP)
-        try c.encode(deepMLP, forKey: .deepMLP)
-        try c.encode(crossLayers, forKey: .crossLayers)
-        try c.encode(crossRank, forKey: .crossRank)
         try c.encode(pooling, forKey: .pooling)
-        try c.encode(sequenceTable, forKey: .sequenceTable)
-        try c.encode(sequenceLength, forKey: .sequenceLength)
-        try c.encode(attentionHeads, forKey: .attentionHeads)
-        try c.encode(transformerBlocks, forKey: .transformerBlocks)
-        try c.encode(feedForwardWidth, forKey: .feedForwardWidth)
+        try definition.encode(to: encoder)
+    }
+
+    public static func == (a: ModelSection, b: ModelSection) -> Bool {
+        a.definition.isSame(as: b.definition) && a.embeddingDimension == b.embeddingDimension && a.tableCount == b.tableCount
+            && a.tableRows == b.tableRows && a.dynamicTables == b.dynamicTables && a.dynamic == b.dynamic && a.pooling == b.pooling
     }
 }
 
@@ -276,26 +246,19 @@ extension DataSection {
 }
 
 extension ModelSection {
-    /// What differs from `other` ("model.table_rows: [..] here, [..] there"), key by key, in
-    /// the order of the section's keys.
+    /// What differs from `other` ("model.table_rows: [..] here, [..] there"), key by key: the
+    /// shared keys, then the architecture's own.
     public func differences(from other: ModelSection, here: String = "in the checkpoint", there: String = "in the config") -> [String] {
         func entry<T: Equatable>(_ key: String, _ mine: T, _ theirs: T) -> String? {
             mine == theirs ? nil : "model.\(key): \(mine) \(here), \(theirs) \(there)"
         }
-        return [entry("architecture", architecture.rawValue, other.architecture.rawValue),
-                entry("embedding_dimension", embeddingDimension, other.embeddingDimension),
-                entry("table_count", tableCount, other.tableCount), entry("table_rows", tableRows, other.tableRows),
-                entry("table_rows (dynamic)", dynamicTables, other.dynamicTables),
-                entry("dynamic_tables", dynamic, other.dynamic),
-                entry("bottom_mlp", bottomMLP, other.bottomMLP), entry("top_mlp", topMLP, other.topMLP),
-                entry("deep_mlp", deepMLP, other.deepMLP), entry("cross_layers", crossLayers, other.crossLayers),
-                entry("cross_rank", crossRank, other.crossRank), entry("pooling", pooling.rawValue, other.pooling.rawValue),
-                entry("sequence_table", sequenceTable, other.sequenceTable),
-                entry("sequence_length", sequenceLength, other.sequenceLength),
-                entry("attention_heads", attentionHeads, other.attentionHeads),
-                entry("transformer_blocks", transformerBlocks, other.transformerBlocks),
-                entry("feed_forward_width", feedForwardWidth, other.feedForwardWidth)]
-            .compactMap { $0 }
+        let shared = [entry("embedding_dimension", embeddingDimension, other.embeddingDimension),
+                      entry("table_count", tableCount, other.tableCount), entry("table_rows", tableRows, other.tableRows),
+                      entry("table_rows (dynamic)", dynamicTables, other.dynamicTables),
+                      entry("dynamic_tables", dynamic, other.dynamic), entry("pooling", pooling.rawValue, other.pooling.rawValue)]
+        let own = definition.differences(from: other.definition, here: here, there: there)
+        // A different architecture is named first.
+        return architecture != other.architecture ? own + shared.compactMap { $0 } : shared.compactMap { $0 } + own
     }
 }
 

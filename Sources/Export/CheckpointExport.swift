@@ -2,6 +2,7 @@ import Checkpointing
 import Configuration
 import Distributed
 import Foundation
+import Models
 import NeuralNetwork
 import Training
 
@@ -28,7 +29,7 @@ public enum CheckpointExport {
         let model = try ModelFactory.makeModel(configuration, batchCapacity: 1, communicator: LocalCommunicator())
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: resolved)
         let dense = configuration.data.denseFeatures, tables = configuration.model.tableCount
-        let description = "recsys-dist \(configuration.model.architecture.rawValue), step \(state.step) of \(directory). "
+        let description = "recsys-dist \(configuration.model.architecture), step \(state.step) of \(directory). "
             + (dense > 0 ? "Input dense: float32 [N, \(dense)]. " : "")
             + "Input ids: int64 [N, \(tables), bag], each table's row ids, -1 where a bag is shorter. "
             + "Output probability: float32 [N, 1]."
@@ -52,7 +53,8 @@ public enum CheckpointExport {
                 guard isFolder.boolValue else { throw FileSystemError(path: folder, reason: "not a folder") }
             }
         }
-        let report = try OnnxExport.write(model, denseFeatureCount: dense, to: path, externalData: externalData, description: description)
+        let report = try OnnxExport.write(model, definition: configuration.model.definition, denseFeatureCount: dense, tableCount: tables,
+                                          to: path, externalData: externalData, description: description)
         // How raw values become the model's inputs (`OnnxInputMapping`), beside the model.
         try OnnxInputMapping.json(configuration).write(to: URL(fileURLWithPath: "\(path).inputs.json"))
         return report

@@ -1,7 +1,5 @@
-import Checkpointing
-import Configuration
-import Distributed
 import Foundation
+import Models
 import NeuralNetwork
 import Protos
 import SwiftProtobuf
@@ -24,54 +22,19 @@ public enum OnnxExport {
         public var nodes: Int
     }
 
-    /// The inference graph of `model`.
-    public static func graph(of model: RecommendationModel, denseFeatureCount: Int) -> Onnx_GraphProto {
-        // Every input table: BST's sequence table is a collection of its own.
-        let tableCount = (model as? BST)?.architecture.tableRowCounts.count
-            ?? model.embeddingCollections[0].specification.tableRowCounts.count
+    /// The inference graph of `model`, which `definition` made for `tableCount` input tables:
+    /// the definition writes its layers up to the logit.
+    public static func graph(of model: RecommendationModel, definition: any ModelDefinition, denseFeatureCount: Int,
+                             tableCount: Int) -> Onnx_GraphProto {
         var graph = OnnxModelGraph(denseFeatureCount: denseFeatureCount, tableCount: tableCount)
-        let logit: String
-        switch model {
-        case let dlrm as DLRM:
-            var slots = dlrm.bottomMLP.map { [graph.mlp($0, name: "bottom_mlp", input: graph.dense)] } ?? []
-            slots += graph.embeddingBags(dlrm.embeddings)
-            logit = graph.mlp(dlrm.topMLP, name: "top_mlp", input: graph.dotInteraction(dlrm.interaction, slots: slots))
-        case let dcn as DCNv2:
-            var slots = dcn.bottomMLP.map { [graph.mlp($0, name: "bottom_mlp", input: graph.dense)] } ?? []
-            slots += graph.embeddingBags(dcn.embeddings)
-            let crossed = graph.cross(dcn.cross, name: "cross", input: graph.concat(slots))
-            logit = graph.mlp(dcn.topMLP, name: "top_mlp", input: crossed)
-        case let wideDeep as WideDeep:
-            let pooled = graph.embeddingBags(wideDeep.embeddings)
-            let deep = graph.mlp(wideDeep.deepMLP, name: "deep_mlp",
-                                 input: graph.concat(pooled + (denseFeatureCount > 0 ? [graph.dense] : [])))
-            let widePooled = graph.embeddingBags(wideDeep.wide.embeddings)
-            var wide = widePooled.count == 1 ? widePooled[0] : graph.sum(widePooled)
-            wide = graph.add(wide, graph.linear(wideDeep.wide.dense, name: "wide/dense",
-                                                input: denseFeatureCount > 0 ? graph.dense : nil, rowsLike: pooled[0]))
-            var sum = graph.add(deep, wide)
-            if wideDeep.architecture.factorizationMachine {
-                sum = graph.add(sum, graph.factorizationMachine(pooled, dimension: wideDeep.architecture.embeddingDimension))
-            }
-            logit = sum
-        case let bst as BST:
-            let a = bst.architecture
-            var inputs = graph.embeddingBags(bst.embeddings, inputTables: a.contextTables)
-            let sequence = graph.sequence(bst.sequenceEmbeddings.localTables[0], tableIndex: a.sequenceTable, length: a.sequenceLength,
-                                          positions: bst.positionEmbeddings.toArray())
-            inputs.append(graph.transformer(bst.encoder, name: "transformer", input: sequence.x, keyMask: sequence.keyMask))
-            if denseFeatureCount > 0 { inputs.append(graph.dense) }
-            logit = graph.mlp(bst.deepMLP, name: "deep_mlp", input: graph.concat(inputs))
-        default:
-            preconditionFailure("OnnxExport: no graph for \(type(of: model))")
-        }
+        let logit = definition.onnxLogit(of: model, in: &graph)
         return graph.finish(logit: logit)
     }
 
     /// The ONNX model of `model` written to `path`; tables to `path.data` when `externalData` or
     /// when the weights pass `externalDataThreshold`.
-    public static func write(_ model: RecommendationModel, denseFeatureCount: Int, to path: String, externalData: Bool,
-                             description: String) throws -> Report {
+    public static func write(_ model: RecommendationModel, definition: any ModelDefinition, denseFeatureCount: Int, tableCount: Int,
+                             to path: String, externalData: Bool, description: String) throws -> Report {
         var onnx = Onnx_ModelProto()
         onnx.irVersion = 8
         var opset = Onnx_OperatorSetIdProto()
@@ -80,7 +43,7 @@ public enum OnnxExport {
         onnx.opsetImport = [opset]
         onnx.producerName = "recsys-dist"
         onnx.docString = description
-        onnx.graph = graph(of: model, denseFeatureCount: denseFeatureCount)
+        onnx.graph = graph(of: model, definition: definition, denseFeatureCount: denseFeatureCount, tableCount: tableCount)
         let bytes = onnx.graph.initializer.reduce(0) { $0 + $1.rawData.count + 8 * $1.int64Data.count + 4 * $1.floatData.count }
         var dataPath: String?
         if externalData || bytes > externalDataThreshold {

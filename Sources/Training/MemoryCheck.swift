@@ -1,5 +1,6 @@
 import Configuration
 import Distributed
+import Models
 
 /// Refuses, before anything is allocated, a run whose share on this rank exceeds this rank's
 /// share of what the host can still give (the available memory, capped by a cgroup limit,
@@ -10,7 +11,7 @@ public enum MemoryCheck {
     public static func require(_ configuration: TrainingConfiguration, communicator: Communicator) throws {
         guard let available = MemoryInformation.availableBytes() else { return }
         let ranksHere = MemoryInformation.ranksOnThisHost, share = Double(available / ranksHere)
-        let model = Double(PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
+        let model = Double(try PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
         let data = syntheticDataBytes(configuration) + batchBytes(configuration, ranks: communicator.size)
         guard model + data <= share else {
             throw TrainingError.notEnoughMemory(rank: communicator.rank, needed: model + data, dataBytes: data, available: share,
@@ -24,7 +25,7 @@ public enum MemoryCheck {
         let t = configuration.training, m = configuration.model, d = configuration.data
         let batch = Double(max(t.batchSize, configuration.evaluation.batchSize)) / Double(max(ranks, 1))
         let inputs = Double(d.denseFeatures) + Double(m.tableCount) * Double(d.idsPerSample) + 1
-        let widths = Double((m.bottomMLP + m.topMLP + m.deepMLP).reduce(0, +))
+        let widths = Double(m.definition.layerWidths.reduce(0, +))
         return batch * 4 * (3 * inputs + 2 * widths)
     }
 

@@ -1,6 +1,7 @@
 import Compute
 import Configuration
 import Distributed
+import Models
 import NeuralNetwork
 
 /// Builds the model a config describes.
@@ -30,38 +31,16 @@ public enum ModelFactory {
         }
     }
 
-    /// The model of a config with its tables made by `makeEmbeddings`, on the config's backend.
-    static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
-                          makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
+    /// The model of a config with its tables made by `makeEmbeddings`, on the config's backend:
+    /// the architecture's definition builds it.
+    public static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
+                                 makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
         let m = configuration.model
         let makeEmbeddings = withDynamicRules(m.dynamicRules, makeEmbeddings)
         let seed = UInt64(configuration.training.seed)
         let backend = configuration.training.backend.make(precision: configuration.training.precision)
-        switch m.architecture {
-        case .dlrm:
-            return try DLRM(DLRMArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
-                                         embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
-                                         topWidths: m.topMLP, pooling: m.pooling),
-                        batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
-        case .dcnv2:
-            return try DCNv2(DCNv2Architecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
-                                               embeddingDimension: m.embeddingDimension, bottomWidths: m.bottomMLP,
-                                               crossLayers: m.crossLayers, crossRank: m.crossRank, topWidths: m.topMLP,
-                                               pooling: m.pooling),
-                             batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
-        case .bst:
-            return try BST(BSTArchitecture(denseFeatureCount: configuration.data.denseFeatures, tableRowCounts: m.tableRows,
-                                           embeddingDimension: m.embeddingDimension, sequenceTable: m.sequenceTable,
-                                           sequenceLength: m.sequenceLength, heads: m.attentionHeads, blocks: m.transformerBlocks,
-                                           feedForwardWidth: m.feedForwardWidth, deepWidths: m.deepMLP, pooling: m.pooling),
-                           batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
-        case .wideDeep, .deepfm:
-            return try WideDeep(WideDeepArchitecture(denseFeatureCount: configuration.data.denseFeatures,
-                                                 tableRowCounts: m.tableRows, embeddingDimension: m.embeddingDimension,
-                                                 deepWidths: m.deepMLP, factorizationMachine: m.architecture == .deepfm,
-                                                 pooling: m.pooling),
-                            batchCapacity: batchCapacity, seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
-        }
+        return try m.definition.makeModel(m.shape(denseFeatureCount: configuration.data.denseFeatures), batchCapacity: batchCapacity,
+                                          seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
     }
 
     public static func optimizerSettings(_ configuration: TrainingConfiguration) -> OptimizerSettings {

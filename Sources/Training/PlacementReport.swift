@@ -36,48 +36,20 @@ public struct PlacementReport: Sendable {
     /// Dense gradient bytes all-reduced per step.
     public let allReduceBytesPerStep: Int
 
-    public init(_ configuration: TrainingConfiguration, ranks: Int) {
-        let m = configuration.model, d = configuration.distributed
-        let denseFeatures = configuration.data.denseFeatures
-        func plan(dimension: Int) -> ShardingPlan {
-            ShardingPlan(tableRowCounts: m.tableRows, dimension: dimension, worldSize: ranks, strategy: d.sharding,
-                         replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows,
-                         bucketRows: m.dynamicRules.map { $0?.bucketRows ?? 1 })
+    /// The counts of the model the config builds: its dense layout and its tables' sizes are
+    /// read from the model made with its tables unallocated (`ModelFactory.makeLayout`).
+    public init(_ configuration: TrainingConfiguration, ranks: Int) throws {
+        let d = configuration.distributed
+        let layout = try ModelFactory.makeLayout(configuration)
+        collections = layout.embeddingCollections.map { collection in
+            let specification = collection.specification
+            return Collection(name: specification.name,
+                              plan: ShardingPlan(tableRowCounts: specification.tableRowCounts, dimension: specification.dimension,
+                                                 worldSize: ranks, strategy: d.sharding, replicateMaxRows: d.replicateMaxRows,
+                                                 rowWiseMinRows: d.rowWiseMinRows,
+                                                 bucketRows: specification.dynamicTables.map { $0?.bucketRows ?? 1 }))
         }
-        func mlpParameters(_ sizes: [Int]) -> Int {
-            zip(sizes, sizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
-        }
-        switch m.architecture {
-        case .dlrm:
-            collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension))]
-            // Without dense features: no bottom MLP, and the interaction is the tables' dots alone.
-            let hasDense = denseFeatures > 0, features = m.tableCount + (hasDense ? 1 : 0)
-            denseParameterCount = (hasDense ? mlpParameters([denseFeatures] + m.bottomMLP) : 0)
-                + mlpParameters([(hasDense ? m.embeddingDimension : 0) + features * (features - 1) / 2] + m.topMLP)
-        case .dcnv2:
-            collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension))]
-            let hasDense = denseFeatures > 0, width = (m.tableCount + (hasDense ? 1 : 0)) * m.embeddingDimension
-            denseParameterCount = (hasDense ? mlpParameters([denseFeatures] + m.bottomMLP) : 0)
-                + m.crossLayers * (2 * width * m.crossRank + width) + mlpParameters([width] + m.topMLP)
-        case .bst:
-            var contextRows = m.tableRows
-            let sequenceRows = contextRows.remove(at: m.sequenceTable)
-            func plan(_ rows: [Int]) -> ShardingPlan {
-                ShardingPlan(tableRowCounts: rows, dimension: m.embeddingDimension, worldSize: ranks, strategy: d.sharding,
-                             replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows)
-            }
-            collections = [Collection(name: "embeddings", plan: plan(contextRows)),
-                           Collection(name: "sequence_embeddings", plan: plan([sequenceRows]))]
-            let width = m.embeddingDimension, hidden = m.feedForwardWidth
-            let block = 4 * width * width + 3 * width + (width * hidden + hidden) + (hidden * width + width) + 4 * width
-            denseParameterCount = m.sequenceLength * width + m.transformerBlocks * block
-                + mlpParameters([(contextRows.count + 1) * width + denseFeatures] + m.deepMLP)
-        case .wideDeep, .deepfm:
-            collections = [Collection(name: "embeddings", plan: plan(dimension: m.embeddingDimension)),
-                           Collection(name: "wide", plan: plan(dimension: 1))]
-            denseParameterCount = mlpParameters([m.tableCount * m.embeddingDimension + denseFeatures] + m.deepMLP)
-                + mlpParameters([denseFeatures, 1])
-        }
+        denseParameterCount = layout.arena.entries.reduce(0) { $0 + $1.count }
         let algorithm = configuration.training.optimizer.algorithm
         let denseStates = algorithm == .sgd ? 0 : algorithm == .adagrad ? 1 : 2
         let idsPerSample = configuration.data.idsPerSample, multiHotSizes = configuration.data.multiHotSizes

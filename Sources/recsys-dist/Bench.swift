@@ -4,39 +4,27 @@ import Compute
 import Configuration
 import Distributed
 import Foundation
+import Models
 import Training
-
-/// Choices of `bench --model`.
-enum BenchModel: String, ExpressibleByArgument, CaseIterable {
-    case dlrm
-    case wideDeep = "wide-deep"
-    case dcnv2
-    case deepfm
-    case bst
-
-    var architecture: ModelSection.Architecture {
-        switch self {
-        case .dlrm: .dlrm
-        case .wideDeep: .wideDeep
-        case .dcnv2: .dcnv2
-        case .deepfm: .deepfm
-        case .bst: .bst
-        }
-    }
-}
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training throughput of DLRM \"small\", Wide&Deep, DLRM-DCNv2, DeepFM or BST (26 tables, batch 2048) on synthetic data.",
+        abstract: "Measure training throughput on synthetic data: a model's preset (26 tables, batch 2048), or any config's model.",
         discussion: "Build in release mode (swift build -c release) before measuring.")
 
-    @Option(help: "dlrm, wide-deep, dcnv2 (3 cross layers of rank 64) deepfm or bst (one transformer block over 20 positions; every bag holds 20 ids).") var model: BenchModel = .dlrm
-    @Option(help: "OpenBLAS threads.") var threads = 1
+    @Option(help: ArgumentHelp("The preset: \(ModelRegistry.definitions.map { $0.benchName }.joined(separator: ", ")) "
+                               + "(dcnv2: 3 cross layers of rank 64; bst: one transformer block over 20 positions, every bag 20 ids)."))
+    var model: String?
+    @Option(help: "Time this config's model instead (its sizes, tables, precision, optimizer and placement; its global batch split over the ranks), on synthetic data of its shape.")
+    var config: String?
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a key of --config.", valueName: "key=value"))
+    var overrides: [String] = []
+    @Option(help: "OpenBLAS threads (default 1, or the config's).") var threads: Int?
     @Option(help: "fp32, or bf16 matrix products (oneDNN, fp32 accumulation; fp32 with a warning on CPUs without bf16).")
-    var precision: MatmulPrecision = .fp32
-    @Option(help: "Samples per rank and step (the global batch is this times the number of ranks).") var batchSize = 2048
-    @Option(help: "Rows per embedding table (with --dynamic-tables: capacity, in whole buckets of 64).") var rows = 100_000
-    @Flag(help: "Dynamic tables: rows found by raw id, admitted and evicted (the ids are the same).") var dynamicTables = false
+    var precision: MatmulPrecision?
+    @Option(help: "Samples per rank and step (the global batch is this times the number of ranks; default 2048).") var batchSize: Int?
+    @Option(help: "Rows per embedding table of a preset (with --dynamic-tables: capacity, in whole buckets of 64).") var rows = 100_000
+    @Flag(help: "A preset with dynamic tables: rows found by raw id, admitted and evicted (the ids are the same).") var dynamicTables = false
     @Flag(help: "Exchange each batch's embedding requests in its own step, not during the step before.") var noPipeline = false
     @Option(help: "Untimed steps first.") var warmup = 10
     @Option(help: "Timed steps.") var steps = 50
@@ -44,32 +32,61 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         // The limits a config has (training.threads, training.batch_size), and rows an Int32 id reaches.
-        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256, got \(threads)") }
-        guard batchSize >= 1 && batchSize <= 4_194_304 else { throw ValidationError("--batch-size must be in 1...4194304, got \(batchSize)") }
+        if let threads { guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256, got \(threads)") } }
+        if let batchSize {
+            guard batchSize >= 1 && batchSize <= 4_194_304 else { throw ValidationError("--batch-size must be in 1...4194304, got \(batchSize)") }
+        }
         guard rows >= 1 && rows <= Int(Int32.max) else { throw ValidationError("--rows must be in 1...\(Int32.max), got \(rows)") }
         guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be at least 1 and --warmup non-negative") }
+        if config != nil {
+            guard model == nil else { throw ValidationError("--model and --config: the config names its model") }
+            guard rows == 100_000, !dynamicTables else { throw ValidationError("--rows and --dynamic-tables are a preset's: the config sets its tables") }
+        } else {
+            guard overrides.isEmpty else { throw ValidationError("--set overrides a key of --config") }
+            let names = ModelRegistry.definitions.map { $0.benchName }
+            if let model, ModelRegistry.definition(benchName: model) == nil {
+                throw ValidationError("--model \(model): not one of \(names.joined(separator: ", "))")
+            }
+        }
+    }
+
+    /// What to time: the config's model, or the preset.
+    func settings(ranks: Int) throws -> ThroughputBenchmark.Settings {
+        var settings: ThroughputBenchmark.Settings
+        if let config {
+            let configuration: TrainingConfiguration
+            do {
+                configuration = try ConfigurationLoader.load(path: config, overrides: overrides)
+            } catch let error as ConfigurationError {
+                FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+                throw ExitCode.failure
+            }
+            settings = ThroughputBenchmark.Settings(configuration: configuration, ranks: ranks)
+        } else {
+            settings = ThroughputBenchmark.Settings(preset: model ?? DLRMDefinition.benchName, tableRows: rows,
+                                                    dynamicTables: dynamicTables)!
+        }
+        if let threads { settings.threads = threads }
+        if let precision { settings.precision = precision }
+        if let batchSize { settings.batchSize = batchSize }
+        if noPipeline { settings.distributed.pipeline = false }
+        settings.warmupSteps = warmup
+        settings.timedSteps = steps
+        return settings
     }
 
     func run() throws {
-        var settings = ThroughputBenchmark.Settings()
-        settings.architecture = model.architecture
-        settings.threads = threads
-        settings.precision = precision
-        settings.batchSize = batchSize
-        settings.tableRows = rows
-        settings.dynamicTables = dynamicTables
-        settings.pipeline = !noPipeline
-        settings.warmupSteps = warmup
-        settings.timedSteps = steps
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
+        let settings = try self.settings(ranks: communicator.size)
+        let dynamic = !settings.dynamicRules.isEmpty, batchSize = settings.batchSize, threads = settings.threads
         let console = Console(format: output.format, isRoot: communicator.isRoot)
         let r = try ThroughputBenchmark.run(settings, communicator: communicator) { console.progress($0) }
         func phases(_ names: [String]) -> String {
             names.map { "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms" }.joined(separator: ", ")
         }
         var text = """
-            model \(model.rawValue)\(dynamicTables ? " (dynamic tables)" : ""), \(r.ranks) rank(s) x \(batchSize) samples (global batch \(r.globalBatchSize)), \(threads) thread(s) per rank, \(r.parameterCount) parameters on rank 0
+            model \(settings.name)\(dynamic ? " (dynamic tables)" : ""), \(r.ranks) rank(s) x \(batchSize) samples (global batch \(r.globalBatchSize)), \(threads) thread(s) per rank, \(r.parameterCount) parameters on rank 0
             samples/s: \(Int(r.samplesPerSecond.rounded())) (median step \(Training.format(r.stepMillisecondsMedian, 2)) ms over \(steps) steps, slowest rank)
             phases (median): \(phases(["data", "forward", "backward", "sync", "optimizer"]))
             communication (median, inside the phases): \(phases(["all-to-all", "all-reduce", "compute"]))
@@ -81,8 +98,8 @@ struct Bench: ParsableCommand {
                 + "raw MPI_Allreduce \(Training.format(raw, 2)) GB/s (\(Training.format(100 * sync / raw, 1)) %)"
         }
         console.result(text: text, json: [
-            "model": model.rawValue, "dynamic_tables": dynamicTables, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
-            "global_batch_size": r.globalBatchSize, "all_reduce_bytes": r.allReduceBytes,
+            "model": settings.name, "dynamic_tables": dynamic, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
+            "global_batch_size": r.globalBatchSize, "parameter_count": r.parameterCount, "all_reduce_bytes": r.allReduceBytes,
             "sync_gb_per_second": jsonValue(r.syncGigabytesPerSecond),
             "raw_all_reduce_gb_per_second": jsonValue(r.rawAllReduceGigabytesPerSecond),
             "samples_per_second": r.samplesPerSecond, "step_ms_median": r.stepMillisecondsMedian,

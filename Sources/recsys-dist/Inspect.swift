@@ -20,7 +20,7 @@ struct Inspect: ParsableCommand {
             print("step \(state.step), epoch \(state.epoch + 1), \(state.positionInEpoch) samples into it, "
                   + "\(state.samplesSeen) samples seen, written by \(state.worldSize) rank(s)")
             print("optimizer \(state.optimizer) (dense steps \(state.denseOptimizerSteps), sparse steps \(state.sparseOptimizerSteps))")
-            print("model: \(configuration.model.architecture.rawValue), \(model.arena.count) dense parameters, "
+            print("model: \(configuration.model.architecture), \(model.arena.count) dense parameters, "
                   + "\(configuration.model.tableCount) tables of dimension \(configuration.model.embeddingDimension)")
             let names = FeatureNames(configuration).tables
             for item in try TrainingCheckpoint.contents(of: directory, model: model) {

@@ -19,9 +19,9 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         let configuration = try configOptions.load()
-        let report = PlacementReport(configuration, ranks: ranks)
+        let report = try PlacementReport(configuration, ranks: ranks)
         let m = configuration.model, names = FeatureNames(configuration).tables
-        print("plan for \(configOptions.config) on \(ranks) rank(s): \(m.architecture.rawValue), \(m.tableCount) tables, "
+        print("plan for \(configOptions.config) on \(ranks) rank(s): \(m.architecture), \(m.tableCount) tables, "
               + "global batch \(configuration.training.batchSize), optimizer \(configuration.training.optimizer.algorithm.rawValue)")
         for collection in report.collections {
             print("\n\(collection.name) (dimension \(collection.plan.tables.first?.dimension ?? 0)):")

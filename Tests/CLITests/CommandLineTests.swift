@@ -1,6 +1,8 @@
+import Configuration
 import Foundation
 import Testing
 import TestSupport
+import Training
 
 /// End-to-end tests of the built binary: what a user types, what they read back.
 @Suite(.serialized) struct CommandLineTests {
@@ -91,6 +93,26 @@ import TestSupport
         let json = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
         #expect(((json["samples_per_second"] as? Double) ?? 0) > 0)
         #expect(((json["fraction_of_ceiling"] as? Double) ?? 0) > 0)
+    }
+
+    /// `bench --config` times the config's own model: its architecture, its sizes (the
+    /// parameters of the model the config builds), its batch; `--model` is refused beside it.
+    @Test func benchTimesAConfigsModel() throws {
+        let config = TestPaths.packageRoot + "/configs/dcnv2-synthetic.yaml"
+        let result = try BinaryRunner.run(["bench", "--config", config, "--set", "training.batch_size=96",
+                                           "--set", "model.table_rows=500", "--warmup", "1", "--steps", "2", "--format", "json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lastLine = try #require(result.standardOutput.split(separator: "\n").last)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
+        #expect(json["model"] as? String == "dcnv2")
+        #expect(json["batch_size"] as? Int == 96 && json["global_batch_size"] as? Int == 96)
+        #expect(((json["samples_per_second"] as? Double) ?? 0) > 0)
+        let model = try ModelFactory.makeModel(try ConfigurationLoader.load(path: config, overrides: ["model.table_rows=500"]),
+                                               batchCapacity: 1)
+        #expect(json["parameter_count"] as? Int == model.parameterCount)
+
+        let both = try BinaryRunner.run(["bench", "--config", config, "--model", "dlrm"])
+        #expect(both.status != 0 && both.standardError.contains("--model and --config"), "\(both.standardError)")
     }
 }
 

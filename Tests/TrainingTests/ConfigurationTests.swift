@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Models
 import Testing
 import TestSupport
 import Training
@@ -59,7 +60,7 @@ import Training
                                                           "model.top_mlp=[16, 1]"])
         #expect(c.training.optimizer.learningRate == 0.5)
         #expect(c.training.schedule.warmupSteps == 3)
-        #expect(c.model.topMLP == [16, 1])
+        #expect((c.model.definition as? DLRMDefinition)?.topMLP == [16, 1])
     }
 
     @Test func unknownKeysAreNamedWithTheirLine() {
@@ -96,7 +97,7 @@ import Training
         let spelled = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml",
                                                     overrides: ["model.architecture=Wide-Deep", "training.optimizer.algorithm=ADAM",
                                                                 "model.deep_mlp=[8, 1]"])
-        #expect(spelled.model.architecture == .wideDeep && spelled.training.optimizer.algorithm == .adam)
+        #expect(spelled.model.architecture == "wide_deep" && spelled.training.optimizer.algorithm == .adam)
     }
 
     /// A `--set` value that is not YAML on its own is the string it reads as (item 11).

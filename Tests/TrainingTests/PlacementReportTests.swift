@@ -28,7 +28,7 @@ import Training
     func countsMatchTheModelThatIsBuilt(architecture: String) throws {
         let c = try configuration(architecture)
         let model = try ModelFactory.makeModel(c, batchCapacity: 64)
-        let report = PlacementReport(c, ranks: 1)
+        let report = try PlacementReport(c, ranks: 1)
         #expect(report.denseParameterCount == model.arena.entries.reduce(0) { $0 + $1.count })
         let weights = model.embeddingTables.reduce(0) { $0 + $1.weights.count }
         let rowSums = model.embeddingTables.reduce(0) { $0 + $1.rowCount }  // row-wise Adagrad: one float per row
@@ -37,7 +37,7 @@ import Training
     }
 
     @Test func placementsAndShardsAddUp() throws {
-        let report = PlacementReport(try configuration("dlrm"), ranks: 3)
+        let report = try PlacementReport(try configuration("dlrm"), ranks: 3)
         let plan = report.collections[0].plan
         #expect(plan.tables.map(\.placement) == [.replicated, .tableWise(owner: 0), .rowWise])
         // Replicated rows on every rank, the 500-row table once, the 2000 rows split three ways.

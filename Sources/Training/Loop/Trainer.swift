@@ -124,7 +124,7 @@ public final class Trainer {
         try communicator.broadcast(model.arena.values.whole, root: 0)
         let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator)
         let schedule = ModelFactory.schedule(configuration)
-        log(.progress("model: \(configuration.model.architecture.rawValue), \(model.parameterCount) parameters on rank 0 "
+        log(.progress("model: \(configuration.model.architecture), \(model.parameterCount) parameters on rank 0 "
             + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
             + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), global batch \(t.batchSize), "
             + "\(worldSize) rank(s), \(model.backend.name) backend, \(model.backend.matmulPrecision.rawValue) matmuls"))

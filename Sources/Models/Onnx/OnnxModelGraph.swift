@@ -7,14 +7,14 @@ import Protos
 /// Inputs: `dense` float32 [N, dense features] (absent without dense features) and `ids` int64
 /// [N, tables, bag] holding each table's row ids, -1 where a bag is shorter than `bag`. Output:
 /// `probability` float32 [N, 1], the sigmoid of the logit.
-struct OnnxModelGraph {
+public struct OnnxModelGraph {
     var builder = OnnxGraphBuilder(name: "recsys-dist")
     let denseFeatureCount: Int
     let tableCount: Int
     /// Per table: [N, bag] ids with -1 replaced by 0, and [N, bag, 1] 1/0 floats of which are real.
     private var tableIDs: [(ids: String, mask: String)?]
 
-    init(denseFeatureCount: Int, tableCount: Int) {
+    public init(denseFeatureCount: Int, tableCount: Int) {
         self.denseFeatureCount = denseFeatureCount
         self.tableCount = tableCount
         tableIDs = Array(repeating: nil, count: tableCount)
@@ -28,7 +28,7 @@ struct OnnxModelGraph {
     var dense: String { "dense" }
 
     /// Ends the graph: `probability = sigmoid(logit)`.
-    mutating func finish(logit: String) -> Onnx_GraphProto {
+    public mutating func finish(logit: String) -> Onnx_GraphProto {
         _ = builder.node("Sigmoid", [logit], output: "probability")
         return builder.graph
     }
