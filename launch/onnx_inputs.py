@@ -2,7 +2,7 @@
 """The reference for serving an exported recsys-dist model: turns raw data lines into the
 model's inputs (dense values and each table's row ids) by the rules of `<model>.inputs.json`,
 which `recsys-dist export` writes beside the model. Prints one line per data line in the
-columns of `recsys-dist evaluate --predictions` after label and probability: the dense values,
+columns of `recsys-dist evaluate --predictions` after the labels and scores: the dense values,
 then each table's bag as comma-separated row ids. Python's standard library only.
 
     launch/onnx_inputs.py model.onnx.inputs.json data.csv > inputs.tsv

@@ -33,9 +33,9 @@ public enum ThroughputBenchmark {
         public var timedSteps = 50
         public var learningRate: Float = 0.1
         public var optimizer = OptimizerSettings(algorithm: .sgd)
-        /// Where the parameters live and the arithmetic runs, and the matrix products' precision
-        /// (bf16: oneDNN with fp32 accumulation).
-        public var backend: BackendKind = .cpu
+        /// Where the parameters live and the arithmetic runs (a name in `BackendRegistry`), and
+        /// the matrix products' precision (bf16: oneDNN with fp32 accumulation).
+        public var backend = "cpu"
         public var precision: MatmulPrecision = .fp32
         /// The tables' placement over ranks and the rows' exchange format; `pipeline`: exchange
         /// the next batch's embedding requests during each step.
@@ -62,7 +62,7 @@ public enum ThroughputBenchmark {
         public init(configuration c: TrainingConfiguration, ranks: Int) {
             name = c.model.architecture
             definition = c.model.definition
-            shape = c.model.shape(denseFeatureCount: c.data.denseFeatures)
+            shape = c.modelShape
             dynamicRules = c.model.dynamicRules
             idsPerSample = c.data.idsPerSample
             multiHotSizes = c.data.multiHotSizes
@@ -118,7 +118,7 @@ public enum ThroughputBenchmark {
                 ? LocalEmbeddings.make
                 : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding, replicateMaxRows: d.replicateMaxRows,
                                             rowWiseMinRows: d.rowWiseMinRows, exchangeFormat: d.exchangePrecision.format))
-        let backend = settings.backend.make(precision: settings.precision)
+        let backend = BackendRegistry.make(settings.backend, precision: settings.precision)
         let model = try settings.definition.makeModel(settings.shape, batchCapacity: settings.batchSize, seed: settings.seed,
                                                       backend: backend, makeEmbeddings: makeEmbeddings)
         let step = TrainingStep(model: model, settings: settings.optimizer, communicator: communicator)

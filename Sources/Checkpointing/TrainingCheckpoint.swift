@@ -67,9 +67,18 @@ public enum TrainingCheckpoint {
         }
     }
 
+    #if DEBUG
     /// Told the rank and path of every checkpoint file once it is complete on disk (set once,
-    /// before training; the command line's fault injection uses it).
+    /// before training): the crash tests' fault injection, in debug builds only.
     nonisolated(unsafe) public static var fileWritten: ((_ rank: Int, _ path: String) -> Void)?
+    #endif
+
+    /// A checkpoint file of this rank is complete on disk.
+    private static func didWrite(rank: Int, path: String) {
+        #if DEBUG
+        fileWritten?(rank, path)
+        #endif
+    }
 
     /// Writes the checkpoint of `step` collectively (every rank calls it); returns its folder.
     @discardableResult
@@ -161,7 +170,7 @@ public enum TrainingCheckpoint {
             written += [Int32(number), Int32(table.firstRow), Int32(table.rowCount)]
         }
         try shardFile.closeAndSync()
-        fileWritten?(communicator.rank, shardFile.path)
+        didWrite(rank: communicator.rank, path: shardFile.path)
 
         // Rank 0 learns which rows every rank wrote: the shard list and the whole-table virtual datasets.
         let blocksByRank = try communicator.gather(written)
@@ -208,7 +217,7 @@ public enum TrainingCheckpoint {
                 }
             }
             try dense.closeAndSync()
-            fileWritten?(communicator.rank, dense.path)
+            didWrite(rank: communicator.rank, path: dense.path)
             try HDF5File.sync(partial)
         }
     }

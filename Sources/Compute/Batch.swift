@@ -24,22 +24,25 @@ public final class SparseFeature: @unchecked Sendable {
     public func idCount(samples: Int) -> Int { Int(offsets[samples]) }
 }
 
-/// One batch of training samples, laid out for the model: labels `(B)`, dense features
-/// `(B, denseFeatureCount)` row-major, and one `SparseFeature` per embedding table.
-/// Its buffers are sized once for `capacity` samples and refilled every step.
+/// One batch of training samples, laid out for the model: labels `(B, taskCount)` row-major,
+/// dense features `(B, denseFeatureCount)` row-major, and one `SparseFeature` per embedding
+/// table. Its buffers are sized once for `capacity` samples and refilled every step.
 public final class Batch: @unchecked Sendable {
     public let capacity: Int
     public let denseFeatureCount: Int
+    /// Labels per sample: one per task.
+    public let taskCount: Int
     public let labels: FloatBuffer
     public let dense: FloatBuffer
     public let sparse: [SparseFeature]
     /// Samples currently held (at most `capacity`; the last batch of a pass may be short).
     public var size: Int
 
-    public init(capacity: Int, denseFeatureCount: Int, tableCount: Int, idsPerSample: Int = 1) {
+    public init(capacity: Int, denseFeatureCount: Int, tableCount: Int, idsPerSample: Int = 1, taskCount: Int = 1) {
         self.capacity = capacity
         self.denseFeatureCount = denseFeatureCount
-        labels = FloatBuffer(count: capacity)
+        self.taskCount = taskCount
+        labels = FloatBuffer(count: capacity * taskCount)
         dense = FloatBuffer(count: capacity * denseFeatureCount)
         sparse = (0..<tableCount).map { _ in SparseFeature(batchCapacity: capacity, idsPerSample: idsPerSample) }
         size = 0
@@ -51,6 +54,7 @@ public final class Batch: @unchecked Sendable {
     public init(viewing batch: Batch, tables: [Int]) {
         capacity = batch.capacity
         denseFeatureCount = batch.denseFeatureCount
+        taskCount = batch.taskCount
         labels = batch.labels
         dense = batch.dense
         sparse = tables.map { batch.sparse[$0] }

@@ -23,7 +23,7 @@ enum ConfigurationChoices {
         "data.delimited.dense[].transform": values(DelimitedSchema.DenseTransform.self),
         "data.delimited.categorical[].transform": values(DelimitedSection.Categorical.Transform.self),
         "data.delimited.categorical[].timestamp_format": values(DerivedFeature.TimestampFormat.self),
-        "training.backend": values(BackendKind.self),
+        "training.backend": BackendRegistry.names,
         "training.precision": values(MatmulPrecision.self),
         "training.optimizer.algorithm": values(OptimizerAlgorithm.self),
         "training.schedule.decay": values(LearningRateSchedule.Decay.self),

@@ -17,6 +17,7 @@ public enum ConfigurationLoader {
         "data.synthetic": SyntheticSection.CodingKeys.allCases.map(\.rawValue),
         "data.delimited": DelimitedSection.CodingKeys.allCases.map(\.rawValue),
         "data.delimited.label": DelimitedSection.Label.CodingKeys.allCases.map(\.rawValue),
+        "data.delimited.labels[]": DelimitedSection.Label.CodingKeys.allCases.map(\.rawValue),
         "data.delimited.dense[]": DelimitedSection.Dense.CodingKeys.allCases.map(\.rawValue),
         "data.delimited.categorical[]": DelimitedSection.Categorical.CodingKeys.allCases.map(\.rawValue),
         "data.delimited.joins[]": DelimitedSection.Join.CodingKeys.allCases.map(\.rawValue),

@@ -12,6 +12,16 @@ public enum ConfigurationValidator {
         func require(_ condition: Bool, _ key: String, _ message: String) {
             if !condition { problems.append(Problem(key: key, message: message)) }
         }
+        /// A task's name goes into result keys (`auc_like`) and record headers.
+        func checkTaskName(_ name: String?, key: String) {
+            guard let name else { return require(false, key, "required key is missing (each task is named)") }
+            require(!name.isEmpty && name.utf8.count <= 31 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") },
+                    key, "must be 1 to 31 letters, digits or '_', got '\(name)'")
+        }
+        func checkUnique(_ names: [String], key: String) {
+            let repeated = names.first { name in names.filter { $0 == name }.count > 1 }
+            require(repeated == nil, key, "names task '\(repeated ?? "")' twice")
+        }
         let m = c.model
         require(m.embeddingDimension >= 1 && m.embeddingDimension <= 4096, "model.embedding_dimension",
                 "must be in 1...4096, got \(m.embeddingDimension)")
@@ -34,7 +44,7 @@ public enum ConfigurationValidator {
                 require(ids >= 1 && ids <= Int(Int32.max), "data.synthetic.dynamic_ids", "must be in 1...\(Int32.max), got \(ids)")
             }
         }
-        problems += m.definition.problems(for: m.shape(denseFeatureCount: c.data.denseFeatures))
+        problems += m.definition.problems(for: c.modelShape)
             .map { Problem(key: $0.key, message: $0.message) }
 
         let d = c.data
@@ -45,6 +55,33 @@ public enum ConfigurationValidator {
                     "has \(delimited.categorical.count) features but model.table_count is \(m.tableCount)")
             require((delimited.dense ?? []).count == d.denseFeatures, "data.delimited.dense",
                     "has \((delimited.dense ?? []).count) columns but data.dense_features is \(d.denseFeatures)")
+        }
+        if let delimited = d.delimited {
+            require((delimited.label == nil) != (delimited.labels == nil), "data.delimited.label",
+                    delimited.label == nil ? "required key is missing (or data.delimited.labels, one per task)"
+                        : "give label (one task) or labels (one per task), not both")
+            if let labels = delimited.labels { require(!labels.isEmpty, "data.delimited.labels", "needs at least one label") }
+            for (key, label) in delimited.taskLabels {
+                if delimited.labels != nil { checkTaskName(label.name, key: "\(key).name") }
+                require(label.positiveIf == nil || label.regression != true, "\(key).regression",
+                        "a regression label is the column's number: no positive_if")
+            }
+            checkUnique(delimited.tasks.map(\.name), key: "data.delimited.labels")
+        }
+        if d.source == .synthetic {
+            require(!d.synthetic.tasks.isEmpty, "data.synthetic.tasks", "needs at least one task")
+            for (index, name) in d.synthetic.tasks.enumerated() { checkTaskName(name, key: "data.synthetic.tasks[\(index)]") }
+            checkUnique(d.synthetic.tasks, key: "data.synthetic.tasks")
+        }
+        let tasks = d.tasks
+        if let name = c.evaluation.task {
+            let task = tasks.first { $0.name == name }
+            require(task != nil, "evaluation.task", "'\(name)' is none of the data's tasks (\(tasks.map(\.name).joined(separator: ", ")))")
+            require(task.map { $0.kind == .binary } ?? true, "evaluation.task", "'\(name)' is a regression: early stopping and "
+                    + "checkpoint.keep_best follow a binary task's AUC")
+        } else if c.evaluation.earlyStopAUC > 0 || c.checkpoint.keepBest {
+            require(tasks.first?.kind == .binary, "evaluation.task", "the first task is a regression: name the binary task whose AUC "
+                    + "early stopping and checkpoint.keep_best follow")
         }
         if !d.multiHotSizes.isEmpty {
             require(d.multiHotSizes.count == m.tableCount, "data.multi_hot_sizes",

@@ -53,7 +53,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         // Defaults that depend on the tables or on a schema's behaviour sequence (BST's).
         let given = Set(try container.nestedContainer(keyedBy: AnyKey.self, forKey: .model).allKeys.map(\.stringValue))
         let sequence = data.delimited?.historyFeature.map { (table: $0.index, length: $0.maxLength) }
-        model.definition.complete(for: model.shape(denseFeatureCount: data.denseFeatures), sequence: sequence, given: given)
+        model.definition.complete(for: model.shape(denseFeatureCount: data.denseFeatures, taskCount: data.tasks.count),
+                                  sequence: sequence, given: given)
     }
 }
 
@@ -90,10 +91,10 @@ public struct ModelSection: Codable, Sendable, Equatable {
     /// `model.architecture`'s value.
     public var architecture: String { type(of: definition).name }
 
-    /// The shape the model is built to, with `denseFeatureCount` from the data section.
-    public func shape(denseFeatureCount: Int) -> ModelShape {
+    /// The shape the model is built to, with the data section's dense features and tasks.
+    public func shape(denseFeatureCount: Int, taskCount: Int) -> ModelShape {
         ModelShape(denseFeatureCount: denseFeatureCount, tableRowCounts: tableRows, embeddingDimension: embeddingDimension,
-                   pooling: pooling, hasDynamicTables: !dynamicTables.isEmpty)
+                   pooling: pooling, hasDynamicTables: !dynamicTables.isEmpty, taskCount: taskCount)
     }
 
     public init(from decoder: Decoder) throws {
@@ -226,6 +227,26 @@ extension ModelSection {
     /// Per table, the dynamic rule of a dynamic table (empty when every table is fixed).
     public var dynamicRules: [DynamicTableRule?] {
         dynamicTables.isEmpty ? [] : dynamicTables.map { $0 ? dynamic.rule : nil }
+    }
+}
+
+extension DataSection {
+    /// What each sample is labelled with: the synthetic model's tasks, a delimited schema's
+    /// labels (that of the records made from it too), else one click.
+    public var tasks: [PredictionTask] {
+        switch source {
+        case .synthetic: synthetic.tasks.map { PredictionTask(name: $0) }
+        case .delimited, .records: delimited?.tasks ?? [.click]
+        case .criteoTSV: [.click]
+        }
+    }
+}
+
+extension TrainingConfiguration {
+    /// The shape the model is built to: the model section's tables and width, the data's dense
+    /// features and tasks.
+    public var modelShape: ModelShape {
+        model.shape(denseFeatureCount: data.denseFeatures, taskCount: data.tasks.count)
     }
 }
 
@@ -389,12 +410,23 @@ public enum ColumnReference: Codable, Sendable, Equatable, CustomStringConvertib
 /// the main file or `{join: NAME, column: N}` in a joined file. No feature reads the label's
 /// column, and a column read by two features needs `reuse: true` on all but the first.
 public struct DelimitedSection: Codable, Sendable, Equatable {
+    /// A task's label: its column, and a rule that makes it 0/1 or `regression: true` (the
+    /// number as it is). In `labels:` each names its task; `label:` is the one-task form.
     public struct Label: Codable, Sendable, Equatable {
         public var column: ColumnReference
         public var join: String?
         /// A rule such as ">= 4" (the label is 1 where it holds); without it the column is 0/1.
         public var positiveIf: String?
-        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, positiveIf = "positive_if" }
+        /// The task's name (in results: `auc_like`); `label:` defaults to `click`.
+        public var name: String?
+        /// A regression task: the column's number is the label (learned by squared error).
+        public var regression: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case column, join, positiveIf = "positive_if", name, regression }
+
+        /// The task this label makes, `name` given when the config names none.
+        public func task(defaultName: String) -> PredictionTask {
+            PredictionTask(name: name ?? defaultName, kind: regression == true ? .regression : .binary)
+        }
     }
 
     public struct Dense: Codable, Sendable, Equatable {
@@ -457,7 +489,9 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
 
     public var delimiter: String
     public var header: Bool?
-    public var label: Label
+    /// The one label of a one-task schema; `labels` lists one per task instead.
+    public var label: Label?
+    public var labels: [Label]?
     public var dense: [Dense]?
     public var categorical: [Categorical]
     public var joins: [Join]?
@@ -465,8 +499,20 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     public var orderBy: ColumnReference?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case delimiter, header, label, dense, categorical, joins
+        case delimiter, header, label, labels, dense, categorical, joins
         case orderBy = "order_by"
+    }
+
+    /// Every label with its key (`data.delimited.label`, `data.delimited.labels[1]`), in task order.
+    public var taskLabels: [(key: String, label: Label)] {
+        if let labels { return labels.enumerated().map { ("data.delimited.labels[\($0)]", $1) } }
+        return label.map { [("data.delimited.label", $0)] } ?? []
+    }
+
+    /// The tasks the labels make.
+    public var tasks: [PredictionTask] {
+        let labels = taskLabels
+        return labels.isEmpty ? [.click] : labels.map { $0.label.task(defaultName: labels.count == 1 ? "click" : "") }
     }
 
     /// The feature that is a behaviour sequence (`history_of`), if any.
@@ -477,6 +523,9 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
 
 /// The planted click model (see `SyntheticClickModel`).
 public struct SyntheticSection: Codable, Sendable, Equatable {
+    /// The binary tasks each sample is labelled with: the first is the click, each other one a
+    /// correlated task planted with effects of its own.
+    public var tasks = ["click"]
     public var trainSamples = 200_000
     public var evalSamples = 50_000
     public var seed = 7
@@ -492,6 +541,7 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
     public var dynamicIDs: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
+        case tasks
         case trainSamples = "train_samples"
         case evalSamples = "eval_samples"
         case seed
@@ -524,6 +574,7 @@ public struct SyntheticSection: Codable, Sendable, Equatable {
         dynamicIDs = try c.decodeIfPresent(Int.self, forKey: .dynamicIDs)
         crosses = try c.decodeIfPresent([[Int]].self, forKey: .crosses)
         crossScale = try c.decodeIfPresent(Double.self, forKey: .crossScale) ?? defaults.crossScale
+        tasks = try c.decodeIfPresent([String].self, forKey: .tasks) ?? defaults.tasks
     }
 }
 
@@ -540,12 +591,13 @@ public struct TrainingSection: Codable, Sendable, Equatable {
     /// Samples shuffled among themselves at a time, in blocks of consecutive samples (0: the
     /// whole dataset): for records larger than the memory that caches them.
     public var shuffleWindow = 0
-    /// OpenBLAS threads per rank.
+    /// Threads per rank: the row-parallel kernels, the fp32 products split over them (OpenBLAS
+    /// itself stays on one thread) and oneDNN's bf16 products.
     public var threads = 1
     /// Print progress every this many steps (0: never).
     public var logEvery = 100
-    /// Where parameters live and the arithmetic runs.
-    public var backend: BackendKind = .cpu
+    /// Where parameters live and the arithmetic runs: a name in `BackendRegistry`.
+    public var backend = "cpu"
     /// The precision of the matrix products (fp32, or bf16 operands with fp32 accumulation).
     public var precision: MatmulPrecision = .fp32
     public var optimizer = OptimizerSection()
@@ -574,26 +626,10 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         shuffleWindow = try c.decodeIfPresent(Int.self, forKey: .shuffleWindow) ?? d.shuffleWindow
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
-        backend = try c.decodeIfPresent(BackendKind.self, forKey: .backend) ?? d.backend
+        backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? d.backend
         precision = try c.decodeIfPresent(MatmulPrecision.self, forKey: .precision) ?? d.precision
         optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? d.optimizer
         schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? d.schedule
-    }
-}
-
-/// The compute backends a run can use.
-public enum BackendKind: String, Codable, Sendable, CaseIterable {
-    /// Host memory, OpenBLAS and the SIMD kernels.
-    case cpu
-    /// The CPU kernels over memory the host cannot address (every number crosses by an explicit
-    /// copy): proves on a machine without a GPU that a run keeps the device discipline.
-    case separateMemory = "separate_memory"
-
-    public func make(precision: MatmulPrecision = .fp32) -> any ComputeBackend {
-        switch self {
-        case .cpu: CPUBackend(matmulPrecision: precision)
-        case .separateMemory: SeparateMemoryBackend(matmulPrecision: precision)
-        }
     }
 }
 
@@ -663,11 +699,15 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
     public var everySteps = 0
     /// Stop training once the held-out AUC reaches this (0: never), as MLPerf does.
     public var earlyStopAUC = 0.0
+    /// The binary task whose held-out AUC early stopping and `checkpoint.keep_best` follow
+    /// (default: the first).
+    public var task: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case batchSize = "batch_size"
         case everySteps = "every_steps"
         case earlyStopAUC = "early_stop_auc"
+        case task
     }
 
     public init() {}
@@ -677,6 +717,7 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? 8192
         everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? 0
         earlyStopAUC = try c.decodeIfPresent(Double.self, forKey: .earlyStopAUC) ?? 0
+        task = try c.decodeIfPresent(String.self, forKey: .task)
     }
 }
 

@@ -55,7 +55,7 @@ public final class BatchLoader: @unchecked Sendable {
         buffers = (0..<(prefetch ? 2 : 1)).map { _ in
             Batch(capacity: Self.slice(of: batchSize, rank: 0, worldSize: worldSize).count,
                   denseFeatureCount: dataset.denseFeatureCount,
-                  tableCount: dataset.tableCount, idsPerSample: dataset.idsPerSample.max() ?? 1)
+                  tableCount: dataset.tableCount, idsPerSample: dataset.idsPerSample.max() ?? 1, taskCount: dataset.taskCount)
         }
         indices = buffers.map { .allocate(capacity: $0.capacity) }
         order = SampleOrder(count: dataset.count)

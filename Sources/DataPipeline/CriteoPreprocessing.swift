@@ -2,8 +2,16 @@ import Foundation
 
 /// Where parsed records go: a record file, or memory.
 public protocol RecordSink: AnyObject {
-    /// `ids` holds every table's bag (one id per table for Criteo).
-    func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws
+    /// A label per task; `ids` holds every table's bag (one id per table for Criteo).
+    func append(labels: UnsafePointer<Float>, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws
+}
+
+extension RecordSink {
+    /// Appends a record of a single-task sink (one click label).
+    public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws {
+        var label = label
+        try append(labels: &label, dense: dense, ids: ids)
+    }
 }
 
 extension RecordWriter: RecordSink {}

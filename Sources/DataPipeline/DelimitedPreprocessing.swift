@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 /// How to read any delimited text dataset (CSV, TSV, "|"-separated) into records: which column
@@ -85,10 +86,24 @@ public struct DelimitedSchema: Sendable {
         }
     }
 
+    /// A task's label: its column and the rule that makes it 0/1 (a binary task without a rule
+    /// reads 0/1; a regression reads the number).
+    public struct Label: Sendable, Equatable {
+        public var task: PredictionTask
+        public var column: Column
+        public var rule: LabelRule?
+
+        public init(task: PredictionTask, column: Column, rule: LabelRule?) {
+            self.task = task
+            self.column = column
+            self.rule = rule
+        }
+    }
+
     public var delimiter: UInt8
     public var hasHeader: Bool
-    public var label: Column
-    public var labelRule: LabelRule?
+    /// One label per task, in the tasks' order.
+    public var labels: [Label]
     public var dense: [(column: Column, transform: DenseTransform)]
     public var categorical: [Categorical]
     public var joins: [Join]
@@ -97,13 +112,21 @@ public struct DelimitedSchema: Sendable {
     /// histories hold only earlier events and a `position` split holds out the latest lines.
     public var orderBy: Column?
 
+    /// A schema of one click label read from `label` (by `labelRule` when given).
     public init(delimiter: UInt8, hasHeader: Bool, label: Column, labelRule: LabelRule?,
                 dense: [(column: Column, transform: DenseTransform)], categorical: [Categorical], joins: [Join],
                 orderBy: Column? = nil) {
+        self.init(delimiter: delimiter, hasHeader: hasHeader, labels: [Label(task: .click, column: label, rule: labelRule)],
+                  dense: dense, categorical: categorical, joins: joins, orderBy: orderBy)
+    }
+
+    public init(delimiter: UInt8, hasHeader: Bool, labels: [Label],
+                dense: [(column: Column, transform: DenseTransform)], categorical: [Categorical], joins: [Join],
+                orderBy: Column? = nil) {
+        precondition(!labels.isEmpty, "DelimitedSchema: at least one label")
         self.delimiter = delimiter
         self.hasHeader = hasHeader
-        self.label = label
-        self.labelRule = labelRule
+        self.labels = labels
         self.dense = dense
         self.categorical = categorical
         self.joins = joins
@@ -111,6 +134,7 @@ public struct DelimitedSchema: Sendable {
     }
 
     public var bagSizes: [Int] { categorical.map(\.bagSize) }
+    public var tasks: [PredictionTask] { labels.map(\.task) }
 }
 
 /// Reads delimited files by a `DelimitedSchema` into records: categorical strings are hashed
@@ -173,6 +197,7 @@ public enum DelimitedPreprocessing {
             try meter.end()
         }
         let selection = split.selection(lineCount: dataLines)
+        var labels = [Float](repeating: 0, count: schema.labels.count)
         var dense = [Float](repeating: 0, count: schema.dense.count)
         var ids = [Int32](repeating: -1, count: RecordFormat.idSlots(bagSizes: schema.bagSizes, tableRows: tableRows).last!)
         var good = 0, bad = 0, blankLines = 0, trainCount = 0, evalCount = 0, lineIndex: UInt64 = 0
@@ -195,9 +220,9 @@ public enum DelimitedPreprocessing {
                     if (schema.hasHeader && number == 1) || line.isEmpty { return }
                     let location = "\(reader.path):\(number)"
                     guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
-                    _ = try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
-                                         frequencies: counting, histories: countingHistories, dense: &dense, ids: &ids,
-                                         empty: &emptyOnLine, values: &valuesOnLine, location: location)
+                    try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
+                                     frequencies: counting, histories: countingHistories, labels: &labels, dense: &dense, ids: &ids,
+                                     empty: &emptyOnLine, values: &valuesOnLine, location: location)
                 }
             }
             try meter.end()
@@ -219,16 +244,15 @@ public enum DelimitedPreprocessing {
                 // Blank lines (a file's trailing empty line) are no records, as for CSV readers.
                 if line.isEmpty { blankLines += 1; return }
                 lineIndex += 1
-                let label: Float
                 do {
                     try Self.split(line, by: schema.delimiter, into: &fields, location: location)
                     if let expected = fieldCounts[r], fields.count != expected.count {
                         throw DataError("\(location): \(fields.count) fields, \(expected.source) \(expected.count)")
                     }
                     if fieldCounts[r] == nil { fieldCounts[r] = (fields.count, "line \(number) has") }
-                    label = try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
-                                            frequencies: frequencies, histories: histories, dense: &dense, ids: &ids,
-                                            empty: &emptyOnLine, values: &valuesOnLine, location: location)
+                    try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
+                                    frequencies: frequencies, histories: histories, labels: &labels, dense: &dense, ids: &ids,
+                                    empty: &emptyOnLine, values: &valuesOnLine, location: location)
                 } catch var error as DataError {
                     if number == 1 && !schema.hasHeader {
                         error = DataError(error.message + " (if line 1 is a header, set data.delimited.header: true)")
@@ -240,9 +264,11 @@ public enum DelimitedPreprocessing {
                 // By position among all data lines, bad ones included: skipping a line moves no other.
                 let heldOut = heldOutFile || selection.holdsOut(line: Int(lineIndex - 1))
                 if heldOut { heldOutLine?(reader.path, number) }
-                try dense.withUnsafeBufferPointer { dense in
-                    try ids.withUnsafeBufferPointer { ids in
-                        try (heldOut ? eval : train).append(label: label, dense: dense.baseAddress!, ids: ids.baseAddress!)
+                try labels.withUnsafeBufferPointer { labels in
+                    try dense.withUnsafeBufferPointer { dense in
+                        try ids.withUnsafeBufferPointer { ids in
+                            try (heldOut ? eval : train).append(labels: labels.baseAddress!, dense: dense.baseAddress!, ids: ids.baseAddress!)
+                        }
                     }
                 }
                 good += 1
@@ -407,17 +433,18 @@ public enum DelimitedPreprocessing {
         return value
     }
 
-    /// Fills `dense` and `ids` from one line; returns its label, sets `empty` to the features
+    /// Fills `labels` (one per task), `dense` and `ids` from one line, sets `empty` to the features
     /// (dense columns, then categorical features) whose value was empty, and `values` to each
     /// categorical value by table (a hashed value's full hash, so values sharing a row count
     /// apart; a derived feature's row; a flag block's columns holding 1). An empty or
-    /// non-numeric label is an error: a line without its label cannot be a negative.
+    /// non-numeric label is an error: a line without its label cannot be a negative. A history of
+    /// positives only keeps the lines whose first task is 1.
     /// With `frequencies` counting, every hashed value is counted; afterwards, values rarer than
     /// its threshold go to row 0. A history feature reads and extends `histories`.
     static func parseRecord(_ line: UnsafeBufferPointer<UInt8>, fields: Fields, schema: DelimitedSchema,
                             joined: [JoinedTable], tableRows: [Int], frequencies: ValueFrequencies? = nil,
-                            histories: SequenceHistories, dense: inout [Float], ids: inout [Int32], empty: inout [Int],
-                            values: inout [(table: Int, value: UInt64)], location: String) throws -> Float {
+                            histories: SequenceHistories, labels: inout [Float], dense: inout [Float], ids: inout [Int32],
+                            empty: inout [Int], values: inout [(table: Int, value: UInt64)], location: String) throws {
         empty.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
         // The joined rows of this line, found by their key columns.
@@ -452,16 +479,20 @@ public enum DelimitedPreprocessing {
             return number
         }
 
-        guard let labelValue = try number(schema.label, what: "label") else {
-            let join = schema.label.join.map { " of \(schema.joins[$0].path)" } ?? ""
-            throw DataError("\(location): the label (column \(schema.label.index)\(join)) is empty")
-        }
-        let label: Float
-        if let rule = schema.labelRule {
-            label = rule.apply(labelValue) ? 1 : 0
-        } else {
-            guard labelValue == 0 || labelValue == 1 else { throw DataError("\(location): label must be 0 or 1, found \(labelValue)") }
-            label = Float(labelValue)
+        for (k, label) in schema.labels.enumerated() {
+            let what = schema.labels.count > 1 ? "label of task '\(label.task.name)'" : "label"
+            guard let value = try number(label.column, what: what) else {
+                let join = label.column.join.map { " of \(schema.joins[$0].path)" } ?? ""
+                throw DataError("\(location): the \(what) (column \(label.column.index)\(join)) is empty")
+            }
+            if let rule = label.rule {
+                labels[k] = rule.apply(value) ? 1 : 0
+            } else if label.task.kind == .regression {
+                labels[k] = Float(value)
+            } else {
+                guard value == 0 || value == 1 else { throw DataError("\(location): \(what) must be 0 or 1, found \(value)") }
+                labels[k] = Float(value)
+            }
         }
         for (i, feature) in schema.dense.enumerated() {
             guard let value = try number(feature.column, what: "dense value") else {
@@ -510,7 +541,7 @@ public enum DelimitedPreprocessing {
                 for (k, id) in earlier.enumerated() { ids[slot + k] = id }
                 ids[slot + earlier.count] = row
                 for k in (earlier.count + 1)..<maxLength { ids[slot + k] = -1 }
-                if !positivesOnly || label == 1 { extendedHistories.append((t, key, row)) }
+                if !positivesOnly || labels[0] == 1 { extendedHistories.append((t, key, row)) }
                 slot += maxLength
             case .derived(let column, let feature):
                 let value = try bytes(column)
@@ -546,7 +577,6 @@ public enum DelimitedPreprocessing {
         for extended in extendedHistories {
             histories.append(extended.row, table: extended.table, group: extended.group, keeping: schema.categorical[extended.table].bagSize)
         }
-        return label
     }
 
     /// 64-bit FNV-1a: a stable hash of a categorical value's bytes.

@@ -1,10 +1,11 @@
 import Compute
 
-/// Samples held in memory, column by column: labels (N), dense features (N, denseFeatureCount)
-/// row-major, and per table a fixed-size bag of ids per sample (N, idsPerSample[t]).
+/// Samples held in memory, column by column: labels (N, tasks), dense features (N,
+/// denseFeatureCount) row-major, and per table a fixed-size bag of ids per sample (N, idsPerSample[t]).
 public struct InMemoryDataset: Sendable {
     public let denseFeatureCount: Int
     public let idsPerSample: [Int]
+    public let tasks: [PredictionTask]
     public var labels: [Float]
     public var dense: [Float]
     public var ids: [[Int32]]
@@ -15,32 +16,36 @@ public struct InMemoryDataset: Sendable {
     public var keyedTables: [Bool] = []
 
     public init(denseFeatureCount: Int, idsPerSample: [Int], labels: [Float], dense: [Float], ids: [[Int32]],
-                plantedLogits: [Float]? = nil) {
-        precondition(dense.count == labels.count * denseFeatureCount, "InMemoryDataset: dense size mismatch")
+                plantedLogits: [Float]? = nil, tasks: [PredictionTask] = [.click]) {
+        let count = labels.count / max(tasks.count, 1)
+        precondition(!tasks.isEmpty && labels.count == count * tasks.count, "InMemoryDataset: labels size mismatch")
+        precondition(dense.count == count * denseFeatureCount, "InMemoryDataset: dense size mismatch")
         precondition(ids.count == idsPerSample.count, "InMemoryDataset: table count mismatch")
         for (t, column) in ids.enumerated() {
-            precondition(column.count == labels.count * idsPerSample[t], "InMemoryDataset: ids size mismatch in table \(t)")
+            precondition(column.count == count * idsPerSample[t], "InMemoryDataset: ids size mismatch in table \(t)")
         }
         self.denseFeatureCount = denseFeatureCount
         self.idsPerSample = idsPerSample
+        self.tasks = tasks
         self.labels = labels
         self.dense = dense
         self.ids = ids
         self.plantedLogits = plantedLogits
     }
 
-    public var count: Int { labels.count }
+    public var count: Int { labels.count / tasks.count }
     public var tableCount: Int { idsPerSample.count }
 
     /// Copies samples `order[start ..< start + size]` into `batch` (dense, labels, CSR ids).
     public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) {
         precondition(size <= batch.capacity, "batch of \(size) exceeds capacity \(batch.capacity)")
-        let denseCount = denseFeatureCount
+        precondition(batch.taskCount == tasks.count, "batch of \(batch.taskCount) tasks for \(tasks.count)")
+        let denseCount = denseFeatureCount, taskCount = tasks.count
         labels.withUnsafeBufferPointer { labels in
             dense.withUnsafeBufferPointer { dense in
                 for b in 0..<size {
                     let sample = order[start + b]
-                    batch.labels[b] = labels[sample]
+                    for k in 0..<taskCount { batch.labels[b * taskCount + k] = labels[sample * taskCount + k] }
                     (batch.dense.base + b * denseCount).update(from: dense.baseAddress! + sample * denseCount,
                                                                count: denseCount)
                 }

@@ -30,6 +30,7 @@ public struct MultiHotExpansion: SampleSource {
     public var count: Int { source.count }
     public var denseFeatureCount: Int { source.denseFeatureCount }
     public var idsPerSample: [Int] { zip(sizes, source.idsPerSample).map { max($0, $1) } }
+    public var tasks: [PredictionTask] { source.tasks }
     public var labels: [Float] { source.labels }
     public var plantedLogits: [Float]? { source.plantedLogits }
 

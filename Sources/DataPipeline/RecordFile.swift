@@ -7,27 +7,33 @@ import Foundation
 ///
 ///     offset  size  field
 ///     0       8     magic "RSDREC", 0, 1
-///     8       4     format version (3)
+///     8       4     format version (4)
 ///     12      4     dense features D
 ///     16      4     tables T
-///     20      4     record size in bytes: 4 + 4*D + the bags' bytes (4 per id, 8 per key)
+///     20      4     record size in bytes: 4*K + 4*D + the bags' bytes (4 per id, 8 per key)
 ///     24      8     record count N
-///     32      4     header size H (64 + 8*T, rounded up to 64)
-///     36      28    zero
+///     32      4     header size H (64 + 8*T + 32*K, rounded up to 64)
+///     36      4     tasks K (labels per record)
+///     40      24    zero
 ///     64      4*T   bag size of each table (the most ids a sample has in it)
 ///     64+4T   4*T   rows of each table (every id of table t is below it); 0: a dynamic
 ///                   table's, whose bags hold raw 64-bit ids (keys) instead of rows
-///     H       N records: label (Float32), D dense values (Float32), then for each table its
-///                   bag of row ids (Int32, unused slots -1) or of keys (UInt64, unused
+///     64+8T   32*K  each task: its kind (1 byte: 0 binary, 1 regression), its name (UTF-8,
+///                   at most 31 bytes, zero-padded)
+///     H       N records: K labels (Float32), D dense values (Float32), then for each table
+///                   its bag of row ids (Int32, unused slots -1) or of keys (UInt64, unused
 ///                   slots 2^64-1)
+///
+/// Formats 2 and 3 (one click label, no task section; 2 without key tables) are read as one
+/// binary task named `click`.
 ///
 /// Reading checks every id against its table's rows: an id out of range is an error naming the
 /// file and the record, never a memory access.
 public enum RecordFormat {
     public static let magic: [UInt8] = [0x52, 0x53, 0x44, 0x52, 0x45, 0x43, 0x00, 0x01]
-    public static let version: UInt32 = 3
-    /// Versions this build reads (2: no key tables).
-    static let readableVersions: ClosedRange<UInt32> = 2...3
+    public static let version: UInt32 = 4
+    /// Versions this build reads (2: no key tables; 2 and 3: one click label).
+    static let readableVersions: ClosedRange<UInt32> = 2...4
     /// An unused slot of a key bag.
     public static let paddingKey = UInt64.max
     /// The key of a missing categorical value in a key table (its own id: it gets a row).
@@ -36,9 +42,13 @@ public enum RecordFormat {
     /// Limits a record file's header must keep (far beyond any real data set).
     static let maximumDenseFeatures = 1 << 16, maximumTables = 1 << 14, maximumBagSize = 1 << 16
 
-    static func headerSize(tableCount: Int) -> Int { (64 + 8 * tableCount + 63) / 64 * 64 }
-    static func recordSize(denseCount: Int, bagSizes: [Int], tableRows: [Int]) -> Int {
-        4 + 4 * denseCount + 4 * idSlots(bagSizes: bagSizes, tableRows: tableRows).last!
+    /// Most tasks a file may hold, and the bytes of a task's name.
+    static let maximumTasks = 1 << 10, taskNameBytes = 31
+
+    /// The header's size; `taskCount` nil for formats 2 and 3 (no task section).
+    static func headerSize(tableCount: Int, taskCount: Int?) -> Int { (64 + 8 * tableCount + 32 * (taskCount ?? 0) + 63) / 64 * 64 }
+    static func recordSize(taskCount: Int = 1, denseCount: Int, bagSizes: [Int], tableRows: [Int]) -> Int {
+        4 * taskCount + 4 * denseCount + 4 * idSlots(bagSizes: bagSizes, tableRows: tableRows).last!
     }
 
     /// Where each table's bag starts among a record's 4-byte id slots (a key takes two: low
@@ -61,6 +71,7 @@ public enum RecordFormat {
 /// file appears under its name only then (written aside and renamed).
 public final class RecordWriter {
     public let path: String
+    public let tasks: [PredictionTask]
     public let denseCount: Int
     public let bagSizes: [Int]
     public let tableRows: [Int]
@@ -71,13 +82,15 @@ public final class RecordWriter {
     private var buffer: [UInt8] = []
     private let recordSize: Int
 
-    public init(path: String, denseCount: Int, bagSizes: [Int], tableRows: [Int]) throws {
+    public init(path: String, tasks: [PredictionTask] = [.click], denseCount: Int, bagSizes: [Int], tableRows: [Int]) throws {
         precondition(tableRows.count == bagSizes.count, "RecordWriter: a row count per table")
+        precondition(!tasks.isEmpty && tasks.count <= RecordFormat.maximumTasks, "RecordWriter: 1...\(RecordFormat.maximumTasks) tasks")
         self.path = path
+        self.tasks = tasks
         self.denseCount = denseCount
         self.bagSizes = bagSizes
         self.tableRows = tableRows
-        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
+        recordSize = RecordFormat.recordSize(taskCount: tasks.count, denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
         temporaryPath = path + ".partial"
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil),
               let handle = FileHandle(forWritingAtPath: temporaryPath) else {
@@ -89,7 +102,7 @@ public final class RecordWriter {
     }
 
     private func header(count: Int) -> Data {
-        var header = Data(count: RecordFormat.headerSize(tableCount: bagSizes.count))
+        var header = Data(count: RecordFormat.headerSize(tableCount: bagSizes.count, taskCount: tasks.count))
         header.replaceSubrange(0..<8, with: RecordFormat.magic)
         func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
             withUnsafeBytes(of: value.littleEndian) { header.replaceSubrange(offset..<(offset + $0.count), with: $0) }
@@ -100,17 +113,24 @@ public final class RecordWriter {
         put(UInt32(recordSize), at: 20)
         put(UInt64(count), at: 24)
         put(UInt32(header.count), at: 32)
+        put(UInt32(tasks.count), at: 36)
         for (t, size) in bagSizes.enumerated() { put(UInt32(size), at: 64 + 4 * t) }
         for (t, rows) in tableRows.enumerated() { put(UInt32(rows), at: 64 + 4 * (bagSizes.count + t)) }
+        for (k, task) in tasks.enumerated() {
+            let offset = 64 + 8 * bagSizes.count + 32 * k
+            header[offset] = task.kind == .binary ? 0 : 1
+            let name = Array(task.name.utf8.prefix(RecordFormat.taskNameBytes))
+            header.replaceSubrange((offset + 1)..<(offset + 1 + name.count), with: name)
+        }
         return header
     }
 
-    /// Appends one record; `ids` holds every table's bag, each padded to its size (slots as
-    /// `RecordFormat.idSlots` lays them out).
-    public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws {
-        withUnsafeBytes(of: label.bitPattern.littleEndian) { buffer.append(contentsOf: $0) }
+    /// Appends one record: a label per task; `ids` holds every table's bag, each padded to its
+    /// size (slots as `RecordFormat.idSlots` lays them out).
+    public func append(labels: UnsafePointer<Float>, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) throws {
+        for k in 0..<tasks.count { withUnsafeBytes(of: labels[k].bitPattern.littleEndian) { buffer.append(contentsOf: $0) } }
         buffer.append(contentsOf: UnsafeRawBufferPointer(start: dense, count: 4 * denseCount))
-        buffer.append(contentsOf: UnsafeRawBufferPointer(start: ids, count: recordSize - 4 - 4 * denseCount))
+        buffer.append(contentsOf: UnsafeRawBufferPointer(start: ids, count: recordSize - 4 * tasks.count - 4 * denseCount))
         count += 1
         if buffer.count >= 1 << 22 { try flush() }
     }
@@ -146,6 +166,7 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     /// The file, or a name for records in memory.
     public let path: String
     public let count: Int
+    public let tasks: [PredictionTask]
     public let denseFeatureCount: Int
     public let idsPerSample: [Int]
     /// Rows of each table: every id the records hold is below its table's.
@@ -158,13 +179,15 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     private let isMapped: Bool
 
     /// Records held in memory: takes ownership of `records` (`count` records, from malloc).
-    init(name: String, records: UnsafeMutableRawPointer, count: Int, denseCount: Int, bagSizes: [Int], tableRows: [Int]) {
+    init(name: String, records: UnsafeMutableRawPointer, count: Int, tasks: [PredictionTask], denseCount: Int, bagSizes: [Int],
+         tableRows: [Int]) {
         path = name
         self.count = count
+        self.tasks = tasks
         denseFeatureCount = denseCount
         idsPerSample = bagSizes
         self.tableRows = tableRows
-        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
+        recordSize = RecordFormat.recordSize(taskCount: tasks.count, denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
         recordsBase = UnsafeRawPointer(records)
         mapping = records
         mappingLength = count * recordSize
@@ -204,13 +227,27 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         recordSize = Int(read(UInt32.self, at: 20))
         count = Int(truncatingIfNeeded: read(UInt64.self, at: 24))
         let headerSize = Int(read(UInt32.self, at: 32))
-        guard tableCount <= RecordFormat.maximumTables, headerSize == RecordFormat.headerSize(tableCount: tableCount),
-              headerSize <= length else {
+        let taskCount = version >= 4 ? Int(read(UInt32.self, at: 36)) : nil
+        guard tableCount <= RecordFormat.maximumTables, (1...RecordFormat.maximumTasks).contains(taskCount ?? 1),
+              headerSize == RecordFormat.headerSize(tableCount: tableCount, taskCount: taskCount), headerSize <= length else {
             munmap(mapped, length)
-            throw DataError("\(path): truncated or inconsistent header (\(tableCount) tables, header of \(headerSize) bytes)")
+            throw DataError("\(path): truncated or inconsistent header (\(tableCount) tables, \(taskCount ?? 1) tasks, "
+                            + "header of \(headerSize) bytes)")
         }
         idsPerSample = (0..<tableCount).map { Int(read(UInt32.self, at: 64 + 4 * $0)) }
         tableRows = (0..<tableCount).map { Int(read(UInt32.self, at: 64 + 4 * (tableCount + $0))) }
+        var tasks: [PredictionTask] = []
+        for k in 0..<(taskCount ?? 0) {
+            let offset = 64 + 8 * tableCount + 32 * k
+            let kind = raw.load(fromByteOffset: offset, as: UInt8.self)
+            let nameBytes = Array(UnsafeRawBufferPointer(start: raw + offset + 1, count: RecordFormat.taskNameBytes)).prefix { $0 != 0 }
+            guard kind <= 1, let name = String(validating: nameBytes, as: UTF8.self), !name.isEmpty else {
+                munmap(mapped, length)
+                throw DataError("\(path): task \(k) of the header is damaged (kind \(kind))")
+            }
+            tasks.append(PredictionTask(name: name, kind: kind == 0 ? .binary : .regression))
+        }
+        self.tasks = taskCount == nil ? [.click] : tasks
         // Sizes a batch is allocated by: refuse absurd ones before anything is allocated.
         guard denseFeatureCount <= RecordFormat.maximumDenseFeatures,
               idsPerSample.allSatisfy({ (1...RecordFormat.maximumBagSize).contains($0) }),
@@ -220,7 +257,8 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
                             + "bag sizes \(idsPerSample.prefix(4)), table rows \(tableRows.prefix(4)))")
         }
         let (recordBytes, overflow) = count.multipliedReportingOverflow(by: recordSize)
-        guard recordSize == RecordFormat.recordSize(denseCount: denseFeatureCount, bagSizes: idsPerSample, tableRows: tableRows),
+        guard recordSize == RecordFormat.recordSize(taskCount: self.tasks.count, denseCount: denseFeatureCount, bagSizes: idsPerSample,
+                                                    tableRows: tableRows),
               count >= 0, !overflow, length - headerSize == recordBytes else {
             munmap(mapped, length)
             throw DataError("\(path): truncated or inconsistent (\(length) bytes for \(count) records of \(recordSize) bytes)")
@@ -232,7 +270,12 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         if isMapped { munmap(mapping, mappingLength) } else { free(mapping) }
     }
 
-    public var labels: [Float] { (0..<count).map { recordsBase.loadUnaligned(fromByteOffset: $0 * recordSize, as: Float.self) } }
+    public var labels: [Float] {
+        let taskCount = tasks.count
+        return (0..<(count * taskCount)).map {
+            recordsBase.loadUnaligned(fromByteOffset: $0 / taskCount * recordSize + 4 * ($0 % taskCount), as: Float.self)
+        }
+    }
     public var plantedLogits: [Float]? { nil }
 
     public func fill(_ batch: Batch, order: UnsafeBufferPointer<Int>, start: Int, size: Int) throws {
@@ -254,18 +297,24 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
 
     /// Copies record `index` into sample `b` of `batch` (samples before `b` filled, `prepare`d).
     func fillRecord(_ index: Int, into batch: Batch, at b: Int) throws {
-        let denseCount = denseFeatureCount, record = recordsBase + index * recordSize
-        // A label is a click (0 or 1) and a dense value a finite number: anything else is a damaged
-        // or foreign file, named here, never trained on (a label of 7 used to train to AUC 0.5).
-        let label = record.loadUnaligned(as: Float.self)
-        guard label == 0 || label == 1 else { throw DataError("\(path): record \(index): label \(label) is not 0 or 1") }
-        batch.labels[b] = label
+        let denseCount = denseFeatureCount, taskCount = tasks.count, record = recordsBase + index * recordSize
+        // A binary label is 0 or 1, a regression label and a dense value a finite number:
+        // anything else is a damaged or foreign file, named here, never trained on (a label of 7
+        // used to train to AUC 0.5).
+        for (k, task) in tasks.enumerated() {
+            let label = record.loadUnaligned(fromByteOffset: 4 * k, as: Float.self)
+            guard task.kind == .binary ? label == 0 || label == 1 : label.isFinite else {
+                let rule = task.kind == .binary ? "not 0 or 1" : "not a finite number"
+                throw DataError("\(path): record \(index): label \(label)\(taskCount > 1 ? " of task '\(task.name)'" : "") is \(rule)")
+            }
+            batch.labels[b * taskCount + k] = label
+        }
         let dense = batch.dense.base + b * denseCount
-        dense.update(from: (record + 4).assumingMemoryBound(to: Float.self), count: denseCount)
+        dense.update(from: (record + 4 * taskCount).assumingMemoryBound(to: Float.self), count: denseCount)
         for i in 0..<denseCount where !dense[i].isFinite {
             throw DataError("\(path): record \(index): dense value \(i) is \(dense[i])")
         }
-        var idOffset = 4 + 4 * denseCount
+        var idOffset = 4 * taskCount + 4 * denseCount
         for t in 0..<idsPerSample.count {
             let feature = batch.sparse[t], bag = idsPerSample[t], rows = Int32(truncatingIfNeeded: tableRows[t])
             var written = Int(feature.offsets[b])
@@ -306,7 +355,7 @@ public final class RecordShards: SampleSource, @unchecked Sendable {
     public init(_ shards: [RecordDataset]) throws {
         guard let first = shards.first else { throw DataError("no record shards") }
         for shard in shards where shard.denseFeatureCount != first.denseFeatureCount || shard.idsPerSample != first.idsPerSample
-            || shard.tableRows != first.tableRows {
+            || shard.tableRows != first.tableRows || shard.tasks != first.tasks {
             throw DataError("\(shard.path): records of another shape than \(first.path)'s")
         }
         self.shards = shards
@@ -316,6 +365,7 @@ public final class RecordShards: SampleSource, @unchecked Sendable {
     }
 
     public var count: Int { starts.last! }
+    public var tasks: [PredictionTask] { shards[0].tasks }
     public var denseFeatureCount: Int { shards[0].denseFeatureCount }
     public var idsPerSample: [Int] { shards[0].idsPerSample }
     public var labels: [Float] { shards.flatMap(\.labels) }
@@ -340,6 +390,7 @@ public final class RecordShards: SampleSource, @unchecked Sendable {
 
 /// Records collected in memory, in the record format, for training straight from raw files.
 public final class RecordBuffer: RecordSink {
+    public let tasks: [PredictionTask]
     public let denseCount: Int
     public let bagSizes: [Int]
     public let tableRows: [Int]
@@ -349,27 +400,34 @@ public final class RecordBuffer: RecordSink {
     private var memory: UnsafeMutableRawPointer?
     private var capacity = 0
 
-    public init(denseCount: Int, bagSizes: [Int], tableRows: [Int]) {
+    public init(tasks: [PredictionTask] = [.click], denseCount: Int, bagSizes: [Int], tableRows: [Int]) {
         precondition(tableRows.count == bagSizes.count, "RecordBuffer: a row count per table")
+        self.tasks = tasks
         self.denseCount = denseCount
         self.bagSizes = bagSizes
         self.tableRows = tableRows
-        recordSize = RecordFormat.recordSize(denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
+        recordSize = RecordFormat.recordSize(taskCount: tasks.count, denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows)
     }
 
     deinit { free(memory) }
 
-    public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) {
+    public func append(labels: UnsafePointer<Float>, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) {
         if count == capacity {
             capacity = max(1024, capacity * 2)
             guard let grown = realloc(memory, capacity * recordSize) else { fatalError("RecordBuffer: out of memory") }
             memory = grown
         }
-        let record = memory! + count * recordSize
-        record.storeBytes(of: label, as: Float.self)
-        (record + 4).copyMemory(from: dense, byteCount: 4 * denseCount)
-        (record + 4 + 4 * denseCount).copyMemory(from: ids, byteCount: recordSize - 4 - 4 * denseCount)
+        let record = memory! + count * recordSize, labelBytes = 4 * tasks.count
+        record.copyMemory(from: labels, byteCount: labelBytes)
+        (record + labelBytes).copyMemory(from: dense, byteCount: 4 * denseCount)
+        (record + labelBytes + 4 * denseCount).copyMemory(from: ids, byteCount: recordSize - labelBytes - 4 * denseCount)
         count += 1
+    }
+
+    /// Appends a record of one label (a single-task buffer).
+    public func append(label: Float, dense: UnsafePointer<Float>, ids: UnsafePointer<Int32>) {
+        var label = label
+        append(labels: &label, dense: dense, ids: ids)
     }
 
     /// The records as a dataset (named `name` in messages); the buffer is empty afterwards.
@@ -377,7 +435,7 @@ public final class RecordBuffer: RecordSink {
         let records = memory ?? malloc(recordSize)!
         memory = nil
         defer { count = 0; capacity = 0 }
-        return RecordDataset(name: name, records: records, count: count, denseCount: denseCount, bagSizes: bagSizes,
+        return RecordDataset(name: name, records: records, count: count, tasks: tasks, denseCount: denseCount, bagSizes: bagSizes,
                              tableRows: tableRows)
     }
 }

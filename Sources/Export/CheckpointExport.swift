@@ -29,16 +29,18 @@ public enum CheckpointExport {
         let model = try ModelFactory.makeModel(configuration, batchCapacity: 1, communicator: LocalCommunicator())
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: resolved)
         let dense = configuration.data.denseFeatures, tables = configuration.model.tableCount
+        let outputs = OnnxModelGraph.outputNames(configuration.data.tasks)
         let description = "recsys-dist \(configuration.model.architecture), step \(state.step) of \(directory). "
             + (dense > 0 ? "Input dense: float32 [N, \(dense)]. " : "")
             + "Input ids: int64 [N, \(tables), bag], each table's row ids, -1 where a bag is shorter. "
-            + "Output probability: float32 [N, 1]."
+            + "Output" + (outputs.count > 1 ? "s " : " ") + outputs.joined(separator: ", ") + ": float32 [N, 1]"
+            + (outputs == ["probability"] ? "." : " each (probability_<task>: a binary task's, prediction_<task>: a regression's value).")
         var path = output
         if triton {
             let modelName = name ?? URL(fileURLWithPath: directory).resolvingSymlinksInPath().deletingLastPathComponent().lastPathComponent
             let folder = "\(output)/\(modelName)"
             try FileManager.default.createDirectory(atPath: "\(folder)/1", withIntermediateDirectories: true)
-            try tritonConfiguration(name: modelName, denseFeatureCount: dense, tableCount: tables)
+            try tritonConfiguration(name: modelName, denseFeatureCount: dense, tableCount: tables, outputs: outputs)
                 .write(toFile: "\(folder)/config.pbtxt", atomically: true, encoding: .utf8)
             path = "\(folder)/1/model.onnx"
         } else {
@@ -54,14 +56,14 @@ public enum CheckpointExport {
             }
         }
         let report = try OnnxExport.write(model, definition: configuration.model.definition, denseFeatureCount: dense, tableCount: tables,
-                                          to: path, externalData: externalData, description: description)
+                                          tasks: configuration.data.tasks, to: path, externalData: externalData, description: description)
         // How raw values become the model's inputs (`OnnxInputMapping`), beside the model.
         try OnnxInputMapping.json(configuration).write(to: URL(fileURLWithPath: "\(path).inputs.json"))
         return report
     }
 
     /// Triton's model configuration for the ONNX Runtime backend (batch dimension explicit).
-    static func tritonConfiguration(name: String, denseFeatureCount: Int, tableCount: Int) -> String {
+    static func tritonConfiguration(name: String, denseFeatureCount: Int, tableCount: Int, outputs: [String]) -> String {
         var inputs: [String] = []
         if denseFeatureCount > 0 {
             inputs.append("  { name: \"dense\" data_type: TYPE_FP32 dims: [ -1, \(denseFeatureCount) ] }")
@@ -75,7 +77,7 @@ public enum CheckpointExport {
             \(inputs.joined(separator: ",\n"))
             ]
             output [
-              { name: "probability" data_type: TYPE_FP32 dims: [ -1, 1 ] }
+            \(outputs.map { "  { name: \"\($0)\" data_type: TYPE_FP32 dims: [ -1, 1 ] }" }.joined(separator: ",\n"))
             ]
 
             """

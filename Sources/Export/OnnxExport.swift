@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import Models
 import NeuralNetwork
@@ -9,7 +10,8 @@ import Training
 ///
 /// Inputs: `dense` float32 [N, dense features] (absent without dense features) and `ids` int64
 /// [N, tables, bag]: each table's row ids for the sample (the preprocessed ids a record file
-/// holds), -1 where the bag is shorter than `bag`. Output: `probability` float32 [N, 1].
+/// holds), -1 where the bag is shorter than `bag`. Output: `probability` float32 [N, 1] (with
+/// several tasks one output per task: `probability_<task>`, `prediction_<task>`).
 public enum OnnxExport {
     /// ONNX files are protocol buffers, which cannot exceed 2 GiB: tables go to an external data
     /// file beside the model when the weights pass this many bytes (or when asked).
@@ -25,8 +27,8 @@ public enum OnnxExport {
     /// The inference graph of `model`, which `definition` made for `tableCount` input tables:
     /// the definition writes its layers up to the logit.
     public static func graph(of model: RecommendationModel, definition: any ModelDefinition, denseFeatureCount: Int,
-                             tableCount: Int) -> Onnx_GraphProto {
-        var graph = OnnxModelGraph(denseFeatureCount: denseFeatureCount, tableCount: tableCount)
+                             tableCount: Int, tasks: [PredictionTask]) -> Onnx_GraphProto {
+        var graph = OnnxModelGraph(denseFeatureCount: denseFeatureCount, tableCount: tableCount, tasks: tasks)
         let logit = definition.onnxLogit(of: model, in: &graph)
         return graph.finish(logit: logit)
     }
@@ -34,7 +36,7 @@ public enum OnnxExport {
     /// The ONNX model of `model` written to `path`; tables to `path.data` when `externalData` or
     /// when the weights pass `externalDataThreshold`.
     public static func write(_ model: RecommendationModel, definition: any ModelDefinition, denseFeatureCount: Int, tableCount: Int,
-                             to path: String, externalData: Bool, description: String) throws -> Report {
+                             tasks: [PredictionTask], to path: String, externalData: Bool, description: String) throws -> Report {
         var onnx = Onnx_ModelProto()
         onnx.irVersion = 8
         var opset = Onnx_OperatorSetIdProto()
@@ -43,7 +45,7 @@ public enum OnnxExport {
         onnx.opsetImport = [opset]
         onnx.producerName = "recsys-dist"
         onnx.docString = description
-        onnx.graph = graph(of: model, definition: definition, denseFeatureCount: denseFeatureCount, tableCount: tableCount)
+        onnx.graph = graph(of: model, definition: definition, denseFeatureCount: denseFeatureCount, tableCount: tableCount, tasks: tasks)
         let bytes = onnx.graph.initializer.reduce(0) { $0 + $1.rawData.count + 8 * $1.int64Data.count + 4 * $1.floatData.count }
         var dataPath: String?
         if externalData || bytes > externalDataThreshold {

@@ -12,14 +12,17 @@ public struct ModelShape: Sendable, Equatable {
     public var pooling: Pooling
     /// Whether any table is dynamic (rows found by raw id).
     public var hasDynamicTables: Bool
+    /// Outputs per sample: one per task the data labels.
+    public var taskCount: Int
 
     public init(denseFeatureCount: Int, tableRowCounts: [Int], embeddingDimension: Int, pooling: Pooling = .sum,
-                hasDynamicTables: Bool = false) {
+                hasDynamicTables: Bool = false, taskCount: Int = 1) {
         self.denseFeatureCount = denseFeatureCount
         self.tableRowCounts = tableRowCounts
         self.embeddingDimension = embeddingDimension
         self.pooling = pooling
         self.hasDynamicTables = hasDynamicTables
+        self.taskCount = taskCount
     }
 
     public var tableCount: Int { tableRowCounts.count }
@@ -94,6 +97,13 @@ extension ModelDefinition {
         return widths.enumerated().compactMap { index, width in
             (1...65_536).contains(width) ? nil : ModelProblem(key: "\(key)[\(index)]", message: "must be in 1...65536, got \(width)")
         }
+    }
+
+    /// The problem of a last MLP that does not end at one output per task.
+    static func outputProblems(_ widths: [Int], key: String, shape: ModelShape) -> [ModelProblem] {
+        let tasks = shape.taskCount
+        return require(widths.last == tasks, key, tasks == 1 ? "must end at 1 (one logit), got \(widths.last ?? 0)"
+                           : "must end at \(tasks) (one output per task), got \(widths.last ?? 0)")
     }
 
     /// A problem under `key` unless `condition` holds.

@@ -9,8 +9,8 @@ import NeuralNetwork
 public enum CheckpointEvaluation {
     public struct Report: Sendable {
         public var step: Int
-        public var evaluation: BinaryClassificationMetrics
-        public var plantedEvaluation: BinaryClassificationMetrics?
+        public var evaluation: HeldOutMetrics
+        public var plantedEvaluation: HeldOutMetrics?
     }
 
     /// - Parameters:
@@ -39,7 +39,7 @@ public enum CheckpointEvaluation {
         let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize,
                                                 communicator: communicator,
                                                 predictions: predictionsPath.map { ($0, FeatureNames(configuration)) })
-        let planted = try data.plantedLogits.map { try BinaryClassificationMetrics.compute(logits: $0, labels: data.labels) }
+        let planted = try data.plantedLogits.map { try HeldOutMetrics.compute(tasks: data.tasks, outputs: $0, labels: data.labels) }
         return Report(step: state.step, evaluation: evaluation, plantedEvaluation: planted)
     }
 }

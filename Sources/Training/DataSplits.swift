@@ -1,3 +1,4 @@
+import Compute
 import Configuration
 import DataPipeline
 import Foundation
@@ -148,13 +149,18 @@ extension DataSplits {
     }
 
     /// The record file at `path`, refused unless it was made for the config's model: the same
-    /// dense features, tables and table rows (ids beyond a table's rows would read memory
+    /// dense features, tasks, tables and table rows (ids beyond a table's rows would read memory
     /// outside it).
     static func records(_ path: String, for configuration: TrainingConfiguration) throws -> RecordDataset {
         let dataset = try RecordDataset(path: path), model = configuration.model
         guard dataset.denseFeatureCount == configuration.data.denseFeatures, dataset.tableCount == model.tableCount else {
             throw DataError("\(path): records have \(dataset.denseFeatureCount) dense features and \(dataset.tableCount) tables; "
                             + "the config has \(configuration.data.denseFeatures) (data.dense_features) and \(model.tableCount) (model.table_count)")
+        }
+        guard dataset.tasks == configuration.data.tasks else {
+            func names(_ tasks: [PredictionTask]) -> String { tasks.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", ") }
+            throw DataError("\(path): records hold the labels of \(names(dataset.tasks)); the config's are \(names(configuration.data.tasks)) "
+                            + "(data.delimited.labels; preprocess again with this config)")
         }
         guard dataset.tableRows == model.recordTableRows else {
             let table = zip(dataset.tableRows, model.recordTableRows).enumerated().first { $0.element.0 != $0.element.1 }!.offset
@@ -222,12 +228,19 @@ extension DataSplits {
             }
             return index
         }
-        var labelRule: DelimitedSchema.LabelRule?
-        if let rule = section.label.positiveIf {
-            guard let parsed = DelimitedSchema.LabelRule(rule) else {
-                throw ConfigurationError("key 'data.delimited.label.positive_if': expected a comparison such as '>= 4', got '\(rule)'")
+        let tasks = section.tasks
+        var labels: [(label: DelimitedSchema.Label, key: String)] = []
+        for (k, (key, label)) in section.taskLabels.enumerated() {
+            var rule: DelimitedSchema.LabelRule?
+            if let text = label.positiveIf {
+                guard let parsed = DelimitedSchema.LabelRule(text) else {
+                    throw ConfigurationError("key '\(key).positive_if': expected a comparison such as '>= 4', got '\(text)'")
+                }
+                rule = parsed
             }
-            labelRule = parsed
+            let join = try joinIndex(label.join, key)
+            let column = DelimitedSchema.Column(join: join, index: try columnNumber(label.column, join: join, "\(key).column"))
+            labels.append((DelimitedSchema.Label(task: tasks[k], column: column, rule: rule), key))
         }
         let dense = try section.dense.map { columns in
             try columns.enumerated().map { number, column -> (column: DelimitedSchema.Column, transform: DelimitedSchema.DenseTransform) in
@@ -282,16 +295,13 @@ extension DataSplits {
                                          + "(hashed to a 64-bit id), not flags, buckets or a history")
             }
         }
-        let labelJoin = try joinIndex(section.label.join, "data.delimited.label")
-        let label = DelimitedSchema.Column(join: labelJoin, index: try columnNumber(section.label.column, join: labelJoin,
-                                                                                    "data.delimited.label.column"))
         if section.header == true, header == nil, let path = headerFile ?? configuration.data.path.first {
             header = try DelimitedPreprocessing.headerNames(path: path, delimiter: separator)
         }
-        try checkColumnUses(section: section, label: label, dense: dense.map(\.column), categorical: categorical,
-                            header: header, joinNames: joins.map(\.name))
-        return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false, label: label,
-                               labelRule: labelRule, dense: dense, categorical: categorical,
+        try checkColumnUses(section: section, labels: labels.map { ($0.label.column, $0.key) }, dense: dense.map(\.column),
+                            categorical: categorical, header: header, joinNames: joins.map(\.name))
+        return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false, labels: labels.map(\.label),
+                               dense: dense, categorical: categorical,
                                joins: try joins.enumerated().map { index, join in
                                    DelimitedSchema.Join(path: join.path, delimiter: try delimiter(join.delimiter, "data.delimited.joins[\(index)].delimiter"),
                                                         keyColumn: join.keyColumn,
@@ -303,8 +313,9 @@ extension DataSplits {
     /// Refuses a feature that reads the label's column (it would train to a perfect, meaningless
     /// AUC), a history grouped by the label, and a column read by two features unless one of
     /// them says `reuse: true`, naming the key and the column.
-    static func checkColumnUses(section: DelimitedSection, label: DelimitedSchema.Column, dense: [DelimitedSchema.Column],
-                                categorical: [DelimitedSchema.Categorical], header: [String]?, joinNames: [String]) throws {
+    static func checkColumnUses(section: DelimitedSection, labels: [(column: DelimitedSchema.Column, key: String)],
+                                dense: [DelimitedSchema.Column], categorical: [DelimitedSchema.Categorical], header: [String]?,
+                                joinNames: [String]) throws {
         func describe(_ column: DelimitedSchema.Column) -> String {
             if let join = column.join { return "column \(column.index) of join '\(joinNames[join])'" }
             if let header, header.indices.contains(column.index) { return "column \(column.index) ('\(header[column.index])')" }
@@ -323,22 +334,23 @@ extension DataSplits {
                 reads += columns.map { (DelimitedSchema.Column(join: join, index: $0), "\(key).flags", reuse) }
             case .history(let item, let group, _, _):
                 reads.append((item, "\(key).column", reuse))
-                if group == label {
-                    throw ConfigurationError("key '\(key).history_of': \(describe(group)) is the label (data.delimited.label): "
+                if let label = labels.first(where: { $0.column == group }) {
+                    throw ConfigurationError("key '\(key).history_of': \(describe(group)) is the label (\(label.key)): "
                                              + "histories grouped by the label reveal it")
                 }
             }
         }
         // With a header, a main-file column past its last is the key's mistake, not the data's.
         if let header {
-            for read in reads + [(label, "data.delimited.label.column", false)] where read.column.join == nil && read.column.index >= header.count {
+            for read in reads + labels.map({ ($0.column, "\($0.key).column", false) })
+            where read.column.join == nil && read.column.index >= header.count {
                 throw ConfigurationError("key '\(read.key)': column \(read.column.index) is past the last column of the data "
                                          + "(its header has \(header.count): \(header.joined(separator: ", ")))")
             }
         }
         for (r, read) in reads.enumerated() {
-            if read.column == label {
-                throw ConfigurationError("key '\(read.key)': \(describe(read.column)) is the label (data.delimited.label); "
+            if let label = labels.first(where: { $0.column == read.column }) {
+                throw ConfigurationError("key '\(read.key)': \(describe(read.column)) is the label (\(label.key)); "
                                          + "a label used as a feature trains to a perfect, meaningless AUC")
             }
             if let earlier = reads[..<r].first(where: { $0.column == read.column }), !read.reuse && !earlier.reuse {
@@ -388,8 +400,8 @@ extension DataSplits {
                                       split: HeldOutSplit, progress: ProgressOutput = .silent)
         throws -> (train: RecordBuffer, eval: RecordBuffer, result: DelimitedPreprocessing.Result) {
         let d = configuration.data, rows = configuration.model.recordTableRows
-        let train = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
-        let eval = RecordBuffer(denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
+        let train = RecordBuffer(tasks: schema.tasks, denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
+        let eval = RecordBuffer(tasks: schema.tasks, denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
         let result = try DelimitedPreprocessing.run(paths: paths, schema: schema, tableRows: rows, split: split, skipBadLines: d.skipBadLines,
                                                     frequencyThreshold: d.frequencyThreshold, train: train, eval: eval, progress: progress)
         return (train, eval, result)
@@ -410,6 +422,7 @@ extension DataSplits {
         settings.tableRowCounts = m.tableRows.indices.map { m.recordTableRows[$0] == 0 ? s.dynamicIDs ?? m.tableRows[$0] : m.tableRows[$0] }
         settings.keyedTables = m.recordTableRows.map { $0 == 0 }
         settings.idsPerSample = configuration.data.idsPerSample
+        settings.tasks = configuration.data.tasks
         settings.zipfExponent = s.zipfExponent
         settings.plantedIDsPerTable = s.plantedIDsPerTable
         settings.idEffectScale = s.idEffectScale

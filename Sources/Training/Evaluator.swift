@@ -2,13 +2,13 @@ import DataPipeline
 import Distributed
 import NeuralNetwork
 
-/// Scores a dataset with a model, in order, and computes held-out metrics. With N ranks each
-/// scores its slice of every batch and rank 0 gathers the logits in dataset order.
+/// Scores a dataset with a model, in order, and computes held-out metrics per task. With N
+/// ranks each scores its slice of every batch and rank 0 gathers the outputs in dataset order.
 public enum Evaluator {
-    /// The logits of every sample on rank 0 (empty elsewhere).
+    /// The outputs of every sample, (count, tasks), on rank 0 (empty elsewhere).
     public static func logits(of model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
                               communicator: Communicator = LocalCommunicator()) throws -> [Float] {
-        let worldSize = communicator.size
+        let worldSize = communicator.size, outputs = model.outputCount
         let globalBatch = min(batchSize, model.batchCapacity * worldSize)
         let loader = BatchLoader(dataset: dataset, batchSize: globalBatch, shuffleSeed: nil, dropLast: false,
                                  rank: communicator.rank, worldSize: worldSize)
@@ -16,37 +16,36 @@ public enum Evaluator {
         let sharded = model.embeddingCollections.compactMap { $0 as? ShardedEmbeddings }
         for collection in sharded { collection.learnsKeys = false }
         defer { for collection in sharded { collection.learnsKeys = true } }
-        var result = [Float](repeating: 0, count: communicator.isRoot ? dataset.count : 0)
+        var result = [Float](repeating: 0, count: communicator.isRoot ? dataset.count * outputs : 0)
         var position = 0
         while try loader.next() {
             let logits = try model.forward(loader.batch)
             let counts = (0..<worldSize).map {
-                Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: $0, worldSize: worldSize).count)
+                Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: $0, worldSize: worldSize).count * outputs)
             }
             try result.withUnsafeMutableBufferPointer { all in
                 try communicator.gatherV(send: logits, receive: communicator.isRoot ? all.baseAddress! + position : nil,
                                          receiveCounts: counts, receiveOffsets: offsets(of: counts), root: 0)
             }
-            position += loader.globalBatchSize
+            position += loader.globalBatchSize * outputs
         }
         return result
     }
 
-    /// Held-out metrics, computed on rank 0 and shared with every rank; rank 0 also writes the
-    /// scored samples to `predictions.path` when given (`PredictionFile`).
+    /// Held-out metrics of every task, computed on rank 0 and shared with every rank; rank 0
+    /// also writes the scored samples to `predictions.path` when given (`PredictionFile`).
     public static func evaluate(_ model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
                                 communicator: Communicator = LocalCommunicator(),
-                                predictions: (path: String, names: FeatureNames)? = nil) throws -> BinaryClassificationMetrics {
+                                predictions: (path: String, names: FeatureNames)? = nil) throws -> HeldOutMetrics {
         let scores = try logits(of: model, on: dataset, batchSize: batchSize, communicator: communicator)
         if communicator.isRoot, let predictions {
             try PredictionFile.write(path: predictions.path, samples: dataset, logits: scores, names: predictions.names)
         }
-        var values = [0.0, 0.0, 0.0]
-        if communicator.isRoot {
-            let metrics = try BinaryClassificationMetrics.compute(logits: scores, labels: dataset.labels)
-            values = [metrics.auc, metrics.logloss, metrics.accuracy]
-        }
-        values = try communicator.allReduceSum(values)
-        return BinaryClassificationMetrics(auc: values[0], logloss: values[1], accuracy: values[2], count: dataset.count)
+        // Every rank knows the tasks; rank 0 fills in the values, which the sum shares.
+        var metrics = HeldOutMetrics(tasks: dataset.tasks.map { task in
+            TaskMetrics(task: task, values: task.metrics.map { ($0.name, 0) })
+        }, count: dataset.count)
+        if communicator.isRoot { metrics = try HeldOutMetrics.compute(tasks: dataset.tasks, outputs: scores, labels: dataset.labels) }
+        return metrics.replacing(try communicator.allReduceSum(metrics.flattened))
     }
 }

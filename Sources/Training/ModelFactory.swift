@@ -38,8 +38,8 @@ public enum ModelFactory {
         let m = configuration.model
         let makeEmbeddings = withDynamicRules(m.dynamicRules, makeEmbeddings)
         let seed = UInt64(configuration.training.seed)
-        let backend = configuration.training.backend.make(precision: configuration.training.precision)
-        return try m.definition.makeModel(m.shape(denseFeatureCount: configuration.data.denseFeatures), batchCapacity: batchCapacity,
+        let backend = BackendRegistry.make(configuration.training.backend, precision: configuration.training.precision)
+        return try m.definition.makeModel(configuration.modelShape, batchCapacity: batchCapacity,
                                           seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
     }
 

@@ -38,8 +38,10 @@ public enum RecordPreprocessing {
         var heldOutLines: [UInt8] = []
         func heldOut(_ path: String, _ line: Int) { heldOutLines += Array("\(path)\t\(line)\n".utf8) }
         func writers(denseCount: Int, bagSizes: [Int]) throws -> (RecordWriter, RecordWriter) {
-            (try RecordWriter(path: "\(output)/train.rsd", denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows),
-             try RecordWriter(path: "\(output)/eval.rsd", denseCount: denseCount, bagSizes: bagSizes, tableRows: tableRows))
+            (try RecordWriter(path: "\(output)/train.rsd", tasks: data.tasks, denseCount: denseCount, bagSizes: bagSizes,
+                              tableRows: tableRows),
+             try RecordWriter(path: "\(output)/eval.rsd", tasks: data.tasks, denseCount: denseCount, bagSizes: bagSizes,
+                              tableRows: tableRows))
         }
         let statistics: Encodable
         let counts: (lines: Int, bad: Int, train: Int, eval: Int)

@@ -55,7 +55,7 @@ enum ParserFuzzing {
         guard let dataset = try? RecordDataset(path: path), dataset.count > 0 else { return }
         let capacity = min(dataset.count, 64)
         let batch = Batch(capacity: capacity, denseFeatureCount: dataset.denseFeatureCount, tableCount: dataset.tableCount,
-                          idsPerSample: dataset.idsPerSample.max() ?? 1)
+                          idsPerSample: dataset.idsPerSample.max() ?? 1, taskCount: dataset.taskCount)
         let order = Array(0..<dataset.count)
         order.withUnsafeBufferPointer { order in
             for start in stride(from: 0, to: dataset.count, by: capacity) {
@@ -66,7 +66,7 @@ enum ParserFuzzing {
 
     static func write(_ bytes: UnsafeRawBufferPointer, name: String) -> String {
         let path = "\(scratch)/\(name)"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        precondition(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
         return path
     }
 }

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     var config: String?
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a key of --config.", valueName: "key=value"))
     var overrides: [String] = []
-    @Option(help: "OpenBLAS threads (default 1, or the config's).") var threads: Int?
+    @Option(help: "Threads per rank (default 1, or the config's).") var threads: Int?
     @Option(help: "fp32, or bf16 matrix products (oneDNN, fp32 accumulation; fp32 with a warning on CPUs without bf16).")
     var precision: MatmulPrecision?
     @Option(help: "Samples per rank and step (the global batch is this times the number of ranks; default 2048).") var batchSize: Int?

@@ -107,11 +107,14 @@ final class Console: @unchecked Sendable {
         case .text:
             write(text + "\n", to: FileHandle.standardOutput)
         case .json:
-            let cleaned = json.mapValues { value -> Any in
+            // JSON has no NaN or infinity: such a number (an AUC of one class) is null, at any depth.
+            func cleaned(_ value: Any) -> Any {
                 if let double = value as? Double, !double.isFinite { return NSNull() }
                 if let doubles = value as? [Double] { return doubles.map { $0.isFinite ? $0 as Any : NSNull() } }
+                if let object = value as? [String: Any] { return object.mapValues(cleaned) }
                 return value
             }
+            let cleaned = json.mapValues(cleaned)
             let data = (try? JSONSerialization.data(withJSONObject: cleaned, options: [.sortedKeys])) ?? Data("{}".utf8)
             write(String(decoding: data, as: UTF8.self) + "\n", to: FileHandle.standardOutput)
         }

@@ -33,16 +33,9 @@ struct Evaluate: ParsableCommand {
             endJob(after: error, console: console, communicator: communicator)
         }
         let e = report.evaluation
-        var text = "checkpoint \(checkpoint) (step \(report.step))\n"
-            + "held-out: AUC \(BinaryClassificationMetrics.text(auc: e.auc))  logloss \(Training.format(e.logloss, 4))  "
-            + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
-        if let planted = report.plantedEvaluation {
-            text += "\nplanted model: AUC \(Training.format(planted.auc, 4))  logloss \(Training.format(planted.logloss, 4))"
-        }
-        console.result(text: text, json: [
-            "auc": e.auc, "logloss": e.logloss, "accuracy": e.accuracy, "samples": e.count, "step": report.step,
-            "ranks": communicator.size,
-            "planted_auc": jsonValue(report.plantedEvaluation?.auc),
-        ])
+        let heldOut = HeldOutResult(evaluation: e, planted: report.plantedEvaluation)
+        var json: [String: Any] = ["samples": e.count, "step": report.step, "ranks": communicator.size]
+        json.merge(heldOut.json) { mine, _ in mine }
+        console.result(text: "checkpoint \(checkpoint) (step \(report.step))\n" + heldOut.text(showsGap: false), json: json)
     }
 }

@@ -1,10 +1,12 @@
 import Checkpointing
 import Foundation
 
-/// Fault injection for the crash tests: with `RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=k`, a rank
-/// exits at once (as if killed) right after its k-th checkpoint file of the process is complete;
-/// with `RECSYS_DIST_CRASH_RANK=r` too, only rank r does. Without the variable, nothing.
+/// Fault injection for the crash tests, in the tests' (debug) builds only: with
+/// `RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES=k`, a rank exits at once (as if killed) right after
+/// its k-th checkpoint file of the process is complete; with `RECSYS_DIST_CRASH_RANK=r` too, only
+/// rank r does. Without the variable, nothing. A release build holds no hook.
 func installFaultInjection() {
+    #if DEBUG
     let environment = ProcessInfo.processInfo.environment
     guard let limit = environment["RECSYS_DIST_CRASH_AFTER_CHECKPOINT_FILES"].flatMap(Int.init) else { return }
     let onlyRank = environment["RECSYS_DIST_CRASH_RANK"].flatMap(Int.init)
@@ -17,4 +19,5 @@ func installFaultInjection() {
         FileHandle.standardError.write(Data("test hook: rank \(rank) crashing after checkpoint file \(written)\n".utf8))
         _exit(99)
     }
+    #endif
 }

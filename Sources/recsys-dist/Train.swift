@@ -24,6 +24,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Print only the result and errors.")
     var quiet = false
 
+    @Flag(help: "Add fingerprints of the trained parameters to the result (reads every table; for comparing runs).")
+    var fingerprints = false
+
     @Option(help: "info (progress, notes, errors), warning (notes and errors) or error.")
     var logLevel: LogLevel = .info
 
@@ -42,7 +45,7 @@ struct Train: ParsableCommand {
             let configuration = try ConfigurationLoader.load(path: configOptions.config,
                                                              overrides: configOptions.overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
             report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
-                                 overwrite: overwrite, log: { line in
+                                 overwrite: overwrite, computesFingerprints: fingerprints, log: { line in
                                      switch line {
                                      case .progress(let text): console.progress(text)
                                      case .note(let text): console.note(text)
@@ -67,23 +70,22 @@ struct Train: ParsableCommand {
             console.progress("trained \(report.steps) steps, \(report.samples) samples in \(Training.format(report.trainSeconds, 1)) s "
                              + "(\(Int(report.samplesPerSecond)) samples/s)")
         }
-        var line = "held-out: AUC \(BinaryClassificationMetrics.text(auc: e.auc))  logloss \(Training.format(e.logloss, 4))  "
-            + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
-        if let planted = report.plantedEvaluation {
-            line += "\nplanted model: AUC \(Training.format(planted.auc, 4))  logloss \(Training.format(planted.logloss, 4))  "
-                + "(AUC gap \(Training.format(planted.auc - e.auc, 4)))"
-        }
-        console.result(text: line, json: [
-            "auc": e.auc, "logloss": e.logloss, "accuracy": e.accuracy, "eval_samples": e.count,
+        let heldOut = HeldOutResult(evaluation: e, planted: report.plantedEvaluation)
+        var json: [String: Any] = [
+            "eval_samples": e.count,
             "samples": report.samples, "steps": report.steps, "samples_per_second": report.samplesPerSecond,
             "train_seconds": report.trainSeconds, "final_train_loss": report.finalTrainLoss,
-            "planted_auc": jsonValue(report.plantedEvaluation?.auc), "planted_logloss": jsonValue(report.plantedEvaluation?.logloss),
             "losses": report.lossHistory, "world_size": communicator.size,
-            "dense_fingerprint": report.denseFingerprint, "embedding_fingerprint": report.embeddingFingerprint,
             "replicas_identical": report.replicasIdentical, "stopped_early": report.stoppedEarly,
             "nothing_left_to_train": report.nothingLeftToTrain,
             "run_directory": report.runDirectory.map { $0 as Any } ?? NSNull(),
-        ])
+        ]
+        if let fingerprints = report.fingerprints {
+            json["dense_fingerprint"] = fingerprints.dense
+            json["embedding_fingerprint"] = fingerprints.embeddings
+        }
+        json.merge(heldOut.json) { mine, _ in mine }
+        console.result(text: heldOut.text(showsGap: true), json: json)
     }
 }
 

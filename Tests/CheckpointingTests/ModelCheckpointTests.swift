@@ -69,7 +69,7 @@ import TestSupport
 
     @Test func newerSavesRepointLatestAndKeepTheLastK() throws {
         let run = Self.temporaryDirectory()
-        for step in [10, 20, 30] { try save(Self.trained(seed: 1), step: step, to: run, keepLast: 2) }
+        for step in [10, 20, 30] { _ = try save(Self.trained(seed: 1), step: step, to: run, keepLast: 2) }
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(run)/latest") == "step-30")
         let entries = try FileManager.default.contentsOfDirectory(atPath: run).sorted()
         #expect(entries == ["latest", "step-20", "step-30"], "the oldest is removed, nothing partial is left")
@@ -111,7 +111,7 @@ import TestSupport
     /// A folder that cannot be made is one line with the path and the system's reason.
     @Test func anUnusableFolderIsOneLineWithTheReason() throws {
         let file = Self.temporaryDirectory() + "/plain-file"
-        FileManager.default.createFile(atPath: file, contents: Data())
+        try #require(FileManager.default.createFile(atPath: file, contents: Data()))
         #expect(throws: FileSystemError(path: "\(file)/run", reason: "Not a directory")) {
             try CheckpointFolderLock(folder: "\(file)/run")
         }

@@ -38,6 +38,56 @@ import Testing
         }
     }
 
+    /// Format 4 stores each record's labels, one per task, and the tasks (names and kinds) in
+    /// its header; a regression label may be any finite number, a binary one only 0 or 1.
+    @Test func recordsOfTwoTasksReadBackTheirLabelsAndTasks() throws {
+        let tasks = [PredictionTask(name: "click"), PredictionTask(name: "rating", kind: .regression)]
+        let path = Self.temporaryFolder() + "/tasks.rsd"
+        let writer = try RecordWriter(path: path, tasks: tasks, denseCount: 1, bagSizes: [1], tableRows: [10])
+        for (labels, id) in [([Float(1), 4.5], Int32(3)), ([0, -2], 7), ([1, 0.25], 0)] {
+            try writer.append(labels: labels, dense: [Float(id)], ids: [id])
+        }
+        try writer.finish()
+        let dataset = try RecordDataset(path: path)
+        #expect(dataset.tasks == tasks && dataset.count == 3)
+        #expect(dataset.labels == [1, 4.5, 0, -2, 1, 0.25])
+        let batch = Batch(capacity: 3, denseFeatureCount: 1, tableCount: 1, idsPerSample: 1, taskCount: 2)
+        try [2, 0].withUnsafeBufferPointer { try dataset.fill(batch, order: $0, start: 0, size: 2) }
+        #expect(Array(batch.labels.toArray().prefix(4)) == [1, 0.25, 1, 4.5])
+        #expect(batch.dense[0] == 0 && batch.dense[1] == 3 && batch.sparse[0].ids[0] == 0 && batch.sparse[0].ids[1] == 3)
+
+        let bad = Self.temporaryFolder() + "/bad.rsd"
+        let badWriter = try RecordWriter(path: bad, tasks: tasks, denseCount: 1, bagSizes: [1], tableRows: [10])
+        try badWriter.append(labels: [Float(0.5), 1], dense: [1], ids: [1])
+        try badWriter.append(labels: [Float(1), .nan], dense: [1], ids: [1])
+        try badWriter.finish()
+        let damaged = try RecordDataset(path: bad)
+        for (record, message) in [(0, "record 0: label 0.5 of task 'click' is not 0 or 1"), (1, "record 1: label nan of task 'rating' is not a finite number")] {
+            #expect(throws: DataError("\(bad): \(message)")) {
+                try [record].withUnsafeBufferPointer { try damaged.fill(batch, order: $0, start: 0, size: 1) }
+            }
+        }
+    }
+
+    /// A format-3 file (one click label, no task section) reads as one binary task `click`.
+    @Test func formatThreeRecordsReadAsOneClickTask() throws {
+        let path = Self.temporaryFolder() + "/v3.rsd"
+        let writer = try RecordWriter(path: path, denseCount: 1, bagSizes: [1], tableRows: [10])
+        try writer.append(label: 1, dense: [0.5], ids: [3])
+        try writer.append(label: 0, dense: [1.5], ids: [4])
+        try writer.finish()
+        // The header as format 3 wrote it: version 3, no task count, no task section (for one
+        // table both headers take 128 bytes, and a one-task record is laid out alike).
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes[8] == 4 && Array(bytes[36..<40]) == [1, 0, 0, 0] && Array(bytes[73..<78]) == Array("click".utf8))
+        bytes[8] = 3
+        for offset in 36..<40 { bytes[offset] = 0 }
+        for offset in 72..<104 { bytes[offset] = 0 }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let dataset = try RecordDataset(path: path)
+        #expect(dataset.tasks == [.click] && dataset.labels == [1, 0] && dataset.count == 2)
+    }
+
     @Test func writtenRecordsReadBackThroughTheMemoryMap() throws {
         let path = Self.temporaryFolder() + "/r.rsd"
         let writer = try RecordWriter(path: path, denseCount: 2, bagSizes: [1, 3], tableRows: [100, 100])
@@ -188,7 +238,7 @@ import Testing
 
     @Test func emptyAndMissingFilesFailBeforeAnyWork() throws {
         let folder = Self.temporaryFolder()
-        FileManager.default.createFile(atPath: folder + "/empty.tsv", contents: Data())
+        try #require(FileManager.default.createFile(atPath: folder + "/empty.tsv", contents: Data()))
         let settings = CriteoPreprocessing.Settings(tableRows: Array(repeating: 10, count: 26))
         let sink = RecordBuffer(denseCount: 13, bagSizes: Array(repeating: 1, count: 26), tableRows: Array(repeating: 1000, count: 26))
         #expect(throws: DataError("\(folder)/empty.tsv: empty file")) {

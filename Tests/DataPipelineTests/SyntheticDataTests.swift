@@ -18,6 +18,34 @@ import Testing
         #expect(a.ids != c.ids)
     }
 
+    /// A second task is planted beside the click: the features and the click labels are those of
+    /// one task; the new task's labels follow its own planted logits (correlated with the click's,
+    /// not equal to them).
+    @Test func aSecondTaskIsPlantedBesideTheClick() {
+        var two = settings()
+        two.tasks = [.click, PredictionTask(name: "like")]
+        let single = SyntheticClickModel(settings()).generate(count: 4000, stream: 0)
+        let double = SyntheticClickModel(two).generate(count: 4000, stream: 0)
+        #expect(double.tasks == two.tasks && double.count == 4000 && double.labels.count == 8000)
+        #expect(double.dense == single.dense && double.ids == single.ids, "the features differ")
+        let clicks = stride(from: 0, to: 8000, by: 2).map { double.labels[$0] }
+        let likes = stride(from: 1, to: 8000, by: 2).map { double.labels[$0] }
+        let plantedLikes = stride(from: 1, to: 8000, by: 2).map { double.plantedLogits![$0] }
+        let plantedClicks = stride(from: 0, to: 8000, by: 2).map { double.plantedLogits![$0] }
+        #expect(plantedClicks == single.plantedLogits!, "the planted click logits differ")
+        #expect(clicks == single.labels, "the clicks differ")
+        #expect(clicks != likes)
+        // Each planted logit ranks its own labels well above chance.
+        func auc(_ scores: [Float], _ labels: [Float]) -> Double {
+            let positives = scores.indices.filter { labels[$0] == 1 }, negatives = scores.indices.filter { labels[$0] == 0 }
+            var wins = 0.0
+            for p in positives { for n in negatives { wins += scores[p] > scores[n] ? 1 : scores[p] == scores[n] ? 0.5 : 0 } }
+            return wins / Double(positives.count * negatives.count)
+        }
+        #expect(auc(plantedLikes, likes) > 0.65)
+        #expect(auc(plantedLikes, likes) > auc(plantedClicks, likes))
+    }
+
     @Test func idsAreInRangeAndZipfSkewed() {
         let data = SyntheticClickModel(settings()).generate(count: 20000, stream: 0)
         for (t, rows) in [100, 100, 40, 40].enumerated() {

@@ -43,7 +43,7 @@ import TestSupport
     @Test func unusableFoldersAreFoundAtStartInOneLine() throws {
         let file = folder + "/plain-file"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: file, contents: Data())
+        try #require(FileManager.default.createFile(atPath: file, contents: Data()))
         let checkpoints = try BinaryRunner.run(["train", "--config", try config(checkpoints: "\(file)/checkpoints")])
         #expect(checkpoints.status != 0)
         #expect(checkpoints.standardError == "error: \(file)/checkpoints: Not a directory\n", "\(checkpoints.standardError)")

@@ -47,7 +47,7 @@ import TestSupport
     }
 
     func train(ranks: Int, _ overrides: [String], resume: String? = nil) throws -> Run {
-        let arguments = ["train", "--config", try config(), "--format", "json"] + overrides.flatMap { ["--set", $0] }
+        let arguments = ["train", "--config", try config(), "--format", "json", "--fingerprints"] + overrides.flatMap { ["--set", $0] }
             + (resume.map { ["--resume", $0] } ?? [])
         let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
         try #require(output.status == 0, "\(ranks) ranks: \(output.standardError)")

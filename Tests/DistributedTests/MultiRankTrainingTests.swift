@@ -55,7 +55,7 @@ import TestSupport
     func train(ranks: Int, _ overrides: [String]) throws -> Result {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-mpi-\(UUID().uuidString).yaml").path
         try Self.config.write(toFile: path, atomically: true, encoding: .utf8)
-        let arguments = ["train", "--config", path, "--format", "json"] + overrides.flatMap { ["--set", $0] }
+        let arguments = ["train", "--config", path, "--format", "json", "--fingerprints"] + overrides.flatMap { ["--set", $0] }
         let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
         try #require(output.status == 0, "\(ranks) ranks: \(output.standardError)")
         let line = try #require(output.standardOutput.split(separator: "\n").last)

@@ -2,6 +2,7 @@ import DataPipeline
 import Distributed
 import Foundation
 import Testing
+import TestSupport
 import Training
 
 /// Progress of a pass that three ranks run on their own parts: rank 0 shows every rank's counts

@@ -201,6 +201,14 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
                                               logitGradient: logitGradient.map(pointer), count: count, gradientScale: gradientScale)
     }
 
+    public func squaredError(predictions: DeviceSlice<Float>, labels: DeviceSlice<Float>,
+                             gradient: DeviceSlice<Float>?, count: Int, gradientScale: Float) -> Double {
+        precondition(count <= predictions.count && count <= labels.count && count <= (gradient?.count ?? count),
+                     "squaredError: count outside the slices")
+        return LossKernels.squaredError(predictions: pointer(predictions), labels: pointer(labels),
+                                        gradient: gradient.map(pointer), count: count, gradientScale: gradientScale)
+    }
+
     // MARK: Transformer
 
     public func layerNorm(input: DeviceSlice<Float>, gamma: DeviceSlice<Float>, beta: DeviceSlice<Float>, output: DeviceSlice<Float>,

@@ -92,6 +92,10 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// given, writes `gradientScale * (sigmoid(x) - y)` into `logitGradient`.
     func binaryCrossEntropy(logits: DeviceSlice<Float>, labels: DeviceSlice<Float>,
                             logitGradient: DeviceSlice<Float>?, count: Int, gradientScale: Float) -> Double
+    /// Summed squared error `(p - y)²` of `count` predictions; writes
+    /// `gradientScale * 2 (p - y)` into `gradient` when given.
+    func squaredError(predictions: DeviceSlice<Float>, labels: DeviceSlice<Float>,
+                      gradient: DeviceSlice<Float>?, count: Int, gradientScale: Float) -> Double
 
     // MARK: Transformer
     /// Layer normalisation of each row of `width` with gain `gamma` and shift `beta`; keeps each

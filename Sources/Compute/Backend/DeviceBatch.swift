@@ -1,4 +1,5 @@
-/// A batch's inputs copied into backend memory: labels, dense features and each table's bags.
+/// A batch's inputs copied into backend memory: labels `(B, taskCount)`, dense features and each
+/// table's bags.
 ///
 /// The data pipeline fills host `Batch`es; a model loads each one here before its forward (one
 /// copy per step, into buffers that grow and are reused). `host` stays readable for what is
@@ -13,27 +14,30 @@ public final class DeviceBatch: @unchecked Sendable {
     public let offsets: [DeviceBuffer<Int32>]
     private var idCounts: [Int]
 
-    public init(backend: any ComputeBackend, capacity: Int, denseFeatureCount: Int, tableCount: Int) {
+    public init(backend: any ComputeBackend, capacity: Int, denseFeatureCount: Int, tableCount: Int, taskCount: Int = 1) {
         self.backend = backend
-        host = Batch(capacity: 1, denseFeatureCount: denseFeatureCount, tableCount: tableCount)
-        labels = backend.makeFloats(capacity)
+        self.capacity = capacity
+        host = Batch(capacity: 1, denseFeatureCount: denseFeatureCount, tableCount: tableCount, taskCount: taskCount)
+        labels = backend.makeFloats(capacity * taskCount)
         dense = backend.makeFloats(capacity * denseFeatureCount)
         ids = (0..<tableCount).map { _ in backend.makeIndices(capacity) }
         offsets = (0..<tableCount).map { _ in backend.makeIndices(capacity + 1) }
         idCounts = Array(repeating: 0, count: tableCount)
     }
 
-    public var capacity: Int { labels.count }
+    public let capacity: Int
     public var denseFeatureCount: Int { host.denseFeatureCount }
+    public var taskCount: Int { host.taskCount }
 
     /// Copies `batch` in (its size at most `capacity`).
     public func load(_ batch: Batch) {
         precondition(batch.size <= capacity, "DeviceBatch: batch of \(batch.size) exceeds capacity \(capacity)")
-        precondition(batch.tableCount == ids.count && batch.denseFeatureCount == denseFeatureCount,
+        precondition(batch.tableCount == ids.count && batch.denseFeatureCount == denseFeatureCount && batch.taskCount == taskCount,
                      "DeviceBatch: batch of another shape")
         host = batch
         size = batch.size
-        backend.upload(UnsafeBufferPointer(start: batch.labels.base, count: size), to: labels.slice(0, size))
+        let labelCount = size * taskCount
+        backend.upload(UnsafeBufferPointer(start: batch.labels.base, count: labelCount), to: labels.slice(0, labelCount))
         let denseCount = size * denseFeatureCount
         backend.upload(UnsafeBufferPointer(start: batch.dense.base, count: denseCount), to: dense.slice(0, denseCount))
         for (t, feature) in batch.sparse.enumerated() {
@@ -50,6 +54,6 @@ public final class DeviceBatch: @unchecked Sendable {
         EmbeddingBags(ids: ids[t].whole, offsets: offsets[t].whole, rows: size, idCount: idCounts[t])
     }
 
-    /// The loaded batch's labels.
-    public var labelSlice: DeviceSlice<Float> { labels.slice(0, size) }
+    /// The loaded batch's labels, (B, taskCount).
+    public var labelSlice: DeviceSlice<Float> { labels.slice(0, size * taskCount) }
 }

@@ -1,7 +1,8 @@
 import CBLAS
 
-/// Matrix products and thread control through OpenBLAS. Every GEMM in recsys-dist goes here:
-/// this file is the seam where another backend (cuBLAS) plugs in.
+/// fp32 matrix products on the host through OpenBLAS, and the rank's thread count. The CPU
+/// backends' GEMMs come here; the seam where another device plugs in is `ComputeBackend`
+/// (`BackendRegistry`), not this file.
 public enum BLAS {
     /// `C = alpha * op(A) * op(B) + beta * C`, all row-major.
     /// op(A) is m x k, op(B) is k x n, C is m x n; `lda`/`ldb`/`ldc` are row strides.

@@ -17,6 +17,18 @@ enum LossKernels {
         return total
     }
 
+    /// Summed squared error `(p - y)²`; writes `scale * 2 (p - y)` when asked.
+    static func squaredError(predictions: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Float>,
+                             gradient: UnsafeMutablePointer<Float>?, count: Int, gradientScale: Float) -> Double {
+        var total = 0.0
+        for i in 0..<count {
+            let difference = predictions[i] - labels[i]
+            total += Double(difference * difference)
+            gradient?[i] = 2 * difference * gradientScale
+        }
+        return total
+    }
+
     /// A logistic sigmoid that does not overflow for large |x|.
     @inline(__always)
     static func sigmoid(_ x: Float) -> Float {

@@ -69,7 +69,7 @@ public struct BSTDefinition: ModelDefinition, Equatable {
     public func problems(for shape: ModelShape) -> [ModelProblem] {
         let table = sequenceTable ?? shape.tableCount - 1, d = shape.embeddingDimension
         let feedForward = feedForwardWidth ?? 4 * d
-        return WideDeepDefinition.deepProblems(deepMLP)
+        return WideDeepDefinition.deepProblems(deepMLP, shape: shape)
             + Self.require(!shape.hasDynamicTables, "model.table_rows",
                            "dynamic tables are not supported by bst (its sequence table is fixed)")
             + Self.require(shape.tableRowCounts.indices.contains(table), "model.sequence_table",

@@ -12,7 +12,7 @@ public struct DLRMDefinition: ModelDefinition, Equatable {
     /// Widths after the dense input; the last is `embedding_dimension`. No bottom MLP without
     /// dense features.
     public var bottomMLP = [512, 256, 64, 16]
-    /// Widths after the interaction; the last is 1.
+    /// Widths after the interaction; the last is 1 (one output per task).
     public var topMLP = [512, 256, 1]
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -49,7 +49,7 @@ public struct DLRMDefinition: ModelDefinition, Equatable {
             problems += require(bottomMLP.last == shape.embeddingDimension, "model.bottom_mlp",
                                 "must end at model.embedding_dimension (\(shape.embeddingDimension)), got \(bottomMLP.last ?? 0)")
         }
-        return problems + require(topMLP.last == 1, "model.top_mlp", "must end at 1 (one logit), got \(topMLP.last ?? 0)")
+        return problems + outputProblems(topMLP, key: "model.top_mlp", shape: shape)
     }
 
     func architecture(_ shape: ModelShape) -> DLRMArchitecture {

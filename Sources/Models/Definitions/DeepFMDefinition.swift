@@ -27,7 +27,7 @@ public struct DeepFMDefinition: ModelDefinition, Equatable {
 
     public var layerWidths: [Int] { deepMLP }
 
-    public func problems(for shape: ModelShape) -> [ModelProblem] { WideDeepDefinition.deepProblems(deepMLP) }
+    public func problems(for shape: ModelShape) -> [ModelProblem] { WideDeepDefinition.deepProblems(deepMLP, shape: shape) }
 
     public func makeModel(_ shape: ModelShape, batchCapacity: Int, seed: UInt64, backend: any ComputeBackend,
                           makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {

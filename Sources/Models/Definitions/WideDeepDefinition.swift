@@ -9,7 +9,8 @@ public struct WideDeepDefinition: ModelDefinition, Equatable {
     public static let summary = "wide linear model plus a deep MLP over the concatenated embeddings"
     public static let keys = CodingKeys.allCases.map(\.rawValue)
 
-    /// Widths after the deep input (the embeddings, then the dense features); the last is 1.
+    /// Widths after the deep input (the embeddings, then the dense features); the last is 1
+    /// (one output per task).
     public var deepMLP = [512, 256, 1]
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -27,12 +28,11 @@ public struct WideDeepDefinition: ModelDefinition, Equatable {
 
     public var layerWidths: [Int] { deepMLP }
 
-    public func problems(for shape: ModelShape) -> [ModelProblem] { Self.deepProblems(deepMLP) }
+    public func problems(for shape: ModelShape) -> [ModelProblem] { Self.deepProblems(deepMLP, shape: shape) }
 
-    /// The checks of a deep MLP that ends in the logit (Wide&Deep's, DeepFM's, BST's).
-    static func deepProblems(_ deepMLP: [Int]) -> [ModelProblem] {
-        widthProblems(deepMLP, key: "model.deep_mlp")
-            + require(deepMLP.last == 1, "model.deep_mlp", "must end at 1 (one logit), got \(deepMLP.last ?? 0)")
+    /// The checks of a deep MLP that ends in the outputs (Wide&Deep's, DeepFM's, BST's).
+    static func deepProblems(_ deepMLP: [Int], shape: ModelShape) -> [ModelProblem] {
+        widthProblems(deepMLP, key: "model.deep_mlp") + outputProblems(deepMLP, key: "model.deep_mlp", shape: shape)
     }
 
     public func makeModel(_ shape: ModelShape, batchCapacity: Int, seed: UInt64, backend: any ComputeBackend,

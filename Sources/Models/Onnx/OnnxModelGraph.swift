@@ -6,30 +6,52 @@ import Protos
 ///
 /// Inputs: `dense` float32 [N, dense features] (absent without dense features) and `ids` int64
 /// [N, tables, bag] holding each table's row ids, -1 where a bag is shorter than `bag`. Output:
-/// `probability` float32 [N, 1], the sigmoid of the logit.
+/// `probability` float32 [N, 1], the sigmoid of the logit; with several tasks one output per
+/// task, `probability_<task>` (a binary task's) or `prediction_<task>` (a regression's value).
 public struct OnnxModelGraph {
     var builder = OnnxGraphBuilder(name: "recsys-dist")
     let denseFeatureCount: Int
     let tableCount: Int
+    let tasks: [PredictionTask]
     /// Per table: [N, bag] ids with -1 replaced by 0, and [N, bag, 1] 1/0 floats of which are real.
     private var tableIDs: [(ids: String, mask: String)?]
 
-    public init(denseFeatureCount: Int, tableCount: Int) {
+    public init(denseFeatureCount: Int, tableCount: Int, tasks: [PredictionTask] = [.click]) {
         self.denseFeatureCount = denseFeatureCount
         self.tableCount = tableCount
+        self.tasks = tasks
         tableIDs = Array(repeating: nil, count: tableCount)
         if denseFeatureCount > 0 {
             builder.addInput(OnnxGraphBuilder.valueInfo("dense", type: .float, shape: [-1, denseFeatureCount], symbols: ["N", ""]))
         }
         builder.addInput(OnnxGraphBuilder.valueInfo("ids", type: .int64, shape: [-1, tableCount, -1], symbols: ["N", "", "bag"]))
-        builder.addOutput(OnnxGraphBuilder.valueInfo("probability", type: .float, shape: [-1, 1], symbols: ["N", ""]))
+        for name in Self.outputNames(tasks) {
+            builder.addOutput(OnnxGraphBuilder.valueInfo(name, type: .float, shape: [-1, 1], symbols: ["N", ""]))
+        }
     }
 
     var dense: String { "dense" }
 
-    /// Ends the graph: `probability = sigmoid(logit)`.
+    /// The graph's outputs: `probability` for a single binary task, else one per task.
+    public static func outputNames(_ tasks: [PredictionTask]) -> [String] {
+        if tasks.count == 1 && tasks[0].kind == .binary { return ["probability"] }
+        return tasks.map { ($0.kind == .binary ? "probability_" : "prediction_") + $0.name }
+    }
+
+    /// Ends the graph: each binary task's `probability = sigmoid(logit)`, each regression's
+    /// value as it is, from the model's outputs [N, tasks].
     public mutating func finish(logit: String) -> Onnx_GraphProto {
-        _ = builder.node("Sigmoid", [logit], output: "probability")
+        let names = Self.outputNames(tasks)
+        guard tasks.count > 1 else {
+            _ = builder.node(tasks[0].kind == .binary ? "Sigmoid" : "Identity", [logit], output: names[0])
+            return builder.graph
+        }
+        for (k, task) in tasks.enumerated() {
+            let column = builder.node("Slice", [logit, builder.constant("start", int64: [Int64(k)], shape: [1]),
+                                                builder.constant("end", int64: [Int64(k + 1)], shape: [1]),
+                                                builder.constant("axis", int64: [1], shape: [1])])
+            _ = builder.node(task.kind == .binary ? "Sigmoid" : "Identity", [column], output: names[k])
+        }
         return builder.graph
     }
 

@@ -13,7 +13,7 @@ public struct BSTArchitecture: Sendable, Equatable {
     public var heads: Int
     public var blocks: Int
     public var feedForwardWidth: Int
-    /// MLP widths after the concatenated input; the last must be 1.
+    /// MLP widths after the concatenated input; the last is the number of outputs (one per task).
     public var deepWidths: [Int]
     /// How the other tables' bags are pooled.
     public var pooling: Pooling
@@ -78,7 +78,7 @@ public final class BST: RecommendationModel, @unchecked Sendable {
     public init(_ architecture: BSTArchitecture, batchCapacity: Int, seed: UInt64, backend: any ComputeBackend = CPUBackend(),
                 makeEmbeddings: EmbeddingFactory = LocalEmbeddings.make) throws {
         precondition(architecture.tableRowCounts.indices.contains(architecture.sequenceTable), "BST: no sequence table")
-        precondition(architecture.deepWidths.last == 1, "BST: the MLP must end at width 1")
+        precondition((architecture.deepWidths.last ?? 0) >= 1, "BST: the MLP must end at one output per task")
         self.architecture = architecture
         self.batchCapacity = batchCapacity
         self.backend = backend
@@ -86,7 +86,7 @@ public final class BST: RecommendationModel, @unchecked Sendable {
         arena = ParameterArena(backend: backend)
         let context = architecture.contextTables
         inputs = DeviceBatch(backend: backend, capacity: batchCapacity, denseFeatureCount: architecture.denseFeatureCount,
-                             tableCount: context.count)
+                             tableCount: context.count, taskCount: architecture.deepWidths.last!)
         embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings",
                                                                tableRowCounts: context.map { architecture.tableRowCounts[$0] },
                                                                dimension: d, seed: seed, pooling: architecture.pooling),
@@ -116,7 +116,8 @@ public final class BST: RecommendationModel, @unchecked Sendable {
 
     public var embeddingTables: [EmbeddingTable] { embeddings.localTables + sequenceEmbeddings.localTables }
     public var embeddingCollections: [EmbeddingCollection] { [embeddings, sequenceEmbeddings] }
-    public var logitGradient: DeviceSlice<Float> { deepMLP.outputGradient.slice(0, inputs.size) }
+    public var outputCount: Int { deepMLP.outputSize }
+    public var logitGradient: DeviceSlice<Float> { deepMLP.outputGradient.slice(0, inputs.size * outputCount) }
     /// (length, D), added to the item embedding at each position.
     public var positionEmbeddings: DeviceSlice<Float> {
         arena.value(at: positionOffset, count: architecture.sequenceLength * architecture.embeddingDimension)
@@ -151,7 +152,7 @@ public final class BST: RecommendationModel, @unchecked Sendable {
         let denseCount = architecture.denseFeatureCount
         backend.copyRows(from: inputs.dense.whole, sourceStride: denseCount, to: x.suffix(from: sequenceColumn + d),
                          destinationStride: width, rows: rows, columns: denseCount)
-        return deepMLP.forward(input: x, rows: rows).slice(0, rows)
+        return deepMLP.forward(input: x, rows: rows).slice(0, rows * outputCount)
     }
 
     public func backward(embeddingMode: EmbeddingBackwardMode) throws {

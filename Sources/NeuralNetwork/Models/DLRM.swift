@@ -8,7 +8,7 @@ public struct DLRMArchitecture: Sendable, Equatable {
     /// Bottom MLP widths after the dense input; the last must equal `embeddingDimension`.
     /// Unused without dense features: then there is no bottom MLP.
     public var bottomWidths: [Int]
-    /// Top MLP widths after the interaction; the last must be 1.
+    /// Top MLP widths after the interaction; the last is the number of outputs (one per task).
     public var topWidths: [Int]
     /// How each table's bag is pooled.
     public var pooling: Pooling
@@ -48,13 +48,13 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
                 makeEmbeddings: EmbeddingFactory = LocalEmbeddings.make) throws {
         precondition(architecture.denseFeatureCount == 0 || architecture.bottomWidths.last == architecture.embeddingDimension,
                      "DLRM: bottom MLP must end at the embedding dimension")
-        precondition(architecture.topWidths.last == 1, "DLRM: top MLP must end at width 1")
+        precondition((architecture.topWidths.last ?? 0) >= 1, "DLRM: top MLP must end at one output per task")
         self.architecture = architecture
         self.batchCapacity = batchCapacity
         self.backend = backend
         arena = ParameterArena(backend: backend)
         inputs = DeviceBatch(backend: backend, capacity: batchCapacity, denseFeatureCount: architecture.denseFeatureCount,
-                             tableCount: architecture.tableRowCounts.count)
+                             tableCount: architecture.tableRowCounts.count, taskCount: architecture.topWidths.last!)
         slots = try FeatureSlots(arena: arena, denseFeatureCount: architecture.denseFeatureCount, bottomWidths: architecture.bottomWidths,
                                  tableRowCounts: architecture.tableRowCounts, dimension: architecture.embeddingDimension,
                                  pooling: architecture.pooling, seed: seed, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
@@ -76,13 +76,14 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     public var embeddings: EmbeddingCollection { slots.embeddings }
     public var embeddingTables: [EmbeddingTable] { embeddings.localTables }
     public var embeddingCollections: [EmbeddingCollection] { [embeddings] }
-    public var logitGradient: DeviceSlice<Float> { topMLP.outputGradient.slice(0, inputs.size) }
+    public var outputCount: Int { topMLP.outputSize }
+    public var logitGradient: DeviceSlice<Float> { topMLP.outputGradient.slice(0, inputs.size * outputCount) }
 
     public func forward(_ batch: Batch) throws -> DeviceSlice<Float> {
         inputs.load(batch)
         let z = try slots.forward(inputs)
         interaction.forward(input: z, output: interactionOutput.whole, rows: batch.size)
-        return topMLP.forward(input: interactionOutput.whole, rows: batch.size).slice(0, batch.size)
+        return topMLP.forward(input: interactionOutput.whole, rows: batch.size).slice(0, batch.size * outputCount)
     }
 
     public func backward(embeddingMode: EmbeddingBackwardMode) throws {

@@ -1,6 +1,7 @@
 import Compute
 
-/// What the trainer needs of a model: one forward and one backward per batch.
+/// What the trainer needs of a model: one forward and one backward per batch, with one output
+/// per task.
 ///
 /// Dense parameters live in `arena`, on the model's `backend`; `embeddingTables` are every
 /// sparsely updated table (the wide part's width-1 tables included). Forward copies the batch
@@ -17,10 +18,12 @@ public protocol RecommendationModel: AnyObject {
     var batchCapacity: Int { get }
     /// The batch of the last forward, in backend memory.
     var inputs: DeviceBatch { get }
-    /// Logits (B) for `batch`; valid until the next forward. Throws only when sharded
-    /// embeddings fail to communicate.
+    /// Outputs per sample: one per task (a logit for a binary task, a value for a regression).
+    var outputCount: Int { get }
+    /// Outputs (B, outputCount) for `batch`; valid until the next forward. Throws only when
+    /// sharded embeddings fail to communicate.
     func forward(_ batch: Batch) throws -> DeviceSlice<Float>
-    /// Where the caller writes dL/d(logit) (B) before `backward`.
+    /// Where the caller writes dL/d(output) (B, outputCount) before `backward`.
     var logitGradient: DeviceSlice<Float> { get }
     /// Backward through the batch of the last forward.
     func backward(embeddingMode: EmbeddingBackwardMode) throws

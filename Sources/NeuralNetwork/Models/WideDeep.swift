@@ -5,7 +5,8 @@ public struct WideDeepArchitecture: Sendable, Equatable {
     public var denseFeatureCount: Int
     public var tableRowCounts: [Int]
     public var embeddingDimension: Int
-    /// Deep MLP widths after its input (T * D embeddings then the dense features); last is 1.
+    /// Deep MLP widths after its input (T * D embeddings then the dense features); the last is
+    /// the number of outputs (one per task).
     public var deepWidths: [Int]
     /// DeepFM: adds the factorisation machine's second-order term over the pooled embeddings
     /// (the wide part is DeepFM's first-order term; FM and the deep MLP share the embeddings).
@@ -40,19 +41,23 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
     /// Deep input, (B, T * D + denseFeatureCount).
     private let deepInput: DeviceBuffer<Float>
     private let logits: DeviceBuffer<Float>
+    /// With several tasks: the shared term (wide part and FM) or its gradient (B), and one
+    /// task's column (B).
+    private let shared: DeviceBuffer<Float>
+    private let column: DeviceBuffer<Float>
 
     /// - Parameters:
     ///   - backend: where the parameters live and the arithmetic runs.
     ///   - makeEmbeddings: where the tables live (default: all in this process).
     public init(_ architecture: WideDeepArchitecture, batchCapacity: Int, seed: UInt64, backend: any ComputeBackend = CPUBackend(),
                 makeEmbeddings: EmbeddingFactory = LocalEmbeddings.make) throws {
-        precondition(architecture.deepWidths.last == 1, "WideDeep: deep MLP must end at width 1")
+        precondition((architecture.deepWidths.last ?? 0) >= 1, "WideDeep: deep MLP must end at one output per task")
         self.architecture = architecture
         self.batchCapacity = batchCapacity
         self.backend = backend
         arena = ParameterArena(backend: backend)
         inputs = DeviceBatch(backend: backend, capacity: batchCapacity, denseFeatureCount: architecture.denseFeatureCount,
-                             tableCount: architecture.tableRowCounts.count)
+                             tableCount: architecture.tableRowCounts.count, taskCount: architecture.deepWidths.last!)
         let d = architecture.embeddingDimension, t = architecture.tableRowCounts.count
         embeddings = try makeEmbeddings(EmbeddingSpecification(name: "embeddings", tableRowCounts: architecture.tableRowCounts,
                                                                dimension: d, seed: seed, pooling: architecture.pooling),
@@ -65,7 +70,10 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
                               sameFeaturesAs: embeddings, makeEmbeddings: makeEmbeddings)
         embeddingTables = embeddings.localTables + wide.embeddings.localTables
         deepInput = backend.makeFloats(batchCapacity * deepInputWidth)
-        logits = backend.makeFloats(batchCapacity)
+        let outputs = architecture.deepWidths.last!
+        logits = backend.makeFloats(batchCapacity * outputs)
+        shared = backend.makeFloats(outputs > 1 ? batchCapacity : 0)
+        column = backend.makeFloats(outputs > 1 ? batchCapacity : 0)
         arena.allocate()
 
         var generator = SeededGenerator(seed: seed, stream: 1)
@@ -74,7 +82,8 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
 
     public let embeddingTables: [EmbeddingTable]
     public var embeddingCollections: [EmbeddingCollection] { [embeddings, wide.embeddings] }
-    public var logitGradient: DeviceSlice<Float> { deepMLP.outputGradient.slice(0, inputs.size) }
+    public var outputCount: Int { deepMLP.outputSize }
+    public var logitGradient: DeviceSlice<Float> { deepMLP.outputGradient.slice(0, inputs.size * outputCount) }
     private var deepInputWidth: Int { deepMLP.inputSize }
 
     /// Table t's pooled vector goes to columns t*D ..< (t+1)*D of the deep input.
@@ -92,21 +101,50 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
                          destinationStride: width, rows: rows, columns: denseCount)
         let deep = deepMLP.forward(input: x, rows: rows)
         let wideLogits = try wide.forward(inputs)
-        let sum = logits.slice(0, rows)
-        backend.copy(deep.slice(0, rows), to: sum)
-        backend.add(wideLogits, into: sum)
+        let outputs = outputCount
+        let sum = logits.slice(0, rows * outputs)
+        backend.copy(deep.slice(0, rows * outputs), to: sum)
+        // The wide part and the FM term are shared by the tasks: each task's output adds them.
+        let term = outputs == 1 ? sum : shared.slice(0, rows)
+        if outputs == 1 { backend.add(wideLogits, into: sum) } else { backend.copy(wideLogits, to: term) }
         if architecture.factorizationMachine {
             backend.factorizationMachine(input: x, rowStride: width, fields: architecture.tableRowCounts.count, dimension: d,
-                                         rows: rows, addingInto: sum)
+                                         rows: rows, addingInto: term)
+        }
+        if outputs > 1 {
+            for task in 0..<outputs { addColumn(task, of: sum, term, rows: rows) }
+        }
+        return sum
+    }
+
+    /// Column `task` of `matrix` (B, outputCount) += `vector` (B), through `column`.
+    private func addColumn(_ task: Int, of matrix: DeviceSlice<Float>, _ vector: DeviceSlice<Float>, rows: Int) {
+        let single = column.slice(0, rows)
+        backend.copyRows(from: matrix.suffix(from: task), sourceStride: outputCount, to: single, destinationStride: 1, rows: rows, columns: 1)
+        backend.add(vector, into: single)
+        backend.copyRows(from: single, sourceStride: 1, to: matrix.suffix(from: task), destinationStride: outputCount, rows: rows, columns: 1)
+    }
+
+    /// The gradient of the shared term: the sum over tasks of dL/d(output), (B).
+    private func sharedGradient(rows: Int) -> DeviceSlice<Float> {
+        guard outputCount > 1 else { return logitGradient }
+        let sum = shared.slice(0, rows), single = column.slice(0, rows)
+        backend.fill(sum, with: 0)
+        for task in 0..<outputCount {
+            backend.copyRows(from: logitGradient.suffix(from: task), sourceStride: outputCount, to: single, destinationStride: 1,
+                             rows: rows, columns: 1)
+            backend.add(single, into: sum)
         }
         return sum
     }
 
     public func backward(embeddingMode: EmbeddingBackwardMode) throws {
         let rows = inputs.size
-        // The logit is a sum, so both parts receive the same dL/d(logit); the wide part reads it
-        // before the deep backward masks nothing in it (the last deep layer has no ReLU).
-        try wide.backward(inputs, logitGradient: logitGradient, embeddingMode: embeddingMode)
+        // The logit is a sum, so both parts receive the same dL/d(logit) (the shared part, its
+        // sum over the tasks); the wide part reads it before the deep backward masks nothing in
+        // it (the last deep layer has no ReLU).
+        let sharedGradient = sharedGradient(rows: rows)
+        try wide.backward(inputs, logitGradient: sharedGradient, embeddingMode: embeddingMode)
         onGradientsReady?(wide.dense.parameterRange)
         let dx = deepMLP.backward(input: deepInput.whole, rows: rows)!
         onGradientsReady?(deepMLP.parameterRange)
@@ -114,7 +152,7 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
             // The FM term reads the embeddings' columns of the deep input: its gradient joins theirs.
             backend.factorizationMachineBackward(input: deepInput.whole, rowStride: deepInputWidth,
                                                  fields: architecture.tableRowCounts.count, dimension: architecture.embeddingDimension,
-                                                 rows: rows, outputGradient: logitGradient, addingInto: dx)
+                                                 rows: rows, outputGradient: sharedGradient, addingInto: dx)
         }
         try embeddings.backward(inputs, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
     }

@@ -17,14 +17,14 @@ public struct TrainingReport: Sendable {
     public var finalTrainLoss: Double
     /// Mean training loss of every logging window, in order.
     public var lossHistory: [Double]
-    public var evaluation: BinaryClassificationMetrics
+    /// Held-out metrics of every task.
+    public var evaluation: HeldOutMetrics
     /// The planted model's own metrics on the held-out split (synthetic data only).
-    public var plantedEvaluation: BinaryClassificationMetrics?
+    public var plantedEvaluation: HeldOutMetrics?
     /// Where the final model was saved.
     public var checkpointPath: String?
-    /// `ParameterFingerprint`s of the trained model, for comparing runs.
-    public var denseFingerprint: Double
-    public var embeddingFingerprint: Double
+    /// `ParameterFingerprint`s of the trained model, for comparing runs (when asked for).
+    public var fingerprints: (dense: Double, embeddings: Double)?
     /// Whether every rank ended with bit-identical dense parameters.
     public var replicasIdentical: Bool
     /// The run directory (rank 0; nil when not recorded).
@@ -69,6 +69,8 @@ public final class Trainer {
     /// Start over in a checkpoint folder that holds checkpoints: they are removed before this
     /// run's first checkpoint is written. Without it (and without `resume`) such a folder is refused.
     public let overwrite: Bool
+    /// Whether the report carries the trained parameters' fingerprints (every table is read).
+    public let computesFingerprints: Bool
     private let report: (TrainingLog) -> Void
     private let progress: ((TrainingProgress) -> Void)?
     private let liveLine: ((String) -> Void)?
@@ -77,12 +79,13 @@ public final class Trainer {
     /// when given, is told about every step on rank 0; `liveLine`, when given (a terminal),
     /// shows the passes over raw data files in place instead of as periodic lines.
     public init(configuration: TrainingConfiguration, communicator: Communicator, resume: String? = nil, overwrite: Bool = false,
-                log: @escaping (TrainingLog) -> Void, progress: ((TrainingProgress) -> Void)? = nil,
+                computesFingerprints: Bool = false, log: @escaping (TrainingLog) -> Void, progress: ((TrainingProgress) -> Void)? = nil,
                 liveLine: ((String) -> Void)? = nil) {
         self.configuration = configuration
         self.communicator = communicator
         self.resume = resume
         self.overwrite = overwrite
+        self.computesFingerprints = computesFingerprints
         self.report = log
         self.progress = progress
         self.liveLine = liveLine
@@ -122,12 +125,15 @@ public final class Trainer {
         // Every rank built the same dense parameters from the seed; rank 0's are broadcast anyway,
         // so the replicas start bit-identical whatever else differs.
         try communicator.broadcast(model.arena.values.whole, root: 0)
-        let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator)
+        let tasks = configuration.data.tasks
+        let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator,
+                                losses: tasks.map(\.loss))
         let schedule = ModelFactory.schedule(configuration)
         log(.progress("model: \(configuration.model.architecture), \(model.parameterCount) parameters on rank 0 "
             + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
             + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), global batch \(t.batchSize), "
-            + "\(worldSize) rank(s), \(model.backend.name) backend, \(model.backend.matmulPrecision.rawValue) matmuls"))
+            + "\(worldSize) rank(s), \(model.backend.name) backend, \(model.backend.matmulPrecision.rawValue) matmuls"
+            + (tasks.count > 1 ? "; tasks " + tasks.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", ") : "")))
         if t.precision == .bf16 && model.backend.matmulPrecision != .bf16 {
             log(.progress("warning: training.precision bf16: this CPU has no bf16 instructions (AVX512-BF16 or AMX); using fp32"))
         }
@@ -174,32 +180,35 @@ public final class Trainer {
         }
         /// The progress line and metrics of the steps since the last one.
         func logWindow(learningRate: Float, isLast: Bool) throws {
-            let (loss, rate) = try window.close(communicator: communicator)
+            let (loss, taskLosses, rate) = try window.close(communicator: communicator)
             try DivergenceGuard.checkParameters(model, step: stepIndex, includingEmbeddings: isLast, communicator: communicator)
             if let warning = divergence.warning(windowLoss: loss, step: stepIndex, largestDense: DivergenceGuard.largestDense(loader.batch)) {
                 log(.note(warning))
             }
             lossHistory.append(loss)
-            log(.progress("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(loss, 4))  "
+            // With several tasks, each one's part of the loss.
+            let perTask = zip(tasks, taskLosses).map { (name: $0.name, loss: $1) }
+            let parts = perTask.isEmpty ? "" : " (" + perTask.map { "\($0.name) \(format($0.loss, 4))" }.joined(separator: ", ") + ")"
+            log(.progress("step \(stepIndex)/\(totalSteps)  epoch \(loader.epoch + 1)  loss \(format(loss, 4))\(parts)  "
                           + "lr \(format(Double(learningRate), 5))  \(Int(rate)) samples/s"))
             try record?.record(step: stepIndex, [("loss", loss), ("learning_rate", Double(learningRate)),
                                                  ("samples_per_second", rate), ("samples", Double(samples)),
-                                                 ("epoch", Double(loader.epoch + 1))])
+                                                 ("epoch", Double(loader.epoch + 1))] + perTask.map { ("loss_\($0.name)", $0.loss) })
         }
         /// A held-out evaluation during training; returns whether training should stop early.
         func evaluateHeldOut() throws -> Bool {
             let metrics = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
-            log(.progress("step \(stepIndex): held-out AUC \(BinaryClassificationMetrics.text(auc: metrics.auc))  logloss \(format(metrics.logloss, 4))"))
-            try record?.record(step: stepIndex, [("eval_auc", metrics.auc), ("eval_logloss", metrics.logloss),
-                                                 ("eval_accuracy", metrics.accuracy)])
-            let outcome = evaluations.record(auc: metrics.auc)
+            for line in Self.heldOutLines(metrics) { log(.progress("step \(stepIndex): held-out \(line)")) }
+            try record?.record(step: stepIndex, Self.recorded(metrics))
+            let auc = Self.followedAUC(metrics, task: e.task), named = Self.followedName(metrics, task: e.task)
+            let outcome = evaluations.record(auc: auc)
             if outcome.savesBest {
                 try save()
                 if communicator.isRoot { try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex) }
-                log(.note("new best held-out AUC \(format(metrics.auc, 4)) at step \(stepIndex)"))
+                log(.note("new best held-out AUC\(named) \(format(auc, 4)) at step \(stepIndex)"))
             }
             if outcome.stopsEarly {
-                log(.note("stopping early: held-out AUC \(format(metrics.auc, 4)) reached evaluation.early_stop_auc \(e.earlyStopAUC)"))
+                log(.note("stopping early: held-out AUC\(named) \(format(auc, 4)) reached evaluation.early_stop_auc \(e.earlyStopAUC)"))
             }
             return outcome.stopsEarly
         }
@@ -227,7 +236,7 @@ public final class Trainer {
             }
             stepIndex += 1
             samples += loader.globalBatchSize
-            window.add(loss: loss, localSamples: loader.batch.size, globalSamples: loader.globalBatchSize)
+            window.add(loss: loss, taskLosses: step.taskLosses, localSamples: loader.batch.size, globalSamples: loader.globalBatchSize)
             var isLast = stepIndex == totalSteps
             if let progress, communicator.isRoot {
                 let elapsed = seconds(since: trainStart)
@@ -258,22 +267,51 @@ public final class Trainer {
             checkpointPath = "\(k.runDirectory)/step-\(stepIndex)"
         }
         let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
-        try record?.record(step: stepIndex, [("eval_auc", evaluation.auc), ("eval_logloss", evaluation.logloss),
-                                             ("eval_accuracy", evaluation.accuracy)])
-        if evaluations.isBestAtEnd(auc: evaluation.auc) && checkpointPath != nil && communicator.isRoot {
+        try record?.record(step: stepIndex, Self.recorded(evaluation))
+        if evaluations.isBestAtEnd(auc: Self.followedAUC(evaluation, task: e.task)) && checkpointPath != nil && communicator.isRoot {
             try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex)
         }
         return TrainingReport(steps: stepIndex, samples: samples, trainSeconds: trainSeconds,
                               samplesPerSecond: Double(samples - samplesAtStart) / trainSeconds, finalTrainLoss: lossHistory.last ?? .nan,
                               lossHistory: lossHistory, evaluation: evaluation, plantedEvaluation: try plantedMetrics(splits),
-                              checkpointPath: checkpointPath, denseFingerprint: ParameterFingerprint.dense(model),
-                              embeddingFingerprint: try ParameterFingerprint.embeddings(model, communicator: communicator),
+                              checkpointPath: checkpointPath, fingerprints: try fingerprints(of: model),
                               replicasIdentical: replicasIdentical, runDirectory: record?.path, stoppedEarly: stoppedEarly)
     }
 
+    /// The model's fingerprints when asked for (every rank takes part).
+    private func fingerprints(of model: RecommendationModel) throws -> (dense: Double, embeddings: Double)? {
+        guard computesFingerprints else { return nil }
+        return (ParameterFingerprint.dense(model), try ParameterFingerprint.embeddings(model, communicator: communicator))
+    }
+
     /// The planted model's metrics on the held-out split (synthetic data only).
-    private func plantedMetrics(_ splits: DataSplits) throws -> BinaryClassificationMetrics? {
-        try splits.evaluation.plantedLogits.map { try BinaryClassificationMetrics.compute(logits: $0, labels: splits.evaluation.labels) }
+    private func plantedMetrics(_ splits: DataSplits) throws -> HeldOutMetrics? {
+        let evaluation = splits.evaluation
+        return try evaluation.plantedLogits.map { try HeldOutMetrics.compute(tasks: evaluation.tasks, outputs: $0, labels: evaluation.labels) }
+    }
+
+    /// The held-out metrics as printed: one line of a single task's, else one per task.
+    static func heldOutLines(_ metrics: HeldOutMetrics) -> [String] {
+        metrics.tasks.count == 1 ? [metrics.tasks[0].text] : metrics.tasks.map { "\($0.task.name): \($0.text)" }
+    }
+
+    /// The metrics as metrics.jsonl and TensorBoard record them: `eval_auc` for a single task,
+    /// `eval_auc_<task>` for each of several.
+    static func recorded(_ metrics: HeldOutMetrics) -> [(String, Double)] {
+        let single = metrics.tasks.count == 1
+        return metrics.tasks.flatMap { task in
+            task.values.map { ("eval_\($0.name)" + (single ? "" : "_\(task.task.name)"), $0.value) }
+        }
+    }
+
+    /// The AUC early stopping and keep_best follow: the named task's, else the first's.
+    static func followedAUC(_ metrics: HeldOutMetrics, task: String?) -> Double {
+        (task.flatMap { metrics.task(named: $0) } ?? metrics.tasks.first)?["auc"] ?? .nan
+    }
+
+    /// " of <task>" when several tasks are evaluated.
+    static func followedName(_ metrics: HeldOutMetrics, task: String?) -> String {
+        metrics.tasks.count > 1 ? " of \(task ?? metrics.tasks[0].task.name)" : ""
     }
 
     /// The report of a resumed run with no steps left: its checkpoint evaluated, nothing written.
@@ -283,8 +321,7 @@ public final class Trainer {
                                                 communicator: communicator)
         var report = TrainingReport(steps: steps, samples: samples, trainSeconds: 0, samplesPerSecond: 0, finalTrainLoss: .nan,
                                     lossHistory: [], evaluation: evaluation, plantedEvaluation: try plantedMetrics(splits),
-                                    checkpointPath: checkpoint, denseFingerprint: ParameterFingerprint.dense(model),
-                                    embeddingFingerprint: try ParameterFingerprint.embeddings(model, communicator: communicator),
+                                    checkpointPath: checkpoint, fingerprints: try fingerprints(of: model),
                                     replicasIdentical: try ParameterFingerprint.replicasAreIdentical(model, communicator: communicator),
                                     runDirectory: nil, stoppedEarly: false)
         report.nothingLeftToTrain = true

@@ -11,6 +11,13 @@ public final class TrainingStep: @unchecked Sendable {
     public let communicator: Communicator
     public let denseOptimizer: DenseOptimizer
     public let sparseOptimizer: SparseOptimizer
+    /// One loss per model output (task), in order.
+    public let losses: [any Loss]
+    /// Each task's mean loss of the last forward (one entry with one task).
+    public private(set) var taskLosses: [Double] = []
+    /// With several tasks: one task's outputs, labels and gradient (B), taken out of the
+    /// (B, tasks) matrices for its loss.
+    private let taskColumns: (outputs: DeviceBuffer<Float>, labels: DeviceBuffer<Float>, gradient: DeviceBuffer<Float>)?
 
     /// The arena slices all-reduced in each backward, in order (the gradient buckets), as
     /// recorded in the first step.
@@ -20,9 +27,16 @@ public final class TrainingStep: @unchecked Sendable {
     /// The sharded collections, whose request exchange for the next batch runs during a step.
     private let shardedCollections: [ShardedEmbeddings]
 
-    public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator()) {
+    /// `losses`: one per model output (default: binary cross-entropy on each).
+    public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator(),
+                losses: [any Loss]? = nil) {
         self.model = model
         self.communicator = communicator
+        self.losses = losses ?? Array(repeating: BinaryCrossEntropyLoss(), count: model.outputCount)
+        precondition(self.losses.count == model.outputCount, "TrainingStep: \(self.losses.count) losses for \(model.outputCount) outputs")
+        let backend = model.backend, capacity = model.batchCapacity
+        taskColumns = model.outputCount > 1
+            ? (backend.makeFloats(capacity), backend.makeFloats(capacity), backend.makeFloats(capacity)) : nil
         denseOptimizer = DenseOptimizer(settings: settings, backend: model.backend, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
         shardedCollections = model.embeddingCollections.compactMap { $0 as? ShardedEmbeddings }
@@ -58,12 +72,32 @@ public final class TrainingStep: @unchecked Sendable {
         return loss
     }
 
-    /// Forward and loss; leaves dL/d(logit) in the model. Returns the mean loss of the slice.
+    /// Forward and loss; leaves dL/d(output) in the model. Returns the mean loss of the slice,
+    /// summed over the tasks.
     public func forward(_ batch: Batch, globalBatchSize: Int) throws -> Double {
-        let logits = try model.forward(batch)
-        return BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
-                                                  logitGradient: model.logitGradient, count: batch.size,
-                                                  normalizer: globalBatchSize)
+        let outputs = try model.forward(batch), labels = model.inputs.labelSlice, gradient = model.logitGradient
+        guard let taskColumns else {
+            let loss = losses[0].lossAndGradient(outputs: outputs, labels: labels, gradient: gradient, count: batch.size,
+                                                 normalizer: globalBatchSize)
+            taskLosses = [loss]
+            return loss
+        }
+        // Each task's column of the (B, tasks) outputs, labels and gradient, through a buffer of its own.
+        let backend = model.backend, rows = batch.size, tasks = losses.count
+        let columnOutputs = taskColumns.outputs.slice(0, rows), columnLabels = taskColumns.labels.slice(0, rows)
+        let columnGradient = taskColumns.gradient.slice(0, rows)
+        taskLosses = []
+        for (task, loss) in losses.enumerated() {
+            backend.copyRows(from: outputs.suffix(from: task), sourceStride: tasks, to: columnOutputs, destinationStride: 1,
+                             rows: rows, columns: 1)
+            backend.copyRows(from: labels.suffix(from: task), sourceStride: tasks, to: columnLabels, destinationStride: 1,
+                             rows: rows, columns: 1)
+            taskLosses.append(loss.lossAndGradient(outputs: columnOutputs, labels: columnLabels, gradient: columnGradient,
+                                                   count: rows, normalizer: globalBatchSize))
+            backend.copyRows(from: columnGradient, sourceStride: 1, to: gradient.suffix(from: task), destinationStride: tasks,
+                             rows: rows, columns: 1)
+        }
+        return taskLosses.reduce(0, +)
     }
 
     /// Starts exchanging the embedding requests of `next` (the batch the next forward takes):

@@ -1,4 +1,5 @@
 import Compute
+import Distributed
 import Foundation
 
 /// N ranks as threads of one process: MPI's collectives over shared memory, so the exchange

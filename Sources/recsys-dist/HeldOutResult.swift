@@ -1,0 +1,50 @@
+import Foundation
+import Training
+
+/// Held-out metrics as `train` and `evaluate` print them: a single binary task's on one line
+/// with the keys runs have always had (`auc`, `logloss`, `accuracy`); several tasks (or a
+/// regression) one line each, and per task under `tasks` in JSON (`tasks.like.auc`).
+struct HeldOutResult {
+    let evaluation: HeldOutMetrics
+    let planted: HeldOutMetrics?
+
+    private var isSingleBinaryTask: Bool { evaluation.tasks.count == 1 && evaluation.tasks[0].task.kind == .binary }
+
+    /// The text lines; `showsGap` adds the planted model's AUC gap.
+    func text(showsGap: Bool) -> String {
+        let e = evaluation
+        if isSingleBinaryTask {
+            var line = "held-out: AUC \(BinaryClassificationMetrics.text(auc: e.auc))  logloss \(Training.format(e.logloss, 4))  "
+                + "accuracy \(Training.format(e.accuracy, 4))  (\(e.count) samples)"
+            if let planted {
+                line += "\nplanted model: AUC \(Training.format(planted.auc, 4))  logloss \(Training.format(planted.logloss, 4))"
+                    + (showsGap ? "  (AUC gap \(Training.format(planted.auc - e.auc, 4)))" : "")
+            }
+            return line
+        }
+        var lines = ["held-out (\(e.count) samples):"]
+        for task in e.tasks {
+            var line = "  \(task.task.name): \(task.text)"
+            if let planted = planted?.task(named: task.task.name), let auc = planted["auc"] {
+                line += "  (planted model: AUC \(Training.format(auc, 4)))"
+            }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The JSON keys: the first task's `auc`, `logloss`, `accuracy` and `planted_auc` (as a
+    /// single-task run has them), and every task's metrics under `tasks`.
+    var json: [String: Any] {
+        var tasks: [String: Any] = [:]
+        for task in evaluation.tasks {
+            var values: [String: Any] = Dictionary(uniqueKeysWithValues: task.values.map { ($0.name, $0.value as Any) })
+            if let planted = planted?.task(named: task.task.name) {
+                for (name, value) in planted.values { values["planted_\(name)"] = value }
+            }
+            tasks[task.task.name] = values
+        }
+        return ["auc": evaluation.auc, "logloss": evaluation.logloss, "accuracy": evaluation.accuracy,
+                "planted_auc": jsonValue(planted?.auc), "planted_logloss": jsonValue(planted?.logloss), "tasks": tasks]
+    }
+}

@@ -1,0 +1,96 @@
+import Compute
+import Foundation
+import NeuralNetwork
+import Testing
+import TestSupport
+
+/// Models with one output per task: the gradient of a two-task loss (binary cross-entropy on
+/// the first output, squared error on the second, each averaged over the batch) against
+/// central finite differences, through every dense parameter sampled and every table row. The
+/// Wide&Deep case checks the part the tasks share (the wide part and DeepFM's term add into
+/// every output, so they receive the sum of the outputs' gradients).
+@Suite struct MultiTaskGradientTests {
+    /// The 6-sample batch of `ModelGradientTests` with two labels per sample.
+    static func makeBatch(denseCount: Int) -> Batch {
+        let single = ModelGradientTests.makeBatch(denseCount: denseCount)
+        let batch = Batch(capacity: single.capacity, denseFeatureCount: denseCount, tableCount: single.tableCount, idsPerSample: 3,
+                          taskCount: 2)
+        batch.dense.view.copy(from: single.dense.toArray())
+        // Task 0: a click; task 1: a rating-like value.
+        batch.labels.view.copy(from: [1, 0.5, 0, 2, 0, -1, 1, 1.5, 1, 0, 0, 3])
+        for t in 0..<single.tableCount {
+            for k in 0...single.size { batch.sparse[t].offsets[k] = single.sparse[t].offsets[k] }
+            for k in 0..<single.sparse[t].idCount(samples: single.size) { batch.sparse[t].ids[k] = single.sparse[t].ids[k] }
+        }
+        batch.size = single.size
+        return batch
+    }
+
+    /// The mean BCE of output 0 plus the mean squared error of output 1, and its gradient.
+    static func loss(outputs: [Float], labels: [Float], rows: Int) -> (loss: Double, gradient: [Float]) {
+        var loss = 0.0, gradient = [Float](repeating: 0, count: outputs.count)
+        for b in 0..<rows {
+            let x = Double(outputs[2 * b]), y = Double(labels[2 * b])
+            loss += (max(x, 0) - x * y + log1p(exp(-abs(x)))) / Double(rows)
+            gradient[2 * b] = Float((1 / (1 + exp(-x)) - y) / Double(rows))
+            let difference = Double(outputs[2 * b + 1] - labels[2 * b + 1])
+            loss += difference * difference / Double(rows)
+            gradient[2 * b + 1] = Float(2 * difference / Double(rows))
+        }
+        return (loss, gradient)
+    }
+
+    func checkModel(_ model: RecommendationModel, batch: Batch) throws {
+        #expect(model.outputCount == 2)
+        let labels = Array(batch.labels.toArray().prefix(2 * batch.size))
+        func loss() -> Double {
+            Self.loss(outputs: try! model.forward(batch).toArray(), labels: labels, rows: batch.size).loss
+        }
+        let outputs = try model.forward(batch).toArray()
+        #expect(outputs.count == 2 * batch.size)
+        model.logitGradient.copy(from: Self.loss(outputs: outputs, labels: labels, rows: batch.size).gradient)
+        model.arena.zeroGradients()
+        try model.backward()
+        let denseGradients = model.arena.gradients.toArray().map(Double.init)
+        let tableGradients = model.embeddingTables.map { $0.gradient.rows() }
+
+        let indices = model.arena.entries.flatMap { entry in
+            FiniteDifference.sampleIndices(count: entry.count, limit: 40, seed: UInt64(entry.offset)).map { entry.offset + $0 }
+        }
+        let numeric = FiniteDifference.gradient(of: loss, parameters: model.arena.values.whole, indices: indices, step: 1e-3)
+        let bad = FiniteDifference.mismatches(analytic: indices.map { denseGradients[$0] }, numeric: numeric, absolute: 3e-4)
+        let names = bad.prefix(5).map { mismatch in
+            model.arena.entries.last(where: { $0.offset <= indices[mismatch.index] })?.name ?? "?"
+        }
+        #expect(bad.isEmpty, "dense: \(names) \(bad.prefix(5))")
+        for (t, table) in model.embeddingTables.enumerated() {
+            let numeric = FiniteDifference.gradient(of: loss, parameters: table.weights.whole,
+                                                    indices: Array(0..<table.weights.count), step: 3e-3)
+            var analytic = [Double](repeating: 0, count: table.weights.count)
+            for row in tableGradients[t] {
+                for k in 0..<table.dimension { analytic[row.id * table.dimension + k] = Double(row.gradient[k]) }
+            }
+            let bad = FiniteDifference.mismatches(analytic: analytic, numeric: numeric, absolute: 3e-4)
+            #expect(bad.isEmpty, "\(table.name): \(bad.prefix(5))")
+        }
+    }
+
+    @Test(arguments: TestBackends.names, [false, true])
+    func wideDeepGradients(backendName: String, factorizationMachine: Bool) throws {
+        let architecture = WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                                                deepWidths: [7, 5, 2], factorizationMachine: factorizationMachine)
+        let model = try WideDeep(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
+        var random = TestRandom(seed: 4)
+        for table in model.wide.embeddings.localTables { random.fill(table.weights.whole, scale: 0.3) }
+        random.fill(model.wide.dense.weight, scale: 0.3)
+        try checkModel(model, batch: Self.makeBatch(denseCount: 4))
+    }
+
+    @Test(arguments: TestBackends.names)
+    func dlrmGradients(backendName: String) throws {
+        let architecture = DLRMArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3,
+                                            bottomWidths: [8, 3], topWidths: [6, 2])
+        let model = try DLRM(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
+        try checkModel(model, batch: Self.makeBatch(denseCount: 4))
+    }
+}
