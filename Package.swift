@@ -49,8 +49,16 @@ let package = Package(
         .target(name: "Configuration", dependencies: [
             "Compute", "DataPipeline", "Distributed", "Models", "NeuralNetwork", .product(name: "Yams", package: "Yams"),
         ]),
+        // The data a config describes: its train and held-out splits, preprocessing to record
+        // files, value counts, feature names.
+        .target(name: "Datasets", dependencies: ["Checkpointing", "Compute", "Configuration", "DataPipeline", "Distributed"]),
+        // What a config builds before anything runs: the model on N ranks (through the
+        // registry), its placement and bytes, the memory check.
+        .target(name: "Planning", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork"]),
+        // The training loop, evaluation, metrics and the run's record.
         .target(name: "Training", dependencies: [
-            "Compute", "Configuration", "Models", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing", "Protos",
+            "Compute", "Configuration", "Datasets", "Models", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
+            "Planning", "Protos",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: vectorSettings),
         // The CUDA path's libraries, opened at run time (the binary links none), and its kernels as
@@ -58,18 +66,20 @@ let package = Package(
         .target(name: "CUDA", resources: [.copy("Kernels")]),
         // A trained model as an ONNX graph (`recsys-dist export`).
         .target(name: "Export", dependencies: [
-            "Checkpointing", "Compute", "Configuration", "Distributed", "Models", "NeuralNetwork", "Protos", "Training",
+            "Checkpointing", "Compute", "Configuration", "Datasets", "Distributed", "Models", "NeuralNetwork", "Planning", "Protos",
+            "Training",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         // Throughput of training steps and of the data pipeline (`recsys-dist bench`, `bench-data`).
-        .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork", "Training"],
+        .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork", "Planning",
+                                                   "Training"],
                 swiftSettings: vectorSettings),
         // Fuzzing of the readers of untrusted files (launch/fuzz.sh): libFuzzer when built with
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Distributed", "Export", "Models",
-            "NeuralNetwork", "Training",
+            "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Datasets", "Distributed", "Export",
+            "Models", "NeuralNetwork", "Planning", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -80,8 +90,8 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "Training",
-                                                         "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Configuration", "TestSupport", "Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "DataPipeline", "Datasets", "Distributed", "Models",
+                                                         "Planning", "Training", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Configuration", "Planning", "TestSupport", "Training"]),
     ]
 )

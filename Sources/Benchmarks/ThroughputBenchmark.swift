@@ -5,6 +5,7 @@ import Dispatch
 import Distributed
 import Models
 import NeuralNetwork
+import Planning
 import Training
 
 /// Training throughput of a model on synthetic data, measured as the reference benchmark

@@ -4,6 +4,7 @@ import Distributed
 import Foundation
 import Models
 import NeuralNetwork
+import Planning
 import Training
 
 /// Exports a checkpoint: rebuilds the model from the config it stores (every table whole, in

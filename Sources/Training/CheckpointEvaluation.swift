@@ -1,8 +1,10 @@
 import Checkpointing
 import Configuration
 import DataPipeline
+import Datasets
 import Distributed
 import NeuralNetwork
+import Planning
 
 /// Scores a saved model: rebuilds it from the config stored in the checkpoint (sharded over
 /// however many ranks run this), loads its weights and evaluates the held-out data across ranks.

@@ -1,5 +1,6 @@
 import Compute
 import DataPipeline
+import Datasets
 import Foundation
 
 /// Scored samples as text, tab-separated: a header line (`label`, `probability`, then the

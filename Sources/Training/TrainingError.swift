@@ -11,10 +11,6 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nothingToResume(folder: String)
     /// A fresh run (no `--resume`, no `--overwrite`) in a checkpoint folder that holds checkpoints.
     case checkpointsExist(folder: String, found: String)
-    /// Bytes as Double: an absurd config can ask for more than an Int holds.
-    /// `dataBytes`: the part of `needed` that is batch buffers and synthetic samples.
-    case notEnoughMemory(rank: Int, needed: Double, dataBytes: Double, available: Double, ranksOnHost: Int)
-
     public var description: String {
         switch self {
         case .nonFiniteLoss(let step, let loss, let rank, let largestDense):
@@ -27,13 +23,6 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .checkpointsExist(let folder, let found):
             return "\(folder): already holds checkpoints (\(found)); continue them with --resume latest, start over with "
                 + "--overwrite (removes them), or choose another checkpoint.run_name"
-        case .notEnoughMemory(let rank, let needed, let dataBytes, let available, let ranksOnHost):
-            let megabytes = { (bytes: Double) in bytes < 1e15 ? "\(Int(bytes / 1e6))" : String(format: "%.3g", bytes / 1e6) }
-            let data = dataBytes > 0 ? "; batch buffers and synthetic samples \(megabytes(dataBytes)) MB of it" : ""
-            return "rank \(rank): the model needs \(megabytes(needed)) MB on this rank (tables, optimizer state, workspaces, "
-                + "dense replica; see recsys-dist plan\(data)) but \(megabytes(available)) MB are available to it"
-                + (ranksOnHost > 1 ? " (this host's available memory shared by its \(ranksOnHost) ranks)" : "")
-                + (dataBytes > needed / 2 ? ": use a smaller batch or fewer synthetic samples" : ": use more hosts or smaller tables")
         case .stopped(let signal, let step, let checkpoint):
             return "stopped by \(signalName(signal)) after step \(step); "
                 + (checkpoint.map { "checkpoint \($0) written (continue with --resume latest)" } ?? "no checkpoint (the config writes none)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DataPipeline
+import Datasets
 import Distributed
 import Foundation
 import Training

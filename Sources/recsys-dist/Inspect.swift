@@ -1,7 +1,9 @@
 import ArgumentParser
 import Checkpointing
 import Configuration
+import Datasets
 import Foundation
+import Planning
 import Training
 
 struct Inspect: ParsableCommand {

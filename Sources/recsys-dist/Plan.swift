@@ -1,7 +1,9 @@
 import ArgumentParser
+import Datasets
 import Distributed
 import Foundation
 import NeuralNetwork
+import Planning
 import Training
 
 struct Plan: ParsableCommand {

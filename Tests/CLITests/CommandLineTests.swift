@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Planning
 import Testing
 import TestSupport
 import Training

@@ -1,4 +1,5 @@
 import Configuration
+import Datasets
 import Foundation
 import Models
 import Testing

@@ -1,5 +1,6 @@
 import Configuration
 import Models
+import Planning
 import Testing
 import Training
 

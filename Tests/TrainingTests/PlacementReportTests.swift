@@ -1,5 +1,6 @@
 import Configuration
 import Distributed
+import Planning
 import Testing
 import Training
 

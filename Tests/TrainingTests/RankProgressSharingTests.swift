@@ -1,4 +1,5 @@
 import DataPipeline
+import Datasets
 import Distributed
 import Foundation
 import Testing

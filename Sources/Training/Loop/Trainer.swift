@@ -1,11 +1,13 @@
 import Checkpointing
 import Compute
 import Configuration
+import Datasets
 import Foundation
 import DataPipeline
 import Dispatch
 import Distributed
 import NeuralNetwork
+import Planning
 
 /// What a finished run reports.
 public struct TrainingReport: Sendable {

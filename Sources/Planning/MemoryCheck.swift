@@ -14,7 +14,7 @@ public enum MemoryCheck {
         let model = Double(try PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
         let data = syntheticDataBytes(configuration) + batchBytes(configuration, ranks: communicator.size)
         guard model + data <= share else {
-            throw TrainingError.notEnoughMemory(rank: communicator.rank, needed: model + data, dataBytes: data, available: share,
+            throw PlanningError.notEnoughMemory(rank: communicator.rank, needed: model + data, dataBytes: data, available: share,
                                                 ranksOnHost: ranksHere)
         }
     }
