@@ -1,0 +1,116 @@
+import Compute
+import NeuralNetwork
+
+/// How to train.
+public struct TrainingSection: Codable, Sendable, Equatable {
+    /// The global batch: with N ranks each takes batch_size / N samples.
+    public var batchSize = 2048
+    public var epochs = 1
+    /// Stop after this many steps (0: run all epochs).
+    public var maxSteps = 0
+    public var seed = 1
+    /// Shuffle the training samples every epoch (seeded).
+    public var shuffle = true
+    /// Samples shuffled among themselves at a time, in blocks of consecutive samples (0: the
+    /// whole dataset): for records larger than the memory that caches them.
+    public var shuffleWindow = 0
+    /// Threads per rank: the row-parallel kernels, the fp32 products split over them (OpenBLAS
+    /// itself stays on one thread) and oneDNN's bf16 products.
+    public var threads = 1
+    /// Print progress every this many steps (0: never).
+    public var logEvery = 100
+    /// Where parameters live and the arithmetic runs: a name in `BackendRegistry`.
+    public var backend = "cpu"
+    /// The precision of the matrix products (fp32, or bf16 operands with fp32 accumulation).
+    public var precision: MatmulPrecision = .fp32
+    public var optimizer = OptimizerSection()
+    public var schedule = ScheduleSection()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case batchSize = "batch_size"
+        case epochs
+        case maxSteps = "max_steps"
+        case seed, shuffle, threads
+        case shuffleWindow = "shuffle_window"
+        case logEvery = "log_every"
+        case backend, precision, optimizer, schedule
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingSection()
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
+        maxSteps = try c.decodeIfPresent(Int.self, forKey: .maxSteps) ?? d.maxSteps
+        seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? d.seed
+        shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? d.shuffle
+        shuffleWindow = try c.decodeIfPresent(Int.self, forKey: .shuffleWindow) ?? d.shuffleWindow
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
+        backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? d.backend
+        precision = try c.decodeIfPresent(MatmulPrecision.self, forKey: .precision) ?? d.precision
+        optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? d.optimizer
+        schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? d.schedule
+    }
+}
+
+public struct OptimizerSection: Codable, Sendable, Equatable {
+    public var algorithm: OptimizerAlgorithm = .adagrad
+    public var learningRate = 0.01
+    /// Defaults: 1e-10 for SGD/Adagrad, 1e-8 for Adam.
+    public var epsilon: Double?
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var initialAccumulator = 0.0
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case algorithm
+        case learningRate = "learning_rate"
+        case epsilon, beta1, beta2
+        case initialAccumulator = "initial_accumulator"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = OptimizerSection()
+        algorithm = try c.decodeIfPresent(OptimizerAlgorithm.self, forKey: .algorithm) ?? d.algorithm
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
+        epsilon = try c.decodeIfPresent(Double.self, forKey: .epsilon)
+        beta1 = try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1
+        beta2 = try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2
+        initialAccumulator = try c.decodeIfPresent(Double.self, forKey: .initialAccumulator) ?? d.initialAccumulator
+    }
+}
+
+public struct ScheduleSection: Codable, Sendable, Equatable {
+    public var warmupSteps = 0
+    public var decay: LearningRateSchedule.Decay = .none
+    public var decayStartStep = 0
+    public var decaySteps = 0
+    /// The rate at the end of the decay, as a fraction of the base rate.
+    public var finalScale = 0.0
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case warmupSteps = "warmup_steps"
+        case decay
+        case decayStartStep = "decay_start_step"
+        case decaySteps = "decay_steps"
+        case finalScale = "final_scale"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ScheduleSection()
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
+        decay = try c.decodeIfPresent(LearningRateSchedule.Decay.self, forKey: .decay) ?? d.decay
+        decayStartStep = try c.decodeIfPresent(Int.self, forKey: .decayStartStep) ?? d.decayStartStep
+        decaySteps = try c.decodeIfPresent(Int.self, forKey: .decaySteps) ?? d.decaySteps
+        finalScale = try c.decodeIfPresent(Double.self, forKey: .finalScale) ?? d.finalScale
+    }
+}
