@@ -37,6 +37,10 @@ public final class Batch: @unchecked Sendable {
     public let sparse: [SparseFeature]
     /// Samples currently held (at most `capacity`; the last batch of a pass may be short).
     public var size: Int
+    /// Which batch of its loader this is (the same for the same samples, different for any other
+    /// batch of the run); -1 for a batch no loader filled. The training pipeline tells by it that
+    /// the batch a forward takes is the one it routed ahead.
+    public var serial = -1
 
     public init(capacity: Int, denseFeatureCount: Int, tableCount: Int, idsPerSample: Int = 1, taskCount: Int = 1) {
         self.capacity = capacity
@@ -59,6 +63,7 @@ public final class Batch: @unchecked Sendable {
         dense = batch.dense
         sparse = tables.map { batch.sparse[$0] }
         size = batch.size
+        serial = batch.serial
     }
 
     public var tableCount: Int { sparse.count }

@@ -145,6 +145,8 @@ public final class BatchLoader: @unchecked Sendable {
         let slice = Self.slice(of: size, rank: rank, worldSize: worldSize), samples = indices[buffer]
         for k in 0..<slice.count { samples[k] = order.sample(at: position + slice.lowerBound + k) }
         try dataset.fill(buffers[buffer], order: UnsafeBufferPointer(samples), start: 0, size: slice.count)
+        // (epoch, position) names the global batch: no other batch of the run has it.
+        buffers[buffer].serial = epoch &* (dataset.count + 1) &+ position
     }
 
     /// Rank `rank`'s samples of a global batch of `size`: the first `size % worldSize` ranks take

@@ -57,7 +57,9 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private var packedReceive: DeviceBuffer<UInt16>
     /// Whether lookups of dynamic tables may admit ids and evict rows (training), or only find
     /// the rows ids already have (evaluation: unseen ids get their bucket's default row).
-    public var learnsKeys = true
+    public private(set) var learnsKeys = true
+    /// Whether the next forward looks up the batch routed ahead (the pipeline says so just before).
+    private var forwardTakesRoutingAhead = false
 
     /// - Parameters:
     ///   - sharingRoutingWith: a collection over the same features (the same ids, table sizes and
@@ -170,7 +172,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private func fetchRequestedRows(_ batch: DeviceBatch) throws {
         if let leader {
             routing = leader.routing
-        } else if let ahead = routingAhead, ahead.batch === batch.host {
+        } else if forwardTakesRoutingAhead, let ahead = routingAhead, ahead.batch != nil {
+            forwardTakesRoutingAhead = false
             try ahead.complete(communicator: communicator, learning: learnsKeys)
             routingAhead = routing
             routing = ahead
@@ -203,7 +206,6 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         guard leadsRouting, communicator.size > 1 else { return }
         let ahead = routingAhead ?? makeRouting()
         routingAhead = ahead
-        if ahead.batch === next { return }
         try ahead.abandon()
         try ahead.begin(next, plan: plan, rank: communicator.rank, communicator: communicator, overlapped: true)
     }
@@ -215,8 +217,15 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
 
     /// Ends an exchange begun ahead whose batch will not be trained on (the last step's).
     public func abandonRouting() throws {
+        forwardTakesRoutingAhead = false
         try routingAhead?.abandon()
     }
+
+    public func nextForwardTakesRoutingAhead() {
+        forwardTakesRoutingAhead = true
+    }
+
+    public func setLearnsKeys(_ learns: Bool) { learnsKeys = learns }
 
     // MARK: Backward
 

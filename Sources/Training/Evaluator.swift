@@ -14,9 +14,8 @@ public enum Evaluator {
         let loader = BatchLoader(dataset: dataset, batchSize: globalBatch, shuffleSeed: nil, dropLast: false,
                                  rank: communicator.rank, worldSize: worldSize)
         // Dynamic tables only find the rows ids already have: unseen ids get the default row.
-        let sharded = model.embeddingCollections.compactMap { $0 as? ShardedEmbeddings }
-        for collection in sharded { collection.learnsKeys = false }
-        defer { for collection in sharded { collection.learnsKeys = true } }
+        for collection in model.embeddingCollections { collection.setLearnsKeys(false) }
+        defer { for collection in model.embeddingCollections { collection.setLearnsKeys(true) } }
         var result = [Float](repeating: 0, count: communicator.isRoot ? dataset.count * outputs : 0)
         var position = 0
         while try loader.next() {

@@ -54,6 +54,30 @@ public protocol EmbeddingCollection: AnyObject {
     /// tables end with their row gradients collected, or updated by fused SGD.
     func backward(_ batch: DeviceBatch, outputGradient: DeviceSlice<Float>, layout: PooledLayout,
                   mode: EmbeddingBackwardMode) throws
+
+    // Pipelining, driven by the training pipeline: a collection whose rows live on other ranks
+    // exchanges a batch's requests ahead of its forward; one whose rows are all here has
+    // nothing to do (the defaults).
+
+    /// Starts exchanging the requests of `next`, the batch a later forward looks up as it is.
+    func beginRouting(ahead next: Batch) throws
+    /// Moves an exchange begun ahead on (called between the gradient all-reduces).
+    func advanceRouting() throws
+    /// Ends an exchange begun ahead whose batch will not be looked up.
+    func abandonRouting() throws
+    /// The next forward looks up the batch routed ahead (any other forward routes its own).
+    func nextForwardTakesRoutingAhead()
+    /// Whether lookups of dynamic tables may admit ids (training) or only find the rows ids
+    /// already have (evaluation).
+    func setLearnsKeys(_ learns: Bool)
+}
+
+extension EmbeddingCollection {
+    public func beginRouting(ahead next: Batch) throws {}
+    public func advanceRouting() throws {}
+    public func abandonRouting() throws {}
+    public func nextForwardTakesRoutingAhead() {}
+    public func setLearnsKeys(_ learns: Bool) {}
 }
 
 extension PooledLayout {

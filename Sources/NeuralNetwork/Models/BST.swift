@@ -64,7 +64,6 @@ public final class BST: RecommendationModel, @unchecked Sendable {
     public let encoder: TransformerEncoder
     public let deepMLP: MLP
     public let batchCapacity: Int
-    public var onGradientsReady: ((Range<Int>) -> Void)?
     private let positionOffset: Int
     /// Item plus position embeddings, (B·length, D): the encoder's input.
     private let sequenceInput: DeviceBuffer<Float>
@@ -155,10 +154,14 @@ public final class BST: RecommendationModel, @unchecked Sendable {
         return deepMLP.forward(input: x, rows: rows).slice(0, rows * outputCount)
     }
 
-    public func backward(embeddingMode: EmbeddingBackwardMode) throws {
+    /// Nothing is routed ahead: the collections look up views of the batch (the context tables,
+    /// the sequence by position) made in the forward, not the batch itself.
+    public func beginRouting(ahead next: Batch) throws {}
+
+    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
         let rows = inputs.size
         let dx = deepMLP.backward(input: deepInput.whole, rows: rows)!
-        onGradientsReady?(deepMLP.parameterRange)
+        try gradientsReady?.gradientsReady(deepMLP.parameterRange)
         // The other positions' gradients stay zero from the buffer's allocation.
         let d = architecture.embeddingDimension
         backend.copyRows(from: dx.suffix(from: sequenceColumn), sourceStride: architecture.deepInputWidth,
@@ -166,10 +169,10 @@ public final class BST: RecommendationModel, @unchecked Sendable {
                          rows: rows, columns: d)
         let itemGradient = encoder.backward(input: sequenceInput.whole, outputGradient: sequenceGradient.whole,
                                             lengths: positions.lengths.whole, sequences: rows)
-        onGradientsReady?(encoder.parameterRange)
+        try gradientsReady?.gradientsReady(encoder.parameterRange)
         backend.accumulateColumnSums(itemGradient, rows: rows, columns: sequenceWidth,
                                      into: arena.gradient(at: positionOffset, count: sequenceWidth))
-        onGradientsReady?(positionRange)
+        try gradientsReady?.gradientsReady(positionRange)
         try sequenceEmbeddings.backward(positions.inputs, outputGradient: itemGradient, layout: positionLayout, mode: embeddingMode)
         try embeddings.backward(inputs, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
     }

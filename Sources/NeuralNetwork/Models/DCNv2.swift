@@ -41,7 +41,6 @@ public final class DCNv2: RecommendationModel, @unchecked Sendable {
     public let cross: LowRankCrossNetwork
     public let topMLP: MLP
     public let batchCapacity: Int
-    public var onGradientsReady: ((Range<Int>) -> Void)?
 
     /// - Parameters:
     ///   - backend: where the parameters live and the arithmetic runs.
@@ -86,13 +85,13 @@ public final class DCNv2: RecommendationModel, @unchecked Sendable {
         return topMLP.forward(input: crossed, rows: batch.size).slice(0, batch.size * outputCount)
     }
 
-    public func backward(embeddingMode: EmbeddingBackwardMode) throws {
+    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
         let rows = inputs.size
         let topGradient = topMLP.backward(input: cross.output, rows: rows)!
-        onGradientsReady?(topMLP.parameterRange)
+        try gradientsReady?.gradientsReady(topMLP.parameterRange)
         let dx0 = cross.backward(input: slots.values.whole, outputGradient: topGradient, rows: rows)
-        onGradientsReady?(cross.parameterRange)
+        try gradientsReady?.gradientsReady(cross.parameterRange)
         try slots.backward(inputs, slotGradient: dx0, mode: embeddingMode)
-        if let bottomMLP { onGradientsReady?(bottomMLP.parameterRange) }
+        if let bottomMLP { try gradientsReady?.gradientsReady(bottomMLP.parameterRange) }
     }
 }

@@ -37,7 +37,6 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
     public let interaction: DotInteraction
     public let topMLP: MLP
     public let batchCapacity: Int
-    public var onGradientsReady: ((Range<Int>) -> Void)?
     private let interactionOutput: DeviceBuffer<Float>
     private let interactionInputGradient: DeviceBuffer<Float>
 
@@ -86,13 +85,13 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         return topMLP.forward(input: interactionOutput.whole, rows: batch.size).slice(0, batch.size * outputCount)
     }
 
-    public func backward(embeddingMode: EmbeddingBackwardMode) throws {
+    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
         let rows = inputs.size
         let interactionGradient = topMLP.backward(input: interactionOutput.whole, rows: rows)!
-        onGradientsReady?(topMLP.parameterRange)
+        try gradientsReady?.gradientsReady(topMLP.parameterRange)
         let dz = interactionInputGradient.whole
         interaction.backward(input: slots.values.whole, outputGradient: interactionGradient, inputGradient: dz, rows: rows)
         try slots.backward(inputs, slotGradient: dz, mode: embeddingMode)
-        if let bottomMLP { onGradientsReady?(bottomMLP.parameterRange) }
+        if let bottomMLP { try gradientsReady?.gradientsReady(bottomMLP.parameterRange) }
     }
 }

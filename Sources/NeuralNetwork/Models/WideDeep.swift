@@ -37,7 +37,6 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
     public let deepMLP: MLP
     public let wide: WideLinear
     public let batchCapacity: Int
-    public var onGradientsReady: ((Range<Int>) -> Void)?
     /// Deep input, (B, T * D + denseFeatureCount).
     private let deepInput: DeviceBuffer<Float>
     private let logits: DeviceBuffer<Float>
@@ -138,16 +137,16 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         return sum
     }
 
-    public func backward(embeddingMode: EmbeddingBackwardMode) throws {
+    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
         let rows = inputs.size
         // The logit is a sum, so both parts receive the same dL/d(logit) (the shared part, its
         // sum over the tasks); the wide part reads it before the deep backward masks nothing in
         // it (the last deep layer has no ReLU).
         let sharedGradient = sharedGradient(rows: rows)
         try wide.backward(inputs, logitGradient: sharedGradient, embeddingMode: embeddingMode)
-        onGradientsReady?(wide.dense.parameterRange)
+        try gradientsReady?.gradientsReady(wide.dense.parameterRange)
         let dx = deepMLP.backward(input: deepInput.whole, rows: rows)!
-        onGradientsReady?(deepMLP.parameterRange)
+        try gradientsReady?.gradientsReady(deepMLP.parameterRange)
         if architecture.factorizationMachine {
             // The FM term reads the embeddings' columns of the deep input: its gradient joins theirs.
             backend.factorizationMachineBackward(input: deepInput.whole, rowStride: deepInputWidth,

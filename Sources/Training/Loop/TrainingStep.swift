@@ -19,13 +19,8 @@ public final class TrainingStep: @unchecked Sendable {
     /// (B, tasks) matrices for its loss.
     private let taskColumns: (outputs: DeviceBuffer<Float>, labels: DeviceBuffer<Float>, gradient: DeviceBuffer<Float>)?
 
-    /// The arena slices all-reduced in each backward, in order (the gradient buckets), as
-    /// recorded in the first step.
-    public private(set) var bucketRanges: [Range<Int>] = []
-    private var bucketsRecorded = false
-    private var reductionError: Error?
-    /// The sharded collections, whose request exchange for the next batch runs during a step.
-    private let shardedCollections: [ShardedEmbeddings]
+    /// The exchange ahead and the bucketed gradient sum, which the step drives in order.
+    private let pipeline: TrainPipeline
 
     /// `losses`: one per model output (default: binary cross-entropy on each).
     public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator(),
@@ -39,25 +34,12 @@ public final class TrainingStep: @unchecked Sendable {
             ? (backend.makeFloats(capacity), backend.makeFloats(capacity), backend.makeFloats(capacity)) : nil
         denseOptimizer = DenseOptimizer(settings: settings, backend: model.backend, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
-        shardedCollections = model.embeddingCollections.compactMap { $0 as? ShardedEmbeddings }
-        if communicator.size > 1 {
-            // Bucketed gradient sync: each slice of the arena (an MLP) is all-reduced in place
-            // the moment its backward ends, while the rest of backward is still to run. A blocking
-            // MPI_Allreduce per bucket: OpenMPI's non-blocking one (libnbc) reached half the
-            // bandwidth here, more than overlap could win back (see README, "Distributed").
-            model.onGradientsReady = { [unowned self] range in
-                if !bucketsRecorded { bucketRanges.append(range) }
-                guard reductionError == nil else { return }
-                do {
-                    // The next batch's requests, begun after forward, go out once their counts are in.
-                    for collection in shardedCollections { try collection.advanceRouting() }
-                    try communicator.allReduceSum(model.arena.gradients.slice(range.lowerBound, range.count))
-                } catch {
-                    reductionError = error
-                }
-            }
-        }
+        pipeline = TrainPipeline(model: model, communicator: communicator)
     }
+
+    /// The arena slices all-reduced in each backward, in order (the gradient buckets), as
+    /// recorded in the first step.
+    public var bucketRanges: [Range<Int>] { pipeline.bucketRanges }
 
     /// Trains on `batch` (this rank's slice of a global batch of `globalBatchSize`); returns the
     /// mean loss of the slice before the update. With `next`, the batch the following step
@@ -75,6 +57,7 @@ public final class TrainingStep: @unchecked Sendable {
     /// Forward and loss; leaves dL/d(output) in the model. Returns the mean loss of the slice,
     /// summed over the tasks.
     public func forward(_ batch: Batch, globalBatchSize: Int) throws -> Double {
+        pipeline.beginForward(batch)
         let outputs = try model.forward(batch), labels = model.inputs.labelSlice, gradient = model.logitGradient
         guard let taskColumns else {
             let loss = losses[0].lossAndGradient(outputs: outputs, labels: labels, gradient: gradient, count: batch.size,
@@ -104,20 +87,18 @@ public final class TrainingStep: @unchecked Sendable {
     /// the ids go to their owners during this step's backward, between the gradient all-reduces;
     /// the rows are still fetched in that forward, after this step's update.
     public func routeAhead(_ next: Batch) throws {
-        for collection in shardedCollections { try collection.beginRouting(ahead: next) }
+        try pipeline.routeAhead(next)
     }
 
     /// Ends an exchange begun by `routeAhead` whose batch will not be trained on.
     public func abandonRouteAhead() throws {
-        for collection in shardedCollections { try collection.abandonRouting() }
+        try pipeline.abandonRouteAhead()
     }
 
     /// Ends the sum of the dense gradients over all ranks (they are already scaled by the
     /// global batch): backward all-reduced each bucket; this reports a failure of any of them.
     public func synchronizeGradients() throws {
-        guard communicator.size > 1 else { return }
-        bucketsRecorded = true
-        if let error = reductionError { throw error }
+        try pipeline.synchronizeGradients()
     }
 
     /// With SGD, embedding rows are updated during backward (fused); otherwise their gradients
@@ -128,7 +109,8 @@ public final class TrainingStep: @unchecked Sendable {
     /// gradients or, with SGD, are updated at `learningRate` in the same pass.
     public func backward(learningRate: Float) throws {
         model.arena.zeroGradients()
-        try model.backward(embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients)
+        try model.backward(embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients,
+                           gradientsReady: pipeline.gradientSink)
     }
 
     /// Applies the dense optimizer, and the sparse one unless backward already did.
