@@ -39,6 +39,15 @@ import TestSupport
         let logits = try model.forward(batch)
         _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
                                                logitGradient: model.logitGradient, count: batch.size)
+        try Self.expectGradients(of: model, loss: loss, sampledDenseIndices: sampledDenseIndices, absolute: 2e-4)
+    }
+
+    /// Backward from the dL/d(output) the model holds, then every sampled dense parameter and
+    /// every table row against central differences of `loss`. Step 1e-3 for dense parameters:
+    /// the loss (~0.7) is exact to ~1e-7 in Float, so the quotient to ~1e-4, inside the
+    /// tolerance; a larger step can cross a ReLU kink.
+    static func expectGradients(of model: RecommendationModel, loss: () -> Double, sampledDenseIndices: Int,
+                                absolute: Double) throws {
         model.arena.zeroGradients()
         try model.backward()
         let denseGradients = model.arena.gradients.toArray().map(Double.init)
@@ -48,12 +57,10 @@ import TestSupport
             FiniteDifference.sampleIndices(count: entry.count, limit: sampledDenseIndices, seed: UInt64(entry.offset))
                 .map { entry.offset + $0 }
         }
-        // Step 1e-3: the loss (~0.7) is exact to ~1e-7 in Float, so the quotient to ~1e-4, inside
-        // the 2e-4 absolute tolerance; a larger step can cross a ReLU kink.
         let numeric = FiniteDifference.gradient(of: loss, parameters: model.arena.values.whole, indices: indices,
                                                 step: 1e-3)
         let bad = FiniteDifference.mismatches(analytic: indices.map { denseGradients[$0] }, numeric: numeric,
-                                              absolute: 2e-4)
+                                              absolute: absolute)
         let names = bad.prefix(5).map { mismatch in
             model.arena.entries.last(where: { $0.offset <= indices[mismatch.index] })?.name ?? "?"
         }
@@ -66,7 +73,7 @@ import TestSupport
             for row in tableGradients[t] {
                 for k in 0..<table.dimension { analytic[row.id * table.dimension + k] = Double(row.gradient[k]) }
             }
-            let bad = FiniteDifference.mismatches(analytic: analytic, numeric: numeric, absolute: 2e-4)
+            let bad = FiniteDifference.mismatches(analytic: analytic, numeric: numeric, absolute: absolute)
             #expect(bad.isEmpty, "\(table.name): \(bad.prefix(5))")
         }
     }

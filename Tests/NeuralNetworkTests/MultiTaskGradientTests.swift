@@ -49,30 +49,7 @@ import TestSupport
         let outputs = try model.forward(batch).toArray()
         #expect(outputs.count == 2 * batch.size)
         model.logitGradient.copy(from: Self.loss(outputs: outputs, labels: labels, rows: batch.size).gradient)
-        model.arena.zeroGradients()
-        try model.backward()
-        let denseGradients = model.arena.gradients.toArray().map(Double.init)
-        let tableGradients = model.embeddingTables.map { $0.gradient.rows() }
-
-        let indices = model.arena.entries.flatMap { entry in
-            FiniteDifference.sampleIndices(count: entry.count, limit: 40, seed: UInt64(entry.offset)).map { entry.offset + $0 }
-        }
-        let numeric = FiniteDifference.gradient(of: loss, parameters: model.arena.values.whole, indices: indices, step: 1e-3)
-        let bad = FiniteDifference.mismatches(analytic: indices.map { denseGradients[$0] }, numeric: numeric, absolute: 3e-4)
-        let names = bad.prefix(5).map { mismatch in
-            model.arena.entries.last(where: { $0.offset <= indices[mismatch.index] })?.name ?? "?"
-        }
-        #expect(bad.isEmpty, "dense: \(names) \(bad.prefix(5))")
-        for (t, table) in model.embeddingTables.enumerated() {
-            let numeric = FiniteDifference.gradient(of: loss, parameters: table.weights.whole,
-                                                    indices: Array(0..<table.weights.count), step: 3e-3)
-            var analytic = [Double](repeating: 0, count: table.weights.count)
-            for row in tableGradients[t] {
-                for k in 0..<table.dimension { analytic[row.id * table.dimension + k] = Double(row.gradient[k]) }
-            }
-            let bad = FiniteDifference.mismatches(analytic: analytic, numeric: numeric, absolute: 3e-4)
-            #expect(bad.isEmpty, "\(table.name): \(bad.prefix(5))")
-        }
+        try ModelGradientTests.expectGradients(of: model, loss: loss, sampledDenseIndices: 40, absolute: 3e-4)
     }
 
     @Test(arguments: TestBackends.names, [false, true])

@@ -2,36 +2,31 @@ import Compute
 import NeuralNetwork
 
 /// DeepFM: Wide&Deep plus a factorisation machine's second-order term over the pooled
-/// embeddings (`model.architecture: deepfm`).
+/// embeddings (`model.architecture: deepfm`). Its keys are Wide&Deep's (`deep_mlp`).
 public struct DeepFMDefinition: ModelDefinition, Equatable {
     public static let name = "deepfm"
     public static let benchName = "deepfm"
     public static let summary = "Wide&Deep plus a factorisation machine's second-order term over the embeddings"
-    public static let keys = CodingKeys.allCases.map(\.rawValue)
+    public static let keys = WideDeepDefinition.keys
 
-    /// Widths after the deep input (the embeddings, then the dense features); the last is 1.
-    public var deepMLP = [512, 256, 1]
+    /// The Wide&Deep network the FM term is added to.
+    public var wideDeep: WideDeepDefinition
 
-    public enum CodingKeys: String, CodingKey, CaseIterable {
-        case deepMLP = "deep_mlp"
-    }
+    public init(deepMLP: [Int] = [512, 256, 1]) { wideDeep = WideDeepDefinition(deepMLP: deepMLP) }
 
-    public init(deepMLP: [Int] = [512, 256, 1]) { self.deepMLP = deepMLP }
+    public init(from decoder: Decoder) throws { wideDeep = try WideDeepDefinition(from: decoder) }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        deepMLP = try c.decodeIfPresent([Int].self, forKey: .deepMLP) ?? deepMLP
-    }
+    public func encode(to encoder: Encoder) throws { try wideDeep.encode(to: encoder) }
 
-    public var values: [(key: String, value: String)] { [("deep_mlp", "\(deepMLP)")] }
+    public var values: [(key: String, value: String)] { wideDeep.values }
 
-    public var layerWidths: [Int] { deepMLP }
+    public var layerWidths: [Int] { wideDeep.layerWidths }
 
-    public func problems(for shape: ModelShape) -> [ModelProblem] { WideDeepDefinition.deepProblems(deepMLP, shape: shape) }
+    public func problems(for shape: ModelShape) -> [ModelProblem] { wideDeep.problems(for: shape) }
 
     public func makeModel(_ shape: ModelShape, batchCapacity: Int, seed: UInt64, backend: any ComputeBackend,
                           makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
-        try WideDeepDefinition.makeWideDeep(shape, deepMLP: deepMLP, factorizationMachine: true, batchCapacity: batchCapacity,
+        try WideDeepDefinition.makeWideDeep(shape, deepMLP: wideDeep.deepMLP, factorizationMachine: true, batchCapacity: batchCapacity,
                                             seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
     }
 
