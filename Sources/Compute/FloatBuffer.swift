@@ -31,8 +31,6 @@ public final class FloatBuffer: @unchecked Sendable {
 
     /// Copies the contents out (for tests, checkpoints and printing; not for the hot path).
     public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: base, count: count)) }
-
-    public func setZero() { base.update(repeating: 0, count: count) }
 }
 
 /// A non-owning window onto host `Float` storage owned by a `FloatBuffer`; the owner keeps it
@@ -50,8 +48,6 @@ public struct TensorView: @unchecked Sendable {
         get { assert(index >= 0 && index < count); return base[index] }
         nonmutating set { assert(index >= 0 && index < count); base[index] = newValue }
     }
-
-    public func setZero() { base.update(repeating: 0, count: count) }
 
     public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
