@@ -54,6 +54,12 @@ public protocol Communicator: AnyObject, Sendable {
     func startAllToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
                         receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
         -> PendingExchange
+    /// Starts `allToAllV` of floats (the rows of an embedding lookup) and returns without waiting:
+    /// `send` and `receive` stay untouched by the caller until `wait` returns. A communicator
+    /// that cannot leave the exchange in flight (the default; memory the host cannot address)
+    /// completes it before returning.
+    func startAllToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                        receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws -> PendingExchange
     /// Gathers every rank's `send` into host memory `receive` on `root`, rank after rank.
     func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                  receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws
@@ -88,6 +94,14 @@ extension Communicator {
 
     public func startAllToAllV(send: UnsafePointer<Int32>, sendCounts: [Int32], sendOffsets: [Int32],
                                receive: UnsafeMutablePointer<Int32>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+        -> PendingExchange {
+        try allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                      receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        return CompletedExchange()
+    }
+
+    public func startAllToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                               receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
         -> PendingExchange {
         try allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
                       receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)

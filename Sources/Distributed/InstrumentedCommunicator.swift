@@ -74,6 +74,16 @@ public final class InstrumentedCommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func startAllToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                               receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+        -> PendingExchange {
+        let pending = try timed(\.allToAllSeconds) {
+            try wrapped.startAllToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                                       receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        }
+        return TimedExchange(pending, counter: self)
+    }
+
     public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
         try timed(\.allToAllSeconds) {

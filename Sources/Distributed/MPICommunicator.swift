@@ -117,6 +117,24 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    /// In place over host memory (MPI_Ialltoallv); staged through host copies, and so
+    /// completed at once, over memory the host cannot address.
+    public func startAllToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                               receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws
+        -> PendingExchange {
+        guard let sent = send.backend.hostAddress(of: send), let received = receive.backend.hostAddress(of: receive) else {
+            try allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                          receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+            return CompletedExchange()
+        }
+        let exchange = MPIExchange(counts: [sendCounts, sendOffsets, receiveCounts, receiveOffsets], rank: rank)
+        let n = size, counts = exchange.counts
+        try check(MPI_Ialltoallv(sent, counts, counts + n, recsys_mpi_float(), received, counts + 2 * n, counts + 3 * n,
+                                 recsys_mpi_float(), communicator, &exchange.request), "MPI_Ialltoallv")
+        exchange.started = true
+        return exchange
+    }
+
     public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
         try send.withHostMemory(writesBack: false) { sent in

@@ -60,6 +60,9 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     public private(set) var learnsKeys = true
     /// Whether the next forward looks up the batch routed ahead (the pipeline says so just before).
     private var forwardTakesRoutingAhead = false
+    /// The rows' exchange `startLookup` left in flight, which the forward waits for.
+    private var rowsInFlight: PendingExchange?
+    private var lookupStarted = false
 
     /// - Parameters:
     ///   - sharingRoutingWith: a collection over the same features (the same ids, table sizes and
@@ -156,20 +159,38 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     // MARK: Forward
 
     public func forward(_ batch: DeviceBatch, output: DeviceSlice<Float>, layout: PooledLayout) throws {
-        try fetchRequestedRows(batch)
+        try finishLookup(batch)
         for placement in placements { placement.pool(batch, output: output, layout: layout) }
     }
 
     public func forwardSum(_ batch: DeviceBatch, output: DeviceSlice<Float>) throws {
         precondition(dimension == 1, "forwardSum needs width-1 tables")
-        try fetchRequestedRows(batch)
+        try finishLookup(batch)
         for placement in placements { placement.addScalars(batch, output: output) }
+    }
+
+    /// Routes `batch`, gathers the rows asked of this rank and starts sending them, without
+    /// waiting: the caller computes (the bottom MLP) while they travel, and the forward waits.
+    /// In a 16-bit exchange format the rows arrive before it returns.
+    public func startLookup(_ batch: DeviceBatch) throws {
+        try fetchRequestedRows(batch, waiting: false)
+        lookupStarted = true
+    }
+
+    /// The rows of `batch` in `requested.fetched`: those `startLookup` sent, once arrived, or
+    /// fetched now.
+    private func finishLookup(_ batch: DeviceBatch) throws {
+        guard lookupStarted else { return try fetchRequestedRows(batch, waiting: true) }
+        lookupStarted = false
+        let inFlight = rowsInFlight
+        rowsInFlight = nil
+        try inFlight?.wait()
     }
 
     /// Routes the requests of `batch` (unless another collection over the same features just
     /// did, or they were exchanged ahead), gathers the rows asked of this rank and exchanges
     /// them: the answers land in `requested.fetched` at each request's send position.
-    private func fetchRequestedRows(_ batch: DeviceBatch) throws {
+    private func fetchRequestedRows(_ batch: DeviceBatch, waiting: Bool) throws {
         if let leader {
             routing = leader.routing
         } else if forwardTakesRoutingAhead, let ahead = routingAhead, ahead.batch != nil {
@@ -192,7 +213,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         if rowsToServe.count < served * dimension { rowsToServe = backend.makeFloats(2 * served * dimension) }
         backend.gatherRows(servedRows, pairs: routing.deviceReceivedPairs.whole, count: served, dimension: dimension,
                            into: rowsToServe.whole)
-        try exchange(rowsToServe, requested.fetched, toOwners: false)
+        try exchange(rowsToServe, requested.fetched, toOwners: false, waiting: waiting)
     }
 
     // MARK: Pipelining
@@ -255,17 +276,25 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     }
 
     /// Sends `dimension` floats per request to the owners (`toOwners`), or answers from the
-    /// owners back to the requesters; in `exchangeFormat` when there is one.
-    private func exchange(_ send: DeviceBuffer<Float>, _ receive: DeviceBuffer<Float>, toOwners: Bool) throws {
+    /// owners back to the requesters; in `exchangeFormat` when there is one. Without `waiting`
+    /// an fp32 exchange is left in flight in `rowsInFlight`.
+    private func exchange(_ send: DeviceBuffer<Float>, _ receive: DeviceBuffer<Float>, toOwners: Bool, waiting: Bool = true) throws {
         let r = routing
         scale(toOwners ? r.sendCounts : r.receiveCounts, toOwners ? r.sendOffsets : r.receiveOffsets, by: dimension,
               into: &elementSendCounts, &elementSendOffsets)
         scale(toOwners ? r.receiveCounts : r.sendCounts, toOwners ? r.receiveOffsets : r.sendOffsets, by: dimension,
               into: &elementReceiveCounts, &elementReceiveOffsets)
         guard let exchangeFormat else {
-            try communicator.allToAllV(send: send.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
-                                       receive: receive.whole, receiveCounts: elementReceiveCounts,
-                                       receiveOffsets: elementReceiveOffsets)
+            if waiting {
+                try communicator.allToAllV(send: send.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
+                                           receive: receive.whole, receiveCounts: elementReceiveCounts,
+                                           receiveOffsets: elementReceiveOffsets)
+            } else {
+                rowsInFlight = try communicator.startAllToAllV(send: send.whole, sendCounts: elementSendCounts,
+                                                               sendOffsets: elementSendOffsets, receive: receive.whole,
+                                                               receiveCounts: elementReceiveCounts,
+                                                               receiveOffsets: elementReceiveOffsets)
+            }
             return
         }
         let sent = Int(elementSendOffsets.last! + elementSendCounts.last!)

@@ -10,13 +10,14 @@ import TestSupport
 import Training
 
 /// The pipeline routes the next batch's requests ahead and its forward then takes them: no
-/// request exchange of its own (counted on 2 ranks as threads). A model whose collections see
-/// views of the batch (BST) routes nothing ahead rather than an exchange no forward takes.
+/// request exchange of its own (counted on 2 ranks as threads), and DLRM's forward starts the
+/// rows' exchange to wait for it after the bottom MLP. A model whose collections see views of
+/// the batch (BST) routes nothing ahead rather than an exchange no forward takes.
 @Suite struct TrainPipelineTests {
     /// Forwards every call, counting the blocking request-count exchanges and the started ones.
     final class CountingCommunicator: Communicator, @unchecked Sendable {
         let wrapped: Communicator
-        private(set) var countExchanges = 0, startedExchanges = 0
+        private(set) var countExchanges = 0, startedExchanges = 0, startedRowExchanges = 0
         init(wrapping wrapped: Communicator) { self.wrapped = wrapped }
         var rank: Int { wrapped.rank }
         var size: Int { wrapped.size }
@@ -52,6 +53,12 @@ import Training
             return try wrapped.startAllToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
                                               receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
         }
+        func startAllToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
+                            receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws -> PendingExchange {
+            startedRowExchanges += 1
+            return try wrapped.startAllToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+                                              receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
+        }
         func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?, receiveCounts: [Int32],
                      receiveOffsets: [Int32], root: Int) throws {
             try wrapped.gatherV(send: send, receive: receive, receiveCounts: receiveCounts, receiveOffsets: receiveOffsets, root: root)
@@ -67,9 +74,10 @@ import Training
         func abort(code: Int32) -> Never { wrapped.abort(code: code) }
     }
 
-    /// Per step after the first: the blocking count exchanges of its forward, and the exchanges
-    /// started while routing the next batch ahead.
-    static func exchanges(_ architecture: String) throws -> [(forward: Int, ahead: Int)] {
+    /// Per step after the first: the blocking count exchanges of its forward, the exchanges
+    /// started while routing the next batch ahead, and the rows' exchanges its forward started
+    /// (to wait for them after the bottom MLP).
+    static func exchanges(_ architecture: String) throws -> [(forward: Int, ahead: Int, rowsStarted: Int)] {
         let configuration = try ConfigurationLoader.parse("""
             model: {architecture: \(architecture), embedding_dimension: 4, table_count: 3, table_rows: [40, 3000, 50],
                     bottom_mlp: [8, 4], top_mlp: [8, 1], deep_mlp: [8, 1], sequence_table: 2, sequence_length: 3}
@@ -77,31 +85,31 @@ import Training
             training: {batch_size: 40}
             distributed: {sharding: row_wise}
             """, source: "pipeline.yaml")
-        let results = try ThreadCommunicator.run(ranks: 2) { base -> [(Int, Int)] in
+        let results = try ThreadCommunicator.run(ranks: 2) { base -> [(Int, Int, Int)] in
             let communicator = CountingCommunicator(wrapping: base)
             let model = try ModelFactory.makeModel(configuration, batchCapacity: 20, communicator: communicator)
             let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator)
             let data = try DataSplits.load(configuration).train
             let loader = BatchLoader(dataset: data, batchSize: 40, shuffleSeed: 1, dropLast: true, rank: communicator.rank,
                                      worldSize: 2, prefetch: true)
-            var counts: [(Int, Int)] = []
+            var counts: [(Int, Int, Int)] = []
             for index in 0..<5 {
                 _ = try loader.next()
-                let beforeForward = communicator.countExchanges
+                let beforeForward = communicator.countExchanges, rowsBefore = communicator.startedRowExchanges
                 _ = try step.forward(loader.batch, globalBatchSize: loader.globalBatchSize)
-                let forward = communicator.countExchanges - beforeForward
+                let forward = communicator.countExchanges - beforeForward, rowsStarted = communicator.startedRowExchanges - rowsBefore
                 let beforeAhead = communicator.startedExchanges
                 if let next = loader.upcomingBatch() { try step.routeAhead(next) }
                 let ahead = communicator.startedExchanges - beforeAhead
                 try step.backward(learningRate: 0.1)
                 try step.synchronizeGradients()
                 step.update(learningRate: 0.1)
-                if index > 0 { counts.append((forward, ahead)) }
+                if index > 0 { counts.append((forward, ahead, rowsStarted)) }
             }
             try step.abandonRouteAhead()
             return counts
         }
-        return results[0].map { (forward: $0.0, ahead: $0.1) }
+        return results[0].map { (forward: $0.0, ahead: $0.1, rowsStarted: $0.2) }
     }
 
     @Test func theBatchRoutedAheadIsNotRoutedAgain() throws {
@@ -110,6 +118,7 @@ import Training
         for step in steps {
             #expect(step.ahead > 0, "the next batch's requests were not exchanged ahead")
             #expect(step.forward == 0, "the forward exchanged the requests again: \(steps)")
+            #expect(step.rowsStarted == 1, "the rows' exchange was not started before the bottom MLP: \(steps)")
         }
     }
 

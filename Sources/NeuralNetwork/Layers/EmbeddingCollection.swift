@@ -59,6 +59,9 @@ public protocol EmbeddingCollection: AnyObject {
     // exchanges a batch's requests ahead of its forward; one whose rows are all here has
     // nothing to do (the defaults).
 
+    /// Starts the lookup of `batch` without waiting for rows from other ranks; the `forward`
+    /// that follows (of the same batch) waits for them. The caller computes meanwhile.
+    func startLookup(_ batch: DeviceBatch) throws
     /// Starts exchanging the requests of `next`, the batch a later forward looks up as it is.
     func beginRouting(ahead next: Batch) throws
     /// Moves an exchange begun ahead on (called between the gradient all-reduces).
@@ -73,6 +76,7 @@ public protocol EmbeddingCollection: AnyObject {
 }
 
 extension EmbeddingCollection {
+    public func startLookup(_ batch: DeviceBatch) throws {}
     public func beginRouting(ahead next: Batch) throws {}
     public func advanceRouting() throws {}
     public func abandonRouting() throws {}

@@ -37,9 +37,12 @@ public final class FeatureSlots: @unchecked Sendable {
         PooledLayout(firstOffset: bottomMLP == nil ? 0 : dimension, tableOffset: dimension, rowStride: width)
     }
 
-    /// Fills the slots for the batch in `inputs`; returns them, (B, F, D).
+    /// Fills the slots for the batch in `inputs`; returns them, (B, F, D). The tables' lookup
+    /// starts first, so that rows from other ranks travel while the bottom MLP computes (the
+    /// DLRM reference's order), then their pooling waits for them.
     public func forward(_ inputs: DeviceBatch) throws -> DeviceSlice<Float> {
         let slots = values.whole
+        try embeddings.startLookup(inputs)
         if let bottomMLP {
             let bottom = bottomMLP.forward(input: inputs.dense.whole, rows: inputs.size)
             backend.copyRows(from: bottom, sourceStride: dimension, to: slots, destinationStride: width, rows: inputs.size,

@@ -158,22 +158,36 @@ public final class BST: RecommendationModel, @unchecked Sendable {
     /// the sequence by position) made in the forward, not the batch itself.
     public func beginRouting(ahead next: Batch) throws {}
 
-    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
+    /// The MLP; the encoder; the position embeddings, then the tables.
+    public func backwardStages(embeddingMode: EmbeddingBackwardMode) -> [BackwardStage] {
         let rows = inputs.size
-        let dx = deepMLP.backward(input: deepInput.whole, rows: rows)!
-        try gradientsReady?.gradientsReady(deepMLP.parameterRange)
-        // The other positions' gradients stay zero from the buffer's allocation.
-        let d = architecture.embeddingDimension
-        backend.copyRows(from: dx.suffix(from: sequenceColumn), sourceStride: architecture.deepInputWidth,
-                         to: sequenceGradient.whole.suffix(from: sequenceWidth - d), destinationStride: sequenceWidth,
-                         rows: rows, columns: d)
-        let itemGradient = encoder.backward(input: sequenceInput.whole, outputGradient: sequenceGradient.whole,
-                                            lengths: positions.lengths.whole, sequences: rows)
-        try gradientsReady?.gradientsReady(encoder.parameterRange)
-        backend.accumulateColumnSums(itemGradient, rows: rows, columns: sequenceWidth,
-                                     into: arena.gradient(at: positionOffset, count: sequenceWidth))
-        try gradientsReady?.gradientsReady(positionRange)
-        try sequenceEmbeddings.backward(positions.inputs, outputGradient: itemGradient, layout: positionLayout, mode: embeddingMode)
-        try embeddings.backward(inputs, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
+        var dx: DeviceSlice<Float>?, itemGradient: DeviceSlice<Float>?
+        return [
+            {
+                dx = self.deepMLP.backward(input: self.deepInput.whole, rows: rows)!
+                return self.deepMLP.parameterRange
+            },
+            {
+                // The other positions' gradients stay zero from the buffer's allocation.
+                let d = self.architecture.embeddingDimension
+                self.backend.copyRows(from: dx!.suffix(from: self.sequenceColumn), sourceStride: self.architecture.deepInputWidth,
+                                      to: self.sequenceGradient.whole.suffix(from: self.sequenceWidth - d),
+                                      destinationStride: self.sequenceWidth, rows: rows, columns: d)
+                itemGradient = self.encoder.backward(input: self.sequenceInput.whole, outputGradient: self.sequenceGradient.whole,
+                                                     lengths: self.positions.lengths.whole, sequences: rows)
+                return self.encoder.parameterRange
+            },
+            {
+                self.backend.accumulateColumnSums(itemGradient!, rows: rows, columns: self.sequenceWidth,
+                                                  into: self.arena.gradient(at: self.positionOffset, count: self.sequenceWidth))
+                return self.positionRange
+            },
+            {
+                try self.sequenceEmbeddings.backward(self.positions.inputs, outputGradient: itemGradient!, layout: self.positionLayout,
+                                                     mode: embeddingMode)
+                try self.embeddings.backward(self.inputs, outputGradient: dx!, layout: self.pooledLayout, mode: embeddingMode)
+                return nil
+            },
+        ]
     }
 }

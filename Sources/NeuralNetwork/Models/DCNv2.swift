@@ -85,13 +85,23 @@ public final class DCNv2: RecommendationModel, @unchecked Sendable {
         return topMLP.forward(input: crossed, rows: batch.size).slice(0, batch.size * outputCount)
     }
 
-    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
+    /// The top MLP; the cross layers; the tables and the bottom MLP.
+    public func backwardStages(embeddingMode: EmbeddingBackwardMode) -> [BackwardStage] {
         let rows = inputs.size
-        let topGradient = topMLP.backward(input: cross.output, rows: rows)!
-        try gradientsReady?.gradientsReady(topMLP.parameterRange)
-        let dx0 = cross.backward(input: slots.values.whole, outputGradient: topGradient, rows: rows)
-        try gradientsReady?.gradientsReady(cross.parameterRange)
-        try slots.backward(inputs, slotGradient: dx0, mode: embeddingMode)
-        if let bottomMLP { try gradientsReady?.gradientsReady(bottomMLP.parameterRange) }
+        var topGradient: DeviceSlice<Float>?, crossGradient: DeviceSlice<Float>?
+        return [
+            {
+                topGradient = self.topMLP.backward(input: self.cross.output, rows: rows)!
+                return self.topMLP.parameterRange
+            },
+            {
+                crossGradient = self.cross.backward(input: self.slots.values.whole, outputGradient: topGradient!, rows: rows)
+                return self.cross.parameterRange
+            },
+            {
+                try self.slots.backward(self.inputs, slotGradient: crossGradient!, mode: embeddingMode)
+                return self.bottomMLP?.parameterRange
+            },
+        ]
     }
 }

@@ -85,13 +85,22 @@ public final class DLRM: RecommendationModel, @unchecked Sendable {
         return topMLP.forward(input: interactionOutput.whole, rows: batch.size).slice(0, batch.size * outputCount)
     }
 
-    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
+    /// The top MLP; then the interaction, the tables and the bottom MLP.
+    public func backwardStages(embeddingMode: EmbeddingBackwardMode) -> [BackwardStage] {
         let rows = inputs.size
-        let interactionGradient = topMLP.backward(input: interactionOutput.whole, rows: rows)!
-        try gradientsReady?.gradientsReady(topMLP.parameterRange)
-        let dz = interactionInputGradient.whole
-        interaction.backward(input: slots.values.whole, outputGradient: interactionGradient, inputGradient: dz, rows: rows)
-        try slots.backward(inputs, slotGradient: dz, mode: embeddingMode)
-        if let bottomMLP { try gradientsReady?.gradientsReady(bottomMLP.parameterRange) }
+        var interactionGradient: DeviceSlice<Float>?
+        return [
+            {
+                interactionGradient = self.topMLP.backward(input: self.interactionOutput.whole, rows: rows)!
+                return self.topMLP.parameterRange
+            },
+            {
+                let dz = self.interactionInputGradient.whole
+                self.interaction.backward(input: self.slots.values.whole, outputGradient: interactionGradient!, inputGradient: dz,
+                                          rows: rows)
+                try self.slots.backward(self.inputs, slotGradient: dz, mode: embeddingMode)
+                return self.bottomMLP?.parameterRange
+            },
+        ]
     }
 }

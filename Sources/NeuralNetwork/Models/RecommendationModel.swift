@@ -25,32 +25,34 @@ public protocol RecommendationModel: AnyObject {
     func forward(_ batch: Batch) throws -> DeviceSlice<Float>
     /// Where the caller writes dL/d(output) (B, outputCount) before `backward`.
     var logitGradient: DeviceSlice<Float> { get }
-    /// Backward through the batch of the last forward. `gradientsReady`, when given, is told each
-    /// arena slice whose gradients are final, in the order they complete (together they cover the
-    /// arena): a distributed step starts all-reducing a slice while backward goes on.
-    func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws
+    /// Backward through the batch of the last forward, as stages the caller runs in order. Each
+    /// returns the arena slice whose gradients it finished (together the stages cover the arena),
+    /// so a distributed step sums that slice over ranks before it runs the next stage, while the
+    /// rest of backward is still to come.
+    func backwardStages(embeddingMode: EmbeddingBackwardMode) -> [BackwardStage]
     /// Starts exchanging the embedding requests of `next`, the batch a later forward takes, for
     /// the collections that look it up as it is (a model whose collections see views of the batch
     /// routes nothing ahead); see `EmbeddingCollection.beginRouting(ahead:)`.
     func beginRouting(ahead next: Batch) throws
 }
 
-/// Told, during backward, each slice of the parameter arena whose gradients are final.
-public protocol GradientSink: AnyObject {
-    func gradientsReady(_ range: Range<Int>) throws
-}
+/// One stage of a backward: runs it, and returns the slice of the parameter arena whose
+/// gradients it finished (nil when it finished none).
+public typealias BackwardStage = () throws -> Range<Int>?
 
 extension RecommendationModel {
     /// Backward that collects every table's row gradients.
-    public func backward() throws { try backward(embeddingMode: .collectGradients, gradientsReady: nil) }
+    public func backward() throws { try backward(embeddingMode: .collectGradients) }
 
     /// Every collection routes `next` ahead: the models whose collections look up the batch as it is.
     public func beginRouting(ahead next: Batch) throws {
         for collection in embeddingCollections { try collection.beginRouting(ahead: next) }
     }
 
-    /// Backward with no one told of the gradients as they complete.
-    public func backward(embeddingMode: EmbeddingBackwardMode) throws { try backward(embeddingMode: embeddingMode, gradientsReady: nil) }
+    /// The whole backward, its stages one after another.
+    public func backward(embeddingMode: EmbeddingBackwardMode) throws {
+        for stage in backwardStages(embeddingMode: embeddingMode) { _ = try stage() }
+    }
 
     /// Number of trainable scalars (dense arena plus every table).
     public var parameterCount: Int {

@@ -137,22 +137,34 @@ public final class WideDeep: RecommendationModel, @unchecked Sendable {
         return sum
     }
 
-    public func backward(embeddingMode: EmbeddingBackwardMode, gradientsReady: GradientSink?) throws {
+    /// The wide part; the deep MLP; DeepFM's term and the tables.
+    public func backwardStages(embeddingMode: EmbeddingBackwardMode) -> [BackwardStage] {
         let rows = inputs.size
-        // The logit is a sum, so both parts receive the same dL/d(logit) (the shared part, its
-        // sum over the tasks); the wide part reads it before the deep backward masks nothing in
-        // it (the last deep layer has no ReLU).
-        let sharedGradient = sharedGradient(rows: rows)
-        try wide.backward(inputs, logitGradient: sharedGradient, embeddingMode: embeddingMode)
-        try gradientsReady?.gradientsReady(wide.dense.parameterRange)
-        let dx = deepMLP.backward(input: deepInput.whole, rows: rows)!
-        try gradientsReady?.gradientsReady(deepMLP.parameterRange)
-        if architecture.factorizationMachine {
-            // The FM term reads the embeddings' columns of the deep input: its gradient joins theirs.
-            backend.factorizationMachineBackward(input: deepInput.whole, rowStride: deepInputWidth,
-                                                 fields: architecture.tableRowCounts.count, dimension: architecture.embeddingDimension,
-                                                 rows: rows, outputGradient: sharedGradient, addingInto: dx)
-        }
-        try embeddings.backward(inputs, outputGradient: dx, layout: pooledLayout, mode: embeddingMode)
+        var shared: DeviceSlice<Float>?, dx: DeviceSlice<Float>?
+        return [
+            {
+                // The logit is a sum, so both parts receive the same dL/d(logit) (the shared part, its
+                // sum over the tasks); the wide part reads it before the deep backward masks nothing in
+                // it (the last deep layer has no ReLU).
+                shared = self.sharedGradient(rows: rows)
+                try self.wide.backward(self.inputs, logitGradient: shared!, embeddingMode: embeddingMode)
+                return self.wide.dense.parameterRange
+            },
+            {
+                dx = self.deepMLP.backward(input: self.deepInput.whole, rows: rows)!
+                return self.deepMLP.parameterRange
+            },
+            {
+                if self.architecture.factorizationMachine {
+                    // The FM term reads the embeddings' columns of the deep input: its gradient joins theirs.
+                    self.backend.factorizationMachineBackward(input: self.deepInput.whole, rowStride: self.deepInputWidth,
+                                                              fields: self.architecture.tableRowCounts.count,
+                                                              dimension: self.architecture.embeddingDimension, rows: rows,
+                                                              outputGradient: shared!, addingInto: dx!)
+                }
+                try self.embeddings.backward(self.inputs, outputGradient: dx!, layout: self.pooledLayout, mode: embeddingMode)
+                return nil
+            },
+        ]
     }
 }

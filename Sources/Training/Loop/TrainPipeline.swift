@@ -5,9 +5,9 @@ import NeuralNetwork
 /// What a distributed step overlaps with its computation, owned in one place and driven in
 /// order by `TrainingStep` (TorchRec's `TrainPipelineSparseDist`): the next batch's embedding
 /// requests exchanged during this step (`routeAhead`, told to the forward that takes that batch
-/// by its serial), and the dense gradients all-reduced bucket by bucket as backward finishes
-/// each slice of the arena (`gradientsReady`), the requests ahead moved on between them.
-final class TrainPipeline: GradientSink {
+/// by its serial), and the dense gradients all-reduced bucket by bucket as the step runs the
+/// model's backward stage by stage (`gradientsReady`), the requests ahead moved on between them.
+final class TrainPipeline {
     let model: RecommendationModel
     let communicator: Communicator
     /// The arena slices all-reduced in each backward, in order (the gradient buckets), as
@@ -44,11 +44,8 @@ final class TrainPipeline: GradientSink {
         routedAhead = nil
     }
 
-    /// The gradient sink of a backward on several ranks (nil on one: nothing to sum).
-    var gradientSink: GradientSink? { communicator.size > 1 ? self : nil }
-
-    /// A slice of the arena is final: its sum over ranks starts now, in place, while backward
-    /// goes on. A blocking MPI_Allreduce per bucket: OpenMPI's non-blocking one (libnbc) reached
+    /// A slice of the arena is final: its sum over ranks runs now, in place, before the next
+    /// stage of backward. A blocking MPI_Allreduce per bucket: OpenMPI's non-blocking one (libnbc) reached
     /// half the bandwidth here, more than overlap could win back (see README, "Distributed").
     /// A failure is kept for `synchronizeGradients` (every rank still takes its turns).
     func gradientsReady(_ range: Range<Int>) {

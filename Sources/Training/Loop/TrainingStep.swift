@@ -109,8 +109,11 @@ public final class TrainingStep: @unchecked Sendable {
     /// gradients or, with SGD, are updated at `learningRate` in the same pass.
     public func backward(learningRate: Float) throws {
         model.arena.zeroGradients()
-        try model.backward(embeddingMode: fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients,
-                           gradientsReady: pipeline.gradientSink)
+        let mode: EmbeddingBackwardMode = fusesEmbeddingUpdate ? .fusedSGD(learningRate: learningRate) : .collectGradients
+        // Stage by stage: on several ranks each finished slice is summed over them before the next stage.
+        for stage in model.backwardStages(embeddingMode: mode) {
+            if let range = try stage(), communicator.size > 1 { pipeline.gradientsReady(range) }
+        }
     }
 
     /// Applies the dense optimizer, and the sparse one unless backward already did.
