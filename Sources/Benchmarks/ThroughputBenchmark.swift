@@ -112,13 +112,10 @@ public enum ThroughputBenchmark {
         BLAS.setThreadCount(settings.threads)
         let communicator = InstrumentedCommunicator(wrapping: base)
         let ranks = communicator.size
-        let d = settings.distributed
         let makeEmbeddings = ModelFactory.withDynamicRules(
             settings.dynamicRules,
-            ranks == 1 && settings.dynamicRules.isEmpty
-                ? LocalEmbeddings.make
-                : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding, replicateMaxRows: d.replicateMaxRows,
-                                            rowWiseMinRows: d.rowWiseMinRows, exchangeFormat: d.exchangePrecision.format))
+            ModelFactory.embeddingFactory(settings.distributed, hasDynamicTables: !settings.dynamicRules.isEmpty,
+                                          communicator: communicator))
         let backend = BackendRegistry.make(settings.backend, precision: settings.precision)
         let model = try settings.definition.makeModel(settings.shape, batchCapacity: settings.batchSize, seed: settings.seed,
                                                       backend: backend, makeEmbeddings: makeEmbeddings)

@@ -6,18 +6,24 @@ import NeuralNetwork
 
 /// Builds the model a config describes.
 public enum ModelFactory {
-    /// With one rank every table is local; with more, tables are placed by the config's
-    /// `distributed` section and looked up through all-to-all. Dynamic tables are always
-    /// sharded (their rows are found by key at their owner, one rank included).
+    /// The tables are made by `embeddingFactory`.
     public static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
                                  communicator: Communicator = LocalCommunicator()) throws -> RecommendationModel {
         let d = configuration.distributed
-        let makeEmbeddings: EmbeddingFactory = communicator.size == 1 && configuration.model.dynamicTables.isEmpty
-            ? LocalEmbeddings.make
-            : ShardedEmbeddings.factory(communicator: communicator, strategy: d.sharding,
-                                        replicateMaxRows: d.replicateMaxRows, rowWiseMinRows: d.rowWiseMinRows,
-                                        exchangeFormat: d.exchangePrecision.format)
+        let makeEmbeddings = embeddingFactory(d, hasDynamicTables: !configuration.model.dynamicTables.isEmpty,
+                                              communicator: communicator)
         return try makeModel(configuration, batchCapacity: batchCapacity, makeEmbeddings: makeEmbeddings)
+    }
+
+    /// Where tables live: all in this process with one rank, else placed by `distributed` and
+    /// looked up through all-to-all. Dynamic tables are always sharded (their rows are found by
+    /// key at their owner, one rank included).
+    public static func embeddingFactory(_ distributed: DistributedSection, hasDynamicTables: Bool,
+                                        communicator: Communicator) -> EmbeddingFactory {
+        guard communicator.size > 1 || hasDynamicTables else { return LocalEmbeddings.make }
+        return ShardedEmbeddings.factory(communicator: communicator, strategy: distributed.sharding,
+                                         replicateMaxRows: distributed.replicateMaxRows, rowWiseMinRows: distributed.rowWiseMinRows,
+                                         exchangeFormat: distributed.exchangePrecision.format)
     }
 
     /// `makeEmbeddings` with the config's dynamic rules written into every specification over

@@ -13,8 +13,8 @@ public final class TrainingStep: @unchecked Sendable {
     public let sparseOptimizer: SparseOptimizer
     /// One loss per model output (task), in order.
     public let losses: [any Loss]
-    /// Each task's mean loss of the last forward (one entry with one task).
-    public private(set) var taskLosses: [Double] = []
+    /// Each task's mean loss of the last forward (one entry with one task), rewritten in place.
+    public private(set) var taskLosses: [Double]
     /// With several tasks: one task's outputs, labels and gradient (B), taken out of the
     /// (B, tasks) matrices for its loss.
     private let taskColumns: (outputs: DeviceBuffer<Float>, labels: DeviceBuffer<Float>, gradient: DeviceBuffer<Float>)?
@@ -29,6 +29,7 @@ public final class TrainingStep: @unchecked Sendable {
         self.communicator = communicator
         self.losses = losses ?? Array(repeating: BinaryCrossEntropyLoss(), count: model.outputCount)
         precondition(self.losses.count == model.outputCount, "TrainingStep: \(self.losses.count) losses for \(model.outputCount) outputs")
+        taskLosses = Array(repeating: 0, count: model.outputCount)
         let backend = model.backend, capacity = model.batchCapacity
         taskColumns = model.outputCount > 1
             ? (backend.makeFloats(capacity), backend.makeFloats(capacity), backend.makeFloats(capacity)) : nil
@@ -62,21 +63,20 @@ public final class TrainingStep: @unchecked Sendable {
         guard let taskColumns else {
             let loss = losses[0].lossAndGradient(outputs: outputs, labels: labels, gradient: gradient, count: batch.size,
                                                  normalizer: globalBatchSize)
-            taskLosses = [loss]
+            taskLosses[0] = loss
             return loss
         }
         // Each task's column of the (B, tasks) outputs, labels and gradient, through a buffer of its own.
         let backend = model.backend, rows = batch.size, tasks = losses.count
         let columnOutputs = taskColumns.outputs.slice(0, rows), columnLabels = taskColumns.labels.slice(0, rows)
         let columnGradient = taskColumns.gradient.slice(0, rows)
-        taskLosses = []
         for (task, loss) in losses.enumerated() {
             backend.copyRows(from: outputs.suffix(from: task), sourceStride: tasks, to: columnOutputs, destinationStride: 1,
                              rows: rows, columns: 1)
             backend.copyRows(from: labels.suffix(from: task), sourceStride: tasks, to: columnLabels, destinationStride: 1,
                              rows: rows, columns: 1)
-            taskLosses.append(loss.lossAndGradient(outputs: columnOutputs, labels: columnLabels, gradient: columnGradient,
-                                                   count: rows, normalizer: globalBatchSize))
+            taskLosses[task] = loss.lossAndGradient(outputs: columnOutputs, labels: columnLabels, gradient: columnGradient,
+                                                    count: rows, normalizer: globalBatchSize)
             backend.copyRows(from: columnGradient, sourceStride: 1, to: gradient.suffix(from: task), destinationStride: tasks,
                              rows: rows, columns: 1)
         }

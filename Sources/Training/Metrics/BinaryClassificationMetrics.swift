@@ -32,21 +32,9 @@ public struct BinaryClassificationMetrics: Sendable, Equatable, Codable {
     public static func compute(logits: [Float], labels: [Float]) throws -> BinaryClassificationMetrics {
         guard logits.count == labels.count else { throw MetricsError.sizeMismatch(scores: logits.count, labels: labels.count) }
         guard !logits.isEmpty else { throw MetricsError.empty }
-        var logloss = 0.0, correct = 0
-        for i in 0..<logits.count {
-            let x = Double(logits[i]), y = Double(labels[i])
-            logloss += max(x, 0) - x * y + log1p(exp(-abs(x)))
-            if (x >= 0) == (y >= 0.5) { correct += 1 }
-        }
-        let auc: Double
-        do {
-            auc = try Self.auc(scores: logits, labels: labels)
-        } catch MetricsError.singleClass {
-            auc = .nan
-        }
-        return BinaryClassificationMetrics(auc: auc,
-                                           logloss: logloss / Double(logits.count),
-                                           accuracy: Double(correct) / Double(logits.count),
+        return BinaryClassificationMetrics(auc: AUCMetric().value(outputs: logits, labels: labels),
+                                           logloss: LoglossMetric().value(outputs: logits, labels: labels),
+                                           accuracy: AccuracyMetric().value(outputs: logits, labels: labels),
                                            count: logits.count)
     }
 
