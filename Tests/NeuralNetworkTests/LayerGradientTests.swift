@@ -48,6 +48,52 @@ import TestSupport
         }
     }
 
+    /// A softmax gate over three experts: the gradients of its parameters, of its input and of
+    /// every expert's output (which the gate adds into, as several gates share experts).
+    @Test(arguments: TestBackends.names)
+    func expertGateGradients(backendName: String) {
+        let backend = TestBackends.make(backendName)
+        let arena = ParameterArena(backend: backend)
+        let rows = 5, inputSize = 4, width = 3, count = 3
+        let gate = ExpertGate(arena: arena, name: "gate", inputSize: inputSize, expertCount: count, width: width, batchCapacity: rows)
+        arena.allocate()
+        var generator = SeededGenerator(seed: 9)
+        gate.initialize(using: &generator)
+        var random = TestRandom(seed: 12)
+        let input = backend.makeFloats(rows * inputSize)
+        random.fill(input.whole)
+        let experts = (0..<count).map { _ in backend.makeFloats(rows * width) }
+        for expert in experts { random.fill(expert.whole) }
+        let c = random.normals(rows * width)
+
+        func loss() -> Double {
+            Self.weightedSum(c, gate.forward(input: input.whole, experts: experts.map(\.whole), rows: rows).slice(0, c.count))
+        }
+        _ = loss()
+        let weights = gate.weights(rows: rows)!.toArray()
+        for r in 0..<rows { #expect(abs(weights[(r * count)..<((r + 1) * count)].reduce(0, +) - 1) < 1e-6) }
+        let outputGradient = backend.makeFloats(rows * width), inputGradient = backend.makeFloats(rows * inputSize)
+        outputGradient.copy(from: c.map(Float.init))
+        let expertGradients = (0..<count).map { _ in backend.makeFloats(rows * width) }
+        // Gradients add: what was there stays.
+        inputGradient.copy(from: Array(repeating: 1, count: rows * inputSize))
+        for gradient in expertGradients { gradient.copy(from: Array(repeating: 2, count: rows * width)) }
+        arena.zeroGradients()
+        gate.backward(input: input.whole, experts: experts.map(\.whole), outputGradient: outputGradient.whole,
+                      expertGradients: expertGradients.map(\.whole), inputGradient: inputGradient.whole, rows: rows)
+
+        let numericInput = FiniteDifference.gradient(of: loss, parameters: input.whole, indices: Array(0..<input.count))
+        #expect(FiniteDifference.mismatches(analytic: inputGradient.toArray().map { Double($0) - 1 }, numeric: numericInput).isEmpty)
+        for (e, expert) in experts.enumerated() {
+            let numeric = FiniteDifference.gradient(of: loss, parameters: expert.whole, indices: Array(0..<expert.count))
+            let analytic = expertGradients[e].toArray().map { Double($0) - 2 }
+            #expect(FiniteDifference.mismatches(analytic: analytic, numeric: numeric).isEmpty, "expert \(e)")
+        }
+        let analyticParameters = arena.gradients.toArray().map(Double.init)
+        let numeric = FiniteDifference.gradient(of: loss, parameters: arena.values.whole, indices: Array(0..<arena.count))
+        #expect(FiniteDifference.mismatches(analytic: analyticParameters, numeric: numeric).isEmpty)
+    }
+
     /// Bags [3, 3, 7] (an id repeated within a bag), [7] (repeated across samples), [] (empty),
     /// [1, 9], in backend memory.
     static func bags(on backend: any ComputeBackend) -> EmbeddingBags {

@@ -70,4 +70,21 @@ import TestSupport
         let model = try DLRM(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
         try checkModel(model, batch: Self.makeBatch(denseCount: 4))
     }
+
+    /// Shared-bottom (one level of one shared expert), MMoE (one level of three shared experts)
+    /// and a two-level PLE (one shared and two own experts per task, a shared gate between the
+    /// levels): every expert, gate and tower.
+    @Test(arguments: TestBackends.names, ["shared_bottom", "mmoe", "ple"])
+    func multitaskRankerGradients(backendName: String, kind: String) throws {
+        let levels: [ExpertLevelShape] = switch kind {
+        case "shared_bottom": [ExpertLevelShape(sharedExperts: 1, taskExperts: 0)]
+        case "mmoe": [ExpertLevelShape(sharedExperts: 3, taskExperts: 0)]
+        default: [ExpertLevelShape(sharedExperts: 1, taskExperts: 2), ExpertLevelShape(sharedExperts: 1, taskExperts: 2)]
+        }
+        let architecture = MultitaskArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 5, 5], embeddingDimension: 3, taskCount: 2,
+                                                 levels: levels, expertWidths: [8, 5], towerWidths: [4, 1])
+        let model = try MultitaskRanker(architecture, batchCapacity: 6, seed: 42, backend: TestBackends.make(backendName))
+        #expect(model.gateWeights(rows: 1).count == (kind == "shared_bottom" ? 0 : kind == "mmoe" ? 2 : 5))
+        try checkModel(model, batch: Self.makeBatch(denseCount: 4))
+    }
 }

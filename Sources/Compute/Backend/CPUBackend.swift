@@ -151,6 +151,36 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
         Kernels.accumulateColumnSums(pointer(x), rows: rows, columns: columns, into: pointer(sums))
     }
 
+    // MARK: Gates (a mixture of experts)
+
+    public func softmaxRows(_ x: DeviceSlice<Float>, rows: Int, columns: Int) {
+        precondition(rows * columns <= x.count, "softmaxRows: rows outside the slice")
+        Kernels.softmaxRows(pointer(x), rows: rows, columns: columns)
+    }
+
+    public func softmaxRowsBackward(probabilities: DeviceSlice<Float>, gradient: DeviceSlice<Float>, rows: Int, columns: Int) {
+        precondition(rows * columns <= probabilities.count && rows * columns <= gradient.count,
+                     "softmaxRowsBackward: rows outside the slices")
+        Kernels.softmaxRowsBackward(probabilities: pointer(probabilities), gradient: pointer(gradient), rows: rows, columns: columns)
+    }
+
+    public func addScaledRows(_ x: DeviceSlice<Float>, scales: DeviceSlice<Float>, scaleStride: Int, into y: DeviceSlice<Float>,
+                              rows: Int, columns: Int) {
+        guard rows > 0 else { return }
+        precondition(rows * columns <= x.count && rows * columns <= y.count && (rows - 1) * scaleStride < scales.count,
+                     "addScaledRows: rows outside the slices")
+        Kernels.addScaledRows(pointer(x), scales: pointer(scales), scaleStride: scaleStride, into: pointer(y), rows: rows,
+                              columns: columns)
+    }
+
+    public func rowDots(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, rows: Int, columns: Int, into dots: DeviceSlice<Float>,
+                        dotStride: Int) {
+        guard rows > 0 else { return }
+        precondition(rows * columns <= a.count && rows * columns <= b.count && (rows - 1) * dotStride < dots.count,
+                     "rowDots: rows outside the slices")
+        Kernels.rowDots(pointer(a), pointer(b), rows: rows, columns: columns, into: pointer(dots), dotStride: dotStride)
+    }
+
     // MARK: Interaction and loss
 
     public func dotInteraction(_ shape: InteractionShape, input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int) {

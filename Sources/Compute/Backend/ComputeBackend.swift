@@ -74,6 +74,20 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// `sums[c] += sum over r of x[r, c]` (bias gradients).
     func accumulateColumnSums(_ x: DeviceSlice<Float>, rows: Int, columns: Int, into sums: DeviceSlice<Float>)
 
+    // MARK: Gates (a mixture of experts)
+
+    /// Softmax of each row of (rows, columns) `x`, in place: a gate's weights from its logits.
+    func softmaxRows(_ x: DeviceSlice<Float>, rows: Int, columns: Int)
+    /// Softmax backward in place: `gradient[r, c] = p[r, c] (gradient[r, c] - Σ_c' p[r, c'] gradient[r, c'])`.
+    func softmaxRowsBackward(probabilities: DeviceSlice<Float>, gradient: DeviceSlice<Float>, rows: Int, columns: Int)
+    /// `y[r, c] += scales[r * scaleStride] * x[r, c]` for (rows, columns) `x` and `y`: an
+    /// expert's output added with its gate weight (`scales` starts at the expert's column).
+    func addScaledRows(_ x: DeviceSlice<Float>, scales: DeviceSlice<Float>, scaleStride: Int, into y: DeviceSlice<Float>,
+                       rows: Int, columns: Int)
+    /// `dots[r * dotStride] = Σ_c a[r, c] b[r, c]` for (rows, columns) `a` and `b`.
+    func rowDots(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, rows: Int, columns: Int, into dots: DeviceSlice<Float>,
+                 dotStride: Int)
+
     // MARK: Interaction and loss
 
     /// DLRM's dot interaction of (B, F, D) `input` into (B, [D +] F(F-1)/2) `output`.

@@ -61,9 +61,10 @@ public struct Linear: Sendable {
 
     /// Backward. `outputGradient` (B, out) is dL/dy; when ReLU is applied it is masked in place
     /// by `output`. Adds dL/dW and dL/db into the arena's gradients; writes dL/dx (B, in) to
-    /// `inputGradient` when given (the first layer of a network needs none).
+    /// `inputGradient` when given (the first layer of a network needs none), or adds it there
+    /// with `addsInputGradient` (a gate's input, which other layers read too).
     public func backward(input: DeviceSlice<Float>, output: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
-                         inputGradient: DeviceSlice<Float>?, rows: Int) {
+                         inputGradient: DeviceSlice<Float>?, rows: Int, addsInputGradient: Bool = false) {
         if appliesReLU {
             backend.reluBackward(gradient: outputGradient, output: output, count: rows * outputSize)
         }
@@ -73,9 +74,10 @@ public struct Linear: Sendable {
         backend.gemm(transposeA: true, transposeB: false, m: outputSize, n: inputSize, k: rows, alpha: 1,
                      a: outputGradient, lda: outputSize, b: input, ldb: inputSize, beta: 1, c: weightGradient, ldc: inputSize)
         if let inputGradient {
-            // dx (B, in) = dy (B, out) W (out, in)
+            // dx (B, in) (+)= dy (B, out) W (out, in)
             backend.gemm(transposeA: false, transposeB: false, m: rows, n: inputSize, k: outputSize, alpha: 1,
-                         a: outputGradient, lda: outputSize, b: weight, ldb: inputSize, beta: 0, c: inputGradient, ldc: inputSize)
+                         a: outputGradient, lda: outputSize, b: weight, ldb: inputSize, beta: addsInputGradient ? 1 : 0,
+                         c: inputGradient, ldc: inputSize)
         }
     }
 }
