@@ -54,7 +54,7 @@ public enum ThroughputBenchmark {
             definition = preset.definition
             idsPerSample = preset.idsPerSample
             shape = ModelShape(denseFeatureCount: 13, tableRowCounts: Array(repeating: rule?.capacity ?? tableRows, count: 26),
-                               embeddingDimension: 16, hasDynamicTables: dynamicTables)
+                               embeddingDimension: 16, hasDynamicTables: dynamicTables, taskCount: architecture.benchTaskCount)
             dynamicRules = rule.map { Array(repeating: $0, count: 26) } ?? []
         }
 
@@ -131,6 +131,7 @@ public enum ThroughputBenchmark {
             settings.dynamicRules.indices.contains($0) && settings.dynamicRules[$0] != nil
         }
         synthetic.idsPerSample = settings.idsPerSample
+        synthetic.tasks = [.click] + (1..<max(settings.shape.taskCount, 1)).map { PredictionTask(name: "task\($0)") }
         progress("generating \(totalSteps * globalBatch) synthetic samples")
         var data: SampleSource = SyntheticClickModel(synthetic).generate(count: totalSteps * globalBatch, stream: 0)
         if !settings.multiHotSizes.isEmpty {

@@ -126,6 +126,13 @@ public enum ConfigurationValidator {
         require(t.shuffleWindow >= 0, "training.shuffle_window", "must be non-negative (0: the whole dataset), got \(t.shuffleWindow)")
         require(t.threads >= 1 && t.threads <= 256, "training.threads", "must be in 1...256, got \(t.threads)")
         require(t.logEvery >= 0, "training.log_every", "must be non-negative, got \(t.logEvery)")
+        let taskNames = c.data.tasks.map(\.name)
+        for (name, weight) in t.lossWeights.sorted(by: { $0.key < $1.key }) {
+            require(taskNames.contains(name), "training.loss_weights.\(name)",
+                    "names no task (the tasks are \(taskNames.joined(separator: ", ")))")
+            require(weight.isFinite && weight >= 0 && weight <= 1000, "training.loss_weights.\(name)",
+                    "must be in 0...1000, got \(weight)")
+        }
         let o = t.optimizer
         require(o.learningRate > 0 && o.learningRate <= 100, "training.optimizer.learning_rate",
                 "must be in (0, 100], got \(o.learningRate)")

@@ -59,4 +59,9 @@ extension TrainingConfiguration {
     public var modelShape: ModelShape {
         model.shape(denseFeatureCount: data.denseFeatures, taskCount: data.tasks.count)
     }
+
+    /// Each task's weight in the loss, in task order (`training.loss_weights`; 1 where unnamed).
+    public var lossWeights: [Float] {
+        data.tasks.map { Float(training.lossWeights[$0.name] ?? 1) }
+    }
 }

@@ -25,6 +25,9 @@ public struct TrainingSection: Codable, Sendable, Equatable {
     public var precision: MatmulPrecision = .fp32
     public var optimizer = OptimizerSection()
     public var schedule = ScheduleSection()
+    /// Each task's weight in the loss by task name (1 for a task not named): the total loss is
+    /// Σ weight × the task's mean loss.
+    public var lossWeights: [String: Double] = [:]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case batchSize = "batch_size"
@@ -34,6 +37,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         case shuffleWindow = "shuffle_window"
         case logEvery = "log_every"
         case backend, precision, optimizer, schedule
+        case lossWeights = "loss_weights"
     }
 
     public init() {}
@@ -53,6 +57,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         precision = try c.decodeIfPresent(MatmulPrecision.self, forKey: .precision) ?? d.precision
         optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? d.optimizer
         schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? d.schedule
+        lossWeights = try c.decodeIfPresent([String: Double].self, forKey: .lossWeights) ?? d.lossWeights
     }
 }
 

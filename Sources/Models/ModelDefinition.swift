@@ -76,6 +76,8 @@ public protocol ModelDefinition: Codable, Sendable {
     /// `bench --model`'s preset for tables of `embeddingDimension` (the reference's "small"
     /// sizes), and the ids each bag holds in its synthetic data.
     static func benchPreset(embeddingDimension: Int) -> (definition: Self, idsPerSample: Int)
+    /// The tasks `bench --model`'s synthetic data labels (1 but for the multitask rankers).
+    static var benchTaskCount: Int { get }
 
     /// Floating-point operations per sample of one training step (forward and backward) in the
     /// MLPs' matrix products, and in the rest (an interaction, cross layers, attention), for
@@ -89,6 +91,8 @@ public protocol ModelDefinition: Codable, Sendable {
 }
 
 extension ModelDefinition {
+    public static var benchTaskCount: Int { 1 }
+
     public mutating func complete(for shape: ModelShape, sequence: (table: Int, length: Int)?, given: Set<String>) {}
 
     /// The problems of an MLP's widths under `key`: at least one layer, each in 1...65536.

@@ -9,6 +9,12 @@ public enum Evaluator {
     /// The outputs of every sample, (count, tasks), on rank 0 (empty elsewhere).
     public static func logits(of model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
                               communicator: Communicator = LocalCommunicator()) throws -> [Float] {
+        try score(model, on: dataset, batchSize: batchSize, communicator: communicator, gateTotals: nil)
+    }
+
+    /// `logits(of:…)`, adding each batch's gate weights into `gateTotals` when given.
+    private static func score(_ model: RecommendationModel, on dataset: SampleSource, batchSize: Int, communicator: Communicator,
+                              gateTotals: GateWeightTotals?) throws -> [Float] {
         let worldSize = communicator.size, outputs = model.outputCount
         let globalBatch = min(batchSize, model.batchCapacity * worldSize)
         let loader = BatchLoader(dataset: dataset, batchSize: globalBatch, shuffleSeed: nil, dropLast: false,
@@ -20,6 +26,7 @@ public enum Evaluator {
         var position = 0
         while try loader.next() {
             let logits = try model.forward(loader.batch)
+            gateTotals?.add(rows: loader.batch.size)
             let counts = (0..<worldSize).map {
                 Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: $0, worldSize: worldSize).count * outputs)
             }
@@ -32,12 +39,14 @@ public enum Evaluator {
         return result
     }
 
-    /// Held-out metrics of every task, computed on rank 0 and shared with every rank; rank 0
-    /// also writes the scored samples to `predictions.path` when given (`PredictionFile`).
+    /// Held-out metrics of every task, computed on rank 0 and shared with every rank, with the
+    /// mean weights of a gated model's gates; rank 0 also writes the scored samples to
+    /// `predictions.path` when given (`PredictionFile`).
     public static func evaluate(_ model: RecommendationModel, on dataset: SampleSource, batchSize: Int,
                                 communicator: Communicator = LocalCommunicator(),
                                 predictions: (path: String, names: FeatureNames)? = nil) throws -> HeldOutMetrics {
-        let scores = try logits(of: model, on: dataset, batchSize: batchSize, communicator: communicator)
+        let gateTotals = (model as? GatedModel).map(GateWeightTotals.init)
+        let scores = try score(model, on: dataset, batchSize: batchSize, communicator: communicator, gateTotals: gateTotals)
         if communicator.isRoot, let predictions {
             try PredictionFile.write(path: predictions.path, samples: dataset, logits: scores, names: predictions.names)
         }
@@ -46,6 +55,11 @@ public enum Evaluator {
             TaskMetrics(task: task, values: task.metrics.map { ($0.name, 0) })
         }, count: dataset.count)
         if communicator.isRoot { metrics = try HeldOutMetrics.compute(tasks: dataset.tasks, outputs: scores, labels: dataset.labels) }
-        return metrics.replacing(try communicator.allReduceSum(metrics.flattened))
+        metrics = metrics.replacing(try communicator.allReduceSum(metrics.flattened))
+        if let gateTotals {
+            metrics.gates = gateTotals.usage(totals: try communicator.allReduceSum(gateTotals.flattened), count: dataset.count,
+                                             tasks: dataset.tasks.map(\.name))
+        }
+        return metrics
     }
 }

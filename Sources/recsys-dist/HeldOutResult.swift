@@ -3,15 +3,35 @@ import Training
 
 /// Held-out metrics as `train` and `evaluate` print them: a single binary task's on one line
 /// with the keys runs have always had (`auc`, `logloss`, `accuracy`); several tasks (or a
-/// regression) one line each, and per task under `tasks` in JSON (`tasks.like.auc`).
+/// regression) one line each, and per task under `tasks` in JSON (`tasks.like.auc`); a gated
+/// model's gates under `gates` (`gates.like.expert0`) and `unused_experts`.
 struct HeldOutResult {
     let evaluation: HeldOutMetrics
     let planted: HeldOutMetrics?
 
     private var isSingleBinaryTask: Bool { evaluation.tasks.count == 1 && evaluation.tasks[0].task.kind == .binary }
 
-    /// The text lines; `showsGap` adds the planted model's AUC gap.
+    /// The text lines; `showsGap` adds the planted model's AUC gap. A gated model's gates follow.
     func text(showsGap: Bool) -> String {
+        ([metricsText(showsGap: showsGap)] + gateLines).joined(separator: "\n")
+    }
+
+    /// Each gate's mean weight per expert, and the experts no gate uses.
+    private var gateLines: [String] {
+        let gates = evaluation.gates
+        guard !gates.isEmpty else { return [] }
+        var lines = ["gates (mean weight per expert):"]
+        for gate in gates {
+            lines.append("  \(gate.gate): " + gate.experts.map { "\($0.expert) \(Training.format($0.weight, 3))" }.joined(separator: "  "))
+        }
+        let unused = GateUsage.unusedExperts(gates)
+        if !unused.isEmpty {
+            lines.append("  unused: \(unused.joined(separator: ", ")) (mean weight below \(GateUsage.unusedBelow) in every gate)")
+        }
+        return lines
+    }
+
+    private func metricsText(showsGap: Bool) -> String {
         let e = evaluation
         if isSingleBinaryTask {
             var line = "held-out: AUC \(BinaryClassificationMetrics.text(auc: e.auc))  logloss \(Training.format(e.logloss, 4))  "
@@ -44,7 +64,14 @@ struct HeldOutResult {
             }
             tasks[task.task.name] = values
         }
-        return ["auc": evaluation.auc, "logloss": evaluation.logloss, "accuracy": evaluation.accuracy,
-                "planted_auc": jsonValue(planted?.auc), "planted_logloss": jsonValue(planted?.logloss), "tasks": tasks]
+        var result: [String: Any] = ["auc": evaluation.auc, "logloss": evaluation.logloss, "accuracy": evaluation.accuracy,
+                                     "planted_auc": jsonValue(planted?.auc), "planted_logloss": jsonValue(planted?.logloss), "tasks": tasks]
+        if !evaluation.gates.isEmpty {
+            result["gates"] = Dictionary(uniqueKeysWithValues: evaluation.gates.map { gate in
+                (gate.gate, Dictionary(uniqueKeysWithValues: gate.experts.map { ($0.expert, $0.weight) }))
+            })
+            result["unused_experts"] = GateUsage.unusedExperts(evaluation.gates)
+        }
+        return result
     }
 }

@@ -26,6 +26,12 @@ import TestSupport
           cross_rank: 8
           sequence_table: 1
           sequence_length: 3
+          experts: 3
+          shared_experts: 1
+          task_experts: 1
+          levels: 2
+          expert_mlp: [16, 8]
+          tower_mlp: [8, 1]
         data:
           ids_per_sample: 2
           synthetic:
@@ -78,6 +84,25 @@ import TestSupport
             let multi = try train(ranks: ranks, overrides)
             #expect(multi.replicasIdentical, "\(ranks) ranks: dense replicas differ")
             #expect(multi.losses.count == single.losses.count)
+            for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
+                expectClose(a, b, relative: 2e-6, "\(architecture)/\(sharding) \(ranks) ranks, loss of step \(step + 1)")
+            }
+            expectClose(single.dense, multi.dense, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, dense")
+            expectClose(single.embeddings, multi.embeddings, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, embeddings")
+            expectClose(single.auc, multi.auc, relative: 1e-5, "\(architecture)/\(sharding) \(ranks) ranks, AUC")
+        }
+    }
+
+    /// The multitask rankers (a two-level PLE) on two planted tasks: the same per-step losses,
+    /// parameters and AUC on 1, 2 and 4 ranks, tables placed whole or split by rows.
+    @Test(arguments: ["shared_bottom", "mmoe", "ple"], ["table_wise", "row_wise"])
+    func multitaskRankersTrainTheSameModelWhateverTheNumberOfRanks(architecture: String, sharding: String) throws {
+        let overrides = ["model.architecture=\(architecture)", "distributed.sharding=\(sharding)", "data.synthetic.tasks=[click, like]"]
+        let single = try train(ranks: 1, overrides)
+        #expect(single.losses.count == 16)
+        for ranks in [2, 4] {
+            let multi = try train(ranks: ranks, overrides)
+            #expect(multi.replicasIdentical, "\(ranks) ranks: dense replicas differ")
             for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
                 expectClose(a, b, relative: 2e-6, "\(architecture)/\(sharding) \(ranks) ranks, loss of step \(step + 1)")
             }

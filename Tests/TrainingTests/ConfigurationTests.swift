@@ -83,7 +83,7 @@ import Training
     /// never Swift's decoder's; unambiguous spellings of a choice are accepted (issue 29, item 5).
     @Test func choicesAndTypesAreExplainedInTheConfigsWords() throws {
         let cases: [(String, String)] = [
-            ("model.architecture=widedeep", "key 'model.architecture': 'widedeep' is not one of dlrm, wide_deep, dcnv2, deepfm, bst"),
+            ("model.architecture=widedeep", "key 'model.architecture': 'widedeep' is not one of dlrm, wide_deep, dcnv2, deepfm, bst, shared_bottom, mmoe, ple"),
             ("data.source=csv", "key 'data.source': 'csv' is not one of synthetic, criteo_tsv, records, delimited"),
             ("data.split=time", "key 'data.split': 'time' is not one of"),
             ("training.optimizer.algorithm=rmsprop", "key 'training.optimizer.algorithm': 'rmsprop' is not one of sgd, adagrad, adam"),

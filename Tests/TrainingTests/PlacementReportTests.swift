@@ -25,7 +25,7 @@ import Training
             """, source: "plan.yaml", overrides: overrides)
     }
 
-    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"])
+    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst", "shared_bottom", "mmoe", "ple"])
     func countsMatchTheModelThatIsBuilt(architecture: String) throws {
         let c = try configuration(architecture)
         let model = try ModelFactory.makeModel(c, batchCapacity: 64)

@@ -5,10 +5,10 @@ import Compute
 /// loss is a new conforming type.
 public protocol Loss: Sendable {
     /// The mean loss over `count` samples of `outputs` (one per sample); writes dL/d(output)
-    /// into `gradient`, the loss's derivative divided by `normalizer` (the global batch, when
-    /// this process holds only a slice of it).
+    /// into `gradient`: the derivative of each sample's loss times `gradientScale` (the task's
+    /// weight over the global batch, when this process holds only a slice of it).
     func lossAndGradient(outputs: DeviceSlice<Float>, labels: DeviceSlice<Float>, gradient: DeviceSlice<Float>,
-                         count: Int, normalizer: Int) -> Double
+                         count: Int, gradientScale: Float) -> Double
 }
 
 /// Binary cross-entropy on logits (a binary task).
@@ -16,9 +16,10 @@ public struct BinaryCrossEntropyLoss: Loss {
     public init() {}
 
     public func lossAndGradient(outputs: DeviceSlice<Float>, labels: DeviceSlice<Float>, gradient: DeviceSlice<Float>,
-                                count: Int, normalizer: Int) -> Double {
-        BinaryCrossEntropy.lossAndGradient(logits: outputs, labels: labels, logitGradient: gradient, count: count,
-                                           normalizer: normalizer)
+                                count: Int, gradientScale: Float) -> Double {
+        let total = outputs.backend.binaryCrossEntropy(logits: outputs, labels: labels, logitGradient: gradient, count: count,
+                                                       gradientScale: gradientScale)
+        return count > 0 ? total / Double(count) : 0
     }
 }
 
@@ -27,9 +28,9 @@ public struct SquaredErrorLoss: Loss {
     public init() {}
 
     public func lossAndGradient(outputs: DeviceSlice<Float>, labels: DeviceSlice<Float>, gradient: DeviceSlice<Float>,
-                                count: Int, normalizer: Int) -> Double {
+                                count: Int, gradientScale: Float) -> Double {
         let total = outputs.backend.squaredError(predictions: outputs, labels: labels, gradient: gradient, count: count,
-                                                 gradientScale: 1 / Float(normalizer))
+                                                 gradientScale: gradientScale)
         return count > 0 ? total / Double(count) : 0
     }
 }

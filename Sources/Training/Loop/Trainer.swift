@@ -129,13 +129,15 @@ public final class Trainer {
         try communicator.broadcast(model.arena.values.whole, root: 0)
         let tasks = configuration.data.tasks
         let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator,
-                                losses: tasks.map(\.loss))
+                                losses: tasks.map(\.loss), lossWeights: configuration.lossWeights)
         let schedule = ModelFactory.schedule(configuration)
         log(.progress("model: \(configuration.model.architecture), \(model.parameterCount) parameters on rank 0 "
             + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
             + "optimizer \(t.optimizer.algorithm.rawValue), lr \(t.optimizer.learningRate), global batch \(t.batchSize), "
             + "\(worldSize) rank(s), \(model.backend.name) backend, \(model.backend.matmulPrecision.rawValue) matmuls"
-            + (tasks.count > 1 ? "; tasks " + tasks.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", ") : "")))
+            + (tasks.count > 1 ? "; tasks " + zip(tasks, configuration.lossWeights).map { task, weight in
+                "\(task.name) (\(task.kind.rawValue)\(weight == 1 ? "" : ", loss weight \(weight)"))"
+            }.joined(separator: ", ") : "")))
         if t.precision == .bf16 && model.backend.matmulPrecision != .bf16 {
             log(.progress("warning: training.precision bf16: this CPU has no bf16 instructions (AVX512-BF16 or AMX); using fp32"))
         }

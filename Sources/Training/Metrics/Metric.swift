@@ -112,6 +112,8 @@ public struct TaskMetrics: Sendable, Equatable {
 public struct HeldOutMetrics: Sendable, Equatable {
     public var tasks: [TaskMetrics]
     public var count: Int
+    /// A gated model's gates: the mean weight each gives each expert (empty for other models).
+    public var gates: [GateUsage] = []
 
     /// The metrics of every task from outputs and labels laid out (count, tasks).
     public static func compute(tasks: [PredictionTask], outputs: [Float], labels: [Float]) throws -> HeldOutMetrics {
