@@ -73,7 +73,7 @@ import TestSupport
         let text = try BinaryRunner.run(["evaluate", "--checkpoint", checkpoint])
         #expect(text.standardOutput.contains("gates (mean weight per expert):") == (architecture != "shared_bottom"), "\(text.standardOutput)")
 
-        for command in [["plan", "--config", config], ["inspect", "--checkpoint", checkpoint]] {
+        for command in [["plan", "--config", config], ["inspect", checkpoint]] {
             let output = try BinaryRunner.run(command, workingDirectory: folder)
             #expect(output.status == 0 && output.standardOutput.contains(architecture), "\(command): \(output.standardOutput)\(output.standardError)")
         }
