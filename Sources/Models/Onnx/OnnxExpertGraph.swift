@@ -3,13 +3,6 @@ import NeuralNetwork
 /// The multitask rankers' layers in the inference graph: levels of experts, softmax gates and
 /// one tower per task.
 extension OnnxModelGraph {
-    /// Column k of [N, columns] `x`, as [N, 1].
-    mutating func column(_ x: String, _ k: Int) -> String {
-        builder.node("Slice", [x, builder.constant("start", int64: [Int64(k)], shape: [1]),
-                               builder.constant("end", int64: [Int64(k + 1)], shape: [1]),
-                               builder.constant("axis", int64: [1], shape: [1])])
-    }
-
     /// Σ_e softmax(input W^T + b)[e] * expert_e; over one expert, that expert.
     mutating func expertGate(_ gate: ExpertGate, name: String, input: String, experts: [String]) -> String {
         guard let linear = gate.linear else { return experts[0] }

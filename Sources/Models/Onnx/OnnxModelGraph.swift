@@ -47,10 +47,7 @@ public struct OnnxModelGraph {
             return builder.graph
         }
         for (k, task) in tasks.enumerated() {
-            let column = builder.node("Slice", [logit, builder.constant("start", int64: [Int64(k)], shape: [1]),
-                                                builder.constant("end", int64: [Int64(k + 1)], shape: [1]),
-                                                builder.constant("axis", int64: [1], shape: [1])])
-            _ = builder.node(task.kind == .binary ? "Sigmoid" : "Identity", [column], output: names[k])
+            _ = builder.node(task.kind == .binary ? "Sigmoid" : "Identity", [column(logit, k)], output: names[k])
         }
         return builder.graph
     }
@@ -117,6 +114,13 @@ public struct OnnxModelGraph {
     /// [N, count * dimension] -> [N, count, dimension].
     mutating func split(_ x: String, count: Int, dimension: Int) -> String {
         builder.node("Reshape", [x, builder.constant("shape", int64: [-1, Int64(count), Int64(dimension)], shape: [3])])
+    }
+
+    /// Column k of [N, columns] `x`, as [N, 1].
+    mutating func column(_ x: String, _ k: Int) -> String {
+        builder.node("Slice", [x, builder.constant("start", int64: [Int64(k)], shape: [1]),
+                               builder.constant("end", int64: [Int64(k + 1)], shape: [1]),
+                               builder.constant("axis", int64: [1], shape: [1])])
     }
 
     mutating func concat(_ values: [String]) -> String {
