@@ -78,21 +78,8 @@ import TestSupport
             #expect(output.status == 0 && output.standardOutput.contains(architecture), "\(command): \(output.standardOutput)\(output.standardError)")
         }
 
-        let python = TestPaths.packageRoot + "/.venv-test/bin/python"
-        try #require(FileManager.default.fileExists(atPath: python), "\(python) is missing: launch/test.sh installs onnxruntime there")
-        let model = "\(folder)/\(architecture).onnx"
-        let exported = try BinaryRunner.run(["export", "--checkpoint", checkpoint, "--output", model])
-        try #require(exported.status == 0, "\(exported.standardError)")
-        let scored = try BinaryRunner.run(executable: python, ["\(TestPaths.packageRoot)/launch/score-onnx.py", model, predictions,
-                                                               "--dense", "5", "--tables", "4"])
-        try #require(scored.status == 0, "\(scored.standardError)")
-        let onnx = try #require(try JSONSerialization.jsonObject(with: Data(scored.standardOutput.utf8)) as? [String: Any])
-        let onnxTasks = try #require(onnx["tasks"] as? [String: [String: Double]])
-        #expect(Set(onnxTasks.keys) == ["click", "like"])
-        for (task, values) in onnxTasks {
-            #expect((values["max_abs_difference"] ?? 1) <= 1e-5, "\(architecture), \(task): \(values)")
-            #expect(abs((values["auc_onnx"] ?? 0) - (values["auc_recsys_dist"] ?? 1)) < 1e-4, "\(architecture), \(task): \(values)")
-        }
+        try MultiTaskTests.expectExportScoresAsRecsysDist(checkpoint: checkpoint, predictions: predictions,
+                                                          model: "\(folder)/\(architecture).onnx")
     }
 
     /// `bench --model mmoe` times the preset on two synthetic tasks.
