@@ -37,7 +37,8 @@ import TestSupport
                           "scatter_add_rows", "sparse_adagrad", "sparse_adam", "dot_interaction", "dot_interaction_backward",
                           "add_bias", "binary_cross_entropy", "adam_step", "factorization_machine_backward", "layer_norm",
                           "layer_norm_backward", "layer_norm_parameter_gradients", "attention", "attention_backward",
-                          "pack_bf16", "unpack_bf16", "pack_fp16", "unpack_fp16"] {
+                          "pack_bf16", "unpack_bf16", "pack_fp16", "unpack_fp16", "softmax_rows", "softmax_rows_backward",
+                          "add_scaled_rows", "row_dots"] {
             #expect(kernels.contains(operation), "a kernel for \(operation)")
         }
     }

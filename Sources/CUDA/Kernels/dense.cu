@@ -69,6 +69,50 @@ extern "C" __global__ void column_sums(const float* x, long rows, long columns, 
     }
 }
 
+// Softmax of each row of x (rows, columns) in place, the row's maximum subtracted first: one
+// thread per row (a gate mixes a handful of experts).
+extern "C" __global__ void softmax_rows(float* x, long rows, int columns) {
+    GRID_STRIDE(r, rows) {
+        float* row = x + r * columns;
+        float largest = row[0], total = 0.0f;
+        for (int c = 1; c < columns; c++) largest = fmaxf(largest, row[c]);
+        for (int c = 0; c < columns; c++) {
+            row[c] = expf(row[c] - largest);
+            total += row[c];
+        }
+        for (int c = 0; c < columns; c++) row[c] /= total;
+    }
+}
+
+// g[r, c] = p[r, c] * (g[r, c] - sum over c' of p[r, c'] g[r, c']), in place: one thread per row.
+extern "C" __global__ void softmax_rows_backward(const float* p, float* g, long rows, int columns) {
+    GRID_STRIDE(r, rows) {
+        const float* pr = p + r * columns;
+        float* gr = g + r * columns;
+        float dot = 0.0f;
+        for (int c = 0; c < columns; c++) dot += pr[c] * gr[c];
+        for (int c = 0; c < columns; c++) gr[c] = pr[c] * (gr[c] - dot);
+    }
+}
+
+// y[r, c] += scales[r * scaleStride] * x[r, c]: an expert's output added with its gate weight.
+extern "C" __global__ void add_scaled_rows(const float* x, const float* scales, long scaleStride, float* y, long rows,
+                                           long columns) {
+    GRID_STRIDE(i, rows * columns) y[i] += scales[(i / columns) * scaleStride] * x[i];
+}
+
+// dots[r * dotStride] = sum over c of a[r, c] b[r, c]: one warp per row, lanes over the columns.
+extern "C" __global__ void row_dots(const float* a, const float* b, long rows, long columns, float* dots, long dotStride) {
+    long warp = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32, warps = ((long)gridDim.x * blockDim.x) / 32;
+    int lane = threadIdx.x % 32;
+    for (long r = warp; r < rows; r += warps) {
+        float total = 0.0f;
+        for (long c = lane; c < columns; c += 32) total += a[r * columns + c] * b[r * columns + c];
+        for (int offset = 16; offset > 0; offset /= 2) total += __shfl_down_sync(0xffffffff, total, offset);
+        if (lane == 0) dots[r * dotStride] = total;
+    }
+}
+
 // Binary cross-entropy on logits: adds the summed loss to *loss (a double, zeroed by the
 // caller) and, when gradient is not null, writes scale * (sigmoid(x) - y).
 extern "C" __global__ void binary_cross_entropy(const float* logits, const float* labels, float* gradient, long n, float scale,
