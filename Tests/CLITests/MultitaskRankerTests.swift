@@ -5,7 +5,7 @@ import TestSupport
 /// The multitask rankers (shared-bottom, MMoE, a two-level PLE) end to end through the binary,
 /// on the planted synthetic source with a click and a correlated like: each task learns towards
 /// its planted AUC; `evaluate` reports every task and the gates' mean weights (each gate's
-/// weights sum to 1 over its experts); `plan` and `inspect` read the model; the ONNX export has
+/// weights sum to 1 over its experts; the same on 2 ranks); `plan` and `inspect` read the model; the ONNX export has
 /// one output per task and scores as recsys-dist does.
 @Suite(.serialized) struct MultitaskRankerTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-rankers-\(UUID().uuidString)").path
@@ -69,6 +69,16 @@ import TestSupport
         for (gate, weights) in gates {
             #expect(Set(weights.keys) == expected[gate], "\(gate): \(weights)")
             #expect(abs(weights.values.reduce(0, +) - 1) < 1e-4, "\(gate): \(weights)")
+        }
+        // Two ranks each score half of every batch: the same metrics and gate weights.
+        let twoRanks = try MPIRunner.run(ranks: 2, ["evaluate", "--checkpoint", checkpoint, "--format", "json"])
+        try #require(twoRanks.status == 0, "\(twoRanks.standardError)")
+        let split = try json(twoRanks)
+        #expect(split["auc"] as? Double == scores["auc"] as? Double)
+        let splitGates = split["gates"] as? [String: [String: Double]] ?? [:]
+        #expect(Set(splitGates.keys) == Set(gates.keys))
+        for (gate, weights) in gates {
+            for (expert, weight) in weights { #expect(abs((splitGates[gate]?[expert] ?? -1) - weight) < 1e-6, "\(gate) \(expert)") }
         }
         let text = try BinaryRunner.run(["evaluate", "--checkpoint", checkpoint])
         #expect(text.standardOutput.contains("gates (mean weight per expert):") == (architecture != "shared_bottom"), "\(text.standardOutput)")
