@@ -5,7 +5,8 @@ import TestSupport
 /// The multitask rankers (shared-bottom, MMoE, a two-level PLE) end to end through the binary,
 /// on the planted synthetic source with a click and a correlated like: each task learns towards
 /// its planted AUC; `evaluate` reports every task and the gates' mean weights (each gate's
-/// weights sum to 1 over its experts; the same on 2 ranks); `plan` and `inspect` read the model; the ONNX export has
+/// weights sum to 1 over its experts; the same on 2 ranks; in metrics.jsonl too); `plan` and
+/// `inspect` read the model; the ONNX export has
 /// one output per task and scores as recsys-dist does.
 @Suite(.serialized) struct MultitaskRankerTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-rankers-\(UUID().uuidString)").path
@@ -37,7 +38,8 @@ import TestSupport
     @Test(arguments: ["shared_bottom", "mmoe", "ple"])
     func trainsEvaluatesAndExports(architecture: String) throws {
         let config = try configPath(architecture)
-        let trained = try BinaryRunner.run(["train", "--config", config, "--format", "json", "--set", "run.record=false"],
+        let runs = "\(folder)/runs-\(architecture)"
+        let trained = try BinaryRunner.run(["train", "--config", config, "--format", "json", "--set", "run.directory=\(runs)"],
                                            workingDirectory: folder)
         try #require(trained.status == 0, "\(trained.standardError)")
         let result = try json(trained)
@@ -46,6 +48,15 @@ import TestSupport
             let auc = try #require(metrics["auc"] as? Double), planted = try #require(metrics["planted_auc"] as? Double)
             #expect(auc > 0.62 && planted - auc < 0.08, "\(architecture), \(task): AUC \(auc), planted \(planted)")
         }
+
+        // metrics.jsonl records the final evaluation's gate weights beside the tasks' metrics.
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: runs).first)
+        let lines = try String(contentsOfFile: "\(runs)/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let evaluation = try #require(try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .last { $0["eval_auc_like"] != nil })
+        let recordedGates = evaluation.keys.filter { $0.hasPrefix("gate/") }.sorted()
+        #expect(recordedGates.isEmpty == (architecture == "shared_bottom"), "\(recordedGates)")
+        if architecture == "mmoe" { #expect(recordedGates.first == "gate/click/expert0") }
 
         let checkpoint = "\(folder)/checkpoints/\(architecture)/latest", predictions = "\(folder)/\(architecture).tsv"
         let evaluated = try BinaryRunner.run(["evaluate", "--checkpoint", checkpoint, "--predictions", predictions, "--format", "json"])

@@ -300,12 +300,13 @@ public final class Trainer {
     }
 
     /// The metrics as metrics.jsonl and TensorBoard record them: `eval_auc` for a single task,
-    /// `eval_auc_<task>` for each of several.
+    /// `eval_auc_<task>` for each of several; a gated model's mean gate weights as
+    /// `gate/<gate>/<expert>` (TensorBoard groups them by gate).
     static func recorded(_ metrics: HeldOutMetrics) -> [(String, Double)] {
         let single = metrics.tasks.count == 1
         return metrics.tasks.flatMap { task in
             task.values.map { ("eval_\($0.name)" + (single ? "" : "_\(task.task.name)"), $0.value) }
-        }
+        } + metrics.gates.flatMap { gate in gate.experts.map { ("gate/\(gate.gate)/\($0.expert)", $0.weight) } }
     }
 
     /// The AUC early stopping and keep_best follow: the named task's, else the first's.
