@@ -127,7 +127,7 @@ public enum ConfigurationValidator {
         require(t.threads >= 1 && t.threads <= 256, "training.threads", "must be in 1...256, got \(t.threads)")
         require(t.logEvery >= 0, "training.log_every", "must be non-negative, got \(t.logEvery)")
         let taskNames = c.data.tasks.map(\.name)
-        for (name, weight) in t.lossWeights.sorted(by: { $0.key < $1.key }) {
+        for (name, weight) in zip(t.lossWeights.names, t.lossWeights.weights) {
             require(taskNames.contains(name), "training.loss_weights.\(name)",
                     "names no task (the tasks are \(taskNames.joined(separator: ", ")))")
             require(weight.isFinite && weight >= 0 && weight <= 1000, "training.loss_weights.\(name)",

@@ -27,7 +27,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
     public var schedule = ScheduleSection()
     /// Each task's weight in the loss by task name (1 for a task not named): the total loss is
     /// Σ weight × the task's mean loss.
-    public var lossWeights: [String: Double] = [:]
+    public var lossWeights = TaskWeights()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case batchSize = "batch_size"
@@ -57,7 +57,42 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         precision = try c.decodeIfPresent(MatmulPrecision.self, forKey: .precision) ?? d.precision
         optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? d.optimizer
         schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? d.schedule
-        lossWeights = try c.decodeIfPresent([String: Double].self, forKey: .lossWeights) ?? d.lossWeights
+        lossWeights = try c.decodeIfPresent(TaskWeights.self, forKey: .lossWeights) ?? d.lossWeights
+    }
+}
+
+/// A number per task name (`training.loss_weights`), kept in name order so that a config
+/// prints, and compares, the same however its file orders them.
+public struct TaskWeights: Codable, Sendable, Equatable {
+    public private(set) var names: [String] = []
+    public private(set) var weights: [Double] = []
+
+    public init(_ values: [String: Double] = [:]) {
+        for (name, weight) in values.sorted(by: { $0.key < $1.key }) {
+            names.append(name)
+            weights.append(weight)
+        }
+    }
+
+    /// The weight of the task `name`, if the config names it.
+    public subscript(name: String) -> Double? { names.firstIndex(of: name).map { weights[$0] } }
+
+    public var isEmpty: Bool { names.isEmpty }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init(try decoder.singleValueContainer().decode([String: Double].self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        for (name, weight) in zip(names, weights) { try c.encode(weight, forKey: Key(stringValue: name)) }
     }
 }
 

@@ -42,6 +42,17 @@ import Training
         #expect(try Self.configuration(["training.loss_weights={like: 2}"]).lossWeights == [1, 2])
     }
 
+    /// The weights print in task-name order whatever the file's order, and read back the same.
+    @Test func lossWeightsPrintInOneOrder() throws {
+        let a = try Self.configuration(["training.loss_weights={like: 2, click: 0.5}"])
+        let b = try Self.configuration(["training.loss_weights={click: 0.5, like: 2}"])
+        #expect(a == b)
+        let yaml = try ConfigurationLoader.yaml(a)
+        #expect(yaml.contains("  loss_weights:\n    click: 0.5\n    like: 2.0\n"), "\(yaml)")
+        #expect(try ConfigurationLoader.parse(yaml, source: "printed") == a)
+        #expect(a.lossWeights == [0.5, 2])
+    }
+
     /// The evaluator averages each gate's weights over the held-out samples: MMoE's two gates
     /// over three experts, each summing to 1; an expert under 5% in every gate is reported unused.
     @Test func evaluationReportsTheGates() throws {
