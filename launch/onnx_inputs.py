@@ -91,6 +91,8 @@ def inputs(mapping, fields, joined, header=None):
             bags.append([fnv1a64(text) % rows])
         elif rule == "hex":
             bags.append([int(text, 16) % rows])
+        elif rule == "integer":
+            bags.append([int(text) % rows])
         elif rule in ("hour_of_day", "day_of_week"):
             hour, weekday = civil_time(text, table["timestamp_format"])
             bags.append([(hour if rule == "hour_of_day" else weekday) % rows])

@@ -35,7 +35,9 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable { case column, join, transform, reuse }
     }
 
-    /// `{column: N}`: the value, hashed; `{flags: [first, last]}`: a multi-hot bag of the
+    /// `{column: N}`: the value, hashed; `{column: N, transform: integer}`: the value as a
+    /// non-negative integer, modulo the table's rows (ids numbered already: one row each, no
+    /// hashing collisions); `{flags: [first, last]}`: a multi-hot bag of the
     /// indices of the 0/1 columns first...last that hold 1; `{column: N, transform:
     /// hour_of_day | day_of_week, timestamp_format: unix | iso8601 | yymmddhh}`: the hour (0-23)
     /// or weekday (0-6, Monday first) of a timestamp; `{column: N, buckets: [b1, b2, ...]}`: the
@@ -47,6 +49,7 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         public enum Transform: String, Codable, Sendable, CaseIterable {
             case hourOfDay = "hour_of_day"
             case dayOfWeek = "day_of_week"
+            case integer
         }
         public var column: ColumnReference?
         public var join: String?

@@ -1,6 +1,6 @@
 /// Categorical features computed from a value rather than hashed from it, as NVTabular's
 /// `Categorify`-after-`LambdaOp` and `Bucketize` make them: the hour or weekday of a timestamp,
-/// and the bucket a number falls in.
+/// the bucket a number falls in, and an id that is a number already.
 public enum DerivedFeature: Sendable, Equatable {
     /// 0...23, the hour (UTC) of a timestamp.
     case hourOfDay(TimestampFormat)
@@ -8,6 +8,8 @@ public enum DerivedFeature: Sendable, Equatable {
     case dayOfWeek(TimestampFormat)
     /// 0...n for n ascending boundaries: how many of them are at or below the value.
     case buckets([Double])
+    /// The value itself, a non-negative integer (ids numbered already, as MovieLens's).
+    case integer
 
     /// How a timestamp is written.
     public enum TimestampFormat: String, Sendable, Codable, CaseIterable {
@@ -27,6 +29,9 @@ public enum DerivedFeature: Sendable, Equatable {
         case .buckets(let boundaries):
             guard let value = Double(text), value.isFinite else { return nil }
             return boundaries.firstIndex { value < $0 } ?? boundaries.count
+        case .integer:
+            guard let value = Int(text), value >= 0 else { return nil }
+            return value
         }
     }
 
@@ -35,6 +40,7 @@ public enum DerivedFeature: Sendable, Equatable {
         switch self {
         case .hourOfDay(let format), .dayOfWeek(let format): return "timestamp (\(format.rawValue))"
         case .buckets: return "number"
+        case .integer: return "non-negative integer"
         }
     }
 

@@ -280,6 +280,7 @@ extension DataSplits {
             case (nil, nil): return .hashed(source)
             case (.hourOfDay, nil): return .derived(source, .hourOfDay(format))
             case (.dayOfWeek, nil): return .derived(source, .dayOfWeek(format))
+            case (.integer, nil): return .derived(source, .integer)
             case (nil, let boundaries?):
                 guard !boundaries.isEmpty, zip(boundaries, boundaries.dropFirst()).allSatisfy({ $0 < $1 }) else {
                     throw ConfigurationError("key '\(key).buckets': expected ascending boundaries, got \(boundaries)")

@@ -12,6 +12,7 @@ import Foundation
 /// - `hour_of_day`, `day_of_week` (Monday 0): of a timestamp in `timestamp_format`, UTC,
 ///   modulo `rows`; empty is row 0;
 /// - `buckets`: how many `boundaries` are at or below the number; empty is row 0;
+/// - `integer`: the value as a non-negative integer, modulo `rows`; empty is row 0;
 /// - `flags`: the bag of the indices (from 0) of columns `first`...`last` holding "1";
 /// - `history`: the values of a user's earlier lines, which a stateless function cannot give
 ///   (the caller keeps them);
@@ -52,7 +53,7 @@ enum OnnxInputMapping {
                     table["group"] = column(feature.historyOf)
                 } else if let transform = feature.transform {
                     table["rule"] = transform.rawValue
-                    table["timestamp_format"] = (feature.timestampFormat ?? .unix).rawValue
+                    if transform != .integer { table["timestamp_format"] = (feature.timestampFormat ?? .unix).rawValue }
                 } else if let boundaries = feature.buckets {
                     table["rule"] = "buckets"
                     table["boundaries"] = boundaries

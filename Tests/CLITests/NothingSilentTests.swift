@@ -122,7 +122,9 @@ import TestSupport
     /// reference `launch/onnx_inputs.py` applied to the raw CSV gives the inputs recsys-dist
     /// scored: the same row ids, the same dense values (item 15).
     @Test func exportedModelsShipTheirInputRules() throws {
-        let config = try writeConfig(dense: "[{column: id, transform: log1p}]")
+        let config = try writeConfig(categorical: "[{column: site}, {column: device}, {column: 4, buckets: [6, 12, 18]}, "
+                                         + "{column: id, transform: integer, reuse: true}]",
+                                     dense: "[{column: id, transform: log1p}]")
         let trained = try BinaryRunner.run(["train", "--config", config])
         try #require(trained.status == 0, "\(trained.standardError)")
         let exported = try BinaryRunner.run(["export", "--checkpoint", "\(folder)/checkpoints/clicks/latest", "--output", "\(folder)/m.onnx"])

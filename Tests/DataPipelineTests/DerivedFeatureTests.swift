@@ -3,7 +3,7 @@ import DataPipeline
 import Foundation
 import Testing
 
-/// Hour, weekday and buckets as categorical features (issue 10, item 17).
+/// Hour, weekday, buckets and integers as categorical features (issue 10, item 17).
 @Suite struct DerivedFeatureTests {
     @Test func timestampsGiveHourAndWeekdayInEveryFormat() throws {
         // 2014-10-21 was a Tuesday (weekday 1); 2024-02-29 a Thursday (3); 1969-12-31 a Wednesday (2).
@@ -22,6 +22,17 @@ import Testing
     @Test func bucketsCountTheBoundariesAtOrBelow() throws {
         for (value, bucket) in [("5", 0), ("10", 1), ("99.9", 1), ("100", 2), ("1e9", 2), ("-3", 0)] {
             #expect(try rows(value, .buckets([10, 100])) == bucket, "\(value)")
+        }
+    }
+
+    /// An id numbered already is its own row, modulo the table's 1,000 rows; a negative or
+    /// non-integer value is a bad line, never a row.
+    @Test func integersAreTheirOwnRows() throws {
+        for (value, row) in [("0", 0), ("943", 943), ("1682", 682)] {
+            #expect(try rows(value, .integer) == row, "\(value)")
+        }
+        for bad in ["-1", "1.5", "u12"] {
+            #expect(throws: DataError.self, "\(bad)") { try rows(bad, .integer) }
         }
     }
 
