@@ -71,6 +71,9 @@ public enum TrainingCheckpoint {
     /// Told the rank and path of every checkpoint file once it is complete on disk (set once,
     /// before training): the crash tests' fault injection, in debug builds only.
     nonisolated(unsafe) public static var fileWritten: ((_ rank: Int, _ path: String) -> Void)?
+    /// Told the path of every checkpoint file about to be opened for reading (set once, before
+    /// loading): the timing tests' slowed open, in debug builds only.
+    nonisolated(unsafe) public static var willOpen: ((_ path: String) -> Void)?
     #endif
 
     /// A checkpoint file of this rank is complete on disk.
@@ -479,6 +482,9 @@ public enum TrainingCheckpoint {
     }
 
     static func openChecked(_ path: String) throws -> HDF5File {
+        #if DEBUG
+        willOpen?(path)
+        #endif
         let file = try HDF5File.open(path)
         guard let format = try? file.readStringAttribute("format"), format == formatName else {
             throw CheckpointError.notACheckpoint(path: path)

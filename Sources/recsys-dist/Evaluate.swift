@@ -24,6 +24,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let communicator = try worldCommunicator()
         defer { MPICommunicator.finalize() }
+        installFaultInjection()
         let console = Console(format: output.format, isRoot: communicator.isRoot)
         let report: CheckpointEvaluation.Report
         do {

@@ -102,6 +102,44 @@ import TestSupport
         #expect(evaluated.status == 0, "\(evaluated.standardError)")
     }
 
+    /// Item 21's window, forced open: `evaluate --checkpoint …/latest` opens each file 1.5 s
+    /// late, and `latest` moves to another step after the first open. The evaluation still
+    /// reads one checkpoint, the one `latest` named when it began: the AUC of step 8 itself
+    /// (reading each file through `latest` took the later files from step 4).
+    @Test func latestMovingWhileEvaluateReadsChangesNothing() throws {
+        let config = try config()
+        let trained = try BinaryRunner.run(["train", "--config", config, "--set", "training.max_steps=8"])
+        try #require(trained.status == 0, "\(trained.standardError)")
+        func auc(_ text: String) throws -> Double {
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(text.split(separator: "\n").last!.utf8)) as? [String: Any])
+            return try #require(json["auc"] as? Double)
+        }
+        let stepEight = try BinaryRunner.run(["evaluate", "--checkpoint", "\(run)/step-8", "--format", "json"])
+        let stepFour = try BinaryRunner.run(["evaluate", "--checkpoint", "\(run)/step-4", "--format", "json"])
+        try #require(stepEight.status == 0 && stepFour.status == 0)
+        #expect(try auc(stepEight.standardOutput) != (try auc(stepFour.standardOutput)))
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BinaryRunner.binaryPath)
+        process.arguments = ["evaluate", "--checkpoint", "\(run)/latest", "--format", "json"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["RECSYS_DIST_SLOW_CHECKPOINT_OPEN": "1.5"]) { $1 }
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // During the first file's pause, `latest` is repointed to step 4 in one rename (as a save does).
+        Thread.sleep(forTimeInterval: 0.7)
+        try FileManager.default.createSymbolicLink(atPath: "\(run)/latest.moving", withDestinationPath: "step-4")
+        #expect(rename("\(run)/latest.moving", "\(run)/latest") == 0)
+        let standardOutput = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let standardError = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(standardError)")
+        #expect(standardError.contains("test hook: opening") && standardError.contains("step-8/dense.h5"), "\(standardError)")
+        #expect(!standardError.contains("step-4/"), "\(standardError)")
+        #expect(try auc(standardOutput) == (try auc(stepEight.standardOutput)), "\(standardError)")
+    }
+
     /// A shard file copied in from another checkpoint is refused: every file of a checkpoint
     /// repeats its id (it used to evaluate to an AUC matching neither step).
     @Test func filesOfTwoCheckpointsAreNeverMixed() throws {
