@@ -74,6 +74,9 @@ public enum TrainingCheckpoint {
     /// Told the path of every checkpoint file about to be opened for reading (set once, before
     /// loading): the timing tests' slowed open, in debug builds only.
     nonisolated(unsafe) public static var willOpen: ((_ path: String) -> Void)?
+    /// Told the folder a complete checkpoint is about to be put at (set once, before training):
+    /// the crash tests' last moment before the swap, in debug builds only.
+    nonisolated(unsafe) public static var willPlace: ((_ folder: String) -> Void)?
     #endif
 
     /// A checkpoint file of this rank is complete on disk.
@@ -114,6 +117,9 @@ public enum TrainingCheckpoint {
                 if FileManager.default.fileExists(atPath: final), let existing = try? Self.state(in: final), existing.lineage != state.lineage {
                     throw CheckpointError.otherLineage(path: final, lineage: existing.lineage)
                 }
+                #if DEBUG
+                willPlace?(final)
+                #endif
                 try FileSystem.replaceDirectory(final, with: partial)
                 try repointLatest(runDirectory: runDirectory, to: "step-\(state.step)")
                 removeOld(runDirectory: runDirectory, keepLast: keepLast, lineage: state.lineage)
