@@ -198,8 +198,8 @@ import TestSupport
         let logits = backend.makeFloats(6), labels = backend.makeFloats(6), gradient = backend.makeFloats(6)
         logits.copy(from: [-3, -0.5, 0, 0.7, 2.5, 30])
         labels.copy(from: [0, 1, 1, 0, 1, 0])
-        let loss = BinaryCrossEntropy.lossAndGradient(logits: logits.whole, labels: labels.whole,
-                                                      logitGradient: gradient.whole, count: 6)
+        let loss = BinaryCrossEntropyLoss().lossAndGradient(outputs: logits.whole, labels: labels.whole, gradient: gradient.whole,
+                                                            count: 6, gradientScale: 1.0 / 6)
         // Direct formula, in Double.
         // -log(sigmoid(x)) = log(1 + e^-x) for positives, -log(1 - sigmoid(x)) = log(1 + e^x) for negatives.
         let expected = zip(logits.toArray(), labels.toArray()).map { x, y -> Double in
@@ -207,7 +207,7 @@ import TestSupport
         }.reduce(0, +) / 6
         #expect(abs(loss - expected) < 1e-5)
         let numeric = FiniteDifference.gradient(
-            of: { BinaryCrossEntropy.loss(logits: logits.whole, labels: labels.whole, count: 6) },
+            of: { backend.binaryCrossEntropy(logits: logits.whole, labels: labels.whole, logitGradient: nil, count: 6, gradientScale: 0) / 6 },
             parameters: logits.whole, indices: Array(0..<6), step: 1e-3)
         #expect(FiniteDifference.mismatches(analytic: gradient.toArray().map(Double.init), numeric: numeric,
                                             absolute: 1e-4).isEmpty)

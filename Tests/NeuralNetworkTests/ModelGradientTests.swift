@@ -34,11 +34,12 @@ import TestSupport
     func checkModel(_ model: RecommendationModel, batch: Batch, sampledDenseIndices: Int) throws {
         func loss() -> Double {
             let logits = try! model.forward(batch)
-            return BinaryCrossEntropy.loss(logits: logits, labels: model.inputs.labelSlice, count: batch.size)
+            return model.backend.binaryCrossEntropy(logits: logits, labels: model.inputs.labelSlice, logitGradient: nil,
+                                                    count: batch.size, gradientScale: 0) / Double(batch.size)
         }
         let logits = try model.forward(batch)
-        _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
-                                               logitGradient: model.logitGradient, count: batch.size)
+        _ = BinaryCrossEntropyLoss().lossAndGradient(outputs: logits, labels: model.inputs.labelSlice, gradient: model.logitGradient,
+                                                     count: batch.size, gradientScale: 1 / Float(batch.size))
         try Self.expectGradients(of: model, loss: loss, sampledDenseIndices: sampledDenseIndices, absolute: 2e-4)
     }
 

@@ -121,8 +121,8 @@ import TestSupport
         let fused = try makeModel(), collected = try makeModel()
         for model in [fused, collected] {
             let logits = try model.forward(batch)
-            _ = BinaryCrossEntropy.lossAndGradient(logits: logits, labels: model.inputs.labelSlice,
-                                                   logitGradient: model.logitGradient, count: batch.size)
+            _ = BinaryCrossEntropyLoss().lossAndGradient(outputs: logits, labels: model.inputs.labelSlice, gradient: model.logitGradient,
+                                                         count: batch.size, gradientScale: 1 / Float(batch.size))
             model.arena.zeroGradients()
         }
         try fused.backward(embeddingMode: .fusedSGD(learningRate: 0.5))

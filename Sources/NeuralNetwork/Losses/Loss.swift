@@ -11,7 +11,8 @@ public protocol Loss: Sendable {
                          count: Int, gradientScale: Float) -> Double
 }
 
-/// Binary cross-entropy on logits (a binary task).
+/// Binary cross-entropy on logits (a binary task), in the numerically stable form
+/// `max(x, 0) - x*y + log(1 + exp(-|x|))`; its gradient `sigmoid(x) - y`.
 public struct BinaryCrossEntropyLoss: Loss {
     public init() {}
 

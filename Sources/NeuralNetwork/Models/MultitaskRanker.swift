@@ -29,26 +29,6 @@ public struct MultitaskArchitecture: Sendable, Equatable {
     }
 }
 
-/// Where a gate sits and what it mixes, for the gate statistics `evaluate` reports.
-public struct GateDescription: Sendable, Equatable {
-    /// Its level, and its task (nil for a level's shared gate).
-    public var level: Int
-    public var task: Int?
-    /// The experts it mixes, in order: each expert's task (nil when shared) and its number there.
-    public var experts: [(task: Int?, index: Int)]
-
-    public static func == (a: GateDescription, b: GateDescription) -> Bool {
-        a.level == b.level && a.task == b.task && a.experts.elementsEqual(b.experts) { $0.task == $1.task && $0.index == $1.index }
-    }
-}
-
-/// A model whose outputs mix experts through softmax gates: `evaluate` averages each gate's
-/// weights over the held-out samples.
-public protocol GatedModel: RecommendationModel {
-    /// Every gate over more than one expert, with its weights of the last forward (B, experts).
-    func gateWeights(rows: Int) -> [(gate: GateDescription, weights: DeviceSlice<Float>)]
-}
-
 /// A multitask ranker (shared-bottom, MMoE, PLE): the concatenated pooled embeddings and dense
 /// features (Wide&Deep's deep input) feed levels of expert MLPs mixed per task by softmax gates;
 /// the last level's output for task t feeds task t's tower, which ends at the task's output.
