@@ -33,6 +33,12 @@ let package = Package(
         .systemLibrary(name: "CIntrinsics"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // FAISS (Debian's libfaiss-dev: a static library over OpenMP, BLAS and LAPACK) behind a
+        // small C interface, and its Swift face: the vector indexes a retriever is served by.
+        .target(name: "CFaiss", linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("gomp"), .linkedLibrary("lapack"),
+                                                  .linkedLibrary("blas"), .linkedLibrary("stdc++")]),
+        .target(name: "VectorSearch", dependencies: ["CFaiss", "Compute"]),
+
         .target(name: "Compute", dependencies: ["CBLAS", "CDNNL", "CIntrinsics"], swiftSettings: vectorSettings),
         .target(name: "NeuralNetwork", dependencies: ["Compute"], swiftSettings: vectorSettings),
         .target(name: "DataPipeline", dependencies: ["Compute", "CZlib"], swiftSettings: vectorSettings),
@@ -58,7 +64,7 @@ let package = Package(
         // The training loop, evaluation, metrics and the run's record.
         .target(name: "Training", dependencies: [
             "Compute", "Configuration", "Datasets", "Models", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
-            "Planning", "Protos",
+            "Planning", "Protos", "VectorSearch",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: vectorSettings),
         // The CUDA path's libraries, opened at run time (the binary links none), and its kernels as
@@ -72,14 +78,14 @@ let package = Package(
         ]),
         // Throughput of training steps and of the data pipeline (`recsys-dist bench`, `bench-data`).
         .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork", "Planning",
-                                                   "Training"],
+                                                   "Training", "VectorSearch"],
                 swiftSettings: vectorSettings),
         // Fuzzing of the readers of untrusted files (launch/fuzz.sh): libFuzzer when built with
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
             "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Datasets", "Distributed", "Export",
-            "Models", "NeuralNetwork", "Planning", "Training",
+            "Models", "NeuralNetwork", "Planning", "Training", "VectorSearch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -91,7 +97,7 @@ let package = Package(
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "DataPipeline", "Datasets", "Distributed", "Models",
-                                                         "Planning", "Training", "TestSupport"]),
+                                                         "Planning", "Training", "TestSupport", "VectorSearch"]),
         .testTarget(name: "CLITests", dependencies: ["Configuration", "Planning", "TestSupport", "Training"]),
     ]
 )

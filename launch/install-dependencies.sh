@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages recsys-dist builds against, where missing.
 set -euo pipefail
-packages=(libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev libdnnl-dev zlib1g-dev pkg-config)
+packages=(libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev libdnnl-dev libfaiss-dev zlib1g-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

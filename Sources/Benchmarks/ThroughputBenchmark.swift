@@ -119,7 +119,14 @@ public enum ThroughputBenchmark {
         let backend = BackendRegistry.make(settings.backend, precision: settings.precision)
         let model = try settings.definition.makeModel(settings.shape, batchCapacity: settings.batchSize, seed: settings.seed,
                                                       backend: backend, makeEmbeddings: makeEmbeddings)
-        let step = TrainingStep(model: model, settings: settings.optimizer, communicator: communicator)
+        // A retriever trains by its in-batch softmax (every item seen as often: no log Q to learn).
+        let objective = settings.definition.retrieval.map {
+            InBatchSoftmax(settings: $0, vectorWidth: model.outputCount / 2, batchCapacity: settings.batchSize,
+                           globalBatchCapacity: settings.batchSize * communicator.size,
+                           itemCounts: Array(repeating: 1, count: settings.shape.tableRowCounts[$0.itemKeyTable]), backend: backend,
+                           communicator: communicator)
+        }
+        let step = TrainingStep(model: model, settings: settings.optimizer, communicator: communicator, objective: objective)
 
         let totalSteps = settings.warmupSteps + settings.timedSteps
         let globalBatch = settings.batchSize * ranks

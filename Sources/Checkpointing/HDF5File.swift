@@ -60,6 +60,7 @@ protocol HDF5Scalar {
 }
 
 extension Float: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_float() } }
+extension Int64: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_int64() } }
 extension UInt64: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_uint64() } }
 extension UInt32: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_uint32() } }
 extension UInt8: HDF5Scalar { static var hdf5Type: hid_t { recsys_h5t_native_uint8() } }

@@ -21,4 +21,6 @@ public struct PredictionTask: Sendable, Equatable, Codable {
 
     /// The task of a single-label run.
     public static let click = PredictionTask(name: "click")
+    /// The task of a retriever's data without labels: every line is a positive interaction.
+    public static let interaction = PredictionTask(name: "interaction")
 }

@@ -56,7 +56,26 @@ public enum ConfigurationValidator {
             require((delimited.dense ?? []).count == d.denseFeatures, "data.delimited.dense",
                     "has \((delimited.dense ?? []).count) columns but data.dense_features is \(d.denseFeatures)")
         }
-        if let delimited = d.delimited {
+        let retrieval = m.definition.retrieval
+        if let retrieval {
+            require(d.delimited.map { $0.label == nil && $0.labels == nil } ?? true, "data.delimited.label",
+                    "a retriever learns from interactions (every line is one): leave the label out, and the file to its positives")
+            require(c.evaluation.earlyStopAUC == 0 && !c.checkpoint.keepBest, c.checkpoint.keepBest ? "checkpoint.keep_best" : "evaluation.early_stop_auc",
+                    "follows an AUC, which a retriever has not (it is scored by Recall@K)")
+            for table in Set([retrieval.userKeyTable, retrieval.itemKeyTable]) where table < m.dynamicTables.count && m.dynamicTables[table] {
+                require(false, "model.table_rows[\(table)]", "table \(table) names the \(table == retrieval.itemKeyTable ? "item" : "user") of a retriever's "
+                        + "samples: it must be a fixed table (its ids are the rows)")
+            }
+            for (index, cutoff) in c.evaluation.topK.enumerated() {
+                require(cutoff >= 1 && cutoff <= 10_000, "evaluation.top_k[\(index)]", "must be in 1...10000, got \(cutoff)")
+            }
+            require(!c.evaluation.topK.isEmpty, "evaluation.top_k", "needs at least one cutoff")
+        }
+        if d.split == .lastPerUser {
+            require(d.source == .delimited, "data.split", "last_per_user reads a delimited file (data.source: delimited), not \(d.source.rawValue)")
+            require(d.delimited?.userColumn != nil, "data.delimited.user_column", "required by data.split last_per_user: the column naming the user")
+        }
+        if let delimited = d.delimited, retrieval == nil || delimited.label != nil || delimited.labels != nil {
             require((delimited.label == nil) != (delimited.labels == nil), "data.delimited.label",
                     delimited.label == nil ? "required key is missing (or data.delimited.labels, one per task)"
                         : "give label (one task) or labels (one per task), not both")

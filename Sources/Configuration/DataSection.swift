@@ -48,6 +48,9 @@ public struct DataSection: Codable, Sendable, Equatable {
         case position
         /// A seeded random `eval_fraction` of the lines.
         case random
+        /// Each user's last line (`data.delimited.user_column`, in `order_by` order) held out:
+        /// leave-last-out, as retrieval is measured.
+        case lastPerUser = "last_per_user"
     }
 
     public var source: Source = .synthetic

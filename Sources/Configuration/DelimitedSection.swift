@@ -97,10 +97,13 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     public var joins: [Join]?
     /// A main-file column of numbers (a timestamp) that orders the lines before they are read.
     public var orderBy: ColumnReference?
+    /// The main-file column naming each line's user, for `data.split: last_per_user`.
+    public var userColumn: ColumnReference?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case delimiter, header, label, labels, dense, categorical, joins
         case orderBy = "order_by"
+        case userColumn = "user_column"
     }
 
     /// Every label with its key (`data.delimited.label`, `data.delimited.labels[1]`), in task order.
@@ -112,7 +115,7 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     /// The tasks the labels make.
     public var tasks: [PredictionTask] {
         let labels = taskLabels
-        return labels.isEmpty ? [.click] : labels.map { $0.label.task(defaultName: labels.count == 1 ? "click" : "") }
+        return labels.isEmpty ? [.interaction] : labels.map { $0.label.task(defaultName: labels.count == 1 ? "click" : "") }
     }
 
     /// The feature that is a behaviour sequence (`history_of`), if any.

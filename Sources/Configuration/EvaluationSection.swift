@@ -8,12 +8,15 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
     /// The binary task whose held-out AUC early stopping and `checkpoint.keep_best` follow
     /// (default: the first).
     public var task: String?
+    /// A retriever's cutoffs: Recall@K and NDCG@K for each K.
+    public var topK = [10, 50, 100]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case batchSize = "batch_size"
         case everySteps = "every_steps"
         case earlyStopAUC = "early_stop_auc"
         case task
+        case topK = "top_k"
     }
 
     public init() {}
@@ -24,5 +27,6 @@ public struct EvaluationSection: Codable, Sendable, Equatable {
         everySteps = try c.decodeIfPresent(Int.self, forKey: .everySteps) ?? 0
         earlyStopAUC = try c.decodeIfPresent(Double.self, forKey: .earlyStopAUC) ?? 0
         task = try c.decodeIfPresent(String.self, forKey: .task)
+        topK = try c.decodeIfPresent([Int].self, forKey: .topK) ?? topK
     }
 }

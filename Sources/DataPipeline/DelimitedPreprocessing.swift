@@ -87,13 +87,14 @@ public struct DelimitedSchema: Sendable {
     }
 
     /// A task's label: its column and the rule that makes it 0/1 (a binary task without a rule
-    /// reads 0/1; a regression reads the number).
+    /// reads 0/1; a regression reads the number). Without a column every line is a positive (a
+    /// retriever's interactions).
     public struct Label: Sendable, Equatable {
         public var task: PredictionTask
-        public var column: Column
+        public var column: Column?
         public var rule: LabelRule?
 
-        public init(task: PredictionTask, column: Column, rule: LabelRule?) {
+        public init(task: PredictionTask, column: Column?, rule: LabelRule?) {
             self.task = task
             self.column = column
             self.rule = rule
@@ -111,6 +112,8 @@ public struct DelimitedSchema: Sendable {
     /// read whole into memory and processed in ascending order (ties in file order), so
     /// histories hold only earlier events and a `position` split holds out the latest lines.
     public var orderBy: Column?
+    /// The main-file column naming each line's user (for a `lastPerUser` split).
+    public var userColumn: Int?
 
     /// A schema of one click label read from `label` (by `labelRule` when given).
     public init(delimiter: UInt8, hasHeader: Bool, label: Column, labelRule: LabelRule?,
@@ -233,7 +236,7 @@ public enum DelimitedPreprocessing {
         func process(_ readers: [LineReader], heldOutFile: Bool) throws {
             // Every line of a file has as many fields as its header (or, without one, its first line).
             var fieldCounts = [(count: Int, source: String)?](repeating: nil, count: readers.count)
-            func handle(_ r: Int, _ line: UnsafeBufferPointer<UInt8>, _ number: Int) throws {
+            func handle(_ r: Int, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, lastOfGroup: Bool = false) throws {
                 let reader = readers[r]
                 let location = "\(reader.path):\(number)"
                 if schema.hasHeader && number == 1 {
@@ -262,7 +265,7 @@ public enum DelimitedPreprocessing {
                     return
                 }
                 // By position among all data lines, bad ones included: skipping a line moves no other.
-                let heldOut = heldOutFile || selection.holdsOut(line: Int(lineIndex - 1))
+                let heldOut = heldOutFile || lastOfGroup || selection.holdsOut(line: Int(lineIndex - 1))
                 if heldOut { heldOutLine?(reader.path, number) }
                 try labels.withUnsafeBufferPointer { labels in
                     try dense.withUnsafeBufferPointer { dense in
@@ -276,7 +279,12 @@ public enum DelimitedPreprocessing {
                 for (t, value) in valuesOnLine { distinct[t].add(value) }
                 if heldOut { evalCount += 1 } else { trainCount += 1 }
             }
-            guard let order = schema.orderBy else {
+            var groupColumn: Int?
+            if case .lastPerUser = split, !heldOutFile {
+                guard let column = schema.userColumn else { throw DataError("split last_per_user: the schema names no user column") }
+                groupColumn = column
+            }
+            guard schema.orderBy != nil || groupColumn != nil else {
                 for r in readers.indices { try readers[r].forEachLine { try handle(r, $0, $1) } }
                 return
             }
@@ -289,8 +297,15 @@ public enum DelimitedPreprocessing {
                     let location = "\(reader.path):\(number)"
                     do {
                         try Self.split(line, by: schema.delimiter, into: &fields, location: location)
-                        lines.append(OrderedLine(key: try orderValue(line, fields: fields, column: order.index, location: location),
-                                                 reader: r, number: number, bytes: Array(line)))
+                        let key = try schema.orderBy.map { try orderValue(line, fields: fields, column: $0.index, location: location) } ?? 0
+                        var group: [UInt8] = []
+                        if let groupColumn {
+                            guard groupColumn < fields.count else {
+                                throw DataError("\(location): no column \(groupColumn) (data.delimited.user_column) in \(fields.count) fields")
+                            }
+                            group = fields.bytes(groupColumn, of: line)
+                        }
+                        lines.append(OrderedLine(key: key, reader: r, number: number, bytes: Array(line), group: group))
                     } catch let error as DataError {
                         guard skipBadLines else { throw error }
                         bad += 1
@@ -298,7 +313,15 @@ public enum DelimitedPreprocessing {
                 }
             }
             lines.sort { ($0.key, $0.reader, $0.number) < ($1.key, $1.reader, $1.number) }
-            for line in lines { try line.bytes.withUnsafeBufferPointer { try handle(line.reader, $0, line.number) } }
+            // Leave-last-out: each group's last line in this order.
+            var last = [Bool](repeating: false, count: groupColumn == nil ? 0 : lines.count)
+            if groupColumn != nil {
+                var seen = Set<[UInt8]>()
+                for index in lines.indices.reversed() where seen.insert(lines[index].group).inserted { last[index] = true }
+            }
+            for (index, line) in lines.enumerated() {
+                try line.bytes.withUnsafeBufferPointer { try handle(line.reader, $0, line.number, lastOfGroup: last.isEmpty ? false : last[index]) }
+            }
         }
         meter.begin("writing records", totalBytes: mainBytes + evalBytes)
         try process(mainReaders, heldOutFile: false)
@@ -419,6 +442,8 @@ public enum DelimitedPreprocessing {
         let reader: Int
         let number: Int
         let bytes: [UInt8]
+        /// The line's value of the leave-last-out column (empty without one).
+        let group: [UInt8]
     }
 
     /// The number in the `order_by` column of a line.
@@ -481,9 +506,13 @@ public enum DelimitedPreprocessing {
 
         for (k, label) in schema.labels.enumerated() {
             let what = schema.labels.count > 1 ? "label of task '\(label.task.name)'" : "label"
-            guard let value = try number(label.column, what: what) else {
-                let join = label.column.join.map { " of \(schema.joins[$0].path)" } ?? ""
-                throw DataError("\(location): the \(what) (column \(label.column.index)\(join)) is empty")
+            guard let column = label.column else {
+                labels[k] = 1
+                continue
+            }
+            guard let value = try number(column, what: what) else {
+                let join = column.join.map { " of \(schema.joins[$0].path)" } ?? ""
+                throw DataError("\(location): the \(what) (column \(column.index)\(join)) is empty")
             }
             if let rule = label.rule {
                 labels[k] = rule.apply(value) ? 1 : 0

@@ -31,6 +31,9 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
     case files([String])
     /// Every line is held out (scoring a file with a trained model).
     case all
+    /// Each user's last line (the schema's `userColumn`; in `order_by` order, else file order)
+    /// is held out: leave-last-out. Delimited files only.
+    case lastPerUser
 
     public static func position(fraction: Double) -> HeldOutSplit { .position(.fraction(fraction)) }
     public static func random(fraction: Double, seed: UInt64) -> HeldOutSplit { .random(.fraction(fraction), seed: seed) }
@@ -39,7 +42,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
     public var needsLineCount: Bool {
         switch self {
         case .position, .random: return true
-        case .files, .all: return false
+        case .files, .all, .lastPerUser: return false
         }
     }
 
@@ -63,7 +66,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
                 }
             }
             return HeldOutSelection(rule: .lines(bits))
-        case .files: return HeldOutSelection(rule: .none)
+        case .files, .lastPerUser: return HeldOutSelection(rule: .none)
         case .all: return HeldOutSelection(rule: .every)
         }
     }
@@ -74,6 +77,7 @@ public enum HeldOutSplit: Sendable, Equatable, CustomStringConvertible {
         case .random(let amount, let seed): return "random: exactly \(amount) held out, seed \(seed)"
         case .files(let files): return "files: held out from \(files.joined(separator: ", "))"
         case .all: return "all lines held out"
+        case .lastPerUser: return "last_per_user: each user's last line held out"
         }
     }
 }

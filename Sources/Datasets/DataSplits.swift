@@ -182,8 +182,11 @@ extension DataSplits {
         if !d.evalPath.isEmpty {
             settings.split = .files(d.evalPath)
         } else {
-            settings.split = d.split == .position
-                ? .position(amount) : .random(amount, seed: UInt64(d.splitSeed))
+            switch d.split {
+            case .position: settings.split = .position(amount)
+            case .random: settings.split = .random(amount, seed: UInt64(d.splitSeed))
+            case .lastPerUser: settings.split = .lastPerUser
+            }
         }
         return settings
     }
@@ -242,6 +245,10 @@ extension DataSplits {
             let column = DelimitedSchema.Column(join: join, index: try columnNumber(label.column, join: join, "\(key).column"))
             labels.append((DelimitedSchema.Label(task: tasks[k], column: column, rule: rule), key))
         }
+        // A retriever learns from interactions: without a label every line is one.
+        if labels.isEmpty && configuration.model.definition.retrieval != nil {
+            labels = [(DelimitedSchema.Label(task: tasks[0], column: nil, rule: nil), "data.delimited.label")]
+        }
         let dense = try section.dense.map { columns in
             try columns.enumerated().map { number, column -> (column: DelimitedSchema.Column, transform: DelimitedSchema.DenseTransform) in
                 let key = "data.delimited.dense[\(number)]", join = try joinIndex(column.join, key)
@@ -299,9 +306,9 @@ extension DataSplits {
         if section.header == true, header == nil, let path = headerFile ?? configuration.data.path.first {
             header = try DelimitedPreprocessing.headerNames(path: path, delimiter: separator)
         }
-        try checkColumnUses(section: section, labels: labels.map { ($0.label.column, $0.key) }, dense: dense.map(\.column),
+        try checkColumnUses(section: section, labels: labels.compactMap { label in label.label.column.map { ($0, label.key) } }, dense: dense.map(\.column),
                             categorical: categorical, header: header, joinNames: joins.map(\.name))
-        return DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false, labels: labels.map(\.label),
+        var schema = DelimitedSchema(delimiter: separator, hasHeader: section.header ?? false, labels: labels.map(\.label),
                                dense: dense, categorical: categorical,
                                joins: try joins.enumerated().map { index, join in
                                    DelimitedSchema.Join(path: join.path, delimiter: try delimiter(join.delimiter, "data.delimited.joins[\(index)].delimiter"),
@@ -309,6 +316,8 @@ extension DataSplits {
                                                         mainColumn: try columnNumber(join.onColumn, join: nil, "data.delimited.joins[\(index)].on_column"))
                                },
                                orderBy: try section.orderBy.map { DelimitedSchema.Column(index: try columnNumber($0, join: nil, "data.delimited.order_by")) })
+        schema.userColumn = try section.userColumn.map { try columnNumber($0, join: nil, "data.delimited.user_column") }
+        return schema
     }
 
     /// Refuses a feature that reads the label's column (it would train to a perfect, meaningless

@@ -147,3 +147,18 @@ public func writeOffsets(of counts: [Int32], into result: inout [Int32]) {
         running += counts[r]
     }
 }
+
+extension Communicator {
+    /// Every rank's `send` (`counts[r]` values from rank r) in `receive`, in rank order, on every
+    /// rank: an all-to-all that sends each rank the same block.
+    public func allGatherV(send: DeviceSlice<Float>, counts: [Int32], receive: DeviceSlice<Float>) throws {
+        try allToAllV(send: send, sendCounts: counts.map { _ in counts[rank] }, sendOffsets: counts.map { _ in 0 },
+                      receive: receive, receiveCounts: counts, receiveOffsets: offsets(of: counts))
+    }
+
+    /// The same for Int32s in host memory.
+    public func allGatherV(send: UnsafePointer<Int32>, counts: [Int32], receive: UnsafeMutablePointer<Int32>) throws {
+        try allToAllV(send: send, sendCounts: counts.map { _ in counts[rank] }, sendOffsets: counts.map { _ in 0 },
+                      receive: receive, receiveCounts: counts, receiveOffsets: offsets(of: counts))
+    }
+}

@@ -1,5 +1,6 @@
 import Checkpointing
 import Configuration
+import Datasets
 import Distributed
 import Foundation
 import Models
@@ -30,12 +31,15 @@ public enum CheckpointExport {
         let model = try ModelFactory.makeModel(configuration, batchCapacity: 1, communicator: LocalCommunicator())
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: resolved)
         let dense = configuration.data.denseFeatures, tables = configuration.model.tableCount
-        let outputs = OnnxModelGraph.outputNames(configuration.data.tasks)
+        let retrieval = configuration.model.definition.retrieval
+        let outputs = OnnxModelGraph.outputNames(configuration.data.tasks, retriever: retrieval != nil)
         let description = "recsys-dist \(configuration.model.architecture), step \(state.step) of \(directory). "
             + (dense > 0 ? "Input dense: float32 [N, \(dense)]. " : "")
             + "Input ids: int64 [N, \(tables), bag], each table's row ids, -1 where a bag is shorter. "
-            + "Output" + (outputs.count > 1 ? "s " : " ") + outputs.joined(separator: ", ") + ": float32 [N, 1]"
-            + (outputs == ["probability"] ? "." : " each (probability_<task>: a binary task's, prediction_<task>: a regression's value).")
+            + (retrieval != nil ? "Output user_vector: float32 [N, \(model.outputCount / 2)], the user tower's vector (the item "
+                                  + "tables' ids are not read); the items' vectors are in the .items.h5 file beside the model."
+               : "Output" + (outputs.count > 1 ? "s " : " ") + outputs.joined(separator: ", ") + ": float32 [N, 1]"
+               + (outputs == ["probability"] ? "." : " each (probability_<task>: a binary task's, prediction_<task>: a regression's value)."))
         var path = output
         if triton {
             let modelName = name ?? URL(fileURLWithPath: directory).resolvingSymlinksInPath().deletingLastPathComponent().lastPathComponent
@@ -60,6 +64,21 @@ public enum CheckpointExport {
                                           tasks: configuration.data.tasks, to: path, externalData: externalData, description: description)
         // How raw values become the model's inputs (`OnnxInputMapping`), beside the model.
         try OnnxInputMapping.json(configuration).write(to: URL(fileURLWithPath: "\(path).inputs.json"))
+        if let retrieval {
+            // A retriever's items: the catalogue's vectors, for a vector index to serve beside the user tower.
+            let splits = try DataSplits.load(configuration)
+            let catalogue = try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: retrieval,
+                                                    cutoffs: configuration.evaluation.topK)
+            let capacity = min(configuration.evaluation.batchSize, max(catalogue.catalogueSize, 1))
+            let encoder = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: LocalCommunicator())
+            _ = try TrainingCheckpoint.load(into: encoder, denseOptimizer: nil, sparseOptimizer: nil, from: resolved)
+            let items = try catalogue.itemVectors(encoder, batchSize: capacity, communicator: LocalCommunicator())
+            try ItemVectorFile.write(path: "\(path).items.h5", items: items.items, vectors: items.vectors, width: encoder.outputCount / 2)
+            var withItems = report
+            withItems.itemVectorsPath = "\(path).items.h5"
+            withItems.items = items.items.count
+            return withItems
+        }
         return report
     }
 

@@ -22,13 +22,18 @@ public enum OnnxExport {
         public var externalDataPath: String?
         public var initializerBytes: Int
         public var nodes: Int
+        /// A retriever's item vectors (`ItemVectorFile`) and how many.
+        public var itemVectorsPath: String?
+        public var items = 0
     }
 
     /// The inference graph of `model`, which `definition` made for `tableCount` input tables:
     /// the definition writes its layers up to the logit.
     public static func graph(of model: RecommendationModel, definition: any ModelDefinition, denseFeatureCount: Int,
                              tableCount: Int, tasks: [PredictionTask]) -> Onnx_GraphProto {
-        var graph = OnnxModelGraph(denseFeatureCount: denseFeatureCount, tableCount: tableCount, tasks: tasks)
+        let userVectorWidth = definition.retrieval == nil ? nil : model.outputCount / 2
+        var graph = OnnxModelGraph(denseFeatureCount: denseFeatureCount, tableCount: tableCount, tasks: tasks,
+                                   userVectorWidth: userVectorWidth)
         let logit = definition.onnxLogit(of: model, in: &graph)
         return graph.finish(logit: logit)
     }

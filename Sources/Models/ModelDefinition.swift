@@ -84,6 +84,9 @@ public protocol ModelDefinition: Codable, Sendable {
     /// `bench`'s ceiling; `model` is one this definition made.
     func flopsPerSample(of model: RecommendationModel) -> (mlps: Double, other: Double)
 
+    /// A retriever's training objective (nil for a ranker, whose outputs are scored per task).
+    var retrieval: RetrievalObjective? { get }
+
     /// Fills the defaults that depend on the shape, or on the data's behaviour-sequence feature
     /// (`sequence`: its table and length), for the keys the config leaves out (`given` holds
     /// those it sets). Most models have none.
@@ -92,6 +95,8 @@ public protocol ModelDefinition: Codable, Sendable {
 
 extension ModelDefinition {
     public static var benchTaskCount: Int { 1 }
+
+    public var retrieval: RetrievalObjective? { nil }
 
     public mutating func complete(for shape: ModelShape, sequence: (table: Int, length: Int)?, given: Set<String>) {}
 

@@ -4,7 +4,7 @@ public enum ModelRegistry {
     /// The registered architectures, in the order help and errors list them.
     public static let definitions: [any ModelDefinition.Type] = [
         DLRMDefinition.self, WideDeepDefinition.self, DCNv2Definition.self, DeepFMDefinition.self, BSTDefinition.self,
-        SharedBottomDefinition.self, MMoEDefinition.self, PLEDefinition.self,
+        SharedBottomDefinition.self, MMoEDefinition.self, PLEDefinition.self, TwoTowerDefinition.self,
     ]
 
     /// The names `model.architecture` takes.

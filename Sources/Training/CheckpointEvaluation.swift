@@ -37,6 +37,19 @@ public enum CheckpointEvaluation {
         let capacity = BatchLoader.slice(of: configuration.evaluation.batchSize, rank: 0, worldSize: communicator.size).count
         let model = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: communicator)
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
+        if let settings = configuration.model.definition.retrieval {
+            // A retriever ranks the catalogue for the held-out users, their training items excluded.
+            guard dataPath == nil && predictionsPath == nil else {
+                throw ConfigurationError("\(checkpoint): a retriever is scored on its own held-out split by Recall@K "
+                                         + "(--data and --predictions score a ranker's samples)")
+            }
+            let splits = try DataSplits.load(configuration)
+            let evaluation = try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: settings,
+                                                     cutoffs: configuration.evaluation.topK)
+            return Report(step: state.step, evaluation: try evaluation.evaluate(model, on: splits.evaluation,
+                                                                                batchSize: configuration.evaluation.batchSize,
+                                                                                communicator: communicator), plantedEvaluation: nil)
+        }
         let data = try DataSplits.loadEvaluation(configuration, path: dataPath)
         let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize,
                                                 communicator: communicator,

@@ -17,7 +17,8 @@ struct ExportModel: ParsableCommand {
         discussion: """
             Inputs: dense float32 [N, dense features] (absent without dense features) and ids int64 \
             [N, tables, bag], each table's row ids (as in record files), -1 where a bag is shorter. \
-            Output: probability float32 [N, 1].
+            Output: probability float32 [N, 1]. A retriever's export is its user tower (output \
+            user_vector float32 [N, width]) and its items' vectors in <output>.items.h5.
             """)
 
     @Option(help: "A checkpoint folder: <directory>/<run>/step-<N> or <directory>/<run>/latest.") var checkpoint: String
@@ -35,6 +36,9 @@ struct ExportModel: ParsableCommand {
             print("wrote \(report.modelPath) (\(report.nodes) nodes, \(report.initializerBytes) bytes of weights"
                   + (report.externalDataPath.map { ", tables in \($0)" } ?? "") + ")")
             print("wrote \(report.modelPath).inputs.json (how raw values become its inputs; launch/onnx_inputs.py applies it)")
+            if let items = report.itemVectorsPath {
+                print("wrote \(items) (the vectors of \(report.items) items: /item_ids, /vectors)")
+            }
         } catch {
             FileHandle.standardError.write(Data("error: \(oneLine(error))\n".utf8))
             throw ExitCode.failure

@@ -9,7 +9,11 @@ struct HeldOutResult {
     let evaluation: HeldOutMetrics
     let planted: HeldOutMetrics?
 
-    private var isSingleBinaryTask: Bool { evaluation.tasks.count == 1 && evaluation.tasks[0].task.kind == .binary }
+    private var isSingleBinaryTask: Bool {
+        evaluation.tasks.count == 1 && evaluation.tasks[0].task.kind == .binary && evaluation.tasks[0]["auc"] != nil
+    }
+    /// A retriever's one task, scored by Recall@K and NDCG@K.
+    private var isRetrieval: Bool { evaluation.tasks.count == 1 && evaluation.tasks[0]["auc"] == nil && evaluation.tasks[0].task.kind == .binary }
 
     /// The text lines; `showsGap` adds the planted model's AUC gap. A gated model's gates follow.
     func text(showsGap: Bool) -> String {
@@ -42,6 +46,7 @@ struct HeldOutResult {
             }
             return line
         }
+        if isRetrieval { return "held-out: \(e.tasks[0].text)  (\(e.count) users)" }
         var lines = ["held-out (\(e.count) samples):"]
         for task in e.tasks {
             var line = "  \(task.task.name): \(task.text)"
@@ -66,6 +71,9 @@ struct HeldOutResult {
         }
         var result: [String: Any] = ["auc": evaluation.auc, "logloss": evaluation.logloss, "accuracy": evaluation.accuracy,
                                      "planted_auc": jsonValue(planted?.auc), "planted_logloss": jsonValue(planted?.logloss), "tasks": tasks]
+        if isRetrieval {
+            for (name, value) in evaluation.tasks[0].values { result[name] = value }
+        }
         if !evaluation.gates.isEmpty {
             result["gates"] = Dictionary(uniqueKeysWithValues: evaluation.gates.map { gate in
                 (gate.gate, Dictionary(uniqueKeysWithValues: gate.experts.map { ($0.expert, $0.weight) }))

@@ -38,7 +38,8 @@ import TestSupport
                           "add_bias", "binary_cross_entropy", "adam_step", "factorization_machine_backward", "layer_norm",
                           "layer_norm_backward", "layer_norm_parameter_gradients", "attention", "attention_backward",
                           "pack_bf16", "unpack_bf16", "pack_fp16", "unpack_fp16", "softmax_rows", "softmax_rows_backward",
-                          "add_scaled_rows", "row_dots"] {
+                          "add_scaled_rows", "row_dots", "normalize_rows", "normalize_rows_backward",
+                          "sampled_softmax_cross_entropy"] {
             #expect(kernels.contains(operation), "a kernel for \(operation)")
         }
     }

@@ -78,6 +78,33 @@ import Testing
         #expect(trainHistories[1] == [[b], [c], [a]] && evalHistories[1] == [[a, d], [e]], "only clicks enter a history")
     }
 
+    /// Leave-last-out: each user's latest line by the order column is held out (ties in file
+    /// order: the later line is the last), or without an order column the user's last line in
+    /// the file; a schema without a label column reads every line as a positive.
+    @Test func lastPerUserHoldsOutEachUsersLatestLine() throws {
+        let dir = folder()
+        // user, item, timestamp: by time u1's last is item 4, u2's 5, u3's (only line) 6, u4's 8 (tied at 60 with 7, later in the file).
+        try "u1\t1\t30\nu2\t2\t10\nu1\t3\t20\nu1\t4\t40\nu2\t5\t50\nu3\t6\t5\nu4\t7\t60\nu4\t8\t60\nu4\t9\t1\n"
+            .write(toFile: dir + "/r.tsv", atomically: true, encoding: .utf8)
+        func split(orderBy: DelimitedSchema.Column?) throws -> (train: Int, heldOut: Set<Int32>, labels: [Float]) {
+            var schema = DelimitedSchema(delimiter: 9, hasHeader: false, labels: [.init(task: .interaction, column: nil, rule: nil)], dense: [],
+                                         categorical: [.derived(.init(index: 1), .integer)], joins: [], orderBy: orderBy)
+            schema.userColumn = 0
+            let train = RecordBuffer(denseCount: 0, bagSizes: [1], tableRows: [1000]), eval = RecordBuffer(denseCount: 0, bagSizes: [1], tableRows: [1000])
+            let result = try DelimitedPreprocessing.run(paths: [dir + "/r.tsv"], schema: schema, tableRows: [1000], split: .lastPerUser,
+                                                        skipBadLines: false, train: train, eval: eval)
+            let records = eval.build(name: "held out")
+            let batch = Batch(capacity: 8, denseFeatureCount: 0, tableCount: 1)
+            try Array(0..<records.count).withUnsafeBufferPointer { try records.fill(batch, order: $0, start: 0, size: records.count) }
+            return (result.train, Set((0..<records.count).map { batch.sparse[0].ids[$0] }), records.labels + train.build(name: "train").labels)
+        }
+        let byTime = try split(orderBy: .init(index: 2))
+        #expect(byTime.heldOut == [4, 5, 6, 8] && byTime.train == 5)
+        #expect(byTime.labels == Array(repeating: 1, count: 9), "every line an interaction")
+        let byFile = try split(orderBy: nil)
+        #expect(byFile.heldOut == [4, 5, 6, 9] && byFile.train == 5)
+    }
+
     @Test func badLinesNameTheFileLineAndProblem() throws {
         let dir = folder()
         try "u1|30|1|0|1\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)

@@ -17,6 +17,7 @@ import Training
               bottom_mlp: [8, 4]
               top_mlp: [6, 1]
               deep_mlp: [5, 1]
+              item_tables: [2]
             data:
               dense_features: 2
             """, source: "registry.yaml", overrides: overrides)

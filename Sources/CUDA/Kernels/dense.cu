@@ -113,6 +113,78 @@ extern "C" __global__ void row_dots(const float* a, const float* b, long rows, l
     }
 }
 
+// y[r] = x[r] / max(|x[r]|, 1e-12), the norm in norms[r]: one warp per row, lanes over the columns.
+extern "C" __global__ void normalize_rows(const float* x, float* y, float* norms, long rows, long columns) {
+    long warp = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32, warps = ((long)gridDim.x * blockDim.x) / 32;
+    int lane = threadIdx.x % 32;
+    for (long r = warp; r < rows; r += warps) {
+        float total = 0.0f;
+        for (long c = lane; c < columns; c += 32) total += x[r * columns + c] * x[r * columns + c];
+        for (int offset = 16; offset > 0; offset /= 2) total += __shfl_xor_sync(0xffffffff, total, offset);
+        float norm = fmaxf(sqrtf(total), 1e-12f);
+        for (long c = lane; c < columns; c += 32) y[r * columns + c] = x[r * columns + c] / norm;
+        if (lane == 0) norms[r] = norm;
+    }
+}
+
+// dx[r] = (dy[r] - y[r] (y[r] . dy[r])) / norms[r]: one warp per row.
+extern "C" __global__ void normalize_rows_backward(const float* y, const float* norms, const float* dy, float* dx, long rows,
+                                                   long columns) {
+    long warp = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32, warps = ((long)gridDim.x * blockDim.x) / 32;
+    int lane = threadIdx.x % 32;
+    for (long r = warp; r < rows; r += warps) {
+        float along = 0.0f;
+        for (long c = lane; c < columns; c += 32) along += y[r * columns + c] * dy[r * columns + c];
+        for (int offset = 16; offset > 0; offset /= 2) along += __shfl_xor_sync(0xffffffff, along, offset);
+        for (long c = lane; c < columns; c += 32) dx[r * columns + c] = (dy[r * columns + c] - y[r * columns + c] * along) / norms[r];
+    }
+}
+
+// Row r's softmax cross-entropy against column firstTarget + r, logits lowered by corrections,
+// accidental hits (another column with the target's key) left out; the row becomes
+// scale * (softmax - onehot) and the row's loss is added to *loss. One block of 256 threads per row.
+extern "C" __global__ void sampled_softmax_cross_entropy(float* logits, long rows, long columns, const float* corrections,
+                                                         const int* keys, long firstTarget, float scale, double* loss) {
+    __shared__ float reduce[256];
+    const float negativeInfinity = __int_as_float(0xff800000);  // NVRTC has no math.h
+    for (long r = blockIdx.x; r < rows; r += gridDim.x) {
+        float* row = logits + r * columns;
+        long target = firstTarget + r;
+        int targetKey = keys[target];
+        float largest = negativeInfinity;
+        for (long c = threadIdx.x; c < columns; c += blockDim.x) {
+            float z = row[c] - corrections[c];
+            if (keys[c] == targetKey && c != target) z = negativeInfinity;
+            row[c] = z;
+            largest = fmaxf(largest, z);
+        }
+        reduce[threadIdx.x] = largest;
+        __syncthreads();
+        for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
+            if (threadIdx.x < width) reduce[threadIdx.x] = fmaxf(reduce[threadIdx.x], reduce[threadIdx.x + width]);
+            __syncthreads();
+        }
+        largest = reduce[0];
+        float targetLogit = row[target];
+        __syncthreads();
+        float sum = 0.0f;
+        for (long c = threadIdx.x; c < columns; c += blockDim.x) {
+            row[c] = expf(row[c] - largest);
+            sum += row[c];
+        }
+        reduce[threadIdx.x] = sum;
+        __syncthreads();
+        for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
+            if (threadIdx.x < width) reduce[threadIdx.x] += reduce[threadIdx.x + width];
+            __syncthreads();
+        }
+        sum = reduce[0];
+        for (long c = threadIdx.x; c < columns; c += blockDim.x) row[c] = row[c] * (scale / sum) - (c == target ? scale : 0.0f);
+        if (threadIdx.x == 0) atomicAdd(loss, (double)(logf(sum) + largest - targetLogit));
+        __syncthreads();
+    }
+}
+
 // Binary cross-entropy on logits: adds the summed loss to *loss (a double, zeroed by the
 // caller) and, when gradient is not null, writes scale * (sigmoid(x) - y).
 extern "C" __global__ void binary_cross_entropy(const float* logits, const float* labels, float* gradient, long n, float scale,

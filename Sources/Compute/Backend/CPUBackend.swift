@@ -181,6 +181,32 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
         Kernels.rowDots(pointer(a), pointer(b), rows: rows, columns: columns, into: pointer(dots), dotStride: dotStride)
     }
 
+    // MARK: Retrieval (two towers)
+
+    public func normalizeRows(_ x: DeviceSlice<Float>, into y: DeviceSlice<Float>, norms: DeviceSlice<Float>, rows: Int, columns: Int) {
+        guard rows > 0 else { return }
+        precondition(rows * columns <= x.count && rows * columns <= y.count && rows <= norms.count, "normalizeRows: rows outside the slices")
+        Kernels.normalizeRows(pointer(x), into: pointer(y), norms: pointer(norms), rows: rows, columns: columns)
+    }
+
+    public func normalizeRowsBackward(output y: DeviceSlice<Float>, norms: DeviceSlice<Float>, outputGradient dy: DeviceSlice<Float>,
+                                      into dx: DeviceSlice<Float>, rows: Int, columns: Int) {
+        guard rows > 0 else { return }
+        precondition(rows * columns <= y.count && rows * columns <= dy.count && rows * columns <= dx.count && rows <= norms.count,
+                     "normalizeRowsBackward: rows outside the slices")
+        Kernels.normalizeRowsBackward(output: pointer(y), norms: pointer(norms), outputGradient: pointer(dy), into: pointer(dx),
+                                      rows: rows, columns: columns)
+    }
+
+    public func sampledSoftmaxCrossEntropy(_ logits: DeviceSlice<Float>, rows: Int, columns: Int, corrections: DeviceSlice<Float>,
+                                           keys: DeviceSlice<Int32>, firstTarget: Int, gradientScale: Float) -> Double {
+        guard rows > 0 else { return 0 }
+        precondition(rows * columns <= logits.count && columns <= corrections.count && columns <= keys.count
+                     && firstTarget >= 0 && firstTarget + rows <= columns, "sampledSoftmaxCrossEntropy: rows outside the slices")
+        return Kernels.sampledSoftmaxCrossEntropy(pointer(logits), rows: rows, columns: columns, corrections: pointer(corrections),
+                                                  keys: pointer(keys), firstTarget: firstTarget, gradientScale: gradientScale)
+    }
+
     // MARK: Interaction and loss
 
     public func dotInteraction(_ shape: InteractionShape, input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int) {

@@ -88,6 +88,22 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func rowDots(_ a: DeviceSlice<Float>, _ b: DeviceSlice<Float>, rows: Int, columns: Int, into dots: DeviceSlice<Float>,
                  dotStride: Int)
 
+    // MARK: Retrieval (two towers)
+
+    /// `y[r] = x[r] / max(‖x[r]‖, 1e-12)` for (rows, columns) `x` and `y`, with each row's
+    /// (clamped) norm in `norms[r]`: a tower's output on the unit sphere.
+    func normalizeRows(_ x: DeviceSlice<Float>, into y: DeviceSlice<Float>, norms: DeviceSlice<Float>, rows: Int, columns: Int)
+    /// Its backward: `dx[r] = (dy[r] - y[r] (y[r] · dy[r])) / norms[r]` from the forward's `y` and norms.
+    func normalizeRowsBackward(output y: DeviceSlice<Float>, norms: DeviceSlice<Float>, outputGradient dy: DeviceSlice<Float>,
+                               into dx: DeviceSlice<Float>, rows: Int, columns: Int)
+    /// Softmax cross-entropy of each row of (rows, columns) `logits` against column
+    /// `firstTarget + r` (a batch's own item among the gathered items), in place: the logits
+    /// are lowered by `corrections[c]` (log Q of column c's item, or 0), columns whose
+    /// `keys[c]` equals the target's but are not the target (accidental hits) are left out, and
+    /// each row becomes `gradientScale (softmax - onehot)` (0 where left out). Returns the summed loss.
+    func sampledSoftmaxCrossEntropy(_ logits: DeviceSlice<Float>, rows: Int, columns: Int, corrections: DeviceSlice<Float>,
+                                    keys: DeviceSlice<Int32>, firstTarget: Int, gradientScale: Float) -> Double
+
     // MARK: Interaction and loss
 
     /// DLRM's dot interaction of (B, F, D) `input` into (B, [D +] F(F-1)/2) `output`.

@@ -13,27 +13,32 @@ public struct OnnxModelGraph {
     let denseFeatureCount: Int
     let tableCount: Int
     let tasks: [PredictionTask]
+    /// A retriever's user vector width: its graph is the user tower, its output `user_vector`.
+    let userVectorWidth: Int?
     /// Per table: [N, bag] ids with -1 replaced by 0, and [N, bag, 1] 1/0 floats of which are real.
     private var tableIDs: [(ids: String, mask: String)?]
 
-    public init(denseFeatureCount: Int, tableCount: Int, tasks: [PredictionTask] = [.click]) {
+    public init(denseFeatureCount: Int, tableCount: Int, tasks: [PredictionTask] = [.click], userVectorWidth: Int? = nil) {
         self.denseFeatureCount = denseFeatureCount
         self.tableCount = tableCount
         self.tasks = tasks
+        self.userVectorWidth = userVectorWidth
         tableIDs = Array(repeating: nil, count: tableCount)
         if denseFeatureCount > 0 {
             builder.addInput(OnnxGraphBuilder.valueInfo("dense", type: .float, shape: [-1, denseFeatureCount], symbols: ["N", ""]))
         }
         builder.addInput(OnnxGraphBuilder.valueInfo("ids", type: .int64, shape: [-1, tableCount, -1], symbols: ["N", "", "bag"]))
-        for name in Self.outputNames(tasks) {
-            builder.addOutput(OnnxGraphBuilder.valueInfo(name, type: .float, shape: [-1, 1], symbols: ["N", ""]))
+        for name in Self.outputNames(tasks, retriever: userVectorWidth != nil) {
+            builder.addOutput(OnnxGraphBuilder.valueInfo(name, type: .float, shape: [-1, userVectorWidth ?? 1], symbols: ["N", ""]))
         }
     }
 
     var dense: String { "dense" }
 
-    /// The graph's outputs: `probability` for a single binary task, else one per task.
-    public static func outputNames(_ tasks: [PredictionTask]) -> [String] {
+    /// The graph's outputs: `probability` for a single binary task, else one per task; a
+    /// retriever's `user_vector`.
+    public static func outputNames(_ tasks: [PredictionTask], retriever: Bool = false) -> [String] {
+        if retriever { return ["user_vector"] }
         if tasks.count == 1 && tasks[0].kind == .binary { return ["probability"] }
         return tasks.map { ($0.kind == .binary ? "probability_" : "prediction_") + $0.name }
     }
@@ -41,6 +46,10 @@ public struct OnnxModelGraph {
     /// Ends the graph: each binary task's `probability = sigmoid(logit)`, each regression's
     /// value as it is, from the model's outputs [N, tasks].
     public mutating func finish(logit: String) -> Onnx_GraphProto {
+        if userVectorWidth != nil {
+            _ = builder.node("Identity", [logit], output: "user_vector")
+            return builder.graph
+        }
         let names = Self.outputNames(tasks)
         guard tasks.count > 1 else {
             _ = builder.node(tasks[0].kind == .binary ? "Sigmoid" : "Identity", [logit], output: names[0])
@@ -128,6 +137,11 @@ public struct OnnxModelGraph {
     }
 
     mutating func add(_ a: String, _ b: String) -> String { builder.node("Add", [a, b]) }
+
+    /// Each row of [N, width] `x` divided by its L2 norm.
+    mutating func normalizedRows(_ x: String) -> String {
+        builder.node("LpNormalization", [x], [OnnxAttribute.int("axis", 1), OnnxAttribute.int("p", 2)])
+    }
 
     /// The element-wise sum of several values of one shape.
     mutating func sum(_ values: [String]) -> String { builder.node("Sum", values) }

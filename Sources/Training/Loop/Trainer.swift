@@ -128,8 +128,25 @@ public final class Trainer {
         // so the replicas start bit-identical whatever else differs.
         try communicator.broadcast(model.arena.values.whole, root: 0)
         let tasks = configuration.data.tasks
+        // A retriever trains by its in-batch softmax and is scored over its item catalogue.
+        let retrieval = try configuration.model.definition.retrieval.map {
+            try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: $0, cutoffs: configuration.evaluation.topK)
+        }
+        let objective = retrieval.map {
+            InBatchSoftmax(settings: $0.settings, vectorWidth: model.outputCount / 2, batchCapacity: localCapacity,
+                           globalBatchCapacity: t.batchSize, itemCounts: $0.itemCounts, backend: model.backend, communicator: communicator)
+        }
         let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator,
-                                losses: tasks.map(\.loss), lossWeights: configuration.lossWeights)
+                                losses: tasks.map(\.loss), lossWeights: configuration.lossWeights, objective: objective)
+        /// The held-out metrics: per task for a ranker, top-K over the catalogue for a retriever.
+        func heldOutMetrics() throws -> HeldOutMetrics {
+            if let retrieval {
+                return try retrieval.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
+                                              communicator: communicator)
+            }
+            return try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
+                                          communicator: communicator)
+        }
         let schedule = ModelFactory.schedule(configuration)
         log(.progress("model: \(configuration.model.architecture), \(model.parameterCount) parameters on rank 0 "
             + "(\(model.arena.count) dense, \(model.embeddingTables.count) embedding tables or shards); "
@@ -159,7 +176,8 @@ public final class Trainer {
         if let resumePath, stepIndex >= totalSteps {
             log(.note("nothing left to train: \(resumeLink ?? resumePath) is at step \(stepIndex) of \(totalSteps) "
                       + "(raise training.epochs or training.max_steps to go on); nothing is written"))
-            return try finishedRunReport(model, splits: splits, checkpoint: resumePath, steps: stepIndex, samples: samples)
+            return try finishedRunReport(model, splits: splits, evaluation: try heldOutMetrics(), checkpoint: resumePath, steps: stepIndex,
+                                         samples: samples)
         }
         let record = try openRunDirectory()
         if let record { log(.note("run directory \(record.path)")) }
@@ -201,7 +219,7 @@ public final class Trainer {
         }
         /// A held-out evaluation during training; returns whether training should stop early.
         func evaluateHeldOut() throws -> Bool {
-            let metrics = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
+            let metrics = try heldOutMetrics()
             for line in Self.heldOutLines(metrics) { log(.progress("step \(stepIndex): held-out \(line)")) }
             try record?.record(step: stepIndex, Self.recorded(metrics))
             let auc = Self.followedAUC(metrics, task: e.task), named = Self.followedName(metrics, task: e.task)
@@ -270,7 +288,7 @@ public final class Trainer {
             if checkpoints.savedStep != stepIndex { try save() }
             checkpointPath = "\(k.runDirectory)/step-\(stepIndex)"
         }
-        let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: e.batchSize, communicator: communicator)
+        let evaluation = try heldOutMetrics()
         try record?.record(step: stepIndex, Self.recorded(evaluation))
         if evaluations.isBestAtEnd(auc: Self.followedAUC(evaluation, task: e.task)) && checkpointPath != nil && communicator.isRoot {
             try TrainingCheckpoint.markBest(runDirectory: k.runDirectory, step: stepIndex)
@@ -320,10 +338,8 @@ public final class Trainer {
     }
 
     /// The report of a resumed run with no steps left: its checkpoint evaluated, nothing written.
-    private func finishedRunReport(_ model: RecommendationModel, splits: DataSplits, checkpoint: String, steps: Int,
-                                   samples: Int) throws -> TrainingReport {
-        let evaluation = try Evaluator.evaluate(model, on: splits.evaluation, batchSize: configuration.evaluation.batchSize,
-                                                communicator: communicator)
+    private func finishedRunReport(_ model: RecommendationModel, splits: DataSplits, evaluation: HeldOutMetrics, checkpoint: String,
+                                   steps: Int, samples: Int) throws -> TrainingReport {
         var report = TrainingReport(steps: steps, samples: samples, trainSeconds: 0, samplesPerSecond: 0, finalTrainLoss: .nan,
                                     lossHistory: [], evaluation: evaluation, plantedEvaluation: try plantedMetrics(splits),
                                     checkpointPath: checkpoint, fingerprints: try fingerprints(of: model),

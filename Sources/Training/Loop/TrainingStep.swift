@@ -11,32 +11,26 @@ public final class TrainingStep: @unchecked Sendable {
     public let communicator: Communicator
     public let denseOptimizer: DenseOptimizer
     public let sparseOptimizer: SparseOptimizer
-    /// One loss per model output (task), in order, and its weight in the total.
-    public let losses: [any Loss]
-    public let lossWeights: [Float]
-    /// Each task's mean loss of the last forward (one entry with one task), rewritten in place.
-    public private(set) var taskLosses: [Double]
-    /// With several tasks: one task's outputs, labels and gradient (B), taken out of the
-    /// (B, tasks) matrices for its loss.
-    private let taskColumns: (outputs: DeviceBuffer<Float>, labels: DeviceBuffer<Float>, gradient: DeviceBuffer<Float>)?
+    /// What the step minimises: a loss per task, or a retriever's in-batch softmax.
+    public let objective: any TrainingObjective
 
     /// The exchange ahead and the bucketed gradient sum, which the step drives in order.
     private let pipeline: TrainPipeline
 
     /// `losses`: one per model output (default: binary cross-entropy on each); `lossWeights`:
-    /// each one's weight in the total loss (default: 1 each).
+    /// each one's weight in the total loss (default: 1 each); `objective`, when given, replaces both.
     public init(model: RecommendationModel, settings: OptimizerSettings, communicator: Communicator = LocalCommunicator(),
-                losses: [any Loss]? = nil, lossWeights: [Float]? = nil) {
+                losses: [any Loss]? = nil, lossWeights: [Float]? = nil, objective: (any TrainingObjective)? = nil) {
         self.model = model
         self.communicator = communicator
-        self.losses = losses ?? Array(repeating: BinaryCrossEntropyLoss(), count: model.outputCount)
-        self.lossWeights = lossWeights ?? Array(repeating: 1, count: model.outputCount)
-        precondition(self.losses.count == model.outputCount, "TrainingStep: \(self.losses.count) losses for \(model.outputCount) outputs")
-        precondition(self.lossWeights.count == model.outputCount, "TrainingStep: \(self.lossWeights.count) loss weights for \(model.outputCount) outputs")
-        taskLosses = Array(repeating: 0, count: model.outputCount)
-        let backend = model.backend, capacity = model.batchCapacity
-        taskColumns = model.outputCount > 1
-            ? (backend.makeFloats(capacity), backend.makeFloats(capacity), backend.makeFloats(capacity)) : nil
+        if let objective {
+            self.objective = objective
+        } else {
+            let losses = losses ?? Array(repeating: BinaryCrossEntropyLoss(), count: model.outputCount)
+            let weights = lossWeights ?? Array(repeating: 1, count: model.outputCount)
+            precondition(losses.count == model.outputCount, "TrainingStep: \(losses.count) losses for \(model.outputCount) outputs")
+            self.objective = TaskLosses(losses: losses, weights: weights, backend: model.backend, batchCapacity: model.batchCapacity)
+        }
         denseOptimizer = DenseOptimizer(settings: settings, backend: model.backend, parameterCount: model.arena.count)
         sparseOptimizer = SparseOptimizer(settings: settings, tables: model.embeddingTables)
         pipeline = TrainPipeline(model: model, communicator: communicator)
@@ -59,32 +53,16 @@ public final class TrainingStep: @unchecked Sendable {
         return loss
     }
 
-    /// Forward and loss; leaves dL/d(output) in the model. Returns the mean loss of the slice,
-    /// summed over the tasks with their weights.
+    /// Each part's mean loss of the last forward (a task each; one entry with one task).
+    public var taskLosses: [Double] { objective.partLosses }
+
+    /// Forward and loss; leaves dL/d(output) in the model. Returns the mean loss of the slice
+    /// (summed over the tasks with their weights).
     public func forward(_ batch: Batch, globalBatchSize: Int) throws -> Double {
         pipeline.beginForward(batch)
-        let outputs = try model.forward(batch), labels = model.inputs.labelSlice, gradient = model.logitGradient
-        guard let taskColumns else {
-            let loss = losses[0].lossAndGradient(outputs: outputs, labels: labels, gradient: gradient, count: batch.size,
-                                                 gradientScale: lossWeights[0] / Float(globalBatchSize))
-            taskLosses[0] = loss
-            return Double(lossWeights[0]) * loss
-        }
-        // Each task's column of the (B, tasks) outputs, labels and gradient, through a buffer of its own.
-        let backend = model.backend, rows = batch.size, tasks = losses.count
-        let columnOutputs = taskColumns.outputs.slice(0, rows), columnLabels = taskColumns.labels.slice(0, rows)
-        let columnGradient = taskColumns.gradient.slice(0, rows)
-        for (task, loss) in losses.enumerated() {
-            backend.copyRows(from: outputs.suffix(from: task), sourceStride: tasks, to: columnOutputs, destinationStride: 1,
-                             rows: rows, columns: 1)
-            backend.copyRows(from: labels.suffix(from: task), sourceStride: tasks, to: columnLabels, destinationStride: 1,
-                             rows: rows, columns: 1)
-            taskLosses[task] = loss.lossAndGradient(outputs: columnOutputs, labels: columnLabels, gradient: columnGradient,
-                                                    count: rows, gradientScale: lossWeights[task] / Float(globalBatchSize))
-            backend.copyRows(from: columnGradient, sourceStride: 1, to: gradient.suffix(from: task), destinationStride: tasks,
-                             rows: rows, columns: 1)
-        }
-        return zip(taskLosses, lossWeights).reduce(0) { $0 + $1.0 * Double($1.1) }
+        let outputs = try model.forward(batch)
+        return try objective.lossAndGradient(outputs: outputs, batch: batch, labels: model.inputs.labelSlice, gradient: model.logitGradient,
+                                             globalBatchSize: globalBatchSize)
     }
 
     /// Starts exchanging the embedding requests of `next` (the batch the next forward takes):

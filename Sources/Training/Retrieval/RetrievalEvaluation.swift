@@ -1,0 +1,233 @@
+import Compute
+import DataPipeline
+import Distributed
+import Foundation
+import Models
+import NeuralNetwork
+import VectorSearch
+
+/// Scores a retriever by exact top-K over its whole item catalogue: every held-out interaction's
+/// user against every item, the user's training items excluded; Recall@K (the held-out item
+/// among the first K) and NDCG@K (1 / log2(2 + its position) when among them) for each cutoff,
+/// next to the popularity floor (items ranked by their training pairs, seen items excluded).
+///
+/// The catalogue is one sample per item id (its first in the training part, else in the
+/// held-out part): the item tower reads its item features. With N ranks each computes the
+/// vectors of its share of the catalogue and keeps them; every rank gets every user's vector,
+/// scores its items for a block of users with one GEMM, keeps each user's best K, and rank 0
+/// merges the ranks' lists.
+public final class RetrievalEvaluation: Sendable {
+    public let settings: RetrievalObjective
+    /// The K of Recall@K and NDCG@K, ascending.
+    public let cutoffs: [Int]
+    /// Training pairs per item id.
+    public let itemCounts: [Int]
+    /// One sample per item: the catalogue's parts (a source and its samples) and their item ids.
+    private let catalogue: [(source: SampleSource, indices: [Int])]
+    private let catalogueItems: [Int32]
+    /// Each user's training items, sorted.
+    private let seen: [Int32: [Int32]]
+
+    /// `train`: the training part (its pairs, the excluded items, the popularity);
+    /// `heldOut`: the interactions scored (their items join the catalogue).
+    public init(train: SampleSource, heldOut: SampleSource, settings: RetrievalObjective, cutoffs: [Int]) throws {
+        self.settings = settings
+        self.cutoffs = cutoffs.sorted()
+        let trainKeys = try train.firstIDs(ofTables: [settings.userKeyTable, settings.itemKeyTable])
+        let heldOutItems = try heldOut.firstIDs(ofTables: [settings.itemKeyTable])[0]
+        let largest = Int(max(trainKeys[1].max() ?? 0, heldOutItems.max() ?? 0))
+        var counts = [Int](repeating: 0, count: largest + 1)
+        var firstSample = [Int](repeating: -1, count: largest + 1)
+        var seen: [Int32: [Int32]] = [:]
+        for (sample, (user, item)) in zip(trainKeys[0], trainKeys[1]).enumerated() where item >= 0 {
+            counts[Int(item)] += 1
+            if firstSample[Int(item)] < 0 { firstSample[Int(item)] = sample }
+            seen[user, default: []].append(item)
+        }
+        var trainPart: [Int] = [], trainItems: [Int32] = [], heldOutPart: [Int] = [], heldOutPartItems: [Int32] = []
+        for item in firstSample.indices where firstSample[item] >= 0 {
+            trainPart.append(firstSample[item])
+            trainItems.append(Int32(item))
+        }
+        var taken = Set(trainItems)
+        for (sample, item) in heldOutItems.enumerated() where item >= 0 && !taken.contains(item) {
+            taken.insert(item)
+            heldOutPart.append(sample)
+            heldOutPartItems.append(item)
+        }
+        catalogue = [(train, trainPart), (heldOut, heldOutPart)].filter { !$0.1.isEmpty }
+        catalogueItems = trainItems + heldOutPartItems
+        itemCounts = counts
+        self.seen = seen.mapValues { Array(Set($0)).sorted() }
+    }
+
+    /// Items in the catalogue.
+    public var catalogueSize: Int { catalogueItems.count }
+
+    /// This rank's share of the catalogue's item vectors (every item with one rank), with
+    /// their ids: the item tower over each item's sample. Every rank takes part.
+    public func itemVectors(_ model: RecommendationModel, batchSize: Int, communicator: Communicator) throws
+        -> (items: [Int32], vectors: [Float]) {
+        for collection in model.embeddingCollections { collection.setLearnsKeys(false) }
+        defer { for collection in model.embeddingCollections { collection.setLearnsKeys(true) } }
+        let width = model.outputCount / 2, worldSize = communicator.size
+        let globalBatch = min(batchSize, model.batchCapacity * worldSize)
+        var items: [Int32] = [], vectors: [Float] = []
+        for part in catalogue {
+            let loader = BatchLoader(dataset: SampleSubset(part.source, indices: part.indices), batchSize: globalBatch, shuffleSeed: nil,
+                                     dropLast: false, rank: communicator.rank, worldSize: worldSize)
+            while try loader.next() {
+                let batch = loader.batch, outputs = try model.forward(batch)
+                var block = [Float](repeating: 0, count: batch.size * width)
+                block.withUnsafeMutableBufferPointer { model.backend.download(outputs.slice(batch.size * width, batch.size * width), into: $0) }
+                vectors += block
+                items += (0..<batch.size).map { batch.firstID(ofTable: settings.itemKeyTable, sample: $0) }
+            }
+        }
+        return (items, vectors)
+    }
+
+    /// Recall@K, NDCG@K and the popularity floor's Recall@K of `heldOut`'s interactions, as the
+    /// metrics of its one task; every rank takes part and gets them.
+    public func evaluate(_ model: RecommendationModel, on heldOut: SampleSource, batchSize: Int,
+                         communicator: Communicator) throws -> HeldOutMetrics {
+        let width = model.outputCount / 2, k = cutoffs.last!
+        let (items, itemVectors) = try self.itemVectors(model, batchSize: batchSize, communicator: communicator)
+        let users = try userVectors(model, on: heldOut, batchSize: batchSize, communicator: communicator)
+        // Each user's best K among this rank's items, the user's training items left out; rank 0 merges the ranks' lists.
+        let local = ExactSearch.topK(queries: users.vectors, items: itemVectors, labels: items, dimension: width, k: k) {
+            self.seen[users.users[$0]] ?? []
+        }
+        let lists = try DistributedTopK.merge(local, k: k, communicator: communicator)
+        var values = [Double](repeating: 0, count: 3 * cutoffs.count)
+        let count = users.users.count
+        if communicator.isRoot && count > 0 {
+            let popularity = PopularityRanking(counts: itemCounts, catalogue: catalogueItems)
+            var hits = [Double](repeating: 0, count: cutoffs.count), gains = hits, popularHits = hits
+            for (u, list) in lists.enumerated() {
+                let target = users.targets[u]
+                if let position = list.firstIndex(where: { $0.item == target }) {
+                    for (i, cutoff) in cutoffs.enumerated() where position < cutoff {
+                        hits[i] += 1
+                        gains[i] += 1 / log2(Double(position) + 2)
+                    }
+                }
+                let popularPosition = popularity.position(of: target, excluding: seen[users.users[u]] ?? [])
+                for (i, cutoff) in cutoffs.enumerated() where popularPosition < cutoff { popularHits[i] += 1 }
+            }
+            values = (hits + gains + popularHits).map { $0 / Double(count) }
+        }
+        values = try communicator.allReduceSum(values)
+        let names = cutoffs.map { "recall@\($0)" } + cutoffs.map { "ndcg@\($0)" } + cutoffs.map { "popularity_recall@\($0)" }
+        let task = heldOut.tasks.first ?? .interaction
+        return HeldOutMetrics(tasks: [TaskMetrics(task: task, values: zip(names, values).map { (name: $0, value: $1) })], count: count)
+    }
+
+    /// Every held-out sample's user vector, user and item, on every rank (each rank encodes
+    /// its slices of the batches; the vectors are gathered in rank order).
+    func userVectors(_ model: RecommendationModel, on heldOut: SampleSource, batchSize: Int, communicator: Communicator) throws
+        -> (vectors: [Float], users: [Int32], targets: [Int32]) {
+        for collection in model.embeddingCollections { collection.setLearnsKeys(false) }
+        defer { for collection in model.embeddingCollections { collection.setLearnsKeys(true) } }
+        let width = model.outputCount / 2, worldSize = communicator.size, backend = model.backend
+        let loader = BatchLoader(dataset: heldOut, batchSize: min(batchSize, model.batchCapacity * worldSize), shuffleSeed: nil,
+                                 dropLast: false, rank: communicator.rank, worldSize: worldSize)
+        var vectors: [Float] = [], keys: [Int32] = [], counts = [Int32](repeating: 0, count: worldSize)
+        while try loader.next() {
+            let batch = loader.batch, outputs = try model.forward(batch)
+            var block = [Float](repeating: 0, count: batch.size * width)
+            block.withUnsafeMutableBufferPointer { backend.download(outputs.slice(0, batch.size * width), into: $0) }
+            vectors += block
+            for b in 0..<batch.size {
+                keys += [batch.firstID(ofTable: settings.userKeyTable, sample: b), batch.firstID(ofTable: settings.itemKeyTable, sample: b)]
+            }
+            for r in 0..<worldSize { counts[r] += Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: r, worldSize: worldSize).count) }
+        }
+        let total = Int(counts.reduce(0, +))
+        guard worldSize > 1 else { return (vectors, stride(from: 0, to: keys.count, by: 2).map { keys[$0] }, stride(from: 1, to: keys.count, by: 2).map { keys[$0] }) }
+        let local = backend.makeFloats(max(vectors.count, 1)), all = backend.makeFloats(max(total * width, 1))
+        vectors.withUnsafeBufferPointer { backend.upload($0, to: local.slice(0, vectors.count)) }
+        try communicator.allGatherV(send: local.slice(0, vectors.count), counts: counts.map { $0 * Int32(width) },
+                                    receive: all.slice(0, total * width))
+        var allVectors = [Float](repeating: 0, count: total * width), allKeys = [Int32](repeating: 0, count: 2 * total)
+        allVectors.withUnsafeMutableBufferPointer { backend.download(all.slice(0, total * width), into: $0) }
+        // (A rank without users sends nothing: the placeholder is never read.)
+        try (keys.isEmpty ? [-1] : keys).withUnsafeBufferPointer { own in
+            try allKeys.withUnsafeMutableBufferPointer {
+                try communicator.allGatherV(send: own.baseAddress!, counts: counts.map { 2 * $0 }, receive: $0.baseAddress!)
+            }
+        }
+        return (allVectors, stride(from: 0, to: allKeys.count, by: 2).map { allKeys[$0] },
+                stride(from: 1, to: allKeys.count, by: 2).map { allKeys[$0] })
+    }
+}
+
+/// Top-K lists computed by each rank over its share of the items, merged on rank 0.
+public enum DistributedTopK {
+    /// Rank 0's merged best `k` for each query from every rank's `local` lists (the same
+    /// queries on every rank, each list best first); empty on the other ranks.
+    public static func merge(_ local: [[(score: Float, item: Int32)]], k: Int, communicator: Communicator) throws
+        -> [[(score: Float, item: Int32)]] {
+        let queries = local.count, worldSize = communicator.size
+        guard worldSize > 1 else { return local }
+        var scores = [Float](repeating: -.infinity, count: queries * k), items = [Int32](repeating: -1, count: queries * k)
+        for (q, list) in local.enumerated() {
+            for (position, candidate) in list.prefix(k).enumerated() {
+                scores[q * k + position] = candidate.score
+                items[q * k + position] = candidate.item
+            }
+        }
+        let counts = [Int32](repeating: Int32(queries * k), count: worldSize), isRoot = communicator.isRoot
+        var allScores = [Float](repeating: 0, count: isRoot ? worldSize * queries * k : 0)
+        var allItems = [Int32](repeating: 0, count: isRoot ? worldSize * queries * k : 0)
+        let backend = CPUBackend(), sent = backend.makeFloats(max(queries * k, 1))
+        scores.withUnsafeBufferPointer { backend.upload($0, to: sent.slice(0, queries * k)) }
+        try allScores.withUnsafeMutableBufferPointer { all in
+            try communicator.gatherV(send: sent.slice(0, queries * k), receive: isRoot ? all.baseAddress! : nil, receiveCounts: counts,
+                                     receiveOffsets: offsets(of: counts), root: 0)
+        }
+        try items.withUnsafeBufferPointer { own in
+            try allItems.withUnsafeMutableBufferPointer { all in
+                try communicator.gatherV(send: own.baseAddress, count: queries * k, receive: isRoot ? all.baseAddress! : nil,
+                                         receiveCounts: counts, receiveOffsets: offsets(of: counts), root: 0)
+            }
+        }
+        guard isRoot else { return [] }
+        return (0..<queries).map { q in
+            var best = TopK(k: k)
+            for r in 0..<worldSize {
+                let base = (r * queries + q) * k
+                for j in 0..<k where allItems[base + j] >= 0 { best.offer(allScores[base + j], allItems[base + j]) }
+            }
+            return best.sorted()
+        }
+    }
+}
+
+/// Items ranked by their training pairs, for the popularity floor: the position of an item
+/// among the catalogue less a user's seen items is the count of those with more pairs.
+struct PopularityRanking {
+    let counts: [Int]
+    /// The catalogue's counts, ascending.
+    let sortedCounts: [Int]
+
+    init(counts: [Int], catalogue: [Int32]) {
+        self.counts = counts
+        sortedCounts = catalogue.map { Int($0) < counts.count ? counts[Int($0)] : 0 }.sorted()
+    }
+
+    /// How many unseen catalogue items have more training pairs than `item` (Int.max when the
+    /// item itself is seen: it is excluded).
+    func position(of item: Int32, excluding seen: [Int32]) -> Int {
+        if seen.contains(item) { return .max }
+        let count = Int(item) < counts.count ? counts[Int(item)] : 0
+        // Items above: the catalogue's counts past the last equal to `count`.
+        var low = 0, high = sortedCounts.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sortedCounts[middle] <= count { low = middle + 1 } else { high = middle }
+        }
+        let above = sortedCounts.count - low
+        return above - seen.filter { Int($0) < counts.count && counts[Int($0)] > count }.count
+    }
+}
