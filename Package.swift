@@ -90,7 +90,7 @@ let package = Package(
         ]),
 
         .target(name: "TestSupport", dependencies: ["Compute", "Distributed", "NeuralNetwork"], path: "Tests/TestSupport"),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute", "TestSupport"]),
+        .testTarget(name: "ComputeTests", dependencies: ["CIntrinsics", "Compute", "TestSupport"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["Compute", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["Compute", "DataPipeline", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),

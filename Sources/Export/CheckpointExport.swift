@@ -1,6 +1,5 @@
 import Checkpointing
 import Configuration
-import Datasets
 import Distributed
 import Foundation
 import Models
@@ -64,16 +63,11 @@ public enum CheckpointExport {
                                           tasks: configuration.data.tasks, to: path, externalData: externalData, description: description)
         // How raw values become the model's inputs (`OnnxInputMapping`), beside the model.
         try OnnxInputMapping.json(configuration).write(to: URL(fileURLWithPath: "\(path).inputs.json"))
-        if let retrieval {
+        if retrieval != nil {
             // A retriever's items: the catalogue's vectors, for a vector index to serve beside the user tower.
-            let splits = try DataSplits.load(configuration)
-            let catalogue = try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: retrieval,
-                                                    cutoffs: configuration.evaluation.topK)
-            let capacity = min(configuration.evaluation.batchSize, max(catalogue.catalogueSize, 1))
-            let encoder = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: LocalCommunicator())
-            _ = try TrainingCheckpoint.load(into: encoder, denseOptimizer: nil, sparseOptimizer: nil, from: resolved)
-            let items = try catalogue.itemVectors(encoder, batchSize: capacity, communicator: LocalCommunicator())
-            try ItemVectorFile.write(path: "\(path).items.h5", items: items.items, vectors: items.vectors, width: encoder.outputCount / 2)
+            let retriever = try RetrieverCheckpoint.load(resolved)
+            let items = try retriever.itemVectors()
+            try ItemVectorFile.write(path: "\(path).items.h5", items: items.items, vectors: items.vectors, width: retriever.vectorWidth)
             var withItems = report
             withItems.itemVectorsPath = "\(path).items.h5"
             withItems.items = items.items.count

@@ -13,14 +13,19 @@ public enum CheckpointEvaluation {
         public var step: Int
         public var evaluation: HeldOutMetrics
         public var plantedEvaluation: HeldOutMetrics?
+        /// A retriever's vector index against its exact top-K (with `indexPath`).
+        public var indexComparison: RetrievalEvaluation.IndexComparison?
     }
 
     /// - Parameters:
     ///   - overrides: `key=value` changes to the stored config (e.g. another eval size).
     ///   - dataPath: a file to score whole, in the config's data format (default: its held-out split).
     ///   - predictionsPath: where rank 0 writes every scored sample (`PredictionFile`), when given.
+    ///   - indexPath: a retriever's vector index (`recsys-dist index`) to measure against the exact
+    ///     top-K, searched `searchBreadth` wide (IVF lists probed, HNSW's efSearch) when given.
     public static func run(checkpoint: String, overrides: [String], dataPath: String? = nil,
-                           predictionsPath: String? = nil, communicator: Communicator = LocalCommunicator()) throws -> Report {
+                           predictionsPath: String? = nil, indexPath: String? = nil, searchBreadth: Int? = nil,
+                           communicator: Communicator = LocalCommunicator()) throws -> Report {
         // `latest` is followed once, and every rank must have found the same step.
         let directory = try TrainingCheckpoint.resolve(checkpoint)
         let hold = try CheckpointReadHold(directory)  // never pruned while read
@@ -33,23 +38,30 @@ public enum CheckpointEvaluation {
         }
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)",
                                                           overrides: overrides)
-        try MemoryCheck.require(configuration, communicator: communicator)
-        let capacity = BatchLoader.slice(of: configuration.evaluation.batchSize, rank: 0, worldSize: communicator.size).count
-        let model = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: communicator)
-        _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
-        if let settings = configuration.model.definition.retrieval {
+        if configuration.model.definition.retrieval != nil {
             // A retriever ranks the catalogue for the held-out users, their training items excluded.
             guard dataPath == nil && predictionsPath == nil else {
                 throw ConfigurationError("\(checkpoint): a retriever is scored on its own held-out split by Recall@K "
                                          + "(--data and --predictions score a ranker's samples)")
             }
-            let splits = try DataSplits.load(configuration)
-            let evaluation = try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: settings,
-                                                     cutoffs: configuration.evaluation.topK)
-            return Report(step: state.step, evaluation: try evaluation.evaluate(model, on: splits.evaluation,
-                                                                                batchSize: configuration.evaluation.batchSize,
-                                                                                communicator: communicator), plantedEvaluation: nil)
+            let retriever = try RetrieverCheckpoint.load(directory, overrides: overrides, communicator: communicator)
+            let batchSize = configuration.evaluation.batchSize, heldOut = retriever.splits.evaluation
+            let evaluation = try retriever.catalogue.evaluate(retriever.model, on: heldOut, batchSize: batchSize, communicator: communicator)
+            let comparison = try indexPath.map { path in
+                let index = try ItemIndex.read(path)
+                if let searchBreadth { try index.index.setSearchBreadth(searchBreadth) }
+                return try retriever.catalogue.compare(index, model: retriever.model, on: heldOut, batchSize: batchSize,
+                                                       communicator: communicator)
+            }
+            return Report(step: state.step, evaluation: evaluation, plantedEvaluation: nil, indexComparison: comparison)
         }
+        guard indexPath == nil else {
+            throw ConfigurationError("\(checkpoint): --index measures a retriever's vector index; this is a \(configuration.model.architecture) model")
+        }
+        try MemoryCheck.require(configuration, communicator: communicator)
+        let capacity = BatchLoader.slice(of: configuration.evaluation.batchSize, rank: 0, worldSize: communicator.size).count
+        let model = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: communicator)
+        _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
         let data = try DataSplits.loadEvaluation(configuration, path: dataPath)
         let evaluation = try Evaluator.evaluate(model, on: data, batchSize: configuration.evaluation.batchSize,
                                                 communicator: communicator,

@@ -12,6 +12,9 @@ public struct TopK: Sendable {
         items.reserveCapacity(k)
     }
 
+    /// A score below this cannot enter (the weakest kept once k are kept; -inf before).
+    public var threshold: Float { scores.count < k ? -.infinity : scores[0] }
+
     /// Whether (a, ia) ranks below (b, ib): a lower score, or the same score and a larger id.
     @inline(__always)
     private static func weaker(_ a: Float, _ ia: Int32, than b: Float, _ ib: Int32) -> Bool {

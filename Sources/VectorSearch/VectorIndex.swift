@@ -88,6 +88,17 @@ public final class VectorIndex {
         _ = try Self.checked { recsys_faiss_set_parameter(handle, name, value, $0, $1) == 1 ? true : nil }
     }
 
+    /// Sets how widely a search looks, whatever the kind: `nprobe` of an IVF index, else
+    /// `efSearch` of HNSW; an exact index has no such setting (an error).
+    public func setSearchBreadth(_ value: Int) throws {
+        if (try? setParameter("nprobe", Double(value))) != nil { return }
+        do {
+            try setParameter("efSearch", Double(value))
+        } catch {
+            throw VectorIndexError(description: "this index has no search breadth to set (neither IVF's nprobe nor HNSW's efSearch)")
+        }
+    }
+
     public var count: Int { Int(recsys_faiss_count(handle)) }
     public var dimension: Int { Int(recsys_faiss_dimension(handle)) }
 

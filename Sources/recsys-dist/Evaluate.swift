@@ -19,6 +19,12 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Write every scored sample to this file: label, probability, dense features, each table's ids.")
     var predictions: String?
 
+    @Option(help: "A retriever's vector index (written by `index`): its recall of the exact top K and queries/s of both.")
+    var index: String?
+
+    @Option(help: "With --index: lists an IVF index probes (nprobe), or HNSW's efSearch.")
+    var search: Int?
+
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -29,7 +35,8 @@ struct Evaluate: ParsableCommand {
         let report: CheckpointEvaluation.Report
         do {
             report = try CheckpointEvaluation.run(checkpoint: checkpoint, overrides: overrides, dataPath: data,
-                                                  predictionsPath: predictions, communicator: communicator)
+                                                  predictionsPath: predictions, indexPath: index, searchBreadth: search,
+                                                  communicator: communicator)
         } catch {
             endJob(after: error, console: console, communicator: communicator)
         }
@@ -37,6 +44,16 @@ struct Evaluate: ParsableCommand {
         let heldOut = HeldOutResult(evaluation: e, planted: report.plantedEvaluation)
         var json: [String: Any] = ["samples": e.count, "step": report.step, "ranks": communicator.size]
         json.merge(heldOut.json) { mine, _ in mine }
-        console.result(text: "checkpoint \(checkpoint) (step \(report.step))\n" + heldOut.text(showsGap: false), json: json)
+        var text = "checkpoint \(checkpoint) (step \(report.step))\n" + heldOut.text(showsGap: false)
+        if let comparison = report.indexComparison, let index {
+            text += "\nindex \(index): \(Training.format(comparison.recallOfExact, 4)) of the exact top K found; "
+                + "\(Int(comparison.indexQueriesPerSecond.rounded())) queries/s against the exact scan's "
+                + "\(Int(comparison.exactQueriesPerSecond.rounded())) (\(communicator.size) rank(s))"
+                + "\nindex lists: " + comparison.metrics.tasks[0].text
+            json["index"] = ["recall_of_exact": comparison.recallOfExact, "queries_per_second": comparison.indexQueriesPerSecond,
+                             "exact_queries_per_second": comparison.exactQueriesPerSecond,
+                             "metrics": Dictionary(uniqueKeysWithValues: comparison.metrics.tasks[0].values.map { ($0.name, $0.value) })] as [String: Any]
+        }
+        console.result(text: text, json: json)
     }
 }

@@ -4,8 +4,9 @@ import TestSupport
 
 /// A two-tower retriever through the command line on interactions with a planted preference
 /// (each user favours one category of items): `train` with leave-last-out, `evaluate` of the
-/// checkpoint, and `export` served without recsys-dist (launch/retrieve-onnx.py: onnxruntime
-/// over the user tower, the items' vectors from HDF5) giving `evaluate`'s Recall@10 and NDCG@10.
+/// checkpoint, `export` served without recsys-dist (launch/retrieve-onnx.py: onnxruntime over
+/// the user tower, the items' vectors from HDF5) giving `evaluate`'s Recall@10 and NDCG@20, and
+/// `index`, `evaluate --index` and `retrieve` over FAISS indexes giving the same lists.
 @Suite(.serialized) struct RetrievalCommandTests {
     static let root = TestPaths.packageRoot
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-retrieval-\(UUID().uuidString)").path
@@ -81,10 +82,11 @@ import TestSupport
                                           [Self.root + "/launch/retrieve-onnx.py", "\(folder)/model.onnx", "\(folder)/model.onnx.items.h5",
                                            "\(folder)/users.tsv", "--k", "20", "--exclude", "\(folder)/seen.tsv"])
         try #require(served.status == 0, "\(served.standardError)")
-        var hits = 0.0, gain = 0.0
+        var hits = 0.0, gain = 0.0, servedLists: [Int: [Int]] = [:]
         for line in served.standardOutput.split(separator: "\n") {
             let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             let user = users[result["user"] as! Int], ranked = result["items"] as! [Int]
+            servedLists[user] = ranked
             #expect(ranked.count == 20 && Set(ranked).isDisjoint(with: interactions[user]!.dropLast()), "user \(user): seen items left out")
             if let position = ranked.firstIndex(of: interactions[user]!.last!) {
                 if position < 10 { hits += 1 }
@@ -93,5 +95,30 @@ import TestSupport
         }
         #expect(abs(hits / 60 - recall) < 1e-9, "served Recall@10 \(hits / 60), evaluate's \(recall)")
         #expect(abs(gain / 60 - (evaluated["ndcg@20"] as! Double)) < 1e-5, "served NDCG@20 \(gain / 60)")
+
+        // A vector index over the items: an exact one finds the exact top K (and the same metrics),
+        // an IVF one probing every list too; `retrieve` gives the served lists.
+        for (type, arguments) in [("flat", [String]()), ("ivf_flat", ["--lists", "4"])] {
+            let index = "\(folder)/items-\(type).faiss"
+            let indexed = try BinaryRunner.run(["index", "--checkpoint", checkpoint, "--output", index, "--type", type] + arguments)
+            try #require(indexed.status == 0, "\(indexed.standardError)")
+            let measured = try json(try BinaryRunner.run(["evaluate", "--checkpoint", checkpoint, "--index", index, "--format", "json"]
+                                                         + (type == "flat" ? [] : ["--search", "4"])))
+            let comparison = try #require(measured["index"] as? [String: Any])
+            #expect(comparison["recall_of_exact"] as? Double == 1, "\(type): \(comparison)")
+            #expect((comparison["metrics"] as? [String: Double])?["recall@10"] == recall, "\(type): \(comparison)")
+        }
+        let lastLines = users.map { user in "\(user)\t\(interactions[user]!.last!)\t0\t\(interactions[user]!.last! % 6)" }
+        try lastLines.joined(separator: "\n").write(toFile: "\(folder)/held-out.tsv", atomically: true, encoding: .utf8)
+        let retrieved = try BinaryRunner.run(["retrieve", "--checkpoint", checkpoint, "--index", "\(folder)/items-flat.faiss",
+                                              "--users", "\(folder)/held-out.tsv", "--k", "20", "--output", "\(folder)/top.tsv"])
+        try #require(retrieved.status == 0, "\(retrieved.standardError)")
+        let rows = try String(contentsOfFile: "\(folder)/top.tsv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 60)
+        for row in rows {
+            let fields = row.split(separator: "\t", omittingEmptySubsequences: false)
+            let user = Int(fields[1])!, items = fields[2].split(separator: ",").map { Int($0)! }
+            #expect(items == servedLists[user], "user \(user): retrieve \(items), served \(servedLists[user] ?? [])")
+        }
     }
 }

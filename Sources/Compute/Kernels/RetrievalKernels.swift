@@ -1,3 +1,4 @@
+import CIntrinsics
 import Foundation
 
 /// Kernels of a two-tower retriever: the towers' outputs put on the unit sphere, and the
@@ -32,26 +33,40 @@ extension Kernels {
     /// Row r's softmax cross-entropy against column `firstTarget + r`, its logits lowered by
     /// `corrections` and its accidental hits (another column of the target's key) left out;
     /// the row is overwritten by `gradientScale (softmax - onehot)`. Returns the summed loss
-    /// (in Double: a sum over the rows of a large batch).
+    /// (in Double: a sum over the rows of a large batch). Eight columns at a time, the
+    /// exponentials by `recsys_exp_shifted_sum`'s polynomial.
     @inlinable
     public static func sampledSoftmaxCrossEntropy(_ logits: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
                                                   corrections: UnsafePointer<Float>, keys: UnsafePointer<Int32>, firstTarget: Int,
                                                   gradientScale: Float) -> Double {
+        typealias V = SIMD8<Float>
+        let vectorColumns = columns & ~7
         var total = 0.0
         for r in 0..<rows {
             let row = logits + r &* columns, target = firstTarget + r, targetKey = keys[target]
-            var largest = -Float.infinity
-            for c in 0..<columns {
-                row[c] -= corrections[c]
-                if keys[c] == targetKey && c != target { row[c] = -.infinity }
+            let targetLogit = row[target] - corrections[target]
+            // Corrected logits, the target's key's other columns at -inf; the row's largest.
+            var largestLanes = V(repeating: -.infinity)
+            let sameKey = SIMD8<Int32>(repeating: targetKey)
+            var c = 0
+            while c < vectorColumns {
+                let keyLanes = UnsafeRawPointer(keys + c).loadUnaligned(as: SIMD8<Int32>.self)
+                var z = UnsafeRawPointer(row + c).loadUnaligned(as: V.self) - UnsafeRawPointer(corrections + c).loadUnaligned(as: V.self)
+                z.replace(with: -.infinity, where: keyLanes .== sameKey)
+                UnsafeMutableRawPointer(row + c).storeBytes(of: z, as: V.self)
+                largestLanes = pointwiseMax(largestLanes, z)
+                c &+= 8
+            }
+            var largest = largestLanes.max()
+            while c < columns {
+                row[c] = keys[c] == targetKey ? -.infinity : row[c] - corrections[c]
                 largest = max(largest, row[c])
+                c &+= 1
             }
-            let targetLogit = row[target]
-            var sum: Float = 0
-            for c in 0..<columns {
-                row[c] = Foundation.exp(row[c] - largest)
-                sum += row[c]
-            }
+            row[target] = targetLogit
+            largest = max(largest, targetLogit)
+            // Exponentials and their sum.
+            let sum = recsys_exp_shifted_sum(row, columns, largest)
             total += Double(Foundation.log(sum)) + Double(largest) - Double(targetLogit)
             let scale = gradientScale / sum
             for c in 0..<columns { row[c] *= scale }
@@ -59,4 +74,5 @@ extension Kernels {
         }
         return total
     }
+
 }

@@ -1,5 +1,6 @@
 import Compute
 import DataPipeline
+import Dispatch
 import Distributed
 import Foundation
 import Models
@@ -91,14 +92,24 @@ public final class RetrievalEvaluation: Sendable {
     /// metrics of its one task; every rank takes part and gets them.
     public func evaluate(_ model: RecommendationModel, on heldOut: SampleSource, batchSize: Int,
                          communicator: Communicator) throws -> HeldOutMetrics {
-        let width = model.outputCount / 2, k = cutoffs.last!
-        let (items, itemVectors) = try self.itemVectors(model, batchSize: batchSize, communicator: communicator)
         let users = try userVectors(model, on: heldOut, batchSize: batchSize, communicator: communicator)
-        // Each user's best K among this rank's items, the user's training items left out; rank 0 merges the ranks' lists.
-        let local = ExactSearch.topK(queries: users.vectors, items: itemVectors, labels: items, dimension: width, k: k) {
-            self.seen[users.users[$0]] ?? []
-        }
-        let lists = try DistributedTopK.merge(local, k: k, communicator: communicator)
+        let lists = try exactLists(model, users: users, batchSize: batchSize, communicator: communicator)
+        return try metrics(lists, users: users, task: heldOut.tasks.first ?? .interaction, communicator: communicator)
+    }
+
+    /// Rank 0's exact top-K list of each user (K the largest cutoff), the user's training items
+    /// left out: each rank scores its share of the catalogue, rank 0 merges (empty elsewhere).
+    func exactLists(_ model: RecommendationModel, users: (vectors: [Float], users: [Int32], targets: [Int32]), batchSize: Int,
+                    communicator: Communicator) throws -> [[(score: Float, item: Int32)]] {
+        let (items, itemVectors) = try self.itemVectors(model, batchSize: batchSize, communicator: communicator)
+        let local = ExactSearch.topK(queries: users.vectors, items: itemVectors, labels: items, dimension: model.outputCount / 2,
+                                     k: cutoffs.last!) { self.seenItems(of: users.users[$0]) }
+        return try DistributedTopK.merge(local, k: cutoffs.last!, communicator: communicator)
+    }
+
+    /// The metrics of rank 0's lists (a list per user of `users`), shared with every rank.
+    func metrics(_ lists: [[(score: Float, item: Int32)]], users: (vectors: [Float], users: [Int32], targets: [Int32]),
+                 task: PredictionTask, communicator: Communicator) throws -> HeldOutMetrics {
         var values = [Double](repeating: 0, count: 3 * cutoffs.count)
         let count = users.users.count
         if communicator.isRoot && count > 0 {
@@ -112,20 +123,60 @@ public final class RetrievalEvaluation: Sendable {
                         gains[i] += 1 / log2(Double(position) + 2)
                     }
                 }
-                let popularPosition = popularity.position(of: target, excluding: seen[users.users[u]] ?? [])
+                let popularPosition = popularity.position(of: target, excluding: seenItems(of: users.users[u]))
                 for (i, cutoff) in cutoffs.enumerated() where popularPosition < cutoff { popularHits[i] += 1 }
             }
             values = (hits + gains + popularHits).map { $0 / Double(count) }
         }
         values = try communicator.allReduceSum(values)
         let names = cutoffs.map { "recall@\($0)" } + cutoffs.map { "ndcg@\($0)" } + cutoffs.map { "popularity_recall@\($0)" }
-        let task = heldOut.tasks.first ?? .interaction
         return HeldOutMetrics(tasks: [TaskMetrics(task: task, values: zip(names, values).map { (name: $0, value: $1) })], count: count)
+    }
+
+    /// A user's training items, sorted (left out of their lists).
+    public func seenItems(of user: Int32) -> [Int32] { seen[user] ?? [] }
+
+    /// An index measured against the exact top-K on the held-out users.
+    public struct IndexComparison: Sendable {
+        /// The share of each user's exact top K (K the largest cutoff) the index returns.
+        public var recallOfExact: Double
+        public var exactQueriesPerSecond: Double
+        public var indexQueriesPerSecond: Double
+        /// The metrics of the index's lists (Recall@K, NDCG@K against the held-out items).
+        public var metrics: HeldOutMetrics
+    }
+
+    /// The index's top K of the held-out users against the exact top K (every rank takes part
+    /// in the exact search; rank 0 searches the index): its recall of the exact lists, the
+    /// queries per second of both, and the held-out metrics of its lists.
+    public func compare(_ index: ItemIndex, model: RecommendationModel, on heldOut: SampleSource, batchSize: Int,
+                        communicator: Communicator) throws -> IndexComparison {
+        let users = try userVectors(model, on: heldOut, batchSize: batchSize, communicator: communicator)
+        let k = cutoffs.last!
+        try communicator.barrier()
+        var started = DispatchTime.now()
+        let exact = try exactLists(model, users: users, batchSize: batchSize, communicator: communicator)
+        let exactSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        var found: [[(score: Float, item: Int32)]] = [], indexSeconds = 0.0, overlap = 0.0
+        if communicator.isRoot {
+            started = DispatchTime.now()
+            found = try index.search(users.vectors, k: k) { self.seenItems(of: users.users[$0]) }
+            indexSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            for (a, b) in zip(exact, found) {
+                let truth = Set(a.map(\.item))
+                overlap += Double(b.filter { truth.contains($0.item) }.count) / Double(max(truth.count, 1))
+            }
+        }
+        let shared = try communicator.allReduceSum([overlap, indexSeconds])
+        let count = Double(max(users.users.count, 1))
+        return IndexComparison(recallOfExact: shared[0] / count, exactQueriesPerSecond: count / exactSeconds,
+                               indexQueriesPerSecond: count / max(shared[1], 1e-9),
+                               metrics: try metrics(found, users: users, task: heldOut.tasks.first ?? .interaction, communicator: communicator))
     }
 
     /// Every held-out sample's user vector, user and item, on every rank (each rank encodes
     /// its slices of the batches; the vectors are gathered in rank order).
-    func userVectors(_ model: RecommendationModel, on heldOut: SampleSource, batchSize: Int, communicator: Communicator) throws
+    public func userVectors(_ model: RecommendationModel, on heldOut: SampleSource, batchSize: Int, communicator: Communicator) throws
         -> (vectors: [Float], users: [Int32], targets: [Int32]) {
         for collection in model.embeddingCollections { collection.setLearnsKeys(false) }
         defer { for collection in model.embeddingCollections { collection.setLearnsKeys(true) } }
