@@ -88,7 +88,7 @@ def inputs(mapping, fields, joined, header=None):
         if text == "":
             bags.append([0])
         elif rule == "hash":
-            bags.append([fnv1a64(text) % rows])
+            bags.append([fnv1a64(text[: table["prefix"]] if table.get("prefix") else text) % rows])
         elif rule == "hex":
             bags.append([int(text, 16) % rows])
         elif rule == "integer":

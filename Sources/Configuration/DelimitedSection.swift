@@ -35,7 +35,8 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey, CaseIterable { case column, join, transform, reuse }
     }
 
-    /// `{column: N}`: the value, hashed; `{column: N, transform: integer}`: the value as a
+    /// `{column: N}`: the value, hashed (`{column: N, prefix: P}`: its first P characters,
+    /// hashed); `{column: N, transform: integer}`: the value as a
     /// non-negative integer, modulo the table's rows (ids numbered already: one row each, no
     /// hashing collisions); `{flags: [first, last]}`: a multi-hot bag of the
     /// indices of the 0/1 columns first...last that hold 1; `{column: N, transform:
@@ -60,11 +61,13 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         public var historyOf: ColumnReference?
         public var maxLength: Int?
         public var positivesOnly: Bool?
+        /// Hash only the value's first this many characters (a zip code's region).
+        public var prefix: Int?
         /// True when another feature reads this column too, on purpose (refused otherwise).
         public var reuse: Bool?
         public static let defaultMaxLength = 20
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case column, join, flags, transform, buckets, reuse
+            case column, join, flags, transform, buckets, prefix, reuse
             case timestampFormat = "timestamp_format"
             case historyOf = "history_of"
             case maxLength = "max_length"

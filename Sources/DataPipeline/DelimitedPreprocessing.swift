@@ -58,7 +58,8 @@ public struct DelimitedSchema: Sendable {
     /// alone with `positivesOnly`, as clicks — oldest first, then this line's own, at most
     /// `maxLength` in all.
     public enum Categorical: Sendable, Equatable {
-        case hashed(Column)
+        /// The value, hashed; with `prefix`, its first `prefix` characters (a zip code's region).
+        case hashed(Column, prefix: Int? = nil)
         case flags(join: Int?, columns: ClosedRange<Int>)
         case derived(Column, DerivedFeature)
         case history(item: Column, group: Column, maxLength: Int, positivesOnly: Bool)
@@ -535,12 +536,17 @@ public enum DelimitedPreprocessing {
             }
         }
         var slot = 0
-        /// The row of a hashed value (row 0: empty, or rarer than the frequency threshold).
-        func hashedRow(_ column: DelimitedSchema.Column, table t: Int) throws -> Int32 {
+        /// The bytes of a categorical value: the whole value, or its first `prefix` characters.
+        func categoricalBytes(_ column: DelimitedSchema.Column, prefix: Int?) throws -> [UInt8] {
             let value = try bytes(column)
-            guard String(bytes: value, encoding: .utf8) != nil else {
+            guard let text = String(bytes: value, encoding: .utf8) else {
                 throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
             }
+            return prefix.map { Array(text.prefix($0).utf8) } ?? value
+        }
+        /// The row of a hashed value (row 0: empty, or rarer than the frequency threshold).
+        func hashedRow(_ column: DelimitedSchema.Column, table t: Int, prefix: Int? = nil) throws -> Int32 {
+            let value = try categoricalBytes(column, prefix: prefix)
             let hash = fnv1a(value)
             if value.isEmpty { empty.append(schema.dense.count + t) } else { values.append((t, hash)) }
             let row = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
@@ -551,18 +557,15 @@ public enum DelimitedPreprocessing {
         var extendedHistories: [(table: Int, group: [UInt8], row: Int32)] = []
         for (t, feature) in schema.categorical.enumerated() {
             switch feature {
-            case .hashed(let column) where tableRows[t] == 0:
+            case .hashed(let column, let prefix) where tableRows[t] == 0:
                 // A dynamic table's key: the value's whole 64-bit hash.
-                let value = try bytes(column)
-                guard String(bytes: value, encoding: .utf8) != nil else {
-                    throw DataError("\(location): categorical column \(column.index): invalid UTF-8")
-                }
+                let value = try categoricalBytes(column, prefix: prefix)
                 if value.isEmpty { empty.append(schema.dense.count + t) } else { values.append((t, fnv1a(value))) }
                 let key = value.isEmpty ? RecordFormat.missingKey : min(fnv1a(value), RecordFormat.missingKey - 1)
                 ids.withUnsafeMutableBufferPointer { RecordFormat.store(key: key, in: $0.baseAddress!, at: slot) }
                 slot += 2
-            case .hashed(let column):
-                ids[slot] = try hashedRow(column, table: t)
+            case .hashed(let column, let prefix):
+                ids[slot] = try hashedRow(column, table: t, prefix: prefix)
                 slot += 1
             case .history(let item, let group, let maxLength, let positivesOnly):
                 let row = try hashedRow(item, table: t), key = try bytes(group)

@@ -282,9 +282,15 @@ extension DataSplits {
             guard feature.maxLength == nil, feature.positivesOnly == nil else {
                 throw ConfigurationError("key '\(key)': max_length and positives_only go with history_of")
             }
+            if let prefix = feature.prefix {
+                guard prefix >= 1 else { throw ConfigurationError("key '\(key).prefix': at least 1 character, got \(prefix)") }
+                guard feature.transform == nil, feature.buckets == nil else {
+                    throw ConfigurationError("key '\(key).prefix': a prefix is hashed as a value is (no transform or buckets)")
+                }
+            }
             let format = feature.timestampFormat ?? .unix
             switch (feature.transform, feature.buckets) {
-            case (nil, nil): return .hashed(source)
+            case (nil, nil): return .hashed(source, prefix: feature.prefix)
             case (.hourOfDay, nil): return .derived(source, .hourOfDay(format))
             case (.dayOfWeek, nil): return .derived(source, .dayOfWeek(format))
             case (.integer, nil): return .derived(source, .integer)
@@ -338,7 +344,7 @@ extension DataSplits {
         for (t, feature) in categorical.enumerated() {
             let key = "data.delimited.categorical[\(t)]", reuse = section.categorical[t].reuse ?? false
             switch feature {
-            case .hashed(let column), .derived(let column, _):
+            case .hashed(let column, _), .derived(let column, _):
                 reads.append((column, "\(key).column", reuse))
             case .flags(let join, let columns):
                 reads += columns.map { (DelimitedSchema.Column(join: join, index: $0), "\(key).flags", reuse) }

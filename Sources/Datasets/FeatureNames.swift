@@ -25,6 +25,7 @@ public struct FeatureNames: Sendable, Equatable {
                 if let flags = feature.flags { return "flags\(flags.map(String.init).joined(separator: "-"))" }
                 let column = name(feature.column, join: feature.join)
                 if feature.historyOf != nil { return "history.\(column)" }
+                if let prefix = feature.prefix { return "\(column).prefix\(prefix)" }
                 return feature.transform.map { "\(column).\($0.rawValue)" } ?? (feature.buckets != nil ? "\(column).buckets" : column)
             }
         } else if d.source == .criteoTSV || d.source == .records {

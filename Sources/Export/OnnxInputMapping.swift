@@ -7,7 +7,8 @@ import Foundation
 /// `launch/onnx_inputs.py` is the reference implementation of every rule (and is tested to give
 /// the ids recsys-dist gives). Rules:
 ///
-/// - `hash`: 64-bit FNV-1a of the value's UTF-8 bytes, modulo `rows`; an empty value is row 0;
+/// - `hash`: 64-bit FNV-1a of the value's UTF-8 bytes (of its first `prefix` characters when
+///   the table has one), modulo `rows`; an empty value is row 0;
 /// - `hex` (Criteo): the value as a hexadecimal number, modulo `rows`; empty is row 0;
 /// - `hour_of_day`, `day_of_week` (Monday 0): of a timestamp in `timestamp_format`, UTC,
 ///   modulo `rows`; empty is row 0;
@@ -59,6 +60,7 @@ enum OnnxInputMapping {
                     table["boundaries"] = boundaries
                 } else {
                     table["rule"] = "hash"
+                    if let prefix = feature.prefix { table["prefix"] = prefix }
                 }
                 return table
             }

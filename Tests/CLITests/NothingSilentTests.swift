@@ -120,10 +120,10 @@ import TestSupport
 
     /// An export ships how raw values become its inputs (`model.onnx.inputs.json`), and the
     /// reference `launch/onnx_inputs.py` applied to the raw CSV gives the inputs recsys-dist
-    /// scored: the same row ids, the same dense values (item 15).
+    /// scored: the same row ids (a hashed prefix among them), the same dense values (item 15).
     @Test func exportedModelsShipTheirInputRules() throws {
         let config = try writeConfig(categorical: "[{column: site}, {column: device}, {column: 4, buckets: [6, 12, 18]}, "
-                                         + "{column: id, transform: integer, reuse: true}]",
+                                         + "{column: id, transform: integer, reuse: true}, {column: site, prefix: 2, reuse: true}]",
                                      dense: "[{column: id, transform: log1p}]")
         let trained = try BinaryRunner.run(["train", "--config", config])
         try #require(trained.status == 0, "\(trained.standardError)")

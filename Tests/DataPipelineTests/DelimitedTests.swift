@@ -105,6 +105,22 @@ import Testing
         #expect(byFile.heldOut == [4, 5, 6, 9] && byFile.train == 5)
     }
 
+    /// A hashed prefix: the value's first characters hashed as a whole value would be.
+    @Test func aPrefixHashesTheValuesFirstCharacters() throws {
+        let dir = folder()
+        try "1,s10\n1,s1\n0,s2\n0,\n".write(toFile: dir + "/r.csv", atomically: true, encoding: .utf8)
+        let schema = DelimitedSchema(delimiter: 44, hasHeader: false, label: .init(index: 0), labelRule: nil, dense: [],
+                                     categorical: [.hashed(.init(index: 1), prefix: 2), .hashed(.init(index: 1))], joins: [])
+        let train = RecordBuffer(denseCount: 0, bagSizes: [1, 1], tableRows: [1000, 1000]), eval = RecordBuffer(denseCount: 0, bagSizes: [1, 1], tableRows: [1000, 1000])
+        _ = try DelimitedPreprocessing.run(paths: [dir + "/r.csv"], schema: schema, tableRows: [1000, 1000], split: .files([]),
+                                           skipBadLines: false, train: train, eval: eval)
+        let records = train.build(name: "r"), batch = Batch(capacity: 4, denseFeatureCount: 0, tableCount: 2)
+        try [0, 1, 2, 3].withUnsafeBufferPointer { try records.fill(batch, order: $0, start: 0, size: 4) }
+        let prefixes = (0..<4).map { batch.sparse[0].ids[$0] }, values = (0..<4).map { batch.sparse[1].ids[$0] }
+        #expect(prefixes[0] == prefixes[1] && prefixes[1] == values[1], "s10 and s1 share s1's row")
+        #expect(prefixes[2] == values[2] && prefixes[3] == 0, "s2 is its own prefix; an empty value is row 0")
+    }
+
     @Test func badLinesNameTheFileLineAndProblem() throws {
         let dir = folder()
         try "u1|30|1|0|1\n".write(toFile: dir + "/users.txt", atomically: true, encoding: .utf8)
