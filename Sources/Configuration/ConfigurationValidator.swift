@@ -70,6 +70,12 @@ public enum ConfigurationValidator {
                 require(cutoff >= 1 && cutoff <= 10_000, "evaluation.top_k[\(index)]", "must be in 1...10000, got \(cutoff)")
             }
             require(!c.evaluation.topK.isEmpty, "evaluation.top_k", "needs at least one cutoff")
+            // A user-tower history that ends with the line's own item shows the user tower its target.
+            for (t, feature) in (d.delimited?.categorical ?? []).enumerated()
+            where feature.historyOf != nil && feature.includesCandidate != false && !retrieval.itemTables.contains(t) {
+                require(false, "data.delimited.categorical[\(t)].includes_candidate", "a user-tower history ending with the line's own item "
+                        + "shows the user tower its target: set includes_candidate: false")
+            }
         }
         if d.split == .lastPerUser {
             require(d.source == .delimited, "data.split", "last_per_user reads a delimited file (data.source: delimited), not \(d.source.rawValue)")

@@ -45,7 +45,8 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
     /// bucket (0...n) of a number by ascending boundaries; `{column: N, history_of: G,
     /// max_length: L}`: a behaviour sequence, the column's values in the earlier lines of the
     /// same column-G value (a user's earlier items, in file order or `order_by` order; with
-    /// `positives_only: true` those of lines labelled 1 alone), then this line's own, at most L.
+    /// `positives_only: true` those of lines labelled 1 alone), then this line's own (not with
+    /// `includes_candidate: false`), at most L.
     public struct Categorical: Codable, Sendable, Equatable {
         public enum Transform: String, Codable, Sendable, CaseIterable {
             case hourOfDay = "hour_of_day"
@@ -61,6 +62,9 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
         public var historyOf: ColumnReference?
         public var maxLength: Int?
         public var positivesOnly: Bool?
+        /// Whether a history ends with the line's own item (the candidate; default true); false
+        /// for a retriever's user history, whose own item is the target.
+        public var includesCandidate: Bool?
         /// Hash only the value's first this many characters (a zip code's region).
         public var prefix: Int?
         /// True when another feature reads this column too, on purpose (refused otherwise).
@@ -72,6 +76,7 @@ public struct DelimitedSection: Codable, Sendable, Equatable {
             case historyOf = "history_of"
             case maxLength = "max_length"
             case positivesOnly = "positives_only"
+            case includesCandidate = "includes_candidate"
         }
     }
 

@@ -55,19 +55,20 @@ public struct DelimitedSchema: Sendable {
     /// columns that hold "1" (MovieLens genres), a feature derived from a value (the hour or
     /// weekday of a timestamp, the bucket of a number), or a behaviour sequence: the hashed
     /// `item` values of the earlier lines of the same `group` value (a user) — of those labelled 1
-    /// alone with `positivesOnly`, as clicks — oldest first, then this line's own, at most
-    /// `maxLength` in all.
+    /// alone with `positivesOnly`, as clicks — oldest first, then this line's own (left out
+    /// without `includesCandidate`: a retriever's user history, whose own item is the target),
+    /// at most `maxLength` in all.
     public enum Categorical: Sendable, Equatable {
         /// The value, hashed; with `prefix`, its first `prefix` characters (a zip code's region).
         case hashed(Column, prefix: Int? = nil)
         case flags(join: Int?, columns: ClosedRange<Int>)
         case derived(Column, DerivedFeature)
-        case history(item: Column, group: Column, maxLength: Int, positivesOnly: Bool)
+        case history(item: Column, group: Column, maxLength: Int, positivesOnly: Bool, includesCandidate: Bool = true)
 
         var bagSize: Int {
             switch self {
             case .flags(_, let columns): return columns.count
-            case .history(_, _, let maxLength, _): return maxLength
+            case .history(_, _, let maxLength, _, _): return maxLength
             case .hashed, .derived: return 1
             }
         }
@@ -567,12 +568,16 @@ public enum DelimitedPreprocessing {
             case .hashed(let column, let prefix):
                 ids[slot] = try hashedRow(column, table: t, prefix: prefix)
                 slot += 1
-            case .history(let item, let group, let maxLength, let positivesOnly):
+            case .history(let item, let group, let maxLength, let positivesOnly, let includesCandidate):
                 let row = try hashedRow(item, table: t), key = try bytes(group)
-                let earlier = histories.items(table: t, group: key).suffix(maxLength - 1)
+                let earlier = histories.items(table: t, group: key).suffix(includesCandidate ? maxLength - 1 : maxLength)
                 for (k, id) in earlier.enumerated() { ids[slot + k] = id }
-                ids[slot + earlier.count] = row
-                for k in (earlier.count + 1)..<maxLength { ids[slot + k] = -1 }
+                var filled = earlier.count
+                if includesCandidate {
+                    ids[slot + filled] = row
+                    filled += 1
+                }
+                for k in filled..<maxLength { ids[slot + k] = -1 }
                 if !positivesOnly || labels[0] == 1 { extendedHistories.append((t, key, row)) }
                 slot += maxLength
             case .derived(let column, let feature):

@@ -277,10 +277,11 @@ extension DataSplits {
                     throw ConfigurationError("key '\(key).max_length': must be in 1...1024, got \(maxLength)")
                 }
                 return .history(item: source, group: DelimitedSchema.Column(index: try columnNumber(group, join: nil, "\(key).history_of")),
-                                 maxLength: maxLength, positivesOnly: feature.positivesOnly ?? false)
+                                 maxLength: maxLength, positivesOnly: feature.positivesOnly ?? false,
+                                 includesCandidate: feature.includesCandidate ?? true)
             }
-            guard feature.maxLength == nil, feature.positivesOnly == nil else {
-                throw ConfigurationError("key '\(key)': max_length and positives_only go with history_of")
+            guard feature.maxLength == nil, feature.positivesOnly == nil, feature.includesCandidate == nil else {
+                throw ConfigurationError("key '\(key)': max_length, positives_only and includes_candidate go with history_of")
             }
             if let prefix = feature.prefix {
                 guard prefix >= 1 else { throw ConfigurationError("key '\(key).prefix': at least 1 character, got \(prefix)") }
@@ -348,7 +349,7 @@ extension DataSplits {
                 reads.append((column, "\(key).column", reuse))
             case .flags(let join, let columns):
                 reads += columns.map { (DelimitedSchema.Column(join: join, index: $0), "\(key).flags", reuse) }
-            case .history(let item, let group, _, _):
+            case .history(let item, let group, _, _, _):
                 reads.append((item, "\(key).column", reuse))
                 if let label = labels.first(where: { $0.column == group }) {
                     throw ConfigurationError("key '\(key).history_of': \(describe(group)) is the label (\(label.key)): "

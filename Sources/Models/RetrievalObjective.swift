@@ -12,11 +12,14 @@ public struct RetrievalObjective: Sendable, Equatable {
     /// The table whose id names a sample's item (the item tower's first): two columns of one
     /// item are the same item (an accidental hit), and the catalogue holds one vector per id.
     public var itemKeyTable: Int
+    /// Every table of the item tower (the others are the user's).
+    public var itemTables: [Int]
 
-    public init(temperature: Float, logQCorrection: Bool, userKeyTable: Int, itemKeyTable: Int) {
+    public init(temperature: Float, logQCorrection: Bool, userKeyTable: Int, itemKeyTable: Int, itemTables: [Int]? = nil) {
         self.temperature = temperature
         self.logQCorrection = logQCorrection
         self.userKeyTable = userKeyTable
         self.itemKeyTable = itemKeyTable
+        self.itemTables = itemTables ?? [itemKeyTable]
     }
 }

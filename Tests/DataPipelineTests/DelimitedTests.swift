@@ -40,8 +40,9 @@ import Testing
     }
 
     /// Lines read in timestamp order; each line's history is its user's earlier items then its
-    /// own (at most 3), or with `positivesOnly` its user's earlier clicked items then its own; the
-    /// position split holds out the latest lines.
+    /// own (at most 3), or with `positivesOnly` its user's earlier clicked items then its own, or
+    /// without `includesCandidate` the earlier items alone; the position split holds out the
+    /// latest lines.
     @Test func historiesFollowTheOrderColumnAndTheGroup() throws {
         let dir = folder()
         try "u1\ta\t5\t30\nu2\tb\t2\t10\nu1\tc\t1\t20\nu1\td\t4\t40\nu2\te\t5\t50\n"
@@ -49,9 +50,10 @@ import Testing
         let item = DelimitedSchema.Column(index: 1), user = DelimitedSchema.Column(index: 0)
         let schema = DelimitedSchema(delimiter: 9, hasHeader: false, label: .init(index: 2), labelRule: .init(">= 4"), dense: [],
                                      categorical: [.hashed(item), .history(item: item, group: user, maxLength: 3, positivesOnly: false),
-                                                   .history(item: item, group: user, maxLength: 3, positivesOnly: true)],
+                                                   .history(item: item, group: user, maxLength: 3, positivesOnly: true),
+                                                   .history(item: item, group: user, maxLength: 3, positivesOnly: false, includesCandidate: false)],
                                      joins: [], orderBy: .init(index: 3))
-        let rows = [1000, 1000, 1000], bagSizes = [1, 3, 3]
+        let rows = [1000, 1000, 1000, 1000], bagSizes = [1, 3, 3, 3]
         let train = RecordBuffer(denseCount: 0, bagSizes: bagSizes, tableRows: rows)
         let eval = RecordBuffer(denseCount: 0, bagSizes: bagSizes, tableRows: rows)
         let result = try DelimitedPreprocessing.run(paths: [dir + "/r.tsv"], schema: schema, tableRows: rows,
@@ -59,9 +61,9 @@ import Testing
         #expect(result.train == 3 && result.eval == 2)
         func bags(_ buffer: RecordBuffer, _ count: Int) throws -> (labels: [Float], items: [Int32], histories: [[[Int32]]]) {
             let records = buffer.build(name: "r")
-            let batch = Batch(capacity: count, denseFeatureCount: 0, tableCount: 3, idsPerSample: 3)
+            let batch = Batch(capacity: count, denseFeatureCount: 0, tableCount: 4, idsPerSample: 3)
             try Array(0..<count).withUnsafeBufferPointer { try records.fill(batch, order: $0, start: 0, size: count) }
-            let histories = (1...2).map { t in
+            let histories = (1...3).map { t in
                 (0..<count).map { b in
                     (Int(batch.sparse[t].offsets[b])..<Int(batch.sparse[t].offsets[b + 1])).map { batch.sparse[t].ids[$0] }
                 }
@@ -76,6 +78,7 @@ import Testing
         #expect(trainLabels == [0, 0, 1] && evalLabels == [1, 1])
         #expect(trainHistories[0] == [[b], [c], [c, a]] && evalHistories[0] == [[c, a, d], [b, e]])
         #expect(trainHistories[1] == [[b], [c], [a]] && evalHistories[1] == [[a, d], [e]], "only clicks enter a history")
+        #expect(trainHistories[2] == [[], [], [c]] && evalHistories[2] == [[c, a], [b]], "earlier items only, the line's own left out")
     }
 
     /// Leave-last-out: each user's latest line by the order column is held out (ties in file

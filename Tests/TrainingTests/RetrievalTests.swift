@@ -249,6 +249,11 @@ import VectorSearch
             """
         #expect(message([], delimited).contains("key 'data.delimited.user_column': required by data.split last_per_user"))
         #expect(message(["data.delimited.user_column=0"], delimited) == "accepted")
+        let history = ["data.delimited.user_column=0", "model.table_rows=[30, 20, 20]", "model.item_tables=[1]",
+                       "data.delimited.categorical=[{column: 0}, {column: 1}, {column: 1, history_of: 0, reuse: true}]"]
+        #expect(message(history, delimited).contains("key 'data.delimited.categorical[2].includes_candidate': a user-tower history"))
+        #expect(message(history.dropLast() + ["data.delimited.categorical=[{column: 0}, {column: 1}, "
+                                              + "{column: 1, history_of: 0, reuse: true, includes_candidate: false}]"], delimited) == "accepted")
         #expect(message(["data.delimited.user_column=0", "data.delimited.label={column: 2}"], delimited)
             .contains("key 'data.delimited.label': a retriever learns from interactions"))
     }

@@ -77,7 +77,8 @@ public struct TwoTowerDefinition: ModelDefinition, Equatable {
 
     public var retrieval: RetrievalObjective? {
         RetrievalObjective(temperature: Float(temperature), logQCorrection: logQCorrection,
-                           userKeyTable: (0...Int.max).first { !itemTables.contains($0) }!, itemKeyTable: itemTables.first ?? 0)
+                           userKeyTable: (0...Int.max).first { !itemTables.contains($0) }!, itemKeyTable: itemTables.first ?? 0,
+                           itemTables: itemTables)
     }
 
     /// The serving graph of the user tower: a user's vector (on the unit sphere) from its ids
