@@ -68,3 +68,36 @@ public final class Batch: @unchecked Sendable {
 
     public var tableCount: Int { sparse.count }
 }
+
+extension Batch {
+    /// Fills this batch with `first`'s samples then `second`'s (labels, dense features, each
+    /// table's bags and keys): a retriever's interactions followed by its sampled negatives.
+    /// Its capacity must hold both; its serial is -1 (no loader filled it).
+    public func fill(concatenating first: Batch, _ second: Batch) {
+        let rows = first.size + second.size
+        precondition(rows <= capacity && first.tableCount == tableCount && second.tableCount == tableCount
+                     && first.denseFeatureCount == denseFeatureCount && first.taskCount == taskCount,
+                     "Batch.fill(concatenating:): \(rows) samples into a batch of \(capacity), or different shapes")
+        labels.base.update(from: first.labels.base, count: first.size * taskCount)
+        (labels.base + first.size * taskCount).update(from: second.labels.base, count: second.size * taskCount)
+        dense.base.update(from: first.dense.base, count: first.size * denseFeatureCount)
+        (dense.base + first.size * denseFeatureCount).update(from: second.dense.base, count: second.size * denseFeatureCount)
+        for t in 0..<tableCount {
+            let a = first.sparse[t], b = second.sparse[t], into = sparse[t]
+            let countA = a.idCount(samples: first.size), countB = b.idCount(samples: second.size)
+            into.ids.reserve(countA + countB)
+            into.ids.base.update(from: a.ids.base, count: countA)
+            (into.ids.base + countA).update(from: b.ids.base, count: countB)
+            into.carriesKeys = a.carriesKeys
+            if a.carriesKeys {
+                into.keys.reserve(countA + countB)
+                into.keys.base.update(from: a.keys.base, count: countA)
+                (into.keys.base + countA).update(from: b.keys.base, count: countB)
+            }
+            into.offsets.base.update(from: a.offsets.base, count: first.size + 1)
+            for s in 0..<second.size { into.offsets[first.size + 1 + s] = Int32(countA) + b.offsets[s + 1] }
+        }
+        size = rows
+        serial = -1
+    }
+}

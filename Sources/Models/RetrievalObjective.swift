@@ -14,12 +14,17 @@ public struct RetrievalObjective: Sendable, Equatable {
     public var itemKeyTable: Int
     /// Every table of the item tower (the others are the user's).
     public var itemTables: [Int]
+    /// Items drawn uniformly from the catalogue each step as extra negatives of every user
+    /// (mixed negative sampling; 0: in-batch negatives alone).
+    public var uniformNegatives: Int
 
-    public init(temperature: Float, logQCorrection: Bool, userKeyTable: Int, itemKeyTable: Int, itemTables: [Int]? = nil) {
+    public init(temperature: Float, logQCorrection: Bool, userKeyTable: Int, itemKeyTable: Int, itemTables: [Int]? = nil,
+                uniformNegatives: Int = 0) {
         self.temperature = temperature
         self.logQCorrection = logQCorrection
         self.userKeyTable = userKeyTable
         self.itemKeyTable = itemKeyTable
         self.itemTables = itemTables ?? [itemKeyTable]
+        self.uniformNegatives = uniformNegatives
     }
 }

@@ -126,10 +126,11 @@ import TestSupport
     /// With SGD, as for the multitask rankers: under Adam the item rows' gradients, summed over
     /// 4 partial sums instead of 1, move the tables' fingerprint by 4e-5 relative after 16 steps
     /// (measured; the losses stay within 2e-6 and 2 ranks within 2e-5).
-    @Test(arguments: ["table_wise", "row_wise"])
-    func twoTowerTrainsTheSameModelWhateverTheNumberOfRanks(sharding: String) throws {
+    /// With 40 uniform negatives a step (mixed negative sampling) each rank appends its share.
+    @Test(arguments: ["table_wise", "row_wise"], [0, 40])
+    func twoTowerTrainsTheSameModelWhateverTheNumberOfRanks(sharding: String, negatives: Int) throws {
         let overrides = ["model.architecture=two_tower", "model.item_tables=[3, 4]", "model.tower_mlp=[16, 8]",
-                         "distributed.sharding=\(sharding)", "training.optimizer.algorithm=sgd"]
+                         "distributed.sharding=\(sharding)", "training.optimizer.algorithm=sgd", "model.uniform_negatives=\(negatives)"]
         let single = try train(ranks: 1, overrides)
         #expect(single.losses.count == 16)
         let recall = try #require(single.recall), ndcg = try #require(single.ndcg)

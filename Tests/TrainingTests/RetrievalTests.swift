@@ -48,38 +48,47 @@ import VectorSearch
                                           towerWidths: [6, 4]), batchCapacity: 6, seed: 11, backend: backend)
     }
 
-    /// The loss of one row as written: softmax over the batch's items of u·v/τ - log Q, the
-    /// row's own item the target, the other columns of its item left out.
-    static func directLoss(outputs: [Float], keys: [Int32], rows: Int, width: Int) -> Double {
-        let total = Double(itemCounts.reduce(0, +))
+    /// The loss as written: each of the first `users` rows' softmax over the columns (every
+    /// row's item) of u·v/τ less the column's log expected count (with negatives: an
+    /// interaction's log(users Q), a negative's log(negatives / catalogue); else log Q), the row's
+    /// own item the target, the other columns of its item left out.
+    static func directLoss(outputs: [Float], keys: [Int32], rows: Int, users: Int, width: Int, catalogue: Int = 5) -> Double {
+        let total = Double(itemCounts.reduce(0, +)), negatives = rows - users
         var loss = 0.0
-        for r in 0..<rows {
+        for r in 0..<users {
             var logits: [Double] = []
-            for c in 0..<rows where c == r || keys[c] != keys[r] {
+            let kept = (0..<rows).filter { $0 == r || keys[$0] != keys[r] }
+            for c in kept {
                 var dot = 0.0
                 for k in 0..<width { dot += Double(outputs[r * width + k]) * Double(outputs[(rows + c) * width + k]) }
-                logits.append(dot / Double(settings.temperature) - Foundation.log(Double(itemCounts[Int(keys[c])]) / total))
+                let q = Double(itemCounts[Int(keys[c])]) / total
+                let correction = negatives == 0 ? Foundation.log(q)
+                    : c < users ? Foundation.log(Double(users) * q) : Foundation.log(Double(negatives) / Double(catalogue))
+                logits.append(dot / Double(settings.temperature) - correction)
             }
-            let own = logits[(0..<rows).filter { $0 == r || keys[$0] != keys[r] }.firstIndex(of: r)!]
-            let largest = logits.max()!
+            let own = logits[kept.firstIndex(of: r)!], largest = logits.max()!
             loss += Foundation.log(logits.reduce(0) { $0 + Foundation.exp($1 - largest) }) + largest - own
         }
-        return loss / Double(rows)
+        return loss / Double(users)
     }
 
-    @Test(arguments: TestBackends.names)
-    func inBatchSoftmaxLossAndGradients(backendName: String) throws {
+    /// The loss against the direct computation and the gradients of every parameter against
+    /// finite differences: in-batch alone, and with the last 2 of the 6 rows uniform negatives
+    /// (scored by every user, no user of their own).
+    @Test(arguments: TestBackends.names, [0, 2])
+    func inBatchSoftmaxLossAndGradients(backendName: String, negatives: Int) throws {
         let backend = TestBackends.make(backendName)
-        let model = try Self.makeModel(backend: backend), batch = Self.makeBatch()
+        let model = try Self.makeModel(backend: backend), batch = Self.makeBatch(), users = 6 - negatives
         let objective = InBatchSoftmax(settings: Self.settings, vectorWidth: 4, batchCapacity: 6, globalBatchCapacity: 6,
-                                       itemCounts: Self.itemCounts, backend: backend, communicator: LocalCommunicator())
+                                       itemCounts: Self.itemCounts, negativesPerRank: negatives > 0 ? [negatives] : [],
+                                       catalogueSize: 5, backend: backend, communicator: LocalCommunicator())
         func loss() -> Double {
             let outputs = try! model.forward(batch)
             return try! objective.lossAndGradient(outputs: outputs, batch: batch, labels: model.inputs.labelSlice,
-                                                  gradient: model.logitGradient, globalBatchSize: 6)
+                                                  gradient: model.logitGradient, globalBatchSize: users)
         }
         let computed = loss()
-        let direct = Self.directLoss(outputs: try model.forward(batch).toArray(), keys: [0, 0, 4, 2, 0, 1], rows: 6, width: 4)
+        let direct = Self.directLoss(outputs: try model.forward(batch).toArray(), keys: [0, 0, 4, 2, 0, 1], rows: 6, users: users, width: 4)
         #expect(abs(computed - direct) < 1e-5, "\(computed) vs \(direct)")
 
         _ = loss()  // leaves dL/d(output) in the model
@@ -106,28 +115,36 @@ import VectorSearch
         }
     }
 
-    /// Two ranks holding 3 samples each: their loss and dL/d(output) are the slices of one
-    /// process's over the 6 (the items gathered, their gradients summed over the ranks).
-    @Test func twoRanksComputeOneRanksLossAndGradient() throws {
-        @Sendable func run(_ batch: Batch, communicator: Communicator) throws -> (loss: Double, gradient: [Float]) {
+    /// Two ranks, each holding 3 rows: their loss and dL/d(output) are one process's over the 6
+    /// (the items gathered, their gradients summed over the ranks). With negatives, each rank
+    /// holds 2 users then 1 negative (columns in rank order: users 0, 1, negative 4, users 2, 3,
+    /// negative 5), one process 4 users then 2 negatives.
+    @Test(arguments: [0, 1])
+    func twoRanksComputeOneRanksLossAndGradient(negativesPerRank: Int) throws {
+        let rowsOfRank = negativesPerRank == 0 ? [[0, 1, 2], [3, 4, 5]] : [[0, 1, 4], [2, 3, 5]]
+        @Sendable func run(_ batch: Batch, negatives: [Int], communicator: Communicator) throws -> (loss: Double, gradient: [Float]) {
             let model = try Self.makeModel()
             let objective = InBatchSoftmax(settings: Self.settings, vectorWidth: 4, batchCapacity: 6, globalBatchCapacity: 6,
-                                           itemCounts: Self.itemCounts, backend: model.backend, communicator: communicator)
+                                           itemCounts: Self.itemCounts, negativesPerRank: negatives, catalogueSize: 5,
+                                           backend: model.backend, communicator: communicator)
             let loss = try objective.lossAndGradient(outputs: try model.forward(batch), batch: batch, labels: model.inputs.labelSlice,
-                                                     gradient: model.logitGradient, globalBatchSize: 6)
+                                                     gradient: model.logitGradient, globalBatchSize: 6 - 2 * negativesPerRank)
             return (loss, model.logitGradient.toArray())
         }
-        let whole = try run(Self.makeBatch(), communicator: LocalCommunicator())
+        let whole = try run(Self.makeBatch(), negatives: negativesPerRank == 0 ? [] : [2], communicator: LocalCommunicator())
         let halves = try ThreadCommunicator.run(ranks: 2) { communicator -> (loss: Double, gradient: [Float]) in
-            let batch = Self.makeBatch(), rows = Array((3 * communicator.rank)..<(3 * communicator.rank + 3))
-            return try run(Self.slice(batch, rows: rows), communicator: communicator)
+            try run(Self.slice(Self.makeBatch(), rows: rowsOfRank[communicator.rank]),
+                    negatives: negativesPerRank == 0 ? [] : [1, 1], communicator: communicator)
         }
         #expect(abs((halves[0].loss + halves[1].loss) / 2 - whole.loss) < 1e-6)
-        // Whole: 6 user vectors then 6 item vectors; a half: its 3 of each.
+        // Whole: 6 user vectors then 6 item vectors; a half: its 3 of each, rows as listed.
         for rank in 0..<2 {
-            let users = Array(whole.gradient[(12 * rank)..<(12 * rank + 12)])
-            let items = Array(whole.gradient[(24 + 12 * rank)..<(24 + 12 * rank + 12)])
-            for (a, b) in zip(halves[rank].gradient, users + items) { #expect(abs(a - b) < 1e-6, "rank \(rank)") }
+            for (i, row) in rowsOfRank[rank].enumerated() {
+                for k in 0..<4 {
+                    #expect(abs(halves[rank].gradient[i * 4 + k] - whole.gradient[row * 4 + k]) < 1e-6, "rank \(rank), user row \(row)")
+                    #expect(abs(halves[rank].gradient[12 + i * 4 + k] - whole.gradient[24 + row * 4 + k]) < 1e-6, "rank \(rank), item row \(row)")
+                }
+            }
         }
     }
 

@@ -20,19 +20,24 @@ public struct TwoTowerDefinition: ModelDefinition, Equatable {
     public var temperature: Double = 0.05
     /// Lower each item's logit by the log of its share of the training pairs.
     public var logQCorrection = true
+    /// Items drawn uniformly from the catalogue each step as extra negatives (mixed negative sampling).
+    public var uniformNegatives = 0
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case itemTables = "item_tables"
         case towerMLP = "tower_mlp"
         case temperature
         case logQCorrection = "logq_correction"
+        case uniformNegatives = "uniform_negatives"
     }
 
-    public init(itemTables: [Int], towerMLP: [Int] = [128, 64], temperature: Double = 0.05, logQCorrection: Bool = true) {
+    public init(itemTables: [Int], towerMLP: [Int] = [128, 64], temperature: Double = 0.05, logQCorrection: Bool = true,
+                uniformNegatives: Int = 0) {
         self.itemTables = itemTables
         self.towerMLP = towerMLP
         self.temperature = temperature
         self.logQCorrection = logQCorrection
+        self.uniformNegatives = uniformNegatives
     }
 
     public init(from decoder: Decoder) throws {
@@ -41,11 +46,12 @@ public struct TwoTowerDefinition: ModelDefinition, Equatable {
         towerMLP = try c.decodeIfPresent([Int].self, forKey: .towerMLP) ?? towerMLP
         temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? temperature
         logQCorrection = try c.decodeIfPresent(Bool.self, forKey: .logQCorrection) ?? logQCorrection
+        uniformNegatives = try c.decodeIfPresent(Int.self, forKey: .uniformNegatives) ?? uniformNegatives
     }
 
     public var values: [(key: String, value: String)] {
         [("item_tables", "\(itemTables)"), ("tower_mlp", "\(towerMLP)"), ("temperature", "\(temperature)"),
-         ("logq_correction", "\(logQCorrection)")]
+         ("logq_correction", "\(logQCorrection)"), ("uniform_negatives", "\(uniformNegatives)")]
     }
 
     public var layerWidths: [Int] { towerMLP + towerMLP }
@@ -61,6 +67,8 @@ public struct TwoTowerDefinition: ModelDefinition, Equatable {
                                  "leaves no table for the user tower (it has \(shape.tableCount))")
         problems += Self.require(temperature.isFinite && temperature > 0 && temperature <= 100, "model.temperature",
                                  "must be in (0, 100], got \(temperature)")
+        problems += Self.require((0...1_000_000).contains(uniformNegatives), "model.uniform_negatives",
+                                 "must be in 0...1000000, got \(uniformNegatives)")
         return problems
     }
 
@@ -78,7 +86,7 @@ public struct TwoTowerDefinition: ModelDefinition, Equatable {
     public var retrieval: RetrievalObjective? {
         RetrievalObjective(temperature: Float(temperature), logQCorrection: logQCorrection,
                            userKeyTable: (0...Int.max).first { !itemTables.contains($0) }!, itemKeyTable: itemTables.first ?? 0,
-                           itemTables: itemTables)
+                           itemTables: itemTables, uniformNegatives: uniformNegatives)
     }
 
     /// The serving graph of the user tower: a user's vector (on the unit sphere) from its ids

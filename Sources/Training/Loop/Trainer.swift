@@ -123,7 +123,10 @@ public final class Trainer {
 
         let localCapacity = BatchLoader.slice(of: max(t.batchSize, configuration.evaluation.batchSize), rank: 0,
                                               worldSize: worldSize).count
-        let model = try ModelFactory.makeModel(configuration, batchCapacity: localCapacity, communicator: communicator)
+        // A retriever's batch also holds its share of the uniform negatives.
+        let negativeCapacity = BatchLoader.slice(of: configuration.model.definition.retrieval?.uniformNegatives ?? 0, rank: 0,
+                                                 worldSize: worldSize).count
+        let model = try ModelFactory.makeModel(configuration, batchCapacity: localCapacity + negativeCapacity, communicator: communicator)
         // Every rank built the same dense parameters from the seed; rank 0's are broadcast anyway,
         // so the replicas start bit-identical whatever else differs.
         try communicator.broadcast(model.arena.values.whole, root: 0)
@@ -132,9 +135,17 @@ public final class Trainer {
         let retrieval = try configuration.model.definition.retrieval.map {
             try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: $0, cutoffs: configuration.evaluation.topK)
         }
+        // Mixed negative sampling: each rank's batch is its interactions then its share of the step's uniform negatives.
+        let negatives = retrieval.flatMap { retrieval in
+            retrieval.settings.uniformNegatives > 0
+                ? NegativeSampler(catalogue: retrieval.trainingCatalogue, count: retrieval.settings.uniformNegatives, seed: UInt64(t.seed),
+                                  batchCapacity: localCapacity, rank: communicator.rank, worldSize: worldSize) : nil
+        }
         let objective = retrieval.map {
             InBatchSoftmax(settings: $0.settings, vectorWidth: model.outputCount / 2, batchCapacity: localCapacity,
-                           globalBatchCapacity: t.batchSize, itemCounts: $0.itemCounts, backend: model.backend, communicator: communicator)
+                           globalBatchCapacity: t.batchSize + (negatives?.count ?? 0), itemCounts: $0.itemCounts,
+                           negativesPerRank: negatives?.countsPerRank ?? [], catalogueSize: $0.trainingCatalogue.count,
+                           backend: model.backend, communicator: communicator)
         }
         let step = TrainingStep(model: model, settings: ModelFactory.optimizerSettings(configuration), communicator: communicator,
                                 losses: tasks.map(\.loss), lossWeights: configuration.lossWeights, objective: objective)
@@ -250,8 +261,10 @@ public final class Trainer {
             }
             let learningRate = schedule.rate(atStep: stepIndex)
             // The next batch's ids are exchanged during this step (not past the last step).
-            let next = configuration.distributed.pipeline && stepIndex + 1 < totalSteps ? loader.upcomingBatch() : nil
-            let loss = try step.run(loader.batch, globalBatchSize: loader.globalBatchSize, learningRate: learningRate, next: next)
+            // (Negatives change the batch the forward takes: nothing is routed ahead then.)
+            let next = configuration.distributed.pipeline && negatives == nil && stepIndex + 1 < totalSteps ? loader.upcomingBatch() : nil
+            let batch = try negatives?.appendNegatives(to: loader.batch, step: stepIndex) ?? loader.batch
+            let loss = try step.run(batch, globalBatchSize: loader.globalBatchSize, learningRate: learningRate, next: next)
             guard loss.isFinite else {
                 throw TrainingError.nonFiniteLoss(step: stepIndex, loss: loss, rank: communicator.rank,
                                                   largestDense: DivergenceGuard.largestDense(loader.batch))

@@ -26,6 +26,8 @@ public final class RetrievalEvaluation: Sendable {
     /// One sample per item: the catalogue's parts (a source and its samples) and their item ids.
     private let catalogue: [(source: SampleSource, indices: [Int])]
     private let catalogueItems: [Int32]
+    /// The items of the training part, one sample each (what uniform negatives are drawn from).
+    public let trainingCatalogue: SampleSource
     /// Each user's training items, sorted.
     private let seen: [Int32: [Int32]]
 
@@ -57,6 +59,7 @@ public final class RetrievalEvaluation: Sendable {
             heldOutPartItems.append(item)
         }
         catalogue = [(train, trainPart), (heldOut, heldOutPart)].filter { !$0.1.isEmpty }
+        trainingCatalogue = SampleSubset(train, indices: trainPart)
         catalogueItems = trainItems + heldOutPartItems
         itemCounts = counts
         self.seen = seen.mapValues { Array(Set($0)).sorted() }
@@ -64,6 +67,7 @@ public final class RetrievalEvaluation: Sendable {
 
     /// Items in the catalogue.
     public var catalogueSize: Int { catalogueItems.count }
+
 
     /// This rank's share of the catalogue's item vectors (every item with one rank), with
     /// their ids: the item tower over each item's sample. Every rank takes part.
