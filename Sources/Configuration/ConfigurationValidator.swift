@@ -77,6 +77,13 @@ public enum ConfigurationValidator {
                         + "shows the user tower its target: set includes_candidate: false")
             }
         }
+        if let catalogue = d.catalogue {
+            require(retrieval != nil, "data.catalogue", "an item catalogue is a retriever's (model.architecture: two_tower)")
+            require(d.source == .delimited, "data.catalogue", "is read with the interactions' delimited schema (data.source: delimited)")
+            require(d.frequencyThreshold == 0, "data.frequency_threshold", "rare values are counted in the interactions, not in "
+                    + "data.catalogue's items: leave it 0 with a catalogue file")
+            require(catalogue.itemColumn >= 0, "data.catalogue.item_column", "a column number is 0 or more, got \(catalogue.itemColumn)")
+        }
         if d.split == .lastPerUser {
             require(d.source == .delimited, "data.split", "last_per_user reads a delimited file (data.source: delimited), not \(d.source.rawValue)")
             require(d.delimited?.userColumn != nil, "data.delimited.user_column", "required by data.split last_per_user: the column naming the user")

@@ -23,6 +23,7 @@ extension DataSection {
         }
         path = path.map(absolute)
         evalPath = evalPath.map(absolute)
+        if let file = catalogue?.path { catalogue?.path = absolute(file) }
         if let joins = delimited?.joins {
             delimited?.joins = joins.map { var join = $0; join.path = absolute(join.path); return join }
         }
@@ -75,6 +76,8 @@ public struct DataSection: Codable, Sendable, Equatable {
     public var skipBadLines = false
     /// The schema of a `delimited` source.
     public var delimited: DelimitedSection?
+    /// A retriever's item catalogue from a file of its own (else the items of the interactions).
+    public var catalogue: CatalogueSection?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case source, delimited
@@ -89,6 +92,7 @@ public struct DataSection: Codable, Sendable, Equatable {
         case splitSeed = "split_seed"
         case frequencyThreshold = "frequency_threshold"
         case skipBadLines = "skip_bad_lines"
+        case catalogue
     }
 
     public init() {}
@@ -114,11 +118,29 @@ public struct DataSection: Codable, Sendable, Equatable {
         frequencyThreshold = try c.decodeIfPresent(Int.self, forKey: .frequencyThreshold) ?? d.frequencyThreshold
         skipBadLines = try c.decodeIfPresent(Bool.self, forKey: .skipBadLines) ?? d.skipBadLines
         delimited = try c.decodeIfPresent(DelimitedSection.self, forKey: .delimited)
+        catalogue = try c.decodeIfPresent(CatalogueSection.self, forKey: .catalogue)
         // A delimited schema (of the data, or of the records made from it) lists the dense
         // columns: data.dense_features follows it unless given.
         if source == .delimited || source == .records, let delimited, !c.contains(.denseFeatures) {
             denseFeatures = delimited.dense?.count ?? 0
         }
+    }
+}
+
+/// A retriever's item catalogue in a file of its own (MovieLens' u.item): every line an item,
+/// named by `item_column`; its features are those the interactions' schema finds for that item
+/// (their joins on the item's column), so items nobody interacted with are ranked too.
+public struct CatalogueSection: Codable, Sendable, Equatable {
+    public var path: String
+    public var delimiter: String
+    /// The 0-based column holding the item's id (as the interactions' item column holds it).
+    public var itemColumn: Int
+    /// Whether the file's first line is a header.
+    public var header: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case path, delimiter, header
+        case itemColumn = "item_column"
     }
 }
 

@@ -424,6 +424,72 @@ extension DataSplits {
         return (train, eval, result)
     }
 
+    /// A retriever's catalogue file (`data.catalogue`) as samples, one per line: each line's item
+    /// id put in the item column of the interactions' first data line, read by the config's
+    /// schema, so the joins on the item column give the item's features (the user's fields, from
+    /// that first line, are not read by the item tower). Nil without a catalogue file.
+    public static func loadCatalogue(_ configuration: TrainingConfiguration) throws -> SampleSource? {
+        guard let catalogue = configuration.data.catalogue, let retrieval = configuration.model.definition.retrieval else { return nil }
+        guard configuration.data.source == .delimited, let path = configuration.data.path.first else {
+            throw ConfigurationError("key 'data.catalogue': a catalogue file is read with the interactions' delimited schema "
+                                     + "(data.source: delimited)")
+        }
+        let schema = try delimitedSchema(configuration)
+        // The interactions' item column, and item features that a catalogue line can give.
+        let itemColumn: Int
+        switch schema.categorical[retrieval.itemKeyTable] {
+        case .hashed(let column, _) where column.join == nil, .derived(let column, _) where column.join == nil: itemColumn = column.index
+        default:
+            throw ConfigurationError("key 'data.catalogue': the item table (data.delimited.categorical[\(retrieval.itemKeyTable)]) "
+                                     + "must read the item's id from a main-file column")
+        }
+        for t in retrieval.itemTables {
+            let readsItemColumn: Bool
+            switch schema.categorical[t] {
+            case .hashed(let column, _), .derived(let column, _):
+                readsItemColumn = column.join.map { schema.joins[$0].mainColumn == itemColumn } ?? (column.index == itemColumn)
+            case .flags(let join, _): readsItemColumn = join.map { schema.joins[$0].mainColumn == itemColumn } ?? false
+            case .history: readsItemColumn = false
+            }
+            guard readsItemColumn else {
+                throw ConfigurationError("key 'data.catalogue': item table \(t) (data.delimited.categorical[\(t)]) reads another column "
+                                         + "of the interactions; a catalogue line gives the item's id alone: join the item's features on it")
+            }
+        }
+        let separator = try delimiter(catalogue.delimiter, "data.catalogue.delimiter")
+        let mainSeparator = try delimiter(configuration.data.delimited!.delimiter, "data.delimited.delimiter")
+        // The interactions' header and first data line (the template of every catalogue line).
+        var header: [UInt8]?, template: [[UInt8]]?
+        try LineReader(path: path).forEachLine { line, number in
+            guard template == nil, !line.isEmpty else { return }
+            if schema.hasHeader && header == nil { header = Array(line); return }
+            template = line.split(separator: mainSeparator, omittingEmptySubsequences: false).map(Array.init)
+        }
+        guard var fields = template, itemColumn < fields.count else {
+            throw DataError("\(path): no data line to make the catalogue's lines from (its item column \(itemColumn))")
+        }
+        var lines: [UInt8] = header.map { $0 + [10] } ?? [], items = 0
+        try LineReader(path: catalogue.path).forEachLine { line, number in
+            if (catalogue.header == true && number == 1) || line.isEmpty { return }
+            let cells = line.split(separator: separator, omittingEmptySubsequences: false)
+            guard catalogue.itemColumn < cells.count, !cells[catalogue.itemColumn].isEmpty else {
+                throw DataError("\(catalogue.path):\(number): no item id in column \(catalogue.itemColumn) (data.catalogue.item_column)")
+            }
+            fields[itemColumn] = Array(cells[catalogue.itemColumn])
+            lines += Array(fields.joined(separator: [mainSeparator])) + [10]
+            items += 1
+        }
+        guard items > 0 else { throw DataError("\(catalogue.path): no items") }
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-catalogue-\(UUID().uuidString).txt").path
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(lines)) else { throw DataError("\(temporary): cannot write") }
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        do {
+            return try readDelimited(configuration, schema: schema, paths: [temporary], split: .all).eval.build(name: catalogue.path)
+        } catch let error as DataError {
+            throw DataError(error.message.replacingOccurrences(of: temporary, with: "\(catalogue.path) (an item as an interaction)"))
+        }
+    }
+
     /// The byte of a one-character delimiter setting.
     static func delimiter(_ text: String, _ key: String) throws -> UInt8 {
         let bytes = Array(text.utf8)

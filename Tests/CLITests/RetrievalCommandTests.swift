@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 /// A two-tower retriever through the command line on interactions with a planted preference
-/// (each user favours one category of items): `train` with leave-last-out, `evaluate` of the
+/// (each user favours one category of items; the items and their categories in a catalogue file,
+/// cold items included; uniform negatives): `train` with leave-last-out, `evaluate` of the
 /// checkpoint, `export` served without recsys-dist (launch/retrieve-onnx.py: onnxruntime over
 /// the user tower, the items' vectors from HDF5) giving `evaluate`'s Recall@10 and NDCG@20, and
 /// `index`, `evaluate --index` and `retrieve` over FAISS indexes giving the same lists.
@@ -11,10 +12,11 @@ import TestSupport
     static let root = TestPaths.packageRoot
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-retrieval-\(UUID().uuidString)").path
 
-    /// user, item, timestamp, item category: 60 users with 12 interactions each, 9 of them (the
-    /// last among them) in the category `user % 6` (items 0...89, category `item % 6`), 3 any
-    /// item. Returns each user's items in time order.
-    func writeInteractions(_ path: String) throws -> [Int: [Int]] {
+    /// user, item, timestamp: 60 users with 12 interactions each, 9 of them (the last among them)
+    /// in the category `user % 6` (items 0...89), 3 any item; and the items' file, item and
+    /// category (`item % 6`), with 10 more items (90...99) nobody interacted with. Returns each
+    /// user's items in time order.
+    func writeInteractions(_ path: String, items itemsPath: String) throws -> [Int: [Int]] {
         var state: UInt64 = 12345
         func next(_ n: Int) -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -29,20 +31,24 @@ import TestSupport
                 } while items[user, default: []].contains(item)
                 items[user, default: []].append(item)
                 time += 1 + next(3)
-                lines.append("\(user)\t\(item)\t\(time)\t\(item % 6)")
+                lines.append("\(user)\t\(item)\t\(time)")
             }
         }
         try lines.shuffled().joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try (0..<100).map { "\($0)\t\($0 % 6)" }.joined(separator: "\n").write(toFile: itemsPath, atomically: true, encoding: .utf8)
         return items
     }
 
-    func config(data: String) -> String {
+    func config(data: String, items: String) -> String {
         """
-        model: {architecture: two_tower, embedding_dimension: 8, table_rows: [61, 90, 6], item_tables: [1, 2], tower_mlp: [16, 8],
-                temperature: 0.1}
+        model: {architecture: two_tower, embedding_dimension: 8, table_rows: [61, 100, 6], item_tables: [1, 2], tower_mlp: [16, 8],
+                temperature: 0.1, uniform_negatives: 16}
         data: {source: delimited, path: \(data), split: last_per_user, dense_features: 0,
+               catalogue: {path: \(items), delimiter: "\\t", item_column: 0},
                delimited: {delimiter: "\\t", order_by: 2, user_column: 0,
-                           categorical: [{column: 0, transform: integer}, {column: 1, transform: integer}, {column: 3, transform: integer}]}}
+                           categorical: [{column: 0, transform: integer}, {column: 1, transform: integer},
+                                         {join: items, column: 1, transform: integer}],
+                           joins: [{name: items, path: \(items), delimiter: "\\t", key_column: 0, on_column: 1}]}}
         training: {batch_size: 64, epochs: 25, log_every: 0, optimizer: {algorithm: adam, learning_rate: 0.01}}
         evaluation: {top_k: [10, 20]}
         checkpoint: {directory: \(folder)/runs, run_name: planted}
@@ -58,8 +64,8 @@ import TestSupport
 
     @Test func trainEvaluateAndServeTheExportAgree() throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let interactions = try writeInteractions("\(folder)/interactions.tsv")
-        try config(data: "\(folder)/interactions.tsv").write(toFile: "\(folder)/c.yaml", atomically: true, encoding: .utf8)
+        let interactions = try writeInteractions("\(folder)/interactions.tsv", items: "\(folder)/items.tsv")
+        try config(data: "\(folder)/interactions.tsv", items: "\(folder)/items.tsv").write(toFile: "\(folder)/c.yaml", atomically: true, encoding: .utf8)
         let trained = try json(try BinaryRunner.run(["train", "--config", "\(folder)/c.yaml", "--format", "json"]))
         #expect(trained["eval_samples"] as? Int == 60, "one held-out interaction per user")
         let recall = try #require(trained["recall@10"] as? Double), floor = try #require(trained["popularity_recall@10"] as? Double)
@@ -71,7 +77,8 @@ import TestSupport
 
         let exported = try BinaryRunner.run(["export", "--checkpoint", checkpoint, "--output", "\(folder)/model.onnx"])
         try #require(exported.status == 0, "\(exported.standardError)")
-        #expect(exported.standardOutput.contains("model.onnx.items.h5 (the vectors of 90 items"), "\(exported.standardOutput)")
+        #expect(exported.standardOutput.contains("model.onnx.items.h5 (the vectors of 100 items"),
+                "the catalogue file's 100, cold ones included: \(exported.standardOutput)")
 
         // Serve the held-out users (each user's last item by time) from the export alone.
         let users = Array(1...60)
@@ -108,7 +115,7 @@ import TestSupport
             #expect(comparison["recall_of_exact"] as? Double == 1, "\(type): \(comparison)")
             #expect((comparison["metrics"] as? [String: Double])?["recall@10"] == recall, "\(type): \(comparison)")
         }
-        let lastLines = users.map { user in "\(user)\t\(interactions[user]!.last!)\t0\t\(interactions[user]!.last! % 6)" }
+        let lastLines = users.map { user in "\(user)\t\(interactions[user]!.last!)\t0" }
         try lastLines.joined(separator: "\n").write(toFile: "\(folder)/held-out.tsv", atomically: true, encoding: .utf8)
         let retrieved = try BinaryRunner.run(["retrieve", "--checkpoint", checkpoint, "--index", "\(folder)/items-flat.faiss",
                                               "--users", "\(folder)/held-out.tsv", "--k", "20", "--output", "\(folder)/top.tsv"])

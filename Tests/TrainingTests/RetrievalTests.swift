@@ -259,6 +259,8 @@ import VectorSearch
         #expect(message(["checkpoint.keep_best=true"]).contains("key 'checkpoint.keep_best': follows an AUC, which a retriever has not"))
         #expect(message(["model.table_rows=[30, 20, dynamic]"]).contains("key 'model.table_rows[2]': table 2 names the item"))
         #expect(message(["data.split=last_per_user"]).contains("key 'data.split': last_per_user reads a delimited file"))
+        #expect(message(["data.catalogue={path: items.tsv, delimiter: \"|\", item_column: 0}"])
+            .contains("key 'data.catalogue': is read with the interactions' delimited schema"))
         let delimited = """
             model: {architecture: two_tower, embedding_dimension: 4, table_rows: [30, 20], item_tables: [1]}
             data: {source: delimited, path: r.tsv, split: last_per_user, dense_features: 0,
@@ -266,6 +268,9 @@ import VectorSearch
             """
         #expect(message([], delimited).contains("key 'data.delimited.user_column': required by data.split last_per_user"))
         #expect(message(["data.delimited.user_column=0"], delimited) == "accepted")
+        #expect(message(["data.delimited.user_column=0", "data.frequency_threshold=2",
+                         "data.catalogue={path: items.tsv, delimiter: \"|\", item_column: 0}"], delimited)
+            .contains("key 'data.frequency_threshold': rare values are counted in the interactions"))
         let history = ["data.delimited.user_column=0", "model.table_rows=[30, 20, 20]", "model.item_tables=[1]",
                        "data.delimited.categorical=[{column: 0}, {column: 1}, {column: 1, history_of: 0, reuse: true}]"]
         #expect(message(history, delimited).contains("key 'data.delimited.categorical[2].includes_candidate': a user-tower history"))

@@ -133,7 +133,8 @@ public final class Trainer {
         let tasks = configuration.data.tasks
         // A retriever trains by its in-batch softmax and is scored over its item catalogue.
         let retrieval = try configuration.model.definition.retrieval.map {
-            try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: $0, cutoffs: configuration.evaluation.topK)
+            try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, catalogueFile: try DataSplits.loadCatalogue(configuration),
+                                    settings: $0, cutoffs: configuration.evaluation.topK)
         }
         // Mixed negative sampling: each rank's batch is its interactions then its share of the step's uniform negatives.
         let negatives = retrieval.flatMap { retrieval in

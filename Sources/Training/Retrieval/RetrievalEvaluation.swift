@@ -12,8 +12,9 @@ import VectorSearch
 /// among the first K) and NDCG@K (1 / log2(2 + its position) when among them) for each cutoff,
 /// next to the popularity floor (items ranked by their training pairs, seen items excluded).
 ///
-/// The catalogue is one sample per item id (its first in the training part, else in the
-/// held-out part): the item tower reads its item features. With N ranks each computes the
+/// The catalogue is one sample per item id (its line of the catalogue file when there is one,
+/// else its first in the training part, else in the held-out part): the item tower reads its
+/// item features. With N ranks each computes the
 /// vectors of its share of the catalogue and keeps them; every rank gets every user's vector,
 /// scores its items for a block of users with one GEMM, keeps each user's best K, and rank 0
 /// merges the ranks' lists.
@@ -26,41 +27,47 @@ public final class RetrievalEvaluation: Sendable {
     /// One sample per item: the catalogue's parts (a source and its samples) and their item ids.
     private let catalogue: [(source: SampleSource, indices: [Int])]
     private let catalogueItems: [Int32]
-    /// The items of the training part, one sample each (what uniform negatives are drawn from).
+    /// The items known when training, one sample each (what uniform negatives are drawn from):
+    /// the catalogue file's, else the training part's.
     public let trainingCatalogue: SampleSource
     /// Each user's training items, sorted.
     private let seen: [Int32: [Int32]]
 
     /// `train`: the training part (its pairs, the excluded items, the popularity);
-    /// `heldOut`: the interactions scored (their items join the catalogue).
-    public init(train: SampleSource, heldOut: SampleSource, settings: RetrievalObjective, cutoffs: [Int]) throws {
+    /// `heldOut`: the interactions scored; `catalogueFile`: the catalogue's own samples (one per
+    /// item; the items of the interactions missing from it are added from them).
+    public init(train: SampleSource, heldOut: SampleSource, catalogueFile: SampleSource? = nil, settings: RetrievalObjective,
+                cutoffs: [Int]) throws {
         self.settings = settings
         self.cutoffs = cutoffs.sorted()
         let trainKeys = try train.firstIDs(ofTables: [settings.userKeyTable, settings.itemKeyTable])
         let heldOutItems = try heldOut.firstIDs(ofTables: [settings.itemKeyTable])[0]
-        let largest = Int(max(trainKeys[1].max() ?? 0, heldOutItems.max() ?? 0))
+        let fileItems = try catalogueFile?.firstIDs(ofTables: [settings.itemKeyTable])[0] ?? []
+        let largest = Int(max(trainKeys[1].max() ?? 0, heldOutItems.max() ?? 0, fileItems.max() ?? 0))
         var counts = [Int](repeating: 0, count: largest + 1)
-        var firstSample = [Int](repeating: -1, count: largest + 1)
         var seen: [Int32: [Int32]] = [:]
-        for (sample, (user, item)) in zip(trainKeys[0], trainKeys[1]).enumerated() where item >= 0 {
+        for (user, item) in zip(trainKeys[0], trainKeys[1]) where item >= 0 {
             counts[Int(item)] += 1
-            if firstSample[Int(item)] < 0 { firstSample[Int(item)] = sample }
             seen[user, default: []].append(item)
         }
-        var trainPart: [Int] = [], trainItems: [Int32] = [], heldOutPart: [Int] = [], heldOutPartItems: [Int32] = []
-        for item in firstSample.indices where firstSample[item] >= 0 {
-            trainPart.append(firstSample[item])
-            trainItems.append(Int32(item))
+        // One sample per item: the file's, else its first training interaction, else held-out one.
+        var parts: [(source: SampleSource, indices: [Int])] = [], items: [Int32] = [], taken = Set<Int32>()
+        func take(_ source: SampleSource?, _ keys: [Int32]) -> [Int] {
+            var indices: [Int] = []
+            for (sample, item) in keys.enumerated() where item >= 0 && taken.insert(item).inserted {
+                indices.append(sample)
+                items.append(item)
+            }
+            if let source, !indices.isEmpty { parts.append((source, indices)) }
+            return indices
         }
-        var taken = Set(trainItems)
-        for (sample, item) in heldOutItems.enumerated() where item >= 0 && !taken.contains(item) {
-            taken.insert(item)
-            heldOutPart.append(sample)
-            heldOutPartItems.append(item)
-        }
-        catalogue = [(train, trainPart), (heldOut, heldOutPart)].filter { !$0.1.isEmpty }
-        trainingCatalogue = SampleSubset(train, indices: trainPart)
-        catalogueItems = trainItems + heldOutPartItems
+        _ = take(catalogueFile, fileItems)
+        let fromTraining = take(train, trainKeys[1])
+        _ = take(heldOut, heldOutItems)
+        catalogue = parts
+        catalogueItems = items
+        trainingCatalogue = catalogueFile.map { file in SampleSubset(file, indices: Array(0..<file.count)) }
+            ?? SampleSubset(train, indices: fromTraining)
         itemCounts = counts
         self.seen = seen.mapValues { Array(Set($0)).sorted() }
     }

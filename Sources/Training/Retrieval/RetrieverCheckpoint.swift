@@ -36,7 +36,8 @@ public struct RetrieverCheckpoint {
         let model = try ModelFactory.makeModel(configuration, batchCapacity: capacity, communicator: communicator)
         _ = try TrainingCheckpoint.load(into: model, denseOptimizer: nil, sparseOptimizer: nil, from: directory)
         let splits = try DataSplits.load(configuration)
-        let catalogue = try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation, settings: settings,
+        let catalogue = try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation,
+                                                catalogueFile: try DataSplits.loadCatalogue(configuration), settings: settings,
                                                 cutoffs: configuration.evaluation.topK)
         return RetrieverCheckpoint(configuration: configuration, step: state.step, model: model, splits: splits, catalogue: catalogue)
     }
