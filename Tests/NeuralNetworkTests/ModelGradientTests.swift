@@ -19,15 +19,7 @@ import TestSupport
             [[1, 1], [3], [1, 2, 3], [], [4, 4, 4], [0]],    // multi-hot, repeats within and across bags
             [[2], [2], [2], [2], [3], [2]],
         ]
-        for (t, tableBags) in bags.enumerated() {
-            var k = 0
-            batch.sparse[t].offsets[0] = 0
-            for (b, bag) in tableBags.enumerated() {
-                for id in bag { batch.sparse[t].ids[k] = id; k += 1 }
-                batch.sparse[t].offsets[b + 1] = Int32(k)
-            }
-        }
-        batch.size = rows
+        batch.setBags(bags)
         return batch
     }
 

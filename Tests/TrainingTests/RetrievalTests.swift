@@ -28,15 +28,7 @@ import VectorSearch
             [[1, 1], [3], [1, 2, 3], [], [4, 4, 4], [0]],
             [[2], [2], [2], [2], [3], [2]],
         ]
-        for (t, tableBags) in bags.enumerated() {
-            var k = 0
-            batch.sparse[t].offsets[0] = 0
-            for (b, bag) in tableBags.enumerated() {
-                for id in bag { batch.sparse[t].ids[k] = id; k += 1 }
-                batch.sparse[t].offsets[b + 1] = Int32(k)
-            }
-        }
-        batch.size = rows
+        batch.setBags(bags)
         return batch
     }
 
@@ -154,18 +146,9 @@ import VectorSearch
         for (i, r) in rows.enumerated() {
             for k in 0..<4 { part.dense[i * 4 + k] = batch.dense[r * 4 + k] }
         }
-        for t in 0..<3 {
-            var k = 0
-            part.sparse[t].offsets[0] = 0
-            for (i, r) in rows.enumerated() {
-                for j in Int(batch.sparse[t].offsets[r])..<Int(batch.sparse[t].offsets[r + 1]) {
-                    part.sparse[t].ids[k] = batch.sparse[t].ids[j]
-                    k += 1
-                }
-                part.sparse[t].offsets[i + 1] = Int32(k)
-            }
-        }
-        part.size = rows.count
+        part.setBags((0..<3).map { t in
+            rows.map { r in (Int(batch.sparse[t].offsets[r])..<Int(batch.sparse[t].offsets[r + 1])).map { batch.sparse[t].ids[$0] } }
+        })
         return part
     }
 
