@@ -148,8 +148,4 @@ public enum IndexBenchmark {
         return Result(description: description, buildSeconds: buildSeconds, indexBytes: bytes,
                       exactQueriesPerSecond: Double(settings.queries) / exactSeconds, ranks: communicator.size, points: points)
     }
-
-    static func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-    }
 }

@@ -38,6 +38,18 @@ public struct FileSystemError: Error, CustomStringConvertible, Equatable {
 /// The few file-system calls checkpoints and run records make, each failing with a
 /// `FileSystemError`.
 public enum FileSystem {
+    /// Refuses a path whose folder does not exist or is no folder: a typo in an output path is
+    /// an error, not a new tree of folders.
+    public static func requireParentFolder(of path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        guard !folder.isEmpty else { return }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
+            throw FileSystemError(path: folder, reason: "no such folder (create it first)")
+        }
+        guard isFolder.boolValue else { throw FileSystemError(path: folder, reason: "not a folder") }
+    }
+
     /// Creates `path` and the folders above it where missing (mkdir -p).
     public static func makeDirectory(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "" : "."

@@ -48,16 +48,8 @@ public enum CheckpointExport {
                 .write(toFile: "\(folder)/config.pbtxt", atomically: true, encoding: .utf8)
             path = "\(folder)/1/model.onnx"
         } else {
-            // The model goes into an existing folder, as every other writer's output (a typo in the
-            // path is an error, not a new tree of folders).
-            let folder = (output as NSString).deletingLastPathComponent
-            if !folder.isEmpty {
-                var isFolder: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
-                    throw FileSystemError(path: folder, reason: "no such folder (create it first)")
-                }
-                guard isFolder.boolValue else { throw FileSystemError(path: folder, reason: "not a folder") }
-            }
+            // The model goes into an existing folder, as every other writer's output.
+            try FileSystem.requireParentFolder(of: output)
         }
         let report = try OnnxExport.write(model, definition: configuration.model.definition, denseFeatureCount: dense, tableCount: tables,
                                           tasks: configuration.data.tasks, to: path, externalData: externalData, description: description)
@@ -65,7 +57,8 @@ public enum CheckpointExport {
         try OnnxInputMapping.json(configuration).write(to: URL(fileURLWithPath: "\(path).inputs.json"))
         if retrieval != nil {
             // A retriever's items: the catalogue's vectors, for a vector index to serve beside the user tower.
-            let retriever = try RetrieverCheckpoint.load(resolved)
+            let retriever = try RetrieverCheckpoint.load(directory: resolved, configuration: configuration, step: state.step,
+                                                         communicator: LocalCommunicator())
             let items = try retriever.itemVectors()
             try ItemVectorFile.write(path: "\(path).items.h5", items: items.items, vectors: items.vectors, width: retriever.vectorWidth)
             var withItems = report

@@ -44,7 +44,8 @@ public enum CheckpointEvaluation {
                 throw ConfigurationError("\(checkpoint): a retriever is scored on its own held-out split by Recall@K "
                                          + "(--data and --predictions score a ranker's samples)")
             }
-            let retriever = try RetrieverCheckpoint.load(directory, overrides: overrides, communicator: communicator)
+            let retriever = try RetrieverCheckpoint.load(directory: directory, configuration: configuration, step: state.step,
+                                                         communicator: communicator)
             let batchSize = configuration.evaluation.batchSize, heldOut = retriever.splits.evaluation
             let evaluation = try retriever.catalogue.evaluate(retriever.model, on: heldOut, batchSize: batchSize, communicator: communicator)
             let comparison = try indexPath.map { path in

@@ -28,35 +28,25 @@ struct IndexItems: ParsableCommand {
     func run() throws {
         let console = Console(format: outputFormat.format, isRoot: true)
         do {
-            try requireParentFolder(output)
+            try FileSystem.requireParentFolder(of: output)
             let retriever = try RetrieverCheckpoint.load(checkpoint)
             let items = try retriever.itemVectors()
             let settings = VectorIndex.Settings(kind: type, lists: lists, codeBytes: codeBytes, neighbors: neighbors)
             VectorIndex.setThreads(threads)
             let started = DispatchTime.now()
             let index = try VectorIndex.build(settings, vectors: items.vectors, dimension: retriever.vectorWidth)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            let buildSeconds = seconds(since: started)
             try ItemVectorFile.write(path: ItemIndex.itemsPath(output), items: items.items, vectors: items.vectors, width: retriever.vectorWidth)
             try index.write(path: output)
             let bytes = (try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             let description = settings.description(count: items.items.count)
             console.result(text: "wrote \(output) (\(description) over \(items.items.count) items of \(retriever.vectorWidth), built in "
-                           + "\(Training.format(seconds, 2)) s, \(bytes) bytes) and \(ItemIndex.itemsPath(output))",
+                           + "\(Training.format(buildSeconds, 2)) s, \(bytes) bytes) and \(ItemIndex.itemsPath(output))",
                            json: ["index": output, "items_file": ItemIndex.itemsPath(output), "description": description,
-                                  "items": items.items.count, "build_seconds": seconds, "index_bytes": bytes])
+                                  "items": items.items.count, "build_seconds": buildSeconds, "index_bytes": bytes])
         } catch {
             FileHandle.standardError.write(Data("error: \(oneLine(error))\n".utf8))
             throw ExitCode.failure
         }
-    }
-}
-
-/// Refuses a path whose folder does not exist (a typo is an error, not a new tree of folders).
-func requireParentFolder(_ path: String) throws {
-    let folder = (path as NSString).deletingLastPathComponent
-    guard !folder.isEmpty else { return }
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-        throw FileSystemError(path: folder, reason: "no such folder (create it first)")
     }
 }

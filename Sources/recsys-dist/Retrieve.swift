@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpointing
 import Datasets
 import Foundation
 import Training
@@ -23,7 +24,7 @@ struct Retrieve: ParsableCommand {
 
     func run() throws {
         do {
-            try requireParentFolder(output)
+            try FileSystem.requireParentFolder(of: output)
             let retriever = try RetrieverCheckpoint.load(checkpoint)
             let items = try ItemIndex.read(index)
             guard items.index.dimension == retriever.vectorWidth else {

@@ -79,6 +79,18 @@ import TestSupport
         #expect(abs(a - b) <= relative * max(abs(a), abs(b), 1e-3), "\(what): \(a) vs \(b)")
     }
 
+    /// N ranks trained 1 rank's model in fp32: identical replicas, every step's loss within
+    /// 2e-6, dense parameters and tables within 2e-5 (relative).
+    func expectSameTraining(_ single: Result, _ multi: Result, _ what: String) {
+        #expect(multi.replicasIdentical, "\(what): dense replicas differ")
+        #expect(multi.losses.count == single.losses.count, "\(what): steps")
+        for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
+            expectClose(a, b, relative: 2e-6, "\(what), loss of step \(step + 1)")
+        }
+        expectClose(single.dense, multi.dense, relative: 2e-5, "\(what), dense")
+        expectClose(single.embeddings, multi.embeddings, relative: 2e-5, "\(what), embeddings")
+    }
+
     @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"], ["table_wise", "row_wise", "replicated", "auto"])
     func sameModelWhateverTheNumberOfRanks(architecture: String, sharding: String) throws {
         let overrides = ["model.architecture=\(architecture)", "distributed.sharding=\(sharding)"]
@@ -86,13 +98,7 @@ import TestSupport
         #expect(single.losses.count == 16)
         for ranks in [2, 4] {
             let multi = try train(ranks: ranks, overrides)
-            #expect(multi.replicasIdentical, "\(ranks) ranks: dense replicas differ")
-            #expect(multi.losses.count == single.losses.count)
-            for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
-                expectClose(a, b, relative: 2e-6, "\(architecture)/\(sharding) \(ranks) ranks, loss of step \(step + 1)")
-            }
-            expectClose(single.dense, multi.dense, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, dense")
-            expectClose(single.embeddings, multi.embeddings, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, embeddings")
+            expectSameTraining(single, multi, "\(architecture)/\(sharding) \(ranks) ranks")
             expectClose(single.auc, multi.auc, relative: 1e-5, "\(architecture)/\(sharding) \(ranks) ranks, AUC")
         }
     }
@@ -110,12 +116,7 @@ import TestSupport
         #expect(single.losses.count == 16)
         for ranks in [2, 4] {
             let multi = try train(ranks: ranks, overrides)
-            #expect(multi.replicasIdentical, "\(ranks) ranks: dense replicas differ")
-            for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
-                expectClose(a, b, relative: 2e-6, "\(architecture)/\(sharding) \(ranks) ranks, loss of step \(step + 1)")
-            }
-            expectClose(single.dense, multi.dense, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, dense")
-            expectClose(single.embeddings, multi.embeddings, relative: 2e-5, "\(architecture)/\(sharding) \(ranks) ranks, embeddings")
+            expectSameTraining(single, multi, "\(architecture)/\(sharding) \(ranks) ranks")
             expectClose(single.auc, multi.auc, relative: 1e-5, "\(architecture)/\(sharding) \(ranks) ranks, AUC")
         }
     }
@@ -137,12 +138,7 @@ import TestSupport
         #expect(recall > 0 && recall < 1)
         for ranks in [2, 4] {
             let multi = try train(ranks: ranks, overrides)
-            #expect(multi.replicasIdentical, "\(ranks) ranks: dense replicas differ")
-            for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
-                expectClose(a, b, relative: 2e-6, "two_tower/\(sharding) \(ranks) ranks, loss of step \(step + 1)")
-            }
-            expectClose(single.dense, multi.dense, relative: 2e-5, "two_tower/\(sharding) \(ranks) ranks, dense")
-            expectClose(single.embeddings, multi.embeddings, relative: 2e-5, "two_tower/\(sharding) \(ranks) ranks, embeddings")
+            expectSameTraining(single, multi, "two_tower/\(sharding) \(ranks) ranks")
             expectClose(recall, multi.recall ?? .nan, relative: 1e-9, "two_tower/\(sharding) \(ranks) ranks, Recall@10")
             expectClose(ndcg, multi.ndcg ?? .nan, relative: 1e-6, "two_tower/\(sharding) \(ranks) ranks, NDCG@10")
         }

@@ -465,7 +465,8 @@ func signalName(_ signal: Int32) -> String {
     }
 }
 
-func seconds(since start: DispatchTime) -> Double {
+/// Seconds from `start` to now.
+public func seconds(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }
 

@@ -38,8 +38,10 @@ public final class InBatchSoftmax: TrainingObjective {
     private let corrections: DeviceBuffer<Float>
     private let logits: DeviceBuffer<Float>
     private let itemGradients: DeviceBuffer<Float>
+    /// Every column's item id and correction (host), and this rank's items' ids.
     private var hostKeys: [Int32]
     private var hostCorrections: [Float]
+    private var ownKeys: [Int32]
 
     /// - Parameters:
     ///   - vectorWidth: the towers' output width.
@@ -67,6 +69,7 @@ public final class InBatchSoftmax: TrainingObjective {
         itemGradients = backend.makeFloats(globalBatchCapacity * vectorWidth)
         hostKeys = Array(repeating: 0, count: globalBatchCapacity)
         hostCorrections = Array(repeating: 0, count: globalBatchCapacity)
+        ownKeys = Array(repeating: 0, count: globalBatchCapacity)
     }
 
     /// `globalBatchSize` counts the interactions; the batch holds this rank's slice of them
@@ -82,17 +85,17 @@ public final class InBatchSoftmax: TrainingObjective {
         let userVectors = outputs.slice(0, users * e), ownItems = outputs.slice(rows * e, rows * e)
         let allItems = items.slice(0, columns * e)
         // Every rank's items and their ids, in rank order.
-        for b in 0..<rows { hostKeys[first + b] = batch.firstID(ofTable: settings.itemKeyTable, sample: b) }
+        for b in 0..<rows { ownKeys[b] = batch.firstID(ofTable: settings.itemKeyTable, sample: b) }
         if worldSize > 1 {
             try communicator.allGatherV(send: ownItems, counts: blocks.map { Int32($0 * e) }, receive: allItems)
-            let own = Array(hostKeys[first..<(first + rows)])
-            try own.withUnsafeBufferPointer { own in
+            try ownKeys.withUnsafeBufferPointer { own in
                 try hostKeys.withUnsafeMutableBufferPointer {
                     try communicator.allGatherV(send: own.baseAddress!, counts: blocks.map(Int32.init), receive: $0.baseAddress!)
                 }
             }
         } else {
             backend.copy(ownItems, to: allItems)
+            for b in 0..<rows { hostKeys[b] = ownKeys[b] }
         }
         // Each column's correction: an interaction's log(Bg Q), a negative's log(M / catalogue)
         // (the Bg only matters against the negatives: a row's softmax ignores a shared constant).

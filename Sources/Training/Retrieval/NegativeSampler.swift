@@ -33,16 +33,13 @@ public final class NegativeSampler {
         order = Array(repeating: 0, count: share.count)
     }
 
-    /// The catalogue positions of step `step`'s negatives (every rank draws all of them).
-    public func draw(step: Int) -> [Int] {
-        var generator = SeededGenerator(seed: seed, stream: 0x6E65_6761 &+ UInt64(step))
-        return (0..<count).map { _ in Int(generator.nextUniform() * Double(catalogue.count)) % catalogue.count }
-    }
-
-    /// `batch` (this rank's interactions) followed by this rank's negatives of step `step`.
+    /// `batch` (this rank's interactions) followed by this rank's negatives of step `step`: its
+    /// share of the step's draws, one per negative from a generator of the step (the draws
+    /// before its share skipped).
     public func appendNegatives(to batch: Batch, step: Int) throws -> Batch {
-        let drawn = draw(step: step)
-        for (i, position) in share.enumerated() { order[i] = drawn[position] }
+        var generator = SeededGenerator(seed: seed, stream: 0x6E65_6761 &+ UInt64(step))
+        generator.skip(share.lowerBound)
+        for i in order.indices { order[i] = Int(generator.nextUniform() * Double(catalogue.count)) % catalogue.count }
         try order.withUnsafeBufferPointer { try catalogue.fill(negatives, order: $0, start: 0, size: share.count) }
         negatives.size = share.count
         combined.fill(concatenating: batch, negatives)

@@ -75,28 +75,42 @@ public final class RetrievalEvaluation: Sendable {
     /// Items in the catalogue.
     public var catalogueSize: Int { catalogueItems.count }
 
-
     /// This rank's share of the catalogue's item vectors (every item with one rank), with
     /// their ids: the item tower over each item's sample. Every rank takes part.
     public func itemVectors(_ model: RecommendationModel, batchSize: Int, communicator: Communicator) throws
         -> (items: [Int32], vectors: [Float]) {
+        var items: [Int32] = [], vectors: [Float] = []
+        for part in catalogue {
+            let encoded = try encode(model, SampleSubset(part.source, indices: part.indices), tower: .item, ids: [settings.itemKeyTable],
+                                     batchSize: batchSize, communicator: communicator)
+            vectors += encoded.vectors
+            items += encoded.ids[0]
+        }
+        return (items, vectors)
+    }
+
+    /// Which of a two-tower model's outputs `encode` keeps: B user vectors come first, then B item vectors.
+    enum Tower { case user, item }
+
+    /// This rank's slices of `source`'s global batches through the model: the `tower`'s vectors,
+    /// the first id of each of the tables `ids` per sample, and the samples each rank encoded.
+    private func encode(_ model: RecommendationModel, _ source: SampleSource, tower: Tower, ids tables: [Int], batchSize: Int,
+                        communicator: Communicator) throws -> (vectors: [Float], ids: [[Int32]], counts: [Int32]) {
         for collection in model.embeddingCollections { collection.setLearnsKeys(false) }
         defer { for collection in model.embeddingCollections { collection.setLearnsKeys(true) } }
         let width = model.outputCount / 2, worldSize = communicator.size
-        let globalBatch = min(batchSize, model.batchCapacity * worldSize)
-        var items: [Int32] = [], vectors: [Float] = []
-        for part in catalogue {
-            let loader = BatchLoader(dataset: SampleSubset(part.source, indices: part.indices), batchSize: globalBatch, shuffleSeed: nil,
-                                     dropLast: false, rank: communicator.rank, worldSize: worldSize)
-            while try loader.next() {
-                let batch = loader.batch, outputs = try model.forward(batch)
-                var block = [Float](repeating: 0, count: batch.size * width)
-                block.withUnsafeMutableBufferPointer { model.backend.download(outputs.slice(batch.size * width, batch.size * width), into: $0) }
-                vectors += block
-                items += (0..<batch.size).map { batch.firstID(ofTable: settings.itemKeyTable, sample: $0) }
-            }
+        let loader = BatchLoader(dataset: source, batchSize: min(batchSize, model.batchCapacity * worldSize), shuffleSeed: nil,
+                                 dropLast: false, rank: communicator.rank, worldSize: worldSize)
+        var vectors: [Float] = [], ids = tables.map { _ in [Int32]() }, counts = [Int32](repeating: 0, count: worldSize)
+        while try loader.next() {
+            let batch = loader.batch, rows = batch.size, outputs = try model.forward(batch)
+            var block = [Float](repeating: 0, count: rows * width)
+            block.withUnsafeMutableBufferPointer { model.backend.download(outputs.slice(tower == .user ? 0 : rows * width, rows * width), into: $0) }
+            vectors += block
+            for (k, table) in tables.enumerated() { ids[k] += (0..<rows).map { batch.firstID(ofTable: table, sample: $0) } }
+            for r in 0..<worldSize { counts[r] += Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: r, worldSize: worldSize).count) }
         }
-        return (items, vectors)
+        return (vectors, ids, counts)
     }
 
     /// Recall@K, NDCG@K and the popularity floor's Recall@K of `heldOut`'s interactions, as the
@@ -167,12 +181,12 @@ public final class RetrievalEvaluation: Sendable {
         try communicator.barrier()
         var started = DispatchTime.now()
         let exact = try exactLists(model, users: users, batchSize: batchSize, communicator: communicator)
-        let exactSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        let exactSeconds = seconds(since: started)
         var found: [[(score: Float, item: Int32)]] = [], indexSeconds = 0.0, overlap = 0.0
         if communicator.isRoot {
             started = DispatchTime.now()
             found = try index.search(users.vectors, k: k) { self.seenItems(of: users.users[$0]) }
-            indexSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            indexSeconds = seconds(since: started)
             for (a, b) in zip(exact, found) {
                 let truth = Set(a.map(\.item))
                 overlap += Double(b.filter { truth.contains($0.item) }.count) / Double(max(truth.count, 1))
@@ -189,38 +203,27 @@ public final class RetrievalEvaluation: Sendable {
     /// its slices of the batches; the vectors are gathered in rank order).
     public func userVectors(_ model: RecommendationModel, on heldOut: SampleSource, batchSize: Int, communicator: Communicator) throws
         -> (vectors: [Float], users: [Int32], targets: [Int32]) {
-        for collection in model.embeddingCollections { collection.setLearnsKeys(false) }
-        defer { for collection in model.embeddingCollections { collection.setLearnsKeys(true) } }
-        let width = model.outputCount / 2, worldSize = communicator.size, backend = model.backend
-        let loader = BatchLoader(dataset: heldOut, batchSize: min(batchSize, model.batchCapacity * worldSize), shuffleSeed: nil,
-                                 dropLast: false, rank: communicator.rank, worldSize: worldSize)
-        var vectors: [Float] = [], keys: [Int32] = [], counts = [Int32](repeating: 0, count: worldSize)
-        while try loader.next() {
-            let batch = loader.batch, outputs = try model.forward(batch)
-            var block = [Float](repeating: 0, count: batch.size * width)
-            block.withUnsafeMutableBufferPointer { backend.download(outputs.slice(0, batch.size * width), into: $0) }
-            vectors += block
-            for b in 0..<batch.size {
-                keys += [batch.firstID(ofTable: settings.userKeyTable, sample: b), batch.firstID(ofTable: settings.itemKeyTable, sample: b)]
-            }
-            for r in 0..<worldSize { counts[r] += Int32(BatchLoader.slice(of: loader.globalBatchSize, rank: r, worldSize: worldSize).count) }
-        }
-        let total = Int(counts.reduce(0, +))
-        guard worldSize > 1 else { return (vectors, stride(from: 0, to: keys.count, by: 2).map { keys[$0] }, stride(from: 1, to: keys.count, by: 2).map { keys[$0] }) }
-        let local = backend.makeFloats(max(vectors.count, 1)), all = backend.makeFloats(max(total * width, 1))
-        vectors.withUnsafeBufferPointer { backend.upload($0, to: local.slice(0, vectors.count)) }
-        try communicator.allGatherV(send: local.slice(0, vectors.count), counts: counts.map { $0 * Int32(width) },
+        let encoded = try encode(model, heldOut, tower: .user, ids: [settings.userKeyTable, settings.itemKeyTable], batchSize: batchSize,
+                                 communicator: communicator)
+        guard communicator.size > 1 else { return (encoded.vectors, encoded.ids[0], encoded.ids[1]) }
+        let width = model.outputCount / 2, backend = model.backend, counts = encoded.counts, total = Int(counts.reduce(0, +))
+        let local = backend.makeFloats(max(encoded.vectors.count, 1)), all = backend.makeFloats(max(total * width, 1))
+        encoded.vectors.withUnsafeBufferPointer { backend.upload($0, to: local.slice(0, encoded.vectors.count)) }
+        try communicator.allGatherV(send: local.slice(0, encoded.vectors.count), counts: counts.map { $0 * Int32(width) },
                                     receive: all.slice(0, total * width))
-        var allVectors = [Float](repeating: 0, count: total * width), allKeys = [Int32](repeating: 0, count: 2 * total)
-        allVectors.withUnsafeMutableBufferPointer { backend.download(all.slice(0, total * width), into: $0) }
-        // (A rank without users sends nothing: the placeholder is never read.)
-        try (keys.isEmpty ? [-1] : keys).withUnsafeBufferPointer { own in
-            try allKeys.withUnsafeMutableBufferPointer {
-                try communicator.allGatherV(send: own.baseAddress!, counts: counts.map { 2 * $0 }, receive: $0.baseAddress!)
+        var vectors = [Float](repeating: 0, count: total * width)
+        vectors.withUnsafeMutableBufferPointer { backend.download(all.slice(0, total * width), into: $0) }
+        /// Every rank's ids in rank order (a rank without users sends nothing: its placeholder is never read).
+        func gathered(_ own: [Int32]) throws -> [Int32] {
+            var result = [Int32](repeating: 0, count: total)
+            try (own.isEmpty ? [-1] : own).withUnsafeBufferPointer { own in
+                try result.withUnsafeMutableBufferPointer {
+                    try communicator.allGatherV(send: own.baseAddress!, counts: counts, receive: $0.baseAddress!)
+                }
             }
+            return result
         }
-        return (allVectors, stride(from: 0, to: allKeys.count, by: 2).map { allKeys[$0] },
-                stride(from: 1, to: allKeys.count, by: 2).map { allKeys[$0] })
+        return (vectors, try gathered(encoded.ids[0]), try gathered(encoded.ids[1]))
     }
 }
 

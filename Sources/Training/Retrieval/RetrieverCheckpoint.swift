@@ -27,8 +27,15 @@ public struct RetrieverCheckpoint {
         defer { withExtendedLifetime(hold) {} }
         let state = try TrainingCheckpoint.state(in: directory)
         let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)", overrides: overrides)
+        return try load(directory: directory, configuration: configuration, step: state.step, communicator: communicator)
+    }
+
+    /// The retriever of the checkpoint folder `directory` (resolved, held by the caller), whose
+    /// stored config is `configuration`: its model with the weights, its data and catalogue.
+    public static func load(directory: String, configuration: TrainingConfiguration, step: Int, communicator: Communicator) throws
+        -> RetrieverCheckpoint {
         guard let settings = configuration.model.definition.retrieval else {
-            throw ConfigurationError("\(checkpoint): a \(configuration.model.architecture) model ranks samples; index and retrieve "
+            throw ConfigurationError("\(directory): a \(configuration.model.architecture) model ranks samples; index and retrieve "
                                      + "take a retriever (model.architecture: two_tower)")
         }
         try MemoryCheck.require(configuration, communicator: communicator)
@@ -39,7 +46,7 @@ public struct RetrieverCheckpoint {
         let catalogue = try RetrievalEvaluation(train: splits.train, heldOut: splits.evaluation,
                                                 catalogueFile: try DataSplits.loadCatalogue(configuration), settings: settings,
                                                 cutoffs: configuration.evaluation.topK)
-        return RetrieverCheckpoint(configuration: configuration, step: state.step, model: model, splits: splits, catalogue: catalogue)
+        return RetrieverCheckpoint(configuration: configuration, step: step, model: model, splits: splits, catalogue: catalogue)
     }
 
     /// Every catalogue item's vector (on one process: all of them), with its id.
