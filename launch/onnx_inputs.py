@@ -86,21 +86,26 @@ def inputs(mapping, fields, joined, header=None):
         if rule == "id":
             raise ValueError("synthetic data: the inputs are the row ids themselves")
         if text == "":
-            bags.append([0])
-        elif rule == "hash":
-            bags.append([fnv1a64(text[: table["prefix"]] if table.get("prefix") else text) % rows])
+            bags.append([0])  # a missing value's own row
+            continue
+        if rule == "hash":
+            v = fnv1a64(text[: table["prefix"]] if table.get("prefix") else text)
         elif rule == "hex":
-            bags.append([int(text, 16) % rows])
+            v = int(text, 16)
         elif rule == "integer":
-            bags.append([int(text) % rows])
+            v = int(text)
         elif rule in ("hour_of_day", "day_of_week"):
             hour, weekday = civil_time(text, table["timestamp_format"])
-            bags.append([(hour if rule == "hour_of_day" else weekday) % rows])
+            v = hour if rule == "hour_of_day" else weekday
         elif rule == "buckets":
             number = float(text)
-            bags.append([sum(1 for boundary in table["boundaries"] if number >= boundary) % rows])
+            v = sum(1 for boundary in table["boundaries"] if number >= boundary)
         else:
             raise ValueError(f"unknown rule {rule}")
+        # The rows before the values' first (missing, and rare with a frequency threshold);
+        # files of version 1 (value mapping 1) reserved none.
+        reserved = table.get("reserved_rows", 0)
+        bags.append([reserved + v % (rows - reserved)])
     return dense, bags
 
 

@@ -108,6 +108,19 @@ public enum ConfigurationLoader {
         return try resolve(root, source: source, overrides: overrides)
     }
 
+    /// Parses the config a checkpoint stored. One stored before `data.value_mapping` existed
+    /// read its data by value mapping 1, and is given it.
+    public static func parseStored(_ text: String, source: String, overrides: [String] = []) throws -> TrainingConfiguration {
+        var root: Node
+        do {
+            root = try Yams.compose(yaml: text) ?? Node.mapping([:])
+        } catch {
+            throw ConfigurationError("\(source): invalid YAML: \(syntaxProblem(error))")
+        }
+        if root.mapping?["data"]?.mapping?["value_mapping"] == nil { root = try apply(override: "data.value_mapping=1", to: root) }
+        return try resolve(root, source: source, overrides: overrides)
+    }
+
     static func resolve(_ node: Node, source: String, overrides: [String],
                         files: [(path: String, node: Node)] = []) throws -> TrainingConfiguration {
         var root = node

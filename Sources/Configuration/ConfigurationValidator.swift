@@ -1,10 +1,43 @@
 /// Range and consistency checks of a decoded config; each problem names its key.
+import DataPipeline
 import Models
 
 public enum ConfigurationValidator {
     public struct Problem: Equatable, Sendable {
         public let key: String
         public let message: String
+    }
+
+    /// Tables too small for the rows their values take under the value mapping: the reserved
+    /// rows (missing values, and rare ones with a frequency threshold) and, for a feature of a
+    /// few values (an hour, a weekday, a bucket), one row per value, so that none shares a row
+    /// with another or with the missing values. Raw data only (records keep their own rows).
+    static func rowsForValues(_ c: TrainingConfiguration) -> [Problem] {
+        let d = c.data, rows = c.model.recordTableRows
+        guard d.source == .criteoTSV || d.source == .delimited, CategoricalRows.mappings.contains(d.resolvedValueMapping) else { return [] }
+        var problems: [Problem] = []
+        let categorical = d.delimited?.categorical
+        for t in rows.indices where rows[t] != 0 {
+            let feature = d.source == .delimited ? categorical.flatMap { $0.indices.contains(t) ? $0[t] : nil } : nil
+            if d.source == .delimited && (feature == nil || feature?.flags != nil) { continue }
+            let valueCount: Int?
+            switch (feature?.transform, feature?.buckets) {
+            case (.hourOfDay?, _): valueCount = DerivedFeature.hourOfDay(.unix).valueCount
+            case (.dayOfWeek?, _): valueCount = DerivedFeature.dayOfWeek(.unix).valueCount
+            case (_, let boundaries?): valueCount = DerivedFeature.buckets(boundaries).valueCount
+            default: valueCount = nil
+            }
+            let derived = feature?.transform != nil || feature?.buckets != nil
+            let rules = CategoricalRows(mapping: d.resolvedValueMapping, hasRareRow: !derived && d.frequencyThreshold > 0)
+            let needed = rules.rowsNeeded(forValues: valueCount ?? 1)
+            guard rows[t] < needed else { continue }
+            let what = d.source == .delimited ? "data.delimited.categorical[\(t)]" : "Criteo field \(t + 1)"
+            let takes = valueCount.map { "its \($0) values" } ?? "its values"
+            problems.append(Problem(key: "model.table_rows[\(t)]", message: "\(rows[t]) rows are too few for \(what): \(takes) and "
+                                    + "\(rules.reserved == 2 ? "a row for missing and one for rare values" : "a row for missing values") "
+                                    + "(data.value_mapping \(rules.mapping)) need \(needed)"))
+        }
+        return problems
     }
 
     public static func problems(in c: TrainingConfiguration) -> [Problem] {
@@ -136,6 +169,11 @@ public enum ConfigurationValidator {
         if let count = d.evalCount { require(count >= 1, "data.eval_count", "must be at least 1, got \(count)") }
         require(d.splitSeed >= 0, "data.split_seed", "must be non-negative, got \(d.splitSeed)")
         require(d.frequencyThreshold >= 0, "data.frequency_threshold", "must be non-negative, got \(d.frequencyThreshold)")
+        if let mapping = d.valueMapping {
+            require(CategoricalRows.mappings.contains(mapping), "data.value_mapping",
+                    "must be 1 (records and checkpoints made before missing values had a row of their own) or 2, got \(mapping)")
+        }
+        for problem in rowsForValues(c) { require(false, problem.key, problem.message) }
         let s = d.synthetic
         require(s.trainSamples >= 1, "data.synthetic.train_samples", "must be at least 1, got \(s.trainSamples)")
         require(s.evalSamples >= 2, "data.synthetic.eval_samples", "must be at least 2, got \(s.evalSamples)")

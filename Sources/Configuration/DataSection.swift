@@ -1,4 +1,5 @@
 import Compute
+import DataPipeline
 import Foundation
 
 extension DataSection {
@@ -11,6 +12,11 @@ extension DataSection {
         case .criteoTSV: [.click]
         }
     }
+}
+
+extension DataSection {
+    /// The value mapping raw data is read with: the config's, else the current one.
+    public var resolvedValueMapping: Int { valueMapping ?? CategoricalRows.currentMapping }
 }
 
 extension DataSection {
@@ -70,8 +76,11 @@ public struct DataSection: Codable, Sendable, Equatable {
     public var evalCount: Int?
     public var split: SplitRule = .position
     public var splitSeed = 1
-    /// Categorical values seen fewer times than this share row 0 (0: off).
+    /// Categorical values seen fewer times than this share one row (0: off).
     public var frequencyThreshold = 0
+    /// How categorical values become rows (`CategoricalRows`); nil: the current mapping for raw
+    /// data, the records' own for records. A checkpoint's config always names it.
+    public var valueMapping: Int?
     /// Skip and count malformed lines instead of stopping at the first.
     public var skipBadLines = false
     /// The schema of a `delimited` source.
@@ -92,6 +101,7 @@ public struct DataSection: Codable, Sendable, Equatable {
         case splitSeed = "split_seed"
         case frequencyThreshold = "frequency_threshold"
         case skipBadLines = "skip_bad_lines"
+        case valueMapping = "value_mapping"
         case catalogue
     }
 
@@ -117,6 +127,7 @@ public struct DataSection: Codable, Sendable, Equatable {
         splitSeed = try c.decodeIfPresent(Int.self, forKey: .splitSeed) ?? d.splitSeed
         frequencyThreshold = try c.decodeIfPresent(Int.self, forKey: .frequencyThreshold) ?? d.frequencyThreshold
         skipBadLines = try c.decodeIfPresent(Bool.self, forKey: .skipBadLines) ?? d.skipBadLines
+        valueMapping = try c.decodeIfPresent(Int.self, forKey: .valueMapping)
         delimited = try c.decodeIfPresent(DelimitedSection.self, forKey: .delimited)
         catalogue = try c.decodeIfPresent(CatalogueSection.self, forKey: .catalogue)
         // A delimited schema (of the data, or of the records made from it) lists the dense

@@ -17,9 +17,10 @@ extension RecordSink {
 extension RecordWriter: RecordSink {}
 
 /// Turns raw Criteo TSV files (plain or .gz) into records: dense counts log-transformed,
-/// categorical values mapped to rows (value modulo the table's rows; missing values, and with a
-/// frequency threshold values seen fewer times than it, to the shared row 0), split into a
-/// training and a held-out part. A table of 0 rows is dynamic: it keeps each raw value as its
+/// categorical values mapped to rows by the value mapping (`CategoricalRows`: under the current
+/// one missing values take row 0, with a frequency threshold the values seen fewer times than it
+/// row 1, and every other value one of the remaining rows), split into a training and a
+/// held-out part. A table of 0 rows is dynamic: it keeps each raw value as its
 /// key (a missing or rare value as `RecordFormat.missingKey`).
 public enum CriteoPreprocessing {
     public struct Settings: Sendable {
@@ -27,8 +28,22 @@ public enum CriteoPreprocessing {
         public var frequencyThreshold = 0
         public var split: HeldOutSplit = .position(fraction: 0.2)
         public var skipBadLines = false
+        /// The value mapping rows are given by (`CategoricalRows`).
+        public var valueMapping = CategoricalRows.currentMapping
 
         public init(tableRows: [Int]) { self.tableRows = tableRows }
+
+        /// The row rules every table follows.
+        var rowRules: CategoricalRows { CategoricalRows(mapping: valueMapping, hasRareRow: frequencyThreshold > 0) }
+
+        /// Throws when a fixed table has no row left for values after the reserved ones.
+        func checkRows() throws {
+            let reserved = rowRules.reserved
+            if let t = tableRows.firstIndex(where: { $0 != 0 && $0 <= reserved }) {
+                throw DataError("table \(t) has \(tableRows[t]) rows: value mapping \(valueMapping) reserves \(reserved) "
+                                + "(missing\(reserved > 1 ? " and rare" : "") values) and needs one more for the values")
+            }
+        }
     }
 
     /// What preprocessing did, stored beside the records.
@@ -41,13 +56,15 @@ public enum CriteoPreprocessing {
         public var split: String
         public var tableRows: [Int]
         public var frequencyThreshold: Int
+        /// The value mapping the rows were given by (`CategoricalRows`).
+        public var valueMapping: Int
         /// Distinct values seen per table (counted when a frequency threshold is set).
         public var distinctValues: [Int]?
         /// Values per table mapped to the shared row for being rarer than the threshold.
         public var rareValues: [Int]?
 
         public init(files: [String], lines: Int, badLines: Int, trainRecords: Int, evalRecords: Int, split: String,
-                    tableRows: [Int], frequencyThreshold: Int, distinctValues: [Int]? = nil, rareValues: [Int]? = nil) {
+                    tableRows: [Int], frequencyThreshold: Int, valueMapping: Int, distinctValues: [Int]? = nil, rareValues: [Int]? = nil) {
             self.files = files
             self.lines = lines
             self.badLines = badLines
@@ -56,6 +73,7 @@ public enum CriteoPreprocessing {
             self.split = split
             self.tableRows = tableRows
             self.frequencyThreshold = frequencyThreshold
+            self.valueMapping = valueMapping
             self.distinctValues = distinctValues
             self.rareValues = rareValues
         }
@@ -70,6 +88,7 @@ public enum CriteoPreprocessing {
             throw DataError("Criteo data has \(tables) categorical fields, but the model has \(settings.tableRows.count) tables")
         }
         guard !paths.isEmpty else { throw DataError("no data files given") }
+        try settings.checkRows()
         var evalPaths: [String] = []
         if case .files(let files) = settings.split { evalPaths = files }
         let readers = try (paths + evalPaths).map { try LineReader(path: $0) }
@@ -101,7 +120,7 @@ public enum CriteoPreprocessing {
 
         var statistics = Statistics(files: paths + evalPaths, lines: 0, badLines: 0, trainRecords: 0, evalRecords: 0,
                                     split: settings.split.description, tableRows: settings.tableRows,
-                                    frequencyThreshold: settings.frequencyThreshold,
+                                    frequencyThreshold: settings.frequencyThreshold, valueMapping: settings.valueMapping,
                                     distinctValues: counts?.map(\.count), rareValues: counts?.map { $0.count - $0.frequentCount })
         let selection = settings.split.selection(lineCount: trainLineCount)
         let encoder = RecordEncoder(settings: settings, frequent: counts?.map { $0.frequentValues() })
@@ -136,8 +155,9 @@ public enum CriteoPreprocessing {
         for t in tables.indices where categorical[t] >= 0 { tables[t].add(UInt64(categorical[t])) }
     }
 
-    /// One line's record: each categorical value mapped to its table's row (modulo; missing or
-    /// rarer than the threshold: row 0), or kept whole as a dynamic table's key.
+    /// One line's record: each categorical value mapped to its table's row (`CategoricalRows`:
+    /// missing values, and values rarer than the threshold, their own rows), or kept whole as a
+    /// dynamic table's key.
     final class RecordEncoder {
         let settings: Settings
         /// With a frequency threshold, each table's values counted (up to the threshold) over the
@@ -145,9 +165,11 @@ public enum CriteoPreprocessing {
         let frequent: [ValueCounts]?
         private let slots: [Int]
         private var ids: [Int32]
+        private let rowRules: CategoricalRows
 
         init(settings: Settings, frequent: [ValueCounts]?) {
             self.settings = settings
+            rowRules = settings.rowRules
             self.frequent = frequent
             // A table of 0 rows is dynamic: its slots hold the raw value as a key.
             slots = RecordFormat.idSlots(bagSizes: Array(repeating: 1, count: settings.tableRows.count), tableRows: settings.tableRows)
@@ -162,12 +184,12 @@ public enum CriteoPreprocessing {
             defer { swap(&ids, &self.ids) }
             for t in tableRows.indices {
                 let value = categorical[t]
-                var missing = value < 0
-                if !missing, let frequent { missing = !frequent[t].isFrequent(UInt64(value)) }
+                let missing = value < 0, rare = !missing && frequent.map { !$0[t].isFrequent(UInt64(value)) } == true
                 if tableRows[t] == 0 {
-                    RecordFormat.store(key: missing ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
+                    RecordFormat.store(key: missing || rare ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
                 } else {
-                    ids[slots[t]] = missing ? 0 : Int32(value % Int64(tableRows[t]))
+                    ids[slots[t]] = missing ? CategoricalRows.missingRow
+                        : rare ? rowRules.rareRow : rowRules.row(of: UInt64(value), rows: tableRows[t])
                 }
             }
             try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }
@@ -240,6 +262,7 @@ public enum CriteoPreprocessing {
         guard (settings.frequencyThreshold > 0) == (frequent != nil) else {
             throw DataError("a frequency threshold needs the values' counts, and counts need a threshold")
         }
+        try settings.checkRows()
         let reader = try LineReader(path: unit.path, byteRange: unit.byteRange)
         reader.progress = progress
         let encoder = RecordEncoder(settings: settings, frequent: frequent)

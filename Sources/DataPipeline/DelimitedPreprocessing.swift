@@ -143,10 +143,12 @@ public struct DelimitedSchema: Sendable {
 }
 
 /// Reads delimited files by a `DelimitedSchema` into records: categorical strings are hashed
-/// (64-bit FNV-1a of their UTF-8 bytes) modulo their table's rows; empty values go to row 0,
-/// and with a `frequencyThreshold` of K, so do values seen fewer than K times in the main files
-/// (a counting pass first, as for Criteo data). An empty dense value is 0; an empty label makes
-/// the line bad. The empty values of each feature are counted (`Result.emptyValues`).
+/// (64-bit FNV-1a of their UTF-8 bytes) and derived values (hours, buckets) computed, then
+/// given rows by the value mapping (`CategoricalRows`: under the current one, empty values have
+/// row 0 to themselves, and with a `frequencyThreshold` of K the values seen fewer than K times
+/// in the main files share row 1, found by a counting pass first, as for Criteo data). An empty
+/// dense value is 0; an empty label makes the line bad. The empty values of each feature are
+/// counted (`Result.emptyValues`).
 public enum DelimitedPreprocessing {
     /// What a run read and wrote.
     public struct Result: Sendable, Equatable {
@@ -175,11 +177,17 @@ public enum DelimitedPreprocessing {
 
     /// `progress` shows each pass over the files as it goes, and its closing line.
     public static func run(paths: [String], schema: DelimitedSchema, tableRows: [Int], split: HeldOutSplit,
-                           skipBadLines: Bool, frequencyThreshold: Int = 0, train: RecordSink, eval: RecordSink,
-                           progress: ProgressOutput = .silent,
+                           skipBadLines: Bool, frequencyThreshold: Int = 0, valueMapping: Int = CategoricalRows.currentMapping,
+                           train: RecordSink, eval: RecordSink, progress: ProgressOutput = .silent,
                            heldOutLine: ((String, Int) -> Void)? = nil) throws -> Result {
         guard tableRows.count == schema.categorical.count else {
             throw DataError("the schema has \(schema.categorical.count) categorical features, the model \(tableRows.count) tables")
+        }
+        let rowRules = categoricalRows(schema, mapping: valueMapping, frequencyThreshold: frequencyThreshold)
+        for (t, rules) in rowRules.enumerated() where tableRows[t] != 0 && tableRows[t] <= rules.reserved {
+            if case .flags = schema.categorical[t] { continue }
+            throw DataError("table \(t) has \(tableRows[t]) rows: value mapping \(valueMapping) reserves \(rules.reserved) "
+                            + "(missing\(rules.reserved > 1 ? " and rare" : "") values) and needs one more for the values")
         }
         let joined = try schema.joins.map { try loadJoin($0) }
         var evalPaths: [String] = []
@@ -225,7 +233,7 @@ public enum DelimitedPreprocessing {
                     if (schema.hasHeader && number == 1) || line.isEmpty { return }
                     let location = "\(reader.path):\(number)"
                     guard (try? Self.split(line, by: schema.delimiter, into: &fields, location: location)) != nil else { return }
-                    try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
+                    try? parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows, rowRules: rowRules,
                                      frequencies: counting, histories: countingHistories, labels: &labels, dense: &dense, ids: &ids,
                                      empty: &emptyOnLine, values: &valuesOnLine, location: location)
                 }
@@ -255,7 +263,7 @@ public enum DelimitedPreprocessing {
                         throw DataError("\(location): \(fields.count) fields, \(expected.source) \(expected.count)")
                     }
                     if fieldCounts[r] == nil { fieldCounts[r] = (fields.count, "line \(number) has") }
-                    try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows,
+                    try parseRecord(line, fields: fields, schema: schema, joined: joined, tableRows: tableRows, rowRules: rowRules,
                                     frequencies: frequencies, histories: histories, labels: &labels, dense: &dense, ids: &ids,
                                     empty: &emptyOnLine, values: &valuesOnLine, location: location)
                 } catch var error as DataError {
@@ -467,9 +475,9 @@ public enum DelimitedPreprocessing {
     /// non-numeric label is an error: a line without its label cannot be a negative. A history of
     /// positives only keeps the lines whose first task is 1.
     /// With `frequencies` counting, every hashed value is counted; afterwards, values rarer than
-    /// its threshold go to row 0. A history feature reads and extends `histories`.
+    /// its threshold take the rare row. A history feature reads and extends `histories`.
     static func parseRecord(_ line: UnsafeBufferPointer<UInt8>, fields: Fields, schema: DelimitedSchema,
-                            joined: [JoinedTable], tableRows: [Int], frequencies: ValueFrequencies? = nil,
+                            joined: [JoinedTable], tableRows: [Int], rowRules: [CategoricalRows], frequencies: ValueFrequencies? = nil,
                             histories: SequenceHistories, labels: inout [Float], dense: inout [Float], ids: inout [Int32],
                             empty: inout [Int], values: inout [(table: Int, value: UInt64)], location: String) throws {
         empty.removeAll(keepingCapacity: true)
@@ -545,12 +553,13 @@ public enum DelimitedPreprocessing {
             }
             return prefix.map { Array(text.prefix($0).utf8) } ?? value
         }
-        /// The row of a hashed value (row 0: empty, or rarer than the frequency threshold).
+        /// The row of a hashed value (by `rowRules`: empty values their row, rare ones theirs).
         func hashedRow(_ column: DelimitedSchema.Column, table t: Int, prefix: Int? = nil) throws -> Int32 {
             let value = try categoricalBytes(column, prefix: prefix)
             let hash = fnv1a(value)
             if value.isEmpty { empty.append(schema.dense.count + t) } else { values.append((t, hash)) }
-            let row = value.isEmpty || frequencies?.isRare(hash, table: t) == true ? 0 : Int32(hash % UInt64(tableRows[t]))
+            let row = value.isEmpty ? CategoricalRows.missingRow
+                : frequencies?.isRare(hash, table: t) == true ? rowRules[t].rareRow : rowRules[t].row(of: hash, rows: tableRows[t])
             if !value.isEmpty { frequencies?.count(hash, table: t) }
             return row
         }
@@ -583,14 +592,14 @@ public enum DelimitedPreprocessing {
             case .derived(let column, let feature):
                 let value = try bytes(column)
                 if value.isEmpty {
-                    ids[slot] = 0
+                    ids[slot] = CategoricalRows.missingRow
                     empty.append(schema.dense.count + t)
                 } else {
                     let text = String(decoding: value, as: UTF8.self)
                     guard let row = feature.row(text) else {
                         throw DataError("\(location): column \(column.index): '\(text)' is not a \(feature.expected)")
                     }
-                    ids[slot] = Int32(row % tableRows[t])
+                    ids[slot] = rowRules[t].row(of: UInt64(row), rows: tableRows[t])
                     values.append((t, UInt64(row)))
                 }
                 slot += 1
@@ -616,6 +625,17 @@ public enum DelimitedPreprocessing {
         }
     }
 
+    /// Each categorical feature's row rules under `mapping`: hashed values (and a history's
+    /// items) with a rare row when a frequency threshold applies, derived ones without.
+    static func categoricalRows(_ schema: DelimitedSchema, mapping: Int, frequencyThreshold: Int) -> [CategoricalRows] {
+        schema.categorical.map { feature in
+            switch feature {
+            case .hashed, .history: CategoricalRows(mapping: mapping, hasRareRow: frequencyThreshold > 0)
+            case .derived, .flags: CategoricalRows(mapping: mapping)
+            }
+        }
+    }
+
     /// 64-bit FNV-1a: a stable hash of a categorical value's bytes.
     static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
         bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
@@ -623,7 +643,7 @@ public enum DelimitedPreprocessing {
 }
 
 /// How often each hashed categorical value occurs, per table: counted in a first pass, then
-/// consulted (values seen fewer than `threshold` times share row 0).
+/// consulted (values seen fewer than `threshold` times share the rare row).
 final class ValueFrequencies {
     private var counts: [ValueCounts]
     /// True during the counting pass; set false, only the frequent values are kept.

@@ -21,7 +21,8 @@ public enum DerivedFeature: Sendable, Equatable {
         case yymmddhh
     }
 
-    /// The feature's row for `text`, or nil when the text is not such a value.
+    /// The feature's value for `text` (its row follows by `CategoricalRows`), or nil when the
+    /// text is not such a value.
     func row(_ text: String) -> Int? {
         switch self {
         case .hourOfDay(let format): return Self.civilTime(text, format).map { $0.hour }
@@ -32,6 +33,16 @@ public enum DerivedFeature: Sendable, Equatable {
         case .integer:
             guard let value = Int(text), value >= 0 else { return nil }
             return value
+        }
+    }
+
+    /// How many values the feature takes (nil: unbounded, an integer id).
+    public var valueCount: Int? {
+        switch self {
+        case .hourOfDay: return 24
+        case .dayOfWeek: return 7
+        case .buckets(let boundaries): return boundaries.count + 1
+        case .integer: return nil
         }
     }
 

@@ -7,14 +7,15 @@ import Foundation
 ///
 ///     offset  size  field
 ///     0       8     magic "RSDREC", 0, 1
-///     8       4     format version (4)
+///     8       4     format version (5)
 ///     12      4     dense features D
 ///     16      4     tables T
 ///     20      4     record size in bytes: 4*K + 4*D + the bags' bytes (4 per id, 8 per key)
 ///     24      8     record count N
 ///     32      4     header size H (64 + 8*T + 32*K, rounded up to 64)
 ///     36      4     tasks K (labels per record)
-///     40      24    zero
+///     40      4     the value mapping the rows were given by (`CategoricalRows`)
+///     44      20    zero
 ///     64      4*T   bag size of each table (the most ids a sample has in it)
 ///     64+4T   4*T   rows of each table (every id of table t is below it); 0: a dynamic
 ///                   table's, whose bags hold raw 64-bit ids (keys) instead of rows
@@ -25,15 +26,16 @@ import Foundation
 ///                   slots 2^64-1)
 ///
 /// Formats 2 and 3 (one click label, no task section; 2 without key tables) are read as one
-/// binary task named `click`.
+/// binary task named `click`; formats 2 to 4 (no value mapping field) as value mapping 1.
 ///
 /// Reading checks every id against its table's rows: an id out of range is an error naming the
 /// file and the record, never a memory access.
 public enum RecordFormat {
     public static let magic: [UInt8] = [0x52, 0x53, 0x44, 0x52, 0x45, 0x43, 0x00, 0x01]
-    public static let version: UInt32 = 4
-    /// Versions this build reads (2: no key tables; 2 and 3: one click label).
-    static let readableVersions: ClosedRange<UInt32> = 2...4
+    public static let version: UInt32 = 5
+    /// Versions this build reads (2: no key tables; 2 and 3: one click label; 2 to 4: value
+    /// mapping 1).
+    static let readableVersions: ClosedRange<UInt32> = 2...5
     /// An unused slot of a key bag.
     public static let paddingKey = UInt64.max
     /// The key of a missing categorical value in a key table (its own id: it gets a row).
@@ -75,6 +77,8 @@ public final class RecordWriter {
     public let denseCount: Int
     public let bagSizes: [Int]
     public let tableRows: [Int]
+    /// The value mapping the records' rows were given by.
+    public let valueMapping: Int
     public private(set) var count = 0
     private let temporaryPath: String
     private var finished = false
@@ -82,8 +86,11 @@ public final class RecordWriter {
     private var buffer: [UInt8] = []
     private let recordSize: Int
 
-    public init(path: String, tasks: [PredictionTask] = [.click], denseCount: Int, bagSizes: [Int], tableRows: [Int]) throws {
+    public init(path: String, tasks: [PredictionTask] = [.click], denseCount: Int, bagSizes: [Int], tableRows: [Int],
+                valueMapping: Int = CategoricalRows.currentMapping) throws {
         precondition(tableRows.count == bagSizes.count, "RecordWriter: a row count per table")
+        precondition(CategoricalRows.mappings.contains(valueMapping), "RecordWriter: value mapping \(valueMapping)")
+        self.valueMapping = valueMapping
         precondition(!tasks.isEmpty && tasks.count <= RecordFormat.maximumTasks, "RecordWriter: 1...\(RecordFormat.maximumTasks) tasks")
         self.path = path
         self.tasks = tasks
@@ -114,6 +121,7 @@ public final class RecordWriter {
         put(UInt64(count), at: 24)
         put(UInt32(header.count), at: 32)
         put(UInt32(tasks.count), at: 36)
+        put(UInt32(valueMapping), at: 40)
         for (t, size) in bagSizes.enumerated() { put(UInt32(size), at: 64 + 4 * t) }
         for (t, rows) in tableRows.enumerated() { put(UInt32(rows), at: 64 + 4 * (bagSizes.count + t)) }
         for (k, task) in tasks.enumerated() {
@@ -171,6 +179,8 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
     public let idsPerSample: [Int]
     /// Rows of each table: every id the records hold is below its table's.
     public let tableRows: [Int]
+    /// The value mapping the rows were given by (`CategoricalRows`).
+    public let valueMapping: Int
     private let recordSize: Int
     private let recordsBase: UnsafeRawPointer
     /// The mapping to unmap, or the memory to free.
@@ -180,8 +190,9 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
 
     /// Records held in memory: takes ownership of `records` (`count` records, from malloc).
     init(name: String, records: UnsafeMutableRawPointer, count: Int, tasks: [PredictionTask], denseCount: Int, bagSizes: [Int],
-         tableRows: [Int]) {
+         tableRows: [Int], valueMapping: Int) {
         path = name
+        self.valueMapping = valueMapping
         self.count = count
         self.tasks = tasks
         denseFeatureCount = denseCount
@@ -228,6 +239,12 @@ public final class RecordDataset: SampleSource, @unchecked Sendable {
         count = Int(truncatingIfNeeded: read(UInt64.self, at: 24))
         let headerSize = Int(read(UInt32.self, at: 32))
         let taskCount = version >= 4 ? Int(read(UInt32.self, at: 36)) : nil
+        valueMapping = version >= 5 ? Int(read(UInt32.self, at: 40)) : 1
+        guard CategoricalRows.mappings.contains(valueMapping) else {
+            munmap(mapped, length)
+            throw DataError("\(path): value mapping \(valueMapping), this build reads mappings "
+                            + "\(CategoricalRows.mappings.lowerBound)...\(CategoricalRows.mappings.upperBound)")
+        }
         guard tableCount <= RecordFormat.maximumTables, (1...RecordFormat.maximumTasks).contains(taskCount ?? 1),
               headerSize == RecordFormat.headerSize(tableCount: tableCount, taskCount: taskCount), headerSize <= length else {
             munmap(mapped, length)
@@ -394,14 +411,18 @@ public final class RecordBuffer: RecordSink {
     public let denseCount: Int
     public let bagSizes: [Int]
     public let tableRows: [Int]
+    /// The value mapping the records' rows are given by.
+    public let valueMapping: Int
     public private(set) var count = 0
     private let recordSize: Int
     /// The records so far; grown by doubling, and handed to the dataset by `build` without a copy.
     private var memory: UnsafeMutableRawPointer?
     private var capacity = 0
 
-    public init(tasks: [PredictionTask] = [.click], denseCount: Int, bagSizes: [Int], tableRows: [Int]) {
+    public init(tasks: [PredictionTask] = [.click], denseCount: Int, bagSizes: [Int], tableRows: [Int],
+                valueMapping: Int = CategoricalRows.currentMapping) {
         precondition(tableRows.count == bagSizes.count, "RecordBuffer: a row count per table")
+        self.valueMapping = valueMapping
         self.tasks = tasks
         self.denseCount = denseCount
         self.bagSizes = bagSizes
@@ -436,6 +457,6 @@ public final class RecordBuffer: RecordSink {
         memory = nil
         defer { count = 0; capacity = 0 }
         return RecordDataset(name: name, records: records, count: count, tasks: tasks, denseCount: denseCount, bagSizes: bagSizes,
-                             tableRows: tableRows)
+                             tableRows: tableRows, valueMapping: valueMapping)
     }
 }

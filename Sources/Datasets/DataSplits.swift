@@ -9,6 +9,16 @@ public struct DataSplits: Sendable {
     public let evaluation: SampleSource
     /// What was read, for the log.
     public let summary: String
+    /// The value mapping the samples' rows were given by (`CategoricalRows`): the records' own,
+    /// or the config's for raw data.
+    public let valueMapping: Int
+
+    public init(train: SampleSource, evaluation: SampleSource, summary: String, valueMapping: Int) {
+        self.train = train
+        self.evaluation = evaluation
+        self.summary = summary
+        self.valueMapping = valueMapping
+    }
 }
 
 extension DataSplits {
@@ -20,7 +30,8 @@ extension DataSplits {
         let splits = try loadWithoutChecks(configuration, progress: progress)
         try requireHeldOut(splits.evaluation.count, of: configuration)
         return DataSplits(train: try multiHot(splits.train, configuration), evaluation: try multiHot(splits.evaluation, configuration),
-                          summary: splits.summary + (configuration.data.multiHotSizes.isEmpty ? "" : "; made multi-hot"))
+                          summary: splits.summary + (configuration.data.multiHotSizes.isEmpty ? "" : "; made multi-hot"),
+                          valueMapping: splits.valueMapping)
     }
 
     /// `source` with its one-hot tables made multi-hot by `data.multi_hot_sizes` (as read without).
@@ -43,25 +54,26 @@ extension DataSplits {
     }
 
     private static func loadWithoutChecks(_ configuration: TrainingConfiguration, progress: ProgressOutput) throws -> DataSplits {
-        let d = configuration.data
+        let d = configuration.data, mapping = d.resolvedValueMapping
         switch d.source {
         case .synthetic:
             let generator = syntheticGenerator(configuration)
             let s = d.synthetic
             return DataSplits(train: generator.generate(count: s.trainSamples, stream: 0),
                               evaluation: generator.generate(count: s.evalSamples, stream: 1),
-                              summary: "synthetic planted click model")
+                              summary: "synthetic planted click model", valueMapping: mapping)
         case .criteoTSV:
             let bags = Array(repeating: 1, count: CriteoLineParser.categoricalCount)
-            let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.recordTableRows)
-            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: configuration.model.recordTableRows)
+            let rows = configuration.model.recordTableRows
+            let train = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: rows, valueMapping: mapping)
+            let eval = RecordBuffer(denseCount: CriteoLineParser.denseCount, bagSizes: bags, tableRows: rows, valueMapping: mapping)
             let statistics = try CriteoPreprocessing.run(paths: d.path, settings: criteoSettings(configuration),
                                                          train: train, eval: eval, progress: progress)
             var summary = "Criteo TSV \(d.path.joined(separator: ", ")): \(statistics.lines) lines"
             if statistics.badLines > 0 { summary += ", \(statistics.badLines) bad lines skipped" }
             summary += "; split \(statistics.split)"
             return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
-                              evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
+                              evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary, valueMapping: mapping)
         case .delimited:
             let schema = try delimitedSchema(configuration)
             let (train, eval, result) = try readDelimited(configuration, schema: schema, paths: d.path,
@@ -71,7 +83,7 @@ extension DataSplits {
             if result.blankLines > 0 { summary += ", \(result.blankLines) blank lines ignored" }
             summary += emptyValuesSummary(result.emptyValues, schema: schema)
             return DataSplits(train: train.build(name: "training part of \(d.path[0])"),
-                              evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary)
+                              evaluation: eval.build(name: "held-out part of \(d.path[0])"), summary: summary, valueMapping: mapping)
         case .records:
             let folder = d.path[0]
             let indexPath = "\(folder)/\(ShardedPreprocessing.indexName)"
@@ -96,13 +108,15 @@ extension DataSplits {
                         return shard
                     })
                 }
-                return DataSplits(train: try shards(index.trainShards, counts: index.pieces.map(\.trainRecords)),
-                                  evaluation: try shards(index.evalShards, counts: index.pieces.map(\.evalRecords)),
-                                  summary: "records in \(folder) (\(index.pieces.count) shards)")
+                let train = try shards(index.trainShards, counts: index.pieces.map(\.trainRecords))
+                let evaluation = try shards(index.evalShards, counts: index.pieces.map(\.evalRecords))
+                return DataSplits(train: train, evaluation: evaluation, summary: "records in \(folder) (\(index.pieces.count) shards)",
+                                  valueMapping: try sameValueMapping(train.shards + evaluation.shards, folder: folder))
             }
             let train = try records("\(folder)/train.rsd", for: configuration)
-            return DataSplits(train: train, evaluation: try records("\(folder)/eval.rsd", for: configuration),
-                              summary: "records in \(folder)")
+            let evaluation = try records("\(folder)/eval.rsd", for: configuration)
+            return DataSplits(train: train, evaluation: evaluation, summary: "records in \(folder)",
+                              valueMapping: try sameValueMapping([train, evaluation], folder: folder))
         }
     }
 
@@ -148,11 +162,25 @@ extension DataSplits {
         }
     }
 
+    /// The value mapping every one of `files` (of one folder) was made with.
+    static func sameValueMapping(_ files: [RecordDataset], folder: String) throws -> Int {
+        let mapping = files[0].valueMapping
+        if let other = files.first(where: { $0.valueMapping != mapping }) {
+            throw DataError("\(folder): \(files[0].path) has value mapping \(mapping), \(other.path) \(other.valueMapping) "
+                            + "(records of two preprocessing runs): preprocess again")
+        }
+        return mapping
+    }
+
     /// The record file at `path`, refused unless it was made for the config's model: the same
     /// dense features, tasks, tables and table rows (ids beyond a table's rows would read memory
-    /// outside it).
+    /// outside it), and, when the config names one, the same value mapping.
     static func records(_ path: String, for configuration: TrainingConfiguration) throws -> RecordDataset {
         let dataset = try RecordDataset(path: path), model = configuration.model
+        if let mapping = configuration.data.valueMapping, mapping != dataset.valueMapping {
+            throw DataError("\(path): records made with value mapping \(dataset.valueMapping), the model's data used mapping \(mapping) "
+                            + "(data.value_mapping): the same value would be a different row; preprocess again with this config")
+        }
         guard dataset.denseFeatureCount == configuration.data.denseFeatures, dataset.tableCount == model.tableCount else {
             throw DataError("\(path): records have \(dataset.denseFeatureCount) dense features and \(dataset.tableCount) tables; "
                             + "the config has \(configuration.data.denseFeatures) (data.dense_features) and \(model.tableCount) (model.table_count)")
@@ -177,6 +205,7 @@ extension DataSplits {
         let d = configuration.data
         var settings = CriteoPreprocessing.Settings(tableRows: configuration.model.recordTableRows)
         settings.frequencyThreshold = d.frequencyThreshold
+        settings.valueMapping = d.resolvedValueMapping
         settings.skipBadLines = d.skipBadLines
         let amount: HeldOutSplit.Amount = d.evalCount.map { .count($0) } ?? .fraction(d.evalFraction)
         if !d.evalPath.isEmpty {
@@ -416,11 +445,14 @@ extension DataSplits {
     private static func readDelimited(_ configuration: TrainingConfiguration, schema: DelimitedSchema, paths: [String],
                                       split: HeldOutSplit, progress: ProgressOutput = .silent)
         throws -> (train: RecordBuffer, eval: RecordBuffer, result: DelimitedPreprocessing.Result) {
-        let d = configuration.data, rows = configuration.model.recordTableRows
-        let train = RecordBuffer(tasks: schema.tasks, denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
-        let eval = RecordBuffer(tasks: schema.tasks, denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows)
+        let d = configuration.data, rows = configuration.model.recordTableRows, mapping = d.resolvedValueMapping
+        let train = RecordBuffer(tasks: schema.tasks, denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows,
+                                 valueMapping: mapping)
+        let eval = RecordBuffer(tasks: schema.tasks, denseCount: schema.dense.count, bagSizes: schema.bagSizes, tableRows: rows,
+                                valueMapping: mapping)
         let result = try DelimitedPreprocessing.run(paths: paths, schema: schema, tableRows: rows, split: split, skipBadLines: d.skipBadLines,
-                                                    frequencyThreshold: d.frequencyThreshold, train: train, eval: eval, progress: progress)
+                                                    frequencyThreshold: d.frequencyThreshold, valueMapping: mapping,
+                                                    train: train, eval: eval, progress: progress)
         return (train, eval, result)
     }
 

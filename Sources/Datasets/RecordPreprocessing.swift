@@ -34,14 +34,14 @@ public enum RecordPreprocessing {
 
     /// Writes the files into `output`; returns the summary and the files' names.
     private static func write(_ configuration: TrainingConfiguration, output: String, progress: ProgressOutput) throws -> Result {
-        let data = configuration.data, tableRows = configuration.model.recordTableRows
+        let data = configuration.data, tableRows = configuration.model.recordTableRows, mapping = data.resolvedValueMapping
         var heldOutLines: [UInt8] = []
         func heldOut(_ path: String, _ line: Int) { heldOutLines += Array("\(path)\t\(line)\n".utf8) }
         func writers(denseCount: Int, bagSizes: [Int]) throws -> (RecordWriter, RecordWriter) {
             (try RecordWriter(path: "\(output)/train.rsd", tasks: data.tasks, denseCount: denseCount, bagSizes: bagSizes,
-                              tableRows: tableRows),
+                              tableRows: tableRows, valueMapping: mapping),
              try RecordWriter(path: "\(output)/eval.rsd", tasks: data.tasks, denseCount: denseCount, bagSizes: bagSizes,
-                              tableRows: tableRows))
+                              tableRows: tableRows, valueMapping: mapping))
         }
         let statistics: Encodable
         let counts: (lines: Int, bad: Int, train: Int, eval: Int)
@@ -64,13 +64,13 @@ public enum RecordPreprocessing {
             let tableKeys = schema.categorical.indices.map { "categorical[\($0)]" }
             let result = try DelimitedPreprocessing.run(paths: data.path, schema: schema, tableRows: tableRows, split: split,
                                                         skipBadLines: data.skipBadLines, frequencyThreshold: data.frequencyThreshold,
-                                                        train: train, eval: eval, progress: progress, heldOutLine: heldOut)
+                                                        valueMapping: mapping, train: train, eval: eval, progress: progress, heldOutLine: heldOut)
             try DataSplits.requireHeldOut(result.eval, of: configuration)
             try train.finish()
             try eval.finish()
             statistics = DelimitedStatistics(files: data.path + data.evalPath, lines: result.lines, badLines: result.badLines,
                                              trainRecords: result.train, evalRecords: result.eval, split: split.description,
-                                             tableRows: tableRows, bagSizes: schema.bagSizes,
+                                             tableRows: tableRows, valueMapping: mapping, bagSizes: schema.bagSizes,
                                              emptyValues: Dictionary(uniqueKeysWithValues: zip(DataSplits.featureKeys(schema), result.emptyValues)),
                                              distinctValues: tableKeys.enumerated().reduce(into: [:]) { $0[$1.element] = result.distinctValues[$1.offset] },
                                              suggestedTableRows: tableKeys.enumerated().reduce(into: [:]) {
@@ -101,6 +101,8 @@ struct DelimitedStatistics: Encodable {
     var evalRecords: Int
     var split: String
     var tableRows: [Int]
+    /// The value mapping the rows were given by (`CategoricalRows`).
+    var valueMapping: Int
     var bagSizes: [Int]
     /// Empty values of the good lines per feature (`dense[0]`, `categorical[3]`, ...).
     var emptyValues: [String: Int]

@@ -105,9 +105,9 @@ public enum ShardedPreprocessing {
         meter.begin("writing records", totalBytes: inputBytes)
         for u in mine {
             let train = try RecordWriter(path: "\(output)/\(shardName("train", u))", denseCount: CriteoLineParser.denseCount,
-                                         bagSizes: bags, tableRows: tableRows)
+                                         bagSizes: bags, tableRows: tableRows, valueMapping: settings.valueMapping)
             let eval = try RecordWriter(path: "\(output)/\(shardName("eval", u))", denseCount: CriteoLineParser.denseCount,
-                                        bagSizes: bags, tableRows: tableRows)
+                                        bagSizes: bags, tableRows: tableRows, valueMapping: settings.valueMapping)
             var heldOut: [UInt8] = []
             let written = try CriteoPreprocessing.preprocess(unit: units[u], firstLine: firstLine[u], firstLineNumber: firstLineNumber[u],
                                                              selection: selection, settings: settings, frequent: counted?.frequent,
@@ -148,7 +148,7 @@ public enum ShardedPreprocessing {
             let statistics = CriteoPreprocessing.Statistics(files: data.path + evalPaths, lines: lineTotal, badLines: bad,
                                                             trainRecords: trainRecords, evalRecords: evalRecords,
                                                             split: settings.split.description, tableRows: tableRows,
-                                                            frequencyThreshold: settings.frequencyThreshold,
+                                                            frequencyThreshold: settings.frequencyThreshold, valueMapping: settings.valueMapping,
                                                             distinctValues: counted?.distinctValues, rareValues: counted?.rareValues)
             // stats.json in the keys of the single-file path's.
             encoder.keyEncodingStrategy = .useDefaultKeys

@@ -21,7 +21,7 @@ public enum CheckpointExport {
         let hold = try CheckpointReadHold(resolved)  // never pruned while read
         defer { withExtendedLifetime(hold) {} }
         let state = try TrainingCheckpoint.state(in: resolved)
-        let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)")
+        let configuration = try ConfigurationLoader.parseStored(state.configuration, source: "\(directory)/dense.h5 (config)")
         guard configuration.model.dynamicTables.isEmpty else {
             throw ConfigurationError("\(directory): key 'model.table_rows': the model has dynamic tables, whose rows are found "
                                      + "by key; ONNX export takes fixed tables only")

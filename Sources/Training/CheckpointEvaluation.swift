@@ -36,7 +36,7 @@ public enum CheckpointEvaluation {
             throw CheckpointError.mixedCheckpoints(path: checkpoint, detail: "the ranks found steps \(Int(-steps[1]))...\(Int(steps[0])): "
                                                    + "it was repointed while they read it; try again")
         }
-        let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)",
+        let configuration = try ConfigurationLoader.parseStored(state.configuration, source: "\(directory)/dense.h5 (config)",
                                                           overrides: overrides)
         if configuration.model.definition.retrieval != nil {
             // A retriever ranks the catalogue for the held-out users, their training items excluded.

@@ -16,7 +16,7 @@ struct Inspect: ParsableCommand {
         do {
             let directory = try TrainingCheckpoint.resolve(checkpoint)  // `latest` followed once
             let state = try TrainingCheckpoint.state(in: directory)
-            let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(checkpoint)/dense.h5 (config)")
+            let configuration = try ConfigurationLoader.parseStored(state.configuration, source: "\(checkpoint)/dense.h5 (config)")
             let model = try ModelFactory.makeLayout(configuration)
             print("checkpoint \(checkpoint) (format version \(TrainingCheckpoint.formatVersion))")
             print("step \(state.step), epoch \(state.epoch + 1), \(state.positionInEpoch) samples into it, "

@@ -27,7 +27,7 @@ import TestSupport
                 header: true
                 label: {column: click}
                 categorical: [{column: "site, domain"}, {column: device}, {column: 4, buckets: [6, 12, 18]}]
-            training: {batch_size: 50, epochs: 2, log_every: 0}
+            training: {batch_size: 50, epochs: 2, log_every: 0, optimizer: {learning_rate: 0.05}}
             checkpoint: {save_final: false}
             run: {record: false}
             """.write(toFile: config, atomically: true, encoding: .utf8)

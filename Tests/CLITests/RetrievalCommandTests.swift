@@ -41,7 +41,7 @@ import TestSupport
 
     func config(data: String, items: String) -> String {
         """
-        model: {architecture: two_tower, embedding_dimension: 8, table_rows: [61, 100, 6], item_tables: [1, 2], tower_mlp: [16, 8],
+        model: {architecture: two_tower, embedding_dimension: 8, table_rows: [62, 101, 7], item_tables: [1, 2], tower_mlp: [16, 8],
                 temperature: 0.1, uniform_negatives: 16}
         data: {source: delimited, path: \(data), split: last_per_user, dense_features: 0,
                catalogue: {path: \(items), delimiter: "\\t", item_column: 0},
@@ -82,8 +82,9 @@ import TestSupport
 
         // Serve the held-out users (each user's last item by time) from the export alone.
         let users = Array(1...60)
-        try users.map { "\($0)\t-1\t-1" }.joined(separator: "\n").write(toFile: "\(folder)/users.tsv", atomically: true, encoding: .utf8)
-        try users.enumerated().flatMap { line, user in interactions[user]!.dropLast().map { "\(line) \($0)" } }
+        // Ids and items are named by their rows: integer id v is row 1 + v (row 0: missing).
+        try users.map { "\($0 + 1)\t-1\t-1" }.joined(separator: "\n").write(toFile: "\(folder)/users.tsv", atomically: true, encoding: .utf8)
+        try users.enumerated().flatMap { line, user in interactions[user]!.dropLast().map { "\(line) \($0 + 1)" } }
             .joined(separator: "\n").write(toFile: "\(folder)/seen.tsv", atomically: true, encoding: .utf8)
         let served = try BinaryRunner.run(executable: Self.root + "/.venv-test/bin/python",
                                           [Self.root + "/launch/retrieve-onnx.py", "\(folder)/model.onnx", "\(folder)/model.onnx.items.h5",
@@ -94,8 +95,8 @@ import TestSupport
             let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             let user = users[result["user"] as! Int], ranked = result["items"] as! [Int]
             servedLists[user] = ranked
-            #expect(ranked.count == 20 && Set(ranked).isDisjoint(with: interactions[user]!.dropLast()), "user \(user): seen items left out")
-            if let position = ranked.firstIndex(of: interactions[user]!.last!) {
+            #expect(ranked.count == 20 && Set(ranked).isDisjoint(with: interactions[user]!.dropLast().map { $0 + 1 }), "user \(user): seen items left out")
+            if let position = ranked.firstIndex(of: interactions[user]!.last! + 1) {
                 if position < 10 { hits += 1 }
                 gain += 1 / log2(Double(position) + 2)
             }
@@ -124,7 +125,7 @@ import TestSupport
         #expect(rows.count == 60)
         for row in rows {
             let fields = row.split(separator: "\t", omittingEmptySubsequences: false)
-            let user = Int(fields[1])!, items = fields[2].split(separator: ",").map { Int($0)! }
+            let user = Int(fields[1])! - 1, items = fields[2].split(separator: ",").map { Int($0)! }
             #expect(items == servedLists[user], "user \(user): retrieve \(items), served \(servedLists[user] ?? [])")
         }
     }

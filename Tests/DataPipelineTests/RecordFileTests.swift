@@ -69,7 +69,8 @@ import Testing
         }
     }
 
-    /// A format-3 file (one click label, no task section) reads as one binary task `click`.
+    /// A format-3 file (one click label, no task section) reads as one binary task `click`, and
+    /// formats before 5 (no value mapping field) as value mapping 1.
     @Test func formatThreeRecordsReadAsOneClickTask() throws {
         let path = Self.temporaryFolder() + "/v3.rsd"
         let writer = try RecordWriter(path: path, denseCount: 1, bagSizes: [1], tableRows: [10])
@@ -79,13 +80,15 @@ import Testing
         // The header as format 3 wrote it: version 3, no task count, no task section (for one
         // table both headers take 128 bytes, and a one-task record is laid out alike).
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        #expect(bytes[8] == 4 && Array(bytes[36..<40]) == [1, 0, 0, 0] && Array(bytes[73..<78]) == Array("click".utf8))
+        #expect(bytes[8] == 5 && Array(bytes[36..<40]) == [1, 0, 0, 0] && Array(bytes[40..<44]) == [2, 0, 0, 0]
+                && Array(bytes[73..<78]) == Array("click".utf8))
+        #expect(try RecordDataset(path: path).valueMapping == 2)
         bytes[8] = 3
-        for offset in 36..<40 { bytes[offset] = 0 }
+        for offset in 36..<44 { bytes[offset] = 0 }
         for offset in 72..<104 { bytes[offset] = 0 }
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let dataset = try RecordDataset(path: path)
-        #expect(dataset.tasks == [.click] && dataset.labels == [1, 0] && dataset.count == 2)
+        #expect(dataset.tasks == [.click] && dataset.labels == [1, 0] && dataset.count == 2 && dataset.valueMapping == 1)
     }
 
     @Test func writtenRecordsReadBackThroughTheMemoryMap() throws {
@@ -162,11 +165,11 @@ import Testing
         let statistics = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: train, eval: eval)
         #expect(statistics.trainRecords == 40 && statistics.evalRecords == 10 && statistics.lines == 50)
         let trainSet = train.build(name: "train"), evalSet = eval.build(name: "eval")
-        // Held-out = the last 10 lines; ids are hex value modulo the rows, missing -> row 0.
+        // Held-out = the last 10 lines; ids are 1 + hex value modulo the other 999 rows, missing -> row 0.
         #expect(evalSet.labels == (40..<50).map { Float($0 % 3 == 0 ? 1 : 0) })
         let first = Batch(capacity: 1, denseFeatureCount: 13, tableCount: 26)
         try [0].withUnsafeBufferPointer { try trainSet.fill(first, order: $0, start: 0, size: 1) }
-        let expectedID: Int32 = 1009 % 1000  // line 0, table 1: hex value 1009, modulo 1000 rows
+        let expectedID: Int32 = 1 + 1009 % 999  // line 0, table 1: hex value 1009
         #expect(first.sparse[1].ids[0] == expectedID)
         #expect(first.sparse[0].ids[0] == 0, "line 0, table 0 is missing")
 

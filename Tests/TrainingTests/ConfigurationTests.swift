@@ -146,6 +146,17 @@ import Training
         #expect(try ConfigurationLoader.parse(Self.minimal, source: "x.yaml").run.name == "x")
     }
 
+    /// A config stored by a checkpoint made before `data.value_mapping` existed reads as mapping
+    /// 1 (its data was read so); a stored one names its own, and a new config leaves it unset
+    /// (issue 29, item 2).
+    @Test func storedConfigsKeepTheirValueMapping() throws {
+        #expect(try ConfigurationLoader.parseStored(Self.minimal, source: "dense.h5").data.valueMapping == 1)
+        let stored = try ConfigurationLoader.parse(Self.minimal, source: "x.yaml", overrides: ["data.value_mapping=2"])
+        #expect(try ConfigurationLoader.parseStored(try ConfigurationLoader.yaml(stored), source: "dense.h5").data.valueMapping == 2)
+        #expect(try ConfigurationLoader.parse(Self.minimal, source: "x.yaml").data.valueMapping == nil)
+        #expect(error(Self.minimal, overrides: ["data.value_mapping=3"])?.contains("key 'data.value_mapping': must be 1") == true)
+    }
+
     @Test func outOfRangeValuesNameTheKeyAndRange() {
         #expect(error(Self.minimal, overrides: ["training.batch_size=0"])
             == "--set training.batch_size: key 'training.batch_size': must be in 1...4194304, got 0")

@@ -64,7 +64,9 @@ public struct TrainingProgress: Sendable {
 /// Runs a config end to end on every rank of `communicator`: data, model, training loop with
 /// progress, held-out evaluation, the final checkpoint.
 public final class Trainer {
-    public let configuration: TrainingConfiguration
+    /// The run's config; its `data.value_mapping` is settled by `run()` (the checkpoint's, the
+    /// records', or the current one) before anything is read or stored.
+    public private(set) var configuration: TrainingConfiguration
     public let communicator: Communicator
     /// A checkpoint folder to continue from (`latest` means the run's newest).
     public let resume: String?
@@ -108,6 +110,7 @@ public final class Trainer {
         // A checkpoint to resume from is checked before the data is loaded; a fresh run never
         // writes among another run's checkpoints unless told to start over.
         let resumePath = try resumeLink.map(checkResume)  // `latest` resolved once, to its step-N
+        if let resumePath { try adoptValueMapping(try savedConfiguration(resumePath).data.resolvedValueMapping, of: "the checkpoint \(resumePath)") }
         if resume == nil && !overwrite && configuration.checkpoint.writesCheckpoints { try refuseExistingCheckpoints() }
         var removesOldCheckpoints = resume == nil && overwrite
         try MemoryCheck.require(configuration, communicator: communicator)
@@ -118,6 +121,7 @@ public final class Trainer {
         let started = DispatchTime.now()
         let splits = try DataSplits.load(configuration, progress: ProgressOutput(line: { self.log(.progress("data: \($0)")) },
                                                                                   live: liveLine.map { live in { live("data: \($0)") } }))
+        try adoptValueMapping(splits.valueMapping, of: "the data")
         log(.progress("data: \(splits.summary); \(splits.train.count) train / \(splits.evaluation.count) held-out samples "
             + "(ready in \(format(seconds(since: started), 1)) s)"))
 
@@ -424,12 +428,25 @@ public final class Trainer {
             throw CheckpointError.noSuchFolder(path: link)
         }
         let path = try TrainingCheckpoint.resolve(link)  // `latest` followed once
-        let saved = try TrainingCheckpoint.state(in: path)
-        let savedConfiguration = try ConfigurationLoader.parse(saved.configuration, source: "\(link)/dense.h5 (config)")
-        if let difference = savedConfiguration.model.differences(from: configuration.model).first {
+        if let difference = try savedConfiguration(path).model.differences(from: configuration.model).first {
             throw CheckpointError.modelMismatch(path: "\(link)/dense.h5", detail: difference)
         }
         return path
+    }
+
+    /// The config stored in the checkpoint at `path`.
+    private func savedConfiguration(_ path: String) throws -> TrainingConfiguration {
+        try ConfigurationLoader.parseStored(try TrainingCheckpoint.state(in: path).configuration, source: "\(path)/dense.h5 (config)")
+    }
+
+    /// Settles `data.value_mapping` on `mapping`, the one `source` was made with, unless the
+    /// config (or an earlier source) settled another: the same value would then be another row.
+    private func adoptValueMapping(_ mapping: Int, of source: String) throws {
+        if let settled = configuration.data.valueMapping, settled != mapping {
+            throw ConfigurationError("key 'data.value_mapping': \(source) gives categorical values rows by mapping \(mapping), "
+                                     + "this run by \(settled): the same value would be a different row (see the README's value mappings)")
+        }
+        configuration.data.valueMapping = mapping
     }
 
     /// Loads a checkpoint into the model, optimizers and loader; returns its state.

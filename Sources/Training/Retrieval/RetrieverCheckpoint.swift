@@ -26,7 +26,7 @@ public struct RetrieverCheckpoint {
         let hold = try CheckpointReadHold(directory)  // never pruned while read
         defer { withExtendedLifetime(hold) {} }
         let state = try TrainingCheckpoint.state(in: directory)
-        let configuration = try ConfigurationLoader.parse(state.configuration, source: "\(directory)/dense.h5 (config)", overrides: overrides)
+        let configuration = try ConfigurationLoader.parseStored(state.configuration, source: "\(directory)/dense.h5 (config)", overrides: overrides)
         return try load(directory: directory, configuration: configuration, step: state.step, communicator: communicator)
     }
 
