@@ -103,9 +103,16 @@ def inputs(mapping, fields, joined, header=None):
         else:
             raise ValueError(f"unknown rule {rule}")
         # The rows before the values' first (missing, and rare with a frequency threshold);
-        # files of version 1 (value mapping 1) reserved none.
+        # files of version 1 (value mapping 1) reserved none. A hashed value keeps its row
+        # modulo the rows unless that row is reserved; a computed one is shifted past them.
         reserved = table.get("reserved_rows", 0)
-        bags.append([reserved + v % (rows - reserved)])
+        if rule in ("hash", "hex"):
+            row = v % rows
+            if row < reserved:
+                row = reserved + (v // rows) % (rows - reserved)
+        else:
+            row = reserved + v % (rows - reserved)
+        bags.append([row])
     return dense, bags
 
 

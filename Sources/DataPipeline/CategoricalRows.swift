@@ -2,12 +2,15 @@
 /// (`data.value_mapping`), a record file and a checkpoint's config record:
 ///
 /// - **2** (the current mapping): row 0 is the missing (empty) values' own row and, in a table
-///   with a frequency threshold, row 1 the rare values'; any other value `v` (a hash, a
-///   hexadecimal number, an hour, a bucket) is row `reserved + v mod (rows - reserved)`, so no
-///   value shares the missing row;
+///   with a frequency threshold, row 1 the rare values'. A hashed value `h` (FNV-1a of a string,
+///   a Criteo hex number) keeps row `h mod rows` unless that row is reserved, when it moves to
+///   `reserved + (h div rows) mod (rows - reserved)`: every other value keeps the row it had
+///   under mapping 1. A computed value `v` (an hour, a weekday, a bucket, an integer id) is row
+///   `reserved + v mod (rows - reserved)`, each of the first `rows - reserved` values a row of
+///   its own.
 /// - **1** (records and checkpoints made before mapping 2): missing and rare values row 0, a
-///   value `v` row `v mod rows`: an empty value shared its row with the values landing on 0
-///   (an hour of 0, the first bucket).
+///   value `v mod rows`: an empty value shared row 0 with the values landing there (hour 0, the
+///   first bucket, a hash).
 ///
 /// A record file or a checkpoint keeps the mapping it was made with: raw data scored or trained
 /// further against it is read by the same one.
@@ -35,9 +38,19 @@ public struct CategoricalRows: Sendable, Equatable {
     /// The row of the values rarer than the frequency threshold.
     public var rareRow: Int32 { mapping == 1 ? 0 : 1 }
 
-    /// The row of a present value in a table of `rows` rows (more than `reserved`).
+    /// The row of a hashed value in a table of `rows` rows (more than `reserved`): its row
+    /// modulo the rows, moved by the hash's higher digits when that row is reserved.
     @inline(__always)
-    public func row(of value: UInt64, rows: Int) -> Int32 {
+    public func row(ofHash hash: UInt64, rows: Int) -> Int32 {
+        let row = hash % UInt64(rows)
+        guard row < UInt64(reserved) else { return Int32(truncatingIfNeeded: row) }
+        return Int32(truncatingIfNeeded: UInt64(reserved) + (hash / UInt64(rows)) % UInt64(rows - reserved))
+    }
+
+    /// The row of a computed value (an hour, a bucket, an integer id) in a table of `rows` rows
+    /// (more than `reserved`): past the reserved rows.
+    @inline(__always)
+    public func row(ofValue value: UInt64, rows: Int) -> Int32 {
         Int32(truncatingIfNeeded: UInt64(reserved) + value % UInt64(rows - reserved))
     }
 

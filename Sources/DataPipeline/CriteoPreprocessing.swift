@@ -19,8 +19,8 @@ extension RecordWriter: RecordSink {}
 /// Turns raw Criteo TSV files (plain or .gz) into records: dense counts log-transformed,
 /// categorical values mapped to rows by the value mapping (`CategoricalRows`: under the current
 /// one missing values take row 0, with a frequency threshold the values seen fewer times than it
-/// row 1, and every other value one of the remaining rows), split into a training and a
-/// held-out part. A table of 0 rows is dynamic: it keeps each raw value as its
+/// row 1, and every other value its value modulo the rows, moved off a reserved row), split into
+/// a training and a held-out part. A table of 0 rows is dynamic: it keeps each raw value as its
 /// key (a missing or rare value as `RecordFormat.missingKey`).
 public enum CriteoPreprocessing {
     public struct Settings: Sendable {
@@ -189,7 +189,7 @@ public enum CriteoPreprocessing {
                     RecordFormat.store(key: missing || rare ? RecordFormat.missingKey : UInt64(value), in: &ids, at: slots[t])
                 } else {
                     ids[slots[t]] = missing ? CategoricalRows.missingRow
-                        : rare ? rowRules.rareRow : rowRules.row(of: UInt64(value), rows: tableRows[t])
+                        : rare ? rowRules.rareRow : rowRules.row(ofHash: UInt64(value), rows: tableRows[t])
                 }
             }
             try ids.withUnsafeBufferPointer { try sink.append(label: label, dense: dense, ids: $0.baseAddress!) }

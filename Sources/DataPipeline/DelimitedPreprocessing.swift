@@ -559,7 +559,7 @@ public enum DelimitedPreprocessing {
             let hash = fnv1a(value)
             if value.isEmpty { empty.append(schema.dense.count + t) } else { values.append((t, hash)) }
             let row = value.isEmpty ? CategoricalRows.missingRow
-                : frequencies?.isRare(hash, table: t) == true ? rowRules[t].rareRow : rowRules[t].row(of: hash, rows: tableRows[t])
+                : frequencies?.isRare(hash, table: t) == true ? rowRules[t].rareRow : rowRules[t].row(ofHash: hash, rows: tableRows[t])
             if !value.isEmpty { frequencies?.count(hash, table: t) }
             return row
         }
@@ -599,7 +599,7 @@ public enum DelimitedPreprocessing {
                     guard let row = feature.row(text) else {
                         throw DataError("\(location): column \(column.index): '\(text)' is not a \(feature.expected)")
                     }
-                    ids[slot] = rowRules[t].row(of: UInt64(row), rows: tableRows[t])
+                    ids[slot] = rowRules[t].row(ofValue: UInt64(row), rows: tableRows[t])
                     values.append((t, UInt64(row)))
                 }
                 slot += 1

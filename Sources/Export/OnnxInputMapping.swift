@@ -8,9 +8,11 @@ import Foundation
 /// `launch/onnx_inputs.py` is the reference implementation of every rule (and is tested to give
 /// the ids recsys-dist gives). Rules:
 ///
-/// Each rule gives a value `v`, whose row is `reserved_rows + v mod (rows - reserved_rows)`; an
-/// empty value is row 0 (value mapping 2: the table's `reserved_rows` is 1, or 2 with a
-/// frequency threshold, row 1 holding the rare values; mapping 1, older models: 0 reserved):
+/// Each rule gives a value `v`; an empty value is row 0. Under value mapping 2 a table reserves
+/// `reserved_rows` (1, or 2 with a frequency threshold, row 1 holding the rare values; mapping
+/// 1, older models: 0): a hashed value (`hash`, `hex`) is row `v mod rows` unless that is
+/// reserved, then `reserved_rows + (v div rows) mod (rows - reserved_rows)`; a computed one (the
+/// other rules) is row `reserved_rows + v mod (rows - reserved_rows)` (`CategoricalRows`):
 ///
 /// - `hash`: 64-bit FNV-1a of the value's UTF-8 bytes (of its first `prefix` characters when
 ///   the table has one);

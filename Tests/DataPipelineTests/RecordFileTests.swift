@@ -165,11 +165,11 @@ import Testing
         let statistics = try CriteoPreprocessing.run(paths: [folder + "/day.tsv"], settings: settings, train: train, eval: eval)
         #expect(statistics.trainRecords == 40 && statistics.evalRecords == 10 && statistics.lines == 50)
         let trainSet = train.build(name: "train"), evalSet = eval.build(name: "eval")
-        // Held-out = the last 10 lines; ids are 1 + hex value modulo the other 999 rows, missing -> row 0.
+        // Held-out = the last 10 lines; ids are the hex value modulo the rows (moved off row 0, the missing values').
         #expect(evalSet.labels == (40..<50).map { Float($0 % 3 == 0 ? 1 : 0) })
         let first = Batch(capacity: 1, denseFeatureCount: 13, tableCount: 26)
         try [0].withUnsafeBufferPointer { try trainSet.fill(first, order: $0, start: 0, size: 1) }
-        let expectedID: Int32 = 1 + 1009 % 999  // line 0, table 1: hex value 1009
+        let expectedID: Int32 = 1009 % 1000  // line 0, table 1: hex value 1009, modulo 1000 rows
         #expect(first.sparse[1].ids[0] == expectedID)
         #expect(first.sparse[0].ids[0] == 0, "line 0, table 0 is missing")
 
