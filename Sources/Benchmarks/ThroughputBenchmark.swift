@@ -37,6 +37,8 @@ public enum ThroughputBenchmark {
         /// Where the parameters live and the arithmetic runs (a name in `BackendRegistry`), and
         /// the matrix products' precision (bf16: oneDNN with fp32 accumulation).
         public var backend = "cpu"
+        /// Times every backend operation of the timed steps (the CPU backend, `ProfiledCPUBackend`).
+        public var profilesOperations = false
         public var precision: MatmulPrecision = .fp32
         /// The tables' placement over ranks and the rows' exchange format; `pipeline`: exchange
         /// the next batch's embedding requests during each step.
@@ -105,6 +107,8 @@ public enum ThroughputBenchmark {
         public var allReduceBytes: Int
         public var syncGigabytesPerSecond: Double?
         public var rawAllReduceGigabytesPerSecond: Double?
+        /// With `profilesOperations`: each operation's time, calls and FLOPs over the timed steps.
+        public var operations: [OperationProfile.Row]?
     }
 
     public static func run(_ settings: Settings, communicator base: Communicator = LocalCommunicator(),
@@ -116,7 +120,8 @@ public enum ThroughputBenchmark {
             settings.dynamicRules,
             ModelFactory.embeddingFactory(settings.distributed, hasDynamicTables: !settings.dynamicRules.isEmpty,
                                           communicator: communicator))
-        let backend = BackendRegistry.make(settings.backend, precision: settings.precision)
+        let profiled = settings.profilesOperations ? ProfiledCPUBackend(matmulPrecision: settings.precision) : nil
+        let backend = profiled ?? BackendRegistry.make(settings.backend, precision: settings.precision)
         let model = try settings.definition.makeModel(settings.shape, batchCapacity: settings.batchSize, seed: settings.seed,
                                                       backend: backend, makeEmbeddings: makeEmbeddings)
         // A retriever trains by its in-batch softmax (every item seen as often: no log Q to learn).
@@ -152,6 +157,7 @@ public enum ThroughputBenchmark {
         var phases: [String: [Double]] = Dictionary(uniqueKeysWithValues: names.map { ($0, []) })
         try communicator.barrier()
         for index in 0..<totalSteps {
+            if index == settings.warmupSteps { profiled?.profile.reset() }
             communicator.resetCounters()
             let t0 = DispatchTime.now()
             _ = try loader.next()
@@ -180,6 +186,7 @@ public enum ThroughputBenchmark {
                 phases[name]!.append(value)
             }
         }
+        let operations = profiled?.profile.table
         // Each rank's medians; the job runs at the pace of its slowest rank.
         let slowest = try communicator.allReduceMax(names.map { median(phases[$0]!) })
         let medians = Dictionary(uniqueKeysWithValues: zip(names, slowest))
@@ -213,7 +220,7 @@ public enum ThroughputBenchmark {
                       precision: backend.matmulPrecision.rawValue, gemmPeakGflops: peak,
                       ceilingSamplesPerSecond: ceiling, fractionOfCeiling: samplesPerSecond / ceiling,
                       parameterCount: model.parameterCount, allReduceBytes: bytes,
-                      syncGigabytesPerSecond: syncBandwidth, rawAllReduceGigabytesPerSecond: rawBandwidth)
+                      syncGigabytesPerSecond: syncBandwidth, rawAllReduceGigabytesPerSecond: rawBandwidth, operations: operations)
     }
 
     /// Median seconds (slowest rank) of `reduce` run after a barrier.

@@ -26,6 +26,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Rows per embedding table of a preset (with --dynamic-tables: capacity, in whole buckets of 64).") var rows = 100_000
     @Flag(help: "A preset with dynamic tables: rows found by raw id, admitted and evicted (the ids are the same).") var dynamicTables = false
     @Flag(help: "Exchange each batch's embedding requests in its own step, not during the step before.") var noPipeline = false
+    @Flag(help: "Time every backend operation of the timed steps (the CPU backend) and print where a step's time goes.")
+    var profile = false
     @Option(help: "Untimed steps first.") var warmup = 10
     @Option(help: "Timed steps.") var steps = 50
     @OptionGroup var output: OutputOptions
@@ -72,6 +74,10 @@ struct Bench: ParsableCommand {
         if noPipeline { settings.distributed.pipeline = false }
         settings.warmupSteps = warmup
         settings.timedSteps = steps
+        if profile {
+            guard settings.backend == "cpu" else { throw ValidationError("--profile times the cpu backend's operations, not \(settings.backend)'s") }
+            settings.profilesOperations = true
+        }
         return settings
     }
 
@@ -97,6 +103,9 @@ struct Bench: ParsableCommand {
             text += "\nall-reduce of \(r.allReduceBytes) bytes after a barrier: bucketed gradient sync \(Training.format(sync, 2)) GB/s, "
                 + "raw MPI_Allreduce \(Training.format(raw, 2)) GB/s (\(Training.format(100 * sync / raw, 1)) %)"
         }
+        if let operations = r.operations {
+            text += "\n" + Self.profileTable(operations, steps: r.timedSteps, stepMilliseconds: r.stepMillisecondsMedian)
+        }
         console.result(text: text, json: [
             "model": settings.name, "dynamic_tables": dynamic, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
             "global_batch_size": r.globalBatchSize, "parameter_count": r.parameterCount, "all_reduce_bytes": r.allReduceBytes,
@@ -106,7 +115,30 @@ struct Bench: ParsableCommand {
             "phase_ms_median": r.phaseMillisecondsMedian, "mlp_flops_per_sample": r.mlpFlopsPerSample,
             "gemm_peak_gflops": r.gemmPeakGflops, "ceiling_samples_per_second": r.ceilingSamplesPerSecond,
             "fraction_of_ceiling": r.fractionOfCeiling,
+            "operations": r.operations.map { rows in
+                rows.map { ["name": $0.name, "ms_per_step": 1000 * $0.seconds / Double(r.timedSteps),
+                            "calls_per_step": Double($0.calls) / Double(r.timedSteps), "gflops": $0.flops > 0 ? $0.flops / $0.seconds / 1e9 : 0] }
+            } ?? [],
         ])
+    }
+
+    /// The profile as a table: each operation's milliseconds per step, its share of the median
+    /// step, its calls per step and, for GEMMs, the GFLOP/s they ran at.
+    static func profileTable(_ rows: [OperationProfile.Row], steps: Int, stepMilliseconds: Double) -> String {
+        let width = max(rows.map(\.name.count).max() ?? 0, 9)
+        var lines = ["per operation (ms per step, share of the median step, calls per step, GFLOP/s of GEMMs):"]
+        var total = 0.0
+        for row in rows {
+            let milliseconds = 1000 * row.seconds / Double(steps)
+            if !row.name.hasSuffix("(within gemm)") { total += milliseconds }
+            let rate = row.flops > 0 ? "  \(Training.format(row.flops / row.seconds / 1e9, 1)) GFLOP/s" : ""
+            lines.append("  " + row.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                         + "  \(Training.format(milliseconds, 3)) ms  \(Training.format(100 * milliseconds / stepMilliseconds, 1)) %"
+                         + "  \(Training.format(Double(row.calls) / Double(steps), 1)) calls" + rate)
+        }
+        lines.append("  " + "all above".padding(toLength: width, withPad: " ", startingAt: 0)
+                     + "  \(Training.format(total, 3)) ms  \(Training.format(100 * total / stepMilliseconds, 1)) % (the rest: data, exchange, host code)")
+        return lines.joined(separator: "\n")
     }
 }
 

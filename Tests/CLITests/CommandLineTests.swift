@@ -96,6 +96,34 @@ import Training
         #expect(((json["fraction_of_ceiling"] as? Double) ?? 0) > 0)
     }
 
+    /// `bench --profile` accounts for the step operation by operation: every GEMM of a step,
+    /// forward and backward, is in its table (DLRM's FLOPs are the MLP FLOPs `bench` reports;
+    /// DCNv2's cross layers add theirs), and the operations take most of the step.
+    @Test func benchProfilesEveryOperation() throws {
+        for (model, precision) in [("dlrm", "fp32"), ("dcnv2", "bf16")] {
+            let result = try BinaryRunner.run(["bench", "--model", model, "--rows", "1000", "--batch-size", "256", "--precision", precision,
+                                               "--warmup", "1", "--steps", "3", "--profile", "--format", "json"])
+            #expect(result.status == 0, "\(result.standardError)")
+            let lastLine = try #require(result.standardOutput.split(separator: "\n").last)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
+            let operations = try #require(json["operations"] as? [[String: Any]])
+            let gemms = operations.filter { ($0["name"] as? String)?.hasPrefix("gemm ") == true }
+            let flops = gemms.reduce(0.0) { $0 + ($1["gflops"] as! Double) * ($1["ms_per_step"] as! Double) * 1e6 }
+            let expected = (json["mlp_flops_per_sample"] as! Double) * 256
+            if model == "dlrm" {
+                #expect(abs(flops - expected) < 1e-3 * expected, "\(model): the GEMMs' \(flops) FLOPs a step, the MLPs' \(expected)")
+            } else {
+                #expect(flops > expected, "\(model): the GEMMs' \(flops) FLOPs a step, the MLPs' \(expected) and the crosses'")
+            }
+            let names = Set(operations.compactMap { $0["name"] as? String })
+            #expect(names.isSuperset(of: ["addBias", "reluBackward", "embeddingBags", "binaryCrossEntropy"]), "\(names)")
+            #expect(names.contains("bf16 packing (within gemm)") == (precision == "bf16"), "\(names)")
+            let timed = operations.filter { ($0["name"] as? String)?.hasSuffix("(within gemm)") == false }
+                .reduce(0.0) { $0 + ($1["ms_per_step"] as! Double) }
+            #expect(timed > 0.5 * (json["step_ms_median"] as! Double), "the operations are most of the step: \(timed) ms")
+        }
+    }
+
     /// `bench --config` times the config's own model: its architecture, its sizes (the
     /// parameters of the model the config builds), its batch; `--model` is refused beside it.
     @Test func benchTimesAConfigsModel() throws {

@@ -5,7 +5,7 @@
 /// that knows where a buffer's memory is, and checks that each slice belongs to this backend.
 public class CPUBackend: ComputeBackend, @unchecked Sendable {
     public let matmulPrecision: MatmulPrecision
-    private let bfloat16Matmul: OneDNNMatmul?
+    let bfloat16Matmul: OneDNNMatmul?
 
     /// bf16 products where the CPU computes them natively (`bfloat16Implementation`), fp32 otherwise.
     public init(matmulPrecision: MatmulPrecision = .fp32) {

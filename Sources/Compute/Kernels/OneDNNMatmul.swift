@@ -25,6 +25,8 @@ final class OneDNNMatmul: @unchecked Sendable {
         let alpha: Float, beta: Float
     }
     let roundsToBFloat16: Bool
+    /// Where the time spent rounding operands to bf16 goes, when profiled (`ProfiledCPUBackend`).
+    var packingProfile: OperationProfile?
 
     private struct Primitive {
         let primitive: dnnl_primitive_t
@@ -78,8 +80,10 @@ final class OneDNNMatmul: @unchecked Sendable {
             // Pack each operand as stored (rows x columns, row-major) into bf16.
             if aRows * aColumns > scratchACapacity { grow(&scratchA, &scratchACapacity, to: aRows * aColumns) }
             if bRows * bColumns > scratchBCapacity { grow(&scratchB, &scratchBCapacity, to: bRows * bColumns) }
+            let start = packingProfile.map { _ in OperationProfile.now() }
             Self.roundToBFloat16(a, rows: aRows, columns: aColumns, stride: lda, into: scratchA)
             Self.roundToBFloat16(b, rows: bRows, columns: bColumns, stride: ldb, into: scratchB)
+            if let start { packingProfile?.add("bf16 packing (within gemm)", seconds: OperationProfile.now() - start) }
             (operandA, operandB, strideA, strideB) = (UnsafeMutableRawPointer(scratchA), UnsafeMutableRawPointer(scratchB), aColumns, bColumns)
         }
         let shape = Shape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: strideA, ldb: strideB, ldc: ldc,

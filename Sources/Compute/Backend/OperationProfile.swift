@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Wall time spent in each backend operation, by name (a GEMM by its shape), with the calls and
+/// the floating-point operations of those that declare them: `bench --profile`'s table of where a
+/// step's time goes. Not thread-safe: one training thread issues the operations.
+public final class OperationProfile: @unchecked Sendable {
+    public struct Row: Sendable, Equatable, Codable {
+        public var name: String
+        public var seconds: Double
+        public var calls: Int
+        /// Floating-point operations done (0 where not counted).
+        public var flops: Double
+    }
+
+    private var rows: [String: Row] = [:]
+
+    public init() {}
+
+    /// Runs `body`, adding its wall time (and `flops`) to the row `name`.
+    @inline(__always)
+    public func measure<T>(_ name: @autoclosure () -> String, flops: Double = 0, _ body: () throws -> T) rethrows -> T {
+        let start = Self.now()
+        defer { add(name(), seconds: Self.now() - start, flops: flops) }
+        return try body()
+    }
+
+    /// Adds one call of `seconds` to the row `name`.
+    public func add(_ name: String, seconds: Double, flops: Double = 0) {
+        rows[name, default: Row(name: name, seconds: 0, calls: 0, flops: 0)].seconds += seconds
+        rows[name]!.calls += 1
+        rows[name]!.flops += flops
+    }
+
+    /// Forgets everything measured (the end of the warm-up).
+    public func reset() { rows.removeAll(keepingCapacity: true) }
+
+    /// Every row, the most time first.
+    public var table: [Row] { rows.values.sorted { ($0.seconds, $1.name) > ($1.seconds, $0.name) } }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}
