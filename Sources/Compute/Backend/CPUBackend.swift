@@ -126,6 +126,17 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
                   a: pointer(a), lda: lda, b: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
     }
 
+    public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: DeviceSlice<UInt16>, lda: Int, b: DeviceSlice<UInt16>, ldb: Int,
+                     beta: Float, c: DeviceSlice<Float>, ldc: Int) {
+        guard let bfloat16Matmul else { preconditionFailure("gemm: bf16 operands on a backend whose products are fp32") }
+        let aRows = transposeA ? k : m, aColumns = transposeA ? m : k, bRows = transposeB ? n : k, bColumns = transposeB ? k : n
+        precondition((m - 1) * ldc + n <= c.count && (aRows - 1) * lda + aColumns <= a.count && (bRows - 1) * ldb + bColumns <= b.count,
+                     "gemm: operands of \(m) x \(n) x \(k) outside their slices")
+        bfloat16Matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                            roundedA: pointer(a), lda: lda, roundedB: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
+    }
+
     public func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool) {
         precondition(rows * columns <= y.count && columns <= bias.count, "addBias: shapes outside the slices")
         let (y, bias) = (pointer(y), pointer(bias))

@@ -67,6 +67,12 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               a: DeviceSlice<Float>, lda: Int, b: DeviceSlice<Float>, ldb: Int,
               beta: Float, c: DeviceSlice<Float>, ldc: Int)
+    /// The same over operands rounded to bf16 already (`pack`; row-major with their row strides),
+    /// accumulating in fp32: an operand several products read (a layer's input, weights, output
+    /// gradient) is rounded once. Only where `matmulPrecision` is bf16.
+    func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              a: DeviceSlice<UInt16>, lda: Int, b: DeviceSlice<UInt16>, ldb: Int,
+              beta: Float, c: DeviceSlice<Float>, ldc: Int)
     /// The epilogue of a linear layer: `y[r, c] = act(y[r, c] + bias[c])`, act ReLU or identity.
     func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool)
     /// ReLU backward in place: `gradient[i] = 0` where `output[i] <= 0`.
@@ -200,7 +206,28 @@ public protocol ComputeBackend: AnyObject, Sendable {
                     second: DeviceSlice<Float>, step: AdamStep)
 }
 
+/// A matrix product's operand: fp32 values, or values rounded to bf16 already (`pack`).
+public enum MatmulOperand {
+    case fp32(DeviceSlice<Float>)
+    case bf16(DeviceSlice<UInt16>)
+}
+
 extension ComputeBackend {
+    /// `C = alpha op(A) op(B) + beta C` over two fp32 operands or two rounded ones.
+    public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: MatmulOperand, lda: Int, b: MatmulOperand, ldb: Int, beta: Float, c: DeviceSlice<Float>, ldc: Int) {
+        switch (a, b) {
+        case (.fp32(let a), .fp32(let b)):
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
+        case (.bf16(let a), .bf16(let b)):
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
+        default:
+            preconditionFailure("gemm: an fp32 operand beside a bf16 one")
+        }
+    }
+
     public func makeFloats(_ count: Int) -> DeviceBuffer<Float> { makeBuffer(Float.self, count: count) }
     public func makeIndices(_ count: Int) -> DeviceBuffer<Int32> { makeBuffer(Int32.self, count: count) }
 }

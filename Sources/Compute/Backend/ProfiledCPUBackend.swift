@@ -54,11 +54,23 @@ public final class ProfiledCPUBackend: CPUBackend, @unchecked Sendable {
 
     public override func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DeviceSlice<Float>, lda: Int,
                               b: DeviceSlice<Float>, ldb: Int, beta: Float, c: DeviceSlice<Float>, ldc: Int) {
-        profile.measure("gemm \(m)x\(n)x\(k)\(transposeA ? " Aᵀ" : "")\(transposeB ? " Bᵀ" : "")",
-            flops: 2 * Double(m) * Double(n) * Double(k)) {
+        profile.measure(Self.gemmName(transposeA, transposeB, m, n, k), flops: 2 * Double(m) * Double(n) * Double(k)) {
             super.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                beta: beta, c: c, ldc: ldc)
+                       beta: beta, c: c, ldc: ldc)
         }
+    }
+
+    public override func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DeviceSlice<UInt16>,
+                              lda: Int, b: DeviceSlice<UInt16>, ldb: Int, beta: Float, c: DeviceSlice<Float>, ldc: Int) {
+        profile.measure(Self.gemmName(transposeA, transposeB, m, n, k), flops: 2 * Double(m) * Double(n) * Double(k)) {
+            super.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                       beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// A GEMM's row in the profile: "gemm m x n x k" and which operands are transposed.
+    private static func gemmName(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int) -> String {
+        "gemm \(m)x\(n)x\(k)\(transposeA ? " Aᵀ" : "")\(transposeB ? " Bᵀ" : "")"
     }
 
     public override func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool) {

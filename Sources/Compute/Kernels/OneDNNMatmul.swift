@@ -86,8 +86,26 @@ final class OneDNNMatmul: @unchecked Sendable {
             if let start { packingProfile?.add("bf16 packing (within gemm)", seconds: OperationProfile.now() - start) }
             (operandA, operandB, strideA, strideB) = (UnsafeMutableRawPointer(scratchA), UnsafeMutableRawPointer(scratchB), aColumns, bColumns)
         }
-        let shape = Shape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: strideA, ldb: strideB, ldc: ldc,
-                          alpha: alpha, beta: beta)
+        run(Shape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: strideA, ldb: strideB, ldc: ldc,
+                  alpha: alpha, beta: beta), a: operandA, b: operandB, c: c)
+    }
+
+    /// `C = alpha op(A) op(B) + beta C` over operands rounded to bf16 already, with their row
+    /// strides (a backend made with `roundsToBFloat16`).
+    func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              roundedA a: UnsafePointer<UInt16>, lda: Int, roundedB b: UnsafePointer<UInt16>, ldb: Int,
+              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(roundsToBFloat16, "OneDNNMatmul: bf16 operands given to an fp32 matmul")
+        guard m > 0 && n > 0 else { return }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        run(Shape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta),
+            a: UnsafeMutableRawPointer(mutating: a), b: UnsafeMutableRawPointer(mutating: b), c: c)
+    }
+
+    /// Runs the matmul of `shape` (made once) on these operands; the caller holds the lock.
+    private func run(_ shape: Shape, a operandA: UnsafeMutableRawPointer, b operandB: UnsafeMutableRawPointer,
+                     c: UnsafeMutablePointer<Float>) {
         let entry = primitives[shape] ?? makePrimitive(shape)
         primitives[shape] = entry
         Self.check(dnnl_memory_set_data_handle(entry.a, operandA), "setting A")

@@ -12,6 +12,10 @@ public struct Linear: Sendable {
     let weightOffset: Int
     /// Nil for a layer without bias.
     let biasOffset: Int?
+    /// The input, weights and output gradient as the products take them (under bf16 matmuls
+    /// rounded once each: slots `inputSlot`, `weightSlot`, `gradientSlot`).
+    let operands: MatmulOperands
+    private static let inputSlot = 0, weightSlot = 1, gradientSlot = 2
 
     /// Reserves `name/weight` and (with `hasBias`) `name/bias` in `arena`.
     public init(arena: ParameterArena, name: String, inputSize: Int, outputSize: Int, appliesReLU: Bool, hasBias: Bool = true) {
@@ -21,6 +25,7 @@ public struct Linear: Sendable {
         self.arena = arena
         weightOffset = arena.reserve("\(name)/weight", shape: [outputSize, inputSize])
         biasOffset = hasBias ? arena.reserve("\(name)/bias", shape: [outputSize]) : nil
+        operands = MatmulOperands(backend: arena.backend, slots: 3)
     }
 
     public var hasBias: Bool { biasOffset != nil }
@@ -51,7 +56,8 @@ public struct Linear: Sendable {
             return
         }
         backend.gemm(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, alpha: 1,
-                     a: input, lda: inputSize, b: weight, ldb: inputSize, beta: 0, c: output, ldc: outputSize)
+                     a: operands.operand(input.slice(0, rows * inputSize), slot: Self.inputSlot), lda: inputSize,
+                     b: operands.operand(weight, slot: Self.weightSlot), ldb: inputSize, beta: 0, c: output, ldc: outputSize)
         if biasOffset != nil {
             backend.addBias(output, bias: bias, rows: rows, columns: outputSize, relu: appliesReLU)
         } else {
@@ -62,7 +68,8 @@ public struct Linear: Sendable {
     /// Backward. `outputGradient` (B, out) is dL/dy; when ReLU is applied it is masked in place
     /// by `output`. Adds dL/dW and dL/db into the arena's gradients; writes dL/dx (B, in) to
     /// `inputGradient` when given (the first layer of a network needs none), or adds it there
-    /// with `addsInputGradient` (a gate's input, which other layers read too).
+    /// with `addsInputGradient` (a gate's input, which other layers read too). `input` is the
+    /// forward's (under bf16 matmuls, the copy the forward rounded is read).
     public func backward(input: DeviceSlice<Float>, output: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
                          inputGradient: DeviceSlice<Float>?, rows: Int, addsInputGradient: Bool = false) {
         if appliesReLU {
@@ -70,14 +77,16 @@ public struct Linear: Sendable {
         }
         if biasOffset != nil { backend.accumulateColumnSums(outputGradient, rows: rows, columns: outputSize, into: biasGradient) }
         guard inputSize > 0 else { return }
+        let gradient = operands.operand(outputGradient.slice(0, rows * outputSize), slot: Self.gradientSlot)
         // dW (out, in) += dy^T (out, B) x (B, in)
         backend.gemm(transposeA: true, transposeB: false, m: outputSize, n: inputSize, k: rows, alpha: 1,
-                     a: outputGradient, lda: outputSize, b: input, ldb: inputSize, beta: 1, c: weightGradient, ldc: inputSize)
+                     a: gradient, lda: outputSize, b: operands.reused(Self.inputSlot, of: input.slice(0, rows * inputSize)), ldb: inputSize,
+                     beta: 1, c: weightGradient, ldc: inputSize)
         if let inputGradient {
             // dx (B, in) (+)= dy (B, out) W (out, in)
             backend.gemm(transposeA: false, transposeB: false, m: rows, n: inputSize, k: outputSize, alpha: 1,
-                         a: outputGradient, lda: outputSize, b: weight, ldb: inputSize, beta: addsInputGradient ? 1 : 0,
-                         c: inputGradient, ldc: inputSize)
+                         a: gradient, lda: outputSize, b: operands.reused(Self.weightSlot, of: weight), ldb: inputSize,
+                         beta: addsInputGradient ? 1 : 0, c: inputGradient, ldc: inputSize)
         }
     }
 }

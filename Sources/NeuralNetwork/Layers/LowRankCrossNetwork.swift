@@ -22,6 +22,13 @@ public final class LowRankCrossNetwork: @unchecked Sendable {
     private let crossGradient: DeviceBuffer<Float>
     private let projectionGradient: DeviceBuffer<Float>
     public let inputGradient: DeviceBuffer<Float>
+    /// The products' operands (under bf16 matmuls rounded once each): per layer x_l, U_l, h_l and
+    /// V_l (slots 4l to 4l + 3), then dL/dy_l and dL/dh_l of the layer being differentiated.
+    private let operands: MatmulOperands
+    private func slot(_ l: Int, _ operand: Int) -> Int { 4 * l + operand }
+    private static let input = 0, down = 1, projection = 2, up = 3
+    private var crossGradientSlot: Int { 4 * layerCount }
+    private var projectionGradientSlot: Int { 4 * layerCount + 1 }
 
     /// Reserves `name/layer<l>/down/weight` (rank, width), `up/weight` (width, rank) and
     /// `up/bias` (width) for each layer.
@@ -45,6 +52,7 @@ public final class LowRankCrossNetwork: @unchecked Sendable {
         crossGradient = backend.makeFloats(batchCapacity * width)
         projectionGradient = backend.makeFloats(batchCapacity * rank)
         inputGradient = backend.makeFloats(batchCapacity * width)
+        operands = MatmulOperands(backend: backend, slots: 4 * layerCount + 2)
     }
 
     private var backend: any ComputeBackend { arena.backend }
@@ -75,9 +83,11 @@ public final class LowRankCrossNetwork: @unchecked Sendable {
         for l in 0..<layerCount {
             let h = projections[l].slice(0, rows * rank), y = crosses[l].slice(0, n), next = outputs[l].slice(0, n)
             backend.gemm(transposeA: false, transposeB: true, m: rows, n: rank, k: width, alpha: 1,
-                         a: x, lda: width, b: down(l), ldb: width, beta: 0, c: h, ldc: rank)
+                         a: operands.operand(x, slot: slot(l, Self.input)), lda: width,
+                         b: operands.operand(down(l), slot: slot(l, Self.down)), ldb: width, beta: 0, c: h, ldc: rank)
             backend.gemm(transposeA: false, transposeB: true, m: rows, n: width, k: rank, alpha: 1,
-                         a: h, lda: rank, b: up(l), ldb: rank, beta: 0, c: y, ldc: width)
+                         a: operands.operand(h, slot: slot(l, Self.projection)), lda: rank,
+                         b: operands.operand(up(l), slot: slot(l, Self.up)), ldb: rank, beta: 0, c: y, ldc: width)
             backend.addBias(y, bias: bias(l), rows: rows, columns: width, relu: false)
             backend.multiplyAdd(x0.slice(0, n), y, plus: x, into: next)
             x = next
@@ -102,15 +112,19 @@ public final class LowRankCrossNetwork: @unchecked Sendable {
             backend.multiplyAdd(gx, y, plus: gx0, into: gx0)
             backend.accumulateColumnSums(gy, rows: rows, columns: width, into: arena.gradient(at: offsets[l].bias, count: width))
             // y = h V^T: dV (width, rank) += dy^T h; dh = dy V.
-            backend.gemm(transposeA: true, transposeB: false, m: width, n: rank, k: rows, alpha: 1, a: gy, lda: width, b: h, ldb: rank,
+            let dy = operands.operand(gy, slot: crossGradientSlot)
+            backend.gemm(transposeA: true, transposeB: false, m: width, n: rank, k: rows, alpha: 1, a: dy, lda: width,
+                         b: operands.reused(slot(l, Self.projection), of: h), ldb: rank,
                          beta: 1, c: arena.gradient(at: offsets[l].up, count: width * rank), ldc: rank)
-            backend.gemm(transposeA: false, transposeB: false, m: rows, n: rank, k: width, alpha: 1, a: gy, lda: width,
-                         b: up(l), ldb: rank, beta: 0, c: gh, ldc: rank)
+            backend.gemm(transposeA: false, transposeB: false, m: rows, n: rank, k: width, alpha: 1, a: dy, lda: width,
+                         b: operands.reused(slot(l, Self.up), of: up(l)), ldb: rank, beta: 0, c: gh, ldc: rank)
             // h = x U^T: dU (rank, width) += dh^T x; dL/dx_l = g + dh U.
-            backend.gemm(transposeA: true, transposeB: false, m: rank, n: width, k: rows, alpha: 1, a: gh, lda: rank, b: x, ldb: width,
+            let dh = operands.operand(gh, slot: projectionGradientSlot)
+            backend.gemm(transposeA: true, transposeB: false, m: rank, n: width, k: rows, alpha: 1, a: dh, lda: rank,
+                         b: operands.reused(slot(l, Self.input), of: x), ldb: width,
                          beta: 1, c: arena.gradient(at: offsets[l].down, count: rank * width), ldc: width)
-            backend.gemm(transposeA: false, transposeB: false, m: rows, n: width, k: rank, alpha: 1, a: gh, lda: rank,
-                         b: down(l), ldb: width, beta: 1, c: gx, ldc: width)
+            backend.gemm(transposeA: false, transposeB: false, m: rows, n: width, k: rank, alpha: 1, a: dh, lda: rank,
+                         b: operands.reused(slot(l, Self.down), of: down(l)), ldb: width, beta: 1, c: gx, ldc: width)
         }
         // x_0 is x0 itself: its direct gradient joins the ⊙ terms.
         backend.add(gx, into: gx0)
