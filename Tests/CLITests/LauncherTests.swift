@@ -74,5 +74,8 @@ import TestSupport
             environment: ["RECSYS_DIST_BIN": BinaryRunner.binaryPath], workingDirectory: folder)
         #expect(output.status == 0, "\(output.standardError)")
         #expect(FileManager.default.fileExists(atPath: "\(folder)/ck/q/latest/dense.h5"), "outputs in the caller's folder")
+        // A binary there is run as it is, and said so, never rebuilt (issue 29, item 3).
+        #expect(output.standardError.contains("running \(BinaryRunner.binaryPath) as built")
+                && !output.standardError.contains("building it"), "\(output.standardError)")
     }
 }
