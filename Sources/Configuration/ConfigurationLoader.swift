@@ -99,26 +99,24 @@ public enum ConfigurationLoader {
 
     /// Parses config text; `source` names it in messages.
     public static func parse(_ text: String, source: String, overrides: [String] = []) throws -> TrainingConfiguration {
-        let root: Node
-        do {
-            root = try Yams.compose(yaml: text) ?? Node.mapping([:])
-        } catch {
-            throw ConfigurationError("\(source): invalid YAML: \(syntaxProblem(error))")
-        }
-        return try resolve(root, source: source, overrides: overrides)
+        try resolve(try compose(text, source: source), source: source, overrides: overrides)
     }
 
     /// Parses the config a checkpoint stored. One stored before `data.value_mapping` existed
     /// read its data by value mapping 1, and is given it.
     public static func parseStored(_ text: String, source: String, overrides: [String] = []) throws -> TrainingConfiguration {
-        var root: Node
+        var root = try compose(text, source: source)
+        if root.mapping?["data"]?.mapping?["value_mapping"] == nil { root = try apply(override: "data.value_mapping=1", to: root) }
+        return try resolve(root, source: source, overrides: overrides)
+    }
+
+    /// The YAML node of config text, or an error naming `source` (no source line echoed).
+    private static func compose(_ text: String, source: String) throws -> Node {
         do {
-            root = try Yams.compose(yaml: text) ?? Node.mapping([:])
+            return try Yams.compose(yaml: text) ?? Node.mapping([:])
         } catch {
             throw ConfigurationError("\(source): invalid YAML: \(syntaxProblem(error))")
         }
-        if root.mapping?["data"]?.mapping?["value_mapping"] == nil { root = try apply(override: "data.value_mapping=1", to: root) }
-        return try resolve(root, source: source, overrides: overrides)
     }
 
     static func resolve(_ node: Node, source: String, overrides: [String],
