@@ -54,6 +54,45 @@ import Testing
         }
     }
 
+    /// bf16 products are cut into blocks of rows, each a single-threaded oneDNN matmul of its
+    /// thread's own (issue 28, item 2): 3 threads give the bits of 1, over fp32 operands and over
+    /// operands rounded already, C taller or wider than tall (cut by columns, 2 threads changed
+    /// a third of the 256 x 2048 product's bits).
+    @Test func threadedBFloat16ProductsChangeNoBits() {
+        guard CPUBackend.bfloat16Implementation != nil else {
+            print("skipped the threaded bf16 products: this CPU has no bf16 instructions")
+            return
+        }
+        let backend = CPUBackend(matmulPrecision: .bf16)
+        var generator = SeededGenerator(seed: 4)
+        for (m, n, k) in [(m: 2_048, n: 512, k: 367), (m: 256, n: 2_048, k: 512), (m: 512, n: 367, k: 2_048)] {
+            for (transposeA, transposeB) in [(false, true), (true, false), (false, false)] {
+                let a = backend.makeFloats(m * k), b = backend.makeFloats(k * n)
+                a.copy(from: (0..<(m * k)).map { _ in Float(generator.nextUniform() * 2 - 1) })
+                b.copy(from: (0..<(k * n)).map { _ in Float(generator.nextUniform() * 2 - 1) })
+                let roundedA = backend.makeBuffer(UInt16.self, count: m * k), roundedB = backend.makeBuffer(UInt16.self, count: k * n)
+                backend.pack(a.whole, as: .bf16, into: roundedA.whole)
+                backend.pack(b.whole, as: .bf16, into: roundedB.whole)
+                let lda = transposeA ? m : k, ldb = transposeB ? k : n
+                func products(threads: Int) -> [[Float]] {
+                    RowThreads.setCount(threads)
+                    defer { RowThreads.setCount(1) }
+                    let c = backend.makeFloats(m * n), d = backend.makeFloats(m * n)
+                    backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a.whole, lda: lda,
+                                 b: b.whole, ldb: ldb, beta: 0, c: c.whole, ldc: n)
+                    backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: roundedA.whole, lda: lda,
+                                 b: roundedB.whole, ldb: ldb, beta: 0, c: d.whole, ldc: n)
+                    return [c.toArray(), d.toArray()]
+                }
+                let one = products(threads: 1), three = products(threads: 3)
+                #expect(ProductBlock.parts(m: m, n: n, k: k) == 1, "one thread: one block")
+                let label = "\(m)x\(n)x\(k) transposeA \(transposeA) transposeB \(transposeB)"
+                #expect(zip(one[0], three[0]).filter { $0.bitPattern != $1.bitPattern }.count == 0, "\(label): fp32 operands")
+                #expect(zip(one[1], three[1]).filter { $0.bitPattern != $1.bitPattern }.count == 0, "\(label): rounded operands")
+            }
+        }
+    }
+
     /// fp32 products cut into blocks of rows (C taller than wide) or columns (wider than tall),
     /// every transpose and both betas, at the shapes of an MLP layer's forward, input gradient and
     /// weight gradient: 3 threads give the bits of 1, and both match a product in Double.

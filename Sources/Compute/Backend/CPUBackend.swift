@@ -5,13 +5,13 @@
 /// that knows where a buffer's memory is, and checks that each slice belongs to this backend.
 public class CPUBackend: ComputeBackend, @unchecked Sendable {
     public let matmulPrecision: MatmulPrecision
-    let bfloat16Matmul: OneDNNMatmul?
+    let bfloat16Products: BFloat16Products?
 
     /// bf16 products where the CPU computes them natively (`bfloat16Implementation`), fp32 otherwise.
     public init(matmulPrecision: MatmulPrecision = .fp32) {
         let bf16 = matmulPrecision == .bf16 && Self.bfloat16Implementation != nil
         self.matmulPrecision = bf16 ? .bf16 : .fp32
-        bfloat16Matmul = bf16 ? OneDNNMatmul(roundsToBFloat16: true) : nil
+        bfloat16Products = bf16 ? BFloat16Products() : nil
     }
 
     /// oneDNN's bf16 matmul implementation on this CPU (AVX512-BF16 or AMX), or nil without one.
@@ -103,12 +103,18 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
 
     public func pack(_ source: DeviceSlice<Float>, as format: HalfFormat, into destination: DeviceSlice<UInt16>) {
         precondition(source.count == destination.count, "pack: \(source.count) values into \(destination.count)")
-        HalfKernels.pack(pointer(source), as: format, into: pointer(destination), count: source.count)
+        let (source, destination, count) = (pointer(source), pointer(destination), source.count)
+        RowThreads.forEachRange(count, minimumRows: 16_384) { range in
+            HalfKernels.pack(source + range.lowerBound, as: format, into: destination + range.lowerBound, count: range.count)
+        }
     }
 
     public func unpack(_ source: DeviceSlice<UInt16>, from format: HalfFormat, into destination: DeviceSlice<Float>) {
         precondition(source.count == destination.count, "unpack: \(source.count) values into \(destination.count)")
-        HalfKernels.unpack(pointer(source), from: format, into: pointer(destination), count: source.count)
+        let (source, destination, count) = (pointer(source), pointer(destination), source.count)
+        RowThreads.forEachRange(count, minimumRows: 16_384) { range in
+            HalfKernels.unpack(source + range.lowerBound, from: format, into: destination + range.lowerBound, count: range.count)
+        }
     }
 
     // MARK: Dense layers
@@ -117,8 +123,8 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
                      a: DeviceSlice<Float>, lda: Int, b: DeviceSlice<Float>, ldb: Int,
                      beta: Float, c: DeviceSlice<Float>, ldc: Int) {
         precondition((m - 1) * ldc + n <= c.count, "gemm: C of \(m) x \(n) outside its slice")
-        if let bfloat16Matmul {
-            bfloat16Matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+        if let bfloat16Products {
+            bfloat16Products.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                 a: pointer(a), lda: lda, b: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
             return
         }
@@ -129,12 +135,12 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
     public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: DeviceSlice<UInt16>, lda: Int, b: DeviceSlice<UInt16>, ldb: Int,
                      beta: Float, c: DeviceSlice<Float>, ldc: Int) {
-        guard let bfloat16Matmul else { preconditionFailure("gemm: bf16 operands on a backend whose products are fp32") }
+        guard let bfloat16Products else { preconditionFailure("gemm: bf16 operands on a backend whose products are fp32") }
         let aRows = transposeA ? k : m, aColumns = transposeA ? m : k, bRows = transposeB ? n : k, bColumns = transposeB ? k : n
         precondition((m - 1) * ldc + n <= c.count && (aRows - 1) * lda + aColumns <= a.count && (bRows - 1) * ldb + bColumns <= b.count,
                      "gemm: operands of \(m) x \(n) x \(k) outside their slices")
-        bfloat16Matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                            roundedA: pointer(a), lda: lda, roundedB: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
+        bfloat16Products.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                              roundedA: pointer(a), lda: lda, roundedB: pointer(b), ldb: ldb, beta: beta, c: pointer(c), ldc: ldc)
     }
 
     public func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool) {

@@ -4,7 +4,7 @@ import Glibc
 
 /// Wall time spent in each backend operation, by name (a GEMM by its shape), with the calls and
 /// the floating-point operations of those that declare them: `bench --profile`'s table of where a
-/// step's time goes. Not thread-safe: one training thread issues the operations.
+/// step's time goes. The rank's threads may add at once (the blocks of a product).
 public final class OperationProfile: @unchecked Sendable {
     public struct Row: Sendable, Equatable, Codable {
         public var name: String
@@ -15,8 +15,14 @@ public final class OperationProfile: @unchecked Sendable {
     }
 
     private var rows: [String: Row] = [:]
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    public init() {}
+    public init() { pthread_mutex_init(lock, nil) }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
 
     /// Runs `body`, adding its wall time (and `flops`) to the row `name`.
     @inline(__always)
@@ -28,16 +34,26 @@ public final class OperationProfile: @unchecked Sendable {
 
     /// Adds one call of `seconds` to the row `name`.
     public func add(_ name: String, seconds: Double, flops: Double = 0) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         rows[name, default: Row(name: name, seconds: 0, calls: 0, flops: 0)].seconds += seconds
         rows[name]!.calls += 1
         rows[name]!.flops += flops
     }
 
     /// Forgets everything measured (the end of the warm-up).
-    public func reset() { rows.removeAll(keepingCapacity: true) }
+    public func reset() {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        rows.removeAll(keepingCapacity: true)
+    }
 
     /// Every row, the most time first.
-    public var table: [Row] { rows.values.sorted { ($0.seconds, $1.name) > ($1.seconds, $0.name) } }
+    public var table: [Row] {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return rows.values.sorted { ($0.seconds, $1.name) > ($1.seconds, $0.name) }
+    }
 
     static func now() -> Double {
         var time = timespec()

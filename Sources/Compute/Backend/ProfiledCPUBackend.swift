@@ -6,7 +6,7 @@ public final class ProfiledCPUBackend: CPUBackend, @unchecked Sendable {
 
     public override init(matmulPrecision: MatmulPrecision = .fp32) {
         super.init(matmulPrecision: matmulPrecision)
-        bfloat16Matmul?.packingProfile = profile
+        bfloat16Products?.packingProfile = profile
     }
 
     public override func fill(_ slice: DeviceSlice<Float>, with value: Float) {

@@ -99,13 +99,24 @@ final class OneDNNMatmul: @unchecked Sendable {
         guard m > 0 && n > 0 else { return }
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
-        run(Shape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta),
-            a: UnsafeMutableRawPointer(mutating: a), b: UnsafeMutableRawPointer(mutating: b), c: c)
+        var operandA = UnsafeMutableRawPointer(mutating: a), strideA = lda
+        let aRows = transposeA ? k : m, aColumns = transposeA ? m : k
+        if lda != aColumns {
+            // A strided view of A (a block of a transposed A's columns) is made dense first: oneDNN
+            // sums a strided transposed A in another order than a dense one, and the whole's is dense.
+            if aRows * aColumns > scratchACapacity { grow(&scratchA, &scratchACapacity, to: aRows * aColumns) }
+            for row in 0..<aRows { (scratchA + row * aColumns).update(from: a + row * lda, count: aColumns) }
+            (operandA, strideA) = (UnsafeMutableRawPointer(scratchA), aColumns)
+        }
+        run(Shape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: strideA, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta),
+            a: operandA, b: UnsafeMutableRawPointer(mutating: b), c: c)
     }
 
-    /// Runs the matmul of `shape` (made once) on these operands; the caller holds the lock.
+    /// Runs the matmul of `shape` (made once) on these operands, on this thread alone; the
+    /// caller holds the lock.
     private func run(_ shape: Shape, a operandA: UnsafeMutableRawPointer, b operandB: UnsafeMutableRawPointer,
                      c: UnsafeMutablePointer<Float>) {
+        Self.useOneThread()
         let entry = primitives[shape] ?? makePrimitive(shape)
         primitives[shape] = entry
         Self.check(dnnl_memory_set_data_handle(entry.a, operandA), "setting A")
@@ -210,10 +221,12 @@ final class OneDNNMatmul: @unchecked Sendable {
         return implementation.contains("bf16") || implementation.contains("amx") ? implementation : nil
     }()
 
-    /// Sets the OpenMP threads oneDNN runs on (libgomp, loaded with libdnnl).
-    static func setThreadCount(_ count: Int) {
-        typealias SetThreads = @convention(c) (Int32) -> Void
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return }
-        unsafeBitCast(symbol, to: SetThreads.self)(Int32(count))
-    }
+    /// Keeps oneDNN on the calling thread: one OpenMP thread (libgomp, loaded with libdnnl). The
+    /// setting is the calling thread's own, so every product sets it on the thread running it;
+    /// the rank's threads run the blocks of a product (`ProductBlock`).
+    static func useOneThread() { setOpenMPThreads?(1) }
+
+    private typealias SetThreads = @convention(c) (Int32) -> Void
+    private static let setOpenMPThreads: SetThreads? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads")
+        .map { unsafeBitCast($0, to: SetThreads.self) }
 }

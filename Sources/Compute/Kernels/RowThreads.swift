@@ -41,13 +41,18 @@ public enum RowThreads {
     /// Runs `body` over `0..<count` cut into `parts` ranges at once (the caller's thread takes
     /// one); every range but the last starts and ends on a multiple of `alignment`.
     public static func forEachPart(_ parts: Int, of count: Int, alignment: Int, _ body: (Range<Int>) -> Void) {
+        forEachPart(parts, of: count, alignment: alignment) { _, range in body(range) }
+    }
+
+    /// The same, telling `body` its part too (0 on the caller's thread).
+    public static func forEachPart(_ parts: Int, of count: Int, alignment: Int, _ body: (_ part: Int, _ range: Range<Int>) -> Void) {
         guard parts > 1 else {
-            body(0..<count)
+            body(0, 0..<count)
             return
         }
         func edge(_ part: Int) -> Int {
             part == parts ? count : min(count, (part * count / parts + alignment / 2) / alignment * alignment)
         }
-        parallel(parts) { part in body(edge(part)..<edge(part + 1)) }
+        parallel(parts) { part in body(part, edge(part)..<edge(part + 1)) }
     }
 }

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The rank's bf16 matrix products: each cut over its threads into blocks of C's rows
+/// (`ProductBlock`), each block one single-threaded oneDNN matmul of its thread's own (oneDNN
+/// keeps a primitive cache, scratch and memory objects per instance).
+final class BFloat16Products: @unchecked Sendable {
+    /// One matmul per thread part; grown on the caller's thread before a product is cut.
+    private var matmuls: [OneDNNMatmul] = []
+    /// Where the rounding of operands inside products is timed, when profiled.
+    var packingProfile: OperationProfile? {
+        didSet { for matmul in matmuls { matmul.packingProfile = packingProfile } }
+    }
+
+    private func matmuls(for parts: Int) -> [OneDNNMatmul] {
+        while matmuls.count < parts {
+            let matmul = OneDNNMatmul(roundsToBFloat16: true)
+            matmul.packingProfile = packingProfile
+            matmuls.append(matmul)
+        }
+        return matmuls
+    }
+
+    /// `C = alpha op(A) op(B) + beta C` over fp32 operands, each block rounding its own.
+    func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let matmuls = matmuls(for: ProductBlock.parts(m: m, n: n, k: k, columnsToo: false))
+        ProductBlock.forEach(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
+                             columnsToo: false) { block in
+            matmuls[block.part].gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
+                                     a: a + block.aOffset, lda: lda, b: b + block.bOffset, ldb: ldb, beta: beta,
+                                     c: c + block.cOffset, ldc: ldc)
+        }
+    }
+
+    /// The same over operands rounded to bf16 already.
+    func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              roundedA a: UnsafePointer<UInt16>, lda: Int, roundedB b: UnsafePointer<UInt16>, ldb: Int,
+              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let matmuls = matmuls(for: ProductBlock.parts(m: m, n: n, k: k, columnsToo: false))
+        ProductBlock.forEach(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
+                             columnsToo: false) { block in
+            matmuls[block.part].gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
+                                     roundedA: a + block.aOffset, lda: lda, roundedB: b + block.bOffset, ldb: ldb, beta: beta,
+                                     c: c + block.cOffset, ldc: ldc)
+        }
+    }
+}
