@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The rank's bf16 matrix products: each cut over its threads into blocks of C's rows
 /// (`ProductBlock`), each block one single-threaded oneDNN matmul of its thread's own (oneDNN
 /// keeps a primitive cache, scratch and memory objects per instance).
@@ -13,25 +9,27 @@ final class BFloat16Products: @unchecked Sendable {
         didSet { for matmul in matmuls { matmul.packingProfile = packingProfile } }
     }
 
-    private func matmuls(for parts: Int) -> [OneDNNMatmul] {
+    /// Runs `body(matmul, block)` for every block of the product, each with its thread's matmul.
+    private func forEachBlock(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int,
+                              _ body: (OneDNNMatmul, ProductBlock) -> Void) {
+        let parts = ProductBlock.parts(m: m, n: n, k: k, columnsToo: false)
         while matmuls.count < parts {
             let matmul = OneDNNMatmul(roundsToBFloat16: true)
             matmul.packingProfile = packingProfile
             matmuls.append(matmul)
         }
-        return matmuls
+        let matmuls = matmuls
+        ProductBlock.forEach(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
+                             columnsToo: false) { block in body(matmuls[block.part], block) }
     }
 
     /// `C = alpha op(A) op(B) + beta C` over fp32 operands, each block rounding its own.
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let matmuls = matmuls(for: ProductBlock.parts(m: m, n: n, k: k, columnsToo: false))
-        ProductBlock.forEach(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
-                             columnsToo: false) { block in
-            matmuls[block.part].gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
-                                     a: a + block.aOffset, lda: lda, b: b + block.bOffset, ldb: ldb, beta: beta,
-                                     c: c + block.cOffset, ldc: ldc)
+        forEachBlock(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { matmul, block in
+            matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
+                        a: a + block.aOffset, lda: lda, b: b + block.bOffset, ldb: ldb, beta: beta, c: c + block.cOffset, ldc: ldc)
         }
     }
 
@@ -39,12 +37,10 @@ final class BFloat16Products: @unchecked Sendable {
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               roundedA a: UnsafePointer<UInt16>, lda: Int, roundedB b: UnsafePointer<UInt16>, ldb: Int,
               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let matmuls = matmuls(for: ProductBlock.parts(m: m, n: n, k: k, columnsToo: false))
-        ProductBlock.forEach(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
-                             columnsToo: false) { block in
-            matmuls[block.part].gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
-                                     roundedA: a + block.aOffset, lda: lda, roundedB: b + block.bOffset, ldb: ldb, beta: beta,
-                                     c: c + block.cOffset, ldc: ldc)
+        forEachBlock(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { matmul, block in
+            matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
+                        roundedA: a + block.aOffset, lda: lda, roundedB: b + block.bOffset, ldb: ldb, beta: beta,
+                        c: c + block.cOffset, ldc: ldc)
         }
     }
 }
