@@ -54,6 +54,14 @@ public struct CategoricalRows: Sendable, Equatable {
         Int32(truncatingIfNeeded: UInt64(reserved) + value % UInt64(rows - reserved))
     }
 
+    /// Throws unless fixed table `table` of `rows` rows (0: a dynamic table) keeps a row for
+    /// values after the reserved ones.
+    public func requireRoom(inTable table: Int, rows: Int) throws {
+        guard rows != 0 && rows <= reserved else { return }
+        throw DataError("table \(table) has \(rows) rows: value mapping \(mapping) reserves \(reserved) "
+                        + "(missing\(reserved > 1 ? " and rare" : "") values) and needs one more for the values")
+    }
+
     /// The fewest rows a table needs to give `values` distinct values rows of their own (besides
     /// the reserved rows).
     public func rowsNeeded(forValues values: Int) -> Int { reserved + values }

@@ -38,11 +38,7 @@ public enum CriteoPreprocessing {
 
         /// Throws when a fixed table has no row left for values after the reserved ones.
         func checkRows() throws {
-            let reserved = rowRules.reserved
-            if let t = tableRows.firstIndex(where: { $0 != 0 && $0 <= reserved }) {
-                throw DataError("table \(t) has \(tableRows[t]) rows: value mapping \(valueMapping) reserves \(reserved) "
-                                + "(missing\(reserved > 1 ? " and rare" : "") values) and needs one more for the values")
-            }
+            for (t, rows) in tableRows.enumerated() { try rowRules.requireRoom(inTable: t, rows: rows) }
         }
     }
 

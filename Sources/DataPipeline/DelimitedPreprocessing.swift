@@ -184,10 +184,9 @@ public enum DelimitedPreprocessing {
             throw DataError("the schema has \(schema.categorical.count) categorical features, the model \(tableRows.count) tables")
         }
         let rowRules = categoricalRows(schema, mapping: valueMapping, frequencyThreshold: frequencyThreshold)
-        for (t, rules) in rowRules.enumerated() where tableRows[t] != 0 && tableRows[t] <= rules.reserved {
+        for (t, rules) in rowRules.enumerated() {
             if case .flags = schema.categorical[t] { continue }
-            throw DataError("table \(t) has \(tableRows[t]) rows: value mapping \(valueMapping) reserves \(rules.reserved) "
-                            + "(missing\(rules.reserved > 1 ? " and rare" : "") values) and needs one more for the values")
+            try rules.requireRoom(inTable: t, rows: tableRows[t])
         }
         let joined = try schema.joins.map { try loadJoin($0) }
         var evalPaths: [String] = []

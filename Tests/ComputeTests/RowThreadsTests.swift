@@ -74,9 +74,11 @@ import Testing
                 backend.pack(a.whole, as: .bf16, into: roundedA.whole)
                 backend.pack(b.whole, as: .bf16, into: roundedB.whole)
                 let lda = transposeA ? m : k, ldb = transposeB ? k : n
+                var parts = 0
                 func products(threads: Int) -> [[Float]] {
                     RowThreads.setCount(threads)
                     defer { RowThreads.setCount(1) }
+                    parts = ProductBlock.parts(m: m, n: n, k: k, columnsToo: false)
                     let c = backend.makeFloats(m * n), d = backend.makeFloats(m * n)
                     backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a.whole, lda: lda,
                                  b: b.whole, ldb: ldb, beta: 0, c: c.whole, ldc: n)
@@ -85,7 +87,7 @@ import Testing
                     return [c.toArray(), d.toArray()]
                 }
                 let one = products(threads: 1), three = products(threads: 3)
-                #expect(ProductBlock.parts(m: m, n: n, k: k) == 1, "one thread: one block")
+                #expect(parts == 3, "\(m)x\(n)x\(k): 3 threads cut the product in 3 blocks")
                 let label = "\(m)x\(n)x\(k) transposeA \(transposeA) transposeB \(transposeB)"
                 #expect(zip(one[0], three[0]).filter { $0.bitPattern != $1.bitPattern }.count == 0, "\(label): fp32 operands")
                 #expect(zip(one[1], three[1]).filter { $0.bitPattern != $1.bitPattern }.count == 0, "\(label): rounded operands")

@@ -33,12 +33,12 @@ public enum BLAS {
     }
 
     /// Sets the threads of this rank (`RowThreads`): the row-parallel kernels and the blocks of
-    /// every product. OpenBLAS and oneDNN themselves stay on one thread: their own workers spin
-    /// between products and took a core from the row-parallel kernels (2 threads in bf16 ran
-    /// 1.27 times 1 thread with oneDNN's OpenMP workers, 1.53 times with them sleeping).
+    /// every product. OpenBLAS and oneDNN themselves stay on one thread (oneDNN's is set on each
+    /// thread that runs a product, `OneDNNMatmul`): their own workers spin between products and
+    /// took a core from the row-parallel kernels (2 threads in bf16 ran 1.27 times 1 thread with
+    /// oneDNN's OpenMP workers, 1.53 times with them sleeping).
     public static func setThreadCount(_ count: Int) {
         openblas_set_num_threads(1)
-        OneDNNMatmul.useOneThread()
         RowThreads.setCount(count)
     }
 }

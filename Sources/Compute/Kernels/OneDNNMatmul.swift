@@ -224,7 +224,7 @@ final class OneDNNMatmul: @unchecked Sendable {
     /// Keeps oneDNN on the calling thread: one OpenMP thread (libgomp, loaded with libdnnl). The
     /// setting is the calling thread's own, so every product sets it on the thread running it;
     /// the rank's threads run the blocks of a product (`ProductBlock`).
-    static func useOneThread() { setOpenMPThreads?(1) }
+    private static func useOneThread() { setOpenMPThreads?(1) }
 
     private typealias SetThreads = @convention(c) (Int32) -> Void
     private static let setOpenMPThreads: SetThreads? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads")

@@ -110,7 +110,6 @@ public final class Trainer {
         // A checkpoint to resume from is checked before the data is loaded; a fresh run never
         // writes among another run's checkpoints unless told to start over.
         let resumePath = try resumeLink.map(checkResume)  // `latest` resolved once, to its step-N
-        if let resumePath { try adoptValueMapping(try savedConfiguration(resumePath).data.resolvedValueMapping, of: "the checkpoint \(resumePath)") }
         if resume == nil && !overwrite && configuration.checkpoint.writesCheckpoints { try refuseExistingCheckpoints() }
         var removesOldCheckpoints = resume == nil && overwrite
         try MemoryCheck.require(configuration, communicator: communicator)
@@ -421,22 +420,21 @@ public final class Trainer {
     }
 
     /// The folder `link` (`resumeLink`) resolved, checked before any work: it exists, and its
-    /// model is the config's (else the first differing key is named).
+    /// model is the config's (else the first differing key is named); the run's data is then read
+    /// by the checkpoint's value mapping.
     private func checkResume(_ link: String) throws -> String {
         guard FileManager.default.fileExists(atPath: link) else {
             if resume == "latest" { throw TrainingError.nothingToResume(folder: configuration.checkpoint.runDirectory) }
             throw CheckpointError.noSuchFolder(path: link)
         }
         let path = try TrainingCheckpoint.resolve(link)  // `latest` followed once
-        if let difference = try savedConfiguration(path).model.differences(from: configuration.model).first {
+        let saved = try ConfigurationLoader.parseStored(try TrainingCheckpoint.state(in: path).configuration,
+                                                        source: "\(link)/dense.h5 (config)")
+        if let difference = saved.model.differences(from: configuration.model).first {
             throw CheckpointError.modelMismatch(path: "\(link)/dense.h5", detail: difference)
         }
+        try adoptValueMapping(saved.data.resolvedValueMapping, of: "the checkpoint \(path)")
         return path
-    }
-
-    /// The config stored in the checkpoint at `path`.
-    private func savedConfiguration(_ path: String) throws -> TrainingConfiguration {
-        try ConfigurationLoader.parseStored(try TrainingCheckpoint.state(in: path).configuration, source: "\(path)/dense.h5 (config)")
     }
 
     /// Settles `data.value_mapping` on `mapping`, the one `source` was made with, unless the
