@@ -14,6 +14,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "recsys-dist", targets: ["recsys-dist"]),
+        // The emulated CUDA device, for tests only: RECSYS_CUDA_EMULATOR names this library.
+        .library(name: "CUDAEmulator", type: .dynamic, targets: ["CUDAEmulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -70,6 +72,11 @@ let package = Package(
         // The CUDA path's libraries, opened at run time (the binary links none), and its kernels as
         // CUDA C++ compiled by NVRTC for the GPU found.
         .target(name: "CUDA", resources: [.copy("Kernels")]),
+        // The emulated device the CUDA backend's tests run on (never linked into recsys-dist): the
+        // driver API answered on the host, the kernels' .cu sources compiled as C++ with the
+        // threads of a block interleaved at their barriers by a seed, every access bounds-checked.
+        .target(name: "CUDAEmulator", exclude: ["planted"],
+                cxxSettings: [.unsafeFlags(["-ffp-contract=off", "-fno-fast-math"])]),
         // A trained model as an ONNX graph (`recsys-dist export`).
         .target(name: "Export", dependencies: [
             "Checkpointing", "Compute", "Configuration", "Datasets", "Distributed", "Models", "NeuralNetwork", "Planning", "Protos",
@@ -94,10 +101,11 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["Compute", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["Compute", "DataPipeline", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
+        .testTarget(name: "CUDATests", dependencies: ["CUDA", "Compute", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "DataPipeline", "Datasets", "Distributed", "Models",
                                                          "Planning", "Training", "TestSupport", "VectorSearch"]),
         .testTarget(name: "CLITests", dependencies: ["Configuration", "Planning", "TestSupport", "Training"]),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

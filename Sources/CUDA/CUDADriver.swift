@@ -8,6 +8,14 @@ public struct CUDADriver: Sendable {
     private typealias DeviceName = @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Int32
     private typealias DeviceAttribute = @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> Int32
     private typealias DeviceMemory = @convention(c) (UnsafeMutablePointer<Int>, Int32) -> Int32
+    typealias ErrorString = @convention(c) (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Int32
+
+    /// The driver's words for error `code`.
+    static func message(of code: Int32, _ errorString: ErrorString) -> String {
+        var text: UnsafePointer<CChar>?
+        guard errorString(code, &text) == 0, let text else { return "" }
+        return String(cString: text)
+    }
 
     /// One GPU: its name, compute capability (as NVRTC names it, `sm_90`) and memory.
     public struct Device: Sendable {
@@ -22,10 +30,13 @@ public struct CUDADriver: Sendable {
     public let devices: [Device]
 
     /// Opens and initialises the driver and lists the GPUs; throws the one-line error naming
-    /// what is missing.
-    public init() throws {
-        library = try CUDALibrary.open(["libcuda.so.1", "libcuda.so"], purpose: "NVIDIA driver")
-        func check(_ code: Int32, _ call: String) throws { if code != 0 { throw CUDAError.driver(call: call, code: code) } }
+    /// what is missing. `environment` is where `CUDALibrary.open` looks (the process's own).
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        library = try CUDALibrary.open(["libcuda.so.1", "libcuda.so"], purpose: "NVIDIA driver", emulated: true, environment: environment)
+        let errorString = try library.symbol("cuGetErrorString", as: ErrorString.self)
+        func check(_ code: Int32, _ call: String) throws {
+            if code != 0 { throw CUDAError.driver(call: call, code: code, message: Self.message(of: code, errorString)) }
+        }
         try check(try library.symbol("cuInit", as: Initialize.self)(0), "cuInit")
         var value: Int32 = 0
         try check(try library.symbol("cuDriverGetVersion", as: IntegerOut.self)(&value), "cuDriverGetVersion")

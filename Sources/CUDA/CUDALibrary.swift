@@ -12,9 +12,18 @@ public struct CUDALibrary: @unchecked Sendable {
     public let path: String
     private let handle: UnsafeMutableRawPointer
 
-    /// Opens the first of `names` found; `purpose` names what it is for in the error.
-    public static func open(_ names: [String], purpose: String) throws -> CUDALibrary {
-        let environment = ProcessInfo.processInfo.environment
+    /// Opens the first of `names` found; `purpose` names what it is for in the error. With
+    /// `emulated`, a library the emulated device answers for (the driver, cuBLASLt, NCCL), the
+    /// library `RECSYS_CUDA_EMULATOR` names is opened instead when it is set (tests only).
+    public static func open(_ names: [String], purpose: String, emulated: Bool = false,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CUDALibrary {
+        if emulated, let emulator = environment["RECSYS_CUDA_EMULATOR"], !emulator.isEmpty {
+            guard let handle = dlopen(emulator, RTLD_NOW | RTLD_LOCAL) else {
+                throw CUDAError.missingLibrary(names: [emulator], purpose: "\(purpose) (the emulated device RECSYS_CUDA_EMULATOR names)",
+                                               searched: [String(cString: dlerror())])
+            }
+            return CUDALibrary(path: emulator, handle: handle)
+        }
         let first = (environment["RECSYS_CUDA_LIBRARY_PATH"] ?? "").split(separator: ":").map(String.init)
         let folders = first + [""] + standardFolders(environment: environment)
         for folder in folders {
@@ -60,7 +69,7 @@ public struct CUDALibrary: @unchecked Sendable {
 public enum CUDAError: Error, CustomStringConvertible, Equatable {
     case missingLibrary(names: [String], purpose: String, searched: [String])
     case missingSymbol(name: String, library: String)
-    case driver(call: String, code: Int32)
+    case driver(call: String, code: Int32, message: String)
     case nvrtc(call: String, code: Int32)
     case compilation(file: String, architecture: String, log: String)
     case missingKernels(bundle: String)
@@ -71,8 +80,8 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
             "no \(purpose): \(names[0]) not found (searched \(searched.joined(separator: ", ")))"
         case let .missingSymbol(name, library):
             "\(library) has no \(name)"
-        case let .driver(call, code):
-            "CUDA driver: \(call) failed with error \(code)"
+        case let .driver(call, code, message):
+            "CUDA driver: \(call) failed with error \(code)" + (message.isEmpty ? "" : ": \(message)")
         case let .nvrtc(call, code):
             "NVRTC: \(call) failed with error \(code)"
         case let .missingKernels(bundle):

@@ -13,6 +13,7 @@ public struct NVRTC: Sendable {
 
     public let library: CUDALibrary
     private let create: Create, compile: Compile, logSize: Size, log: Contents, cubinSize: Size, cubin: Contents
+    private let ptxSize: Size, ptxText: Contents
     private let destroy: Destroy, versionFunction: Version
 
     public init() throws {
@@ -24,6 +25,8 @@ public struct NVRTC: Sendable {
         log = try library.symbol("nvrtcGetProgramLog", as: Contents.self)
         cubinSize = try library.symbol("nvrtcGetCUBINSize", as: Size.self)
         cubin = try library.symbol("nvrtcGetCUBIN", as: Contents.self)
+        ptxSize = try library.symbol("nvrtcGetPTXSize", as: Size.self)
+        ptxText = try library.symbol("nvrtcGetPTX", as: Contents.self)
         destroy = try library.symbol("nvrtcDestroyProgram", as: Destroy.self)
         versionFunction = try library.symbol("nvrtcVersion", as: Version.self)
     }
@@ -39,6 +42,21 @@ public struct NVRTC: Sendable {
     /// `-std=c++17` and, unless `fusedMultiplyAdd`, no contraction of a*b+c (results closer to
     /// the CPU backend's).
     public func compile(_ source: String, file: String, architecture: String, fusedMultiplyAdd: Bool = false) throws -> [UInt8] {
+        try build(source, file: file, architecture: architecture, fusedMultiplyAdd: fusedMultiplyAdd, size: cubinSize, contents: cubin,
+                  output: "CUBIN")
+    }
+
+    /// The PTX of `source` for a virtual architecture (`compute_80`): what the driver compiles
+    /// for its own GPU when the module loads, and what the emulated device reads the kernels'
+    /// entry points from.
+    public func ptx(_ source: String, file: String, architecture: String, fusedMultiplyAdd: Bool = false) throws -> String {
+        let text = try build(source, file: file, architecture: architecture, fusedMultiplyAdd: fusedMultiplyAdd, size: ptxSize,
+                             contents: ptxText, output: "PTX")
+        return String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    private func build(_ source: String, file: String, architecture: String, fusedMultiplyAdd: Bool, size: Size, contents: Contents,
+                       output: String) throws -> [UInt8] {
         var program: OpaquePointer?
         let created = source.withCString { source in file.withCString { name in create(&program, source, name, 0, nil, nil) } }
         guard created == 0 else { throw CUDAError.nvrtc(call: "nvrtcCreateProgram", code: created) }
@@ -52,10 +70,10 @@ public struct NVRTC: Sendable {
         guard compiled == 0 else {
             throw CUDAError.compilation(file: file, architecture: architecture, log: programLog(program))
         }
-        var size = 0
-        guard cubinSize(program, &size) == 0 else { throw CUDAError.nvrtc(call: "nvrtcGetCUBINSize", code: -1) }
-        var binary = [CChar](repeating: 0, count: size)
-        guard cubin(program, &binary) == 0 else { throw CUDAError.nvrtc(call: "nvrtcGetCUBIN", code: -1) }
+        var byteCount = 0
+        guard size(program, &byteCount) == 0 else { throw CUDAError.nvrtc(call: "nvrtcGet\(output)Size", code: -1) }
+        var binary = [CChar](repeating: 0, count: byteCount)
+        guard contents(program, &binary) == 0 else { throw CUDAError.nvrtc(call: "nvrtcGet\(output)", code: -1) }
         return binary.map { UInt8(bitPattern: $0) }
     }
 

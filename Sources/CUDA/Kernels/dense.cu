@@ -277,19 +277,32 @@ extern "C" __global__ void unpack_bf16(const unsigned short* x, float* y, long n
     GRID_STRIDE(i, n) y[i] = __uint_as_float(((unsigned int)x[i]) << 16);
 }
 
-// fp32 <-> IEEE fp16 bit patterns by the PTX conversions (round to nearest even).
+// fp32 <-> IEEE fp16 bit patterns by the PTX conversions (round to nearest even); the emulated
+// device (Sources/CUDAEmulator) supplies the same conversions for the host.
+__device__ unsigned short fp16_bits(float x) {
+#ifdef RECSYS_EMULATED_DEVICE
+    return recsys_emulator::fp16_bits(x);
+#else
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
+    return h;
+#endif
+}
+
+__device__ float fp16_value(unsigned short h) {
+#ifdef RECSYS_EMULATED_DEVICE
+    return recsys_emulator::fp16_value(h);
+#else
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+#endif
+}
+
 extern "C" __global__ void pack_fp16(const float* x, unsigned short* y, long n) {
-    GRID_STRIDE(i, n) {
-        unsigned short h;
-        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x[i]));
-        y[i] = h;
-    }
+    GRID_STRIDE(i, n) y[i] = fp16_bits(x[i]);
 }
 
 extern "C" __global__ void unpack_fp16(const unsigned short* x, float* y, long n) {
-    GRID_STRIDE(i, n) {
-        float f;
-        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x[i]));
-        y[i] = f;
-    }
+    GRID_STRIDE(i, n) y[i] = fp16_value(x[i]);
 }

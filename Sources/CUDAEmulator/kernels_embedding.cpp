@@ -1,0 +1,19 @@
+// The kernels of Sources/CUDA/Kernels/embedding.cu, compiled for the host and registered by name.
+
+#include "emulator.h"
+
+#include "../CUDA/Kernels/embedding.cu"
+
+RECSYS_EMULATED_KERNEL(embedding_bags)
+RECSYS_EMULATED_KERNEL(embedding_bags_add_scalars)
+RECSYS_EMULATED_KERNEL(embedding_bags_scatter_add)
+RECSYS_EMULATED_KERNEL(claim_rows)
+RECSYS_EMULATED_KERNEL(set_slots)
+RECSYS_EMULATED_KERNEL(accumulate_bag_gradients)
+RECSYS_EMULATED_KERNEL(accumulate_row_gradients)
+RECSYS_EMULATED_KERNEL(reset_slots)
+RECSYS_EMULATED_KERNEL(gather_rows)
+RECSYS_EMULATED_KERNEL(scatter_add_rows)
+RECSYS_EMULATED_KERNEL(sparse_sgd)
+RECSYS_EMULATED_KERNEL(sparse_adagrad)
+RECSYS_EMULATED_KERNEL(sparse_adam)
