@@ -52,17 +52,19 @@ let package = Package(
         // construction, ONNX graph and bench preset), over the networks of NeuralNetwork.
         .target(name: "Models", dependencies: ["Compute", "NeuralNetwork", "Protos"]),
         .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
+        // The compute backends by the name `training.backend` gives them (CPU, separate memory, CUDA).
+        .target(name: "Backends", dependencies: ["Compute", "CUDA"]),
         .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
         // The YAML config: its sections, loading with overrides, validation.
         .target(name: "Configuration", dependencies: [
-            "Compute", "DataPipeline", "Distributed", "Models", "NeuralNetwork", .product(name: "Yams", package: "Yams"),
+            "Backends", "Compute", "DataPipeline", "Distributed", "Models", "NeuralNetwork", .product(name: "Yams", package: "Yams"),
         ]),
         // The data a config describes: its train and held-out splits, preprocessing to record
         // files, value counts, feature names.
         .target(name: "Datasets", dependencies: ["Checkpointing", "Compute", "Configuration", "DataPipeline", "Distributed"]),
         // What a config builds before anything runs: the model on N ranks (through the
         // registry), its placement and bytes, the memory check.
-        .target(name: "Planning", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork"]),
+        .target(name: "Planning", dependencies: ["Backends", "Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork"]),
         // The training loop, evaluation, metrics and the run's record.
         .target(name: "Training", dependencies: [
             "Compute", "Configuration", "Datasets", "Models", "NeuralNetwork", "DataPipeline", "Distributed", "Checkpointing",
@@ -71,12 +73,13 @@ let package = Package(
         ], swiftSettings: vectorSettings),
         // The CUDA path's libraries, opened at run time (the binary links none), and its kernels as
         // CUDA C++ compiled by NVRTC for the GPU found.
-        .target(name: "CUDA", resources: [.copy("Kernels")]),
+        .target(name: "CUDA", dependencies: ["Compute"], resources: [.copy("Kernels")]),
         // The emulated device the CUDA backend's tests run on (never linked into recsys-dist): the
         // driver API answered on the host, the kernels' .cu sources compiled as C++ with the
         // threads of a block interleaved at their barriers by a seed, every access bounds-checked.
         .target(name: "CUDAEmulator", exclude: ["planted"],
-                cxxSettings: [.unsafeFlags(["-ffp-contract=off", "-fno-fast-math"])]),
+                cxxSettings: [.unsafeFlags(["-ffp-contract=off", "-fno-fast-math"])],
+                linkerSettings: [.linkedLibrary("openblas")]),
         // A trained model as an ONNX graph (`recsys-dist export`).
         .target(name: "Export", dependencies: [
             "Checkpointing", "Compute", "Configuration", "Datasets", "Distributed", "Models", "NeuralNetwork", "Planning", "Protos",
@@ -84,7 +87,7 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         // Throughput of training steps and of the data pipeline (`recsys-dist bench`, `bench-data`).
-        .target(name: "Benchmarks", dependencies: ["Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork", "Planning",
+        .target(name: "Benchmarks", dependencies: ["Backends", "Compute", "Configuration", "DataPipeline", "Distributed", "Models", "NeuralNetwork", "Planning",
                                                    "Training", "VectorSearch"],
                 swiftSettings: vectorSettings),
         // Fuzzing of the readers of untrusted files (launch/fuzz.sh): libFuzzer when built with

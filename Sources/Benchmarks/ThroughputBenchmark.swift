@@ -1,3 +1,4 @@
+import Backends
 import Compute
 import Configuration
 import DataPipeline
@@ -121,7 +122,7 @@ public enum ThroughputBenchmark {
             ModelFactory.embeddingFactory(settings.distributed, hasDynamicTables: !settings.dynamicRules.isEmpty,
                                           communicator: communicator))
         let profiled = settings.profilesOperations ? ProfiledCPUBackend(matmulPrecision: settings.precision) : nil
-        let backend = profiled ?? BackendRegistry.make(settings.backend, precision: settings.precision)
+        let backend = try profiled ?? BackendRegistry.make(settings.backend, precision: settings.precision)
         let model = try settings.definition.makeModel(settings.shape, batchCapacity: settings.batchSize, seed: settings.seed,
                                                       backend: backend, makeEmbeddings: makeEmbeddings)
         // A retriever trains by its in-batch softmax (every item seen as often: no log Q to learn).

@@ -14,6 +14,7 @@ public final class CUDADevice: @unchecked Sendable {
     private typealias DeviceToHost = @convention(c) (UnsafeMutableRawPointer?, UInt64, Int) -> Status
     private typealias DeviceToDevice = @convention(c) (UInt64, UInt64, Int) -> Status
     private typealias Fill32 = @convention(c) (UInt64, UInt32, Int) -> Status
+    private typealias Fill8 = @convention(c) (UInt64, UInt8, Int) -> Status
     private typealias LoadModule = @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> Status
     private typealias GetFunction = @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<CChar>) -> Status
     private typealias Launch = @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
@@ -23,7 +24,8 @@ public final class CUDADevice: @unchecked Sendable {
     public let index: Int
     private let errorString: CUDADriver.ErrorString
     private let allocateMemory: Allocate, freeMemory: Free, hostToDevice: HostToDevice, deviceToHost: DeviceToHost
-    private let deviceToDevice: DeviceToDevice, fill32: Fill32, loadModule: LoadModule, getFunction: GetFunction, launchKernel: Launch
+    private let deviceToDevice: DeviceToDevice, fill32: Fill32, fill8: Fill8
+    private let loadModule: LoadModule, getFunction: GetFunction, launchKernel: Launch
     private let synchronizeContext: NoArguments
 
     /// The device `index` of `driver`, its primary context current on the calling thread.
@@ -41,6 +43,7 @@ public final class CUDADevice: @unchecked Sendable {
         deviceToHost = try library.symbol("cuMemcpyDtoH_v2", as: DeviceToHost.self)
         deviceToDevice = try library.symbol("cuMemcpyDtoD_v2", as: DeviceToDevice.self)
         fill32 = try library.symbol("cuMemsetD32_v2", as: Fill32.self)
+        fill8 = try library.symbol("cuMemsetD8_v2", as: Fill8.self)
         loadModule = try library.symbol("cuModuleLoadData", as: LoadModule.self)
         getFunction = try library.symbol("cuModuleGetFunction", as: GetFunction.self)
         launchKernel = try library.symbol("cuLaunchKernel", as: Launch.self)
@@ -84,6 +87,14 @@ public final class CUDADevice: @unchecked Sendable {
     public func fill(_ address: DeviceAddress, words count: Int, with bits: UInt32) throws {
         try check(fill32(address.value, bits, count), "cuMemsetD32(\(count) words)")
     }
+
+    /// Sets `count` bytes from `address` to zero.
+    public func zero(_ address: DeviceAddress, bytes count: Int) throws {
+        try check(fill8(address.value, 0, count), "cuMemsetD8(\(count) bytes)")
+    }
+
+    /// The GPU's description.
+    public var properties: CUDADriver.Device { driver.devices[index] }
 
     /// Waits for everything issued on this device.
     public func synchronize() throws {

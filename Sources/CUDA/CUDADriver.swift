@@ -17,12 +17,16 @@ public struct CUDADriver: Sendable {
         return String(cString: text)
     }
 
-    /// One GPU: its name, compute capability (as NVRTC names it, `sm_90`) and memory.
+    /// One GPU: its name, compute capability (as NVRTC names it, `sm_90`), memory and
+    /// multiprocessors.
     public struct Device: Sendable {
         public let index: Int
         public let name: String
         public let architecture: String
         public let memoryBytes: Int
+        public let multiprocessors: Int
+        /// The virtual architecture of its PTX (`compute_90`).
+        public var virtualArchitecture: String { "compute_" + architecture.dropFirst(3) }
     }
 
     public let library: CUDALibrary
@@ -47,15 +51,16 @@ public struct CUDADriver: Sendable {
         let attribute = try library.symbol("cuDeviceGetAttribute", as: DeviceAttribute.self)
         let memory = try library.symbol("cuDeviceTotalMem_v2", as: DeviceMemory.self)
         devices = try (0..<Int(value)).map { index in
-            var device: Int32 = 0, major: Int32 = 0, minor: Int32 = 0, bytes = 0
+            var device: Int32 = 0, major: Int32 = 0, minor: Int32 = 0, processors: Int32 = 0, bytes = 0
             try check(get(&device, Int32(index)), "cuDeviceGet")
             var name = [CChar](repeating: 0, count: 256)
             try check(getName(&name, 256, device), "cuDeviceGetName")
             try check(attribute(&major, 75, device), "cuDeviceGetAttribute(compute capability major)")
             try check(attribute(&minor, 76, device), "cuDeviceGetAttribute(compute capability minor)")
+            try check(attribute(&processors, 16, device), "cuDeviceGetAttribute(multiprocessor count)")
             try check(memory(&bytes, device), "cuDeviceTotalMem")
             return Device(index: index, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                          architecture: "sm_\(major)\(minor)", memoryBytes: bytes)
+                          architecture: "sm_\(major)\(minor)", memoryBytes: bytes, multiprocessors: Int(processors))
         }
     }
 }

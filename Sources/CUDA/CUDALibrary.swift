@@ -71,6 +71,7 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
     case missingSymbol(name: String, library: String)
     case driver(call: String, code: Int32, message: String)
     case nvrtc(call: String, code: Int32)
+    case library(name: String, call: String, code: Int32)
     case compilation(file: String, architecture: String, log: String)
     case missingKernels(bundle: String)
 
@@ -84,6 +85,8 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
             "CUDA driver: \(call) failed with error \(code)" + (message.isEmpty ? "" : ": \(message)")
         case let .nvrtc(call, code):
             "NVRTC: \(call) failed with error \(code)"
+        case let .library(name, call, code):
+            "\(name): \(call) failed with status \(code)"
         case let .missingKernels(bundle):
             "the CUDA kernels' sources are not in \(bundle) (copy the .resources folder beside the binary)"
         case let .compilation(file, architecture, log):

@@ -16,9 +16,9 @@ public struct NVRTC: Sendable {
     private let ptxSize: Size, ptxText: Contents
     private let destroy: Destroy, versionFunction: Version
 
-    public init() throws {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         library = try CUDALibrary.open(["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"],
-                                       purpose: "CUDA run-time compiler (NVRTC)")
+                                       purpose: "CUDA run-time compiler (NVRTC)", environment: environment)
         create = try library.symbol("nvrtcCreateProgram", as: Create.self)
         compile = try library.symbol("nvrtcCompileProgram", as: Compile.self)
         logSize = try library.symbol("nvrtcGetProgramLogSize", as: Size.self)

@@ -1,3 +1,4 @@
+import Backends
 import Compute
 import DataPipeline
 import Distributed

@@ -1,3 +1,4 @@
+import Backends
 import Compute
 import Configuration
 import Distributed
@@ -44,7 +45,7 @@ public enum ModelFactory {
         let m = configuration.model
         let makeEmbeddings = withDynamicRules(m.dynamicRules, makeEmbeddings)
         let seed = UInt64(configuration.training.seed)
-        let backend = BackendRegistry.make(configuration.training.backend, precision: configuration.training.precision)
+        let backend = try BackendRegistry.make(configuration.training.backend, precision: configuration.training.precision)
         return try m.definition.makeModel(configuration.modelShape, batchCapacity: batchCapacity,
                                           seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
     }

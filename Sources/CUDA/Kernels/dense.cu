@@ -208,6 +208,26 @@ extern "C" __global__ void binary_cross_entropy(const float* logits, const float
     if (threadIdx.x == 0) atomicAdd(loss, partial[0]);
 }
 
+// Squared error: adds the summed (p - y)^2 to *loss (a double, zeroed by the caller) and, when
+// gradient is not null, writes scale * 2 (p - y).
+extern "C" __global__ void squared_error(const float* predictions, const float* labels, float* gradient, long n, float scale,
+                                         double* loss) {
+    __shared__ double partial[256];
+    double total = 0.0;
+    GRID_STRIDE(i, n) {
+        float difference = predictions[i] - labels[i];
+        total += (double)(difference * difference);
+        if (gradient) gradient[i] = 2.0f * difference * scale;
+    }
+    partial[threadIdx.x] = total;
+    __syncthreads();
+    for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
+        if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(loss, partial[0]);
+}
+
 // p -= learningRate * g
 extern "C" __global__ void sgd_step(float* p, const float* g, float learningRate, long n) {
     GRID_STRIDE(i, n) p[i] -= learningRate * g[i];

@@ -46,10 +46,13 @@ extern "C" __global__ void embedding_bags_scatter_add(const float* gradient, lon
 
 // De-duplication, pass 1: each row not yet in the gradient claims the next entry. slotOfRow is
 // -1 for rows absent, -2 while claimed this pass; rowIDs[count .. ) receives the new rows (in no
-// particular order) and *count grows. rows[n] - rowOffset is the local row.
-extern "C" __global__ void claim_rows(const int* rows, long n, int rowOffset, int* slotOfRow, int* rowIDs, int* count) {
+// particular order) and *count grows. The rows are rows[i * stride] - rowOffset; with tables not
+// null only those i with tables[i * stride] == table count (a table's rows among (table, row) pairs).
+extern "C" __global__ void claim_rows(const int* rows, long n, long stride, const int* tables, int table, int rowOffset,
+                                      int* slotOfRow, int* rowIDs, int* count) {
     GRID_STRIDE(i, n) {
-        int row = rows[i] - rowOffset;
+        if (tables && tables[i * stride] != table) continue;
+        int row = rows[i * stride] - rowOffset;
         if (atomicCAS(&slotOfRow[row], -1, -2) == -1) rowIDs[atomicAdd(count, 1)] = row;
     }
 }
@@ -76,14 +79,16 @@ extern "C" __global__ void accumulate_bag_gradients(const float* gradient, long 
     }
 }
 
-// values[j] added to the entry of its (table, row) pair's row, in the table's gradient; the
-// entries were claimed and set by the passes above, run per table on that table's pairs.
-extern "C" __global__ void accumulate_row_gradients(const float* values, const int* localRows, long n, const int* slotOfRow,
-                                                    float* gradient, int dimension) {
+// values[j] added to the entry of pair j's row in table `table`'s gradient, for the pairs naming
+// that table (pairs[2j] == table, row pairs[2j + 1] - rowOffset); the entries were claimed and
+// set by the passes above.
+extern "C" __global__ void accumulate_row_gradients(const float* values, const int* pairs, long n, int table, int rowOffset,
+                                                    const int* slotOfRow, float* gradient, int dimension) {
     GRID_STRIDE(e, n * dimension) {
         long j = e / dimension;
+        if (pairs[2 * j] != table) continue;
         int k = (int)(e % dimension);
-        atomicAdd(&gradient[(long)slotOfRow[localRows[j]] * dimension + k], values[e]);
+        atomicAdd(&gradient[(long)slotOfRow[pairs[2 * j + 1] - rowOffset] * dimension + k], values[e]);
     }
 }
 

@@ -18,9 +18,10 @@ public final class DeviceBuffer<Element: DeviceElement>: @unchecked Sendable {
     public let count: Int
     public let backend: any ComputeBackend
     /// What the backend knows the memory by; meaningful to that backend alone.
-    let handle: UInt
+    package let handle: UInt
 
-    init(backend: any ComputeBackend, handle: UInt, count: Int) {
+    /// Made by a backend's `makeBuffer` only (backends outside this module, such as CUDA's, too).
+    package init(backend: any ComputeBackend, handle: UInt, count: Int) {
         self.backend = backend
         self.handle = handle
         self.count = count

@@ -2,7 +2,7 @@ import CBLAS
 
 /// fp32 matrix products on the host through OpenBLAS, and the rank's thread count. The CPU
 /// backends' GEMMs come here; the seam where another device plugs in is `ComputeBackend`
-/// (`BackendRegistry`), not this file.
+/// (`BackendRegistry`, in Backends), not this file.
 public enum BLAS {
     /// `C = alpha * op(A) * op(B) + beta * C`, all row-major.
     /// op(A) is m x k, op(B) is k x n, C is m x n; `lda`/`ldb`/`ldc` are row strides.

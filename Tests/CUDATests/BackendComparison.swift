@@ -1,0 +1,113 @@
+import CUDA
+import Compute
+import Foundation
+import TestSupport
+
+/// One backend operation run on two backends from the same seeded inputs: what it wrote (or
+/// returned), by name.
+struct ComparedOperation: CustomStringConvertible, Sendable {
+    let description: String
+    let run: @Sendable (OperationInputs) -> [(String, OperationResult)]
+
+    init(_ name: String, _ run: @escaping @Sendable (OperationInputs) -> [(String, OperationResult)]) {
+        description = name
+        self.run = run
+    }
+}
+
+enum OperationResult {
+    case floats([Float])
+    case integers([Int32])
+    case number(Double)
+}
+
+/// Inputs drawn from a seed on one backend: the same values on every backend.
+final class OperationInputs: @unchecked Sendable {
+    let backend: any ComputeBackend
+    private var generator: SeededGenerator
+
+    init(backend: any ComputeBackend, seed: UInt64 = 11) {
+        self.backend = backend
+        generator = SeededGenerator(seed: seed)
+    }
+
+    func floats(_ count: Int, in range: ClosedRange<Float> = -1...1) -> DeviceBuffer<Float> {
+        let buffer = backend.makeFloats(count)
+        buffer.copy(from: (0..<count).map { _ in Float.random(in: range, using: &generator) })
+        return buffer
+    }
+
+    func floats(_ values: [Float]) -> DeviceBuffer<Float> {
+        let buffer = backend.makeFloats(values.count)
+        buffer.copy(from: values)
+        return buffer
+    }
+
+    func integers(_ values: [Int32]) -> DeviceBuffer<Int32> {
+        let buffer = backend.makeIndices(values.count)
+        buffer.copy(from: values)
+        return buffer
+    }
+
+    func integer(in range: ClosedRange<Int32>) -> Int32 { Int32.random(in: range, using: &generator) }
+
+    /// Bags of `rows` samples over `tableRows` rows: sizes 0 to 3 (some empty), ids repeating.
+    func bags(rows: Int, tableRows: Int) -> EmbeddingBags {
+        var ids: [Int32] = [], offsets: [Int32] = [0]
+        for _ in 0..<rows {
+            for _ in 0..<Int.random(in: 0...3, using: &generator) { ids.append(Int32.random(in: 0..<Int32(tableRows), using: &generator)) }
+            offsets.append(Int32(ids.count))
+        }
+        return EmbeddingBags(ids: integers(ids + [0]).slice(0, ids.count), offsets: integers(offsets).whole, rows: rows, idCount: ids.count)
+    }
+}
+
+/// The emulated CUDA backend the comparisons run on (nil, with a message, without NVRTC).
+enum EmulatedBackend {
+    private static let shared: Result<(fp32: CUDABackend, bf16: CUDABackend)?, Error> = Result {
+        guard let (device, nvrtc) = try EmulatedDevice.open() else { return nil }
+        let kernels = try CUDAKernels(device: device, nvrtc: nvrtc)
+        return (try CUDABackend(device: device, kernels: kernels, matmulPrecision: .fp32, environment: EmulatedDevice.environment),
+                try CUDABackend(device: device, kernels: kernels, matmulPrecision: .bf16, environment: EmulatedDevice.environment))
+    }
+
+    static func backend(_ precision: MatmulPrecision = .fp32) throws -> CUDABackend? {
+        guard let backends = try shared.get() else { return nil }
+        return precision == .bf16 ? backends.bf16 : backends.fp32
+    }
+}
+
+/// `operation` on the CPU backend and on `cuda`: integers equal, numbers within `tolerance`
+/// relative to the largest magnitude of their result (sums in another order differ by rounding).
+func compare(_ operation: ComparedOperation, on cuda: any ComputeBackend, against cpu: any ComputeBackend,
+             tolerance: Double = 1e-6) -> [String] {
+    let expected = operation.run(OperationInputs(backend: cpu)), got = operation.run(OperationInputs(backend: cuda))
+    var failures: [String] = []
+    for ((name, want), (_, have)) in zip(expected, got) {
+        switch (want, have) {
+        case let (.integers(a), .integers(b)):
+            if a != b {
+                let first = a.indices.first { $0 >= b.count || a[$0] != b[$0] } ?? a.count
+                failures.append("\(name): integers differ (counts \(a.count), \(b.count); first at \(first))")
+            }
+        case let (.floats(a), .floats(b)):
+            guard a.count == b.count else {
+                failures.append("\(name): \(a.count) values against \(b.count)")
+                continue
+            }
+            let scale = max(Double(a.lazy.filter(\.isFinite).map(abs).max() ?? 0), 1e-30)
+            for i in a.indices where a[i] != b[i] && !(a[i].isNaN && b[i].isNaN) {
+                if !(abs(Double(a[i]) - Double(b[i])) <= tolerance * scale) {
+                    failures.append("\(name)[\(i)]: cpu \(a[i]), cuda \(b[i]) (scale \(scale))")
+                    break
+                }
+            }
+        case let (.number(a), .number(b)):
+            if !(abs(a - b) <= tolerance * max(abs(a), 1e-30)) { failures.append("\(name): cpu \(a), cuda \(b)") }
+        default:
+            failures.append("\(name): results of different kinds")
+        }
+    }
+    if expected.count != got.count { failures.append("\(expected.count) results against \(got.count)") }
+    return failures
+}
