@@ -6,10 +6,7 @@ import TestSupport
 /// runner (`libCUDAEmulator.so`), opened through the driver's own loading path with
 /// RECSYS_CUDA_EMULATOR, and NVRTC for the PTX it loads.
 enum EmulatedDevice {
-    /// The emulator library of this build.
-    static var libraryPath: String {
-        URL(fileURLWithPath: BinaryRunner.binaryPath).deletingLastPathComponent().appendingPathComponent("libCUDAEmulator.so").path
-    }
+    static var libraryPath: String { EmulatedCUDA.libraryPath }
 
     /// The environment a run on the emulated device gets.
     static var environment: [String: String] {

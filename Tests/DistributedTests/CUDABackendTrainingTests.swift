@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The CUDA backend trains every ranker as the CPU backend does, on the emulated device (the
+/// same Swift code, driver and cuBLASLt calls a GPU gets), on 1 and 2 ranks under mpirun: its
+/// per-step losses and AUC within 1e-5 of the CPU backend's; a checkpoint it writes resumes on
+/// the CPU backend (a 2-rank one on 1 rank) and one the CPU backend writes resumes on it.
+@Suite(.serialized) struct CUDABackendTrainingTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cuda-\(UUID().uuidString)").path
+
+    func config() throws -> String {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/c.yaml"
+        try (MultiRankTrainingTests.config + "\n")
+            .replacingOccurrences(of: "checkpoint:\n  save_final: false", with: "checkpoint:\n  directory: \(folder)/runs\n  every_steps: 8")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    struct Run {
+        let losses: [Double]
+        let auc: Double
+        let standardError: String
+    }
+
+    func train(ranks: Int, _ arguments: [String], environment: [String: String]) throws -> Run {
+        let all = ["train", "--config", try config(), "--format", "json"] + arguments
+        let output = ranks == 1 ? try BinaryRunner.run(all, environment: environment)
+                                : try MPIRunner.run(ranks: ranks, all, environment: environment)
+        try #require(output.status == 0, "\(output.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
+        return Run(losses: json["losses"] as! [Double], auc: json["auc"] as! Double, standardError: output.standardError)
+    }
+
+    func expectClose(_ got: [Double], _ expected: [Double], _ what: String) {
+        #expect(got.count == expected.count, "\(what): \(got.count) losses against \(expected.count)")
+        for (step, (a, b)) in zip(got, expected).enumerated() {
+            #expect(abs(a - b) <= 1e-5 * abs(b), "\(what), step \(step + 1): \(a) against the CPU backend's \(b)")
+        }
+    }
+
+    @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"], [1, 2])
+    func trainsAsTheCPUBackend(architecture: String, ranks: Int) throws {
+        guard let emulated = EmulatedCUDA.environment else { return }
+        let model = ["--set", "model.architecture=\(architecture)"], cuda = ["--set", "training.backend=cuda"]
+        let name = "\(architecture)-\(ranks)"
+        let cpu = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=cpu-\(name)"], environment: emulated)
+        #expect(cpu.losses.count == 16)
+
+        let onDevice = try train(ranks: ranks, model + cuda + ["--set", "checkpoint.run_name=cuda-\(name)", "--set", "training.max_steps=8"],
+                                 environment: emulated)
+        #expect(onDevice.standardError.contains("cuda backend"))
+        expectClose(onDevice.losses, Array(cpu.losses.prefix(8)), "\(architecture) on cuda, \(ranks) rank(s)")
+
+        // cuda -> cpu (from 2 ranks to 1 where there were 2), and cpu -> cuda.
+        let onHost = try train(ranks: 1, model + ["--set", "checkpoint.run_name=cuda-\(name)", "--resume", "latest"], environment: emulated)
+        expectClose(onHost.losses, Array(cpu.losses.suffix(8)), "\(architecture): cuda's checkpoint of \(ranks) rank(s) resumed on cpu")
+        #expect(abs(onHost.auc - cpu.auc) <= 1e-5, "\(architecture): AUC \(onHost.auc) against \(cpu.auc)")
+
+        let back = try train(ranks: ranks, model + cuda + ["--set", "checkpoint.run_name=cpu-\(name)", "--set", "checkpoint.save_final=false",
+                                                          "--resume", "\(folder)/runs/cpu-\(name)/step-8"], environment: emulated)
+        expectClose(back.losses, Array(cpu.losses.suffix(8)), "\(architecture): cpu's checkpoint resumed on cuda, \(ranks) rank(s)")
+        #expect(abs(back.auc - cpu.auc) <= 1e-5, "\(architecture): AUC on cuda \(back.auc) against \(cpu.auc)")
+    }
+}
