@@ -33,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         .systemLibrary(name: "CIntrinsics"),
+        .systemLibrary(name: "CNCCL"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // FAISS (Debian's libfaiss-dev: a static library over OpenMP, BLAS and LAPACK) behind a
@@ -53,7 +54,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Compute", "NeuralNetwork", "Protos"]),
         .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
         // The compute backends by the name `training.backend` gives them (CPU, separate memory, CUDA).
-        .target(name: "Backends", dependencies: ["Compute", "CUDA"]),
+        .target(name: "Backends", dependencies: ["Compute", "CUDA", "Distributed"]),
         .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
         // The YAML config: its sections, loading with overrides, validation.
         .target(name: "Configuration", dependencies: [
@@ -73,11 +74,11 @@ let package = Package(
         ], swiftSettings: vectorSettings),
         // The CUDA path's libraries, opened at run time (the binary links none), and its kernels as
         // CUDA C++ compiled by NVRTC for the GPU found.
-        .target(name: "CUDA", dependencies: ["Compute"], resources: [.copy("Kernels")]),
+        .target(name: "CUDA", dependencies: ["CNCCL", "Compute", "Distributed"], resources: [.copy("Kernels")]),
         // The emulated device the CUDA backend's tests run on (never linked into recsys-dist): the
         // driver API answered on the host, the kernels' .cu sources compiled as C++ with the
         // threads of a block interleaved at their barriers by a seed, every access bounds-checked.
-        .target(name: "CUDAEmulator", exclude: ["planted"],
+        .target(name: "CUDAEmulator", dependencies: ["CMPI"], exclude: ["planted"],
                 cxxSettings: [.unsafeFlags(["-ffp-contract=off", "-fno-fast-math"])],
                 linkerSettings: [.linkedLibrary("openblas")]),
         // A trained model as an ONNX graph (`recsys-dist export`).
@@ -94,7 +95,7 @@ let package = Package(
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Datasets", "Distributed", "Export",
+            "Backends", "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Datasets", "Distributed", "Export",
             "Models", "NeuralNetwork", "Planning", "Training", "VectorSearch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

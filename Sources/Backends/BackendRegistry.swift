@@ -1,5 +1,6 @@
 import CUDA
 import Compute
+import Distributed
 import Foundation
 
 /// The compute backends a run can use, by the name `training.backend` gives them. The
@@ -36,5 +37,15 @@ public enum BackendRegistry {
             preconditionFailure("BackendRegistry: no backend '\(name)' (known: \(names.joined(separator: ", ")))")
         }
         return try entry.make(precision)
+    }
+}
+
+extension BackendRegistry {
+    /// The communicator a run on backend `name` uses over the ranks of `base`: NCCL's for the GPU
+    /// backend on several ranks when `usesNCCL` (`distributed.device_transport: nccl`), `base`
+    /// otherwise (device memory then crosses MPI staged through the host).
+    public static func communicator(over base: Communicator, backend name: String, usesNCCL: Bool) throws -> Communicator {
+        guard name == "cuda", usesNCCL, base.size > 1 else { return base }
+        return try NCCLCommunicator(wrapping: base)
     }
 }

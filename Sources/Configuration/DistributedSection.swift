@@ -12,6 +12,13 @@ public struct DistributedSection: Codable, Sendable, Equatable {
     public var exchangePrecision: ExchangePrecision = .fp32
     /// Whether the next batch's embedding requests are exchanged while a step computes.
     public var pipeline = true
+    /// How a GPU backend's ranks move device memory: NCCL (one GPU per rank), or MPI (staged
+    /// through host memory; a CUDA-aware MPI moves it as it is).
+    public var deviceTransport: DeviceTransport = .nccl
+
+    public enum DeviceTransport: String, Codable, Sendable, CaseIterable {
+        case nccl, mpi
+    }
 
     /// fp32, or a 16-bit format (rows and gradients rounded to it for the trip, fp32 again on arrival).
     public enum ExchangePrecision: String, Codable, Sendable, CaseIterable {
@@ -32,6 +39,7 @@ public struct DistributedSection: Codable, Sendable, Equatable {
         case rowWiseMinRows = "row_wise_min_rows"
         case exchangePrecision = "exchange_precision"
         case pipeline
+        case deviceTransport = "device_transport"
     }
 
     public init() {}
@@ -44,5 +52,6 @@ public struct DistributedSection: Codable, Sendable, Equatable {
         rowWiseMinRows = try c.decodeIfPresent(Int.self, forKey: .rowWiseMinRows) ?? d.rowWiseMinRows
         exchangePrecision = try c.decodeIfPresent(ExchangePrecision.self, forKey: .exchangePrecision) ?? d.exchangePrecision
         pipeline = try c.decodeIfPresent(Bool.self, forKey: .pipeline) ?? d.pipeline
+        deviceTransport = try c.decodeIfPresent(DeviceTransport.self, forKey: .deviceTransport) ?? d.deviceTransport
     }
 }

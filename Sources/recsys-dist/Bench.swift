@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Benchmarks
 import Compute
 import Configuration
@@ -87,7 +88,9 @@ struct Bench: ParsableCommand {
         let settings = try self.settings(ranks: communicator.size)
         let dynamic = !settings.dynamicRules.isEmpty, batchSize = settings.batchSize, threads = settings.threads
         let console = Console(format: output.format, isRoot: communicator.isRoot)
-        let r = try ThroughputBenchmark.run(settings, communicator: communicator) { console.progress($0) }
+        let transport = try BackendRegistry.communicator(over: communicator, backend: settings.backend,
+                                                         usesNCCL: settings.distributed.deviceTransport == .nccl)
+        let r = try ThroughputBenchmark.run(settings, communicator: transport) { console.progress($0) }
         func phases(_ names: [String]) -> String {
             names.map { "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms" }.joined(separator: ", ")
         }

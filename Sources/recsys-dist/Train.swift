@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Configuration
 import Distributed
 import Foundation
@@ -44,7 +45,10 @@ struct Train: ParsableCommand {
         do {
             let configuration = try ConfigurationLoader.load(path: configOptions.config,
                                                              overrides: configOptions.overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
-            report = try Trainer(configuration: configuration, communicator: communicator, resume: resume,
+            let transport = try BackendRegistry.communicator(over: communicator, backend: configuration.training.backend,
+                                                             usesNCCL: configuration.distributed.deviceTransport == .nccl)
+            if transport !== communicator { console.progress("device memory crosses the \(communicator.size) ranks by NCCL") }
+            report = try Trainer(configuration: configuration, communicator: transport, resume: resume,
                                  overwrite: overwrite, computesFingerprints: fingerprints, log: { line in
                                      switch line {
                                      case .progress(let text): console.progress(text)

@@ -5,7 +5,8 @@ import TestSupport
 /// The CUDA backend trains every ranker as the CPU backend does, on the emulated device (the
 /// same Swift code, driver and cuBLASLt calls a GPU gets), on 1 and 2 ranks under mpirun: its
 /// per-step losses and AUC within 1e-5 of the CPU backend's; a checkpoint it writes resumes on
-/// the CPU backend (a 2-rank one on 1 rank) and one the CPU backend writes resumes on it.
+/// the CPU backend (a 2-rank one on 1 rank) and one the CPU backend writes resumes on it. Two
+/// ranks move device memory by NCCL (the emulated device answers it over MPI), or by MPI.
 @Suite(.serialized) struct CUDABackendTrainingTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cuda-\(UUID().uuidString)").path
 
@@ -51,7 +52,16 @@ import TestSupport
         let onDevice = try train(ranks: ranks, model + cuda + ["--set", "checkpoint.run_name=cuda-\(name)", "--set", "training.max_steps=8"],
                                  environment: emulated)
         #expect(onDevice.standardError.contains("cuda backend"))
+        #expect(onDevice.standardError.contains("device memory crosses the 2 ranks by NCCL") == (ranks == 2),
+                "2 ranks exchange device memory by the emulated NCCL")
         expectClose(onDevice.losses, Array(cpu.losses.prefix(8)), "\(architecture) on cuda, \(ranks) rank(s)")
+        if ranks == 2 && architecture == "dlrm" {
+            // The other transport: device memory staged through the host for MPI.
+            let staged = try train(ranks: ranks, model + cuda + ["--set", "checkpoint.run_name=staged-\(name)", "--set", "training.max_steps=8",
+                                                                "--set", "distributed.device_transport=mpi"], environment: emulated)
+            #expect(!staged.standardError.contains("NCCL"))
+            expectClose(staged.losses, Array(cpu.losses.prefix(8)), "dlrm on cuda over MPI, 2 ranks")
+        }
 
         // cuda -> cpu (from 2 ranks to 1 where there were 2), and cpu -> cuda.
         let onHost = try train(ranks: 1, model + ["--set", "checkpoint.run_name=cuda-\(name)", "--resume", "latest"], environment: emulated)
