@@ -55,6 +55,8 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI", "Compute", "NeuralNetwork"]),
         // The compute backends by the name `training.backend` gives them (CPU, separate memory, CUDA).
         .target(name: "Backends", dependencies: ["Compute", "CUDA", "Distributed"]),
+        // Every backend operation compared with the CPU backend's (the CUDA tests, `check-backend`).
+        .target(name: "BackendCheck", dependencies: ["Compute"]),
         .target(name: "Checkpointing", dependencies: ["CHDF5", "Compute", "NeuralNetwork", "Distributed"]),
         // The YAML config: its sections, loading with overrides, validation.
         .target(name: "Configuration", dependencies: [
@@ -95,7 +97,7 @@ let package = Package(
         // -sanitize=fuzzer -DFUZZING, a seeded mutation fuzzer otherwise.
         .executableTarget(name: "recsys-dist-fuzz", dependencies: ["Compute", "DataPipeline"]),
         .executableTarget(name: "recsys-dist", dependencies: [
-            "Backends", "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Datasets", "Distributed", "Export",
+            "BackendCheck", "Backends", "Benchmarks", "Checkpointing", "Compute", "Configuration", "CUDA", "DataPipeline", "Datasets", "Distributed", "Export",
             "Models", "NeuralNetwork", "Planning", "Training", "VectorSearch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -105,7 +107,7 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["Compute", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DataPipelineTests", dependencies: ["Compute", "DataPipeline", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Checkpointing", "Compute", "DataPipeline", "Distributed", "NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "CUDATests", dependencies: ["CUDA", "Compute", "TestSupport"]),
+        .testTarget(name: "CUDATests", dependencies: ["BackendCheck", "CUDA", "Compute", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "DataPipeline", "Datasets", "Distributed", "Models",
                                                          "Planning", "Training", "TestSupport", "VectorSearch"]),

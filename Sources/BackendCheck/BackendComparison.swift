@@ -1,12 +1,11 @@
-import CUDA
 import Compute
 import Foundation
-import TestSupport
 
 /// One backend operation run on two backends from the same seeded inputs: what it wrote (or
-/// returned), by name.
-struct ComparedOperation: CustomStringConvertible, Sendable {
-    let description: String
+/// returned), by name. The CUDA backend's tests and `recsys-dist check-backend` (gpu-check on a
+/// GPU machine) compare every operation this way against the CPU backend.
+public struct ComparedOperation: CustomStringConvertible, Sendable {
+    public let description: String
     let run: @Sendable (OperationInputs) -> [(String, OperationResult)]
 
     init(_ name: String, _ run: @escaping @Sendable (OperationInputs) -> [(String, OperationResult)]) {
@@ -15,14 +14,15 @@ struct ComparedOperation: CustomStringConvertible, Sendable {
     }
 }
 
-enum OperationResult {
+/// What an operation wrote or returned.
+public enum OperationResult {
     case floats([Float])
     case integers([Int32])
     case number(Double)
 }
 
 /// Inputs drawn from a seed on one backend: the same values on every backend.
-final class OperationInputs: @unchecked Sendable {
+public final class OperationInputs: @unchecked Sendable {
     let backend: any ComputeBackend
     private var generator: SeededGenerator
 
@@ -62,26 +62,12 @@ final class OperationInputs: @unchecked Sendable {
     }
 }
 
-/// The emulated CUDA backend the comparisons run on (nil, with a message, without NVRTC).
-enum EmulatedBackend {
-    private static let shared: Result<(fp32: CUDABackend, bf16: CUDABackend)?, Error> = Result {
-        guard let (device, nvrtc) = try EmulatedDevice.open() else { return nil }
-        let kernels = try CUDAKernels(device: device, nvrtc: nvrtc)
-        return (try CUDABackend(device: device, kernels: kernels, matmulPrecision: .fp32, environment: EmulatedDevice.environment),
-                try CUDABackend(device: device, kernels: kernels, matmulPrecision: .bf16, environment: EmulatedDevice.environment))
-    }
-
-    static func backend(_ precision: MatmulPrecision = .fp32) throws -> CUDABackend? {
-        guard let backends = try shared.get() else { return nil }
-        return precision == .bf16 ? backends.bf16 : backends.fp32
-    }
-}
-
-/// `operation` on the CPU backend and on `cuda`: integers equal, numbers within `tolerance`
-/// relative to the largest magnitude of their result (sums in another order differ by rounding).
-func compare(_ operation: ComparedOperation, on cuda: any ComputeBackend, against cpu: any ComputeBackend,
-             tolerance: Double = 1e-6) -> [String] {
-    let expected = operation.run(OperationInputs(backend: cpu)), got = operation.run(OperationInputs(backend: cuda))
+/// `operation` on `backend` and on the reference `cpu`: integers equal, numbers within
+/// `tolerance` relative to the largest magnitude of their result (sums in another order differ by
+/// rounding). Returns what differs, empty when nothing does.
+public func compare(_ operation: ComparedOperation, on backend: any ComputeBackend, against cpu: any ComputeBackend,
+                    tolerance: Double = 1e-6) -> [String] {
+    let expected = operation.run(OperationInputs(backend: cpu)), got = operation.run(OperationInputs(backend: backend))
     var failures: [String] = []
     for ((name, want), (_, have)) in zip(expected, got) {
         switch (want, have) {
@@ -98,12 +84,12 @@ func compare(_ operation: ComparedOperation, on cuda: any ComputeBackend, agains
             let scale = max(Double(a.lazy.filter(\.isFinite).map(abs).max() ?? 0), 1e-30)
             for i in a.indices where a[i] != b[i] && !(a[i].isNaN && b[i].isNaN) {
                 if !(abs(Double(a[i]) - Double(b[i])) <= tolerance * scale) {
-                    failures.append("\(name)[\(i)]: cpu \(a[i]), cuda \(b[i]) (scale \(scale))")
+                    failures.append("\(name)[\(i)]: cpu \(a[i]), \(backend.name) \(b[i]) (scale \(scale))")
                     break
                 }
             }
         case let (.number(a), .number(b)):
-            if !(abs(a - b) <= tolerance * max(abs(a), 1e-30)) { failures.append("\(name): cpu \(a), cuda \(b)") }
+            if !(abs(a - b) <= tolerance * max(abs(a), 1e-30)) { failures.append("\(name): cpu \(a), \(backend.name) \(b)") }
         default:
             failures.append("\(name): results of different kinds")
         }

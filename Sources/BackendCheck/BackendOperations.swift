@@ -1,0 +1,319 @@
+import Compute
+
+/// Every `ComputeBackend` operation as a `ComparedOperation`, on shapes with uneven parts (counts
+/// that are no multiple of a block, strides wider than rows, offsets into buffers, bags of 0 to
+/// 3 ids) and empty ones (zero rows, empty bags).
+public enum BackendOperations {
+    /// The matrix products, every transpose: of fp32 operands, or with `bf16` of rounded ones
+    /// (and of fp32 operands a bf16 backend rounds first).
+    public static func products(bf16: Bool) -> [ComparedOperation] {
+        [(false, false), (true, false), (false, true), (true, true)].map { transposeA, transposeB in
+            ComparedOperation("gemm\(bf16 ? " bf16" : "") \(transposeA ? "T" : "N")\(transposeB ? "T" : "N")") { inputs in
+                let (m, n, k) = (37, 29, 70), lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 5
+                let a = inputs.floats((transposeA ? k : m) * lda), b = inputs.floats((transposeB ? n : k) * ldb)
+                let c = inputs.floats(m * ldc)
+                if bf16 {
+                    let backend = inputs.backend
+                    let roundedA = backend.makeBuffer(UInt16.self, count: a.count), roundedB = backend.makeBuffer(UInt16.self, count: b.count)
+                    backend.pack(a.whole, as: .bf16, into: roundedA.whole)
+                    backend.pack(b.whole, as: .bf16, into: roundedB.whole)
+                    backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.7, a: roundedA.whole, lda: lda,
+                                 b: roundedB.whole, ldb: ldb, beta: 0.3, c: c.whole, ldc: ldc)
+                    let fp32Operands = inputs.floats(m * ldc)
+                    backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a.whole, lda: lda,
+                                 b: b.whole, ldb: ldb, beta: 0, c: fp32Operands.whole, ldc: ldc)
+                    return [("C", .floats(c.toArray())), ("C of fp32 operands", .floats(fp32Operands.toArray()))]
+                }
+                inputs.backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.7, a: a.whole, lda: lda,
+                                    b: b.whole, ldb: ldb, beta: 0.3, c: c.whole, ldc: ldc)
+                // No rows: nothing written; no inner dimension with beta 0: zeros.
+                inputs.backend.gemm(transposeA: transposeA, transposeB: transposeB, m: 0, n: n, k: k, alpha: 1, a: a.whole, lda: lda,
+                                    b: b.whole, ldb: ldb, beta: 0, c: c.whole, ldc: ldc)
+                let empty = inputs.floats(4 * 6)
+                inputs.backend.gemm(transposeA: transposeA, transposeB: transposeB, m: 4, n: 5, k: 0, alpha: 1, a: a.whole, lda: lda,
+                                    b: b.whole, ldb: ldb, beta: 0, c: empty.whole, ldc: 6)
+                return [("C", .floats(c.toArray())), ("C with k = 0", .floats(empty.toArray()))]
+            }
+        }
+    }
+
+    /// Every operation but the bf16 products.
+    public static let all: [ComparedOperation] = elementWise + products(bf16: false) + dense + models + embeddings
+
+    static let elementWise: [ComparedOperation] = [
+        ComparedOperation("fill") { inputs in
+            let x = inputs.floats(1000), ids = inputs.integers((0..<300).map { Int32($0) })
+            inputs.backend.fill(x.slice(3, 517), with: 2.5)
+            inputs.backend.fill(x.slice(0, 0), with: 1)
+            inputs.backend.fill(ids.slice(7, 280), with: -1)
+            return [("x", .floats(x.toArray())), ("ids", .integers(ids.toArray()))]
+        },
+        ComparedOperation("copy") { inputs in
+            let a = inputs.floats(700), b = inputs.floats(700)
+            inputs.backend.copy(a.slice(5, 600), to: b.slice(50, 600))
+            inputs.backend.copy(a.slice(5, 0), to: b.slice(0, 0))
+            return [("b", .floats(b.toArray()))]
+        },
+        ComparedOperation("copyRows") { inputs in
+            let source = inputs.floats(37 * 20), destination = inputs.floats(37 * 30 + 3)
+            inputs.backend.copyRows(from: source.whole, sourceStride: 20, to: destination.whole.suffix(from: 3), destinationStride: 30,
+                                    rows: 37, columns: 17)
+            inputs.backend.copyRows(from: source.slice(40, 17), sourceStride: 0, to: destination.whole, destinationStride: 30, rows: 5,
+                                    columns: 17)
+            inputs.backend.copyRows(from: source.whole, sourceStride: 20, to: destination.whole, destinationStride: 30, rows: 0, columns: 17)
+            return [("destination", .floats(destination.toArray()))]
+        },
+        ComparedOperation("add") { inputs in
+            let x = inputs.floats(1000), y = inputs.floats(1100)
+            inputs.backend.add(x.whole, into: y.slice(100, 1000))
+            return [("y", .floats(y.toArray()))]
+        },
+        ComparedOperation("multiply") { inputs in
+            let a = inputs.floats(999), b = inputs.floats(999), output = inputs.floats(999)
+            inputs.backend.multiply(a.whole, b.whole, into: output.whole)
+            return [("output", .floats(output.toArray()))]
+        },
+        ComparedOperation("multiplyAdd") { inputs in
+            let a = inputs.floats(777), b = inputs.floats(777), c = inputs.floats(777), output = inputs.floats(777)
+            inputs.backend.multiplyAdd(a.whole, b.whole, plus: c.whole, into: output.whole)
+            inputs.backend.multiplyAdd(a.whole, output.whole, plus: c.whole, into: c.whole)
+            return [("output", .floats(output.toArray())), ("c", .floats(c.toArray()))]
+        },
+        ComparedOperation("allFinite") { inputs in
+            let x = inputs.floats(1000)
+            let before = inputs.backend.allFinite(x.whole)
+            x.slice(777, 1).copy(from: [.nan])
+            let nan = inputs.backend.allFinite(x.whole)
+            x.slice(777, 1).copy(from: [-.infinity])
+            let infinite = inputs.backend.allFinite(x.whole), empty = inputs.backend.allFinite(x.slice(0, 0))
+            return [("flags", .integers([before, nan, infinite, empty].map { $0 ? 1 : 0 }))]
+        },
+        ComparedOperation("pack and unpack") { inputs in
+            let special: [Float] = [0, -0, 1e-8, -3e-5, 65504, 65520, 1e6, -1e30, .infinity, -.infinity, 1.00390625, 1.0039063, 3.14159]
+            let x = inputs.floats(1000, in: -300...300)
+            x.slice(0, special.count).copy(from: special)
+            var results: [(String, OperationResult)] = []
+            for format in HalfFormat.allCases {
+                let bits = inputs.backend.makeBuffer(UInt16.self, count: 1000), back = inputs.backend.makeFloats(1000)
+                inputs.backend.pack(x.whole, as: format, into: bits.whole)
+                inputs.backend.unpack(bits.whole, from: format, into: back.whole)
+                results.append(("\(format) bits", .integers(bits.toArray().map { Int32($0) })))
+                results.append(("\(format) values", .floats(back.toArray())))
+                // Every 16-bit pattern but NaNs back to fp32.
+                let patterns = inputs.backend.makeBuffer(UInt16.self, count: 65536), values = inputs.backend.makeFloats(65536)
+                patterns.copy(from: (0...65535).map { UInt16($0) })
+                inputs.backend.unpack(patterns.whole, from: format, into: values.whole)
+                results.append(("\(format) every pattern", .floats(values.toArray())))
+            }
+            return results
+        },
+    ]
+
+    static let dense: [ComparedOperation] = [
+        ComparedOperation("addBias") { inputs in
+            let y = inputs.floats(37 * 29), z = inputs.floats(37 * 29), bias = inputs.floats(29)
+            inputs.backend.addBias(y.whole, bias: bias.whole, rows: 37, columns: 29, relu: false)
+            inputs.backend.addBias(z.whole, bias: bias.whole, rows: 37, columns: 29, relu: true)
+            inputs.backend.addBias(z.whole, bias: bias.whole, rows: 0, columns: 29, relu: true)
+            return [("y", .floats(y.toArray())), ("relu", .floats(z.toArray()))]
+        },
+        ComparedOperation("reluBackward") { inputs in
+            let gradient = inputs.floats(1000), output = inputs.floats(1000)
+            inputs.backend.reluBackward(gradient: gradient.whole, output: output.whole, count: 990)
+            return [("gradient", .floats(gradient.toArray()))]
+        },
+        ComparedOperation("accumulateColumnSums") { inputs in
+            let x = inputs.floats(301 * 29), sums = inputs.floats(29)
+            inputs.backend.accumulateColumnSums(x.whole, rows: 301, columns: 29, into: sums.whole)
+            inputs.backend.accumulateColumnSums(x.whole, rows: 0, columns: 29, into: sums.whole)
+            return [("sums", .floats(sums.toArray()))]
+        },
+    ]
+
+    static let models: [ComparedOperation] = [
+        ComparedOperation("softmaxRows and backward") { inputs in
+            let x = inputs.floats(301 * 5, in: -8...8), gradient = inputs.floats(301 * 5)
+            inputs.backend.softmaxRows(x.whole, rows: 301, columns: 5)
+            inputs.backend.softmaxRowsBackward(probabilities: x.whole, gradient: gradient.whole, rows: 301, columns: 5)
+            return [("probabilities", .floats(x.toArray())), ("gradient", .floats(gradient.toArray()))]
+        },
+        ComparedOperation("addScaledRows") { inputs in
+            let x = inputs.floats(37 * 29), scales = inputs.floats(37 * 3), y = inputs.floats(37 * 29)
+            inputs.backend.addScaledRows(x.whole, scales: scales.whole.suffix(from: 1), scaleStride: 3, into: y.whole, rows: 37, columns: 29)
+            return [("y", .floats(y.toArray()))]
+        },
+        ComparedOperation("rowDots") { inputs in
+            let a = inputs.floats(37 * 70), b = inputs.floats(37 * 70), dots = inputs.floats(37 * 3)
+            inputs.backend.rowDots(a.whole, b.whole, rows: 37, columns: 70, into: dots.whole.suffix(from: 2), dotStride: 3)
+            return [("dots", .floats(dots.toArray()))]
+        },
+        ComparedOperation("normalizeRows and backward") { inputs in
+            let x = inputs.floats(37 * 70), y = inputs.floats(37 * 70), norms = inputs.floats(37), dy = inputs.floats(37 * 70)
+            let dx = inputs.floats(37 * 70)
+            x.slice(70, 70).copy(from: [Float](repeating: 0, count: 70))
+            inputs.backend.normalizeRows(x.whole, into: y.whole, norms: norms.whole, rows: 37, columns: 70)
+            inputs.backend.normalizeRowsBackward(output: y.whole, norms: norms.whole, outputGradient: dy.whole, into: dx.whole, rows: 37,
+                                                 columns: 70)
+            return [("y", .floats(y.toArray())), ("norms", .floats(norms.toArray())), ("dx", .floats(dx.toArray()))]
+        },
+        ComparedOperation("sampledSoftmaxCrossEntropy") { inputs in
+            let (rows, columns) = (5, 300)
+            let logits = inputs.floats(rows * columns, in: -5...5), corrections = inputs.floats(columns, in: 0...2)
+            let keys = inputs.integers((0..<columns).map { Int32($0 % 97) })
+            let loss = inputs.backend.sampledSoftmaxCrossEntropy(logits.whole, rows: rows, columns: columns, corrections: corrections.whole,
+                                                                 keys: keys.whole, firstTarget: 2, gradientScale: 0.25)
+            return [("loss", .number(loss)), ("gradient", .floats(logits.toArray()))]
+        },
+        ComparedOperation("dotInteraction and backward") { inputs in
+            var results: [(String, OperationResult)] = []
+            for passes in [true, false] {
+                let shape = InteractionShape(featureCount: 9, dimension: 7, passesFirstSlot: passes), rows = 37
+                let input = inputs.floats(rows * shape.inputWidth), output = inputs.floats(rows * shape.outputWidth)
+                let outputGradient = inputs.floats(rows * shape.outputWidth), inputGradient = inputs.floats(rows * shape.inputWidth)
+                inputs.backend.dotInteraction(shape, input: input.whole, output: output.whole, rows: rows)
+                inputs.backend.dotInteractionBackward(shape, input: input.whole, outputGradient: outputGradient.whole,
+                                                      inputGradient: inputGradient.whole, rows: rows)
+                results += [("output \(passes)", .floats(output.toArray())), ("input gradient \(passes)", .floats(inputGradient.toArray()))]
+            }
+            return results
+        },
+        ComparedOperation("factorizationMachine and backward") { inputs in
+            let (rows, stride, fields, dimension) = (37, 50, 6, 7)
+            let input = inputs.floats(rows * stride), output = inputs.floats(rows), outputGradient = inputs.floats(rows)
+            let inputGradient = inputs.floats(rows * stride)
+            inputs.backend.factorizationMachine(input: input.whole, rowStride: stride, fields: fields, dimension: dimension, rows: rows,
+                                                addingInto: output.whole)
+            inputs.backend.factorizationMachineBackward(input: input.whole, rowStride: stride, fields: fields, dimension: dimension,
+                                                        rows: rows, outputGradient: outputGradient.whole, addingInto: inputGradient.whole)
+            return [("output", .floats(output.toArray())), ("input gradient", .floats(inputGradient.toArray()))]
+        },
+        ComparedOperation("binaryCrossEntropy") { inputs in
+            let logits = inputs.floats(1000, in: -30...30), labels = inputs.floats((0..<1000).map { Float($0 % 3 == 0 ? 1 : 0) })
+            let gradient = inputs.floats(1000)
+            let loss = inputs.backend.binaryCrossEntropy(logits: logits.whole, labels: labels.whole, logitGradient: gradient.whole,
+                                                         count: 999, gradientScale: 1.0 / 999)
+            let lossOnly = inputs.backend.binaryCrossEntropy(logits: logits.whole, labels: labels.whole, logitGradient: nil, count: 1000,
+                                                             gradientScale: 1)
+            return [("loss", .number(loss)), ("loss without gradient", .number(lossOnly)), ("gradient", .floats(gradient.toArray()))]
+        },
+        ComparedOperation("squaredError") { inputs in
+            let predictions = inputs.floats(1000, in: 0...5), labels = inputs.floats(1000, in: 0...5), gradient = inputs.floats(1000)
+            let loss = inputs.backend.squaredError(predictions: predictions.whole, labels: labels.whole, gradient: gradient.whole,
+                                                   count: 999, gradientScale: 0.5)
+            let lossOnly = inputs.backend.squaredError(predictions: predictions.whole, labels: labels.whole, gradient: nil, count: 1000,
+                                                       gradientScale: 1)
+            return [("loss", .number(loss)), ("loss without gradient", .number(lossOnly)), ("gradient", .floats(gradient.toArray()))]
+        },
+        ComparedOperation("layerNorm and backward") { inputs in
+            let (rows, width) = (13, 48)
+            let input = inputs.floats(rows * width, in: -3...3), gamma = inputs.floats(width), beta = inputs.floats(width)
+            let output = inputs.floats(rows * width), means = inputs.floats(rows), inverse = inputs.floats(rows)
+            let dy = inputs.floats(rows * width), dx = inputs.floats(rows * width), dGamma = inputs.floats(width), dBeta = inputs.floats(width)
+            inputs.backend.layerNorm(input: input.whole, gamma: gamma.whole, beta: beta.whole, output: output.whole, means: means.whole,
+                                     inverseDeviations: inverse.whole, rows: rows, width: width, epsilon: 1e-5)
+            inputs.backend.layerNormBackward(input: input.whole, gamma: gamma.whole, means: means.whole, inverseDeviations: inverse.whole,
+                                             outputGradient: dy.whole, inputGradient: dx.whole, gammaGradient: dGamma.whole,
+                                             betaGradient: dBeta.whole, rows: rows, width: width)
+            return [("output", .floats(output.toArray())), ("means", .floats(means.toArray())), ("inverse", .floats(inverse.toArray())),
+                    ("dx", .floats(dx.toArray())), ("dgamma", .floats(dGamma.toArray())), ("dbeta", .floats(dBeta.toArray()))]
+        },
+        ComparedOperation("attention and backward") { inputs in
+            let shape = AttentionShape(sequences: 3, length: 5, heads: 2, headDimension: 4)
+            let q = inputs.floats(shape.elementCount), k = inputs.floats(shape.elementCount), v = inputs.floats(shape.elementCount)
+            let lengths = inputs.integers([5, 2, 0]), p = inputs.floats(shape.probabilityCount), output = inputs.floats(shape.elementCount)
+            let dOutput = inputs.floats(shape.elementCount), dq = inputs.floats(shape.elementCount)
+            let dk = inputs.floats(shape.elementCount), dv = inputs.floats(shape.elementCount)
+            inputs.backend.attention(shape, queries: q.whole, keys: k.whole, values: v.whole, lengths: lengths.whole,
+                                     probabilities: p.whole, output: output.whole)
+            inputs.backend.attentionBackward(shape, queries: q.whole, keys: k.whole, values: v.whole, lengths: lengths.whole,
+                                             probabilities: p.whole, outputGradient: dOutput.whole, queryGradient: dq.whole,
+                                             keyGradient: dk.whole, valueGradient: dv.whole)
+            return [("output", .floats(output.toArray())), ("probabilities", .floats(p.toArray())), ("dq", .floats(dq.toArray())),
+                    ("dk", .floats(dk.toArray())), ("dv", .floats(dv.toArray()))]
+        },
+        ComparedOperation("dense optimizers") { inputs in
+            let p = inputs.floats(1000), g = inputs.floats(1000), sums = inputs.floats(1000, in: 0...1)
+            let first = inputs.floats(1000), second = inputs.floats(1000, in: 0...1)
+            inputs.backend.sgdStep(values: p.slice(0, 300), gradients: g.slice(0, 300), learningRate: 0.1)
+            inputs.backend.adagradStep(values: p.slice(300, 300), gradients: g.slice(300, 300), sums: sums.slice(300, 300),
+                                       learningRate: 0.05, epsilon: 1e-8)
+            inputs.backend.adamStep(values: p.slice(600, 400), gradients: g.slice(600, 400), first: first.slice(600, 400),
+                                    second: second.slice(600, 400), step: AdamStep(learningRate: 0.01, step: 3, beta1: 0.9, beta2: 0.999,
+                                                                                   epsilon: 1e-8))
+            return [("p", .floats(p.toArray())), ("sums", .floats(sums.toArray())), ("first", .floats(first.toArray())),
+                    ("second", .floats(second.toArray()))]
+        },
+    ]
+
+    /// A sparse gradient's rows sorted by id (the device fills entries in no particular order).
+    static func sortedRows(_ gradient: SparseRowGradient, _ name: String) -> [(String, OperationResult)] {
+        let rows = gradient.rows().sorted { $0.id < $1.id }
+        return [("\(name) rows", .integers(rows.map { Int32($0.id) })), ("\(name) gradients", .floats(rows.flatMap(\.gradient))),
+                ("\(name) slots after finish", .integers(gradient.slotOfRow.toArray()))]
+    }
+
+    static let embeddings: [ComparedOperation] = [
+        ComparedOperation("embeddingBags") { inputs in
+            let table = inputs.floats(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50)
+            let sum = inputs.floats(301 * 10), mean = inputs.floats(301 * 7), scalars = inputs.floats(301)
+            inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: sum.whole.suffix(from: 2), outputStride: 10, pooling: .sum)
+            inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: mean.whole, outputStride: 7, pooling: .mean)
+            inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: scalars.whole)
+            return [("sum", .floats(sum.toArray())), ("mean", .floats(mean.toArray())), ("scalars", .floats(scalars.toArray()))]
+        },
+        ComparedOperation("embeddingBagsScatterAdd") { inputs in
+            let table = inputs.floats(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50), gradient = inputs.floats(301 * 9)
+            inputs.backend.embeddingBagsScatterAdd(bags, gradient: gradient.whole, gradientStride: 9, scale: -0.1, pooling: .sum,
+                                                   into: table.whole, dimension: 7)
+            inputs.backend.embeddingBagsScatterAdd(bags, gradient: gradient.whole, gradientStride: 9, scale: 0.3, pooling: .mean,
+                                                   into: table.whole, dimension: 7)
+            return [("table", .floats(table.toArray()))]
+        },
+        ComparedOperation("accumulateBagGradients and sparse optimizers") { inputs in
+            let backend = inputs.backend, d = 7
+            let table = inputs.floats(50 * d), sums = inputs.floats(50, in: 0...1), first = inputs.floats(50 * d)
+            let second = inputs.floats(50 * d, in: 0...1)
+            var results: [(String, OperationResult)] = []
+            for (name, pooling) in [("sum", Pooling.sum), ("mean", .mean)] {
+                let gradient = SparseRowGradient(backend: backend, tableRowCount: 50, dimension: d, capacity: 4)
+                let bags = inputs.bags(rows: 301, tableRows: 50), more = inputs.bags(rows: 7, tableRows: 50)
+                let outputGradient = inputs.floats(301 * 9)
+                gradient.begin(contributions: bags.idCount + more.idCount)
+                backend.accumulateBagGradients(bags, gradient: outputGradient.whole, gradientStride: 9, pooling: pooling, into: gradient)
+                backend.accumulateBagGradients(more, gradient: outputGradient.whole, gradientStride: 9, pooling: pooling, into: gradient)
+                backend.sparseSGD(gradient, table: table.whole, learningRate: 0.1)
+                backend.sparseAdagrad(gradient, table: table.whole, rowSums: sums.whole, learningRate: 0.05, epsilon: 1e-8)
+                backend.sparseAdam(gradient, table: table.whole, first: first.whole, second: second.whole,
+                                   step: AdamStep(learningRate: 0.01, step: 2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8))
+                backend.finishRowGradient(gradient)
+                results += sortedRows(gradient, name)
+            }
+            return results + [("table", .floats(table.toArray())), ("sums", .floats(sums.toArray())), ("first", .floats(first.toArray())),
+                              ("second", .floats(second.toArray()))]
+        },
+        ComparedOperation("rows by (table, row) pairs") { inputs in
+            let backend = inputs.backend, d = 5
+            // Three tables: rows 0 ..< 40 held from row 10, none held, rows 0 ..< 25 held from 0.
+            let first = inputs.floats(30 * d), third = inputs.floats(25 * d)
+            let tables = [ShardRows(weights: first.whole, firstRow: 10), nil, ShardRows(weights: third.whole, firstRow: 0)]
+            var pairs: [Int32] = []
+            for j in 0..<203 {
+                let t: Int32 = j % 3 == 1 ? 2 : 0
+                pairs += [t, t == 0 ? inputs.integer(in: 10...39) : inputs.integer(in: 0...24)]
+            }
+            let pairBuffer = inputs.integers(pairs), count = 203
+            let gathered = inputs.floats(count * d), values = inputs.floats(count * d)
+            backend.gatherRows(tables, pairs: pairBuffer.whole, count: count, dimension: d, into: gathered.whole)
+            backend.scatterAddRows(values.whole, pairs: pairBuffer.whole, count: count, scale: -0.5, into: tables, dimension: d)
+            backend.gatherRows(tables, pairs: pairBuffer.whole, count: 0, dimension: d, into: gathered.whole)
+            let gradients = [SparseRowGradient(backend: backend, tableRowCount: 30, dimension: d, capacity: count), nil,
+                             SparseRowGradient(backend: backend, tableRowCount: 25, dimension: d, capacity: count)]
+            gradients.forEach { $0?.begin(contributions: count) }
+            backend.accumulateRowGradients(values.whole, pairs: pairBuffer.whole, count: count, into: gradients, firstRows: [10, 0, 0])
+            let results = [("gathered", OperationResult.floats(gathered.toArray())), ("first table", .floats(first.toArray())),
+                           ("third table", .floats(third.toArray()))]
+            gradients.forEach { $0?.finish() }
+            return results + sortedRows(gradients[0]!, "first") + sortedRows(gradients[2]!, "third")
+        },
+    ]
+}
