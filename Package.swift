@@ -80,7 +80,7 @@ let package = Package(
         // The emulated device the CUDA backend's tests run on (never linked into recsys-dist): the
         // driver API answered on the host, the kernels' .cu sources compiled as C++ with the
         // threads of a block interleaved at their barriers by a seed, every access bounds-checked.
-        .target(name: "CUDAEmulator", dependencies: ["CMPI"], exclude: ["planted"],
+        .target(name: "CUDAEmulator", dependencies: ["CMPI"], exclude: ["test-kernels"],
                 cxxSettings: [.unsafeFlags(["-ffp-contract=off", "-fno-fast-math"])],
                 linkerSettings: [.linkedLibrary("openblas")]),
         // A trained model as an ONNX graph (`recsys-dist export`).

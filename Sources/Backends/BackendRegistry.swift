@@ -11,32 +11,33 @@ public enum BackendRegistry {
         public let name: String
         /// One line: where the numbers live and the arithmetic runs.
         public let summary: String
-        /// A backend whose matrix products run in `precision`; throws the one-line error of a
-        /// backend this machine cannot give (no GPU, no driver).
-        public let make: @Sendable (_ precision: MatmulPrecision) throws -> any ComputeBackend
+        /// A backend whose matrix products run in `precision` (fp32 ones in TF32 with
+        /// `tensorFloat32`, where the backend has it); throws the one-line error of a backend this
+        /// machine cannot give (no GPU, no driver).
+        public let make: @Sendable (_ precision: MatmulPrecision, _ tensorFloat32: Bool) throws -> any ComputeBackend
     }
 
     public static let entries: [Entry] = [
         Entry(name: "cpu", summary: "host memory, OpenBLAS and the SIMD kernels",
-              make: { CPUBackend(matmulPrecision: $0) }),
+              make: { precision, _ in CPUBackend(matmulPrecision: precision) }),
         Entry(name: "separate_memory",
               summary: "the CPU kernels over memory the host cannot address (every number crosses by an explicit copy): "
                   + "proves on a machine without a GPU that a run keeps the device discipline",
-              make: { SeparateMemoryBackend(matmulPrecision: $0) }),
+              make: { precision, _ in SeparateMemoryBackend(matmulPrecision: precision) }),
         Entry(name: "cuda",
               summary: "an NVIDIA GPU (the local rank's): device memory, cuBLASLt GEMMs and the CUDA kernels compiled by NVRTC",
-              make: { try CUDABackend.onLocalDevice(matmulPrecision: $0) }),
+              make: { try CUDABackend.onLocalDevice(matmulPrecision: $0, tensorFloat32: $1) }),
     ]
 
     /// The names `training.backend` takes.
     public static var names: [String] { entries.map(\.name) }
 
     /// The backend called `name` (one of `names`: the configuration is validated against them).
-    public static func make(_ name: String, precision: MatmulPrecision = .fp32) throws -> any ComputeBackend {
+    public static func make(_ name: String, precision: MatmulPrecision = .fp32, tensorFloat32: Bool = false) throws -> any ComputeBackend {
         guard let entry = entries.first(where: { $0.name == name }) else {
             preconditionFailure("BackendRegistry: no backend '\(name)' (known: \(names.joined(separator: ", ")))")
         }
-        return try entry.make(precision)
+        return try entry.make(precision, tensorFloat32)
     }
 }
 

@@ -41,6 +41,8 @@ public enum ThroughputBenchmark {
         /// Times every backend operation of the timed steps (the CPU backend, `ProfiledCPUBackend`).
         public var profilesOperations = false
         public var precision: MatmulPrecision = .fp32
+        /// fp32 products in TF32 (the cuda backend).
+        public var tensorFloat32 = false
         /// The tables' placement over ranks and the rows' exchange format; `pipeline`: exchange
         /// the next batch's embedding requests during each step.
         public var distributed = DistributedSection()
@@ -76,6 +78,7 @@ public enum ThroughputBenchmark {
             optimizer = ModelFactory.optimizerSettings(c)
             backend = c.training.backend
             precision = c.training.precision
+            tensorFloat32 = c.training.tensorFloat32
             distributed = c.distributed
             seed = UInt64(c.training.seed)
         }
@@ -122,7 +125,8 @@ public enum ThroughputBenchmark {
             ModelFactory.embeddingFactory(settings.distributed, hasDynamicTables: !settings.dynamicRules.isEmpty,
                                           communicator: communicator))
         let profiled = settings.profilesOperations ? ProfiledCPUBackend(matmulPrecision: settings.precision) : nil
-        let backend = try profiled ?? BackendRegistry.make(settings.backend, precision: settings.precision)
+        let backend = try profiled ?? BackendRegistry.make(settings.backend, precision: settings.precision,
+                                                           tensorFloat32: settings.tensorFloat32)
         let model = try settings.definition.makeModel(settings.shape, batchCapacity: settings.batchSize, seed: settings.seed,
                                                       backend: backend, makeEmbeddings: makeEmbeddings)
         // A retriever trains by its in-batch softmax (every item seen as often: no log Q to learn).

@@ -5,7 +5,7 @@ extension CUDABackend {
     /// The backend on this process's GPU: the local rank's (OpenMPI's, Slurm's or MPICH's
     /// variable; 0 without one) modulo the GPUs the driver lists, its kernels compiled once per
     /// process and device.
-    public static func onLocalDevice(matmulPrecision: MatmulPrecision,
+    public static func onLocalDevice(matmulPrecision: MatmulPrecision, tensorFloat32: Bool = false,
                                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CUDABackend {
         let driver = try CUDADriver(environment: environment)
         guard !driver.devices.isEmpty else {
@@ -15,6 +15,6 @@ extension CUDABackend {
             .compactMap { Int($0) }.first ?? 0
         let device = try CUDADevice(driver: driver, index: localRank % driver.devices.count)
         return try CUDABackend(device: device, kernels: try CUDAKernels.loaded(on: device, environment: environment),
-                               matmulPrecision: matmulPrecision, environment: environment)
+                               matmulPrecision: matmulPrecision, tensorFloat32: tensorFloat32, environment: environment)
     }
 }

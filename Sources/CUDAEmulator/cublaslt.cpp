@@ -2,7 +2,8 @@
 // OpenBLAS: a matmul descriptor (compute type, transposes, bias and ReLU epilogues), matrix
 // layouts (column-major, fp32 or bf16, with their leading dimensions) and cublasLtMatmul, whose
 // every operand must lie inside one device allocation. bf16 operands are widened exactly and
-// multiplied in fp32, as a GPU's tensor cores accumulate them.
+// multiplied in fp32, as a GPU's tensor cores accumulate them; under TF32 fp32 operands are
+// rounded to TF32 first.
 
 #include "emulator.h"
 
@@ -37,6 +38,19 @@ struct Layout {
     size_t elementSize() const { return type == bfloat16 ? 2 : 4; }
     size_t bytes() const { return columns == 0 || rows == 0 ? 0 : ((columns - 1) * leadingDimension + rows) * elementSize(); }
 };
+
+/// An fp32 column-major matrix rounded to TF32 (10 mantissa bits, to nearest even), as tensor
+/// cores read fp32 operands under CUBLAS_COMPUTE_32F_FAST_TF32.
+std::vector<float> tensor_float32(const void* data, const Layout& layout) {
+    std::vector<float> values(static_cast<const float*>(data), static_cast<const float*>(data) + layout.columns * layout.leadingDimension);
+    for (float& value : values) {
+        uint32_t bits;
+        std::memcpy(&bits, &value, 4);
+        if ((bits & 0x7F800000u) != 0x7F800000u) bits = (bits + 0xFFFu + ((bits >> 13) & 1u)) & 0xFFFFE000u;
+        std::memcpy(&value, &bits, 4);
+    }
+    return values;
+}
 
 /// A column-major matrix as fp32 with its leading dimension (bf16 widened exactly).
 std::vector<float> widened(const void* data, const Layout& layout) {
@@ -138,6 +152,10 @@ int cublasLtMatmul(void*, void* description, const void* alpha, const void* a, v
         if (k == 0) {
             for (uint64_t j = 0; j < n; j++)
                 for (uint64_t i = 0; i < m; i++) output[j * ld.leadingDimension + i] *= betaValue;
+        } else if (la.type == float32 && desc.compute == 77) {
+            std::vector<float> roundedA = tensor_float32(a, la), roundedB = tensor_float32(b, lb);
+            cblas_sgemm(102, desc.transposeA ? 112 : 111, desc.transposeB ? 112 : 111, int(m), int(n), int(k), alphaValue, roundedA.data(),
+                        int(la.leadingDimension), roundedB.data(), int(lb.leadingDimension), betaValue, output, int(ld.leadingDimension));
         } else if (la.type == float32) {
             cblas_sgemm(102, desc.transposeA ? 112 : 111, desc.transposeB ? 112 : 111, int(m), int(n), int(k), alphaValue,
                         static_cast<const float*>(a), int(la.leadingDimension), static_cast<const float*>(b), int(lb.leadingDimension),

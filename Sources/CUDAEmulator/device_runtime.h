@@ -39,6 +39,8 @@ void block_barrier();
 uint64_t warp_exchange(uint64_t value, int source_lane);
 /// The running thread's lane in its warp of 32.
 int lane();
+/// A warp vote: bit i set when lane i (still running) passed a true `predicate`.
+uint32_t warp_ballot(bool predicate);
 
 template <typename T> T shuffle(T value, int source_lane) {
     static_assert(sizeof(T) <= 8, "a shuffled value is at most 8 bytes");
@@ -88,6 +90,13 @@ template <typename T> T __shfl_down_sync(unsigned, T value, unsigned delta) {
 }
 template <typename T> T __shfl_xor_sync(unsigned, T value, int mask) {
     return ::recsys_emulator::shuffle(value, ::recsys_emulator::lane() ^ mask);
+}
+
+inline unsigned __ballot_sync(unsigned mask, int predicate) { return ::recsys_emulator::warp_ballot(predicate != 0) & mask; }
+inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
+inline int __all_sync(unsigned mask, int predicate) {
+    unsigned running = ::recsys_emulator::warp_ballot(true) & mask;
+    return (__ballot_sync(mask, predicate) & running) == running;
 }
 
 template <typename T> T atomicAdd(T* address, T value) {

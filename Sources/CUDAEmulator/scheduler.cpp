@@ -227,6 +227,18 @@ uint64_t warp_exchange(uint64_t value, int sourceLane) {
     return result;
 }
 
+uint32_t warp_ballot(bool predicate) {
+    Runner& r = runner;
+    unsigned self = r.running->linear, first = self - self % 32;
+    r.exchangeSlots[self] = predicate ? 1 : 0;
+    wait_at(ThreadState::atWarpBarrier);
+    uint32_t bits = 0;
+    for (unsigned lane = 0; lane < 32 && first + lane < r.threads.size(); lane++)
+        if (r.threads[first + lane].state != ThreadState::returned && r.exchangeSlots[first + lane]) bits |= 1u << lane;
+    wait_at(ThreadState::atWarpBarrier);
+    return bits;
+}
+
 uint64_t launch_seed() { return seed.load(); }
 
 void set_launch_seed(uint64_t value) {

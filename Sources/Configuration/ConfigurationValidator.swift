@@ -196,6 +196,8 @@ public enum ConfigurationValidator {
         require(t.shuffleWindow >= 0, "training.shuffle_window", "must be non-negative (0: the whole dataset), got \(t.shuffleWindow)")
         require(t.threads >= 1 && t.threads <= 256, "training.threads", "must be in 1...256, got \(t.threads)")
         require(t.logEvery >= 0, "training.log_every", "must be non-negative, got \(t.logEvery)")
+        require(!t.tensorFloat32 || t.backend == "cuda", "training.tf32",
+                "TF32 products are a GPU's: it needs training.backend: cuda (training.backend is \(t.backend))")
         let taskNames = c.data.tasks.map(\.name)
         for (name, weight) in zip(t.lossWeights.names, t.lossWeights.weights) {
             require(taskNames.contains(name), "training.loss_weights.\(name)",

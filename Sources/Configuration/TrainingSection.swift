@@ -23,6 +23,9 @@ public struct TrainingSection: Codable, Sendable, Equatable {
     public var backend = "cpu"
     /// The precision of the matrix products (fp32, or bf16 operands with fp32 accumulation).
     public var precision: MatmulPrecision = .fp32
+    /// fp32 products on a GPU's tensor cores in TF32 (10-bit mantissas, fp32 accumulation):
+    /// the cuda backend only, off by default (results then differ from fp32's at 1e-3).
+    public var tensorFloat32 = false
     public var optimizer = OptimizerSection()
     public var schedule = ScheduleSection()
     /// Each task's weight in the loss by task name (1 for a task not named): the total loss is
@@ -37,6 +40,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         case shuffleWindow = "shuffle_window"
         case logEvery = "log_every"
         case backend, precision, optimizer, schedule
+        case tensorFloat32 = "tf32"
         case lossWeights = "loss_weights"
     }
 
@@ -55,6 +59,7 @@ public struct TrainingSection: Codable, Sendable, Equatable {
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
         backend = try c.decodeIfPresent(String.self, forKey: .backend) ?? d.backend
         precision = try c.decodeIfPresent(MatmulPrecision.self, forKey: .precision) ?? d.precision
+        tensorFloat32 = try c.decodeIfPresent(Bool.self, forKey: .tensorFloat32) ?? d.tensorFloat32
         optimizer = try c.decodeIfPresent(OptimizerSection.self, forKey: .optimizer) ?? d.optimizer
         schedule = try c.decodeIfPresent(ScheduleSection.self, forKey: .schedule) ?? d.schedule
         lossWeights = try c.decodeIfPresent(TaskWeights.self, forKey: .lossWeights) ?? d.lossWeights

@@ -45,7 +45,8 @@ public enum ModelFactory {
         let m = configuration.model
         let makeEmbeddings = withDynamicRules(m.dynamicRules, makeEmbeddings)
         let seed = UInt64(configuration.training.seed)
-        let backend = try BackendRegistry.make(configuration.training.backend, precision: configuration.training.precision)
+        let backend = try BackendRegistry.make(configuration.training.backend, precision: configuration.training.precision,
+                                               tensorFloat32: configuration.training.tensorFloat32)
         return try m.definition.makeModel(configuration.modelShape, batchCapacity: batchCapacity,
                                           seed: seed, backend: backend, makeEmbeddings: makeEmbeddings)
     }

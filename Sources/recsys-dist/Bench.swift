@@ -23,6 +23,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads per rank (default 1, or the config's).") var threads: Int?
     @Option(help: "fp32, or bf16 matrix products (oneDNN, fp32 accumulation; fp32 with a warning on CPUs without bf16).")
     var precision: MatmulPrecision?
+    @Option(help: ArgumentHelp("Where the model lives and computes: \(BackendRegistry.names.joined(separator: ", ")) (default cpu, or the config's).",
+                               valueName: "name"))
+    var backend: String?
+    @Flag(help: "fp32 products in TF32 on a GPU's tensor cores (the cuda backend).") var tf32 = false
     @Option(help: "Samples per rank and step (the global batch is this times the number of ranks; default 2048).") var batchSize: Int?
     @Option(help: "Rows per embedding table of a preset (with --dynamic-tables: capacity, in whole buckets of 64).") var rows = 100_000
     @Flag(help: "A preset with dynamic tables: rows found by raw id, admitted and evicted (the ids are the same).") var dynamicTables = false
@@ -71,6 +75,16 @@ struct Bench: ParsableCommand {
         }
         if let threads { settings.threads = threads }
         if let precision { settings.precision = precision }
+        if let backend {
+            guard BackendRegistry.names.contains(backend) else {
+                throw ValidationError("--backend: no backend '\(backend)' (known: \(BackendRegistry.names.joined(separator: ", ")))")
+            }
+            settings.backend = backend
+        }
+        if tf32 {
+            guard settings.backend == "cuda" else { throw ValidationError("--tf32: TF32 products are a GPU's: it needs the cuda backend") }
+            settings.tensorFloat32 = true
+        }
         if let batchSize { settings.batchSize = batchSize }
         if noPipeline { settings.distributed.pipeline = false }
         settings.warmupSteps = warmup

@@ -29,6 +29,18 @@ import TestSupport
             #expect(failures.isEmpty, "\(operation): \(failures.prefix(5).joined(separator: "; "))")
         }
     }
+
+    /// `training.tf32`: fp32 operands rounded to TF32 by the tensor cores (the emulated device as
+    /// the GPU): the products differ from fp32's by more than fp32 rounding, within TF32's.
+    @Test func tensorFloat32ProductsAreFP32sToTF32Rounding() throws {
+        guard let (device, nvrtc) = try EmulatedDevice.open() else { return }
+        let tf32 = try CUDABackend(device: device, kernels: try CUDAKernels(device: device, nvrtc: nvrtc), matmulPrecision: .fp32,
+                                   tensorFloat32: true, environment: EmulatedDevice.environment)
+        for operation in BackendOperations.products(bf16: false) {
+            #expect(compare(operation, on: tf32, against: CPUBackend(), tolerance: 2e-3).isEmpty, "\(operation) within TF32 rounding")
+            #expect(!compare(operation, on: tf32, against: CPUBackend(), tolerance: 1e-5).isEmpty, "\(operation) rounded to TF32")
+        }
+    }
 }
 
 /// The emulated CUDA backend the comparisons run on (nil, with a message, without NVRTC).

@@ -31,9 +31,10 @@ enum EmulatedDevice {
         unsafeBitCast(symbol, to: SetSeed.self)(seed)
     }
 
-    /// The planted faults' source (a kernel with a barrier removed, an off-by-one).
-    static var plantedFaults: String {
-        get throws { try String(contentsOfFile: TestPaths.packageRoot + "/Sources/CUDAEmulator/planted/planted_faults.cu", encoding: .utf8) }
+    /// The source of the emulator's own test kernels (a kernel with a barrier removed, an
+    /// off-by-one, warp votes).
+    static var testKernels: String {
+        get throws { try String(contentsOfFile: TestPaths.packageRoot + "/Sources/CUDAEmulator/test-kernels/test_kernels.cu", encoding: .utf8) }
     }
 }
 

@@ -34,7 +34,7 @@ import TestSupport
         let dense = try #require(try KernelSources.all().first { $0.name == "dense.cu" })
         let kernels = try device.loadModule(ptx: try nvrtc.ptx(dense.source, file: dense.name, architecture: "compute_80"),
                                             kernels: ["binary_cross_entropy"])
-        let planted = try device.loadModule(ptx: try nvrtc.ptx(try EmulatedDevice.plantedFaults, file: "planted_faults.cu",
+        let planted = try device.loadModule(ptx: try nvrtc.ptx(try EmulatedDevice.testKernels, file: "test_kernels.cu",
                                                                architecture: "compute_80"),
                                             kernels: ["binary_cross_entropy_missing_barrier"])
         var generator = SeededGenerator(seed: 7)
@@ -78,7 +78,7 @@ import TestSupport
     /// allocation); the device works on afterwards.
     @Test func anOffByOneIsAnAccessOutsideItsAllocation() throws {
         guard let (device, nvrtc) = try EmulatedDevice.open() else { return }
-        let planted = try device.loadModule(ptx: try nvrtc.ptx(try EmulatedDevice.plantedFaults, file: "planted_faults.cu",
+        let planted = try device.loadModule(ptx: try nvrtc.ptx(try EmulatedDevice.testKernels, file: "test_kernels.cu",
                                                                architecture: "compute_80"),
                                             kernels: ["fill_f32_off_by_one"])
         let dense = try #require(try KernelSources.all().first { $0.name == "dense.cu" })
@@ -134,5 +134,26 @@ import TestSupport
                 #expect(got[2 * r + 1] == 0, "row \(r): the stride's gap is left as it was")
             }
         }
+    }
+
+    /// Warp votes: ballots, any and all over 4 warps, one with every lane yes, one with none.
+    @Test func warpVotesSeeEveryLane() throws {
+        guard let (device, nvrtc) = try EmulatedDevice.open() else { return }
+        let module = try device.loadModule(ptx: try nvrtc.ptx(try EmulatedDevice.testKernels, file: "test_kernels.cu",
+                                                              architecture: "compute_80"),
+                                           kernels: ["warp_votes"])
+        var x = (0..<128).map { Float(($0 * 7) % 5) - 2 }
+        for i in 32..<64 { x[i] = 1 }
+        for i in 64..<96 { x[i] = -1 }
+        let onDevice = try DeviceArray(device, x)
+        let ballots = try DeviceArray(device, [UInt32](repeating: 0, count: 4))
+        let any = try DeviceArray(device, [Int32](repeating: 0, count: 4)), all = try DeviceArray(device, [Int32](repeating: 0, count: 4))
+        try device.launch(module.kernel("warp_votes"), blocks: 2, threads: 64, arguments: [
+            onDevice.argument, .int64(128), ballots.argument, any.argument, all.argument,
+        ])
+        let expected = (0..<4).map { warp in (0..<32).reduce(UInt32(0)) { $0 | (x[warp * 32 + $1] > 0 ? 1 << UInt32($1) : 0) } }
+        #expect(try ballots.values() == expected)
+        #expect(try any.values() == expected.map { $0 != 0 ? 1 : 0 })
+        #expect(try all.values() == expected.map { $0 == UInt32.max ? 1 : 0 })
     }
 }

@@ -1,6 +1,6 @@
-// Faults planted on purpose, for the tests that show the emulated device finds them: a copy of
-// dense.cu's binary_cross_entropy with its first barrier removed, and a fill that writes one
-// element past its range. Never part of the backend.
+// Kernels of the emulated device's own tests, never part of the backend: faults planted on
+// purpose to show the emulator finds them (a copy of dense.cu's binary_cross_entropy with its
+// first barrier removed, a fill that writes one element past its range), and warp votes.
 
 #define GRID_STRIDE(i, n) for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)gridDim.x * blockDim.x)
 
@@ -29,4 +29,19 @@ extern "C" __global__ void binary_cross_entropy_missing_barrier(const float* log
 // x[0 ... n] = value: one element too many.
 extern "C" __global__ void fill_f32_off_by_one(float* x, float value, long n) {
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i <= n; i += (long)gridDim.x * blockDim.x) x[i] = value;
+}
+
+// Warp votes over x[i] > 0, one lane per element (n a multiple of 32, one launch covering it):
+// each warp's ballot, and whether any and all of its lanes voted yes.
+extern "C" __global__ void warp_votes(const float* x, long n, unsigned* ballots, int* any, int* all) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int vote = x[i] > 0.0f;
+    unsigned ballot = __ballot_sync(0xffffffffu, vote);
+    int some = __any_sync(0xffffffffu, vote), every = __all_sync(0xffffffffu, vote);
+    if (threadIdx.x % 32 == 0) {
+        ballots[i / 32] = ballot;
+        any[i / 32] = some;
+        all[i / 32] = every;
+    }
 }
