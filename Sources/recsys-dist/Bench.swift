@@ -124,7 +124,7 @@ struct Bench: ParsableCommand {
             text += "\n" + Self.profileTable(operations, steps: r.timedSteps, stepMilliseconds: r.stepMillisecondsMedian)
         }
         console.result(text: text, json: [
-            "model": settings.name, "dynamic_tables": dynamic, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
+            "model": settings.name, "backend": settings.backend, "tf32": settings.tensorFloat32, "dynamic_tables": dynamic, "precision": r.precision, "batch_size": batchSize, "threads": threads, "ranks": r.ranks,
             "global_batch_size": r.globalBatchSize, "parameter_count": r.parameterCount, "all_reduce_bytes": r.allReduceBytes,
             "sync_gb_per_second": jsonValue(r.syncGigabytesPerSecond),
             "raw_all_reduce_gb_per_second": jsonValue(r.rawAllReduceGigabytesPerSecond),
