@@ -3,8 +3,8 @@
 # Debian packages (a GPU machine, a cluster node): the binary with the Swift standard library
 # linked statically, every shared library it and OpenMPI need except glibc, libstdc++ and libgcc,
 # OpenMPI's launcher, daemon, plugins and help files, PMIx's plugins, the configs, and wrappers
-# that point the libraries and OpenMPI at the folder. Writes bundle/recsys-dist/ and
-# bundle/recsys-dist.tar.xz.
+# that point the libraries and OpenMPI at the folder, and gpu-check (the CUDA backend's check on a
+# GPU machine). Writes bundle/recsys-dist/ and bundle/recsys-dist.tar.xz.
 #
 #   launch/bundle.sh [output folder]
 #   tar xJf recsys-dist.tar.xz && recsys-dist/run train --config recsys-dist/configs/quickstart.yaml
@@ -71,6 +71,8 @@ exec "$here/bin/orterun" -x LD_LIBRARY_PATH -x OPAL_PREFIX -x PMIX_MCA_mca_base_
 SH
 chmod +x "$root/run" "$root/mpirun"
 cp -a configs "$root/configs"
+# The CUDA backend's check on a GPU machine: recsys-dist/gpu-check (see the README's GPUs).
+cp launch/gpu-check.sh "$root/gpu-check"
 
 tar -C "$out" -cJf "$out/recsys-dist.tar.xz" recsys-dist
 echo "bundle: $root ($(du -sh "$root" | cut -f1)), archive $out/recsys-dist.tar.xz ($(du -h "$out/recsys-dist.tar.xz" | cut -f1))"

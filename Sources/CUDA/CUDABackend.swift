@@ -238,39 +238,3 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
         run("column_sums", items: columns, argument(x), .int64(rows), .int64(columns), argument(sums))
     }
 }
-
-/// The kernels of every file of Sources/CUDA/Kernels, compiled by NVRTC to PTX for one virtual
-/// architecture and loaded on a device, by name.
-public struct CUDAKernels: @unchecked Sendable {
-    private let kernels: [String: CUDAModule.Kernel]
-
-    /// Compiles every kernel file for `device`'s architecture and loads it there.
-    public init(device: CUDADevice, nvrtc: NVRTC) throws {
-        var kernels: [String: CUDAModule.Kernel] = [:]
-        for file in try KernelSources.all() {
-            let ptx = try nvrtc.ptx(file.source, file: file.name, architecture: device.properties.virtualArchitecture)
-            let module = try device.loadModule(ptx: ptx, kernels: file.kernels)
-            for name in file.kernels { kernels[name] = module.kernel(name) }
-        }
-        self.kernels = kernels
-    }
-
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var loadedByDevice: [Int: CUDAKernels] = [:]
-
-    /// The kernels on `device`, compiled and loaded by the first backend of this process there.
-    public static func loaded(on device: CUDADevice, environment: [String: String]) throws -> CUDAKernels {
-        lock.lock()
-        defer { lock.unlock() }
-        if let kernels = loadedByDevice[device.index] { return kernels }
-        let kernels = try CUDAKernels(device: device, nvrtc: try NVRTC(environment: environment))
-        loadedByDevice[device.index] = kernels
-        return kernels
-    }
-
-    /// The kernel called `name` (a kernel of one of the files).
-    public subscript(name: String) -> CUDAModule.Kernel {
-        guard let kernel = kernels[name] else { preconditionFailure("CUDAKernels: no kernel \(name)") }
-        return kernel
-    }
-}

@@ -156,4 +156,22 @@ import TestSupport
         #expect(try any.values() == expected.map { $0 != 0 ? 1 : 0 })
         #expect(try all.values() == expected.map { $0 == UInt32.max ? 1 : 0 })
     }
+
+    /// The kernels' PTX is cached by source hash and architecture: a second load finds every
+    /// file there and needs no NVRTC.
+    @Test func kernelsLoadFromTheCacheWithoutNVRTC() throws {
+        guard let (device, nvrtc) = try EmulatedDevice.open() else { return }
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-ptx-\(UUID().uuidString)").path
+        var compilations = 0
+        _ = try CUDAKernels(device: device, nvrtc: { compilations += 1; return nvrtc }, cacheFolder: cache)
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache).sorted()
+        #expect(compilations == 1 && files.count == 4 && files.allSatisfy { $0.hasSuffix(".ptx") && $0.contains("-compute_80-") }, "\(files)")
+        _ = try CUDAKernels(device: device, nvrtc: { throw CUDAError.nvrtc(call: "no NVRTC here", code: -1) }, cacheFolder: cache)
+        // A damaged entry is compiled again and replaced.
+        try "not PTX".write(toFile: cache + "/" + files[0], atomically: true, encoding: .utf8)
+        compilations = 0
+        _ = try CUDAKernels(device: device, nvrtc: { compilations += 1; return nvrtc }, cacheFolder: cache)
+        let replaced = try String(contentsOfFile: cache + "/" + files[0], encoding: .utf8)
+        #expect(compilations == 1 && replaced.contains(".entry "))
+    }
 }

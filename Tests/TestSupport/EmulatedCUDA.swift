@@ -20,9 +20,12 @@ public enum EmulatedCUDA {
         URL(fileURLWithPath: BinaryRunner.binaryPath).deletingLastPathComponent().appendingPathComponent("libCUDAEmulator.so").path
     }
 
+    /// The PTX cache of this test run (not the user's).
+    static let cacheFolder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-ptx-\(UUID().uuidString)").path
+
     /// The variables that put a run's `cuda` backend on the emulated device, or nil without NVRTC.
     public static var environment: [String: String]? {
         guard let nvrtcFolder else { return nil }
-        return ["RECSYS_CUDA_EMULATOR": libraryPath, "RECSYS_CUDA_LIBRARY_PATH": nvrtcFolder]
+        return ["RECSYS_CUDA_EMULATOR": libraryPath, "RECSYS_CUDA_LIBRARY_PATH": nvrtcFolder, "RECSYS_CUDA_CACHE": cacheFolder]
     }
 }
