@@ -50,3 +50,14 @@ extension BackendRegistry {
         return try NCCLCommunicator(wrapping: base)
     }
 }
+
+extension BackendRegistry {
+    /// The device memory a backend called `name` holds a model in on this process: its GPU's name,
+    /// free and total bytes; nil for a backend in host memory.
+    public static func deviceMemory(backend name: String) throws -> (device: String, free: Int, total: Int)? {
+        guard name == "cuda" else { return nil }
+        let device = try CUDABackend.localDevice()
+        let memory = try device.memory()
+        return (device.properties.name, memory.free, memory.total)
+    }
+}

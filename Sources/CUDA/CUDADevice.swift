@@ -15,6 +15,7 @@ public final class CUDADevice: @unchecked Sendable {
     private typealias DeviceToDevice = @convention(c) (UInt64, UInt64, Int) -> Status
     private typealias Fill32 = @convention(c) (UInt64, UInt32, Int) -> Status
     private typealias Fill8 = @convention(c) (UInt64, UInt8, Int) -> Status
+    private typealias MemoryInfo = @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> Status
     private typealias LoadModule = @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> Status
     private typealias GetFunction = @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<CChar>) -> Status
     private typealias Launch = @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
@@ -26,7 +27,7 @@ public final class CUDADevice: @unchecked Sendable {
     private let allocateMemory: Allocate, freeMemory: Free, hostToDevice: HostToDevice, deviceToHost: DeviceToHost
     private let deviceToDevice: DeviceToDevice, fill32: Fill32, fill8: Fill8
     private let loadModule: LoadModule, getFunction: GetFunction, launchKernel: Launch
-    private let synchronizeContext: NoArguments
+    private let synchronizeContext: NoArguments, memoryInfo: MemoryInfo
 
     /// The device `index` of `driver`, its primary context current on the calling thread.
     public init(driver: CUDADriver, index: Int) throws {
@@ -48,6 +49,7 @@ public final class CUDADevice: @unchecked Sendable {
         getFunction = try library.symbol("cuModuleGetFunction", as: GetFunction.self)
         launchKernel = try library.symbol("cuLaunchKernel", as: Launch.self)
         synchronizeContext = try library.symbol("cuCtxSynchronize", as: NoArguments.self)
+        memoryInfo = try library.symbol("cuMemGetInfo_v2", as: MemoryInfo.self)
         var context: OpaquePointer?
         try check(try library.symbol("cuDevicePrimaryCtxRetain", as: RetainContext.self)(&context, Int32(index)), "cuDevicePrimaryCtxRetain")
         try check(try library.symbol("cuCtxSetCurrent", as: SetContext.self)(context), "cuCtxSetCurrent")
@@ -91,6 +93,13 @@ public final class CUDADevice: @unchecked Sendable {
     /// Sets `count` bytes from `address` to zero.
     public func zero(_ address: DeviceAddress, bytes count: Int) throws {
         try check(fill8(address.value, 0, count), "cuMemsetD8(\(count) bytes)")
+    }
+
+    /// Bytes of device memory free now, and in all.
+    public func memory() throws -> (free: Int, total: Int) {
+        var free = 0, total = 0
+        try check(memoryInfo(&free, &total), "cuMemGetInfo")
+        return (free, total)
     }
 
     /// The GPU's description.

@@ -1,3 +1,4 @@
+import Backends
 import Configuration
 import Distributed
 import Models
@@ -8,11 +9,22 @@ import Models
 /// batch-sized buffers, and the synthetic samples every rank generates. Every command that builds a model calls it, so an
 /// absurd size is one line, never an abort in an allocation or the host's OOM killer.
 public enum MemoryCheck {
+    /// With a GPU backend the model and its batch buffers are held to the rank's GPU (its free
+    /// memory), the synthetic samples to the host.
     public static func require(_ configuration: TrainingConfiguration, communicator: Communicator) throws {
+        var model = Double(try PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
+        var data = syntheticDataBytes(configuration) + batchBytes(configuration, ranks: communicator.size)
+        if let device = try BackendRegistry.deviceMemory(backend: configuration.training.backend) {
+            let needed = model + batchBytes(configuration, ranks: communicator.size)
+            guard needed <= Double(device.free) else {
+                throw PlanningError.notEnoughDeviceMemory(rank: communicator.rank, needed: needed, free: Double(device.free),
+                                                          device: device.device)
+            }
+            model = 0
+            data = syntheticDataBytes(configuration)
+        }
         guard let available = MemoryInformation.availableBytes() else { return }
         let ranksHere = MemoryInformation.ranksOnThisHost, share = Double(available / ranksHere)
-        let model = Double(try PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
-        let data = syntheticDataBytes(configuration) + batchBytes(configuration, ranks: communicator.size)
         guard model + data <= share else {
             throw PlanningError.notEnoughMemory(rank: communicator.rank, needed: model + data, dataBytes: data, available: share,
                                                 ranksOnHost: ranksHere)

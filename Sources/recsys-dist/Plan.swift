@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Datasets
 import Distributed
 import Foundation
@@ -50,6 +51,7 @@ struct Plan: ParsableCommand {
         }
         print("\nall-reduce per step: \(mebibytes(report.allReduceBytesPerStep)) of dense gradients"
               + (ranks > 1 ? " (each rank sends and receives about 2(N-1)/N of it)" : " (one rank: none)"))
+        if configuration.training.backend == "cuda" { printDeviceMemory(largest: report.loads.map(\.totalBytes).max() ?? 0) }
         if data {
             print("")
             do {
@@ -69,6 +71,17 @@ struct Plan: ParsableCommand {
 
     private func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    /// The largest rank's model against this machine's GPU (the local rank's), or why it cannot be.
+    private func printDeviceMemory(largest: Int) {
+        do {
+            guard let device = try BackendRegistry.deviceMemory(backend: "cuda") else { return }
+            print("GPU memory: \(device.device), \(mebibytes(device.total)) (\(mebibytes(device.free)) free); the largest rank's model "
+                  + "needs \(mebibytes(largest)) before batch buffers: \(largest <= device.free ? "fits" : "does NOT fit")")
+        } catch {
+            print("GPU memory not compared: \(error)")
+        }
     }
 
     private func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }

@@ -41,6 +41,23 @@ import TestSupport
         }
     }
 
+    /// A model past the GPU's memory (the emulated device has 16 GiB) is one line naming the
+    /// GPU before anything is allocated; `plan` compares the largest rank with it.
+    @Test func aModelPastTheGPUsMemoryIsRefused() throws {
+        guard let emulated = EmulatedCUDA.environment else { return }
+        let big = ["--config", try config(), "--set", "training.backend=cuda", "--set", "model.table_rows=100000000"]
+        let output = try BinaryRunner.run(["train"] + big, environment: emulated)
+        #expect(output.status == 1)
+        let lines = output.standardError.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        #expect(lines.count == 1 && lines[0].contains("MB of GPU memory on this rank")
+                && lines[0].contains("but recsys-dist emulated device 0 has 17179 MB free"), "\(output.standardError)")
+        let plan = try BinaryRunner.run(["plan"] + big + ["--ranks", "2"], environment: emulated)
+        #expect(plan.status == 0 && plan.standardOutput.contains("GPU memory: recsys-dist emulated device 0, 16384.0 MiB")
+                && plan.standardOutput.contains("does NOT fit"), "\(plan.standardOutput)")
+        let small = try BinaryRunner.run(["plan", "--config", try config(), "--set", "training.backend=cuda"], environment: emulated)
+        #expect(small.standardOutput.contains(": fits"), "\(small.standardOutput)")
+    }
+
     @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"], [1, 2])
     func trainsAsTheCPUBackend(architecture: String, ranks: Int) throws {
         guard let emulated = EmulatedCUDA.environment else { return }
