@@ -7,7 +7,7 @@ public enum BackendOperations {
     /// The matrix products, every transpose: of fp32 operands, or with `bf16` of rounded ones
     /// (and of fp32 operands a bf16 backend rounds first).
     public static func products(bf16: Bool) -> [ComparedOperation] {
-        [(false, false), (true, false), (false, true), (true, true)].map { transposeA, transposeB in
+        let products = [(false, false), (true, false), (false, true), (true, true)].map { transposeA, transposeB in
             ComparedOperation("gemm\(bf16 ? " bf16" : "") \(transposeA ? "T" : "N")\(transposeB ? "T" : "N")") { inputs in
                 let (m, n, k) = (37, 29, 70), lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 5
                 let a = inputs.floats((transposeA ? k : m) * lda), b = inputs.floats((transposeB ? n : k) * ldb)
@@ -35,6 +35,17 @@ public enum BackendOperations {
                 return [("C", .floats(c.toArray())), ("C with k = 0", .floats(empty.toArray()))]
             }
         }
+        guard bf16 else { return products }
+        return products + [ComparedOperation("linearForward bf16") { inputs in
+            let backend = inputs.backend
+            let x = inputs.floats(37 * 70), w = inputs.floats(29 * 70), bias = inputs.floats(29), y = inputs.floats(37 * 29)
+            let roundedX = backend.makeBuffer(UInt16.self, count: x.count), roundedW = backend.makeBuffer(UInt16.self, count: w.count)
+            backend.pack(x.whole, as: .bf16, into: roundedX.whole)
+            backend.pack(w.whole, as: .bf16, into: roundedW.whole)
+            backend.linearForward(transposeA: false, transposeB: true, m: 37, n: 29, k: 70, a: .bf16(roundedX.whole), lda: 70,
+                                  b: .bf16(roundedW.whole), ldb: 70, c: y.whole, ldc: 29, bias: bias.whole, relu: true)
+            return [("y", .floats(y.toArray()))]
+        }]
     }
 
     /// Every operation but the bf16 products.
@@ -110,6 +121,18 @@ public enum BackendOperations {
     ]
 
     static let dense: [ComparedOperation] = [
+        ComparedOperation("linearForward") { inputs in
+            // y (37, 29) = act(x (37, 70) Wᵀ + b), W (29, 70): the product with its bias epilogue.
+            let x = inputs.floats(37 * 70), w = inputs.floats(29 * 70), bias = inputs.floats(29)
+            let y = inputs.floats(37 * 29), z = inputs.floats(37 * 29), empty = inputs.floats(4 * 29)
+            inputs.backend.linearForward(transposeA: false, transposeB: true, m: 37, n: 29, k: 70, a: .fp32(x.whole), lda: 70,
+                                         b: .fp32(w.whole), ldb: 70, c: y.whole, ldc: 29, bias: bias.whole, relu: false)
+            inputs.backend.linearForward(transposeA: false, transposeB: true, m: 37, n: 29, k: 70, a: .fp32(x.whole), lda: 70,
+                                         b: .fp32(w.whole), ldb: 70, c: z.whole, ldc: 29, bias: bias.whole, relu: true)
+            inputs.backend.linearForward(transposeA: false, transposeB: true, m: 4, n: 29, k: 0, a: .fp32(x.whole), lda: 70,
+                                         b: .fp32(w.whole), ldb: 70, c: empty.whole, ldc: 29, bias: bias.whole, relu: true)
+            return [("y", .floats(y.toArray())), ("relu", .floats(z.toArray())), ("k = 0", .floats(empty.toArray()))]
+        },
         ComparedOperation("addBias") { inputs in
             let y = inputs.floats(37 * 29), z = inputs.floats(37 * 29), bias = inputs.floats(29)
             inputs.backend.addBias(y.whole, bias: bias.whole, rows: 37, columns: 29, relu: false)

@@ -51,10 +51,11 @@ public final class CUBLASLt: @unchecked Sendable {
     }
 
     /// Row-major `C = alpha op(A) op(B) + beta C`: op(A) is m x k, op(B) k x n, C m x n (fp32);
-    /// `ld*` are row strides in elements.
+    /// `ld*` are row strides in elements. With `bias`, cuBLASLt's epilogue adds `bias[0 ..< n]` to
+    /// every row of C (then ReLU with `relu`).
     public func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                          a: DeviceAddress, lda: Int, b: DeviceAddress, ldb: Int, operands: OperandType,
-                         beta: Float, c: DeviceAddress, ldc: Int) throws {
+                         beta: Float, c: DeviceAddress, ldc: Int, bias: DeviceAddress? = nil, relu: Bool = false) throws {
         // CUBLAS_COMPUTE_32F_FAST_TF32 (77) or CUBLAS_COMPUTE_32F (68); scale type CUDA_R_32F.
         let compute: Int32 = operands == .fp32 && tensorFloat32 ? 77 : 68
         var description: OpaquePointer?
@@ -64,6 +65,12 @@ public final class CUBLASLt: @unchecked Sendable {
         var first: Int32 = transposeB ? 1 : 0, second: Int32 = transposeA ? 1 : 0
         try Self.check(setAttribute(description, 3, &first, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
         try Self.check(setAttribute(description, 4, &second, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
+        if var biasAddress = bias?.value {
+            // CUBLASLT_EPILOGUE_BIAS (4) or RELU_BIAS (6); the bias runs along D's rows, our columns.
+            var epilogue: UInt32 = relu ? 6 : 4
+            try Self.check(setAttribute(description, 7, &epilogue, 4), "cublasLtMatmulDescSetAttribute(EPILOGUE)")
+            try Self.check(setAttribute(description, 8, &biasAddress, 8), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)")
+        }
         let firstLayout = try layout(operands, rows: transposeB ? k : n, columns: transposeB ? n : k, leading: ldb)
         defer { _ = layoutDestroy(firstLayout) }
         let secondLayout = try layout(operands, rows: transposeA ? m : k, columns: transposeA ? k : m, leading: lda)

@@ -1,8 +1,9 @@
 import Compute
 import Foundation
 
-/// The compute backend of an NVIDIA GPU: buffers in device memory, GEMMs by cuBLASLt, every
-/// other operation a kernel of Sources/CUDA/Kernels compiled by NVRTC for the device.
+/// The compute backend of an NVIDIA GPU: buffers in device memory (a pool that keeps freed
+/// blocks for reuse), GEMMs by cuBLASLt, every other operation a kernel of Sources/CUDA/Kernels
+/// compiled by NVRTC for the device.
 ///
 /// Operations are issued in order on the device; those returning a host value (a loss, a flag,
 /// a count) wait for it. A failed driver or library call stops the process with its message: a
@@ -12,6 +13,8 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
     public let matmulPrecision: MatmulPrecision
     let blas: CUBLASLt
     let kernels: CUDAKernels
+    /// Device memory, freed blocks kept for reuse.
+    let memory: DeviceMemoryPool
     /// Blocks a grid-stride launch uses at most: 8 per multiprocessor (enough to fill a GPU;
     /// few on the emulated device, whose threads run one after another).
     let maximumBlocks: Int
@@ -27,6 +30,7 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
         self.kernels = kernels
         self.matmulPrecision = matmulPrecision
         blas = try CUBLASLt(tensorFloat32: tensorFloat32, environment: environment)
+        memory = DeviceMemoryPool(device: device)
         maximumBlocks = max(8 * device.properties.multiprocessors, 1)
     }
 
@@ -87,13 +91,13 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
     public func makeBuffer<Element: DeviceElement>(_ type: Element.Type, count: Int) -> DeviceBuffer<Element> {
         precondition(count >= 0, "makeBuffer: negative count")
         let bytes = max(count, 1) * MemoryLayout<Element>.stride
-        let address = must { try device.allocate(bytes: bytes) }
+        let address = must { try memory.allocate(bytes: bytes) }
         must { try device.zero(address, bytes: bytes) }
         return DeviceBuffer(backend: self, handle: UInt(address.value), count: count)
     }
 
     public func release(_ handle: UInt) {
-        must { try device.free(DeviceAddress(UInt64(handle))) }
+        memory.free(DeviceAddress(UInt64(handle)))
     }
 
     public func upload<Element: DeviceElement>(_ source: UnsafeBufferPointer<Element>, to destination: DeviceSlice<Element>) {
@@ -191,31 +195,53 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
         case fp32, bf16
         /// fp32 operands of a bf16 backend: rounded to bf16 first, as the CPU backend's oneDNN does.
         case bf16Rounded(DeviceSlice<Float>, DeviceSlice<Float>)
+
+        var isFP32: Bool { if case .fp32 = self { true } else { false } }
     }
 
+    /// The product through cuBLASLt, with the bias (+ ReLU) epilogue when `bias` is given.
     private func product(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DeviceAddress, lda: Int,
-                         b: DeviceAddress, ldb: Int, operands: Operands, beta: Float, c: DeviceSlice<Float>, ldc: Int) {
+                         b: DeviceAddress, ldb: Int, operands: Operands, beta: Float, c: DeviceSlice<Float>, ldc: Int,
+                         bias: DeviceSlice<Float>? = nil, relu: Bool = false) {
         guard m > 0, n > 0 else { return }
         precondition((m - 1) * ldc + n <= c.count, "gemm: C outside its slice")
         guard k > 0 else {
             precondition(beta == 0 || beta == 1, "gemm: k = 0 with beta \(beta)")
             if beta == 0 { copyRows(from: zeros(n), sourceStride: 0, to: c, destinationStride: ldc, rows: m, columns: n) }
+            if let bias { addBias(c, bias: bias, rows: m, columns: n, relu: relu) }
             return
         }
+        let biasAddress = bias.map { address($0) }
         switch operands {
-        case .fp32:
+        case .fp32, .bf16:
             must { try blas.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                                     b: b, ldb: ldb, operands: .fp32, beta: beta, c: address(c), ldc: ldc) }
-        case .bf16:
-            must { try blas.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                                     b: b, ldb: ldb, operands: .bf16, beta: beta, c: address(c), ldc: ldc) }
+                                     b: b, ldb: ldb, operands: operands.isFP32 ? .fp32 : .bf16, beta: beta, c: address(c), ldc: ldc,
+                                     bias: biasAddress, relu: relu) }
         case .bf16Rounded(let a, let b):
             let roundedA = makeBuffer(UInt16.self, count: a.count), roundedB = makeBuffer(UInt16.self, count: b.count)
             pack(a, as: .bf16, into: roundedA.whole)
             pack(b, as: .bf16, into: roundedB.whole)
             must { try blas.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                      a: address(roundedA.whole), lda: lda, b: address(roundedB.whole), ldb: ldb, operands: .bf16,
-                                     beta: beta, c: address(c), ldc: ldc) }
+                                     beta: beta, c: address(c), ldc: ldc, bias: biasAddress, relu: relu) }
+        }
+    }
+
+    /// The linear layer's product with cuBLASLt's bias (+ ReLU) epilogue: one call, no kernel after it.
+    public func linearForward(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: MatmulOperand, lda: Int,
+                              b: MatmulOperand, ldb: Int, c: DeviceSlice<Float>, ldc: Int, bias: DeviceSlice<Float>, relu: Bool) {
+        precondition(bias.count >= n, "linearForward: a bias of \(bias.count) for \(n) columns")
+        switch (a, b) {
+        case (.fp32(let a), .fp32(let b)):
+            product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: address(a), lda: lda, b: address(b),
+                    ldb: ldb, operands: matmulPrecision == .bf16 ? .bf16Rounded(a, b) : .fp32, beta: 0, c: c, ldc: ldc, bias: bias,
+                    relu: relu)
+        case (.bf16(let a), .bf16(let b)):
+            precondition(matmulPrecision == .bf16, "linearForward: bf16 operands on an fp32 backend")
+            product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: address(a), lda: lda, b: address(b),
+                    ldb: ldb, operands: .bf16, beta: 0, c: c, ldc: ldc, bias: bias, relu: relu)
+        default:
+            preconditionFailure("linearForward: an fp32 operand beside a bf16 one")
         }
     }
 

@@ -30,6 +30,18 @@ import TestSupport
         }
     }
 
+    /// Freed device memory waits in the pool for the next buffer of its size, zeroed when reused.
+    @Test func freedBuffersAreReusedZeroed() throws {
+        guard let cuda = try EmulatedBackend.backend() else { return }
+        var first: DeviceBuffer<Float>? = cuda.makeFloats(1013)
+        first!.copy(from: [Float](repeating: 3, count: 1013))
+        let handle = first!.handle
+        first = nil
+        let second = cuda.makeFloats(1013), other = cuda.makeFloats(1014)
+        #expect(second.handle == handle && other.handle != handle)
+        #expect(second.toArray().allSatisfy { $0 == 0 })
+    }
+
     /// `training.tf32`: fp32 operands rounded to TF32 by the tensor cores (the emulated device as
     /// the GPU): the products differ from fp32's by more than fp32 rounding, within TF32's.
     @Test func tensorFloat32ProductsAreFP32sToTF32Rounding() throws {

@@ -73,6 +73,11 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               a: DeviceSlice<UInt16>, lda: Int, b: DeviceSlice<UInt16>, ldb: Int,
               beta: Float, c: DeviceSlice<Float>, ldc: Int)
+    /// A linear layer's forward in one call: `C = act(op(A) op(B) + bias)` (each row of the
+    /// m x n `C` gets `bias[0 ..< n]`; act ReLU or identity). A backend whose products have a
+    /// fused epilogue (cuBLASLt's) uses it; the default is `gemm` then `addBias`.
+    func linearForward(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: MatmulOperand, lda: Int, b: MatmulOperand,
+                       ldb: Int, c: DeviceSlice<Float>, ldc: Int, bias: DeviceSlice<Float>, relu: Bool)
     /// The epilogue of a linear layer: `y[r, c] = act(y[r, c] + bias[c])`, act ReLU or identity.
     func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool)
     /// ReLU backward in place: `gradient[i] = 0` where `output[i] <= 0`.
@@ -226,6 +231,14 @@ extension ComputeBackend {
         default:
             preconditionFailure("gemm: an fp32 operand beside a bf16 one")
         }
+    }
+
+    public func linearForward(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: MatmulOperand, lda: Int,
+                              b: MatmulOperand, ldb: Int, c: DeviceSlice<Float>, ldc: Int, bias: DeviceSlice<Float>, relu: Bool) {
+        precondition(ldc == n, "linearForward: C's rows must be contiguous (ldc \(ldc), n \(n))")
+        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0,
+             c: c, ldc: ldc)
+        addBias(c, bias: bias, rows: m, columns: n, relu: relu)
     }
 
     public func makeFloats(_ count: Int) -> DeviceBuffer<Float> { makeBuffer(Float.self, count: count) }

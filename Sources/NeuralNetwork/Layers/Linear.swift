@@ -55,13 +55,15 @@ public struct Linear: Sendable {
             backend.copyRows(from: bias, sourceStride: 0, to: output, destinationStride: outputSize, rows: rows, columns: outputSize)
             return
         }
-        backend.gemm(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, alpha: 1,
-                     a: operands.operand(input.slice(0, rows * inputSize), slot: Self.inputSlot), lda: inputSize,
-                     b: operands.operand(weight, slot: Self.weightSlot), ldb: inputSize, beta: 0, c: output, ldc: outputSize)
+        let x = operands.operand(input.slice(0, rows * inputSize), slot: Self.inputSlot)
+        let w = operands.operand(weight, slot: Self.weightSlot)
         if biasOffset != nil {
-            backend.addBias(output, bias: bias, rows: rows, columns: outputSize, relu: appliesReLU)
+            backend.linearForward(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                                  b: w, ldb: inputSize, c: output, ldc: outputSize, bias: bias, relu: appliesReLU)
         } else {
             precondition(!appliesReLU, "Linear: ReLU without a bias is not implemented")
+            backend.gemm(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, alpha: 1, a: x, lda: inputSize,
+                         b: w, ldb: inputSize, beta: 0, c: output, ldc: outputSize)
         }
     }
 
