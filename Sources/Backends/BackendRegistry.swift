@@ -42,12 +42,31 @@ public enum BackendRegistry {
 }
 
 extension BackendRegistry {
-    /// The communicator a run on backend `name` uses over the ranks of `base`: NCCL's for the GPU
-    /// backend on several ranks when `usesNCCL` (`distributed.device_transport: nccl`), `base`
-    /// otherwise (device memory then crosses MPI staged through the host).
-    public static func communicator(over base: Communicator, backend name: String, usesNCCL: Bool) throws -> Communicator {
-        guard name == "cuda", usesNCCL, base.size > 1 else { return base }
-        return try NCCLCommunicator(wrapping: base)
+    /// The communicator a run on backend `name` uses over the ranks of `base` (MPI's), by
+    /// `distributed.device_transport`: for the GPU backend on several ranks NCCL's, or `base`
+    /// given the device memory itself (a CUDA-aware MPI), or `base` over host copies of it.
+    public static func communicator(over base: Communicator, backend name: String, transport: DeviceTransport,
+                                    environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Communicator {
+        guard name == "cuda", base.size > 1 else { return base }
+        switch transport {
+        case .nccl:
+            return try NCCLCommunicator(wrapping: base)
+        case .mpi:
+            return base
+        case .cudaAwareMPI:
+            guard let mpi = base as? MPICommunicator else { return base }
+            // The emulated device's memory is host memory, which any MPI reads.
+            if environment["RECSYS_CUDA_EMULATOR"] == nil {
+                typealias Query = @convention(c) () -> Int32
+                guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "MPIX_Query_cuda_support"),
+                      unsafeBitCast(symbol, to: Query.self)() == 1 else {
+                    throw TransportError(description: "distributed.device_transport: cuda_aware_mpi needs an MPI built with CUDA "
+                                             + "support, and this one has none (MPIX_Query_cuda_support): use nccl or mpi")
+                }
+            }
+            mpi.passesDeviceMemory = true
+            return mpi
+        }
     }
 }
 
@@ -60,4 +79,9 @@ extension BackendRegistry {
         let memory = try device.memory()
         return (device.properties.name, memory.free, memory.total)
     }
+}
+
+/// A transport the configuration asks for that this machine cannot give.
+public struct TransportError: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -114,6 +114,11 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
 
     public func hostAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutablePointer<Element>? { nil }
 
+    /// The device address, for a CUDA-aware MPI.
+    public func transportAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutableRawPointer? {
+        UnsafeMutableRawPointer(bitPattern: UInt(address(slice).value))
+    }
+
     public func synchronize() { must { try device.synchronize() } }
 
     // MARK: Element-wise and copies

@@ -30,7 +30,7 @@ enum ConfigurationChoices {
         "training.schedule.decay": values(LearningRateSchedule.Decay.self),
         "distributed.sharding": values(ShardingPlan.Strategy.self),
         "distributed.exchange_precision": values(DistributedSection.ExchangePrecision.self),
-        "distributed.device_transport": values(DistributedSection.DeviceTransport.self),
+        "distributed.device_transport": values(DeviceTransport.self),
     ]
 
     /// `node` with every choice spelled as its canonical value; `path` is the schema path,

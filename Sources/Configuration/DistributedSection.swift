@@ -12,13 +12,8 @@ public struct DistributedSection: Codable, Sendable, Equatable {
     public var exchangePrecision: ExchangePrecision = .fp32
     /// Whether the next batch's embedding requests are exchanged while a step computes.
     public var pipeline = true
-    /// How a GPU backend's ranks move device memory: NCCL (one GPU per rank), or MPI (staged
-    /// through host memory; a CUDA-aware MPI moves it as it is).
+    /// How a GPU backend's ranks move device memory (`DeviceTransport`).
     public var deviceTransport: DeviceTransport = .nccl
-
-    public enum DeviceTransport: String, Codable, Sendable, CaseIterable {
-        case nccl, mpi
-    }
 
     /// fp32, or a 16-bit format (rows and gradients rounded to it for the trip, fp32 again on arrival).
     public enum ExchangePrecision: String, Codable, Sendable, CaseIterable {

@@ -78,6 +78,14 @@ public protocol Communicator: AnyObject, Sendable {
     func abort(code: Int32) -> Never
 }
 
+/// How the ranks of a GPU backend move device memory: NCCL (a GPU of its own per rank), MPI over
+/// host copies of it (any MPI, any number of ranks per GPU), or MPI given the device memory as
+/// it is (an MPI built with CUDA support).
+public enum DeviceTransport: String, Codable, Sendable, CaseIterable {
+    case nccl, mpi
+    case cudaAwareMPI = "cuda_aware_mpi"
+}
+
 /// An exchange started by `startAllToAllV`: `wait` returns once its data has arrived.
 public protocol PendingExchange: AnyObject {
     func wait() throws

@@ -42,6 +42,23 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         if initialised != 0 && finalised == 0 { MPI_Finalize() }
     }
 
+    /// Whether MPI is given a GPU's device memory as it is (a CUDA-aware MPI:
+    /// `distributed.device_transport: cuda_aware_mpi`) instead of host copies of it.
+    public var passesDeviceMemory = false
+
+    /// `slice`'s memory for an MPI call: the device memory itself when `passesDeviceMemory` and
+    /// the backend has a transport address (the device's work finished first), else host memory,
+    /// in place or staged through a copy.
+    private func withTransportMemory<Element: DeviceElement, Result>(
+        _ slice: DeviceSlice<Element>, writesBack: Bool, _ body: (UnsafeMutableBufferPointer<Element>) throws -> Result
+    ) throws -> Result {
+        if passesDeviceMemory, slice.backend.hostAddress(of: slice) == nil, let address = slice.backend.transportAddress(of: slice) {
+            slice.backend.synchronize()
+            return try body(UnsafeMutableBufferPointer(start: address.assumingMemoryBound(to: Element.self), count: slice.count))
+        }
+        return try slice.withHostMemory(writesBack: writesBack, body)
+    }
+
     private func check(_ code: Int32, _ call: String) throws {
         if code != recsys_mpi_success() { throw CommunicationError(call: call, code: code, rank: rank) }
     }
@@ -49,7 +66,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func barrier() throws { try check(MPI_Barrier(communicator), "MPI_Barrier") }
 
     public func broadcast(_ slice: DeviceSlice<Float>, root: Int) throws {
-        try slice.withHostMemory(writesBack: rank != root) { values in
+        try withTransportMemory(slice, writesBack: rank != root) { values in
             try forEachChunk(values.count) { offset, chunk in
                 try check(MPI_Bcast(values.baseAddress! + offset, chunk, recsys_mpi_float(), Int32(root), communicator), "MPI_Bcast")
             }
@@ -57,7 +74,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func allReduceSum(_ slice: DeviceSlice<Float>) throws {
-        try slice.withHostMemory(writesBack: true) { values in
+        try withTransportMemory(slice, writesBack: true) { values in
             try forEachChunk(values.count) { offset, chunk in
                 try check(MPI_Allreduce(recsys_mpi_in_place(), values.baseAddress! + offset, chunk, recsys_mpi_float(),
                                         recsys_mpi_sum(), communicator), "MPI_Allreduce")
@@ -109,8 +126,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
-        try send.withHostMemory(writesBack: false) { sent in
-            try receive.withHostMemory(writesBack: true) { received in
+        try withTransportMemory(send, writesBack: false) { sent in
+            try withTransportMemory(receive, writesBack: true) { received in
                 try check(MPI_Alltoallv(sent.baseAddress, sendCounts, sendOffsets, recsys_mpi_float(), received.baseAddress,
                                         receiveCounts, receiveOffsets, recsys_mpi_float(), communicator), "MPI_Alltoallv")
             }
@@ -137,8 +154,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
-        try send.withHostMemory(writesBack: false) { sent in
-            try receive.withHostMemory(writesBack: true) { received in
+        try withTransportMemory(send, writesBack: false) { sent in
+            try withTransportMemory(receive, writesBack: true) { received in
                 try check(MPI_Alltoallv(sent.baseAddress, sendCounts, sendOffsets, recsys_mpi_uint16(), received.baseAddress,
                                         receiveCounts, receiveOffsets, recsys_mpi_uint16(), communicator), "MPI_Alltoallv")
             }
@@ -147,7 +164,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func gatherV(send: DeviceSlice<Float>, receive: UnsafeMutablePointer<Float>?,
                         receiveCounts: [Int32], receiveOffsets: [Int32], root: Int) throws {
-        try send.withHostMemory(writesBack: false) { sent in
+        try withTransportMemory(send, writesBack: false) { sent in
             try check(MPI_Gatherv(sent.baseAddress, Int32(sent.count), recsys_mpi_float(), receive, receiveCounts,
                                   receiveOffsets, recsys_mpi_float(), Int32(root), communicator), "MPI_Gatherv")
         }

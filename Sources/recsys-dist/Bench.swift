@@ -103,7 +103,7 @@ struct Bench: ParsableCommand {
         let dynamic = !settings.dynamicRules.isEmpty, batchSize = settings.batchSize, threads = settings.threads
         let console = Console(format: output.format, isRoot: communicator.isRoot)
         let transport = try BackendRegistry.communicator(over: communicator, backend: settings.backend,
-                                                         usesNCCL: settings.distributed.deviceTransport == .nccl)
+                                                         transport: settings.distributed.deviceTransport)
         let r = try ThroughputBenchmark.run(settings, communicator: transport) { console.progress($0) }
         func phases(_ names: [String]) -> String {
             names.map { "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms" }.joined(separator: ", ")

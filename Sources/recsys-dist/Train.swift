@@ -46,8 +46,12 @@ struct Train: ParsableCommand {
             let configuration = try ConfigurationLoader.load(path: configOptions.config,
                                                              overrides: configOptions.overrides + (skipBadLines ? ["data.skip_bad_lines=true"] : []))
             let transport = try BackendRegistry.communicator(over: communicator, backend: configuration.training.backend,
-                                                             usesNCCL: configuration.distributed.deviceTransport == .nccl)
-            if transport !== communicator { console.progress("device memory crosses the \(communicator.size) ranks by NCCL") }
+                                                             transport: configuration.distributed.deviceTransport)
+            if configuration.training.backend == "cuda" && communicator.size > 1 {
+                var how = "NCCL"
+                if let mpi = transport as? MPICommunicator { how = mpi.passesDeviceMemory ? "CUDA-aware MPI" : "MPI over host copies" }
+                console.progress("device memory crosses the \(communicator.size) ranks by \(how)")
+            }
             report = try Trainer(configuration: configuration, communicator: transport, resume: resume,
                                  overwrite: overwrite, computesFingerprints: fingerprints, log: { line in
                                      switch line {

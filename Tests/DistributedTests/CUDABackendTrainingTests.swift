@@ -6,7 +6,8 @@ import TestSupport
 /// same Swift code, driver and cuBLASLt calls a GPU gets), on 1 and 2 ranks under mpirun: its
 /// per-step losses and AUC within 1e-5 of the CPU backend's; a checkpoint it writes resumes on
 /// the CPU backend (a 2-rank one on 1 rank) and one the CPU backend writes resumes on it. Two
-/// ranks move device memory by NCCL (the emulated device answers it over MPI), or by MPI.
+/// ranks move device memory by NCCL (the emulated device answers it over MPI), by MPI over host
+/// copies, or by MPI given the device memory (CUDA-aware).
 @Suite(.serialized) struct CUDABackendTrainingTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cuda-\(UUID().uuidString)").path
 
@@ -58,6 +59,15 @@ import TestSupport
         #expect(small.standardOutput.contains(": fits"), "\(small.standardOutput)")
     }
 
+    /// Device memory handed to an MPI without CUDA support would crash it: refused in one line.
+    @Test func aCUDAAwareTransportNeedsACUDAAwareMPI() throws {
+        let output = try MPIRunner.run(ranks: 2, ["train", "--config", try config(), "--set", "training.backend=cuda",
+                                                  "--set", "distributed.device_transport=cuda_aware_mpi"])
+        #expect(output.status != 0)
+        #expect(output.standardError.contains("error: rank 0: distributed.device_transport: cuda_aware_mpi needs an MPI built with CUDA "
+                                              + "support, and this one has none"), "\(output.standardError)")
+    }
+
     @Test(arguments: ["dlrm", "wide_deep", "dcnv2", "deepfm", "bst"], [1, 2])
     func trainsAsTheCPUBackend(architecture: String, ranks: Int) throws {
         guard let emulated = EmulatedCUDA.environment else { return }
@@ -73,11 +83,15 @@ import TestSupport
                 "2 ranks exchange device memory by the emulated NCCL")
         expectClose(onDevice.losses, Array(cpu.losses.prefix(8)), "\(architecture) on cuda, \(ranks) rank(s)")
         if ranks == 2 && architecture == "dlrm" {
-            // The other transport: device memory staged through the host for MPI.
-            let staged = try train(ranks: ranks, model + cuda + ["--set", "checkpoint.run_name=staged-\(name)", "--set", "training.max_steps=8",
-                                                                "--set", "distributed.device_transport=mpi"], environment: emulated)
-            #expect(!staged.standardError.contains("NCCL"))
-            expectClose(staged.losses, Array(cpu.losses.prefix(8)), "dlrm on cuda over MPI, 2 ranks")
+            // The other transports: device memory staged through the host for MPI, or given to a
+            // CUDA-aware MPI as it is (the emulated device's memory is host memory, which any MPI reads).
+            for (transport, words) in [("mpi", "MPI over host copies"), ("cuda_aware_mpi", "CUDA-aware MPI")] {
+                let run = try train(ranks: ranks, model + cuda + ["--set", "checkpoint.run_name=\(transport)-\(name)",
+                                                                  "--set", "training.max_steps=8",
+                                                                  "--set", "distributed.device_transport=\(transport)"], environment: emulated)
+                #expect(run.standardError.contains("device memory crosses the 2 ranks by \(words)"), "\(run.standardError)")
+                expectClose(run.losses, Array(cpu.losses.prefix(8)), "dlrm on cuda over \(words), 2 ranks")
+            }
         }
 
         // cuda -> cpu (from 2 ranks to 1 where there were 2), and cpu -> cuda.

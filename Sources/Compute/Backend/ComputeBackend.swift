@@ -34,6 +34,10 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// The host address of `slice` when this backend's memory is host memory, nil otherwise.
     /// For transports and file I/O that can work in place; compute code never asks.
     func hostAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutablePointer<Element>?
+    /// The address a GPU-aware transport (CUDA-aware MPI) reads and writes `slice` at: host
+    /// memory's own address, a GPU's device address; nil where no transport can (the default:
+    /// `hostAddress`).
+    func transportAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutableRawPointer?
     /// Waits until every operation issued so far has finished.
     func synchronize()
 
@@ -239,6 +243,10 @@ extension ComputeBackend {
         gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0,
              c: c, ldc: ldc)
         addBias(c, bias: bias, rows: m, columns: n, relu: relu)
+    }
+
+    public func transportAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutableRawPointer? {
+        hostAddress(of: slice).map { UnsafeMutableRawPointer($0) }
     }
 
     public func makeFloats(_ count: Int) -> DeviceBuffer<Float> { makeBuffer(Float.self, count: count) }
