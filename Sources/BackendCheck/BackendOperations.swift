@@ -48,17 +48,23 @@ public enum BackendOperations {
         }]
     }
 
+    /// One operation's case of a setup that runs several (a forward and its backward, an update
+    /// after the gradient it applies): the results whose names start with one of `results`.
+    static func part(_ name: String, of setup: @escaping @Sendable (OperationInputs) -> [(String, OperationResult)],
+                     results: [String]) -> ComparedOperation {
+        ComparedOperation(name) { inputs in
+            let picked = setup(inputs).filter { result in results.contains { result.0.hasPrefix($0) } }
+            precondition(!picked.isEmpty, "\(name): its setup has no result named \(results)")
+            return picked
+        }
+    }
+
     /// Every operation but the bf16 products.
     public static let all: [ComparedOperation] = elementWise + products(bf16: false) + dense + models + embeddings
 
     static let elementWise: [ComparedOperation] = [
-        ComparedOperation("fill") { inputs in
-            let x = inputs.floats(1000), ids = inputs.integers((0..<300).map { Int32($0) })
-            inputs.backend.fill(x.slice(3, 517), with: 2.5)
-            inputs.backend.fill(x.slice(0, 0), with: 1)
-            inputs.backend.fill(ids.slice(7, 280), with: -1)
-            return [("x", .floats(x.toArray())), ("ids", .integers(ids.toArray()))]
-        },
+        part("fill (fp32)", of: fillSetup, results: ["x"]),
+        part("fill (int32)", of: fillSetup, results: ["ids"]),
         ComparedOperation("copy") { inputs in
             let a = inputs.floats(700), b = inputs.floats(700)
             inputs.backend.copy(a.slice(5, 600), to: b.slice(50, 600))
@@ -99,25 +105,8 @@ public enum BackendOperations {
             let infinite = inputs.backend.allFinite(x.whole), empty = inputs.backend.allFinite(x.slice(0, 0))
             return [("flags", .integers([before, nan, infinite, empty].map { $0 ? 1 : 0 }))]
         },
-        ComparedOperation("pack and unpack") { inputs in
-            let special: [Float] = [0, -0, 1e-8, -3e-5, 65504, 65520, 1e6, -1e30, .infinity, -.infinity, 1.00390625, 1.0039063, 3.14159]
-            let x = inputs.floats(1000, in: -300...300)
-            x.slice(0, special.count).copy(from: special)
-            var results: [(String, OperationResult)] = []
-            for format in HalfFormat.allCases {
-                let bits = inputs.backend.makeBuffer(UInt16.self, count: 1000), back = inputs.backend.makeFloats(1000)
-                inputs.backend.pack(x.whole, as: format, into: bits.whole)
-                inputs.backend.unpack(bits.whole, from: format, into: back.whole)
-                results.append(("\(format) bits", .integers(bits.toArray().map { Int32($0) })))
-                results.append(("\(format) values", .floats(back.toArray())))
-                // Every 16-bit pattern but NaNs back to fp32.
-                let patterns = inputs.backend.makeBuffer(UInt16.self, count: 65536), values = inputs.backend.makeFloats(65536)
-                patterns.copy(from: (0...65535).map { UInt16($0) })
-                inputs.backend.unpack(patterns.whole, from: format, into: values.whole)
-                results.append(("\(format) every pattern", .floats(values.toArray())))
-            }
-            return results
-        },
+        part("pack", of: packAndUnpack, results: ["bf16 bits", "fp16 bits"]),
+        part("unpack", of: packAndUnpack, results: ["bf16 values", "fp16 values", "bf16 every", "fp16 every"]),
     ]
 
     static let dense: [ComparedOperation] = [
@@ -154,12 +143,8 @@ public enum BackendOperations {
     ]
 
     static let models: [ComparedOperation] = [
-        ComparedOperation("softmaxRows and backward") { inputs in
-            let x = inputs.floats(301 * 5, in: -8...8), gradient = inputs.floats(301 * 5)
-            inputs.backend.softmaxRows(x.whole, rows: 301, columns: 5)
-            inputs.backend.softmaxRowsBackward(probabilities: x.whole, gradient: gradient.whole, rows: 301, columns: 5)
-            return [("probabilities", .floats(x.toArray())), ("gradient", .floats(gradient.toArray()))]
-        },
+        part("softmaxRows", of: softmax, results: ["probabilities"]),
+        part("softmaxRowsBackward", of: softmax, results: ["gradient"]),
         ComparedOperation("addScaledRows") { inputs in
             let x = inputs.floats(37 * 29), scales = inputs.floats(37 * 3), y = inputs.floats(37 * 29)
             inputs.backend.addScaledRows(x.whole, scales: scales.whole.suffix(from: 1), scaleStride: 3, into: y.whole, rows: 37, columns: 29)
@@ -170,15 +155,8 @@ public enum BackendOperations {
             inputs.backend.rowDots(a.whole, b.whole, rows: 37, columns: 70, into: dots.whole.suffix(from: 2), dotStride: 3)
             return [("dots", .floats(dots.toArray()))]
         },
-        ComparedOperation("normalizeRows and backward") { inputs in
-            let x = inputs.floats(37 * 70), y = inputs.floats(37 * 70), norms = inputs.floats(37), dy = inputs.floats(37 * 70)
-            let dx = inputs.floats(37 * 70)
-            x.slice(70, 70).copy(from: [Float](repeating: 0, count: 70))
-            inputs.backend.normalizeRows(x.whole, into: y.whole, norms: norms.whole, rows: 37, columns: 70)
-            inputs.backend.normalizeRowsBackward(output: y.whole, norms: norms.whole, outputGradient: dy.whole, into: dx.whole, rows: 37,
-                                                 columns: 70)
-            return [("y", .floats(y.toArray())), ("norms", .floats(norms.toArray())), ("dx", .floats(dx.toArray()))]
-        },
+        part("normalizeRows", of: normalization, results: ["y", "norms"]),
+        part("normalizeRowsBackward", of: normalization, results: ["dx"]),
         ComparedOperation("sampledSoftmaxCrossEntropy") { inputs in
             let (rows, columns) = (5, 300)
             let logits = inputs.floats(rows * columns, in: -5...5), corrections = inputs.floats(columns, in: 0...2)
@@ -187,29 +165,10 @@ public enum BackendOperations {
                                                                  keys: keys.whole, firstTarget: 2, gradientScale: 0.25)
             return [("loss", .number(loss)), ("gradient", .floats(logits.toArray()))]
         },
-        ComparedOperation("dotInteraction and backward") { inputs in
-            var results: [(String, OperationResult)] = []
-            for passes in [true, false] {
-                let shape = InteractionShape(featureCount: 9, dimension: 7, passesFirstSlot: passes), rows = 37
-                let input = inputs.floats(rows * shape.inputWidth), output = inputs.floats(rows * shape.outputWidth)
-                let outputGradient = inputs.floats(rows * shape.outputWidth), inputGradient = inputs.floats(rows * shape.inputWidth)
-                inputs.backend.dotInteraction(shape, input: input.whole, output: output.whole, rows: rows)
-                inputs.backend.dotInteractionBackward(shape, input: input.whole, outputGradient: outputGradient.whole,
-                                                      inputGradient: inputGradient.whole, rows: rows)
-                results += [("output \(passes)", .floats(output.toArray())), ("input gradient \(passes)", .floats(inputGradient.toArray()))]
-            }
-            return results
-        },
-        ComparedOperation("factorizationMachine and backward") { inputs in
-            let (rows, stride, fields, dimension) = (37, 50, 6, 7)
-            let input = inputs.floats(rows * stride), output = inputs.floats(rows), outputGradient = inputs.floats(rows)
-            let inputGradient = inputs.floats(rows * stride)
-            inputs.backend.factorizationMachine(input: input.whole, rowStride: stride, fields: fields, dimension: dimension, rows: rows,
-                                                addingInto: output.whole)
-            inputs.backend.factorizationMachineBackward(input: input.whole, rowStride: stride, fields: fields, dimension: dimension,
-                                                        rows: rows, outputGradient: outputGradient.whole, addingInto: inputGradient.whole)
-            return [("output", .floats(output.toArray())), ("input gradient", .floats(inputGradient.toArray()))]
-        },
+        part("dotInteraction", of: interaction, results: ["output"]),
+        part("dotInteractionBackward", of: interaction, results: ["input gradient"]),
+        part("factorizationMachine", of: factorization, results: ["output"]),
+        part("factorizationMachineBackward", of: factorization, results: ["input gradient"]),
         ComparedOperation("binaryCrossEntropy") { inputs in
             let logits = inputs.floats(1000, in: -30...30), labels = inputs.floats((0..<1000).map { Float($0 % 3 == 0 ? 1 : 0) })
             let gradient = inputs.floats(1000)
@@ -227,45 +186,13 @@ public enum BackendOperations {
                                                        gradientScale: 1)
             return [("loss", .number(loss)), ("loss without gradient", .number(lossOnly)), ("gradient", .floats(gradient.toArray()))]
         },
-        ComparedOperation("layerNorm and backward") { inputs in
-            let (rows, width) = (13, 48)
-            let input = inputs.floats(rows * width, in: -3...3), gamma = inputs.floats(width), beta = inputs.floats(width)
-            let output = inputs.floats(rows * width), means = inputs.floats(rows), inverse = inputs.floats(rows)
-            let dy = inputs.floats(rows * width), dx = inputs.floats(rows * width), dGamma = inputs.floats(width), dBeta = inputs.floats(width)
-            inputs.backend.layerNorm(input: input.whole, gamma: gamma.whole, beta: beta.whole, output: output.whole, means: means.whole,
-                                     inverseDeviations: inverse.whole, rows: rows, width: width, epsilon: 1e-5)
-            inputs.backend.layerNormBackward(input: input.whole, gamma: gamma.whole, means: means.whole, inverseDeviations: inverse.whole,
-                                             outputGradient: dy.whole, inputGradient: dx.whole, gammaGradient: dGamma.whole,
-                                             betaGradient: dBeta.whole, rows: rows, width: width)
-            return [("output", .floats(output.toArray())), ("means", .floats(means.toArray())), ("inverse", .floats(inverse.toArray())),
-                    ("dx", .floats(dx.toArray())), ("dgamma", .floats(dGamma.toArray())), ("dbeta", .floats(dBeta.toArray()))]
-        },
-        ComparedOperation("attention and backward") { inputs in
-            let shape = AttentionShape(sequences: 3, length: 5, heads: 2, headDimension: 4)
-            let q = inputs.floats(shape.elementCount), k = inputs.floats(shape.elementCount), v = inputs.floats(shape.elementCount)
-            let lengths = inputs.integers([5, 2, 0]), p = inputs.floats(shape.probabilityCount), output = inputs.floats(shape.elementCount)
-            let dOutput = inputs.floats(shape.elementCount), dq = inputs.floats(shape.elementCount)
-            let dk = inputs.floats(shape.elementCount), dv = inputs.floats(shape.elementCount)
-            inputs.backend.attention(shape, queries: q.whole, keys: k.whole, values: v.whole, lengths: lengths.whole,
-                                     probabilities: p.whole, output: output.whole)
-            inputs.backend.attentionBackward(shape, queries: q.whole, keys: k.whole, values: v.whole, lengths: lengths.whole,
-                                             probabilities: p.whole, outputGradient: dOutput.whole, queryGradient: dq.whole,
-                                             keyGradient: dk.whole, valueGradient: dv.whole)
-            return [("output", .floats(output.toArray())), ("probabilities", .floats(p.toArray())), ("dq", .floats(dq.toArray())),
-                    ("dk", .floats(dk.toArray())), ("dv", .floats(dv.toArray()))]
-        },
-        ComparedOperation("dense optimizers") { inputs in
-            let p = inputs.floats(1000), g = inputs.floats(1000), sums = inputs.floats(1000, in: 0...1)
-            let first = inputs.floats(1000), second = inputs.floats(1000, in: 0...1)
-            inputs.backend.sgdStep(values: p.slice(0, 300), gradients: g.slice(0, 300), learningRate: 0.1)
-            inputs.backend.adagradStep(values: p.slice(300, 300), gradients: g.slice(300, 300), sums: sums.slice(300, 300),
-                                       learningRate: 0.05, epsilon: 1e-8)
-            inputs.backend.adamStep(values: p.slice(600, 400), gradients: g.slice(600, 400), first: first.slice(600, 400),
-                                    second: second.slice(600, 400), step: AdamStep(learningRate: 0.01, step: 3, beta1: 0.9, beta2: 0.999,
-                                                                                   epsilon: 1e-8))
-            return [("p", .floats(p.toArray())), ("sums", .floats(sums.toArray())), ("first", .floats(first.toArray())),
-                    ("second", .floats(second.toArray()))]
-        },
+        part("layerNorm", of: layerNormalization, results: ["output", "means", "inverse"]),
+        part("layerNormBackward", of: layerNormalization, results: ["dx", "dgamma", "dbeta"]),
+        part("attention", of: selfAttention, results: ["output", "probabilities"]),
+        part("attentionBackward", of: selfAttention, results: ["dq", "dk", "dv"]),
+        part("sgdStep", of: denseUpdates, results: ["sgd"]),
+        part("adagradStep", of: denseUpdates, results: ["adagrad"]),
+        part("adamStep", of: denseUpdates, results: ["adam"]),
     ]
 
     /// A sparse gradient's rows sorted by id (the device fills entries in no particular order).
@@ -276,14 +203,8 @@ public enum BackendOperations {
     }
 
     static let embeddings: [ComparedOperation] = [
-        ComparedOperation("embeddingBags") { inputs in
-            let table = inputs.floats(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50)
-            let sum = inputs.floats(301 * 10), mean = inputs.floats(301 * 7), scalars = inputs.floats(301)
-            inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: sum.whole.suffix(from: 2), outputStride: 10, pooling: .sum)
-            inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: mean.whole, outputStride: 7, pooling: .mean)
-            inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: scalars.whole)
-            return [("sum", .floats(sum.toArray())), ("mean", .floats(mean.toArray())), ("scalars", .floats(scalars.toArray()))]
-        },
+        part("embeddingBags", of: pooling, results: ["sum", "mean"]),
+        part("embeddingBagsAddingScalars", of: pooling, results: ["scalars"]),
         ComparedOperation("embeddingBagsScatterAdd") { inputs in
             let table = inputs.floats(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50), gradient = inputs.floats(301 * 9)
             inputs.backend.embeddingBagsScatterAdd(bags, gradient: gradient.whole, gradientStride: 9, scale: -0.1, pooling: .sum,
@@ -292,51 +213,188 @@ public enum BackendOperations {
                                                    into: table.whole, dimension: 7)
             return [("table", .floats(table.toArray()))]
         },
-        ComparedOperation("accumulateBagGradients and sparse optimizers") { inputs in
-            let backend = inputs.backend, d = 7
-            let table = inputs.floats(50 * d), sums = inputs.floats(50, in: 0...1), first = inputs.floats(50 * d)
-            let second = inputs.floats(50 * d, in: 0...1)
-            var results: [(String, OperationResult)] = []
-            for (name, pooling) in [("sum", Pooling.sum), ("mean", .mean)] {
-                let gradient = SparseRowGradient(backend: backend, tableRowCount: 50, dimension: d, capacity: 4)
-                let bags = inputs.bags(rows: 301, tableRows: 50), more = inputs.bags(rows: 7, tableRows: 50)
-                let outputGradient = inputs.floats(301 * 9)
-                gradient.begin(contributions: bags.idCount + more.idCount)
-                backend.accumulateBagGradients(bags, gradient: outputGradient.whole, gradientStride: 9, pooling: pooling, into: gradient)
-                backend.accumulateBagGradients(more, gradient: outputGradient.whole, gradientStride: 9, pooling: pooling, into: gradient)
-                backend.sparseSGD(gradient, table: table.whole, learningRate: 0.1)
-                backend.sparseAdagrad(gradient, table: table.whole, rowSums: sums.whole, learningRate: 0.05, epsilon: 1e-8)
-                backend.sparseAdam(gradient, table: table.whole, first: first.whole, second: second.whole,
-                                   step: AdamStep(learningRate: 0.01, step: 2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8))
-                backend.finishRowGradient(gradient)
-                results += sortedRows(gradient, name)
-            }
-            return results + [("table", .floats(table.toArray())), ("sums", .floats(sums.toArray())), ("first", .floats(first.toArray())),
-                              ("second", .floats(second.toArray()))]
-        },
-        ComparedOperation("rows by (table, row) pairs") { inputs in
-            let backend = inputs.backend, d = 5
-            // Three tables: rows 0 ..< 40 held from row 10, none held, rows 0 ..< 25 held from 0.
-            let first = inputs.floats(30 * d), third = inputs.floats(25 * d)
-            let tables = [ShardRows(weights: first.whole, firstRow: 10), nil, ShardRows(weights: third.whole, firstRow: 0)]
-            var pairs: [Int32] = []
-            for j in 0..<203 {
-                let t: Int32 = j % 3 == 1 ? 2 : 0
-                pairs += [t, t == 0 ? inputs.integer(in: 10...39) : inputs.integer(in: 0...24)]
-            }
-            let pairBuffer = inputs.integers(pairs), count = 203
-            let gathered = inputs.floats(count * d), values = inputs.floats(count * d)
-            backend.gatherRows(tables, pairs: pairBuffer.whole, count: count, dimension: d, into: gathered.whole)
-            backend.scatterAddRows(values.whole, pairs: pairBuffer.whole, count: count, scale: -0.5, into: tables, dimension: d)
-            backend.gatherRows(tables, pairs: pairBuffer.whole, count: 0, dimension: d, into: gathered.whole)
-            let gradients = [SparseRowGradient(backend: backend, tableRowCount: 30, dimension: d, capacity: count), nil,
-                             SparseRowGradient(backend: backend, tableRowCount: 25, dimension: d, capacity: count)]
-            gradients.forEach { $0?.begin(contributions: count) }
-            backend.accumulateRowGradients(values.whole, pairs: pairBuffer.whole, count: count, into: gradients, firstRows: [10, 0, 0])
-            let results = [("gathered", OperationResult.floats(gathered.toArray())), ("first table", .floats(first.toArray())),
-                           ("third table", .floats(third.toArray()))]
-            gradients.forEach { $0?.finish() }
-            return results + sortedRows(gradients[0]!, "first") + sortedRows(gradients[2]!, "third")
-        },
+        part("accumulateBagGradients", of: bagGradients, results: ["sum rows", "sum gradients", "mean rows", "mean gradients"]),
+        part("finishRowGradient (bags)", of: bagGradients, results: ["sum slots", "mean slots"]),
+        part("sparseSGD", of: bagGradients, results: ["sgd"]),
+        part("sparseAdagrad", of: bagGradients, results: ["adagrad"]),
+        part("sparseAdam", of: bagGradients, results: ["adam"]),
+        part("gatherRows", of: pairRows, results: ["gathered"]),
+        part("scatterAddRows", of: pairRows, results: ["first table", "third table"]),
+        part("accumulateRowGradients", of: pairRows, results: ["first rows", "first gradients", "third rows", "third gradients"]),
+        part("finishRowGradient (pairs)", of: pairRows, results: ["first slots", "third slots"]),
     ]
+
+    // MARK: Setups that run several operations (each compared in its own case above)
+
+    static let fillSetup: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let x = inputs.floats(1000), ids = inputs.integers((0..<300).map { Int32($0) })
+        inputs.backend.fill(x.slice(3, 517), with: 2.5)
+        inputs.backend.fill(x.slice(0, 0), with: 1)
+        inputs.backend.fill(ids.slice(7, 280), with: -1)
+        return [("x", .floats(x.toArray())), ("ids", .integers(ids.toArray()))]
+    }
+
+    static let packAndUnpack: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let special: [Float] = [0, -0, 1e-8, -3e-5, 65504, 65520, 1e6, -1e30, .infinity, -.infinity, 1.00390625, 1.0039063, 3.14159]
+        let x = inputs.floats(1000, in: -300...300)
+        x.slice(0, special.count).copy(from: special)
+        var results: [(String, OperationResult)] = []
+        for format in HalfFormat.allCases {
+            let bits = inputs.backend.makeBuffer(UInt16.self, count: 1000), back = inputs.backend.makeFloats(1000)
+            inputs.backend.pack(x.whole, as: format, into: bits.whole)
+            inputs.backend.unpack(bits.whole, from: format, into: back.whole)
+            results.append(("\(format) bits", .integers(bits.toArray().map { Int32($0) })))
+            results.append(("\(format) values", .floats(back.toArray())))
+            // Every 16-bit pattern but NaNs back to fp32.
+            let patterns = inputs.backend.makeBuffer(UInt16.self, count: 65536), values = inputs.backend.makeFloats(65536)
+            patterns.copy(from: (0...65535).map { UInt16($0) })
+            inputs.backend.unpack(patterns.whole, from: format, into: values.whole)
+            results.append(("\(format) every pattern", .floats(values.toArray())))
+        }
+        return results
+    }
+
+    static let softmax: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let x = inputs.floats(301 * 5, in: -8...8), gradient = inputs.floats(301 * 5)
+        inputs.backend.softmaxRows(x.whole, rows: 301, columns: 5)
+        inputs.backend.softmaxRowsBackward(probabilities: x.whole, gradient: gradient.whole, rows: 301, columns: 5)
+        return [("probabilities", .floats(x.toArray())), ("gradient", .floats(gradient.toArray()))]
+    }
+
+    static let normalization: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let x = inputs.floats(37 * 70), y = inputs.floats(37 * 70), norms = inputs.floats(37), dy = inputs.floats(37 * 70)
+        let dx = inputs.floats(37 * 70)
+        x.slice(70, 70).copy(from: [Float](repeating: 0, count: 70))
+        inputs.backend.normalizeRows(x.whole, into: y.whole, norms: norms.whole, rows: 37, columns: 70)
+        inputs.backend.normalizeRowsBackward(output: y.whole, norms: norms.whole, outputGradient: dy.whole, into: dx.whole, rows: 37,
+                                             columns: 70)
+        return [("y", .floats(y.toArray())), ("norms", .floats(norms.toArray())), ("dx", .floats(dx.toArray()))]
+    }
+
+    static let interaction: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        var results: [(String, OperationResult)] = []
+        for passes in [true, false] {
+            let shape = InteractionShape(featureCount: 9, dimension: 7, passesFirstSlot: passes), rows = 37
+            let input = inputs.floats(rows * shape.inputWidth), output = inputs.floats(rows * shape.outputWidth)
+            let outputGradient = inputs.floats(rows * shape.outputWidth), inputGradient = inputs.floats(rows * shape.inputWidth)
+            inputs.backend.dotInteraction(shape, input: input.whole, output: output.whole, rows: rows)
+            inputs.backend.dotInteractionBackward(shape, input: input.whole, outputGradient: outputGradient.whole,
+                                                  inputGradient: inputGradient.whole, rows: rows)
+            results += [("output \(passes)", .floats(output.toArray())), ("input gradient \(passes)", .floats(inputGradient.toArray()))]
+        }
+        return results
+    }
+
+    static let factorization: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let (rows, stride, fields, dimension) = (37, 50, 6, 7)
+        let input = inputs.floats(rows * stride), output = inputs.floats(rows), outputGradient = inputs.floats(rows)
+        let inputGradient = inputs.floats(rows * stride)
+        inputs.backend.factorizationMachine(input: input.whole, rowStride: stride, fields: fields, dimension: dimension, rows: rows,
+                                            addingInto: output.whole)
+        inputs.backend.factorizationMachineBackward(input: input.whole, rowStride: stride, fields: fields, dimension: dimension,
+                                                    rows: rows, outputGradient: outputGradient.whole, addingInto: inputGradient.whole)
+        return [("output", .floats(output.toArray())), ("input gradient", .floats(inputGradient.toArray()))]
+    }
+
+    static let layerNormalization: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let (rows, width) = (13, 48)
+        let input = inputs.floats(rows * width, in: -3...3), gamma = inputs.floats(width), beta = inputs.floats(width)
+        let output = inputs.floats(rows * width), means = inputs.floats(rows), inverse = inputs.floats(rows)
+        let dy = inputs.floats(rows * width), dx = inputs.floats(rows * width), dGamma = inputs.floats(width), dBeta = inputs.floats(width)
+        inputs.backend.layerNorm(input: input.whole, gamma: gamma.whole, beta: beta.whole, output: output.whole, means: means.whole,
+                                 inverseDeviations: inverse.whole, rows: rows, width: width, epsilon: 1e-5)
+        inputs.backend.layerNormBackward(input: input.whole, gamma: gamma.whole, means: means.whole, inverseDeviations: inverse.whole,
+                                         outputGradient: dy.whole, inputGradient: dx.whole, gammaGradient: dGamma.whole,
+                                         betaGradient: dBeta.whole, rows: rows, width: width)
+        return [("output", .floats(output.toArray())), ("means", .floats(means.toArray())), ("inverse", .floats(inverse.toArray())),
+                ("dx", .floats(dx.toArray())), ("dgamma", .floats(dGamma.toArray())), ("dbeta", .floats(dBeta.toArray()))]
+    }
+
+    static let selfAttention: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let shape = AttentionShape(sequences: 3, length: 5, heads: 2, headDimension: 4)
+        let q = inputs.floats(shape.elementCount), k = inputs.floats(shape.elementCount), v = inputs.floats(shape.elementCount)
+        let lengths = inputs.integers([5, 2, 0]), p = inputs.floats(shape.probabilityCount), output = inputs.floats(shape.elementCount)
+        let dOutput = inputs.floats(shape.elementCount), dq = inputs.floats(shape.elementCount)
+        let dk = inputs.floats(shape.elementCount), dv = inputs.floats(shape.elementCount)
+        inputs.backend.attention(shape, queries: q.whole, keys: k.whole, values: v.whole, lengths: lengths.whole,
+                                 probabilities: p.whole, output: output.whole)
+        inputs.backend.attentionBackward(shape, queries: q.whole, keys: k.whole, values: v.whole, lengths: lengths.whole,
+                                         probabilities: p.whole, outputGradient: dOutput.whole, queryGradient: dq.whole,
+                                         keyGradient: dk.whole, valueGradient: dv.whole)
+        return [("output", .floats(output.toArray())), ("probabilities", .floats(p.toArray())), ("dq", .floats(dq.toArray())),
+                ("dk", .floats(dk.toArray())), ("dv", .floats(dv.toArray()))]
+    }
+
+    static let denseUpdates: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let p = inputs.floats(1000), g = inputs.floats(1000), sums = inputs.floats(1000, in: 0...1)
+        let first = inputs.floats(1000), second = inputs.floats(1000, in: 0...1)
+        inputs.backend.sgdStep(values: p.slice(0, 300), gradients: g.slice(0, 300), learningRate: 0.1)
+        inputs.backend.adagradStep(values: p.slice(300, 300), gradients: g.slice(300, 300), sums: sums.slice(300, 300),
+                                   learningRate: 0.05, epsilon: 1e-8)
+        inputs.backend.adamStep(values: p.slice(600, 400), gradients: g.slice(600, 400), first: first.slice(600, 400),
+                                second: second.slice(600, 400), step: AdamStep(learningRate: 0.01, step: 3, beta1: 0.9, beta2: 0.999,
+                                                                               epsilon: 1e-8))
+        return [("sgd values", .floats(p.slice(0, 300).toArray())), ("adagrad values", .floats(p.slice(300, 300).toArray())),
+                ("adagrad sums", .floats(sums.slice(300, 300).toArray())), ("adam values", .floats(p.slice(600, 400).toArray())),
+                ("adam first", .floats(first.slice(600, 400).toArray())), ("adam second", .floats(second.slice(600, 400).toArray()))]
+    }
+
+    static let pooling: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let table = inputs.floats(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50)
+        let sum = inputs.floats(301 * 10), mean = inputs.floats(301 * 7), scalars = inputs.floats(301)
+        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: sum.whole.suffix(from: 2), outputStride: 10, pooling: .sum)
+        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: mean.whole, outputStride: 7, pooling: .mean)
+        inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: scalars.whole)
+        return [("sum", .floats(sum.toArray())), ("mean", .floats(mean.toArray())), ("scalars", .floats(scalars.toArray()))]
+    }
+
+    static let bagGradients: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let backend = inputs.backend, d = 7
+        // One table per optimizer, each updated by the same gradients.
+        let sgdTable = inputs.floats(50 * d), adagradTable = inputs.floats(50 * d), adamTable = inputs.floats(50 * d)
+        let sums = inputs.floats(50, in: 0...1), first = inputs.floats(50 * d), second = inputs.floats(50 * d, in: 0...1)
+        var results: [(String, OperationResult)] = []
+        for (name, pooling) in [("sum", Pooling.sum), ("mean", .mean)] {
+            let gradient = SparseRowGradient(backend: backend, tableRowCount: 50, dimension: d, capacity: 4)
+            let bags = inputs.bags(rows: 301, tableRows: 50), more = inputs.bags(rows: 7, tableRows: 50)
+            let outputGradient = inputs.floats(301 * 9)
+            gradient.begin(contributions: bags.idCount + more.idCount)
+            backend.accumulateBagGradients(bags, gradient: outputGradient.whole, gradientStride: 9, pooling: pooling, into: gradient)
+            backend.accumulateBagGradients(more, gradient: outputGradient.whole, gradientStride: 9, pooling: pooling, into: gradient)
+            backend.sparseSGD(gradient, table: sgdTable.whole, learningRate: 0.1)
+            backend.sparseAdagrad(gradient, table: adagradTable.whole, rowSums: sums.whole, learningRate: 0.05, epsilon: 1e-8)
+            backend.sparseAdam(gradient, table: adamTable.whole, first: first.whole, second: second.whole,
+                               step: AdamStep(learningRate: 0.01, step: 2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8))
+            backend.finishRowGradient(gradient)
+            results += sortedRows(gradient, name)
+        }
+        return results + [("sgd table", .floats(sgdTable.toArray())), ("adagrad table", .floats(adagradTable.toArray())),
+                          ("adagrad sums", .floats(sums.toArray())), ("adam table", .floats(adamTable.toArray())),
+                          ("adam first", .floats(first.toArray())), ("adam second", .floats(second.toArray()))]
+    }
+
+    static let pairRows: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let backend = inputs.backend, d = 5
+        // Three tables: rows 0 ..< 40 held from row 10, none held, rows 0 ..< 25 held from 0.
+        let first = inputs.floats(30 * d), third = inputs.floats(25 * d)
+        let tables = [ShardRows(weights: first.whole, firstRow: 10), nil, ShardRows(weights: third.whole, firstRow: 0)]
+        var pairs: [Int32] = []
+        for j in 0..<203 {
+            let t: Int32 = j % 3 == 1 ? 2 : 0
+            pairs += [t, t == 0 ? inputs.integer(in: 10...39) : inputs.integer(in: 0...24)]
+        }
+        let pairBuffer = inputs.integers(pairs), count = 203
+        let gathered = inputs.floats(count * d), values = inputs.floats(count * d)
+        backend.gatherRows(tables, pairs: pairBuffer.whole, count: count, dimension: d, into: gathered.whole)
+        backend.scatterAddRows(values.whole, pairs: pairBuffer.whole, count: count, scale: -0.5, into: tables, dimension: d)
+        backend.gatherRows(tables, pairs: pairBuffer.whole, count: 0, dimension: d, into: gathered.whole)
+        let gradients = [SparseRowGradient(backend: backend, tableRowCount: 30, dimension: d, capacity: count), nil,
+                         SparseRowGradient(backend: backend, tableRowCount: 25, dimension: d, capacity: count)]
+        gradients.forEach { $0?.begin(contributions: count) }
+        backend.accumulateRowGradients(values.whole, pairs: pairBuffer.whole, count: count, into: gradients, firstRows: [10, 0, 0])
+        let results = [("gathered", OperationResult.floats(gathered.toArray())), ("first table", .floats(first.toArray())),
+                       ("third table", .floats(third.toArray()))]
+        gradients.forEach { $0?.finish() }
+        return results + sortedRows(gradients[0]!, "first") + sortedRows(gradients[2]!, "third")
+    }
 }

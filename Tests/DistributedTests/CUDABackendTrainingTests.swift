@@ -9,30 +9,12 @@ import TestSupport
 /// ranks move device memory by NCCL (the emulated device answers it over MPI), by MPI over host
 /// copies, or by MPI given the device memory (CUDA-aware).
 @Suite(.serialized) struct CUDABackendTrainingTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cuda-\(UUID().uuidString)").path
-
-    func config() throws -> String {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let path = folder + "/c.yaml"
-        try (MultiRankTrainingTests.config + "\n")
-            .replacingOccurrences(of: "checkpoint:\n  save_final: false", with: "checkpoint:\n  directory: \(folder)/runs\n  every_steps: 8")
-            .write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
-    struct Run {
-        let losses: [Double]
-        let auc: Double
-        let standardError: String
-    }
-
-    func train(ranks: Int, _ arguments: [String], environment: [String: String]) throws -> Run {
-        let all = ["train", "--config", try config(), "--format", "json"] + arguments
-        let output = ranks == 1 ? try BinaryRunner.run(all, environment: environment)
-                                : try MPIRunner.run(ranks: ranks, all, environment: environment)
-        try #require(output.status == 0, "\(output.standardError)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
-        return Run(losses: json["losses"] as! [Double], auc: json["auc"] as! Double, standardError: output.standardError)
+    let runs = CheckpointRuns()
+    var folder: String { runs.folder }
+    func config() throws -> String { try runs.config() }
+    /// Checkpoints every 8 steps: the step-8 checkpoint of a 16-step run.
+    func train(ranks: Int, _ arguments: [String], environment: [String: String]) throws -> CheckpointRuns.Run {
+        try runs.train(ranks: ranks, ["--set", "checkpoint.every_steps=8"] + arguments, environment: environment)
     }
 
     func expectClose(_ got: [Double], _ expected: [Double], _ what: String) {

@@ -5,32 +5,11 @@ import TestSupport
 /// Checkpoints through the command line, with real mpirun: exact resume, resharding to another
 /// number of ranks, evaluation across ranks, crashes while writing, and bad checkpoints.
 @Suite(.serialized) struct CheckpointResumeTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-resume-\(UUID().uuidString)").path
-
-    func config() throws -> String {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let path = folder + "/c.yaml"
-        try (MultiRankTrainingTests.config + "\n")
-            .replacingOccurrences(of: "checkpoint:\n  save_final: false", with: "checkpoint:\n  directory: \(folder)/runs")
-            .write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
-    struct Run {
-        let losses: [Double]
-        /// The held-out AUC (a retriever's Recall@10).
-        let auc: Double
-        let standardError: String
-    }
-
-    func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        let all = ["train", "--config", try config(), "--format", "json"] + arguments
-        let output = ranks == 1 ? try BinaryRunner.run(all, environment: environment)
-                                : try MPIRunner.run(ranks: ranks, all, environment: environment)
-        try #require(output.status == 0, "\(output.standardError)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.split(separator: "\n").last!.utf8)) as? [String: Any])
-        return Run(losses: json["losses"] as! [Double], auc: json["auc"] as? Double ?? json["recall@10"] as! Double,
-                   standardError: output.standardError)
+    let runs = CheckpointRuns()
+    var folder: String { runs.folder }
+    func config() throws -> String { try runs.config() }
+    func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> CheckpointRuns.Run {
+        try runs.train(ranks: ranks, arguments, environment: environment)
     }
 
     /// 16 steps straight, and 8 steps then a resume for the other 8: the resumed run's losses

@@ -187,9 +187,21 @@ extern "C" __global__ void sampled_softmax_cross_entropy(float* logits, long row
 
 // Binary cross-entropy on logits: adds the summed loss to *loss (a double, zeroed by the
 // caller) and, when gradient is not null, writes scale * (sigmoid(x) - y).
+// Adds the block's threads' `total`s to *sum: a tree in shared memory (blocks of at most 256
+// threads, a power of two), then one atomic add per block.
+__device__ void add_block_total(double total, double* sum) {
+    __shared__ double partial[256];
+    partial[threadIdx.x] = total;
+    __syncthreads();
+    for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
+        if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(sum, partial[0]);
+}
+
 extern "C" __global__ void binary_cross_entropy(const float* logits, const float* labels, float* gradient, long n, float scale,
                                                 double* loss) {
-    __shared__ double partial[256];
     double total = 0.0;
     GRID_STRIDE(i, n) {
         float x = logits[i], y = labels[i];
@@ -199,33 +211,20 @@ extern "C" __global__ void binary_cross_entropy(const float* logits, const float
             gradient[i] = (sigmoid - y) * scale;
         }
     }
-    partial[threadIdx.x] = total;
-    __syncthreads();
-    for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
-        if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) atomicAdd(loss, partial[0]);
+    add_block_total(total, loss);
 }
 
 // Squared error: adds the summed (p - y)^2 to *loss (a double, zeroed by the caller) and, when
 // gradient is not null, writes scale * 2 (p - y).
 extern "C" __global__ void squared_error(const float* predictions, const float* labels, float* gradient, long n, float scale,
                                          double* loss) {
-    __shared__ double partial[256];
     double total = 0.0;
     GRID_STRIDE(i, n) {
         float difference = predictions[i] - labels[i];
         total += (double)(difference * difference);
         if (gradient) gradient[i] = 2.0f * difference * scale;
     }
-    partial[threadIdx.x] = total;
-    __syncthreads();
-    for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
-        if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) atomicAdd(loss, partial[0]);
+    add_block_total(total, loss);
 }
 
 // p -= learningRate * g

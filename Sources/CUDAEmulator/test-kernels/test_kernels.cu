@@ -1,6 +1,7 @@
 // Kernels of the emulated device's own tests, never part of the backend: faults planted on
-// purpose to show the emulator finds them (a copy of dense.cu's binary_cross_entropy with its
-// first barrier removed, a fill that writes one element past its range), and warp votes.
+// purpose to show the emulator finds them (a copy of dense.cu's binary_cross_entropy, its block
+// sum inlined, with the sum's first barrier removed; a fill that writes one element past its
+// range), and warp votes.
 
 #define GRID_STRIDE(i, n) for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)gridDim.x * blockDim.x)
 
