@@ -217,6 +217,7 @@ public final class CUDABackend: ComputeBackend, @unchecked Sendable {
             return
         }
         let biasAddress = bias.map { address($0) }
+        must { try device.makeCurrent() }
         switch operands {
         case .fp32, .bf16:
             must { try blas.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,

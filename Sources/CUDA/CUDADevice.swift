@@ -28,6 +28,14 @@ public final class CUDADevice: @unchecked Sendable {
     private let deviceToDevice: DeviceToDevice, fill32: Fill32, fill8: Fill8
     private let loadModule: LoadModule, getFunction: GetFunction, launchKernel: Launch
     private let synchronizeContext: NoArguments, memoryInfo: MemoryInfo
+    private let setContext: SetContext
+    private let context: OpaquePointer?
+    /// The context each host thread last made current (a CUDA context is per thread).
+    private static let currentContextKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     /// The device `index` of `driver`, its primary context current on the calling thread.
     public init(driver: CUDADriver, index: Int) throws {
@@ -50,9 +58,21 @@ public final class CUDADevice: @unchecked Sendable {
         launchKernel = try library.symbol("cuLaunchKernel", as: Launch.self)
         synchronizeContext = try library.symbol("cuCtxSynchronize", as: NoArguments.self)
         memoryInfo = try library.symbol("cuMemGetInfo_v2", as: MemoryInfo.self)
+        setContext = try library.symbol("cuCtxSetCurrent", as: SetContext.self)
         var context: OpaquePointer?
-        try check(try library.symbol("cuDevicePrimaryCtxRetain", as: RetainContext.self)(&context, Int32(index)), "cuDevicePrimaryCtxRetain")
-        try check(try library.symbol("cuCtxSetCurrent", as: SetContext.self)(context), "cuCtxSetCurrent")
+        let retained = try library.symbol("cuDevicePrimaryCtxRetain", as: RetainContext.self)(&context, Int32(index))
+        self.context = context
+        try check(retained, "cuDevicePrimaryCtxRetain")
+        try makeCurrent()
+    }
+
+    /// Makes this GPU's context current on the calling thread, where it is not yet: every call
+    /// on the device does first (the backend may be called from more than one thread).
+    public func makeCurrent() throws {
+        let wanted = UnsafeMutableRawPointer(context)
+        guard pthread_getspecific(Self.currentContextKey) != wanted else { return }
+        try check(setContext(context), "cuCtxSetCurrent")
+        pthread_setspecific(Self.currentContextKey, wanted)
     }
 
     private func check(_ status: Status, _ call: @autoclosure () -> String) throws {
@@ -64,39 +84,47 @@ public final class CUDADevice: @unchecked Sendable {
 
     /// `bytes` (> 0) of device memory, not initialised.
     public func allocate(bytes: Int) throws -> DeviceAddress {
+        try makeCurrent()
         var address: UInt64 = 0
         try check(allocateMemory(&address, bytes), "cuMemAlloc(\(bytes) bytes)")
         return DeviceAddress(address)
     }
 
     public func free(_ address: DeviceAddress) throws {
+        try makeCurrent()
         try check(freeMemory(address.value), "cuMemFree")
     }
 
     public func copy(_ bytes: Int, from source: UnsafeRawPointer, to destination: DeviceAddress) throws {
+        try makeCurrent()
         try check(hostToDevice(destination.value, source, bytes), "cuMemcpyHtoD(\(bytes) bytes)")
     }
 
     public func copy(_ bytes: Int, from source: DeviceAddress, to destination: UnsafeMutableRawPointer) throws {
+        try makeCurrent()
         try check(deviceToHost(destination, source.value, bytes), "cuMemcpyDtoH(\(bytes) bytes)")
     }
 
     public func copy(_ bytes: Int, from source: DeviceAddress, to destination: DeviceAddress) throws {
+        try makeCurrent()
         try check(deviceToDevice(destination.value, source.value, bytes), "cuMemcpyDtoD(\(bytes) bytes)")
     }
 
     /// Sets `count` 32-bit words from `address` to `bits`.
     public func fill(_ address: DeviceAddress, words count: Int, with bits: UInt32) throws {
+        try makeCurrent()
         try check(fill32(address.value, bits, count), "cuMemsetD32(\(count) words)")
     }
 
     /// Sets `count` bytes from `address` to zero.
     public func zero(_ address: DeviceAddress, bytes count: Int) throws {
+        try makeCurrent()
         try check(fill8(address.value, 0, count), "cuMemsetD8(\(count) bytes)")
     }
 
     /// Bytes of device memory free now, and in all.
     public func memory() throws -> (free: Int, total: Int) {
+        try makeCurrent()
         var free = 0, total = 0
         try check(memoryInfo(&free, &total), "cuMemGetInfo")
         return (free, total)
@@ -107,6 +135,7 @@ public final class CUDADevice: @unchecked Sendable {
 
     /// Waits for everything issued on this device.
     public func synchronize() throws {
+        try makeCurrent()
         try check(synchronizeContext(), "cuCtxSynchronize")
     }
 
@@ -114,6 +143,7 @@ public final class CUDADevice: @unchecked Sendable {
 
     /// Loads PTX (NVRTC's, for a virtual architecture) and finds `kernels` in it.
     public func loadModule(ptx: String, kernels: [String]) throws -> CUDAModule {
+        try makeCurrent()
         var module: OpaquePointer?
         try ptx.withCString { try check(loadModule(&module, $0), "cuModuleLoadData") }
         var functions: [String: OpaquePointer] = [:]
@@ -128,6 +158,7 @@ public final class CUDADevice: @unchecked Sendable {
     /// Runs `kernel` on `blocks` blocks of `threads` threads with `arguments` (in the kernel's
     /// parameter order and types).
     public func launch(_ kernel: CUDAModule.Kernel, blocks: Int, threads: Int, arguments: [KernelArgument]) throws {
+        try makeCurrent()
         let values = UnsafeMutableRawPointer.allocate(byteCount: max(arguments.count, 1) * 8, alignment: 8)
         defer { values.deallocate() }
         let pointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: max(arguments.count, 1))

@@ -58,7 +58,8 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
     }
 
     /// NCCL's communicator, made by every rank together at the first device collective.
-    private func nccl() throws -> OpaquePointer? {
+    private func nccl(on backend: CUDABackend) throws -> OpaquePointer? {
+        try backend.device.makeCurrent()
         if let communicator { return communicator }
         var id = ncclUniqueId()
         if rank == 0 { try check(getUniqueId(&id), "ncclGetUniqueId") }
@@ -78,7 +79,7 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
     public func broadcast(_ values: DeviceSlice<Float>, root: Int) throws {
         guard let backend = device(values), size > 1 else { return try base.broadcast(values, root: root) }
         let address = backend.address(values)
-        try check(broadcastCall(address.value, address.value, values.count, DataType.float32.rawValue, Int32(root), try nccl(), nil),
+        try check(broadcastCall(address.value, address.value, values.count, DataType.float32.rawValue, Int32(root), try nccl(on: backend), nil),
                   "ncclBroadcast")
         backend.synchronize()
     }
@@ -86,7 +87,7 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
     public func allReduceSum(_ values: DeviceSlice<Float>) throws {
         guard let backend = device(values), size > 1 else { return try base.allReduceSum(values) }
         let address = backend.address(values)
-        try check(allReduce(address.value, address.value, values.count, DataType.float32.rawValue, 0, try nccl(), nil), "ncclAllReduce")
+        try check(allReduce(address.value, address.value, values.count, DataType.float32.rawValue, 0, try nccl(on: backend), nil), "ncclAllReduce")
         backend.synchronize()
     }
 
@@ -114,7 +115,7 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
     private func exchange(_ backend: CUDABackend, send sendBase: DeviceAddress, _ sendCounts: [Int32], _ sendOffsets: [Int32],
                           receive receiveBase: DeviceAddress, _ receiveCounts: [Int32], _ receiveOffsets: [Int32],
                           type: DataType, elementBytes: Int) throws {
-        let communicator = try nccl()
+        let communicator = try nccl(on: backend)
         try check(groupStart(), "ncclGroupStart")
         for peer in 0..<size {
             if sendCounts[peer] > 0 {

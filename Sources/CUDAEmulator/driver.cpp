@@ -55,6 +55,13 @@ struct Event {
 };
 
 int primaryContext = 0;  // its address is the context handle
+/// The context current on this host thread: a CUDA context is per thread, and a call on a
+/// thread without one fails, as on a GPU.
+thread_local void* currentContext = nullptr;
+
+#define NEEDS_CONTEXT(call) \
+    if (currentContext == nullptr) \
+        return fail(invalidContext, std::string(call) + ": no CUDA context is current on this thread (cuCtxSetCurrent)");
 
 /// Whether [address, address + bytes) is device memory; names the call otherwise.
 int check_device_range(const char* call, unsigned long long address, size_t bytes) {
@@ -148,14 +155,17 @@ int cuDevicePrimaryCtxRelease_v2(int) { return success; }
 
 int cuCtxSetCurrent(void* context) {
     if (context != nullptr && context != &primaryContext) return invalidContext;
+    currentContext = context;
     return success;
 }
 
 int cuCtxSynchronize() {
+    NEEDS_CONTEXT("cuCtxSynchronize")
     return success;
 }
 
 int cuMemGetInfo_v2(size_t* free, size_t* total) {
+    NEEDS_CONTEXT("cuMemGetInfo")
     *total = deviceMemory;
     size_t used = allocated_bytes();
     *free = used < deviceMemory ? deviceMemory - used : 0;
@@ -163,6 +173,7 @@ int cuMemGetInfo_v2(size_t* free, size_t* total) {
 }
 
 int cuMemAlloc_v2(unsigned long long* address, size_t bytes) {
+    NEEDS_CONTEXT("cuMemAlloc")
     if (bytes == 0) return fail(invalidValue, "cuMemAlloc: 0 bytes");
     if (allocated_bytes() + bytes > deviceMemory) return fail(outOfMemory, "cuMemAlloc: " + std::to_string(bytes) + " bytes past the device's memory");
     uintptr_t start = allocate(bytes);
@@ -172,11 +183,13 @@ int cuMemAlloc_v2(unsigned long long* address, size_t bytes) {
 }
 
 int cuMemFree_v2(unsigned long long address) {
+    NEEDS_CONTEXT("cuMemFree")
     if (!release(static_cast<uintptr_t>(address))) return fail(invalidValue, "cuMemFree: no allocation starts there");
     return success;
 }
 
 int cuMemAllocHost_v2(void** pointer, size_t bytes) {
+    NEEDS_CONTEXT("cuMemAllocHost")
     *pointer = std::malloc(bytes == 0 ? 1 : bytes);
     return *pointer ? success : outOfMemory;
 }
@@ -187,18 +200,21 @@ int cuMemFreeHost(void* pointer) {
 }
 
 int cuMemcpyHtoD_v2(unsigned long long destination, const void* source, size_t bytes) {
+    NEEDS_CONTEXT("cuMemcpyHtoD")
     if (int code = check_device_range("cuMemcpyHtoD", destination, bytes)) return code;
     if (bytes) std::memcpy(reinterpret_cast<void*>(destination), source, bytes);
     return success;
 }
 
 int cuMemcpyDtoH_v2(void* destination, unsigned long long source, size_t bytes) {
+    NEEDS_CONTEXT("cuMemcpyDtoH")
     if (int code = check_device_range("cuMemcpyDtoH", source, bytes)) return code;
     if (bytes) std::memcpy(destination, reinterpret_cast<const void*>(source), bytes);
     return success;
 }
 
 int cuMemcpyDtoD_v2(unsigned long long destination, unsigned long long source, size_t bytes) {
+    NEEDS_CONTEXT("cuMemcpyDtoD")
     if (int code = check_device_range("cuMemcpyDtoD (destination)", destination, bytes)) return code;
     if (int code = check_device_range("cuMemcpyDtoD (source)", source, bytes)) return code;
     if (bytes) std::memmove(reinterpret_cast<void*>(destination), reinterpret_cast<const void*>(source), bytes);
@@ -218,6 +234,7 @@ int cuMemcpyDtoDAsync_v2(unsigned long long destination, unsigned long long sour
 }
 
 int cuMemsetD32_v2(unsigned long long destination, unsigned value, size_t count) {
+    NEEDS_CONTEXT("cuMemsetD32")
     if (int code = check_device_range("cuMemsetD32", destination, count * 4)) return code;
     unsigned* words = reinterpret_cast<unsigned*>(destination);
     for (size_t i = 0; i < count; i++) words[i] = value;
@@ -225,6 +242,7 @@ int cuMemsetD32_v2(unsigned long long destination, unsigned value, size_t count)
 }
 
 int cuMemsetD8_v2(unsigned long long destination, unsigned char value, size_t count) {
+    NEEDS_CONTEXT("cuMemsetD8")
     if (int code = check_device_range("cuMemsetD8", destination, count)) return code;
     std::memset(reinterpret_cast<void*>(destination), value, count);
     return success;
@@ -240,6 +258,7 @@ int cuMemsetD8Async(unsigned long long destination, unsigned char value, size_t 
 
 /// Loads NVRTC's PTX: every `.entry` must name a host-compiled kernel of this library.
 int cuModuleLoadData(void** module, const void* image) {
+    NEEDS_CONTEXT("cuModuleLoadData")
     const char* text = static_cast<const char*>(image);
     if (std::memcmp(text, "\x7f" "ELF", 4) == 0) return fail(invalidImage, "cuModuleLoadData: the emulated device loads PTX, not a cubin");
     auto* loaded = new Module;
@@ -268,6 +287,7 @@ int cuModuleUnload(void* module) {
 }
 
 int cuModuleGetFunction(void** function, void* module, const char* name) {
+    NEEDS_CONTEXT("cuModuleGetFunction")
     auto* loaded = static_cast<Module*>(module);
     auto found = loaded->kernels.find(name);
     if (found == loaded->kernels.end()) return fail(notFound, std::string("cuModuleGetFunction: no kernel ") + name + " in the module");
@@ -277,6 +297,7 @@ int cuModuleGetFunction(void** function, void* module, const char* name) {
 
 int cuLaunchKernel(void* function, unsigned gridX, unsigned gridY, unsigned gridZ, unsigned blockX, unsigned blockY, unsigned blockZ,
                    unsigned, void*, void** parameters, void** extra) {
+    NEEDS_CONTEXT("cuLaunchKernel")
     const auto* kernel = static_cast<const Kernel*>(function);
     if (extra != nullptr) return fail(invalidValue, std::string("cuLaunchKernel(") + kernel->name + "): the emulator takes kernelParams only");
     if (parameters == nullptr && !kernel->parameters.empty()) return fail(invalidValue, std::string("cuLaunchKernel(") + kernel->name + "): no parameters");
@@ -290,6 +311,7 @@ int cuLaunchKernel(void* function, unsigned gridX, unsigned gridY, unsigned grid
 }
 
 int cuStreamCreate(void** stream, unsigned) {
+    NEEDS_CONTEXT("cuStreamCreate")
     static int streams = 0;
     *stream = &streams;
     return success;
@@ -298,6 +320,7 @@ int cuStreamCreate(void** stream, unsigned) {
 int cuStreamDestroy_v2(void*) { return success; }
 
 int cuStreamSynchronize(void*) {
+    NEEDS_CONTEXT("cuStreamSynchronize")
     return success;
 }
 
@@ -316,11 +339,13 @@ int cuEventDestroy_v2(void* event) {
 }
 
 int cuEventRecord(void* event, void*) {
+    NEEDS_CONTEXT("cuEventRecord")
     static_cast<Event*>(event)->time = std::chrono::steady_clock::now();
     return success;
 }
 
 int cuEventSynchronize(void*) {
+    NEEDS_CONTEXT("cuEventSynchronize")
     return success;
 }
 

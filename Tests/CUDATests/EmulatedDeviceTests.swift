@@ -174,4 +174,30 @@ import TestSupport
         let replaced = try String(contentsOfFile: cache + "/" + files[0], encoding: .utf8)
         #expect(compilations == 1 && replaced.contains(".entry "))
     }
+
+    /// A CUDA context is current per host thread: on a thread that never made it current the
+    /// driver refuses (as a GPU's does), and the device makes it current before its calls.
+    @Test func everyThreadMakesTheContextCurrent() throws {
+        guard let (device, _) = try EmulatedDevice.open() else { return }
+        typealias Allocate = @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Int32
+        let allocate = try device.driver.library.symbol("cuMemAlloc_v2", as: Allocate.self)
+        let results = ThreadResults()
+        let thread = Thread {
+            var address: UInt64 = 0
+            results.bare = allocate(&address, 64)
+            results.throughDevice = (try? device.allocate(bytes: 64)) != nil
+            results.done.signal()
+        }
+        thread.start()
+        results.done.wait()
+        #expect(results.bare == 201, "CUDA_ERROR_INVALID_CONTEXT on a thread without a current context")
+        #expect(results.throughDevice)
+    }
+}
+
+/// What the thread of `everyThreadMakesTheContextCurrent` saw.
+private final class ThreadResults: @unchecked Sendable {
+    var bare: Int32 = 0
+    var throughDevice = false
+    let done = DispatchSemaphore(value: 0)
 }
