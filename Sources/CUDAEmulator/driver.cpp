@@ -301,13 +301,14 @@ int cuLaunchKernel(void* function, unsigned gridX, unsigned gridY, unsigned grid
     const auto* kernel = static_cast<const Kernel*>(function);
     if (extra != nullptr) return fail(invalidValue, std::string("cuLaunchKernel(") + kernel->name + "): the emulator takes kernelParams only");
     if (parameters == nullptr && !kernel->parameters.empty()) return fail(invalidValue, std::string("cuLaunchKernel(") + kernel->name + "): no parameters");
-    std::string failure = launch(*kernel, dim3{gridX, gridY, gridZ}, dim3{blockX, blockY, blockZ}, parameters);
-    if (failure.empty()) return success;
-    int code = failure.find("outside") != std::string::npos || failure.find("before the start") != std::string::npos ? illegalAddress : launchFailed;
-    if (failure.find("a block of") != std::string::npos || failure.find("a grid of") != std::string::npos
-        || failure.find("not device memory") != std::string::npos)
-        return fail(invalidValue, failure);
-    return fail(code, failure);
+    LaunchResult result = launch(*kernel, dim3{gridX, gridY, gridZ}, dim3{blockX, blockY, blockZ}, parameters);
+    switch (result.kind) {
+    case LaunchResult::completed: return success;
+    case LaunchResult::refused: return fail(invalidValue, result.message);
+    case LaunchResult::illegalAddress: return fail(illegalAddress, result.message);
+    case LaunchResult::failed: return fail(launchFailed, result.message);
+    }
+    return launchFailed;
 }
 
 int cuStreamCreate(void** stream, unsigned) {

@@ -86,9 +86,23 @@ uintptr_t damaged_before_start(const std::vector<uintptr_t>& starts);
 uint64_t launch_seed();
 void set_launch_seed(uint64_t seed);
 
+/// How a launch ended, and why when it failed.
+struct LaunchResult {
+    enum Kind {
+        completed,
+        /// Refused before it ran: a block or grid size, a pointer argument outside device memory.
+        refused,
+        /// An access outside an allocation (named by kernel, argument and index), or a write
+        /// before an allocation's start.
+        illegalAddress,
+        /// Threads of a block that cannot all reach a barrier.
+        failed,
+    };
+    Kind kind;
+    std::string message;
+};
+
 /// Runs `kernel` on a grid of `grid` blocks of `block` threads with its parameters' values.
-/// Returns an empty string, or why the launch failed (an access outside an allocation naming
-/// the kernel, the argument and the index; threads that cannot all reach a barrier).
-std::string launch(const Kernel& kernel, dim3 grid, dim3 block, void** values);
+LaunchResult launch(const Kernel& kernel, dim3 grid, dim3 block, void** values);
 
 }  // namespace recsys_emulator

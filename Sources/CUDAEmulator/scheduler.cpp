@@ -246,17 +246,17 @@ void set_launch_seed(uint64_t value) {
     launchCount.store(0);
 }
 
-std::string launch(const Kernel& kernel, dim3 grid, dim3 block, void** values) {
+LaunchResult launch(const Kernel& kernel, dim3 grid, dim3 block, void** values) {
     char text[256];
     unsigned threads = block.x * block.y * block.z;
     if (block.x == 0 || block.y == 0 || block.z == 0 || threads > maximumBlockThreads) {
         std::snprintf(text, sizeof text, "kernel %s: a block of %u x %u x %u threads (1 to %u)", kernel.name, block.x, block.y, block.z,
                       maximumBlockThreads);
-        return text;
+        return {LaunchResult::refused, text};
     }
     if (grid.x == 0 || grid.y == 0 || grid.z == 0) {
         std::snprintf(text, sizeof text, "kernel %s: a grid of %u x %u x %u blocks", kernel.name, grid.x, grid.y, grid.z);
-        return text;
+        return {LaunchResult::refused, text};
     }
     std::vector<uintptr_t> pointers;
     for (size_t i = 0; i < kernel.parameters.size(); i++) {
@@ -266,7 +266,7 @@ std::string launch(const Kernel& kernel, dim3 grid, dim3 block, void** values) {
         if (!contains(address, 0)) {
             std::snprintf(text, sizeof text, "kernel %s: argument %zu (0x%lx) is not device memory", kernel.name, i,
                           static_cast<unsigned long>(address));
-            return text;
+            return {LaunchResult::refused, text};
         }
         pointers.push_back(address);
     }
@@ -288,28 +288,31 @@ std::string launch(const Kernel& kernel, dim3 grid, dim3 block, void** values) {
     sigemptyset(&action.sa_mask);
     sigaction(SIGSEGV, &action, &previousSegv);
     sigaction(SIGBUS, &action, &previousBus);
-    std::string failure;
+    LaunchResult result{LaunchResult::completed, ""};
     r.launching = true;
     if (sigsetjmp(r.faultJump, 1) == 0) {
         for (const uint3& blockIndex : order) {
-            failure = run_block(r, draws, blockIndex, grid, block);
-            if (!failure.empty()) break;
+            std::string failure = run_block(r, draws, blockIndex, grid, block);
+            if (!failure.empty()) {
+                result = {LaunchResult::failed, failure};
+                break;
+            }
         }
     } else {
-        failure = describe_fault(kernel, values, r.faultAddress);
+        result = {LaunchResult::illegalAddress, describe_fault(kernel, values, r.faultAddress)};
     }
     r.launching = false;
     sigaction(SIGSEGV, &previousSegv, nullptr);
     sigaction(SIGBUS, &previousBus, nullptr);
     r.running = nullptr;
-    if (failure.empty()) {
+    if (result.kind == LaunchResult::completed) {
         if (uintptr_t damaged = damaged_before_start(pointers)) {
             std::snprintf(text, sizeof text, "kernel %s: wrote before the start of the allocation at 0x%lx", kernel.name,
                           static_cast<unsigned long>(damaged));
-            failure = text;
+            result = {LaunchResult::illegalAddress, text};
         }
     }
-    return failure;
+    return result;
 }
 
 }  // namespace recsys_emulator
