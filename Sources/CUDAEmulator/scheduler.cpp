@@ -38,19 +38,25 @@ struct Runner {
     EmulatedThread* running = nullptr;
     const Kernel* kernel = nullptr;
     void** values = nullptr;
+    /// The stacks of a block's threads, one per thread of the largest block, mapped at the first
+    /// launch of this host thread (pages are touched only as deep as the kernels go).
     char* stacks = nullptr;
-    size_t stackCount = 0;
     sigjmp_buf faultJump;
     volatile uintptr_t faultAddress = 0;
     volatile bool launching = false;
 
+    ~Runner() {
+        if (stacks) munmap(stacks, maximumBlockThreads * stackBytes);
+    }
+
     char* stack(size_t index) {
-        if (index >= stackCount) {
-            if (stacks) munmap(stacks, stackCount * stackBytes);
-            stackCount = maximumBlockThreads;
-            void* memory = mmap(nullptr, stackCount * stackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                                -1, 0);
-            if (memory == MAP_FAILED) { std::perror("CUDA emulator: thread stacks"); std::abort(); }
+        if (!stacks) {
+            void* memory = mmap(nullptr, maximumBlockThreads * stackBytes, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (memory == MAP_FAILED) {
+                std::perror("CUDA emulator: thread stacks");
+                std::abort();
+            }
             stacks = static_cast<char*>(memory);
         }
         return stacks + index * stackBytes;
