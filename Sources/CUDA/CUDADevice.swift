@@ -159,23 +159,24 @@ public final class CUDADevice: @unchecked Sendable {
     /// parameter order and types).
     public func launch(_ kernel: CUDAModule.Kernel, blocks: Int, threads: Int, arguments: [KernelArgument]) throws {
         try makeCurrent()
-        let values = UnsafeMutableRawPointer.allocate(byteCount: max(arguments.count, 1) * 8, alignment: 8)
-        defer { values.deallocate() }
-        let pointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: max(arguments.count, 1))
-        defer { pointers.deallocate() }
-        for (position, argument) in arguments.enumerated() {
-            let slot = values + position * 8
-            switch argument {
-            case .address(let address): slot.storeBytes(of: address.value, as: UInt64.self)
-            case .int32(let value): slot.storeBytes(of: value, as: Int32.self)
-            case .int64(let value): slot.storeBytes(of: Int64(value), as: Int64.self)
-            case .float32(let value): slot.storeBytes(of: value, as: Float.self)
-            case .float64(let value): slot.storeBytes(of: value, as: Double.self)
+        // The values and the pointers to them cuLaunchKernel reads, on the stack (a launch allocates nothing).
+        try withUnsafeTemporaryAllocation(byteCount: max(arguments.count, 1) * 8, alignment: 8) { values in
+            try withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: max(arguments.count, 1)) { pointers in
+                for (position, argument) in arguments.enumerated() {
+                    let slot = values.baseAddress! + position * 8
+                    switch argument {
+                    case .address(let address): slot.storeBytes(of: address.value, as: UInt64.self)
+                    case .int32(let value): slot.storeBytes(of: value, as: Int32.self)
+                    case .int64(let value): slot.storeBytes(of: Int64(value), as: Int64.self)
+                    case .float32(let value): slot.storeBytes(of: value, as: Float.self)
+                    case .float64(let value): slot.storeBytes(of: value, as: Double.self)
+                    }
+                    pointers[position] = slot
+                }
+                try check(launchKernel(kernel.function, UInt32(blocks), 1, 1, UInt32(threads), 1, 1, 0, nil, pointers.baseAddress, nil),
+                          "cuLaunchKernel(\(kernel.name), \(blocks) x \(threads))")
             }
-            pointers[position] = slot
         }
-        try check(launchKernel(kernel.function, UInt32(blocks), 1, 1, UInt32(threads), 1, 1, 0, nil, pointers, nil),
-                  "cuLaunchKernel(\(kernel.name), \(blocks) x \(threads))")
     }
 }
 

@@ -93,28 +93,27 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
 
     public func allToAllV(send: DeviceSlice<Float>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<Float>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
-        guard let backend = device(send), size > 1 else {
+        guard try exchange(send, sendCounts, sendOffsets, receive, receiveCounts, receiveOffsets, type: .float32) else {
             return try base.allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
                                       receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
         }
-        try exchange(backend, send: backend.address(send), sendCounts, sendOffsets, receive: backend.address(receive), receiveCounts,
-                     receiveOffsets, type: .float32, elementBytes: 4)
     }
 
     public func allToAllV(send: DeviceSlice<UInt16>, sendCounts: [Int32], sendOffsets: [Int32],
                           receive: DeviceSlice<UInt16>, receiveCounts: [Int32], receiveOffsets: [Int32]) throws {
-        guard let backend = device(send), size > 1 else {
+        guard try exchange(send, sendCounts, sendOffsets, receive, receiveCounts, receiveOffsets, type: .float16) else {
             return try base.allToAllV(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
                                       receiveCounts: receiveCounts, receiveOffsets: receiveOffsets)
         }
-        try exchange(backend, send: backend.address(send), sendCounts, sendOffsets, receive: backend.address(receive), receiveCounts,
-                     receiveOffsets, type: .float16, elementBytes: 2)
     }
 
-    /// An all-to-all as one group of sends and receives (a rank's block to itself included).
-    private func exchange(_ backend: CUDABackend, send sendBase: DeviceAddress, _ sendCounts: [Int32], _ sendOffsets: [Int32],
-                          receive receiveBase: DeviceAddress, _ receiveCounts: [Int32], _ receiveOffsets: [Int32],
-                          type: DataType, elementBytes: Int) throws {
+    /// An all-to-all of GPU memory as one group of sends and receives (a rank's block to itself
+    /// included); false, doing nothing, for host memory or a single rank (MPI's then).
+    private func exchange<Element>(_ sent: DeviceSlice<Element>, _ sendCounts: [Int32], _ sendOffsets: [Int32],
+                                   _ received: DeviceSlice<Element>, _ receiveCounts: [Int32], _ receiveOffsets: [Int32],
+                                   type: DataType) throws -> Bool {
+        guard let backend = device(sent), size > 1 else { return false }
+        let sendBase = backend.address(sent), receiveBase = backend.address(received), elementBytes = MemoryLayout<Element>.stride
         let communicator = try nccl(on: backend)
         try check(groupStart(), "ncclGroupStart")
         for peer in 0..<size {
@@ -129,6 +128,7 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
         }
         try check(groupEnd(), "ncclGroupEnd")
         backend.synchronize()
+        return true
     }
 
     // MARK: Host memory and control: the MPI communicator

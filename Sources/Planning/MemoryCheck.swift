@@ -12,22 +12,23 @@ public enum MemoryCheck {
     /// With a GPU backend the model and its batch buffers are held to the rank's GPU (its free
     /// memory), the synthetic samples to the host.
     public static func require(_ configuration: TrainingConfiguration, communicator: Communicator) throws {
-        var model = Double(try PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
-        var data = syntheticDataBytes(configuration) + batchBytes(configuration, ranks: communicator.size)
+        let model = Double(try PlacementReport(configuration, ranks: communicator.size).loads[communicator.rank].totalBytes)
+        let batch = batchBytes(configuration, ranks: communicator.size), samples = syntheticDataBytes(configuration)
+        // What the host holds: everything, or the samples alone when a GPU holds the model.
+        var hostModel = model, hostData = batch + samples
         if let device = try BackendRegistry.deviceMemory(backend: configuration.training.backend) {
-            let needed = model + batchBytes(configuration, ranks: communicator.size)
-            guard needed <= Double(device.free) else {
-                throw PlanningError.notEnoughDeviceMemory(rank: communicator.rank, needed: needed, free: Double(device.free),
+            guard model + batch <= Double(device.free) else {
+                throw PlanningError.notEnoughDeviceMemory(rank: communicator.rank, needed: model + batch, free: Double(device.free),
                                                           device: device.device)
             }
-            model = 0
-            data = syntheticDataBytes(configuration)
+            hostModel = 0
+            hostData = samples
         }
         guard let available = MemoryInformation.availableBytes() else { return }
         let ranksHere = MemoryInformation.ranksOnThisHost, share = Double(available / ranksHere)
-        guard model + data <= share else {
-            throw PlanningError.notEnoughMemory(rank: communicator.rank, needed: model + data, dataBytes: data, available: share,
-                                                ranksOnHost: ranksHere)
+        guard hostModel + hostData <= share else {
+            throw PlanningError.notEnoughMemory(rank: communicator.rank, needed: hostModel + hostData, dataBytes: hostData,
+                                                available: share, ranksOnHost: ranksHere)
         }
     }
 

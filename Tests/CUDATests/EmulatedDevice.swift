@@ -8,11 +8,9 @@ import TestSupport
 enum EmulatedDevice {
     static var libraryPath: String { EmulatedCUDA.libraryPath }
 
-    /// The environment a run on the emulated device gets.
+    /// The environment a run on the emulated device gets (NVRTC's folder included, where it is).
     static var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        environment["RECSYS_CUDA_EMULATOR"] = libraryPath
-        return environment
+        ProcessInfo.processInfo.environment.merging(EmulatedCUDA.environment ?? ["RECSYS_CUDA_EMULATOR": libraryPath]) { $1 }
     }
 
     /// Device 0 of the emulated driver and NVRTC, or nil (with a message) where NVRTC is absent.

@@ -10,17 +10,8 @@ import TestSupport
 @Suite(.serialized) struct NVRTCTests {
     /// NVRTC from the test venv, or nil (with a message) when it is not installed.
     static func nvrtc() throws -> NVRTC? {
-        let packages = TestPaths.packageRoot + "/.venv-test/lib"
-        let python = (try? FileManager.default.contentsOfDirectory(atPath: packages))?.first { $0.hasPrefix("python3") }
-        if let python {
-            setenv("RECSYS_CUDA_LIBRARY_PATH", "\(packages)/\(python)/site-packages/nvidia/cuda_nvrtc/lib", 1)
-        }
-        do {
-            return try NVRTC()
-        } catch {
-            print("skipped the NVRTC compilation: \(error)")
-            return nil
-        }
+        guard let folder = EmulatedCUDA.nvrtcFolder else { return nil }
+        return try NVRTC(environment: ["RECSYS_CUDA_LIBRARY_PATH": folder])
     }
 
     @Test(arguments: ["sm_80", "sm_90"])
