@@ -197,6 +197,43 @@ final class HDF5File {
         try slice.withHostMemory(writesBack: false) { try write(name, shape: shape, from: $0.baseAddress!) }
     }
 
+    /// Writes a (rows, columns) float dataset at `name` a block of rows at a time, as
+    /// `writeFloats` does (the same CRC-32C attribute): `fill` writes each block's values. For
+    /// values that are not stored as fp32 floats (a bf16 table's rows, widened): memory, one block.
+    func writeFloatRows(_ name: String, rows: Int, columns: Int, rowsPerBlock: Int = 1 << 16,
+                        fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) throws {
+        let dims = [hsize_t(rows), hsize_t(columns)]
+        let space = H5Screate_simple(2, dims, nil)
+        defer { H5Sclose(space) }
+        let linkProperties = H5Pcreate(recsys_h5p_link_create())
+        defer { H5Pclose(linkProperties) }
+        H5Pset_create_intermediate_group(linkProperties, 1)
+        let dataset = H5Dcreate2(handle, name, recsys_h5t_native_float(), space, linkProperties, recsys_h5p_default(),
+                                 recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
+        defer { H5Dclose(dataset) }
+        let blockRows = max(1, min(rows, rowsPerBlock))
+        let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
+        defer { block.deallocate() }
+        var checksum = CRC32C()
+        for first in stride(from: 0, to: rows, by: blockRows) {
+            let range = first..<min(rows, first + blockRows)
+            fill(range, block)
+            let start = [hsize_t(first), 0], count = [hsize_t(range.count), hsize_t(columns)]
+            H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nil, count, nil)
+            let memorySpace = H5Screate_simple(2, count, nil)
+            defer { H5Sclose(memorySpace) }
+            guard H5Dwrite(dataset, recsys_h5t_native_float(), memorySpace, space, recsys_h5p_default(), block) >= 0 else {
+                throw CheckpointError.writeFailed(path: path, object: name)
+            }
+            checksum.update(UnsafeRawBufferPointer(start: block, count: 4 * range.count * columns))
+        }
+        var value = Int64(checksum.value)
+        try withAttribute(checksumAttribute, on: dataset, object: name, type: recsys_h5t_native_int64()) {
+            H5Awrite($0, recsys_h5t_native_int64(), &value)
+        }
+    }
+
     /// Writes `values`, of `shape`, as `writeFloats` does floats.
     func write<T: HDF5Scalar>(_ name: String, shape: [Int], values: UnsafeBufferPointer<T>) throws {
         precondition(values.count == shape.reduce(1, *), "write: \(name) holds \(values.count) values, not \(shape)")

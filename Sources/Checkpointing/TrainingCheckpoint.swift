@@ -140,7 +140,7 @@ public enum TrainingCheckpoint {
                                     communicator: Communicator) -> Int {
         var floats = 0, mapBytes = 0
         for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
-            floats += table.weights.count + sparseOptimizer.firstStates[index].count + sparseOptimizer.secondStates[index].count
+            floats += table.valueCount + sparseOptimizer.firstStates[index].count + sparseOptimizer.secondStates[index].count
             mapBytes += table.rowMap.map(DynamicMapDatasets.bytes(of:)) ?? 0
         }
         if communicator.isRoot { floats += model.arena.count + denseOptimizer.firstState.count + denseOptimizer.secondState.count }
@@ -156,6 +156,22 @@ public enum TrainingCheckpoint {
         guard needed <= free else { throw CheckpointError.noSpace(path: runDirectory, needed: Int(needed), free: Int(free)) }
     }
 
+    /// Writes `table`'s rows as the (rows, dimension) fp32 dataset `<table>/weights`: a bf16
+    /// table's widened (exactly), so any precision loads them and a bf16 table reads back the
+    /// same bits.
+    private static func writeRows(of table: EmbeddingTable, to file: HDF5File) throws {
+        let name = "\(table.name)/weights"
+        switch table.storage {
+        case .fp32(let weights):
+            try file.writeFloats(name, shape: [table.rowCount, table.dimension], from: weights.whole)
+        case .bf16:
+            try file.writeFloatRows(name, rows: table.rowCount, columns: table.dimension) { rows, block in
+                let values = table.readRows(rows)
+                block.update(from: values, count: values.count)
+            }
+        }
+    }
+
     /// Writes every rank's shard file and rank 0's `dense.h5` into `partial`.
     private static func writeFiles(model: RecommendationModel, denseOptimizer: DenseOptimizer, sparseOptimizer: SparseOptimizer,
                                    state: State, identity: String, partial: String, communicator: Communicator) throws {
@@ -165,11 +181,12 @@ public enum TrainingCheckpoint {
         try shardFile.writeAttribute("format", string: formatName)
         try shardFile.writeAttribute("format_version", integer: formatVersion)
         try shardFile.writeAttribute(identityAttribute, string: identity)
+        try shardFile.writeAttribute(tablePrecisionAttribute, string: model.tablesAreFP32 ? "fp32" : "bf16")
         var written: [Int32] = []  // (table number, first row, row count) of each block written
         let tables = tableCatalogue(model)
         for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
             guard let number = tables.firstIndex(where: { $0.name == table.name }) else { continue }
-            try shardFile.writeFloats("\(table.name)/weights", shape: [table.rowCount, table.dimension], from: table.weights.whole)
+            try writeRows(of: table, to: shardFile)
             for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
             where states[index].count > 0 {
                 try shardFile.writeFloats("\(table.name)/\(suffix)", shape: [table.rowCount, states[index].count / table.rowCount],
@@ -347,6 +364,10 @@ public enum TrainingCheckpoint {
     /// since this attribute exists; older checkpoints have none and are not checked for it).
     static let identityAttribute = "checkpoint_id"
 
+    /// The attribute of every shard file saying how the tables that wrote it stored their rows
+    /// ("fp32" or "bf16"; its datasets hold fp32 values either way, and load into either).
+    static let tablePrecisionAttribute = "table_precision"
+
     /// The text whose CRC-32C `state_crc32c` holds: every attribute of `dense.h5` that matters.
     static func stateText(_ state: State, shards: String, identity: String?) -> String {
         [state.step, state.epoch, state.positionInEpoch, state.samplesSeen, state.worldSize, state.denseOptimizerSteps,
@@ -431,11 +452,17 @@ public enum TrainingCheckpoint {
         }
         try checkShardList(shards, tables: tableCatalogue(model), path: dense.path)
         for (index, table) in model.embeddingTables.enumerated() {
-            var parts = [(suffix: "weights", values: table.weights, columns: table.dimension)]
+            // Each part: its dataset, its columns, and how values of local rows from a first one are stored.
+            var parts = [(suffix: "weights", columns: table.dimension, store: { (values: UnsafeBufferPointer<Float>, row: Int) in
+                table.writeRows(values, from: row)
+            })]
             if let sparseOptimizer {
                 for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
                 where states[index].count > 0 {
-                    parts.append((suffix, states[index], states[index].count / table.rowCount))
+                    let state = states[index], columns = state.count / table.rowCount
+                    parts.append((suffix, columns, { values, row in
+                        state.backend.upload(values, to: state.slice(row * columns, values.count))
+                    }))
                 }
             }
             let rows = table.firstRow..<(table.firstRow + table.rowCount)
@@ -443,14 +470,14 @@ public enum TrainingCheckpoint {
             for shard in shards where shard.table == table.name && shard.rows.overlaps(rows) {
                 let file = try shardFile(shard.file)
                 for part in parts {
-                    try file.readVerifiedRows("\(table.name)/\(part.suffix)", rows: shard.rows.count, columns: part.columns) { block, values in
+                    try file.readVerifiedRows("\(table.name)/\(part.suffix)", rows: shard.rows.count, columns: part.columns) {
+                        (block, values: UnsafePointer<Float>) in
                         let global = (shard.rows.lowerBound + block.lowerBound)..<(shard.rows.lowerBound + block.upperBound)
                         let wanted = global.clamped(to: rows)
                         guard !wanted.isEmpty else { return }
-                        let count = wanted.count * part.columns
-                        part.values.backend.upload(UnsafeBufferPointer(start: values + (wanted.lowerBound - global.lowerBound) * part.columns,
-                                                                       count: count),
-                                                   to: part.values.slice((wanted.lowerBound - rows.lowerBound) * part.columns, count))
+                        part.store(UnsafeBufferPointer(start: values + (wanted.lowerBound - global.lowerBound) * part.columns,
+                                                       count: wanted.count * part.columns),
+                                   wanted.lowerBound - rows.lowerBound)
                     }
                 }
                 rowsRead += shard.rows.clamped(to: rows).count

@@ -19,6 +19,7 @@ enum ConfigurationChoices {
     static let byKey: [String: [String]] = [
         "model.architecture": ModelRegistry.names,
         "model.dynamic_tables.eviction": values(DynamicTableRule.Eviction.self),
+        "model.table_precision": values(TablePrecision.self),
         "data.source": values(DataSection.Source.self),
         "data.split": values(DataSection.SplitRule.self),
         "data.delimited.dense[].transform": values(DelimitedSchema.DenseTransform.self),

@@ -20,6 +20,9 @@ public struct ModelSection: Codable, Sendable, Equatable {
     public var dynamic: DynamicTablesSection
     /// How a table's bag of ids is pooled: `sum` (DLRM's) or `mean`.
     public var pooling: Pooling
+    /// How every table stores its rows: `fp32`, or `bf16` (half the bytes; updates written back
+    /// by stochastic rounding).
+    public var tablePrecision: TablePrecision
     static let defaultTableRows = 100_000
 
     /// The keys every architecture has.
@@ -30,6 +33,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
         case tableRows = "table_rows"
         case dynamic = "dynamic_tables"
         case pooling
+        case tablePrecision = "table_precision"
     }
 
     /// `model.architecture`'s value.
@@ -66,6 +70,7 @@ public struct ModelSection: Codable, Sendable, Equatable {
         }
         if !dynamicTables.contains(true) { dynamicTables = [] }
         pooling = try c.decodeIfPresent(Pooling.self, forKey: .pooling) ?? .sum
+        tablePrecision = try c.decodeIfPresent(TablePrecision.self, forKey: .tablePrecision) ?? .fp32
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -80,12 +85,14 @@ public struct ModelSection: Codable, Sendable, Equatable {
             try c.encode(dynamic, forKey: .dynamic)
         }
         try c.encode(pooling, forKey: .pooling)
+        if tablePrecision != .fp32 { try c.encode(tablePrecision, forKey: .tablePrecision) }
         try definition.encode(to: encoder)
     }
 
     public static func == (a: ModelSection, b: ModelSection) -> Bool {
         a.definition.isSame(as: b.definition) && a.embeddingDimension == b.embeddingDimension && a.tableCount == b.tableCount
             && a.tableRows == b.tableRows && a.dynamicTables == b.dynamicTables && a.dynamic == b.dynamic && a.pooling == b.pooling
+            && a.tablePrecision == b.tablePrecision
     }
 }
 

@@ -27,6 +27,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     private let servedShards: [EmbeddingTable?]
     /// The same per table, as the backend's row operations take them: rows, gradients, first rows.
     private let servedRows: [ShardRows?]
+    private let servedBFloat16Rows: [BFloat16ShardRows?]
     private let servedGradients: [SparseRowGradient?]
     private let firstRows: [Int]
     private let placements: [TablePlacement]
@@ -70,7 +71,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     ///     batch: this one then reuses its request routing instead of exchanging the ids again.
     ///   - exchangeFormat: send rows and row gradients to and from their owners in this 16-bit
     ///     format (TorchRec's quantized communication); they are fp32 again on arrival, so owners
-    ///     accumulate in fp32. Replicated tables' gradients stay fp32.
+    ///     accumulate in fp32. Replicated tables' gradients stay fp32. Rows of bf16 tables cross
+    ///     in bf16 whatever this says.
     public init(_ specification: EmbeddingSpecification, plan: ShardingPlan, communicator: Communicator,
                 backend: any ComputeBackend, batchCapacity: Int, sharingRoutingWith leader: ShardedEmbeddings? = nil,
                 exchangeFormat: HalfFormat? = nil) {
@@ -86,7 +88,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
             let shard = EmbeddingTable(backend: backend, name: "\(specification.name)/table\(t)", rowCount: held.count,
                                        dimension: specification.dimension, batchCapacity: batchCapacity * communicator.size,
                                        pooling: specification.pooling, firstRow: held.lowerBound,
-                                       isReplica: plan.tables[t].placement == .replicated, wholeTableRowCount: rows)
+                                       isReplica: plan.tables[t].placement == .replicated, wholeTableRowCount: rows,
+                                       precision: specification.precision)
             if let seed = specification.seed { shard.initializeUniform(seed: seed, tableIndex: t) }
             if let rule = specification.dynamicRule(ofTable: t) {
                 shard.rowMap = leader?.servedShards[t]?.rowMap ?? DynamicRowMap(rule: rule, firstRow: held.lowerBound, rowCount: held.count)
@@ -96,6 +99,7 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         localTables = shards.compactMap { $0 }
         servedShards = shards.enumerated().map { t, shard in plan.tables[t].placement == .replicated ? nil : shard }
         servedRows = servedShards.map { $0?.shardRows }
+        servedBFloat16Rows = servedShards.map { $0?.bfloat16ShardRows }
         servedGradients = servedShards.map { $0?.gradient }
         firstRows = shards.map { $0?.firstRow ?? 0 }
         if let leader {
@@ -210,10 +214,28 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
         }
         requested.prepare()
         let served = routing.served
+        if specification.precision == .bf16 { return try exchangeBFloat16Rows(served: served) }
         if rowsToServe.count < served * dimension { rowsToServe = backend.makeFloats(2 * served * dimension) }
         backend.gatherRows(servedRows, pairs: routing.deviceReceivedPairs.whole, count: served, dimension: dimension,
                            into: rowsToServe.whole)
         try exchange(rowsToServe, requested.fetched, toOwners: false, waiting: waiting)
+    }
+
+    /// The rows of bf16 tables cross as they are stored: gathered in 16 bits, exchanged, and
+    /// widened into `requested.fetched` on arrival.
+    private func exchangeBFloat16Rows(served: Int) throws {
+        let r = routing
+        scale(r.receiveCounts, r.receiveOffsets, by: dimension, into: &elementSendCounts, &elementSendOffsets)
+        scale(r.sendCounts, r.sendOffsets, by: dimension, into: &elementReceiveCounts, &elementReceiveOffsets)
+        let received = r.requestCount * dimension
+        if packedSend.count < served * dimension { packedSend = backend.makeBuffer(UInt16.self, count: 2 * served * dimension) }
+        if packedReceive.count < received { packedReceive = backend.makeBuffer(UInt16.self, count: 2 * received) }
+        backend.gatherRows(servedBFloat16Rows, pairs: r.deviceReceivedPairs.whole, count: served, dimension: dimension,
+                           into: packedSend.whole)
+        try communicator.allToAllV(send: packedSend.whole, sendCounts: elementSendCounts, sendOffsets: elementSendOffsets,
+                                   receive: packedReceive.whole, receiveCounts: elementReceiveCounts,
+                                   receiveOffsets: elementReceiveOffsets)
+        backend.unpack(packedReceive.slice(0, received), from: .bf16, into: requested.fetched.slice(0, received))
     }
 
     // MARK: Pipelining

@@ -38,12 +38,22 @@ public enum ModelFactory {
         }
     }
 
+    /// `makeEmbeddings` with every table storing its rows in `precision`.
+    public static func withTablePrecision(_ precision: TablePrecision, _ makeEmbeddings: @escaping EmbeddingFactory) -> EmbeddingFactory {
+        guard precision != .fp32 else { return makeEmbeddings }
+        return { specification, backend, batchCapacity, sameFeaturesAs in
+            var specification = specification
+            specification.precision = precision
+            return try makeEmbeddings(specification, backend, batchCapacity, sameFeaturesAs)
+        }
+    }
+
     /// The model of a config with its tables made by `makeEmbeddings`, on the config's backend:
     /// the architecture's definition builds it.
     public static func makeModel(_ configuration: TrainingConfiguration, batchCapacity: Int,
                                  makeEmbeddings: @escaping EmbeddingFactory) throws -> RecommendationModel {
         let m = configuration.model
-        let makeEmbeddings = withDynamicRules(m.dynamicRules, makeEmbeddings)
+        let makeEmbeddings = withTablePrecision(m.tablePrecision, withDynamicRules(m.dynamicRules, makeEmbeddings))
         let seed = UInt64(configuration.training.seed)
         let backend = try BackendRegistry.make(configuration.training.backend, precision: configuration.training.precision,
                                                tensorFloat32: configuration.training.tensorFloat32)
@@ -55,7 +65,7 @@ public enum ModelFactory {
         let o = configuration.training.optimizer
         return OptimizerSettings(algorithm: o.algorithm, epsilon: o.epsilon.map(Float.init),
                                  beta1: Float(o.beta1), beta2: Float(o.beta2),
-                                 initialAccumulator: Float(o.initialAccumulator))
+                                 initialAccumulator: Float(o.initialAccumulator), roundingSeed: UInt64(configuration.training.seed))
     }
 
     public static func schedule(_ configuration: TrainingConfiguration) -> LearningRateSchedule {

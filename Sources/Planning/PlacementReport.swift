@@ -13,7 +13,7 @@ public struct PlacementReport: Sendable {
 
     public struct RankLoad: Sendable {
         public var embeddingRows = 0
-        /// Embedding weights and their optimizer state.
+        /// Embedding weights (as stored: 4 or 2 bytes a value) and their optimizer state.
         public var embeddingBytes = 0
         /// The row-gradient slot of every row held (4 bytes), and the batch-sized maps that
         /// de-duplicate the ids requested (at most 4 slots of 16 bytes per id of a step).
@@ -53,6 +53,11 @@ public struct PlacementReport: Sendable {
         let algorithm = configuration.training.optimizer.algorithm
         let denseStates = algorithm == .sgd ? 0 : algorithm == .adagrad ? 1 : 2
         let idsPerSample = configuration.data.idsPerSample, multiHotSizes = configuration.data.multiHotSizes
+        // Bytes of a stored value, of one crossing to a requester (bf16 rows cross as stored),
+        // and of a row gradient's value crossing to its owner.
+        let valueBytes = configuration.model.tablePrecision.bytesPerValue
+        let exchangedBytes = d.exchangePrecision.format == nil ? 4 : 2
+        let rowBytes = min(valueBytes, exchangedBytes)
         var loads = [RankLoad](repeating: RankLoad(), count: ranks)
         for r in 0..<ranks {
             let localBatch = (configuration.training.batchSize + ranks - 1 - r) / ranks
@@ -70,7 +75,7 @@ public struct PlacementReport: Sendable {
                     case .adam: stateFloats = 2 * held * dimension
                     }
                     loads[r].embeddingRows += held
-                    loads[r].embeddingBytes += 4 * (held * dimension + stateFloats)
+                    loads[r].embeddingBytes += valueBytes * held * dimension + 4 * stateFloats
                     if table.isDynamic && c == 0 {
                         loads[r].dynamicMapBytes += held * (DynamicTableRule.bytesPerRow + DynamicTableRule.sketchCountersPerRow)
                     }
@@ -84,7 +89,7 @@ public struct PlacementReport: Sendable {
                     case .tableWise, .rowWise:
                         // Request (table, row) and a dynamic table's key, the row back, its gradient out.
                         let remote = table.placement == .rowWise ? ids * (ranks - 1) / ranks : ids
-                        loads[r].allToAllBytesPerStep += remote * (8 + (table.isDynamic ? 8 : 0) + 2 * 4 * dimension)
+                        loads[r].allToAllBytesPerStep += remote * (8 + (table.isDynamic ? 8 : 0) + (rowBytes + exchangedBytes) * dimension)
                     }
                 }
             }

@@ -28,7 +28,7 @@ public enum ParameterFingerprint {
             let rowsPerBlock = max(1, (1 << 20) / d)
             for first in stride(from: 0, to: table.rowCount, by: rowsPerBlock) {
                 let rows = min(rowsPerBlock, table.rowCount - first)
-                let values = table.weights.slice(first * d, rows * d).toArray()
+                let values = table.readRows(first..<(first + rows))
                 for row in 0..<rows {
                     let globalRow = UInt64(table.firstRow + first + row)
                     for k in 0..<d { total += Double(values[row * d + k]) * weight(globalRow &* 4096 &+ UInt64(k), salt) }

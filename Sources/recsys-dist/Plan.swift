@@ -27,7 +27,8 @@ struct Plan: ParsableCommand {
         print("plan for \(configOptions.config) on \(ranks) rank(s): \(m.architecture), \(m.tableCount) tables, "
               + "global batch \(configuration.training.batchSize), optimizer \(configuration.training.optimizer.algorithm.rawValue)")
         for collection in report.collections {
-            print("\n\(collection.name) (dimension \(collection.plan.tables.first?.dimension ?? 0)):")
+            print("\n\(collection.name) (dimension \(collection.plan.tables.first?.dimension ?? 0), rows stored in "
+                  + "\(m.tablePrecision.rawValue)):")
             print(pad("table", 8) + pad("feature", 18) + pad("rows", 12) + "placement")
             for (t, table) in collection.plan.tables.enumerated() {
                 let rows = table.isDynamic ? "\(table.rowCount)*" : "\(table.rowCount)"

@@ -31,7 +31,7 @@ import Training
         let model = try ModelFactory.makeModel(c, batchCapacity: 64)
         let report = try PlacementReport(c, ranks: 1)
         #expect(report.denseParameterCount == model.arena.entries.reduce(0) { $0 + $1.count })
-        let weights = model.embeddingTables.reduce(0) { $0 + $1.weights.count }
+        let weights = model.embeddingTables.reduce(0) { $0 + $1.valueCount }
         let rowSums = model.embeddingTables.reduce(0) { $0 + $1.rowCount }  // row-wise Adagrad: one float per row
         #expect(report.loads[0].embeddingBytes == 4 * (weights + rowSums))
         #expect(report.loads[0].allToAllBytesPerStep == 0 && report.allReduceBytesPerStep == 0)

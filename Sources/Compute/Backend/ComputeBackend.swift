@@ -213,6 +213,66 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// Lazy Adam: the moments of touched rows only.
     func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<Float>, first: DeviceSlice<Float>,
                     second: DeviceSlice<Float>, step: AdamStep)
+
+    // MARK: Tables stored in bf16 (`TablePrecision.bf16`): read widened, updated in fp32,
+    // written back by stochastic rounding
+
+    /// Whether this backend holds bf16 tables (the operations below); the others refuse them.
+    var storesBFloat16Tables: Bool { get }
+    /// `embeddingBags` over a bf16 table.
+    func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
+                       output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling)
+    /// `embeddingBagsAddingScalars` over a bf16 table.
+    func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>)
+    /// `output[j] = tables[pairs[2j]] row pairs[2j + 1]` for j < count, the stored bf16 bits.
+    func gatherRows(_ tables: [BFloat16ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+                    into output: DeviceSlice<UInt16>)
+    /// The sparse optimizers over a bf16 table: each touched row widened, updated as the fp32
+    /// operation updates it, and written back by `rounding`.
+    func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, learningRate: Float, rounding: StochasticRounding)
+    func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: DeviceSlice<Float>,
+                       learningRate: Float, epsilon: Float, rounding: StochasticRounding)
+    func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: DeviceSlice<Float>,
+                    second: DeviceSlice<Float>, step: AdamStep, rounding: StochasticRounding)
+}
+
+/// A backend without bf16 tables: a model asks `storesBFloat16Tables` before building one
+/// (`ModelFactory` refuses the config in one line), so these are never reached.
+extension ComputeBackend {
+    public var storesBFloat16Tables: Bool { false }
+
+    public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
+                              output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
+        refuseBFloat16Tables()
+    }
+
+    public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>) {
+        refuseBFloat16Tables()
+    }
+
+    public func gatherRows(_ tables: [BFloat16ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+                           into output: DeviceSlice<UInt16>) {
+        refuseBFloat16Tables()
+    }
+
+    public func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, learningRate: Float,
+                          rounding: StochasticRounding) {
+        refuseBFloat16Tables()
+    }
+
+    public func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: DeviceSlice<Float>,
+                              learningRate: Float, epsilon: Float, rounding: StochasticRounding) {
+        refuseBFloat16Tables()
+    }
+
+    public func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: DeviceSlice<Float>,
+                           second: DeviceSlice<Float>, step: AdamStep, rounding: StochasticRounding) {
+        refuseBFloat16Tables()
+    }
+
+    private func refuseBFloat16Tables() -> Never {
+        preconditionFailure("the \(name) backend holds no bf16 tables (model.table_precision: bf16 needs the cpu backend)")
+    }
 }
 
 /// A matrix product's operand: fp32 values, or values rounded to bf16 already (`pack`).
@@ -350,6 +410,17 @@ public struct ShardRows: @unchecked Sendable {
     public let firstRow: Int
 
     public init(weights: DeviceSlice<Float>, firstRow: Int) {
+        self.weights = weights
+        self.firstRow = firstRow
+    }
+}
+
+/// The same for a table stored in bf16.
+public struct BFloat16ShardRows: @unchecked Sendable {
+    public let weights: DeviceSlice<UInt16>
+    public let firstRow: Int
+
+    public init(weights: DeviceSlice<UInt16>, firstRow: Int) {
         self.weights = weights
         self.firstRow = firstRow
     }

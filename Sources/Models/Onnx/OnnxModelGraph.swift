@@ -104,7 +104,7 @@ public struct OnnxModelGraph {
 
     /// Table t's pooled bags, [N, dimension]: Gather of the rows, masked, summed (or averaged).
     mutating func embeddingBag(_ table: EmbeddingTable, tableIndex t: Int) -> String {
-        let weights = builder.weight("\(table.name)/weights", shape: [table.rowCount, table.dimension], values: table.weights.toArray())
+        let weights = builder.weight("\(table.name)/weights", shape: [table.rowCount, table.dimension], values: table.readRows(0..<table.rowCount))
         let (ids, mask) = ids(ofTable: t)
         let rows = builder.node("Gather", [weights, ids], [OnnxAttribute.int("axis", 0)])
         let axes = builder.constant("axes", int64: [1], shape: [1])

@@ -9,7 +9,7 @@ extension OnnxModelGraph {
     /// plus `positions` [length, D], [N, length, D]; and the attention's key mask [N, 1, 1, length]
     /// (the positions holding an id, at least the last one).
     mutating func sequence(_ table: EmbeddingTable, tableIndex t: Int, length: Int, positions: [Float]) -> (x: String, keyMask: String) {
-        let weights = builder.weight("\(table.name)/weights", shape: [table.rowCount, table.dimension], values: table.weights.toArray())
+        let weights = builder.weight("\(table.name)/weights", shape: [table.rowCount, table.dimension], values: table.readRows(0..<table.rowCount))
         let positionWeights = builder.weight("position_embeddings", shape: [length, table.dimension], values: positions)
         let raw = builder.node("Gather", ["ids", builder.constant("table", int64: [Int64(t)], shape: [])], [OnnxAttribute.int("axis", 1)])
         let zero = builder.constant("zero", int64: [0], shape: [])

@@ -26,6 +26,8 @@ public struct EmbeddingSpecification: Sendable {
     /// Per table, its rule when the table is dynamic (rows by key; `tableRowCounts` is then its
     /// capacity); empty when every table is fixed.
     public var dynamicTables: [DynamicTableRule?] = []
+    /// How the tables store their rows.
+    public var precision: TablePrecision = .fp32
 
     public init(name: String, tableRowCounts: [Int], dimension: Int, seed: UInt64?, pooling: Pooling = .sum) {
         self.name = name
@@ -107,7 +109,7 @@ public final class LocalEmbeddings: EmbeddingCollection, @unchecked Sendable {
         localTables = specification.tableRowCounts.enumerated().map { t, rows in
             let table = EmbeddingTable(backend: backend, name: "\(specification.name)/table\(t)", rowCount: rows,
                                        dimension: specification.dimension, batchCapacity: batchCapacity,
-                                       pooling: specification.pooling)
+                                       pooling: specification.pooling, precision: specification.precision)
             if let seed = specification.seed { table.initializeUniform(seed: seed, tableIndex: t) }
             return table
         }

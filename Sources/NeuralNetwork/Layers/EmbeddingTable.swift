@@ -16,8 +16,15 @@ public enum EmbeddingBackwardMode: Sendable, Equatable {
 /// written with a row stride so that pooled vectors land straight in the interaction input.
 /// Backward: the gradient of every touched row, de-duplicated (`SparseRowGradient`); the table
 /// never sees a dense gradient. Weights are (rows, dimension) in backend memory, outside the
-/// dense arena: tables are sharded, not all-reduced.
+/// dense arena: tables are sharded, not all-reduced. They are stored in fp32 or in bf16
+/// (`TablePrecision`); host code reads and writes them as fp32 through `readRows`/`writeRows`.
 public final class EmbeddingTable: @unchecked Sendable {
+    /// A table's rows as stored.
+    public enum Storage {
+        case fp32(DeviceBuffer<Float>)
+        case bf16(DeviceBuffer<UInt16>)
+    }
+
     public let name: String
     public let rowCount: Int
     public let dimension: Int
@@ -29,15 +36,17 @@ public final class EmbeddingTable: @unchecked Sendable {
     /// Rows of the whole table this is (a shard of).
     public let wholeTableRowCount: Int
     public let backend: any ComputeBackend
-    public let weights: DeviceBuffer<Float>
+    public let storage: Storage
     public let gradient: SparseRowGradient
     /// For a shard of a dynamic table: which key holds each row (shared by the tables over the
     /// same feature, such as Wide&Deep's deep and wide ones).
     public var rowMap: DynamicRowMap?
 
     public init(backend: any ComputeBackend, name: String, rowCount: Int, dimension: Int, batchCapacity: Int,
-                pooling: Pooling = .sum, firstRow: Int = 0, isReplica: Bool = false, wholeTableRowCount: Int? = nil) {
+                pooling: Pooling = .sum, firstRow: Int = 0, isReplica: Bool = false, wholeTableRowCount: Int? = nil,
+                precision: TablePrecision = .fp32) {
         precondition(rowCount > 0 && rowCount <= Int(Int32.max), "EmbeddingTable: bad row count \(rowCount)")
+        precondition(precision == .fp32 || backend.storesBFloat16Tables, "EmbeddingTable: the \(backend.name) backend holds no bf16 tables")
         self.backend = backend
         self.name = name
         self.rowCount = rowCount
@@ -46,12 +55,75 @@ public final class EmbeddingTable: @unchecked Sendable {
         self.firstRow = firstRow
         self.isReplica = isReplica
         self.wholeTableRowCount = wholeTableRowCount ?? rowCount
-        weights = backend.makeFloats(rowCount * dimension)
+        switch precision {
+        case .fp32: storage = .fp32(backend.makeFloats(rowCount * dimension))
+        case .bf16: storage = .bf16(backend.makeBuffer(UInt16.self, count: rowCount * dimension))
+        }
         gradient = SparseRowGradient(backend: backend, tableRowCount: rowCount, dimension: dimension, capacity: batchCapacity)
     }
 
-    /// The rows this table holds, as the exchange of sharded tables names them.
-    public var shardRows: ShardRows { ShardRows(weights: weights.whole, firstRow: firstRow) }
+    public var precision: TablePrecision {
+        switch storage {
+        case .fp32: .fp32
+        case .bf16: .bf16
+        }
+    }
+
+    /// Values stored: rows times dimension.
+    public var valueCount: Int { rowCount * dimension }
+
+    /// The rows this table holds, as the exchange of sharded tables names them (fp32 tables).
+    public var shardRows: ShardRows? {
+        guard case .fp32(let weights) = storage else { return nil }
+        return ShardRows(weights: weights.whole, firstRow: firstRow)
+    }
+
+    /// The same for a bf16 table.
+    public var bfloat16ShardRows: BFloat16ShardRows? {
+        guard case .bf16(let weights) = storage else { return nil }
+        return BFloat16ShardRows(weights: weights.whole, firstRow: firstRow)
+    }
+
+    /// A host copy of local rows `rows` as fp32 (a bf16 table's widened exactly).
+    public func readRows(_ rows: Range<Int>) -> [Float] {
+        let d = dimension
+        switch storage {
+        case .fp32(let weights):
+            return weights.slice(rows.lowerBound * d, rows.count * d).toArray()
+        case .bf16(let weights):
+            return weights.slice(rows.lowerBound * d, rows.count * d).toArray().map(BFloat16.widen)
+        }
+    }
+
+    /// Writes fp32 `values` into local rows from `firstLocalRow` on (a bf16 table rounds them to
+    /// nearest, ties to even: a value read from a bf16 table is written back unchanged).
+    public func writeRows(_ values: UnsafeBufferPointer<Float>, from firstLocalRow: Int) {
+        precondition(values.count % dimension == 0 && firstLocalRow * dimension + values.count <= valueCount,
+                     "writeRows: \(values.count) values at row \(firstLocalRow) of \(name)")
+        switch storage {
+        case .fp32(let weights):
+            backend.upload(values, to: weights.slice(firstLocalRow * dimension, values.count))
+        case .bf16(let weights):
+            let rounded = values.map { BFloat16.nearest(to: $0) }
+            rounded.withUnsafeBufferPointer { backend.upload($0, to: weights.slice(firstLocalRow * dimension, values.count)) }
+        }
+    }
+
+    /// Whether every stored value is finite.
+    public func allFinite() -> Bool {
+        switch storage {
+        case .fp32(let weights):
+            return backend.allFinite(weights.whole)
+        case .bf16(let weights):
+            // A bf16 is infinite or NaN when its 8 exponent bits are all ones; read a block at a time.
+            let block = 1 << 20
+            for start in stride(from: 0, to: weights.count, by: block) {
+                let values = weights.slice(start, min(block, weights.count - start)).toArray()
+                if values.contains(where: { $0 & 0x7F80 == 0x7F80 }) { return false }
+            }
+            return true
+        }
+    }
 
     /// Uniform(-sqrt(1/R), sqrt(1/R)) as in the DLRM reference, R the rows of the whole table.
     ///
@@ -64,13 +136,14 @@ public final class EmbeddingTable: @unchecked Sendable {
         var generator = SeededGenerator(seed: seed, stream: 10_000 + UInt64(tableIndex))
         generator.skip(firstRow * dimension)
         let blockSize = 1 << 20
-        var block = [Float](repeating: 0, count: min(blockSize, weights.count))
-        var start = 0
-        while start < weights.count {
-            let count = min(blockSize, weights.count - start)
+        let blockRows = max(1, blockSize / dimension)
+        var block = [Float](repeating: 0, count: min(blockRows, rowCount) * dimension)
+        var row = 0
+        while row < rowCount {
+            let count = min(blockRows, rowCount - row) * dimension
             for i in 0..<count { block[i] = Float((generator.nextUniform() * 2 - 1) * bound) }
-            block.withUnsafeBufferPointer { backend.upload(UnsafeBufferPointer(rebasing: $0[0..<count]), to: weights.slice(start, count)) }
-            start += count
+            block.withUnsafeBufferPointer { writeRows(UnsafeBufferPointer(rebasing: $0[0..<count]), from: row) }
+            row += count / dimension
         }
     }
 
@@ -84,21 +157,30 @@ public final class EmbeddingTable: @unchecked Sendable {
                 var generator = SeededGenerator(seed: seed ^ keys[Int(row)], stream: 20_000 + UInt64(tableIndex))
                 for i in 0..<dimension { values[i] = Float(generator.nextUniform() * 2 - 1) * bound }
             }
-            values.withUnsafeBufferPointer { backend.upload($0, to: weights.slice(Int(row) * dimension, dimension)) }
+            values.withUnsafeBufferPointer { writeRows($0, from: Int(row)) }
         }
     }
 
     /// Pools each sample's bag into `output + b * outputStride` (dimension floats per sample).
     public func forward(_ bags: EmbeddingBags, output: DeviceSlice<Float>, outputStride: Int) {
-        backend.embeddingBags(bags, table: weights.whole, dimension: dimension, output: output, outputStride: outputStride,
-                              pooling: pooling)
+        switch storage {
+        case .fp32(let weights):
+            backend.embeddingBags(bags, table: weights.whole, dimension: dimension, output: output, outputStride: outputStride,
+                                  pooling: pooling)
+        case .bf16(let weights):
+            backend.embeddingBags(bags, table: weights.whole, dimension: dimension, output: output, outputStride: outputStride,
+                                  pooling: pooling)
+        }
     }
 
     /// Adds each sample's pooled bag to `output[b]`, for width-1 tables (the wide part's
     /// per-id weights): a scalar per sample, no intermediate buffer.
     public func forwardAddingScalars(_ bags: EmbeddingBags, output: DeviceSlice<Float>) {
         precondition(dimension == 1 && pooling == .sum, "forwardAddingScalars needs a width-1 sum-pooled table")
-        backend.embeddingBagsAddingScalars(bags, table: weights.whole, output: output)
+        switch storage {
+        case .fp32(let weights): backend.embeddingBagsAddingScalars(bags, table: weights.whole, output: output)
+        case .bf16(let weights): backend.embeddingBagsAddingScalars(bags, table: weights.whole, output: output)
+        }
     }
 
     /// Backward from dL/d(pooled output) `outputGradient + b * gradientStride`: each id's row
@@ -120,6 +202,9 @@ public final class EmbeddingTable: @unchecked Sendable {
             backend.accumulateBagGradients(bags, gradient: outputGradient, gradientStride: gradientStride, pooling: pooling,
                                            into: gradient)
         case .fusedSGD(let learningRate):
+            guard case .fp32(let weights) = storage else {
+                preconditionFailure("\(name): a bf16 table is updated by the sparse optimizer, not fused SGD")
+            }
             backend.embeddingBagsScatterAdd(bags, gradient: outputGradient, gradientStride: gradientStride, scale: -learningRate,
                                             pooling: pooling, into: weights.whole, dimension: dimension)
         }

@@ -54,8 +54,11 @@ extension RecommendationModel {
         for stage in backwardStages(embeddingMode: embeddingMode) { _ = try stage() }
     }
 
+    /// Whether every table of the model (on any rank) stores fp32 rows.
+    public var tablesAreFP32: Bool { embeddingCollections.allSatisfy { $0.specification.precision == .fp32 } }
+
     /// Number of trainable scalars (dense arena plus every table).
     public var parameterCount: Int {
-        arena.entries.reduce(0) { $0 + $1.count } + embeddingTables.reduce(0) { $0 + $1.weights.count }
+        arena.entries.reduce(0) { $0 + $1.count } + embeddingTables.reduce(0) { $0 + $1.valueCount }
     }
 }

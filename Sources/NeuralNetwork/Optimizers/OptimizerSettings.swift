@@ -19,13 +19,16 @@ public struct OptimizerSettings: Sendable, Equatable {
     public var beta2: Float
     /// Starting value of Adagrad's sums of squares.
     public var initialAccumulator: Float
+    /// The seed of the stochastic rounding of bf16 tables' updates (the run's seed).
+    public var roundingSeed: UInt64
 
     public init(algorithm: OptimizerAlgorithm, epsilon: Float? = nil, beta1: Float = 0.9, beta2: Float = 0.999,
-                initialAccumulator: Float = 0) {
+                initialAccumulator: Float = 0, roundingSeed: UInt64 = 0) {
         self.algorithm = algorithm
         self.epsilon = epsilon ?? (algorithm == .adam ? 1e-8 : 1e-10)
         self.beta1 = beta1
         self.beta2 = beta2
         self.initialAccumulator = initialAccumulator
+        self.roundingSeed = roundingSeed
     }
 }

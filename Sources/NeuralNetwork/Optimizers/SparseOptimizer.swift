@@ -3,7 +3,9 @@ import Compute
 /// Updates embedding tables from their `SparseRowGradient`s: only touched rows change.
 ///
 /// State per table, in the tables' backend: row-wise Adagrad keeps one Float per row; lazy Adam
-/// keeps the two moments per element. SGD keeps nothing.
+/// keeps the two moments per element. SGD keeps nothing. A bf16 table's touched rows are updated
+/// in fp32 and written back by stochastic rounding drawn from (`settings.roundingSeed`, step,
+/// table), so a resumed run rounds as the uninterrupted one did.
 public final class SparseOptimizer: @unchecked Sendable {
     public let settings: OptimizerSettings
     /// Per table: Adagrad row sums of squares (rows), or Adam first moments (rows * dimension).
@@ -27,8 +29,8 @@ public final class SparseOptimizer: @unchecked Sendable {
             for state in firstStates { state.backend.fill(state.whole, with: settings.initialAccumulator) }
             secondStates = states { _ in 0 }
         case .adam:
-            firstStates = states(\.weights.count)
-            secondStates = states(\.weights.count)
+            firstStates = states(\.valueCount)
+            secondStates = states(\.valueCount)
         }
     }
 
@@ -45,20 +47,48 @@ public final class SparseOptimizer: @unchecked Sendable {
     public func step(tables: [EmbeddingTable], learningRate: Float) {
         stepCount += 1
         for (index, table) in tables.enumerated() {
-            let backend = table.backend
             if let fresh = table.rowMap?.freshRows, !fresh.isEmpty { resetState(ofRows: fresh, table: index, rowCount: table.rowCount) }
-            switch settings.algorithm {
-            case .sgd:
-                backend.sparseSGD(table.gradient, table: table.weights.whole, learningRate: learningRate)
-            case .adagrad:
-                backend.sparseAdagrad(table.gradient, table: table.weights.whole, rowSums: firstStates[index].whole,
-                                      learningRate: learningRate, epsilon: settings.epsilon)
-            case .adam:
-                backend.sparseAdam(table.gradient, table: table.weights.whole, first: firstStates[index].whole,
-                                   second: secondStates[index].whole,
-                                   step: AdamStep(learningRate: learningRate, step: stepCount, beta1: settings.beta1,
-                                                  beta2: settings.beta2, epsilon: settings.epsilon))
+            switch table.storage {
+            case .fp32(let weights):
+                update(table, weights.whole, index: index, learningRate: learningRate)
+            case .bf16(let weights):
+                let rounding = StochasticRounding(runSeed: settings.roundingSeed, step: stepCount, table: table.name,
+                                                  firstRow: table.firstRow)
+                update(table, weights.whole, index: index, learningRate: learningRate, rounding: rounding)
             }
+        }
+    }
+
+    private func adamStep(_ learningRate: Float) -> AdamStep {
+        AdamStep(learningRate: learningRate, step: stepCount, beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon)
+    }
+
+    private func update(_ table: EmbeddingTable, _ weights: DeviceSlice<Float>, index: Int, learningRate: Float) {
+        let backend = table.backend
+        switch settings.algorithm {
+        case .sgd:
+            backend.sparseSGD(table.gradient, table: weights, learningRate: learningRate)
+        case .adagrad:
+            backend.sparseAdagrad(table.gradient, table: weights, rowSums: firstStates[index].whole, learningRate: learningRate,
+                                  epsilon: settings.epsilon)
+        case .adam:
+            backend.sparseAdam(table.gradient, table: weights, first: firstStates[index].whole, second: secondStates[index].whole,
+                               step: adamStep(learningRate))
+        }
+    }
+
+    private func update(_ table: EmbeddingTable, _ weights: DeviceSlice<UInt16>, index: Int, learningRate: Float,
+                        rounding: StochasticRounding) {
+        let backend = table.backend
+        switch settings.algorithm {
+        case .sgd:
+            backend.sparseSGD(table.gradient, table: weights, learningRate: learningRate, rounding: rounding)
+        case .adagrad:
+            backend.sparseAdagrad(table.gradient, table: weights, rowSums: firstStates[index].whole, learningRate: learningRate,
+                                  epsilon: settings.epsilon, rounding: rounding)
+        case .adam:
+            backend.sparseAdam(table.gradient, table: weights, first: firstStates[index].whole, second: secondStates[index].whole,
+                               step: adamStep(learningRate), rounding: rounding)
         }
     }
 }

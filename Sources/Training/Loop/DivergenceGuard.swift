@@ -46,7 +46,7 @@ struct DivergenceGuard {
             break
         }
         if bad == nil && includingEmbeddings {
-            bad = model.embeddingTables.first { !$0.backend.allFinite($0.weights.whole) }?.name
+            bad = model.embeddingTables.first { !$0.allFinite() }?.name
         }
         let flag = bad == nil ? 0.0 : Double(communicator.rank + 1)
         let worst = try communicator.allReduceMax([flag])[0]

@@ -83,9 +83,12 @@ public final class TrainingStep: @unchecked Sendable {
         try pipeline.synchronizeGradients()
     }
 
-    /// With SGD, embedding rows are updated during backward (fused); otherwise their gradients
-    /// are collected for `update`.
-    private var fusesEmbeddingUpdate: Bool { denseOptimizer.settings.algorithm == .sgd }
+    /// With SGD, fp32 embedding rows are updated during backward (fused); otherwise their
+    /// gradients are collected for `update` (a bf16 row is rounded once per step, after its
+    /// gradient is summed).
+    private var fusesEmbeddingUpdate: Bool {
+        denseOptimizer.settings.algorithm == .sgd && model.tablesAreFP32
+    }
 
     /// Zeroes the dense gradients, then fills them; embedding tables either collect their row
     /// gradients or, with SGD, are updated at `learningRate` in the same pass.
