@@ -170,6 +170,71 @@ import TestSupport
         #expect(step.contains("(0): 5"))
     }
 
+    /// The model of `makeModel` with its tables stored in `precision`, their rows set from
+    /// `seed` (so that both precisions can hold the same values).
+    static func model(precision: TablePrecision, seed: UInt64, backend: any ComputeBackend = SeparateMemoryBackend()) throws -> WideDeep {
+        let model = try WideDeep(WideDeepArchitecture(denseFeatureCount: 4, tableRowCounts: [5, 9], embeddingDimension: 3,
+                                                      deepWidths: [7, 1]), batchCapacity: 4, seed: seed, backend: backend) {
+            var specification = $0
+            specification.precision = precision
+            return LocalEmbeddings.make(specification, backend: $1, batchCapacity: $2, sameFeaturesAs: $3)
+        }
+        var random = TestRandom(seed: seed)
+        for table in model.embeddingTables {
+            let values = (0..<table.valueCount).map { _ in Float(random.generator.nextNormal() * 0.3) }
+            values.withUnsafeBufferPointer { table.writeRows($0, from: 0) }
+        }
+        return model
+    }
+
+    /// bf16 tables are written as fp32 values (exactly their widened bits: h5dump prints them),
+    /// their shard files say `table_precision: bf16`, and they load back bit for bit; a
+    /// checkpoint loads into either precision: bf16 rows into fp32 tables widened, fp32 rows into
+    /// bf16 tables rounded to nearest.
+    @Test func bfloat16TablesLoadIntoEitherPrecision() throws {
+        let settings = OptimizerSettings(algorithm: .adam)
+        func parts(_ model: WideDeep) -> (WideDeep, DenseOptimizer, SparseOptimizer) {
+            (model, DenseOptimizer(settings: settings, backend: model.backend, parameterCount: model.arena.count),
+             SparseOptimizer(settings: settings, tables: model.embeddingTables))
+        }
+        func load(_ model: WideDeep, from path: String) throws {
+            let p = parts(model)
+            _ = try TrainingCheckpoint.load(into: p.0, denseOptimizer: p.1, sparseOptimizer: p.2, from: path)
+        }
+        let half = try Self.model(precision: .bf16, seed: 4)
+        #expect(half.embeddingTables.allSatisfy { $0.precision == .bf16 } && !half.tablesAreFP32)
+        let halfPath = try save(parts(half), step: 3, to: Self.temporaryDirectory())
+        let attribute = try runTool("h5dump", ["-a", "/table_precision", "\(halfPath)/embeddings-rank0.h5"])
+        #expect(attribute.contains("\"bf16\""), "\(attribute)")
+        let dump = try runTool("h5dump", ["-d", "/\(half.embeddingTables[0].name)/weights", "-m", "%.9g", "\(halfPath)/dense.h5"])
+        let printed = (dump.components(separatedBy: "DATA {").last ?? "").split(separator: "\n").flatMap { line -> [Float] in
+            guard let colon = line.firstIndex(of: ":") else { return [] }
+            return line[line.index(after: colon)...].split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        }
+        let table = half.embeddingTables[0]
+        #expect(printed == table.readRows(0..<table.rowCount), "h5dump reads the widened bf16 rows")
+
+        let halfAgain = try Self.model(precision: .bf16, seed: 9, backend: CPUBackend())
+        try load(halfAgain, from: halfPath)
+        let wide = try Self.model(precision: .fp32, seed: 9)
+        try load(wide, from: halfPath)
+        for (t, saved) in half.embeddingTables.enumerated() {
+            let values = saved.readRows(0..<saved.rowCount)
+            #expect(halfAgain.embeddingTables[t].readRows(0..<saved.rowCount) == values, "\(saved.name): bf16 -> bf16 exact")
+            #expect(wide.embeddingTables[t].readRows(0..<saved.rowCount) == values, "\(saved.name): bf16 -> fp32 widened")
+        }
+
+        let fullPath = try save(parts(try Self.model(precision: .fp32, seed: 6)), step: 3, to: Self.temporaryDirectory())
+        let fromFull = try Self.model(precision: .bf16, seed: 9)
+        try load(fromFull, from: fullPath)
+        let original = try Self.model(precision: .fp32, seed: 6)
+        for (t, table) in original.embeddingTables.enumerated() {
+            let nearest = table.readRows(0..<table.rowCount).map { BFloat16.widen(BFloat16.nearest(to: $0)) }
+            #expect(fromFull.embeddingTables[t].readRows(0..<table.rowCount) == nearest, "\(table.name): fp32 -> bf16 rounded to nearest")
+            #expect(nearest != table.readRows(0..<table.rowCount), "the fp32 rows are not bf16 values already")
+        }
+    }
+
     static func writeFileWithVersion(_ version: Int, at path: String) throws -> String {
         try? FileManager.default.removeItem(atPath: path)
         try CheckpointTestFiles.writeHeaderOnly(path: path, formatVersion: version)

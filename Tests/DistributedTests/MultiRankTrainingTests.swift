@@ -166,6 +166,21 @@ import TestSupport
         }
     }
 
+    /// Tables stored in bf16 (replicated, table-wise and row-wise in this config): rows cross as
+    /// stored and each owner rounds its rows' updates with bits drawn from (seed, step, table,
+    /// global row), so N ranks train 1 rank's model as closely as with fp32 tables.
+    @Test(arguments: ["dlrm", "wide_deep"])
+    func bfloat16TablesTrainTheSameModelWhateverTheNumberOfRanks(architecture: String) throws {
+        let overrides = ["model.architecture=\(architecture)", "model.table_precision=bf16"]
+        let single = try train(ranks: 1, overrides)
+        #expect(single.losses.count == 16)
+        for ranks in [2, 4] {
+            let multi = try train(ranks: ranks, overrides)
+            expectSameTraining(single, multi, "bf16 tables \(architecture) \(ranks) ranks")
+            expectClose(single.auc, multi.auc, relative: 1e-5, "bf16 tables \(architecture) \(ranks) ranks, AUC")
+        }
+    }
+
     /// Rows and row gradients sent in bf16 or fp16 (fp32 again on arrival): each crossing rounds
     /// to 8 (bf16) or 11 (fp16) significant bits, so 2 and 4 ranks stay within 1e-2 of one rank's
     /// losses and 2e-3 of its AUC, and fp16's finer rounding stays closer than bf16's.

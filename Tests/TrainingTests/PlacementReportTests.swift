@@ -37,6 +37,25 @@ import Training
         #expect(report.loads[0].allToAllBytesPerStep == 0 && report.allReduceBytesPerStep == 0)
     }
 
+    /// bf16 tables hold 2 bytes a value (optimizer state stays fp32): the tables' bytes are
+    /// half of fp32's, as in the model that is built, and rows cross the exchange in 2 bytes.
+    @Test(arguments: ["dlrm", "wide_deep"])
+    func bfloat16TablesHalveTheTableBytes(architecture: String) throws {
+        let sgd = ["training.optimizer.algorithm=sgd"], bf16 = ["model.table_precision=bf16"]
+        let fp32Report = try PlacementReport(try configuration(architecture, sgd), ranks: 1)
+        let c = try configuration(architecture, sgd + bf16)
+        let report = try PlacementReport(c, ranks: 1)
+        #expect(2 * report.loads[0].embeddingBytes == fp32Report.loads[0].embeddingBytes)
+        let model = try ModelFactory.makeModel(c, batchCapacity: 64)
+        #expect(model.embeddingTables.allSatisfy { $0.precision == .bf16 })
+        #expect(report.loads[0].embeddingBytes == 2 * model.embeddingTables.reduce(0) { $0 + $1.valueCount })
+        let adagrad = try PlacementReport(try configuration(architecture, bf16), ranks: 1)
+        let rowSums = model.embeddingTables.reduce(0) { $0 + $1.rowCount }
+        #expect(adagrad.loads[0].embeddingBytes == report.loads[0].embeddingBytes + 4 * rowSums)
+        let spread = try PlacementReport(c, ranks: 3), fp32Spread = try PlacementReport(try configuration(architecture, sgd), ranks: 3)
+        #expect(spread.loads[0].allToAllBytesPerStep < fp32Spread.loads[0].allToAllBytesPerStep)
+    }
+
     @Test func placementsAndShardsAddUp() throws {
         let report = try PlacementReport(try configuration("dlrm"), ranks: 3)
         let plan = report.collections[0].plan
