@@ -156,18 +156,18 @@ public enum TrainingCheckpoint {
         guard needed <= free else { throw CheckpointError.noSpace(path: runDirectory, needed: Int(needed), free: Int(free)) }
     }
 
-    /// Writes `table`'s rows as the (rows, dimension) fp32 dataset `<table>/weights`: a bf16
-    /// table's widened (exactly), so any precision loads them and a bf16 table reads back the
-    /// same bits.
-    private static func writeRows(of table: EmbeddingTable, to file: HDF5File) throws {
-        let name = "\(table.name)/weights"
-        switch table.storage {
-        case .fp32(let weights):
-            try file.writeFloats(name, shape: [table.rowCount, table.dimension], from: weights.whole)
+    /// Writes `values` (a table's rows, or their optimizer state) as the fp32 dataset `name` of
+    /// `rows` rows: bf16 values widened (exactly), so any precision loads them and bf16 storage
+    /// reads back the same bits.
+    private static func write(_ values: StoredValues, as name: String, rows: Int, to file: HDF5File) throws {
+        let columns = values.count / rows
+        switch values {
+        case .fp32(let floats):
+            try file.writeFloats(name, shape: [rows, columns], from: floats.whole)
         case .bf16:
-            try file.writeFloatRows(name, rows: table.rowCount, columns: table.dimension) { rows, block in
-                let values = table.readRows(rows)
-                block.update(from: values, count: values.count)
+            try file.writeFloatRows(name, rows: rows, columns: columns) { block, destination in
+                let widened = values.read((block.lowerBound * columns)..<(block.upperBound * columns))
+                destination.update(from: widened, count: widened.count)
             }
         }
     }
@@ -186,11 +186,10 @@ public enum TrainingCheckpoint {
         let tables = tableCatalogue(model)
         for (index, table) in model.embeddingTables.enumerated() where !(table.isReplica && !communicator.isRoot) {
             guard let number = tables.firstIndex(where: { $0.name == table.name }) else { continue }
-            try writeRows(of: table, to: shardFile)
+            try write(table.storage, as: "\(table.name)/weights", rows: table.rowCount, to: shardFile)
             for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
             where states[index].count > 0 {
-                try shardFile.writeFloats("\(table.name)/\(suffix)", shape: [table.rowCount, states[index].count / table.rowCount],
-                                          from: states[index].whole)
+                try write(states[index], as: "\(table.name)/\(suffix)", rows: table.rowCount, to: shardFile)
             }
             if let map = table.rowMap { try DynamicMapDatasets.write(map, table: table.name, to: shardFile) }
             written += [Int32(number), Int32(table.firstRow), Int32(table.rowCount)]
@@ -460,9 +459,7 @@ public enum TrainingCheckpoint {
                 for (suffix, states) in [("optimizer_first", sparseOptimizer.firstStates), ("optimizer_second", sparseOptimizer.secondStates)]
                 where states[index].count > 0 {
                     let state = states[index], columns = state.count / table.rowCount
-                    parts.append((suffix, columns, { values, row in
-                        state.backend.upload(values, to: state.slice(row * columns, values.count))
-                    }))
+                    parts.append((suffix, columns, { values, row in state.write(values, at: row * columns) }))
                 }
             }
             let rows = table.firstRow..<(table.firstRow + table.rowCount)

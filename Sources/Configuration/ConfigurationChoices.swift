@@ -28,6 +28,7 @@ enum ConfigurationChoices {
         "training.backend": BackendRegistry.names,
         "training.precision": values(MatmulPrecision.self),
         "training.optimizer.algorithm": values(OptimizerAlgorithm.self),
+        "training.optimizer.table_state_precision": values(TablePrecision.self),
         "training.schedule.decay": values(LearningRateSchedule.Decay.self),
         "distributed.sharding": values(ShardingPlan.Strategy.self),
         "distributed.exchange_precision": values(DistributedSection.ExchangePrecision.self),

@@ -217,6 +217,8 @@ public enum ConfigurationValidator {
         }
         require(o.beta1 >= 0 && o.beta1 < 1, "training.optimizer.beta1", "must be in [0, 1), got \(o.beta1)")
         require(o.beta2 >= 0 && o.beta2 < 1, "training.optimizer.beta2", "must be in [0, 1), got \(o.beta2)")
+        require(o.tableStatePrecision == .fp32 || c.model.tablePrecision == .bf16, "training.optimizer.table_state_precision",
+                "bf16 optimizer state is for bf16 tables (model.table_precision is \(c.model.tablePrecision.rawValue))")
         require(o.initialAccumulator >= 0 && o.initialAccumulator <= 100, "training.optimizer.initial_accumulator",
                 "must be in [0, 100] (Adagrad divides each step by its square root), got \(o.initialAccumulator)")
         let schedule = t.schedule

@@ -109,12 +109,16 @@ public struct OptimizerSection: Codable, Sendable, Equatable {
     public var beta1 = 0.9
     public var beta2 = 0.999
     public var initialAccumulator = 0.0
+    /// How the optimizer state of bf16 tables is stored: `fp32`, or `bf16` (written back by
+    /// stochastic rounding, as the rows are).
+    public var tableStatePrecision: TablePrecision = .fp32
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case algorithm
         case learningRate = "learning_rate"
         case epsilon, beta1, beta2
         case initialAccumulator = "initial_accumulator"
+        case tableStatePrecision = "table_state_precision"
     }
 
     public init() {}
@@ -128,6 +132,7 @@ public struct OptimizerSection: Codable, Sendable, Equatable {
         beta1 = try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1
         beta2 = try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2
         initialAccumulator = try c.decodeIfPresent(Double.self, forKey: .initialAccumulator) ?? d.initialAccumulator
+        tableStatePrecision = try c.decodeIfPresent(TablePrecision.self, forKey: .tableStatePrecision) ?? d.tableStatePrecision
     }
 }
 

@@ -65,7 +65,8 @@ public enum ModelFactory {
         let o = configuration.training.optimizer
         return OptimizerSettings(algorithm: o.algorithm, epsilon: o.epsilon.map(Float.init),
                                  beta1: Float(o.beta1), beta2: Float(o.beta2),
-                                 initialAccumulator: Float(o.initialAccumulator), roundingSeed: UInt64(configuration.training.seed))
+                                 initialAccumulator: Float(o.initialAccumulator), roundingSeed: UInt64(configuration.training.seed),
+                                 tableStatePrecision: o.tableStatePrecision)
     }
 
     public static func schedule(_ configuration: TrainingConfiguration) -> LearningRateSchedule {

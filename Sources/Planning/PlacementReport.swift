@@ -58,6 +58,7 @@ public struct PlacementReport: Sendable {
         let valueBytes = configuration.model.tablePrecision.bytesPerValue
         let exchangedBytes = d.exchangePrecision.format == nil ? 4 : 2
         let rowBytes = min(valueBytes, exchangedBytes)
+        let stateBytes = configuration.model.tablePrecision == .bf16 ? configuration.training.optimizer.tableStatePrecision.bytesPerValue : 4
         var loads = [RankLoad](repeating: RankLoad(), count: ranks)
         for r in 0..<ranks {
             let localBatch = (configuration.training.batchSize + ranks - 1 - r) / ranks
@@ -75,7 +76,7 @@ public struct PlacementReport: Sendable {
                     case .adam: stateFloats = 2 * held * dimension
                     }
                     loads[r].embeddingRows += held
-                    loads[r].embeddingBytes += valueBytes * held * dimension + 4 * stateFloats
+                    loads[r].embeddingBytes += valueBytes * held * dimension + stateBytes * stateFloats
                     if table.isDynamic && c == 0 {
                         loads[r].dynamicMapBytes += held * (DynamicTableRule.bytesPerRow + DynamicTableRule.sketchCountersPerRow)
                     }

@@ -80,10 +80,12 @@ import TestSupport
     /// included): the checkpoint holds the rows' exact values and the stochastic rounding is
     /// drawn from (seed, step, table, row), so the resumed run rounds as the uninterrupted one.
     /// The rows are bf16 (the run differs from fp32 tables'), and the checkpoint also resumes
-    /// into fp32 tables, close to the bf16 run.
+    /// into fp32 tables, close to the bf16 run. Wide&Deep keeps Adam's moments in bf16 too.
     @Test(arguments: ["dlrm", "wide_deep"], [1, 2])
     func bfloat16TablesResumeExactly(architecture: String, ranks: Int) throws {
-        let model = ["--set", "model.architecture=\(architecture)"], bf16 = model + ["--set", "model.table_precision=bf16"]
+        let model = ["--set", "model.architecture=\(architecture)"]
+        let bf16 = model + ["--set", "model.table_precision=bf16"]
+            + (architecture == "wide_deep" ? ["--set", "training.optimizer.table_state_precision=bf16"] : [])
         let name = "\(architecture)-\(ranks)"
         let straight = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=straight-bf16-tables-\(name)"])
         let fp32 = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=fp32-tables-\(name)", "--set", "training.max_steps=8"])

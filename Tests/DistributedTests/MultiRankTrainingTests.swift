@@ -168,16 +168,27 @@ import TestSupport
 
     /// Tables stored in bf16 (replicated, table-wise and row-wise in this config): rows cross as
     /// stored and each owner rounds its rows' updates with bits drawn from (seed, step, table,
-    /// global row), so N ranks train 1 rank's model as closely as with fp32 tables.
-    @Test(arguments: ["dlrm", "wide_deep"])
-    func bfloat16TablesTrainTheSameModelWhateverTheNumberOfRanks(architecture: String) throws {
-        let overrides = ["model.architecture=\(architecture)", "model.table_precision=bf16"]
+    /// global row), so N ranks train 1 rank's model as closely as with fp32 tables. With Adam's
+    /// moments stored in bf16 too, a moment whose fp32 sum differs in its last bit between
+    /// summation orders can round the other way (a 2^-8 step, about once in 10^5 roundings), and
+    /// the row's later updates carry it: the tables are then held to 2e-4 (measured: 6e-5 for
+    /// Wide&Deep on 2 ranks), everything else as with fp32 state.
+    @Test(arguments: ["dlrm", "wide_deep"], ["fp32", "bf16"])
+    func bfloat16TablesTrainTheSameModelWhateverTheNumberOfRanks(architecture: String, statePrecision: String) throws {
+        let overrides = ["model.architecture=\(architecture)", "model.table_precision=bf16",
+                         "training.optimizer.table_state_precision=\(statePrecision)"]
         let single = try train(ranks: 1, overrides)
         #expect(single.losses.count == 16)
         for ranks in [2, 4] {
             let multi = try train(ranks: ranks, overrides)
-            expectSameTraining(single, multi, "bf16 tables \(architecture) \(ranks) ranks")
-            expectClose(single.auc, multi.auc, relative: 1e-5, "bf16 tables \(architecture) \(ranks) ranks, AUC")
+            let what = "bf16 tables (\(statePrecision) state) \(architecture) \(ranks) ranks"
+            #expect(multi.replicasIdentical, "\(what): dense replicas differ")
+            for (step, (a, b)) in zip(single.losses, multi.losses).enumerated() {
+                expectClose(a, b, relative: 2e-6, "\(what), loss of step \(step + 1)")
+            }
+            expectClose(single.dense, multi.dense, relative: 2e-5, "\(what), dense")
+            expectClose(single.embeddings, multi.embeddings, relative: statePrecision == "bf16" ? 2e-4 : 2e-5, "\(what), embeddings")
+            expectClose(single.auc, multi.auc, relative: 1e-5, "\(what), AUC")
         }
     }
 

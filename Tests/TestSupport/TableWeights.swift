@@ -8,3 +8,11 @@ extension EmbeddingTable {
         return weights
     }
 }
+
+extension StoredValues {
+    /// fp32 values, for tests that read or set them in place.
+    public var floats: DeviceBuffer<Float> {
+        guard case .fp32(let values) = self else { preconditionFailure("bf16 values") }
+        return values
+    }
+}

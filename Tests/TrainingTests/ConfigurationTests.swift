@@ -113,6 +113,9 @@ import Training
         #expect(cuda?.contains("model.table_precision") == true && cuda?.contains("cpu backends") == true, "\(cuda ?? "accepted")")
         let dynamic = error(Self.minimal, overrides: ["model.table_precision=bf16", "model.table_rows=dynamic"])
         #expect(dynamic?.contains("model.table_precision") == true && dynamic?.contains("fixed-size") == true, "\(dynamic ?? "accepted")")
+        let state = error(Self.minimal, overrides: ["training.optimizer.table_state_precision=bf16"])
+        #expect(state?.contains("training.optimizer.table_state_precision") == true, "\(state ?? "accepted")")
+        #expect(error(Self.minimal, overrides: ["training.optimizer.table_state_precision=bf16", "model.table_precision=bf16"]) == nil)
     }
 
     @Test func aBareOverrideValueIsAString() throws {

@@ -37,8 +37,8 @@ import Training
         #expect(report.loads[0].allToAllBytesPerStep == 0 && report.allReduceBytesPerStep == 0)
     }
 
-    /// bf16 tables hold 2 bytes a value (optimizer state stays fp32): the tables' bytes are
-    /// half of fp32's, as in the model that is built, and rows cross the exchange in 2 bytes.
+    /// bf16 tables hold 2 bytes a value (their optimizer state 4, or 2 by its key): the tables'
+    /// bytes are half of fp32's, as in the model that is built, and rows cross the exchange in 2 bytes.
     @Test(arguments: ["dlrm", "wide_deep"])
     func bfloat16TablesHalveTheTableBytes(architecture: String) throws {
         let sgd = ["training.optimizer.algorithm=sgd"], bf16 = ["model.table_precision=bf16"]
@@ -52,6 +52,8 @@ import Training
         let adagrad = try PlacementReport(try configuration(architecture, bf16), ranks: 1)
         let rowSums = model.embeddingTables.reduce(0) { $0 + $1.rowCount }
         #expect(adagrad.loads[0].embeddingBytes == report.loads[0].embeddingBytes + 4 * rowSums)
+        let halfState = try PlacementReport(try configuration(architecture, bf16 + ["training.optimizer.table_state_precision=bf16"]), ranks: 1)
+        #expect(halfState.loads[0].embeddingBytes == report.loads[0].embeddingBytes + 2 * rowSums)
         let spread = try PlacementReport(c, ranks: 3), fp32Spread = try PlacementReport(try configuration(architecture, sgd), ranks: 3)
         #expect(spread.loads[0].allToAllBytesPerStep < fp32Spread.loads[0].allToAllBytesPerStep)
     }

@@ -230,10 +230,11 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// The sparse optimizers over a bf16 table: each touched row widened, updated as the fp32
     /// operation updates it, and written back by `rounding`.
     func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, learningRate: Float, rounding: StochasticRounding)
-    func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: DeviceSlice<Float>,
+    /// Their state is fp32 or bf16 (rounded as the rows are, with bits of its own).
+    func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: StoredValues,
                        learningRate: Float, epsilon: Float, rounding: StochasticRounding)
-    func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: DeviceSlice<Float>,
-                    second: DeviceSlice<Float>, step: AdamStep, rounding: StochasticRounding)
+    func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: StoredValues,
+                    second: StoredValues, step: AdamStep, rounding: StochasticRounding)
 }
 
 /// A backend without bf16 tables: a model asks `storesBFloat16Tables` before building one
@@ -260,13 +261,13 @@ extension ComputeBackend {
         refuseBFloat16Tables()
     }
 
-    public func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: DeviceSlice<Float>,
+    public func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: StoredValues,
                               learningRate: Float, epsilon: Float, rounding: StochasticRounding) {
         refuseBFloat16Tables()
     }
 
-    public func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: DeviceSlice<Float>,
-                           second: DeviceSlice<Float>, step: AdamStep, rounding: StochasticRounding) {
+    public func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: StoredValues,
+                           second: StoredValues, step: AdamStep, rounding: StochasticRounding) {
         refuseBFloat16Tables()
     }
 

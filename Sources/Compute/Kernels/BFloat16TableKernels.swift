@@ -80,3 +80,26 @@ enum BFloat16TableKernels {
         }
     }
 }
+
+/// An optimizer's state of a bf16 table's rows, `width` values a row, stored in fp32 (updated in
+/// place) or in bf16 (widened into scratch for the update, then written back by `rounding`).
+struct StateRows {
+    let fp32: UnsafeMutablePointer<Float>?
+    let bf16: UnsafeMutablePointer<UInt16>?
+    let width: Int
+    let rounding: StochasticRounding
+
+    /// Runs `update` on row `row`'s state as fp32 values (`scratch` holds `width` floats).
+    @inline(__always)
+    func update(row: Int, scratch: UnsafeMutablePointer<Float>, _ update: (UnsafeMutablePointer<Float>) -> Void) {
+        if let fp32 {
+            update(fp32 + row &* width)
+        } else {
+            let stored = bf16.unsafelyUnwrapped + row &* width
+            BFloat16TableKernels.copy(stored, to: scratch, count: width)
+            update(scratch)
+            rounding.round(scratch, row: row, into: stored, count: width)
+        }
+    }
+}
+

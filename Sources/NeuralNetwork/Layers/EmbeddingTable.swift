@@ -19,11 +19,6 @@ public enum EmbeddingBackwardMode: Sendable, Equatable {
 /// dense arena: tables are sharded, not all-reduced. They are stored in fp32 or in bf16
 /// (`TablePrecision`); host code reads and writes them as fp32 through `readRows`/`writeRows`.
 public final class EmbeddingTable: @unchecked Sendable {
-    /// A table's rows as stored.
-    public enum Storage {
-        case fp32(DeviceBuffer<Float>)
-        case bf16(DeviceBuffer<UInt16>)
-    }
 
     public let name: String
     public let rowCount: Int
@@ -36,7 +31,7 @@ public final class EmbeddingTable: @unchecked Sendable {
     /// Rows of the whole table this is (a shard of).
     public let wholeTableRowCount: Int
     public let backend: any ComputeBackend
-    public let storage: Storage
+    public let storage: StoredValues
     public let gradient: SparseRowGradient
     /// For a shard of a dynamic table: which key holds each row (shared by the tables over the
     /// same feature, such as Wide&Deep's deep and wide ones).
@@ -55,19 +50,11 @@ public final class EmbeddingTable: @unchecked Sendable {
         self.firstRow = firstRow
         self.isReplica = isReplica
         self.wholeTableRowCount = wholeTableRowCount ?? rowCount
-        switch precision {
-        case .fp32: storage = .fp32(backend.makeFloats(rowCount * dimension))
-        case .bf16: storage = .bf16(backend.makeBuffer(UInt16.self, count: rowCount * dimension))
-        }
+        storage = StoredValues(backend: backend, count: rowCount * dimension, precision: precision)
         gradient = SparseRowGradient(backend: backend, tableRowCount: rowCount, dimension: dimension, capacity: batchCapacity)
     }
 
-    public var precision: TablePrecision {
-        switch storage {
-        case .fp32: .fp32
-        case .bf16: .bf16
-        }
-    }
+    public var precision: TablePrecision { storage.precision }
 
     /// Values stored: rows times dimension.
     public var valueCount: Int { rowCount * dimension }
@@ -86,44 +73,19 @@ public final class EmbeddingTable: @unchecked Sendable {
 
     /// A host copy of local rows `rows` as fp32 (a bf16 table's widened exactly).
     public func readRows(_ rows: Range<Int>) -> [Float] {
-        let d = dimension
-        switch storage {
-        case .fp32(let weights):
-            return weights.slice(rows.lowerBound * d, rows.count * d).toArray()
-        case .bf16(let weights):
-            return weights.slice(rows.lowerBound * d, rows.count * d).toArray().map(BFloat16.widen)
-        }
+        storage.read((rows.lowerBound * dimension)..<(rows.upperBound * dimension))
     }
 
     /// Writes fp32 `values` into local rows from `firstLocalRow` on (a bf16 table rounds them to
-    /// nearest, ties to even: a value read from a bf16 table is written back unchanged).
+    /// nearest: a value read from a bf16 table is written back unchanged).
     public func writeRows(_ values: UnsafeBufferPointer<Float>, from firstLocalRow: Int) {
         precondition(values.count % dimension == 0 && firstLocalRow * dimension + values.count <= valueCount,
                      "writeRows: \(values.count) values at row \(firstLocalRow) of \(name)")
-        switch storage {
-        case .fp32(let weights):
-            backend.upload(values, to: weights.slice(firstLocalRow * dimension, values.count))
-        case .bf16(let weights):
-            let rounded = values.map { BFloat16.nearest(to: $0) }
-            rounded.withUnsafeBufferPointer { backend.upload($0, to: weights.slice(firstLocalRow * dimension, values.count)) }
-        }
+        storage.write(values, at: firstLocalRow * dimension)
     }
 
     /// Whether every stored value is finite.
-    public func allFinite() -> Bool {
-        switch storage {
-        case .fp32(let weights):
-            return backend.allFinite(weights.whole)
-        case .bf16(let weights):
-            // A bf16 is infinite or NaN when its 8 exponent bits are all ones; read a block at a time.
-            let block = 1 << 20
-            for start in stride(from: 0, to: weights.count, by: block) {
-                let values = weights.slice(start, min(block, weights.count - start)).toArray()
-                if values.contains(where: { $0 & 0x7F80 == 0x7F80 }) { return false }
-            }
-            return true
-        }
-    }
+    public func allFinite() -> Bool { storage.allFinite() }
 
     /// Uniform(-sqrt(1/R), sqrt(1/R)) as in the DLRM reference, R the rows of the whole table.
     ///

@@ -1,3 +1,5 @@
+import Compute
+
 /// The update rule for all parameters of a model.
 public enum OptimizerAlgorithm: String, Sendable, Codable, CaseIterable {
     /// Plain SGD: p -= lr * g.
@@ -21,14 +23,17 @@ public struct OptimizerSettings: Sendable, Equatable {
     public var initialAccumulator: Float
     /// The seed of the stochastic rounding of bf16 tables' updates (the run's seed).
     public var roundingSeed: UInt64
+    /// How the state of bf16 tables is stored (fp32 tables keep fp32 state).
+    public var tableStatePrecision: TablePrecision
 
     public init(algorithm: OptimizerAlgorithm, epsilon: Float? = nil, beta1: Float = 0.9, beta2: Float = 0.999,
-                initialAccumulator: Float = 0, roundingSeed: UInt64 = 0) {
+                initialAccumulator: Float = 0, roundingSeed: UInt64 = 0, tableStatePrecision: TablePrecision = .fp32) {
         self.algorithm = algorithm
         self.epsilon = epsilon ?? (algorithm == .adam ? 1e-8 : 1e-10)
         self.beta1 = beta1
         self.beta2 = beta2
         self.initialAccumulator = initialAccumulator
         self.roundingSeed = roundingSeed
+        self.tableStatePrecision = tableStatePrecision
     }
 }

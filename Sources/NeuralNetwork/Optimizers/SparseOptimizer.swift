@@ -2,23 +2,27 @@ import Compute
 
 /// Updates embedding tables from their `SparseRowGradient`s: only touched rows change.
 ///
-/// State per table, in the tables' backend: row-wise Adagrad keeps one Float per row; lazy Adam
+/// State per table, in the tables' backend: row-wise Adagrad keeps one value per row; lazy Adam
 /// keeps the two moments per element. SGD keeps nothing. A bf16 table's touched rows are updated
 /// in fp32 and written back by stochastic rounding drawn from (`settings.roundingSeed`, step,
-/// table), so a resumed run rounds as the uninterrupted one did.
+/// table), so a resumed run rounds as the uninterrupted one did; its state is fp32, or bf16 by
+/// `settings.tableStatePrecision` (rounded the same way).
 public final class SparseOptimizer: @unchecked Sendable {
     public let settings: OptimizerSettings
     /// Per table: Adagrad row sums of squares (rows), or Adam first moments (rows * dimension).
-    public let firstStates: [DeviceBuffer<Float>]
+    public let firstStates: [StoredValues]
     /// Per table: Adam second moments.
-    public let secondStates: [DeviceBuffer<Float>]
+    public let secondStates: [StoredValues]
     /// Steps taken (Adam's bias correction); restored from checkpoints.
     public var stepCount = 0
 
     public init(settings: OptimizerSettings, tables: [EmbeddingTable]) {
         self.settings = settings
-        func states(_ count: (EmbeddingTable) -> Int) -> [DeviceBuffer<Float>] {
-            tables.map { $0.backend.makeFloats(count($0)) }
+        func states(_ count: (EmbeddingTable) -> Int) -> [StoredValues] {
+            tables.map { table in
+                StoredValues(backend: table.backend, count: count(table),
+                             precision: table.precision == .bf16 ? settings.tableStatePrecision : .fp32)
+            }
         }
         switch settings.algorithm {
         case .sgd:
@@ -26,7 +30,7 @@ public final class SparseOptimizer: @unchecked Sendable {
             secondStates = states { _ in 0 }
         case .adagrad:
             firstStates = states(\.rowCount)
-            for state in firstStates { state.backend.fill(state.whole, with: settings.initialAccumulator) }
+            for state in firstStates { state.fill(0..<state.count, with: settings.initialAccumulator) }
             secondStates = states { _ in 0 }
         case .adam:
             firstStates = states(\.valueCount)
@@ -36,10 +40,10 @@ public final class SparseOptimizer: @unchecked Sendable {
 
     /// Table `index`'s state of `rows` as a new row's (rows of a dynamic table given a new key).
     private func resetState(ofRows rows: [Int32], table index: Int, rowCount: Int) {
-        for states in [firstStates[index], secondStates[index]] where states.count > 0 {
+        for (which, states) in [firstStates[index], secondStates[index]].enumerated() where states.count > 0 {
             let width = states.count / rowCount
-            let initial = settings.algorithm == .adagrad && states === firstStates[index] ? settings.initialAccumulator : 0
-            for row in rows { states.backend.fill(states.slice(Int(row) * width, width), with: initial) }
+            let initial = settings.algorithm == .adagrad && which == 0 ? settings.initialAccumulator : 0
+            for row in rows { states.fill((Int(row) * width)..<(Int(row) * width + width), with: initial) }
         }
     }
 
@@ -63,16 +67,22 @@ public final class SparseOptimizer: @unchecked Sendable {
         AdamStep(learningRate: learningRate, step: stepCount, beta1: settings.beta1, beta2: settings.beta2, epsilon: settings.epsilon)
     }
 
+    /// An fp32 table's state: fp32.
+    private func floats(_ state: StoredValues) -> DeviceSlice<Float> {
+        guard case .fp32(let values) = state else { preconditionFailure("SparseOptimizer: bf16 state of an fp32 table") }
+        return values.whole
+    }
+
     private func update(_ table: EmbeddingTable, _ weights: DeviceSlice<Float>, index: Int, learningRate: Float) {
         let backend = table.backend
         switch settings.algorithm {
         case .sgd:
             backend.sparseSGD(table.gradient, table: weights, learningRate: learningRate)
         case .adagrad:
-            backend.sparseAdagrad(table.gradient, table: weights, rowSums: firstStates[index].whole, learningRate: learningRate,
+            backend.sparseAdagrad(table.gradient, table: weights, rowSums: floats(firstStates[index]), learningRate: learningRate,
                                   epsilon: settings.epsilon)
         case .adam:
-            backend.sparseAdam(table.gradient, table: weights, first: firstStates[index].whole, second: secondStates[index].whole,
+            backend.sparseAdam(table.gradient, table: weights, first: floats(firstStates[index]), second: floats(secondStates[index]),
                                step: adamStep(learningRate))
         }
     }
@@ -84,10 +94,10 @@ public final class SparseOptimizer: @unchecked Sendable {
         case .sgd:
             backend.sparseSGD(table.gradient, table: weights, learningRate: learningRate, rounding: rounding)
         case .adagrad:
-            backend.sparseAdagrad(table.gradient, table: weights, rowSums: firstStates[index].whole, learningRate: learningRate,
+            backend.sparseAdagrad(table.gradient, table: weights, rowSums: firstStates[index], learningRate: learningRate,
                                   epsilon: settings.epsilon, rounding: rounding)
         case .adam:
-            backend.sparseAdam(table.gradient, table: weights, first: firstStates[index].whole, second: secondStates[index].whole,
+            backend.sparseAdam(table.gradient, table: weights, first: firstStates[index], second: secondStates[index],
                                step: adamStep(learningRate), rounding: rounding)
         }
     }
