@@ -168,6 +168,29 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
         Kernels.accumulateColumnSums(pointer(x), rows: rows, columns: columns, into: pointer(sums))
     }
 
+    /// The mask and the rounding in one pass over the gradient's rows (split over the rank's
+    /// threads), then the bias gradient summed row by row as `accumulateColumnSums` sums it.
+    public func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,
+                                       biasGradient: DeviceSlice<Float>?, rounded: DeviceSlice<UInt16>) {
+        let count = rows * columns
+        precondition(count <= gradient.count && count <= rounded.count && count <= (reluOutput?.count ?? count)
+                     && columns <= (biasGradient?.count ?? columns), "linearBackwardEpilogue: shapes outside the slices")
+        let g = pointer(gradient), packed = pointer(rounded)
+        if let reluOutput {
+            let y = pointer(reluOutput)
+            RowThreads.forEachRange(count, minimumRows: 16_384) { range in
+                LinearEpilogueKernels.maskAndRound(gradient: g + range.lowerBound, reluOutput: y + range.lowerBound,
+                                                   rounded: packed + range.lowerBound, count: range.count)
+            }
+        }
+        if let biasGradient { Kernels.accumulateColumnSums(g, rows: rows, columns: columns, into: pointer(biasGradient)) }
+        if reluOutput == nil {
+            RowThreads.forEachRange(count, minimumRows: 16_384) { range in
+                HalfKernels.pack(g + range.lowerBound, as: .bf16, into: packed + range.lowerBound, count: range.count)
+            }
+        }
+    }
+
     // MARK: Gates (a mixture of experts)
 
     public func softmaxRows(_ x: DeviceSlice<Float>, rows: Int, columns: Int) {

@@ -88,6 +88,12 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func reluBackward(gradient: DeviceSlice<Float>, output: DeviceSlice<Float>, count: Int)
     /// `sums[c] += sum over r of x[r, c]` (bias gradients).
     func accumulateColumnSums(_ x: DeviceSlice<Float>, rows: Int, columns: Int, into sums: DeviceSlice<Float>)
+    /// The start of a linear layer's backward under bf16 products, as `reluBackward` (with
+    /// `reluOutput`), `accumulateColumnSums` (with `biasGradient`) and `pack` into `rounded` of
+    /// the (rows, columns) `gradient` one after the other (the default) would leave them; a
+    /// backend may do it in one pass over the gradient.
+    func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,
+                                biasGradient: DeviceSlice<Float>?, rounded: DeviceSlice<UInt16>)
 
     // MARK: Gates (a mixture of experts)
 
@@ -304,6 +310,14 @@ extension ComputeBackend {
         gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0,
              c: c, ldc: ldc)
         addBias(c, bias: bias, rows: m, columns: n, relu: relu)
+    }
+
+    public func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,
+                                       biasGradient: DeviceSlice<Float>?, rounded: DeviceSlice<UInt16>) {
+        let count = rows * columns
+        if let reluOutput { reluBackward(gradient: gradient, output: reluOutput, count: count) }
+        if let biasGradient { accumulateColumnSums(gradient, rows: rows, columns: columns, into: biasGradient) }
+        pack(gradient.slice(0, count), as: .bf16, into: rounded.slice(0, count))
     }
 
     public func transportAddress<Element: DeviceElement>(of slice: DeviceSlice<Element>) -> UnsafeMutableRawPointer? {

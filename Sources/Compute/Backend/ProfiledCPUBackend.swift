@@ -85,6 +85,14 @@ public final class ProfiledCPUBackend: CPUBackend, @unchecked Sendable {
         profile.measure("accumulateColumnSums") { super.accumulateColumnSums(x, rows: rows, columns: columns, into: sums) }
     }
 
+    public override func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,
+                                                biasGradient: DeviceSlice<Float>?, rounded: DeviceSlice<UInt16>) {
+        profile.measure("linearBackwardEpilogue") {
+            super.linearBackwardEpilogue(gradient: gradient, rows: rows, columns: columns, reluOutput: reluOutput,
+                                         biasGradient: biasGradient, rounded: rounded)
+        }
+    }
+
     public override func softmaxRows(_ x: DeviceSlice<Float>, rows: Int, columns: Int) {
         profile.measure("softmaxRows") { super.softmaxRows(x, rows: rows, columns: columns) }
     }

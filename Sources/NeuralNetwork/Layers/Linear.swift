@@ -74,12 +74,21 @@ public struct Linear: Sendable {
     /// forward's (under bf16 matmuls, the copy the forward rounded is read).
     public func backward(input: DeviceSlice<Float>, output: DeviceSlice<Float>, outputGradient: DeviceSlice<Float>,
                          inputGradient: DeviceSlice<Float>?, rows: Int, addsInputGradient: Bool = false) {
-        if appliesReLU {
-            backend.reluBackward(gradient: outputGradient, output: output, count: rows * outputSize)
+        let gradients = outputGradient.slice(0, rows * outputSize)
+        let gradient: MatmulOperand
+        if inputSize > 0, let rounded = operands.destination(for: gradients, slot: Self.gradientSlot) {
+            // bf16 products: masked, summed and rounded in one pass.
+            backend.linearBackwardEpilogue(gradient: gradients, rows: rows, columns: outputSize, reluOutput: appliesReLU ? output : nil,
+                                           biasGradient: biasOffset != nil ? biasGradient : nil, rounded: rounded)
+            gradient = .bf16(rounded)
+        } else {
+            if appliesReLU {
+                backend.reluBackward(gradient: outputGradient, output: output, count: rows * outputSize)
+            }
+            if biasOffset != nil { backend.accumulateColumnSums(outputGradient, rows: rows, columns: outputSize, into: biasGradient) }
+            guard inputSize > 0 else { return }
+            gradient = operands.operand(gradients, slot: Self.gradientSlot)
         }
-        if biasOffset != nil { backend.accumulateColumnSums(outputGradient, rows: rows, columns: outputSize, into: biasGradient) }
-        guard inputSize > 0 else { return }
-        let gradient = operands.operand(outputGradient.slice(0, rows * outputSize), slot: Self.gradientSlot)
         // dW (out, in) += dy^T (out, B) x (B, in)
         backend.gemm(transposeA: true, transposeB: false, m: outputSize, n: inputSize, k: rows, alpha: 1,
                      a: gradient, lda: outputSize, b: operands.reused(Self.inputSlot, of: input.slice(0, rows * inputSize)), ldb: inputSize,

@@ -23,12 +23,18 @@ final class MatmulOperands: @unchecked Sendable {
 
     /// `values` as an operand: rounded into `slot` under bf16 matmuls.
     func operand(_ values: DeviceSlice<Float>, slot: Int) -> MatmulOperand {
-        guard rounds else { return .fp32(values) }
-        if (slots[slot]?.count ?? -1) < values.count { slots[slot] = backend.makeBuffer(UInt16.self, count: values.count) }
-        let rounded = slots[slot]!.slice(0, values.count)
+        guard let rounded = destination(for: values, slot: slot) else { return .fp32(values) }
         backend.pack(values, as: .bf16, into: rounded)
-        sources[slot] = (ObjectIdentifier(values.buffer), values.offset, values.count)
         return .bf16(rounded)
+    }
+
+    /// Under bf16 matmuls, where `values` are to be rounded into for `slot` by an operation that
+    /// rounds them itself (a fused epilogue); nil under fp32 matmuls.
+    func destination(for values: DeviceSlice<Float>, slot: Int) -> DeviceSlice<UInt16>? {
+        guard rounds else { return nil }
+        if (slots[slot]?.count ?? -1) < values.count { slots[slot] = backend.makeBuffer(UInt16.self, count: values.count) }
+        sources[slot] = (ObjectIdentifier(values.buffer), values.offset, values.count)
+        return slots[slot]!.slice(0, values.count)
     }
 
     /// `values` as an operand again: under bf16 matmuls the copy `operand` rounded into `slot`
