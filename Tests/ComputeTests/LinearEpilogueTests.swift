@@ -1,10 +1,50 @@
 import Compute
 import Testing
 
-/// The fused start of a linear layer's backward (`linearBackwardEpilogue`) leaves the bits the
-/// three operations leave one after the other (the protocol's default): the masked gradient,
-/// the bias gradient summed row by row, the bf16 rounding; on 1 thread and on 3 (columns split).
+/// The fused epilogues of a linear layer leave the bits of the operations one after the other
+/// (the protocol's defaults), on 1 thread and on 3: forward, the product then bias, ReLU and the
+/// rounding of the output in one pass; backward (`linearBackwardEpilogue`), the masked gradient,
+/// the bias gradient summed row by row and the rounding.
 @Suite(.serialized) struct LinearEpilogueTests {
+    @Test(arguments: [(2048, 512, 367), (700, 64, 256), (300, 1, 64)], [1, 3])
+    func fusedForwardLeavesTheBitsOfTheOperationsApart(shape: (rows: Int, columns: Int, inputs: Int), threads: Int) {
+        guard CPUBackend.bfloat16Implementation != nil else {
+            print("skipped the fused bf16 forward: this CPU has no bf16 instructions")
+            return
+        }
+        let backend = CPUBackend(matmulPrecision: .bf16)
+        var generator = SeededGenerator(seed: UInt64(shape.rows))
+        func rounded(_ count: Int) -> DeviceBuffer<UInt16> {
+            let buffer = backend.makeBuffer(UInt16.self, count: count)
+            buffer.copy(from: (0..<count).map { _ in BFloat16.nearest(to: Float(generator.nextNormal())) })
+            return buffer
+        }
+        let x = rounded(shape.rows * shape.inputs), w = rounded(shape.columns * shape.inputs)
+        let bias = backend.makeFloats(shape.columns)
+        bias.copy(from: (0..<shape.columns).map { _ in Float(generator.nextNormal()) })
+        for relu in [false, true] {
+            func run(fused: Bool) -> ([Float], [UInt16]) {
+                let y = backend.makeFloats(shape.rows * shape.columns), packed = backend.makeBuffer(UInt16.self, count: y.count)
+                RowThreads.setCount(threads)
+                defer { RowThreads.setCount(1) }
+                if fused {
+                    backend.linearForward(transposeA: false, transposeB: true, m: shape.rows, n: shape.columns, k: shape.inputs,
+                                          a: .bf16(x.whole), lda: shape.inputs, b: .bf16(w.whole), ldb: shape.inputs, c: y.whole,
+                                          ldc: shape.columns, bias: bias.whole, relu: relu, rounded: packed.whole)
+                } else {
+                    backend.linearForward(transposeA: false, transposeB: true, m: shape.rows, n: shape.columns, k: shape.inputs,
+                                          a: .bf16(x.whole), lda: shape.inputs, b: .bf16(w.whole), ldb: shape.inputs, c: y.whole,
+                                          ldc: shape.columns, bias: bias.whole, relu: relu)
+                    backend.pack(y.whole, as: .bf16, into: packed.whole)
+                }
+                return (y.toArray(), packed.toArray())
+            }
+            let fused = run(fused: true), apart = run(fused: false)
+            #expect(fused.0 == apart.0 && fused.1 == apart.1, "relu \(relu)")
+            #expect(fused.0.contains(0) == relu)
+        }
+    }
+
     @Test(arguments: [(2048, 512), (700, 64), (300, 1), (4096, 200)], [1, 3])
     func fusedEpilogueLeavesTheBitsOfTheOperationsApart(shape: (rows: Int, columns: Int), threads: Int) {
         let backend = CPUBackend()

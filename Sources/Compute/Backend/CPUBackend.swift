@@ -155,6 +155,28 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
         }
     }
 
+    /// The product, then bias, ReLU and the rounding in one pass over `C`'s rows.
+    public func linearForward(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: MatmulOperand, lda: Int,
+                              b: MatmulOperand, ldb: Int, c: DeviceSlice<Float>, ldc: Int, bias: DeviceSlice<Float>, relu: Bool,
+                              rounded: DeviceSlice<UInt16>) {
+        precondition(ldc == n && m * n <= rounded.count && n <= bias.count, "linearForward: shapes outside the slices")
+        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0,
+             c: c, ldc: ldc)
+        addBias(c, bias: bias, rows: m, columns: n, relu: relu, rounded: rounded)
+    }
+
+    /// `addBias`, with `y` also rounded to bf16 into `rounded` in the same pass over its rows.
+    public func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool,
+                        rounded: DeviceSlice<UInt16>) {
+        precondition(rows * columns <= y.count && rows * columns <= rounded.count && columns <= bias.count,
+                     "addBias: shapes outside the slices")
+        let (y, bias, packed) = (pointer(y), pointer(bias), pointer(rounded))
+        RowThreads.forEachRange(rows, minimumRows: 16_384 / max(columns, 1)) { range in
+            LinearEpilogueKernels.addBiasAndRound(y + range.lowerBound * columns, bias: bias, relu: relu,
+                                                  rounded: packed + range.lowerBound * columns, rows: range.count, columns: columns)
+        }
+    }
+
     public func reluBackward(gradient: DeviceSlice<Float>, output: DeviceSlice<Float>, count: Int) {
         precondition(count <= gradient.count && count <= output.count, "reluBackward: count outside the slices")
         let (gradient, output) = (pointer(gradient), pointer(output))

@@ -82,6 +82,10 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// fused epilogue (cuBLASLt's) uses it; the default is `gemm` then `addBias`.
     func linearForward(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: MatmulOperand, lda: Int, b: MatmulOperand,
                        ldb: Int, c: DeviceSlice<Float>, ldc: Int, bias: DeviceSlice<Float>, relu: Bool)
+    /// The same, with `C` also rounded to bf16 into `rounded` (the next layer's operand under
+    /// bf16 products); the default is the forward, then `pack`. A backend may round in its epilogue.
+    func linearForward(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: MatmulOperand, lda: Int, b: MatmulOperand,
+                       ldb: Int, c: DeviceSlice<Float>, ldc: Int, bias: DeviceSlice<Float>, relu: Bool, rounded: DeviceSlice<UInt16>)
     /// The epilogue of a linear layer: `y[r, c] = act(y[r, c] + bias[c])`, act ReLU or identity.
     func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool)
     /// ReLU backward in place: `gradient[i] = 0` where `output[i] <= 0`.
@@ -310,6 +314,14 @@ extension ComputeBackend {
         gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0,
              c: c, ldc: ldc)
         addBias(c, bias: bias, rows: m, columns: n, relu: relu)
+    }
+
+    public func linearForward(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: MatmulOperand, lda: Int,
+                              b: MatmulOperand, ldb: Int, c: DeviceSlice<Float>, ldc: Int, bias: DeviceSlice<Float>, relu: Bool,
+                              rounded: DeviceSlice<UInt16>) {
+        linearForward(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                      bias: bias, relu: relu)
+        pack(c.slice(0, m * n), as: .bf16, into: rounded.slice(0, m * n))
     }
 
     public func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,

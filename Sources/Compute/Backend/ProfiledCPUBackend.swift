@@ -85,6 +85,11 @@ public final class ProfiledCPUBackend: CPUBackend, @unchecked Sendable {
         profile.measure("accumulateColumnSums") { super.accumulateColumnSums(x, rows: rows, columns: columns, into: sums) }
     }
 
+    public override func addBias(_ y: DeviceSlice<Float>, bias: DeviceSlice<Float>, rows: Int, columns: Int, relu: Bool,
+                                 rounded: DeviceSlice<UInt16>) {
+        profile.measure("addBias and pack") { super.addBias(y, bias: bias, rows: rows, columns: columns, relu: relu, rounded: rounded) }
+    }
+
     public override func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,
                                                 biasGradient: DeviceSlice<Float>?, rounded: DeviceSlice<UInt16>) {
         profile.measure("linearBackwardEpilogue") {

@@ -37,6 +37,11 @@ final class BFloat16Products: @unchecked Sendable {
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               roundedA a: UnsafePointer<UInt16>, lda: Int, roundedB b: UnsafePointer<UInt16>, ldb: Int,
               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if BFloat16VectorProducts.takes(m: m, n: n, k: k) {
+            BFloat16VectorProducts.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
         forEachBlock(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { matmul, block in
             matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
                         roundedA: a + block.aOffset, lda: lda, roundedB: b + block.bOffset, ldb: ldb, beta: beta,

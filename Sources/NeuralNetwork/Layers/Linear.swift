@@ -48,22 +48,38 @@ public struct Linear: Sendable {
         if biasOffset != nil { bias.copy(from: (0..<outputSize).map { _ in Float(generator.nextNormal() * biasScale) }) }
     }
 
-    /// y (B, out) = relu?(x (B, in) W^T + b).
-    public func forward(input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int) {
+    /// Under bf16 products, where this layer's input `values` (the previous layer's output) are
+    /// to be rounded by that layer's forward (`roundedOutput`); nil under fp32 products.
+    public func inputDestination(for values: DeviceSlice<Float>) -> DeviceSlice<UInt16>? {
+        inputSize > 0 ? operands.destination(for: values, slot: Self.inputSlot) : nil
+    }
+
+    /// y (B, out) = relu?(x (B, in) W^T + b). With `roundedOutput` (the next layer's
+    /// `inputDestination`), y is also rounded there in the same pass; `inputIsRounded` says the
+    /// previous layer rounded x into this layer's `inputDestination` already.
+    public func forward(input: DeviceSlice<Float>, output: DeviceSlice<Float>, rows: Int,
+                        roundedOutput: DeviceSlice<UInt16>? = nil, inputIsRounded: Bool = false) {
         guard inputSize > 0 else {
             // No inputs (a wide part without dense features): the output is the bias.
             backend.copyRows(from: bias, sourceStride: 0, to: output, destinationStride: outputSize, rows: rows, columns: outputSize)
             return
         }
-        let x = operands.operand(input.slice(0, rows * inputSize), slot: Self.inputSlot)
+        let inputs = input.slice(0, rows * inputSize)
+        let x = inputIsRounded ? operands.reused(Self.inputSlot, of: inputs) : operands.operand(inputs, slot: Self.inputSlot)
         let w = operands.operand(weight, slot: Self.weightSlot)
-        if biasOffset != nil {
+        if biasOffset != nil, let roundedOutput {
+            backend.linearForward(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                                  b: w, ldb: inputSize, c: output, ldc: outputSize, bias: bias, relu: appliesReLU, rounded: roundedOutput)
+        } else if biasOffset != nil {
             backend.linearForward(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
                                   b: w, ldb: inputSize, c: output, ldc: outputSize, bias: bias, relu: appliesReLU)
         } else {
             precondition(!appliesReLU, "Linear: ReLU without a bias is not implemented")
             backend.gemm(transposeA: false, transposeB: true, m: rows, n: outputSize, k: inputSize, alpha: 1, a: x, lda: inputSize,
                          b: w, ldb: inputSize, beta: 0, c: output, ldc: outputSize)
+            if let roundedOutput {
+                backend.pack(output.slice(0, rows * outputSize), as: .bf16, into: roundedOutput.slice(0, rows * outputSize))
+            }
         }
     }
 

@@ -51,14 +51,19 @@ public final class MLP: @unchecked Sendable {
         for layer in layers { layer.initialize(using: &generator) }
     }
 
-    /// input (B, inputSize) -> output (B, outputSize).
+    /// input (B, inputSize) -> output (B, outputSize). Under bf16 products each layer rounds its
+    /// output for the next in the pass that adds its bias.
     @discardableResult
     public func forward(input: DeviceSlice<Float>, rows: Int) -> DeviceSlice<Float> {
         precondition(rows <= batchCapacity, "MLP: batch of \(rows) exceeds capacity \(batchCapacity)")
-        var x = input
+        var x = input, inputIsRounded = false
         for (index, layer) in layers.enumerated() {
-            layer.forward(input: x, output: activations[index].whole, rows: rows)
-            x = activations[index].whole
+            let output = activations[index].whole
+            let next = index + 1 < layers.count ? layers[index + 1] : nil
+            let rounded = next?.inputDestination(for: output.slice(0, rows * layer.outputSize))
+            layer.forward(input: x, output: output, rows: rows, roundedOutput: rounded, inputIsRounded: inputIsRounded)
+            x = output
+            inputIsRounded = rounded != nil
         }
         return output
     }
