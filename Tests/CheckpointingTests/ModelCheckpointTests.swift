@@ -97,7 +97,9 @@ import TestSupport
     }
 
     /// One run at a time writes a checkpoint folder (issue 10, item 7): the second is refused
-    /// naming the holder's host and pid; the lock goes with its holder.
+    /// naming the holder's host and pid; the lock goes with its holder. (A process another test
+    /// starts in the meantime holds a copy of the lock's descriptor from its fork to its exec,
+    /// which closes it: the lock is taken again within a second.)
     @Test func aSecondWriterIsRefusedNamingTheHolder() throws {
         let folder = Self.temporaryDirectory() + "/run"
         var first: CheckpointFolderLock? = try CheckpointFolderLock(folder: folder)
@@ -105,7 +107,12 @@ import TestSupport
         #expect(throws: CheckpointError.folderInUse(path: folder, holder: holder)) { try CheckpointFolderLock(folder: folder) }
         withExtendedLifetime(first) {}
         first = nil
-        #expect(throws: Never.self) { try CheckpointFolderLock(folder: folder) }
+        var second: CheckpointFolderLock?
+        for _ in 0..<50 where second == nil {
+            second = try? CheckpointFolderLock(folder: folder)
+            if second == nil { usleep(20_000) }
+        }
+        #expect(second != nil, "the lock went with its holder")
     }
 
     /// A folder that cannot be made is one line with the path and the system's reason.
