@@ -1,11 +1,56 @@
 import Compute
 import Testing
 
-/// The fused epilogues of a linear layer leave the bits of the operations one after the other
-/// (the protocol's defaults), on 1 thread and on 3: forward, the product then bias, ReLU and the
-/// rounding of the output in one pass; backward (`linearBackwardEpilogue`), the masked gradient,
-/// the bias gradient summed row by row and the rounding.
+/// The fused epilogues of linear and cross layers leave the bits of the operations one after the
+/// other (the protocol's defaults), on 1 thread and on 3: a linear layer's forward, the product
+/// then bias, ReLU and the rounding of the output in one pass; its backward
+/// (`linearBackwardEpilogue`), the masked gradient, the bias gradient summed row by row and the
+/// rounding; a cross layer's forward and backward element-wise work with and without rounding.
 @Suite(.serialized) struct LinearEpilogueTests {
+    @Test(arguments: [(2048, 432), (300, 13)], [1, 3])
+    func crossLayerPassesLeaveTheBitsOfTheOperationsApart(shape: (rows: Int, columns: Int), threads: Int) {
+        let backend = CPUBackend()
+        let count = shape.rows * shape.columns
+        var generator = SeededGenerator(seed: UInt64(count + threads))
+        func floats(_ count: Int) -> DeviceBuffer<Float> {
+            let buffer = backend.makeFloats(count)
+            buffer.copy(from: (0..<count).map { _ in Float(generator.nextNormal()) })
+            return buffer
+        }
+        let y0 = floats(count).toArray(), bias = floats(shape.columns), x0 = floats(count), x = floats(count)
+        let g = floats(count), gx00 = floats(count).toArray()
+        for rounds in [false, true] {
+            func run(fused: Bool) -> [[Float]] {
+                let y = backend.makeFloats(count), next = backend.makeFloats(count), gy = backend.makeFloats(count)
+                let gx0 = backend.makeFloats(count), forwardRounded = backend.makeBuffer(UInt16.self, count: count)
+                let backwardRounded = backend.makeBuffer(UInt16.self, count: count)
+                y.copy(from: y0)
+                gx0.copy(from: gx00)
+                if fused {
+                    RowThreads.setCount(threads)
+                    defer { RowThreads.setCount(1) }
+                    backend.crossLayerForward(y: y.whole, bias: bias.whole, x0: x0.whole, x: x.whole, next: next.whole, rows: shape.rows,
+                                              columns: shape.columns, rounded: rounds ? forwardRounded.whole : nil)
+                    backend.crossLayerBackward(gradient: g.whole, x0: x0.whole, y: y.whole, crossGradient: gy.whole,
+                                               inputGradient: gx0.whole, rounded: rounds ? backwardRounded.whole : nil)
+                } else {
+                    backend.addBias(y.whole, bias: bias.whole, rows: shape.rows, columns: shape.columns, relu: false)
+                    backend.multiplyAdd(x0.whole, y.whole, plus: x.whole, into: next.whole)
+                    if rounds { backend.pack(next.whole, as: .bf16, into: forwardRounded.whole) }
+                    backend.multiply(g.whole, x0.whole, into: gy.whole)
+                    backend.multiplyAdd(g.whole, y.whole, plus: gx0.whole, into: gx0.whole)
+                    if rounds { backend.pack(gy.whole, as: .bf16, into: backwardRounded.whole) }
+                }
+                return [y.toArray(), next.toArray(), gy.toArray(), gx0.toArray(),
+                        forwardRounded.toArray().map { Float($0) }, backwardRounded.toArray().map { Float($0) }]
+            }
+            let fused = run(fused: true), apart = run(fused: false)
+            for (index, what) in ["y", "next", "dL/dy", "dL/dx0", "rounded next", "rounded dL/dy"].enumerated() where index < 4 || rounds {
+                #expect(fused[index] == apart[index], "\(what), rounding \(rounds)")
+            }
+        }
+    }
+
     @Test(arguments: [(2048, 512, 367), (700, 64, 256), (300, 1, 64)], [1, 3])
     func fusedForwardLeavesTheBitsOfTheOperationsApart(shape: (rows: Int, columns: Int, inputs: Int), threads: Int) {
         guard CPUBackend.bfloat16Implementation != nil else {

@@ -190,6 +190,35 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
         Kernels.accumulateColumnSums(pointer(x), rows: rows, columns: columns, into: pointer(sums))
     }
 
+    /// One pass over the rows, split over the rank's threads.
+    public func crossLayerForward(y: DeviceSlice<Float>, bias: DeviceSlice<Float>, x0: DeviceSlice<Float>, x: DeviceSlice<Float>,
+                                  next: DeviceSlice<Float>, rows: Int, columns: Int, rounded: DeviceSlice<UInt16>?) {
+        let count = rows * columns
+        precondition(count == y.count && count == x0.count && count == x.count && count == next.count && columns <= bias.count
+                     && count <= (rounded?.count ?? count), "crossLayerForward: shapes outside the slices")
+        let (yp, bp, x0p, xp, nextp, packed) = (pointer(y), pointer(bias), pointer(x0), pointer(x), pointer(next), rounded.map(pointer))
+        RowThreads.forEachRange(rows, minimumRows: 16_384 / max(columns, 1)) { range in
+            let start = range.lowerBound * columns
+            CrossLayerKernels.forward(y: yp + start, bias: bp, x0: x0p + start, x: xp + start, next: nextp + start,
+                                      rounded: packed.map { $0 + start }, rows: range.count, columns: columns)
+        }
+    }
+
+    /// One pass over the values, split over the rank's threads.
+    public func crossLayerBackward(gradient: DeviceSlice<Float>, x0: DeviceSlice<Float>, y: DeviceSlice<Float>,
+                                   crossGradient: DeviceSlice<Float>, inputGradient: DeviceSlice<Float>, rounded: DeviceSlice<UInt16>?) {
+        let count = gradient.count
+        precondition(count == x0.count && count == y.count && count == crossGradient.count && count == inputGradient.count
+                     && count <= (rounded?.count ?? count), "crossLayerBackward: sizes differ")
+        let (g, x0p, yp, gy, gx0, packed) = (pointer(gradient), pointer(x0), pointer(y), pointer(crossGradient), pointer(inputGradient),
+                                             rounded.map(pointer))
+        RowThreads.forEachRange(count, minimumRows: 16_384) { range in
+            let start = range.lowerBound
+            CrossLayerKernels.backward(gradient: g + start, x0: x0p + start, y: yp + start, crossGradient: gy + start,
+                                       inputGradient: gx0 + start, rounded: packed.map { $0 + start }, count: range.count)
+        }
+    }
+
     /// The mask and the rounding in one pass over the gradient's rows (split over the rank's
     /// threads), then the bias gradient summed row by row as `accumulateColumnSums` sums it.
     public func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,

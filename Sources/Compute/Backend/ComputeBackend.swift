@@ -92,6 +92,15 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func reluBackward(gradient: DeviceSlice<Float>, output: DeviceSlice<Float>, count: Int)
     /// `sums[c] += sum over r of x[r, c]` (bias gradients).
     func accumulateColumnSums(_ x: DeviceSlice<Float>, rows: Int, columns: Int, into sums: DeviceSlice<Float>)
+    /// A DCNv2 cross layer's element-wise forward: `y += bias` by rows, `next = x0 ⊙ y + x`, and
+    /// `next` rounded to bf16 into `rounded` when given (the next layer's operand); as `addBias`,
+    /// `multiplyAdd` and `pack` one after the other (the default) would leave them.
+    func crossLayerForward(y: DeviceSlice<Float>, bias: DeviceSlice<Float>, x0: DeviceSlice<Float>, x: DeviceSlice<Float>,
+                           next: DeviceSlice<Float>, rows: Int, columns: Int, rounded: DeviceSlice<UInt16>?)
+    /// Its backward: `crossGradient = g ⊙ x0`, `inputGradient += g ⊙ y`, and `crossGradient`
+    /// rounded into `rounded` when given; as `multiply`, `multiplyAdd` and `pack` would.
+    func crossLayerBackward(gradient: DeviceSlice<Float>, x0: DeviceSlice<Float>, y: DeviceSlice<Float>,
+                            crossGradient: DeviceSlice<Float>, inputGradient: DeviceSlice<Float>, rounded: DeviceSlice<UInt16>?)
     /// The start of a linear layer's backward under bf16 products, as `reluBackward` (with
     /// `reluOutput`), `accumulateColumnSums` (with `biasGradient`) and `pack` into `rounded` of
     /// the (rows, columns) `gradient` one after the other (the default) would leave them; a
@@ -322,6 +331,20 @@ extension ComputeBackend {
         linearForward(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
                       bias: bias, relu: relu)
         pack(c.slice(0, m * n), as: .bf16, into: rounded.slice(0, m * n))
+    }
+
+    public func crossLayerForward(y: DeviceSlice<Float>, bias: DeviceSlice<Float>, x0: DeviceSlice<Float>, x: DeviceSlice<Float>,
+                                  next: DeviceSlice<Float>, rows: Int, columns: Int, rounded: DeviceSlice<UInt16>?) {
+        addBias(y, bias: bias, rows: rows, columns: columns, relu: false)
+        multiplyAdd(x0, y, plus: x, into: next)
+        if let rounded { pack(next, as: .bf16, into: rounded.slice(0, next.count)) }
+    }
+
+    public func crossLayerBackward(gradient: DeviceSlice<Float>, x0: DeviceSlice<Float>, y: DeviceSlice<Float>,
+                                   crossGradient: DeviceSlice<Float>, inputGradient: DeviceSlice<Float>, rounded: DeviceSlice<UInt16>?) {
+        multiply(gradient, x0, into: crossGradient)
+        multiplyAdd(gradient, y, plus: inputGradient, into: inputGradient)
+        if let rounded { pack(crossGradient, as: .bf16, into: rounded.slice(0, crossGradient.count)) }
     }
 
     public func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,

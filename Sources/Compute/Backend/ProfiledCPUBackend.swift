@@ -90,6 +90,23 @@ public final class ProfiledCPUBackend: CPUBackend, @unchecked Sendable {
         profile.measure("addBias and pack") { super.addBias(y, bias: bias, rows: rows, columns: columns, relu: relu, rounded: rounded) }
     }
 
+    public override func crossLayerForward(y: DeviceSlice<Float>, bias: DeviceSlice<Float>, x0: DeviceSlice<Float>,
+                                           x: DeviceSlice<Float>, next: DeviceSlice<Float>, rows: Int, columns: Int,
+                                           rounded: DeviceSlice<UInt16>?) {
+        profile.measure("crossLayerForward") {
+            super.crossLayerForward(y: y, bias: bias, x0: x0, x: x, next: next, rows: rows, columns: columns, rounded: rounded)
+        }
+    }
+
+    public override func crossLayerBackward(gradient: DeviceSlice<Float>, x0: DeviceSlice<Float>, y: DeviceSlice<Float>,
+                                            crossGradient: DeviceSlice<Float>, inputGradient: DeviceSlice<Float>,
+                                            rounded: DeviceSlice<UInt16>?) {
+        profile.measure("crossLayerBackward") {
+            super.crossLayerBackward(gradient: gradient, x0: x0, y: y, crossGradient: crossGradient, inputGradient: inputGradient,
+                                     rounded: rounded)
+        }
+    }
+
     public override func linearBackwardEpilogue(gradient: DeviceSlice<Float>, rows: Int, columns: Int, reluOutput: DeviceSlice<Float>?,
                                                 biasGradient: DeviceSlice<Float>?, rounded: DeviceSlice<UInt16>) {
         profile.measure("linearBackwardEpilogue") {

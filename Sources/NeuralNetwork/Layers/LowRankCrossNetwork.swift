@@ -79,18 +79,22 @@ public final class LowRankCrossNetwork: @unchecked Sendable {
     public func forward(input x0: DeviceSlice<Float>, rows: Int) -> DeviceSlice<Float> {
         precondition(rows <= batchCapacity, "LowRankCrossNetwork: batch of \(rows) exceeds capacity \(batchCapacity)")
         let n = rows * width
-        var x = x0.slice(0, n)
+        var x = x0.slice(0, n), inputIsRounded = false
         for l in 0..<layerCount {
             let h = projections[l].slice(0, rows * rank), y = crosses[l].slice(0, n), next = outputs[l].slice(0, n)
+            let input = inputIsRounded ? operands.reused(slot(l, Self.input), of: x) : operands.operand(x, slot: slot(l, Self.input))
             backend.gemm(transposeA: false, transposeB: true, m: rows, n: rank, k: width, alpha: 1,
-                         a: operands.operand(x, slot: slot(l, Self.input)), lda: width,
+                         a: input, lda: width,
                          b: operands.operand(down(l), slot: slot(l, Self.down)), ldb: width, beta: 0, c: h, ldc: rank)
             backend.gemm(transposeA: false, transposeB: true, m: rows, n: width, k: rank, alpha: 1,
                          a: operands.operand(h, slot: slot(l, Self.projection)), lda: rank,
                          b: operands.operand(up(l), slot: slot(l, Self.up)), ldb: rank, beta: 0, c: y, ldc: width)
-            backend.addBias(y, bias: bias(l), rows: rows, columns: width, relu: false)
-            backend.multiplyAdd(x0.slice(0, n), y, plus: x, into: next)
+            // Under bf16 products the next layer's input is rounded in the same pass.
+            let rounded = l + 1 < layerCount ? operands.destination(for: next, slot: slot(l + 1, Self.input)) : nil
+            backend.crossLayerForward(y: y, bias: bias(l), x0: x0.slice(0, n), x: x, next: next, rows: rows, columns: width,
+                                      rounded: rounded)
             x = next
+            inputIsRounded = rounded != nil
         }
         return x
     }
@@ -108,11 +112,12 @@ public final class LowRankCrossNetwork: @unchecked Sendable {
             let x = l == 0 ? input : outputs[l - 1].slice(0, n)
             let h = projections[l].slice(0, rows * rank), y = crosses[l].slice(0, n)
             // x_{l+1} = x0 ⊙ y_l + x_l: dL/dy_l = g ⊙ x0, and x0 collects g ⊙ y_l.
-            backend.multiply(gx, input, into: gy)
-            backend.multiplyAdd(gx, y, plus: gx0, into: gx0)
+            // Under bf16 products dL/dy_l is rounded for the products in the same pass.
+            let rounded = operands.destination(for: gy, slot: crossGradientSlot)
+            backend.crossLayerBackward(gradient: gx, x0: input, y: y, crossGradient: gy, inputGradient: gx0, rounded: rounded)
             backend.accumulateColumnSums(gy, rows: rows, columns: width, into: arena.gradient(at: offsets[l].bias, count: width))
             // y = h V^T: dV (width, rank) += dy^T h; dh = dy V.
-            let dy = operands.operand(gy, slot: crossGradientSlot)
+            let dy: MatmulOperand = rounded.map { .bf16($0) } ?? .fp32(gy)
             backend.gemm(transposeA: true, transposeB: false, m: width, n: rank, k: rows, alpha: 1, a: dy, lda: width,
                          b: operands.reused(slot(l, Self.projection), of: h), ldb: rank,
                          beta: 1, c: arena.gradient(at: offsets[l].up, count: width * rank), ldc: rank)
