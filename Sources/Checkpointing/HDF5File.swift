@@ -202,15 +202,9 @@ final class HDF5File {
     /// values that are not stored as fp32 floats (a bf16 table's rows, widened): memory, one block.
     func writeFloatRows(_ name: String, rows: Int, columns: Int, rowsPerBlock: Int = 1 << 16,
                         fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) throws {
-        let dims = [hsize_t(rows), hsize_t(columns)]
-        let space = H5Screate_simple(2, dims, nil)
+        let space = H5Screate_simple(2, [hsize_t(rows), hsize_t(columns)], nil)
         defer { H5Sclose(space) }
-        let linkProperties = H5Pcreate(recsys_h5p_link_create())
-        defer { H5Pclose(linkProperties) }
-        H5Pset_create_intermediate_group(linkProperties, 1)
-        let dataset = H5Dcreate2(handle, name, recsys_h5t_native_float(), space, linkProperties, recsys_h5p_default(),
-                                 recsys_h5p_default())
-        guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
+        let dataset = try createDataset(name, type: recsys_h5t_native_float(), space: space)
         defer { H5Dclose(dataset) }
         let blockRows = max(1, min(rows, rowsPerBlock))
         let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
@@ -228,7 +222,22 @@ final class HDF5File {
             }
             checksum.update(UnsafeRawBufferPointer(start: block, count: 4 * range.count * columns))
         }
-        var value = Int64(checksum.value)
+        try writeChecksum(checksum.value, on: dataset, name: name)
+    }
+
+    /// A new dataset `name` ("a/b/c", groups created) of `type` and `space`; the caller closes it.
+    private func createDataset(_ name: String, type: hid_t, space: hid_t) throws -> hid_t {
+        let linkProperties = H5Pcreate(recsys_h5p_link_create())
+        defer { H5Pclose(linkProperties) }
+        H5Pset_create_intermediate_group(linkProperties, 1)
+        let dataset = H5Dcreate2(handle, name, type, space, linkProperties, recsys_h5p_default(), recsys_h5p_default())
+        guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
+        return dataset
+    }
+
+    /// Stores `checksum` as dataset `name`'s `crc32c` attribute.
+    private func writeChecksum(_ checksum: UInt32, on dataset: hid_t, name: String) throws {
+        var value = Int64(checksum)
         try withAttribute(checksumAttribute, on: dataset, object: name, type: recsys_h5t_native_int64()) {
             H5Awrite($0, recsys_h5t_native_int64(), &value)
         }
@@ -244,20 +253,13 @@ final class HDF5File {
         let dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
         defer { H5Sclose(space) }
-        let linkProperties = H5Pcreate(recsys_h5p_link_create())
-        defer { H5Pclose(linkProperties) }
-        H5Pset_create_intermediate_group(linkProperties, 1)
-        let dataset = H5Dcreate2(handle, name, T.hdf5Type, space, linkProperties, recsys_h5p_default(), recsys_h5p_default())
-        guard dataset >= 0 else { throw CheckpointError.writeFailed(path: path, object: name) }
+        let dataset = try createDataset(name, type: T.hdf5Type, space: space)
         defer { H5Dclose(dataset) }
         guard H5Dwrite(dataset, T.hdf5Type, recsys_h5s_all(), recsys_h5s_all(), recsys_h5p_default(), values) >= 0 else {
             throw CheckpointError.writeFailed(path: path, object: name)
         }
-        let checksum = CRC32C.checksum(UnsafeRawBufferPointer(start: values, count: MemoryLayout<T>.stride * shape.reduce(1, *)))
-        var value = Int64(checksum)
-        try withAttribute(checksumAttribute, on: dataset, object: name, type: recsys_h5t_native_int64()) {
-            H5Awrite($0, recsys_h5t_native_int64(), &value)
-        }
+        try writeChecksum(CRC32C.checksum(UnsafeRawBufferPointer(start: values, count: MemoryLayout<T>.stride * shape.reduce(1, *))),
+                          on: dataset, name: name)
     }
 
     /// The attribute of every dataset holding its CRC-32C.
