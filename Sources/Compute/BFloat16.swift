@@ -1,11 +1,8 @@
 /// bf16 values as bit patterns (UInt16) on the host.
 public enum BFloat16 {
-    /// The bf16 nearest to `value` (ties to even; NaN stays NaN).
-    @inlinable
+    /// The bf16 nearest to `value` (ties to even, as `pack` rounds; NaN stays NaN).
     public static func nearest(to value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x40 }
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+        value.isNaN ? UInt16(truncatingIfNeeded: value.bitPattern >> 16) | 0x40 : HalfKernels.bfloat16(value.bitPattern)
     }
 
     /// The fp32 a bf16 stands for (exact).

@@ -256,8 +256,9 @@ public protocol ComputeBackend: AnyObject, Sendable {
                     second: StoredValues, step: AdamStep, rounding: StochasticRounding)
 }
 
-/// A backend without bf16 tables: a model asks `storesBFloat16Tables` before building one
-/// (`ModelFactory` refuses the config in one line), so these are never reached.
+/// A backend without bf16 tables: the config is refused in one line first
+/// (`model.table_precision` with `training.backend: cuda`) and `EmbeddingTable` asks
+/// `storesBFloat16Tables` before it allocates, so these are never reached.
 extension ComputeBackend {
     public var storesBFloat16Tables: Bool { false }
 
