@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "Compute", "Distributed", "NeuralNetwork", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Compute", "Configuration", "DataPipeline", "Datasets", "Distributed", "Models",
                                                          "Planning", "Training", "TestSupport", "VectorSearch"]),
-        .testTarget(name: "CLITests", dependencies: ["Configuration", "Planning", "TestSupport", "Training"]),
+        .testTarget(name: "CLITests", dependencies: ["Compute", "Configuration", "Planning", "TestSupport", "Training"]),
     ],
     cxxLanguageStandard: .cxx17
 )

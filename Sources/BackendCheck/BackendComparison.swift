@@ -37,6 +37,21 @@ public final class OperationInputs: @unchecked Sendable {
         return buffer
     }
 
+    /// `count` values drawn as `floats` draws them, stored in bf16 (rounded to nearest).
+    func bfloat16(_ count: Int, in range: ClosedRange<Float> = -1...1) -> DeviceBuffer<UInt16> {
+        let buffer = backend.makeBuffer(UInt16.self, count: count)
+        buffer.copy(from: (0..<count).map { _ in BFloat16.nearest(to: Float.random(in: range, using: &generator)) })
+        return buffer
+    }
+
+    /// `count` values drawn as `floats` draws them, stored in `precision`.
+    func stored(_ count: Int, in range: ClosedRange<Float>, _ precision: TablePrecision) -> StoredValues {
+        switch precision {
+        case .fp32: .fp32(floats(count, in: range))
+        case .bf16: .bf16(bfloat16(count, in: range))
+        }
+    }
+
     func floats(_ values: [Float]) -> DeviceBuffer<Float> {
         let buffer = backend.makeFloats(values.count)
         buffer.copy(from: values)

@@ -61,6 +61,7 @@ public enum BackendOperations {
 
     /// Every operation but the bf16 products.
     public static let all: [ComparedOperation] = elementWise + products(bf16: false) + dense + models + embeddings
+        + bfloat16Tables
 
     static let elementWise: [ComparedOperation] = [
         part("fill (fp32)", of: fillSetup, results: ["x"]),
@@ -224,7 +225,72 @@ public enum BackendOperations {
         part("finishRowGradient (pairs)", of: pairRows, results: ["first slots", "third slots"]),
     ]
 
+    /// Tables stored in bf16: lookups (fp32 sums, within rounding) and gathers (the stored bits),
+    /// and the sparse updates with fp32 and bf16 state, compared bit for bit: every backend draws
+    /// the same stochastic rounding of the same fp32 values.
+    static let bfloat16Tables: [ComparedOperation] = [
+        part("embeddingBags (bf16 table)", of: bfloat16Pooling, results: ["sum", "mean"]),
+        part("embeddingBagsAddingScalars (bf16 table)", of: bfloat16Pooling, results: ["scalars"]),
+        ComparedOperation("gatherRows (bf16 tables)") { inputs in
+            let d = 5, first = inputs.bfloat16(30 * d), third = inputs.bfloat16(25 * d)
+            let tables = [ShardRows(weights: first.whole, firstRow: 10), nil, ShardRows(weights: third.whole, firstRow: 0)]
+            let pairs = (0..<101).flatMap { j -> [Int32] in j % 3 == 1 ? [2, inputs.integer(in: 0...24)] : [0, inputs.integer(in: 10...39)] }
+            let gathered = inputs.backend.makeBuffer(UInt16.self, count: 101 * d)
+            inputs.backend.gatherRows(tables, pairs: inputs.integers(pairs).whole, count: 101, dimension: d, into: gathered.whole)
+            return [("gathered", .integers(gathered.toArray().map { Int32($0) }))]
+        },
+        part("sparseSGD (bf16 table)", of: bfloat16Updates, results: ["sgd"]),
+        part("sparseAdagrad (bf16 table)", of: bfloat16Updates, results: ["adagrad"]),
+        part("sparseAdam (bf16 table)", of: bfloat16Updates, results: ["adam"]),
+    ]
+
     // MARK: Setups that run several operations (each compared in its own case above)
+
+    static let bfloat16Pooling: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let table = inputs.bfloat16(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50)
+        let sum = inputs.floats(301 * 10), mean = inputs.floats(301 * 7), scalars = inputs.floats(301)
+        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: sum.whole.suffix(from: 2), outputStride: 10, pooling: .sum)
+        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: mean.whole, outputStride: 7, pooling: .mean)
+        inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: scalars.whole)
+        return [("sum", .floats(sum.toArray())), ("mean", .floats(mean.toArray())), ("scalars", .floats(scalars.toArray()))]
+    }
+
+    /// A gradient of 17 distinct rows (given, not accumulated: the device sums contributions in
+    /// no particular order) applied by each optimizer to a bf16 table of 50 rows, global rows
+    /// from 100 on; Adagrad and Adam once with fp32 state and once with bf16 state.
+    static let bfloat16Updates: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
+        let backend = inputs.backend, d = 7, rows: [Int32] = (0..<17).map { Int32($0 * 7 % 50) }
+        let gradient = SparseRowGradient(backend: backend, tableRowCount: 50, dimension: d, capacity: rows.count)
+        gradient.begin(contributions: rows.count)
+        gradient.rowIDs.slice(0, rows.count).copy(from: rows)
+        backend.copy(inputs.floats(rows.count * d).whole, to: gradient.values.slice(0, rows.count * d))
+        gradient.rowCount = rows.count
+        let rounding = StochasticRounding(seed: 0x5EED_B0F1_6000, firstRow: 100)
+        let step = AdamStep(learningRate: 0.01, step: 3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        func bits(_ buffer: DeviceBuffer<UInt16>) -> OperationResult { .integers(buffer.toArray().map { Int32($0) }) }
+        func state(_ values: StoredValues) -> OperationResult {
+            switch values {
+            case .fp32(let values): .floats(values.toArray())
+            case .bf16(let values): bits(values)
+            }
+        }
+        let sgd = inputs.bfloat16(50 * d)
+        backend.sparseSGD(gradient, table: sgd.whole, learningRate: 0.1, rounding: rounding)
+        var results: [(String, OperationResult)] = [("sgd table", bits(sgd))]
+        for precision in TablePrecision.allCases {
+            let adagrad = inputs.bfloat16(50 * d), adam = inputs.bfloat16(50 * d)
+            let sums = inputs.stored(50, in: 0...1, precision), first = inputs.stored(50 * d, in: -1...1, precision)
+            let second = inputs.stored(50 * d, in: 0...1, precision)
+            backend.sparseAdagrad(gradient, table: adagrad.whole, rowSums: sums, learningRate: 0.05, epsilon: 1e-8, rounding: rounding)
+            backend.sparseAdam(gradient, table: adam.whole, first: first, second: second, step: step, rounding: rounding)
+            results += [("adagrad table, \(precision) sums", bits(adagrad)), ("adagrad sums, \(precision)", state(sums)),
+                        ("adam table, \(precision) moments", bits(adam)), ("adam first, \(precision)", state(first)),
+                        ("adam second, \(precision)", state(second))]
+        }
+        gradient.finish()
+        return results
+    }
+
 
     static let fillSetup: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
         let x = inputs.floats(1000), ids = inputs.integers((0..<300).map { Int32($0) })

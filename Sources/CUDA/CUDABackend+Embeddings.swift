@@ -71,11 +71,11 @@ extension CUDABackend {
     // MARK: Rows named by (table, row) pairs
 
     /// Per table, the device address its global row 0 would have (null for a table not held).
-    private func rowBases(_ tables: [ShardRows?], dimension: Int) -> DeviceBuffer<Int32> {
+    func rowBases<Value>(_ tables: [ShardRows<Value>?], dimension: Int) -> DeviceBuffer<Int32> {
         let bases = makeBuffer(Int32.self, count: 2 * tables.count)
         let addresses: [UInt64] = tables.map { shard in
             guard let shard else { return 0 }
-            return address(shard.weights).value &- UInt64(shard.firstRow * dimension * 4)
+            return address(shard.weights).value &- UInt64(shard.firstRow * dimension * MemoryLayout<Value>.stride)
         }
         addresses.withUnsafeBytes { bytes in
             must { try device.copy(bytes.count, from: bytes.baseAddress!, to: address(bases.whole)) }
@@ -83,7 +83,7 @@ extension CUDABackend {
         return bases
     }
 
-    public func gatherRows(_ tables: [ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+    public func gatherRows(_ tables: [ShardRows<Float>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                            into output: DeviceSlice<Float>) {
         guard count > 0 else { return }
         precondition(2 * count <= pairs.count && count * dimension <= output.count, "gatherRows: count outside the slices")
@@ -93,7 +93,7 @@ extension CUDABackend {
     }
 
     public func scatterAddRows(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int, scale: Float,
-                               into tables: [ShardRows?], dimension: Int) {
+                               into tables: [ShardRows<Float>?], dimension: Int) {
         guard count > 0 else { return }
         precondition(2 * count <= pairs.count && count * dimension <= values.count, "scatterAddRows: count outside the slices")
         let bases = rowBases(tables, dimension: dimension)

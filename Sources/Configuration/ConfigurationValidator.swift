@@ -196,10 +196,6 @@ public enum ConfigurationValidator {
         require(t.shuffleWindow >= 0, "training.shuffle_window", "must be non-negative (0: the whole dataset), got \(t.shuffleWindow)")
         require(t.threads >= 1 && t.threads <= 256, "training.threads", "must be in 1...256, got \(t.threads)")
         require(t.logEvery >= 0, "training.log_every", "must be non-negative, got \(t.logEvery)")
-        require(m.tablePrecision == .fp32 || t.backend != "cuda", "model.table_precision",
-                "bf16 tables are held by the cpu backends only for now (training.backend is cuda)")
-        require(m.tablePrecision == .fp32 || m.dynamicTables.isEmpty, "model.table_precision",
-                "bf16 tables must be fixed-size for now (model.table_rows names dynamic tables)")
         require(!t.tensorFloat32 || t.backend == "cuda", "training.tf32",
                 "TF32 products are a GPU's: it needs training.backend: cuda (training.backend is \(t.backend))")
         let taskNames = c.data.tasks.map(\.name)

@@ -26,8 +26,8 @@ public final class ShardedEmbeddings: EmbeddingCollection, @unchecked Sendable {
     /// shards), by table index; nil elsewhere.
     private let servedShards: [EmbeddingTable?]
     /// The same per table, as the backend's row operations take them: rows, gradients, first rows.
-    private let servedRows: [ShardRows?]
-    private let servedBFloat16Rows: [BFloat16ShardRows?]
+    private let servedRows: [ShardRows<Float>?]
+    private let servedBFloat16Rows: [ShardRows<UInt16>?]
     private let servedGradients: [SparseRowGradient?]
     private let firstRows: [Int]
     private let placements: [TablePlacement]

@@ -104,6 +104,9 @@ struct Bench: ParsableCommand {
         let console = Console(format: output.format, isRoot: communicator.isRoot)
         let transport = try BackendRegistry.communicator(over: communicator, backend: settings.backend,
                                                          transport: settings.distributed.deviceTransport)
+        if settings.precision == .bf16 && settings.backend != "cuda" && CPUBackend.bfloat16Implementation == nil {
+            console.progress("warning: --precision bf16: this CPU has no bf16 instructions (AVX512-BF16 or AMX); timing fp32 products")
+        }
         let r = try ThroughputBenchmark.run(settings, communicator: transport) { console.progress($0) }
         func phases(_ names: [String]) -> String {
             names.map { "\($0) \(Training.format(r.phaseMillisecondsMedian[$0] ?? 0, 2)) ms" }.joined(separator: ", ")

@@ -1,30 +1,18 @@
-/// The CPU backend's operations on tables stored in bf16 (`BFloat16TableKernels`).
+/// The CPU backend's operations on tables stored in bf16: lookups and gathers by the kernels of
+/// fp32 tables (`EmbeddingKernels`, generic over the stored value), updates by `BFloat16TableKernels`.
 extension CPUBackend {
-    public var storesBFloat16Tables: Bool { true }
-
     public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
                               output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
-        guard bags.rows > 0 else { return }
-        precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
-        let (host, table, output) = (hostBags(bags), pointer(table), pointer(output))
-        RowThreads.forEachRange(bags.rows, minimumRows: 256) { range in
-            BFloat16TableKernels.pool(host, rows: range, table: table, dimension: dimension, output: output,
-                                      outputStride: outputStride, mean: pooling == .mean)
-        }
+        poolBags(bags, table: table, dimension: dimension, output: output, outputStride: outputStride, pooling: pooling)
     }
 
     public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>) {
-        precondition(bags.rows <= output.count, "embeddingBagsAddingScalars: output outside its slice")
-        BFloat16TableKernels.addScalars(hostBags(bags), table: pointer(table), output: pointer(output))
+        addScalarBags(bags, table: table, output: output)
     }
 
-    public func gatherRows(_ tables: [BFloat16ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+    public func gatherRows(_ tables: [ShardRows<UInt16>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                            into output: DeviceSlice<UInt16>) {
-        guard count > 0 else { return }
-        precondition(2 * count <= pairs.count && count * dimension <= output.count, "gatherRows: count outside the slices")
-        let rowBases = tables.map { shard in shard.map { pointer($0.weights) - $0.firstRow * dimension } }
-        BFloat16TableKernels.gatherRows(rowBases, pairs: pointer(pairs), count: count, dimension: dimension,
-                                        output: pointer(output))
+        gatherStoredRows(tables, pairs: pairs, count: count, dimension: dimension, into: output)
     }
 
     public func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, learningRate: Float,
@@ -37,9 +25,9 @@ extension CPUBackend {
     }
 
     /// The state `values` for a bf16 table's update by `rounding`: a bf16 state rounds with bits
-    /// of its own (`stream` mixed into the seed), not the rows'.
+    /// of its own (`rounding.forState(stream)`), not the rows'.
     final func stateRows(_ values: StoredValues, width: Int, rounding: StochasticRounding, stream: UInt64) -> StateRows {
-        let stateRounding = StochasticRounding(seed: SeededGenerator.mix(rounding.seed ^ stream), firstRow: rounding.firstRow)
+        let stateRounding = rounding.forState(stream)
         switch values {
         case .fp32(let values): return StateRows(fp32: pointer(values.whole), bf16: nil, width: width, rounding: stateRounding)
         case .bf16(let values): return StateRows(fp32: nil, bf16: pointer(values.whole), width: width, rounding: stateRounding)

@@ -442,6 +442,16 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
 
     public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<Float>, dimension: Int,
                               output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
+        poolBags(bags, table: table, dimension: dimension, output: output, outputStride: outputStride, pooling: pooling)
+    }
+
+    public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<Float>, output: DeviceSlice<Float>) {
+        addScalarBags(bags, table: table, output: output)
+    }
+
+    /// `embeddingBags` over a table of either stored precision, the batch's rows split over the threads.
+    final func poolBags<Value: StoredTableValue>(_ bags: EmbeddingBags, table: DeviceSlice<Value>, dimension: Int,
+                                                 output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
         guard bags.rows > 0 else { return }
         precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
         let (host, table, output) = (hostBags(bags), pointer(table), pointer(output))
@@ -451,7 +461,8 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
         }
     }
 
-    public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<Float>, output: DeviceSlice<Float>) {
+    /// `embeddingBagsAddingScalars` over a width-1 table of either stored precision.
+    final func addScalarBags<Value: StoredTableValue>(_ bags: EmbeddingBags, table: DeviceSlice<Value>, output: DeviceSlice<Float>) {
         precondition(bags.rows <= output.count, "embeddingBagsAddingScalars: output outside its slice")
         EmbeddingKernels.addScalars(hostBags(bags), table: pointer(table), output: pointer(output))
     }
@@ -491,12 +502,18 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
     // MARK: Rows named by (table, row) pairs
 
     /// Per table, the address its global row 0 would have (row r at `+ r * dimension`).
-    private func rowBases(_ tables: [ShardRows?], dimension: Int) -> [UnsafeMutablePointer<Float>?] {
+    private func rowBases<Value: DeviceElement>(_ tables: [ShardRows<Value>?], dimension: Int) -> [UnsafeMutablePointer<Value>?] {
         tables.map { shard in shard.map { pointer($0.weights) - $0.firstRow * dimension } }
     }
 
-    public func gatherRows(_ tables: [ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+    public func gatherRows(_ tables: [ShardRows<Float>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                            into output: DeviceSlice<Float>) {
+        gatherStoredRows(tables, pairs: pairs, count: count, dimension: dimension, into: output)
+    }
+
+    /// `gatherRows` of tables of either stored precision, the values as stored.
+    final func gatherStoredRows<Value: DeviceElement>(_ tables: [ShardRows<Value>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+                                       into output: DeviceSlice<Value>) {
         guard count > 0 else { return }
         precondition(2 * count <= pairs.count && count * dimension <= output.count, "gatherRows: count outside the slices")
         EmbeddingKernels.gatherRows(rowBases(tables, dimension: dimension), pairs: pointer(pairs), count: count,
@@ -504,7 +521,7 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
     }
 
     public func scatterAddRows(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int, scale: Float,
-                               into tables: [ShardRows?], dimension: Int) {
+                               into tables: [ShardRows<Float>?], dimension: Int) {
         guard count > 0 else { return }
         precondition(2 * count <= pairs.count && count * dimension <= values.count, "scatterAddRows: count outside the slices")
         EmbeddingKernels.scatterAddRows(pointer(values), pairs: pointer(pairs), count: count, scale: scale,

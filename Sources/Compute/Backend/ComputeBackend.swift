@@ -212,11 +212,11 @@ public protocol ComputeBackend: AnyObject, Sendable {
     // MARK: Rows named by (table, row) pairs (the exchange of sharded tables)
 
     /// `output[j] = tables[pairs[2j]] row pairs[2j + 1]` for j < count.
-    func gatherRows(_ tables: [ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+    func gatherRows(_ tables: [ShardRows<Float>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                     into output: DeviceSlice<Float>)
     /// `tables[pairs[2j]] row pairs[2j + 1] += scale * values[j]` for j < count, in order.
     func scatterAddRows(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int, scale: Float,
-                        into tables: [ShardRows?], dimension: Int)
+                        into tables: [ShardRows<Float>?], dimension: Int)
     /// Adds `values[j]` to the entry of row pairs[2j + 1] in `gradients[pairs[2j]]`, in order.
     func accumulateRowGradients(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int,
                                 into gradients: [SparseRowGradient?], firstRows: [Int])
@@ -236,15 +236,13 @@ public protocol ComputeBackend: AnyObject, Sendable {
     // MARK: Tables stored in bf16 (`TablePrecision.bf16`): read widened, updated in fp32,
     // written back by stochastic rounding
 
-    /// Whether this backend holds bf16 tables (the operations below); the others refuse them.
-    var storesBFloat16Tables: Bool { get }
     /// `embeddingBags` over a bf16 table.
     func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
                        output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling)
     /// `embeddingBagsAddingScalars` over a bf16 table.
     func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>)
     /// `output[j] = tables[pairs[2j]] row pairs[2j + 1]` for j < count, the stored bf16 bits.
-    func gatherRows(_ tables: [BFloat16ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+    func gatherRows(_ tables: [ShardRows<UInt16>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                     into output: DeviceSlice<UInt16>)
     /// The sparse optimizers over a bf16 table: each touched row widened, updated as the fp32
     /// operation updates it, and written back by `rounding`.
@@ -254,46 +252,6 @@ public protocol ComputeBackend: AnyObject, Sendable {
                        learningRate: Float, epsilon: Float, rounding: StochasticRounding)
     func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: StoredValues,
                     second: StoredValues, step: AdamStep, rounding: StochasticRounding)
-}
-
-/// A backend without bf16 tables: the config is refused in one line first
-/// (`model.table_precision` with `training.backend: cuda`) and `EmbeddingTable` asks
-/// `storesBFloat16Tables` before it allocates, so these are never reached.
-extension ComputeBackend {
-    public var storesBFloat16Tables: Bool { false }
-
-    public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
-                              output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
-        refuseBFloat16Tables()
-    }
-
-    public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>) {
-        refuseBFloat16Tables()
-    }
-
-    public func gatherRows(_ tables: [BFloat16ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
-                           into output: DeviceSlice<UInt16>) {
-        refuseBFloat16Tables()
-    }
-
-    public func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, learningRate: Float,
-                          rounding: StochasticRounding) {
-        refuseBFloat16Tables()
-    }
-
-    public func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: StoredValues,
-                              learningRate: Float, epsilon: Float, rounding: StochasticRounding) {
-        refuseBFloat16Tables()
-    }
-
-    public func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: StoredValues,
-                           second: StoredValues, step: AdamStep, rounding: StochasticRounding) {
-        refuseBFloat16Tables()
-    }
-
-    private func refuseBFloat16Tables() -> Never {
-        preconditionFailure("the \(name) backend holds no bf16 tables (model.table_precision: bf16 needs the cpu backend)")
-    }
 }
 
 /// A matrix product's operand: fp32 values, or values rounded to bf16 already (`pack`).
@@ -455,23 +413,12 @@ public struct EmbeddingBags: @unchecked Sendable {
 }
 
 /// Rows of one table held by this process: `weights` (rows, dimension) holds global rows
-/// `firstRow ..< firstRow + rows`.
-public struct ShardRows: @unchecked Sendable {
-    public let weights: DeviceSlice<Float>
+/// `firstRow ..< firstRow + rows`, stored as `Value` (`Float`, or `UInt16` holding bf16).
+public struct ShardRows<Value: DeviceElement>: @unchecked Sendable {
+    public let weights: DeviceSlice<Value>
     public let firstRow: Int
 
-    public init(weights: DeviceSlice<Float>, firstRow: Int) {
-        self.weights = weights
-        self.firstRow = firstRow
-    }
-}
-
-/// The same for a table stored in bf16.
-public struct BFloat16ShardRows: @unchecked Sendable {
-    public let weights: DeviceSlice<UInt16>
-    public let firstRow: Int
-
-    public init(weights: DeviceSlice<UInt16>, firstRow: Int) {
+    public init(weights: DeviceSlice<Value>, firstRow: Int) {
         self.weights = weights
         self.firstRow = firstRow
     }

@@ -256,13 +256,13 @@ public final class ProfiledCPUBackend: CPUBackend, @unchecked Sendable {
             pooling: pooling, into: rowGradient) }
     }
 
-    public override func gatherRows(_ tables: [ShardRows?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+    public override func gatherRows(_ tables: [ShardRows<Float>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                                     into output: DeviceSlice<Float>) {
         profile.measure("gatherRows") { super.gatherRows(tables, pairs: pairs, count: count, dimension: dimension, into: output) }
     }
 
     public override func scatterAddRows(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int, scale: Float,
-                                        into tables: [ShardRows?], dimension: Int) {
+                                        into tables: [ShardRows<Float>?], dimension: Int) {
         profile.measure("scatterAddRows") { super.scatterAddRows(values, pairs: pairs, count: count, scale: scale, into: tables,
             dimension: dimension) }
     }

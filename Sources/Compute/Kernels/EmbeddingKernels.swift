@@ -1,9 +1,50 @@
+import CIntrinsics
+
 /// The host addresses of one feature's bags (CSR): sample b owns `ids[offsets[b] ..< offsets[b + 1]]`.
 struct HostBags {
     let ids: UnsafeMutablePointer<Int32>
     let offsets: UnsafeMutablePointer<Int32>
     let rows: Int
     let idCount: Int
+}
+
+/// A value as an embedding table stores it: `Float`, or `UInt16` holding a bf16 (an fp32's upper
+/// half). The lookup kernels are written once over it and read rows widened to fp32 (exactly).
+protocol StoredTableValue {
+    /// The fp32 this value stands for.
+    var widened: Float { get }
+    /// `out[c] = row[c]` widened.
+    static func copy(_ row: UnsafePointer<Self>, to out: UnsafeMutablePointer<Float>, count: Int)
+    /// `out[c] += row[c]` widened.
+    static func add(_ row: UnsafePointer<Self>, into out: UnsafeMutablePointer<Float>, count: Int)
+}
+
+extension Float: StoredTableValue {
+    var widened: Float { self }
+
+    @inline(__always)
+    static func copy(_ row: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>, count: Int) {
+        Kernels.copy(row, to: out, count: count)
+    }
+
+    @inline(__always)
+    static func add(_ row: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        Kernels.add(row, into: out, count: count)
+    }
+}
+
+extension UInt16: StoredTableValue {
+    var widened: Float { BFloat16.widen(self) }
+
+    @inline(__always)
+    static func copy(_ row: UnsafePointer<UInt16>, to out: UnsafeMutablePointer<Float>, count: Int) {
+        for c in 0..<count { out[c] = BFloat16.widen(row[c]) }
+    }
+
+    @inline(__always)
+    static func add(_ row: UnsafePointer<UInt16>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        for c in 0..<count { out[c] += BFloat16.widen(row[c]) }
+    }
 }
 
 /// Embedding-bag kernels over host memory.
@@ -13,13 +54,15 @@ struct HostBags {
 enum EmbeddingKernels {
     static let prefetchDistance = 16
 
-    /// Sum (or mean) pooling of bags `rows` into `output + b * outputStride`.
-    static func pool(_ bags: HostBags, rows: Range<Int>, table w: UnsafeMutablePointer<Float>, dimension: Int,
-                     output: UnsafeMutablePointer<Float>, outputStride: Int, mean: Bool) {
+    /// Sum (or mean) pooling of bags `rows` into `output + b * outputStride`, in fp32 whatever the
+    /// table stores (over bf16 rows the same sums as over the widened rows).
+    static func pool<Value: StoredTableValue>(_ bags: HostBags, rows: Range<Int>, table w: UnsafeMutablePointer<Value>,
+                                              dimension: Int, output: UnsafeMutablePointer<Float>, outputStride: Int,
+                                              mean: Bool) {
         let ids = bags.ids, offsets = bags.offsets
         // Prefetching stops at the range's last id.
         let idCount = Int(offsets[rows.upperBound]), firstID = Int(offsets[rows.lowerBound])
-        for k in firstID..<min(firstID &+ prefetchDistance, idCount) { Kernels.prefetch(w + Int(ids[k]) &* dimension) }
+        for k in firstID..<min(firstID &+ prefetchDistance, idCount) { recsys_prefetch(w + Int(ids[k]) &* dimension) }
         for b in rows {
             let out = output + b &* outputStride
             let start = Int(offsets[b]), end = Int(offsets[b &+ 1])
@@ -28,12 +71,12 @@ enum EmbeddingKernels {
                 continue
             }
             for k in start..<end {
-                if k &+ prefetchDistance < idCount { Kernels.prefetch(w + Int(ids[k &+ prefetchDistance]) &* dimension) }
+                if k &+ prefetchDistance < idCount { recsys_prefetch(w + Int(ids[k &+ prefetchDistance]) &* dimension) }
                 let row = w + Int(ids[k]) &* dimension
                 if k == start {
-                    Kernels.copy(row, to: out, count: dimension)
+                    Value.copy(row, to: out, count: dimension)
                 } else {
-                    Kernels.add(row, into: out, count: dimension)
+                    Value.add(row, into: out, count: dimension)
                 }
             }
             if mean && end &- start > 1 {
@@ -44,13 +87,14 @@ enum EmbeddingKernels {
     }
 
     /// `output[b] += sum of w[ids of bag b]` for width-1 tables.
-    static func addScalars(_ bags: HostBags, table w: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    static func addScalars<Value: StoredTableValue>(_ bags: HostBags, table w: UnsafeMutablePointer<Value>,
+                                                    output: UnsafeMutablePointer<Float>) {
         let ids = bags.ids, offsets = bags.offsets, idCount = bags.idCount
         for b in 0..<bags.rows {
             var sum: Float = 0
             for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
-                if k &+ prefetchDistance < idCount { Kernels.prefetch(w + Int(ids[k &+ prefetchDistance])) }
-                sum += w[Int(ids[k])]
+                if k &+ prefetchDistance < idCount { recsys_prefetch(w + Int(ids[k &+ prefetchDistance])) }
+                sum += w[Int(ids[k])].widened
             }
             output[b] += sum
         }
@@ -74,15 +118,16 @@ enum EmbeddingKernels {
         }
     }
 
-    /// `output[j] = row pairs[2j + 1] of table pairs[2j]`, tables given by their row-0 addresses.
-    static func gatherRows(_ rowBases: [UnsafeMutablePointer<Float>?], pairs: UnsafeMutablePointer<Int32>, count: Int,
-                           dimension: Int, output: UnsafeMutablePointer<Float>) {
-        @inline(__always) func row(_ j: Int) -> UnsafeMutablePointer<Float> {
+    /// `output[j] = row pairs[2j + 1] of table pairs[2j]` as stored (a bf16 table's rows cross
+    /// the exchange in 16 bits), tables given by their row-0 addresses.
+    static func gatherRows<Value>(_ rowBases: [UnsafeMutablePointer<Value>?], pairs: UnsafeMutablePointer<Int32>, count: Int,
+                                  dimension: Int, output: UnsafeMutablePointer<Value>) {
+        @inline(__always) func row(_ j: Int) -> UnsafeMutablePointer<Value> {
             rowBases[Int(pairs[2 &* j])].unsafelyUnwrapped + Int(pairs[2 &* j &+ 1]) &* dimension
         }
         for j in 0..<count {
-            if j &+ prefetchDistance < count { Kernels.prefetch(row(j &+ prefetchDistance)) }
-            Kernels.copy(row(j), to: output + j &* dimension, count: dimension)
+            if j &+ prefetchDistance < count { recsys_prefetch(row(j &+ prefetchDistance)) }
+            (output + j &* dimension).update(from: row(j), count: dimension)
         }
     }
 

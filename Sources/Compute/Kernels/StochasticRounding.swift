@@ -27,6 +27,12 @@ public struct StochasticRounding: Sendable, Equatable {
         self.init(seed: SeededGenerator.mix(stepKey ^ tableKey), firstRow: firstRow)
     }
 
+    /// The rounding of an optimizer state stored beside these rows (`stream` 1 and 2 for the
+    /// first and second state): the same rows, bits of its own.
+    public func forState(_ stream: UInt64) -> StochasticRounding {
+        StochasticRounding(seed: SeededGenerator.mix(seed ^ stream), firstRow: firstRow)
+    }
+
     /// Rounds `count` values of local row `row` into `destination`. NaN stays NaN and
     /// infinities stay infinite; a value within an ulp of the largest bf16 may round to infinity.
     @inline(__always)

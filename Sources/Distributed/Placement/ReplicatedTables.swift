@@ -10,7 +10,7 @@ final class ReplicatedTables: TablePlacement {
     private let tables: [EmbeddingTable?]
     /// The same per table: the replicas' gradients and rows, as the backend's row operations take them.
     private let gradients: [SparseRowGradient?]
-    private let rows: [ShardRows?]
+    private let rows: [ShardRows<Float>?]
     private let communicator: Communicator
     private let backend: any ComputeBackend
     /// (table, row) of every local row gradient, and of every rank's after the exchange.

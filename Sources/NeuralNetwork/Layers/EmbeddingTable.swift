@@ -41,7 +41,6 @@ public final class EmbeddingTable: @unchecked Sendable {
                 pooling: Pooling = .sum, firstRow: Int = 0, isReplica: Bool = false, wholeTableRowCount: Int? = nil,
                 precision: TablePrecision = .fp32) {
         precondition(rowCount > 0 && rowCount <= Int(Int32.max), "EmbeddingTable: bad row count \(rowCount)")
-        precondition(precision == .fp32 || backend.storesBFloat16Tables, "EmbeddingTable: the \(backend.name) backend holds no bf16 tables")
         self.backend = backend
         self.name = name
         self.rowCount = rowCount
@@ -60,15 +59,15 @@ public final class EmbeddingTable: @unchecked Sendable {
     public var valueCount: Int { rowCount * dimension }
 
     /// The rows this table holds, as the exchange of sharded tables names them (fp32 tables).
-    public var shardRows: ShardRows? {
+    public var shardRows: ShardRows<Float>? {
         guard case .fp32(let weights) = storage else { return nil }
         return ShardRows(weights: weights.whole, firstRow: firstRow)
     }
 
     /// The same for a bf16 table.
-    public var bfloat16ShardRows: BFloat16ShardRows? {
+    public var bfloat16ShardRows: ShardRows<UInt16>? {
         guard case .bf16(let weights) = storage else { return nil }
-        return BFloat16ShardRows(weights: weights.whole, firstRow: firstRow)
+        return ShardRows(weights: weights.whole, firstRow: firstRow)
     }
 
     /// A host copy of local rows `rows` as fp32 (a bf16 table's widened exactly).

@@ -1,0 +1,69 @@
+import Compute
+
+/// The CUDA backend's operations on tables stored in bf16 (the `_bf16` kernels of
+/// `Kernels/embedding.cu`): rows widened as read, pooled and updated in fp32, updates written back
+/// by the stochastic rounding of `StochasticRounding`, whose bits the kernels draw as the CPU does
+/// (a row rounds the same on either backend).
+extension CUDABackend {
+    public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
+                              output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
+        guard bags.rows > 0 else { return }
+        precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
+        precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
+        run("embedding_bags_bf16", items: bags.rows * dimension, argument(table), .int32(Int32(dimension)), argument(bags.ids),
+            argument(bags.offsets), .int64(bags.rows), argument(output), .int64(outputStride), .int32(pooling == .mean ? 1 : 0))
+    }
+
+    public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>) {
+        guard bags.rows > 0 else { return }
+        precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
+        precondition(bags.rows <= output.count, "embeddingBagsAddingScalars: output outside its slice")
+        run("embedding_bags_add_scalars_bf16", items: bags.rows, argument(table), argument(bags.ids), argument(bags.offsets),
+            .int64(bags.rows), argument(output))
+    }
+
+    public func gatherRows(_ tables: [ShardRows<UInt16>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+                           into output: DeviceSlice<UInt16>) {
+        guard count > 0 else { return }
+        precondition(2 * count <= pairs.count && count * dimension <= output.count, "gatherRows: count outside the slices")
+        let bases = rowBases(tables, dimension: dimension)
+        run("gather_rows_bf16", items: count * dimension, argument(bases.whole), argument(pairs), .int64(count),
+            .int32(Int32(dimension)), argument(output))
+    }
+
+    public func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, learningRate: Float,
+                          rounding: StochasticRounding) {
+        run("sparse_sgd_bf16", items: gradient.rowCount * gradient.dimension, argument(gradient.rowIDs.whole),
+            argument(gradient.values.whole), .int64(gradient.rowCount), .float32(learningRate), argument(table),
+            .int32(Int32(gradient.dimension)), seed(rounding), .int64(rounding.firstRow))
+    }
+
+    public func sparseAdagrad(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, rowSums: StoredValues,
+                              learningRate: Float, epsilon: Float, rounding: StochasticRounding) {
+        let sums = state(rowSums)
+        run("sparse_adagrad_bf16", items: gradient.rowCount, argument(gradient.rowIDs.whole), argument(gradient.values.whole),
+            .int64(gradient.rowCount), .float32(learningRate), .float32(epsilon), sums.fp32, sums.bf16, argument(table),
+            .int32(Int32(gradient.dimension)), seed(rounding), seed(rounding.forState(1)), .int64(rounding.firstRow))
+    }
+
+    public func sparseAdam(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, first: StoredValues,
+                           second: StoredValues, step: AdamStep, rounding: StochasticRounding) {
+        let m = state(first), v = state(second)
+        run("sparse_adam_bf16", items: gradient.rowCount * gradient.dimension, argument(gradient.rowIDs.whole),
+            argument(gradient.values.whole), .int64(gradient.rowCount), .float32(step.stepSize), .float32(step.secondCorrection),
+            .float32(step.beta1), .float32(step.beta2), .float32(step.epsilon), m.fp32, v.fp32, m.bf16, v.bf16, argument(table),
+            .int32(Int32(gradient.dimension)), seed(rounding), seed(rounding.forState(1)), seed(rounding.forState(2)),
+            .int64(rounding.firstRow))
+    }
+
+    /// A rounding's seed as the kernels' `unsigned long long`.
+    private func seed(_ rounding: StochasticRounding) -> KernelArgument { .int64(Int(bitPattern: UInt(rounding.seed))) }
+
+    /// Optimizer state as the kernels take it: an fp32 and a bf16 address, the other null.
+    private func state(_ values: StoredValues) -> (fp32: KernelArgument, bf16: KernelArgument) {
+        switch values {
+        case .fp32(let values): (argument(values.whole), .address(.null))
+        case .bf16(let values): (.address(.null), argument(values.whole))
+        }
+    }
+}
