@@ -248,11 +248,9 @@ public enum BackendOperations {
 
     static let bfloat16Pooling: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
         let table = inputs.bfloat16(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50)
-        let sum = inputs.floats(301 * 10), mean = inputs.floats(301 * 7), scalars = inputs.floats(301)
-        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: sum.whole.suffix(from: 2), outputStride: 10, pooling: .sum)
-        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: mean.whole, outputStride: 7, pooling: .mean)
-        inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: scalars.whole)
-        return [("sum", .floats(sum.toArray())), ("mean", .floats(mean.toArray())), ("scalars", .floats(scalars.toArray()))]
+        return pooled(inputs, bags: bags) {
+            inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: $0, outputStride: $1, pooling: $2)
+        } scalars: { inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: $0) }
     }
 
     /// A gradient of 17 distinct rows (given, not accumulated: the device sums contributions in
@@ -407,10 +405,19 @@ public enum BackendOperations {
 
     static let pooling: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
         let table = inputs.floats(50 * 7), bags = inputs.bags(rows: 301, tableRows: 50)
-        let sum = inputs.floats(301 * 10), mean = inputs.floats(301 * 7), scalars = inputs.floats(301)
-        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: sum.whole.suffix(from: 2), outputStride: 10, pooling: .sum)
-        inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: mean.whole, outputStride: 7, pooling: .mean)
-        inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: scalars.whole)
+        return pooled(inputs, bags: bags) {
+            inputs.backend.embeddingBags(bags, table: table.whole, dimension: 7, output: $0, outputStride: $1, pooling: $2)
+        } scalars: { inputs.backend.embeddingBagsAddingScalars(bags, table: table.slice(0, 50), output: $0) }
+    }
+
+    /// The sums (stride 10, from element 2) and means of `bags` by `pool(output, stride, pooling)`,
+    /// and a width-1 table's scalars added by `scalars`.
+    static func pooled(_ inputs: OperationInputs, bags: EmbeddingBags, _ pool: (DeviceSlice<Float>, Int, Pooling) -> Void,
+                       scalars add: (DeviceSlice<Float>) -> Void) -> [(String, OperationResult)] {
+        let sum = inputs.floats(bags.rows * 10), mean = inputs.floats(bags.rows * 7), scalars = inputs.floats(bags.rows)
+        pool(sum.whole.suffix(from: 2), 10, .sum)
+        pool(mean.whole, 7, .mean)
+        add(scalars.whole)
         return [("sum", .floats(sum.toArray())), ("mean", .floats(mean.toArray())), ("scalars", .floats(scalars.toArray()))]
     }
 

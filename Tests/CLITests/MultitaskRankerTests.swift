@@ -81,7 +81,9 @@ import TestSupport
             #expect(Set(weights.keys) == expected[gate], "\(gate): \(weights)")
             #expect(abs(weights.values.reduce(0, +) - 1) < 1e-4, "\(gate): \(weights)")
         }
-        // Two ranks each score half of every batch: the same metrics and gate weights.
+        // Two ranks each score half of every batch: the same metrics, and the gate weights within
+        // 1e-5 (their means are fp32 sums, and on an AVX2 CPU a sample's weights round their last
+        // bit by where its row falls in OpenBLAS's tiles).
         let twoRanks = try MPIRunner.run(ranks: 2, ["evaluate", "--checkpoint", checkpoint, "--format", "json"])
         try #require(twoRanks.status == 0, "\(twoRanks.standardError)")
         let split = try json(twoRanks)
@@ -89,7 +91,7 @@ import TestSupport
         let splitGates = split["gates"] as? [String: [String: Double]] ?? [:]
         #expect(Set(splitGates.keys) == Set(gates.keys))
         for (gate, weights) in gates {
-            for (expert, weight) in weights { #expect(abs((splitGates[gate]?[expert] ?? -1) - weight) < 1e-6, "\(gate) \(expert)") }
+            for (expert, weight) in weights { #expect(abs((splitGates[gate]?[expert] ?? -1) - weight) < 1e-5, "\(gate) \(expert)") }
         }
         let text = try BinaryRunner.run(["evaluate", "--checkpoint", checkpoint])
         #expect(text.standardOutput.contains("gates (mean weight per expert):") == (architecture != "shared_bottom"), "\(text.standardOutput)")

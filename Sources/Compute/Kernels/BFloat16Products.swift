@@ -2,6 +2,9 @@
 /// (`ProductBlock`), each block one single-threaded oneDNN matmul of its thread's own (oneDNN
 /// keeps a primitive cache, scratch and memory objects per instance).
 final class BFloat16Products: @unchecked Sendable {
+    /// The rows a block of a product starts on a multiple of: oneDNN's bf16 kernels sum an edge
+    /// tile of rows in another order, and 16 rows keep the whole's tiles (tested).
+    static let rowAlignment = 16
     /// One matmul per thread part; grown on the caller's thread before a product is cut.
     private var matmuls: [OneDNNMatmul] = []
     /// Where the rounding of operands inside products is timed, when profiled.
@@ -12,15 +15,16 @@ final class BFloat16Products: @unchecked Sendable {
     /// Runs `body(matmul, block)` for every block of the product, each with its thread's matmul.
     private func forEachBlock(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int,
                               _ body: (OneDNNMatmul, ProductBlock) -> Void) {
-        let parts = ProductBlock.parts(m: m, n: n, k: k, columnsToo: false)
+        let parts = ProductBlock.parts(m: m, n: n, k: k)
         while matmuls.count < parts {
             let matmul = OneDNNMatmul(roundsToBFloat16: true)
             matmul.packingProfile = packingProfile
             matmuls.append(matmul)
         }
         let matmuls = matmuls
-        ProductBlock.forEach(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
-                             columnsToo: false) { block in body(matmuls[block.part], block) }
+        ProductBlock.forEach(transposeA: transposeA, m: m, n: n, k: k, lda: lda, ldc: ldc, alignment: Self.rowAlignment) { block in
+            body(matmuls[block.part], block)
+        }
     }
 
     /// `C = alpha op(A) op(B) + beta C` over fp32 operands, each block rounding its own.
@@ -29,7 +33,7 @@ final class BFloat16Products: @unchecked Sendable {
               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         forEachBlock(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { matmul, block in
             matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
-                        a: a + block.aOffset, lda: lda, b: b + block.bOffset, ldb: ldb, beta: beta, c: c + block.cOffset, ldc: ldc)
+                        a: a + block.aOffset, lda: lda, b: b, ldb: ldb, beta: beta, c: c + block.cOffset, ldc: ldc)
         }
     }
 
@@ -44,7 +48,7 @@ final class BFloat16Products: @unchecked Sendable {
         }
         forEachBlock(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { matmul, block in
             matmul.gemm(transposeA: transposeA, transposeB: transposeB, m: block.m, n: block.n, k: k, alpha: alpha,
-                        roundedA: a + block.aOffset, lda: lda, roundedB: b + block.bOffset, ldb: ldb, beta: beta,
+                        roundedA: a + block.aOffset, lda: lda, roundedB: b, ldb: ldb, beta: beta,
                         c: c + block.cOffset, ldc: ldc)
         }
     }

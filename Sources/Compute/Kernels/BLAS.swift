@@ -15,16 +15,32 @@ public enum BLAS {
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float,
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
-        ProductBlock.forEach(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc) { block in
-            singleThreaded(transposeA, transposeB, block.m, block.n, k, alpha, a + block.aOffset, lda, b + block.bOffset, ldb, beta,
+        ProductBlock.forEach(transposeA: transposeA, m: m, n: n, k: k, lda: lda, ldc: ldc, alignment: rowAlignment) { block in
+            singleThreaded(transposeA, transposeB, block.m, block.n, k, alpha, a + block.aOffset, lda, b, ldb, beta,
                            c + block.cOffset, ldc)
         }
     }
+
+    /// The rows a block of a product starts on a multiple of (`ProductBlock`): OpenBLAS's kernels
+    /// for the CPU it runs on sum an edge tile of rows in another order. Measured: 12 rows on its
+    /// AVX2 kernels (cores "Haswell" and "Zen"; 4, 8 and 16 change bits there); 48 on the others
+    /// (a multiple of 12 and of the 16 that its AVX-512 kernels keep).
+    static let rowAlignment: Int = {
+        let core = String(cString: openblas_get_corename()).lowercased()
+        return ["haswell", "zen"].contains(core) ? 12 : 48
+    }()
+
+    /// OpenBLAS on one thread, set before its first product in any process (`evaluate`, `export`
+    /// and the tests as well as `train` and `bench`): its own threads would sum a product in
+    /// another order on some CPUs (AVX2 ones here: `evaluate` scored 1e-7 off training's AUC) and
+    /// spin beside the ranks.
+    private static let openBLASOnOneThread: Void = openblas_set_num_threads(1)
 
     private static func singleThreaded(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
                                        _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
                                        _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
                                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        _ = openBLASOnOneThread
         cblas_sgemm(CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,
@@ -38,7 +54,7 @@ public enum BLAS {
     /// took a core from the row-parallel kernels (2 threads in bf16 ran 1.27 times 1 thread with
     /// oneDNN's OpenMP workers, 1.53 times with them sleeping).
     public static func setThreadCount(_ count: Int) {
-        openblas_set_num_threads(1)
+        _ = openBLASOnOneThread
         RowThreads.setCount(count)
     }
 }
