@@ -24,13 +24,18 @@ public final class OperationProfile: @unchecked Sendable {
         lock.deallocate()
     }
 
-    /// Runs `body`, adding its wall time (and `flops`) to the row `name`.
+    /// Runs `body`, adding its wall time (and `flops`) to the row `name`. A call made on the
+    /// rank's threads at once (the tables dealt out to them) goes to the row "`name` (threads'
+    /// time, summed)": those calls overlap, so their times add up to more than the step spent.
     @inline(__always)
     public func measure<T>(_ name: @autoclosure () -> String, flops: Double = 0, _ body: () throws -> T) rethrows -> T {
-        let start = Self.now()
-        defer { add(name(), seconds: Self.now() - start, flops: flops) }
+        let start = Self.now(), overlapping = RowThreads.inParallelPart
+        defer { add(overlapping ? name() + Self.overlappingSuffix : name(), seconds: Self.now() - start, flops: flops) }
         return try body()
     }
+
+    /// The end of the name of a row whose calls overlapped on the rank's threads.
+    public static let overlappingSuffix = " (threads' time, summed)"
 
     /// Adds one call of `seconds` to the row `name`.
     public func add(_ name: String, seconds: Double, flops: Double = 0) {

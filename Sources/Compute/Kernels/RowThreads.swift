@@ -13,12 +13,18 @@ public enum RowThreads {
         if count > 1 && (pool?.workerCount ?? 0) < count - 1 { pool = SpinningThreadPool(workers: count - 1) }
     }
 
+    /// Whether the threads are running parts at once now (read by `OperationProfile`: a call
+    /// made inside runs beside the others, so its wall time is one thread's).
+    nonisolated(unsafe) public private(set) static var inParallelPart = false
+
     /// Runs `body(part)` for every part of `0..<parts` at once, part 0 on the caller's thread.
     private static func parallel(_ parts: Int, _ body: (Int) -> Void) {
         guard parts > 1, let pool else {
             for part in 0..<parts { body(part) }
             return
         }
+        inParallelPart = true
+        defer { inParallelPart = false }
         pool.run(parts: parts, body)
     }
 
