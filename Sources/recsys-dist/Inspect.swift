@@ -23,7 +23,8 @@ struct Inspect: ParsableCommand {
                   + "\(state.samplesSeen) samples seen, written by \(state.worldSize) rank(s)")
             print("optimizer \(state.optimizer) (dense steps \(state.denseOptimizerSteps), sparse steps \(state.sparseOptimizerSteps))")
             print("model: \(configuration.model.architecture), \(model.arena.count) dense parameters, "
-                  + "\(configuration.model.tableCount) tables of dimension \(configuration.model.embeddingDimension)")
+                  + "\(configuration.model.tableCount) tables of dimension \(configuration.model.embeddingDimension)"
+                  + (configuration.model.tablePrecision == .bf16 ? ", rows stored in bf16 (widened to fp32 in the file)" : ""))
             let names = FeatureNames(configuration).tables
             for item in try TrainingCheckpoint.contents(of: directory, model: model) {
                 // embeddings/table3/weights: the table of the config's fourth categorical feature.

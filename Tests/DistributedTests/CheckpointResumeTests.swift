@@ -94,6 +94,12 @@ import TestSupport
         let resumed = try train(ranks: ranks, bf16 + ["--set", "checkpoint.run_name=split-bf16-tables-\(name)", "--resume", "latest"])
         #expect(resumed.losses == Array(straight.losses.suffix(8)), "bf16 tables, \(architecture), \(ranks) ranks")
         #expect(resumed.auc == straight.auc)
+        // `inspect` says how the rows were stored; fp32 tables' checkpoints say nothing of it.
+        for (run, stored) in [("split-bf16-tables-\(name)", true), ("fp32-tables-\(name)", false)] {
+            let inspected = try BinaryRunner.run(["inspect", "\(folder)/runs/\(run)/step-8"])
+            #expect(inspected.status == 0 && inspected.standardOutput.contains("rows stored in bf16") == stored,
+                    "\(inspected.standardOutput)\(inspected.standardError)")
+        }
         let widened = try train(ranks: ranks, model + ["--set", "checkpoint.run_name=split-bf16-tables-\(name)", "--set",
                                                        "checkpoint.save_final=false", "--resume", "\(folder)/runs/split-bf16-tables-\(name)/step-8"])
         for (a, b) in zip(widened.losses, straight.losses.suffix(8)) {
