@@ -200,7 +200,7 @@ public enum BackendOperations {
     static func sortedRows(_ gradient: SparseRowGradient, _ name: String) -> [(String, OperationResult)] {
         let rows = gradient.rows().sorted { $0.id < $1.id }
         return [("\(name) rows", .integers(rows.map { Int32($0.id) })), ("\(name) gradients", .floats(rows.flatMap(\.gradient))),
-                ("\(name) slots after finish", .integers(gradient.slotOfRow.toArray()))]
+                ("\(name) slots after finish", .integers(gradient.slotMap.toArray()))]
     }
 
     static let embeddings: [ComparedOperation] = [

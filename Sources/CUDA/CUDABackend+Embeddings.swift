@@ -4,9 +4,10 @@ import Compute
 /// (table, row) pairs, and a batch's sparse row gradients with their optimizers.
 ///
 /// A gradient's rows are de-duplicated on the device in three passes: the rows not yet in it
-/// claim entries (claim_rows; the count read back, which the host keeps as `rowCount`), the
-/// new entries learn their slots and start at zero (set_slots), then every contribution is
-/// added into its row's entry. Entries come in no particular order; each row's sum is the same.
+/// take a pair of its row-to-slot map and an entry (claim_rows; the count read back, which the
+/// host keeps as `rowCount`), the new entries start at zero (zero_entries), then every
+/// contribution is added into its row's entry. Entries come in no particular order; each row's
+/// sum is the same.
 extension CUDABackend {
     private func checkBags(_ bags: EmbeddingBags) {
         precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
@@ -48,11 +49,10 @@ extension CUDABackend {
         let total = makeBuffer(Int32.self, count: 1)
         total.copy(from: [Int32(gradient.rowCount)])
         run("claim_rows", items: count, rows, .int64(count), .int64(stride), tables, .int32(Int32(table)), .int32(Int32(rowOffset)),
-            argument(gradient.slotOfRow.whole), argument(gradient.rowIDs.whole), argument(total.whole))
+            argument(gradient.slotMap.whole), .int64(gradient.slotMapMask), argument(gradient.rowIDs.whole), argument(total.whole))
         let claimed = integer(in: total)
-        run("set_slots", items: (claimed - gradient.rowCount) * gradient.dimension, argument(gradient.rowIDs.whole),
-            .int64(gradient.rowCount), .int64(claimed), argument(gradient.slotOfRow.whole), argument(gradient.values.whole),
-            .int32(Int32(gradient.dimension)))
+        run("zero_entries", items: (claimed - gradient.rowCount) * gradient.dimension, .int64(gradient.rowCount), .int64(claimed),
+            argument(gradient.values.whole), .int32(Int32(gradient.dimension)))
         gradient.rowCount = claimed
     }
 
@@ -64,7 +64,7 @@ extension CUDABackend {
         precondition((bags.rows - 1) * gradientStride + d <= gradient.count, "accumulateBagGradients: gradient outside its slice")
         claimRows(argument(bags.ids), count: bags.idCount, stride: 1, tables: .address(.null), table: 0, rowOffset: 0, in: rowGradient)
         run("accumulate_bag_gradients", items: bags.rows * d, argument(gradient), .int64(gradientStride), argument(bags.ids),
-            argument(bags.offsets), .int64(bags.rows), .int32(pooling == .mean ? 1 : 0), argument(rowGradient.slotOfRow.whole),
+            argument(bags.offsets), .int64(bags.rows), .int32(pooling == .mean ? 1 : 0), argument(rowGradient.slotMap.whole), .int64(rowGradient.slotMapMask),
             argument(rowGradient.values.whole), .int32(Int32(d)))
     }
 
@@ -110,13 +110,12 @@ extension CUDABackend {
             claimRows(.address(address(pairs).advanced(by: 4)), count: count, stride: 2, tables: argument(pairs), table: table,
                       rowOffset: firstRows[table], in: gradient)
             run("accumulate_row_gradients", items: count * d, argument(values), argument(pairs), .int64(count), .int32(Int32(table)),
-                .int32(Int32(firstRows[table])), argument(gradient.slotOfRow.whole), argument(gradient.values.whole), .int32(Int32(d)))
+                .int32(Int32(firstRows[table])), argument(gradient.slotMap.whole), .int64(gradient.slotMapMask), argument(gradient.values.whole), .int32(Int32(d)))
         }
     }
 
     public func finishRowGradient(_ gradient: SparseRowGradient) {
-        run("reset_slots", items: gradient.rowCount, argument(gradient.rowIDs.whole), .int64(gradient.rowCount),
-            argument(gradient.slotOfRow.whole))
+        if gradient.rowCount > 0 { fill(gradient.slotMap.whole, with: -1) }
     }
 
     // MARK: Sparse optimizers

@@ -44,57 +44,70 @@ extern "C" __global__ void embedding_bags_scatter_add(const float* gradient, lon
     }
 }
 
-// De-duplication, pass 1: each row not yet in the gradient claims the next entry. slotOfRow is
-// -1 for rows absent, -2 while claimed this pass; rowIDs[count .. ) receives the new rows (in no
-// particular order) and *count grows. The rows are rows[i * stride] - rowOffset; with tables not
-// null only those i with tables[i * stride] == table count (a table's rows among (table, row) pairs).
+// The row-to-slot map of a gradient: an open-addressed hash table of (row, slot) pairs, mask + 1
+// of them (a power of two), a free pair's row -1. slot_home is SparseRowGradient.slotHome.
+__device__ __forceinline__ long slot_home(int row, long mask) {
+    return (long)(((unsigned long long)(unsigned)row * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+// The slot of a row the map holds (claimed by claim_rows in an earlier launch).
+__device__ __forceinline__ int slot_of(const int* map, long mask, int row) {
+    long pair = slot_home(row, mask);
+    while (map[2 * pair] != row) pair = (pair + 1) & mask;
+    return map[2 * pair + 1];
+}
+
+// De-duplication, pass 1: each row not yet in the gradient takes a free pair of the map and the
+// next entry; rowIDs[count .. ) receives the new rows (in no particular order) and *count grows.
+// The rows are rows[i * stride] - rowOffset; with tables not null only those i with
+// tables[i * stride] == table count (a table's rows among (table, row) pairs).
 extern "C" __global__ void claim_rows(const int* rows, long n, long stride, const int* tables, int table, int rowOffset,
-                                      int* slotOfRow, int* rowIDs, int* count) {
+                                      int* map, long mask, int* rowIDs, int* count) {
     GRID_STRIDE(i, n) {
         if (tables && tables[i * stride] != table) continue;
         int row = rows[i * stride] - rowOffset;
-        if (atomicCAS(&slotOfRow[row], -1, -2) == -1) rowIDs[atomicAdd(count, 1)] = row;
+        for (long pair = slot_home(row, mask);; pair = (pair + 1) & mask) {
+            int held = atomicCAS(&map[2 * pair], -1, row);
+            if (held == row) break;
+            if (held == -1) {
+                int u = atomicAdd(count, 1);
+                rowIDs[u] = row;
+                map[2 * pair + 1] = u;
+                break;
+            }
+        }
     }
 }
 
-// Pass 2: the claimed rows [from, to) learn their entry, whose gradient starts at zero.
-extern "C" __global__ void set_slots(const int* rowIDs, long from, long to, int* slotOfRow, float* values, int dimension) {
-    GRID_STRIDE(i, (to - from) * dimension) {
-        long u = from + i / dimension;
-        if (i % dimension == 0) slotOfRow[rowIDs[u]] = (int)u;
-        values[u * dimension + i % dimension] = 0.0f;
-    }
+// Pass 2: the claimed entries [from, to) start at zero.
+extern "C" __global__ void zero_entries(long from, long to, float* values, int dimension) {
+    GRID_STRIDE(i, (to - from) * dimension) values[from * dimension + i] = 0.0f;
 }
 
 // Pass 3: each id's share of gradient[b] added to its row's entry (atomically).
 extern "C" __global__ void accumulate_bag_gradients(const float* gradient, long gradientStride, const int* ids,
-                                                    const int* offsets, long rows, int mean, const int* slotOfRow,
+                                                    const int* offsets, long rows, int mean, const int* map, long mask,
                                                     float* values, int dimension) {
     GRID_STRIDE(e, rows * dimension) {
         long b = e / dimension;
         int k = (int)(e % dimension);
         int start = offsets[b], end = offsets[b + 1];
         float g = gradient[b * gradientStride + k] * ((mean && end - start > 1) ? 1.0f / (float)(end - start) : 1.0f);
-        for (int n = start; n < end; n++) atomicAdd(&values[(long)slotOfRow[ids[n]] * dimension + k], g);
+        for (int n = start; n < end; n++) atomicAdd(&values[(long)slot_of(map, mask, ids[n]) * dimension + k], g);
     }
 }
 
 // values[j] added to the entry of pair j's row in table `table`'s gradient, for the pairs naming
 // that table (pairs[2j] == table, row pairs[2j + 1] - rowOffset); the entries were claimed and
-// set by the passes above.
+// zeroed by the passes above.
 extern "C" __global__ void accumulate_row_gradients(const float* values, const int* pairs, long n, int table, int rowOffset,
-                                                    const int* slotOfRow, float* gradient, int dimension) {
+                                                    const int* map, long mask, float* gradient, int dimension) {
     GRID_STRIDE(e, n * dimension) {
         long j = e / dimension;
         if (pairs[2 * j] != table) continue;
         int k = (int)(e % dimension);
-        atomicAdd(&gradient[(long)slotOfRow[pairs[2 * j + 1] - rowOffset] * dimension + k], values[e]);
+        atomicAdd(&gradient[(long)slot_of(map, mask, pairs[2 * j + 1] - rowOffset) * dimension + k], values[e]);
     }
-}
-
-// Clears the slots of the gradient's rows for the next batch.
-extern "C" __global__ void reset_slots(const int* rowIDs, long count, int* slotOfRow) {
-    GRID_STRIDE(u, count) slotOfRow[rowIDs[u]] = -1;
 }
 
 // output[j] = row pairs[2j + 1] of table pairs[2j].

@@ -495,7 +495,7 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
     }
 
     final func rowAccumulator(_ gradient: SparseRowGradient) -> RowGradientAccumulator {
-        RowGradientAccumulator(slots: pointer(gradient.slotOfRow.whole), rowIDs: pointer(gradient.rowIDs.whole),
+        RowGradientAccumulator(map: pointer(gradient.slotMap.whole), mask: gradient.slotMapMask, rowIDs: pointer(gradient.rowIDs.whole),
                                values: pointer(gradient.values.whole), dimension: gradient.dimension, rowCount: gradient.rowCount)
     }
 
@@ -544,8 +544,8 @@ public class CPUBackend: ComputeBackend, @unchecked Sendable {
     }
 
     public func finishRowGradient(_ gradient: SparseRowGradient) {
-        let slots = pointer(gradient.slotOfRow.whole), rowIDs = pointer(gradient.rowIDs.whole)
-        for u in 0..<gradient.rowCount { slots[Int(rowIDs[u])] = -1 }
+        // A few pairs per row held: freeing them all is one short pass.
+        if gradient.rowCount > 0 { pointer(gradient.slotMap.whole).update(repeating: -1, count: gradient.slotMap.count) }
     }
 
     // MARK: Sparse optimizers

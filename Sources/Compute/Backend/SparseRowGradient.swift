@@ -3,15 +3,17 @@
 /// `values[u * dimension ..< (u + 1) * dimension]`. A table-sized dense gradient is never formed.
 ///
 /// Accumulation: `begin`, then any number of the backend's `accumulate...` operations (which
-/// de-duplicate through a row-to-slot map of the table's size), then `finish`.
+/// de-duplicate through a row-to-slot map sized by the batch, not the table), then `finish`.
 public final class SparseRowGradient: @unchecked Sendable {
     public let backend: any ComputeBackend
     public let dimension: Int
     public let tableRowCount: Int
     public private(set) var rowIDs: DeviceBuffer<Int32>
     public private(set) var values: DeviceBuffer<Float>
-    /// Per table row: its slot in `rowIDs` while accumulating, -1 otherwise.
-    public let slotOfRow: DeviceBuffer<Int32>
+    /// The row-to-slot map while accumulating: an open-addressed hash table of (row, slot) pairs,
+    /// `slotMapMask + 1` of them (a power of two at least twice `capacity`), a free pair's row
+    /// -1; all free again after `finish`. A table of any size costs it no more than its batch.
+    public private(set) var slotMap: DeviceBuffer<Int32>
     /// Distinct rows touched so far (kept on the host by the accumulating operations).
     public var rowCount = 0
 
@@ -21,12 +23,28 @@ public final class SparseRowGradient: @unchecked Sendable {
         self.tableRowCount = tableRowCount
         rowIDs = backend.makeIndices(max(capacity, 1))
         values = backend.makeFloats(max(capacity, 1) * dimension)
-        slotOfRow = backend.makeIndices(tableRowCount)
-        backend.fill(slotOfRow.whole, with: -1)
+        slotMap = Self.freeSlotMap(backend, capacity: max(capacity, 1))
     }
 
     /// Rows the buffers can hold.
     public var capacity: Int { rowIDs.count }
+
+    /// The pairs of `slotMap` less one (a mask of the hash).
+    public var slotMapMask: Int { slotMap.count / 2 - 1 }
+
+    /// Where row `row`'s probe in `slotMap` starts (Fibonacci hashing); the CUDA kernels' `slot_home`.
+    @inline(__always)
+    public static func slotHome(of row: Int, mask: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(UInt32(truncatingIfNeeded: row)) &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    private static func freeSlotMap(_ backend: any ComputeBackend, capacity: Int) -> DeviceBuffer<Int32> {
+        var pairs = 2
+        while pairs < 2 * capacity { pairs *= 2 }
+        let map = backend.makeIndices(2 * pairs)
+        backend.fill(map.whole, with: -1)
+        return map
+    }
 
     /// Starts a new gradient for at most `contributions` rows (a batch never touches more rows
     /// than it has ids).
@@ -34,11 +52,12 @@ public final class SparseRowGradient: @unchecked Sendable {
         if contributions > capacity {
             rowIDs = backend.makeIndices(contributions)
             values = backend.makeFloats(contributions * dimension)
+            slotMap = Self.freeSlotMap(backend, capacity: contributions)
         }
         rowCount = 0
     }
 
-    /// Ends the accumulation (clears the row-to-slot map).
+    /// Ends the accumulation (frees every pair of the row-to-slot map).
     public func finish() { backend.finishRowGradient(self) }
 
     /// The touched rows' ids.

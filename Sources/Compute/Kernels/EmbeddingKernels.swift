@@ -144,24 +144,43 @@ enum EmbeddingKernels {
     }
 }
 
-/// De-duplicating accumulation into a sparse row gradient: a row-to-slot map gives each row's
-/// entry in one lookup, so the sums follow the order of contributions and are deterministic.
+/// De-duplicating accumulation into a sparse row gradient: the row-to-slot map (an
+/// open-addressed hash of (row, slot) pairs, `SparseRowGradient.slotMap`) gives each row's entry,
+/// so the sums follow the order of contributions and are deterministic.
 struct RowGradientAccumulator {
-    let slots: UnsafeMutablePointer<Int32>
+    let map: UnsafeMutablePointer<Int32>
+    let mask: Int
     let rowIDs: UnsafeMutablePointer<Int32>
     let values: UnsafeMutablePointer<Float>
     let dimension: Int
     var rowCount: Int
 
+    /// The entry of `row`, created (its gradient zero when `zeroed`, else left for the caller to
+    /// write) on first use; `isNew` says which.
+    @inline(__always)
+    mutating func entry(of row: Int) -> (slot: Int, isNew: Bool) {
+        var pair = SparseRowGradient.slotHome(of: row, mask: mask)
+        while true {
+            let held = Int(map[2 &* pair])
+            if held == row { return (Int(map[2 &* pair &+ 1]), false) }
+            if held < 0 {
+                let slot = rowCount
+                map[2 &* pair] = Int32(truncatingIfNeeded: row)
+                map[2 &* pair &+ 1] = Int32(truncatingIfNeeded: slot)
+                rowIDs[slot] = Int32(truncatingIfNeeded: row)
+                rowCount &+= 1
+                return (slot, true)
+            }
+            pair = (pair &+ 1) & mask
+        }
+    }
+
     /// Adds `gradient` (dimension floats) to `row`'s entry, creating it on first use.
     @inline(__always)
     mutating func accumulate(row: Int, gradient source: UnsafePointer<Float>) {
-        let slot = Int(slots[row])
-        if slot < 0 {
-            slots[row] = Int32(truncatingIfNeeded: rowCount)
-            rowIDs[rowCount] = Int32(truncatingIfNeeded: row)
-            Kernels.copy(source, to: values + rowCount &* dimension, count: dimension)
-            rowCount &+= 1
+        let (slot, isNew) = entry(of: row)
+        if isNew {
+            Kernels.copy(source, to: values + slot &* dimension, count: dimension)
         } else {
             Kernels.add(source, into: values + slot &* dimension, count: dimension)
         }
@@ -171,15 +190,8 @@ struct RowGradientAccumulator {
     mutating func accumulateScaled(rows: UnsafeMutablePointer<Int32>, count: Int, gradient source: UnsafePointer<Float>,
                                    scale: Float, dimension: Int) {
         for k in 0..<count {
-            let row = Int(rows[k])
-            var slot = Int(slots[row])
-            if slot < 0 {
-                slot = rowCount
-                slots[row] = Int32(truncatingIfNeeded: slot)
-                rowIDs[slot] = Int32(truncatingIfNeeded: row)
-                (values + slot &* dimension).update(repeating: 0, count: dimension)
-                rowCount &+= 1
-            }
+            let (slot, isNew) = entry(of: Int(rows[k]))
+            if isNew { (values + slot &* dimension).update(repeating: 0, count: dimension) }
             Kernels.axpy(scale, source, values + slot &* dimension, count: dimension)
         }
     }
