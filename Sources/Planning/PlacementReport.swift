@@ -1,3 +1,4 @@
+import Compute
 import Configuration
 import Distributed
 import NeuralNetwork
@@ -15,8 +16,9 @@ public struct PlacementReport: Sendable {
         public var embeddingRows = 0
         /// Embedding weights (as stored: 4 or 2 bytes a value) and their optimizer state.
         public var embeddingBytes = 0
-        /// The row-gradient slot of every row held (4 bytes), and the batch-sized maps that
-        /// de-duplicate the ids requested (at most 4 slots of 16 bytes per id of a step).
+        /// Each held table's row-gradient slot map (8 bytes a pair, at least twice the ids a step
+        /// brings it), and the batch-sized maps that de-duplicate the ids requested (at most 4
+        /// slots of 16 bytes per id of a step).
         public var workspaceBytes = 0
         /// Dynamic tables' key maps: per row held, its key, last use and use count
         /// (`DynamicTableRule.bytesPerRow`) and its admission counters (shared by the tables
@@ -80,8 +82,10 @@ public struct PlacementReport: Sendable {
                     if table.isDynamic && c == 0 {
                         loads[r].dynamicMapBytes += held * (DynamicTableRule.bytesPerRow + DynamicTableRule.sketchCountersPerRow)
                     }
-                    loads[r].workspaceBytes += 4 * held
                     let ids = localBatch * (t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample)
+                    // An owner's gradient takes every rank's ids of the table at most.
+                    let stepIDs = configuration.training.batchSize * (t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample)
+                    if held > 0 { loads[r].workspaceBytes += 8 * SparseRowGradient.slotMapPairs(capacity: stepIDs) }
                     switch table.placement {
                     case .replicated:
                         // Row gradients go to every other rank.

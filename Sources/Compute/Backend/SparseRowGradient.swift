@@ -38,10 +38,15 @@ public final class SparseRowGradient: @unchecked Sendable {
         Int(truncatingIfNeeded: (UInt64(UInt32(truncatingIfNeeded: row)) &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
     }
 
-    private static func freeSlotMap(_ backend: any ComputeBackend, capacity: Int) -> DeviceBuffer<Int32> {
+    /// The pairs of the slot map of a gradient of `capacity` rows: the power of two at least twice it.
+    public static func slotMapPairs(capacity: Int) -> Int {
         var pairs = 2
         while pairs < 2 * capacity { pairs *= 2 }
-        let map = backend.makeIndices(2 * pairs)
+        return pairs
+    }
+
+    private static func freeSlotMap(_ backend: any ComputeBackend, capacity: Int) -> DeviceBuffer<Int32> {
+        let map = backend.makeIndices(2 * slotMapPairs(capacity: capacity))
         backend.fill(map.whole, with: -1)
         return map
     }
