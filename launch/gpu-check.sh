@@ -4,8 +4,8 @@
 # from the bundle (launch/bundle.sh puts it at recsys-dist/gpu-check), in the current folder:
 #   1. the GPUs the driver lists (no driver: its one-line error, exit 1);
 #   2. every backend operation on cuda against the CPU backend on random inputs (check-backend);
-#   3. the quickstart for 200 steps on cuda next to cpu: the losses of its 10-step windows within
-#      1e-4 relative (fp32, TF32 off);
+#   3. the quickstart for 200 steps on cuda next to cpu, with fp32 tables and with bf16 tables: the
+#      losses of its 10-step windows within 1e-4 relative (fp32 products, TF32 off);
 #   4. bench of DLRM "small" and of the MLPerf DLRM (embedding dimension 128, bottom 13-512-256-128,
 #      top 1024-1024-512-256-1, 26 tables of MLPERF_ROWS rows, batch 65,536) in fp32, TF32 and
 #      bf16, with the fraction of the GEMM peak the MLPs reach;
@@ -46,10 +46,13 @@ step "every backend operation on cuda against cpu"
 echo "$(grep -c '^ok' check-backend.log) operations match"
 grep -v '^ok' check-backend.log
 
-step "quickstart, $steps steps, cpu and cuda"
-for backend in cpu cuda; do
-    "$run" train "${quickstart[@]}" --set training.backend=$backend --set checkpoint.run_name=gpu-check-$backend \
-        > quickstart-$backend.json 2> quickstart-$backend.log || { status=1; tail -n 3 quickstart-$backend.log; }
+step "quickstart, $steps steps, cpu and cuda, with fp32 and with bf16 tables"
+for tables in fp32 bf16; do
+    for backend in cpu cuda; do
+        name=quickstart-$backend$([ $tables = bf16 ] && echo -bf16-tables || true)
+        "$run" train "${quickstart[@]}" --set training.backend=$backend --set model.table_precision=$tables \
+            --set checkpoint.run_name=gpu-check-$backend-$tables > $name.json 2> $name.log || { status=1; tail -n 3 $name.log; }
+    done
 done
 
 step "bench: DLRM small and the MLPerf DLRM in fp32, TF32 and bf16"
@@ -93,18 +96,21 @@ summary = {"devices": open("devices.txt").read().strip().splitlines(), "failed":
 check = last_json("check-backend.json")
 summary["check_backend"] = check and {"failed": check["failed"], "operations": len(check["operations"]),
                                       "differences": [o for o in check["operations"] if not o["passed"]]}
-cpu, cuda = last_json("quickstart-cpu.json"), last_json("quickstart-cuda.json")
-if cpu and cuda and cpu["losses"] and len(cpu["losses"]) == len(cuda["losses"]):
-    # The mean training loss of every 10-step window (training.log_every).
-    worst = max(abs(a - b) / abs(a) for a, b in zip(cpu["losses"], cuda["losses"]))
-    summary["quickstart"] = {"steps": cpu["steps"], "windows": len(cpu["losses"]), "worst_relative_difference": worst,
-                             "within_1e-4": worst <= 1e-4, "auc_cpu": cpu.get("auc"), "auc_cuda": cuda.get("auc"),
-                             "samples_per_second_cpu": cpu.get("samples_per_second"),
-                             "samples_per_second_cuda": cuda.get("samples_per_second")}
-    summary["failed"] |= worst > 1e-4
-else:
-    summary["quickstart"] = None
-    summary["failed"] = True
+# The quickstart on cpu and cuda, with fp32 tables and with bf16 tables (the device draws the
+# CPU's stochastic rounding, so the two train alike too).
+for key, suffix in [("quickstart", ""), ("quickstart_bf16_tables", "-bf16-tables")]:
+    cpu, cuda = last_json(f"quickstart-cpu{suffix}.json"), last_json(f"quickstart-cuda{suffix}.json")
+    if cpu and cuda and cpu["losses"] and len(cpu["losses"]) == len(cuda["losses"]):
+        # The mean training loss of every 10-step window (training.log_every).
+        worst = max(abs(a - b) / abs(a) for a, b in zip(cpu["losses"], cuda["losses"]))
+        summary[key] = {"steps": cpu["steps"], "windows": len(cpu["losses"]), "worst_relative_difference": worst,
+                        "within_1e-4": worst <= 1e-4, "auc_cpu": cpu.get("auc"), "auc_cuda": cuda.get("auc"),
+                        "samples_per_second_cpu": cpu.get("samples_per_second"),
+                        "samples_per_second_cuda": cuda.get("samples_per_second")}
+        summary["failed"] |= worst > 1e-4
+    else:
+        summary[key] = None
+        summary["failed"] = True
 # Dense peaks from NVIDIA's data sheets (TFLOP/s: fp32 on CUDA cores, TF32 and bf16 on tensor cores).
 peaks = {"H200": (67, 495, 989), "H100": (67, 495, 989), "A100": (19.5, 156, 312), "L40S": (91.6, 183, 362)}
 device = " ".join(summary["devices"])

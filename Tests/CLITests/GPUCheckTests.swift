@@ -40,8 +40,10 @@ import TestSupport
         #expect(summary["failed"] as? Bool == false)
         let check = try #require(summary["check_backend"] as? [String: Any])
         #expect(check["failed"] as? Int == 0 && (check["operations"] as? Int ?? 0) >= 35)
-        let quickstart = try #require(summary["quickstart"] as? [String: Any])
-        #expect(quickstart["windows"] as? Int == 2 && quickstart["within_1e-4"] as? Bool == true, "\(quickstart)")
+        for key in ["quickstart", "quickstart_bf16_tables"] {
+            let quickstart = try #require(summary[key] as? [String: Any])
+            #expect(quickstart["windows"] as? Int == 2 && quickstart["within_1e-4"] as? Bool == true, "\(key): \(quickstart)")
+        }
         let bench = try #require(summary["bench"] as? [String: [String: Any]])
         #expect(Set(bench.keys) == Set(["small", "mlperf"].flatMap { model in ["fp32", "tf32", "bf16"].map { "bench-\(model)-\($0)" } }))
         #expect(bench.values.allSatisfy { ($0["samples_per_second"] as? Double ?? 0) > 0 && ($0["mlp_tflops"] as? Double ?? 0) > 0 })
