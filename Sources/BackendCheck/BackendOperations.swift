@@ -258,7 +258,7 @@ public enum BackendOperations {
     /// from 100 on; Adagrad and Adam once with fp32 state and once with bf16 state.
     static let bfloat16Updates: @Sendable (OperationInputs) -> [(String, OperationResult)] = { inputs in
         let backend = inputs.backend, d = 7, rows: [Int32] = (0..<17).map { Int32($0 * 7 % 50) }
-        let gradient = SparseRowGradient(backend: backend, tableRowCount: 50, dimension: d, capacity: rows.count)
+        let gradient = SparseRowGradient(backend: backend, dimension: d, capacity: rows.count)
         gradient.begin(contributions: rows.count)
         gradient.rowIDs.slice(0, rows.count).copy(from: rows)
         backend.copy(inputs.floats(rows.count * d).whole, to: gradient.values.slice(0, rows.count * d))
@@ -428,7 +428,7 @@ public enum BackendOperations {
         let sums = inputs.floats(50, in: 0...1), first = inputs.floats(50 * d), second = inputs.floats(50 * d, in: 0...1)
         var results: [(String, OperationResult)] = []
         for (name, pooling) in [("sum", Pooling.sum), ("mean", .mean)] {
-            let gradient = SparseRowGradient(backend: backend, tableRowCount: 50, dimension: d, capacity: 4)
+            let gradient = SparseRowGradient(backend: backend, dimension: d, capacity: 4)
             let bags = inputs.bags(rows: 301, tableRows: 50), more = inputs.bags(rows: 7, tableRows: 50)
             let outputGradient = inputs.floats(301 * 9)
             gradient.begin(contributions: bags.idCount + more.idCount)
@@ -461,8 +461,8 @@ public enum BackendOperations {
         backend.gatherRows(tables, pairs: pairBuffer.whole, count: count, dimension: d, into: gathered.whole)
         backend.scatterAddRows(values.whole, pairs: pairBuffer.whole, count: count, scale: -0.5, into: tables, dimension: d)
         backend.gatherRows(tables, pairs: pairBuffer.whole, count: 0, dimension: d, into: gathered.whole)
-        let gradients = [SparseRowGradient(backend: backend, tableRowCount: 30, dimension: d, capacity: count), nil,
-                         SparseRowGradient(backend: backend, tableRowCount: 25, dimension: d, capacity: count)]
+        let gradients = [SparseRowGradient(backend: backend, dimension: d, capacity: count), nil,
+                         SparseRowGradient(backend: backend, dimension: d, capacity: count)]
         gradients.forEach { $0?.begin(contributions: count) }
         backend.accumulateRowGradients(values.whole, pairs: pairBuffer.whole, count: count, into: gradients, firstRows: [10, 0, 0])
         let results = [("gathered", OperationResult.floats(gathered.toArray())), ("first table", .floats(first.toArray())),

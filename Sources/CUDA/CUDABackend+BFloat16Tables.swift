@@ -8,7 +8,7 @@ extension CUDABackend {
     public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
                               output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
         guard bags.rows > 0 else { return }
-        precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
+        checkBags(bags)
         precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
         run("embedding_bags_bf16", items: bags.rows * dimension, argument(table), .int32(Int32(dimension)), argument(bags.ids),
             argument(bags.offsets), .int64(bags.rows), argument(output), .int64(outputStride), .int32(pooling == .mean ? 1 : 0))
@@ -16,7 +16,7 @@ extension CUDABackend {
 
     public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>) {
         guard bags.rows > 0 else { return }
-        precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
+        checkBags(bags)
         precondition(bags.rows <= output.count, "embeddingBagsAddingScalars: output outside its slice")
         run("embedding_bags_add_scalars_bf16", items: bags.rows, argument(table), argument(bags.ids), argument(bags.offsets),
             .int64(bags.rows), argument(output))

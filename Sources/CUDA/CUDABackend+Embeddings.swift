@@ -9,7 +9,8 @@ import Compute
 /// contribution is added into its row's entry. Entries come in no particular order; each row's
 /// sum is the same.
 extension CUDABackend {
-    private func checkBags(_ bags: EmbeddingBags) {
+    /// Refuses bags whose offsets or ids lie outside their slices.
+    func checkBags(_ bags: EmbeddingBags) {
         precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
     }
 

@@ -14,8 +14,8 @@ import TestSupport
     }
 
     /// A gradient of `rows` (local rows, in this order) with `values` (dimension each).
-    static func gradient(_ backend: any ComputeBackend, tableRows: Int, dimension: Int, rows: [Int32], values: [Float]) -> SparseRowGradient {
-        let gradient = SparseRowGradient(backend: backend, tableRowCount: tableRows, dimension: dimension, capacity: rows.count)
+    static func gradient(_ backend: any ComputeBackend, dimension: Int, rows: [Int32], values: [Float]) -> SparseRowGradient {
+        let gradient = SparseRowGradient(backend: backend, dimension: dimension, capacity: rows.count)
         gradient.begin(contributions: rows.count)
         gradient.rowIDs.slice(0, rows.count).copy(from: rows)
         gradient.values.slice(0, values.count).copy(from: values)
@@ -70,7 +70,7 @@ import TestSupport
         let table = backend.makeBuffer(UInt16.self, count: rows * d)
         func run(order: [Int32], seed: UInt64, firstRow: Int = 0) -> [UInt16] {
             table.copy(from: Array(repeating: BFloat16.nearest(to: 1.5), count: rows * d))
-            let gradient = Self.gradient(backend, tableRows: rows, dimension: d, rows: order,
+            let gradient = Self.gradient(backend, dimension: d, rows: order,
                                          values: Array(repeating: 0.3 * ulp, count: rows * d))
             backend.sparseSGD(gradient, table: table.whole, learningRate: 1,
                               rounding: StochasticRounding(seed: seed, firstRow: firstRow))
@@ -112,7 +112,7 @@ import TestSupport
         let touched: [Int32] = [9, 2, 31, 0, 17, 39]
         var random = TestRandom(seed: 8)
         let values = (0..<(touched.count * d)).map { _ in Float(random.generator.nextNormal() * 0.05) }
-        let g = Self.gradient(backend, tableRows: rows, dimension: d, rows: touched, values: values)
+        let g = Self.gradient(backend, dimension: d, rows: touched, values: values)
         let rounding = StochasticRounding(runSeed: 1, step: 3, table: "embeddings/table0", firstRow: 0)
         // The fp32 reference's state, and the bf16 table's (fp32 or bf16), from the same bf16-exact values.
         let initial = (0..<(rows * d)).map { BFloat16.widen(BFloat16.nearest(to: Float($0 % 7) * 0.013 + 0.001)) }

@@ -7,7 +7,6 @@
 public final class SparseRowGradient: @unchecked Sendable {
     public let backend: any ComputeBackend
     public let dimension: Int
-    public let tableRowCount: Int
     public private(set) var rowIDs: DeviceBuffer<Int32>
     public private(set) var values: DeviceBuffer<Float>
     /// The row-to-slot map while accumulating: an open-addressed hash table of (row, slot) pairs,
@@ -17,10 +16,9 @@ public final class SparseRowGradient: @unchecked Sendable {
     /// Distinct rows touched so far (kept on the host by the accumulating operations).
     public var rowCount = 0
 
-    public init(backend: any ComputeBackend, tableRowCount: Int, dimension: Int, capacity: Int) {
+    public init(backend: any ComputeBackend, dimension: Int, capacity: Int) {
         self.backend = backend
         self.dimension = dimension
-        self.tableRowCount = tableRowCount
         rowIDs = backend.makeIndices(max(capacity, 1))
         values = backend.makeFloats(max(capacity, 1) * dimension)
         slotMap = Self.freeSlotMap(backend, capacity: max(capacity, 1))

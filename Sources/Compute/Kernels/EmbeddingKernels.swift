@@ -155,8 +155,8 @@ struct RowGradientAccumulator {
     let dimension: Int
     var rowCount: Int
 
-    /// The entry of `row`, created (its gradient zero when `zeroed`, else left for the caller to
-    /// write) on first use; `isNew` says which.
+    /// The entry of `row`, created on first use (`isNew`: its gradient is left for the caller to
+    /// start).
     @inline(__always)
     mutating func entry(of row: Int) -> (slot: Int, isNew: Bool) {
         var pair = SparseRowGradient.slotHome(of: row, mask: mask)

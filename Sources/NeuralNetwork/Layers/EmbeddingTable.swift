@@ -50,7 +50,7 @@ public final class EmbeddingTable: @unchecked Sendable {
         self.isReplica = isReplica
         self.wholeTableRowCount = wholeTableRowCount ?? rowCount
         storage = StoredValues(backend: backend, count: rowCount * dimension, precision: precision)
-        gradient = SparseRowGradient(backend: backend, tableRowCount: rowCount, dimension: dimension, capacity: batchCapacity)
+        gradient = SparseRowGradient(backend: backend, dimension: dimension, capacity: batchCapacity)
     }
 
     public var precision: TablePrecision { storage.precision }
