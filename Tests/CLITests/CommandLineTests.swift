@@ -32,7 +32,7 @@ import Training
         """
 
     func writeConfig(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-\(UUID().uuidString).yaml").path
+        let path = ScratchFolder.path("recsys-cli", suffix: ".yaml")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -161,7 +161,7 @@ extension CommandLineTests {
     /// `data.multi_hot_sizes` makes one-hot data multi-hot for training and for `evaluate`: the
     /// scored samples carry bags of the configured sizes; a list of the wrong length is refused.
     @Test func multiHotSizesReachTrainingAndEvaluation() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-multihot-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-cli-multihot")
         let path = try writeConfig(Self.smallConfig)
         let train = try BinaryRunner.run(["train", "--config", path, "--set", "data.multi_hot_sizes=[3, 1, 5]",
                                           "--set", "checkpoint.directory=\(folder)", "--set", "checkpoint.run_name=m",
@@ -183,7 +183,7 @@ extension CommandLineTests {
     }
 
     @Test func evaluateScoresTheSavedModelAsTrainDid() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-ckpt-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-cli-ckpt")
         let path = try writeConfig(Self.smallConfig)
         let train = try BinaryRunner.run(["train", "--config", path, "--format", "json", "--set", "checkpoint.directory=\(folder)",
                                           "--set", "checkpoint.run_name=small", "--set", "checkpoint.save_final=true"])

@@ -6,7 +6,8 @@ import TestSupport
 /// of a small file, the attributes' CRC recomputed so the checksum holds) made `evaluate` scan
 /// instead of refusing. The checkpoint is a real one, rewritten with h5py.
 @Suite(.serialized) struct CraftedCheckpointTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-crafted-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-crafted")
+    var folder: String { scratch.path }
 
     /// Rewrites `dense.h5`'s shard list with `rewrite` (Python over the list's lines) and
     /// recomputes `state_crc32c` over the attributes as recsys-dist does.

@@ -54,7 +54,7 @@ import TestSupport
     @Test(.enabled(if: sampleIsPresent, "../shared/data/criteo_kaggle/train_head10k.txt is absent: skipped"),
           arguments: [[], ["model.table_rows=dynamic", "model.dynamic_tables.capacity=20000"]])
     func preprocessedRecordsTrainLikeTheRawFile(tables: [String]) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-records-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-records")
         let config = "\(Self.configFolder)/wide-deep-criteo-sample.yaml"
         let model = tables.flatMap { ["--set", $0] }
         let preprocess = try BinaryRunner.run(["preprocess", "--config", config, "--set", "data.path=\(Self.samplePath)",
@@ -78,7 +78,7 @@ import TestSupport
     }
 
     @Test func aBadLineStopsTrainingWithFileAndLineOrIsSkipped() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-bad-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-bad")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var lines = Self.generatedLines(400)
         lines[122] = lines[122].replacingOccurrences(of: "00000", with: "zz000")
@@ -109,7 +109,7 @@ import TestSupport
 extension CriteoDataTests {
     /// `evaluate --data FILE` scores a whole file in the config's format, on 1 and on 2 ranks.
     @Test func evaluateScoresADataFileAcrossRanks() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-evaldata-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-evaldata")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         func lines(_ count: Int, offset: Int) -> String {
             (0..<count).map { n in

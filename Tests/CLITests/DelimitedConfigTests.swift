@@ -6,7 +6,8 @@ import TestSupport
 /// CRLF, quoted fields, columns named by the header, no dense columns, and table_count and
 /// dense_features left to the schema.
 @Suite(.serialized) struct DelimitedConfigTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-csv-cli-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-csv-cli")
+    var folder: String { scratch.path }
 
     func write() throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -87,7 +88,7 @@ import TestSupport
         try relative.write(toFile: config, atomically: true, encoding: .utf8)
         let trained = try BinaryRunner.run(["train", "--config", config], workingDirectory: folder)
         try #require(trained.status == 0, "\(trained.standardError)")
-        let elsewhere = FileManager.default.temporaryDirectory.path
+        let elsewhere = BinaryRunner.scratchFolder.path
         let evaluated = try BinaryRunner.run(["evaluate", "--checkpoint", "\(folder)/checkpoints/csv/latest"], workingDirectory: elsewhere)
         #expect(evaluated.status == 0, "\(evaluated.standardError)")
 

@@ -4,7 +4,8 @@ import TestSupport
 
 /// A diverging run never saves NaN weights and never trains on in silence (issue 10, item 3).
 @Suite(.serialized) struct DivergenceTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-diverge-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-diverge")
+    var folder: String { scratch.path }
 
     func train(_ overrides: [String]) throws -> BinaryRunner.Output {
         let path = folder + "/c.yaml"
@@ -46,7 +47,7 @@ import TestSupport
 /// for the step to end.
 @Suite struct SecondSignalTests {
     @Test func aSecondSignalStopsAtOnce() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-signal-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-signal")
         // Generating 1,000,000 samples takes seconds in a debug build: both signals land after
         // MPI's start-up (which takes signals for itself), 100 ms apart (within the data's
         // generation), so the second one ends the process before any step ends. Closer together

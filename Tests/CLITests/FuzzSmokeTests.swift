@@ -7,7 +7,7 @@ import TestSupport
 @Suite struct FuzzSmokeTests {
     @Test func seededMutationFuzzingFindsNoCrash() throws {
         let fuzzer = URL(fileURLWithPath: BinaryRunner.binaryPath).deletingLastPathComponent().appendingPathComponent("recsys-dist-fuzz").path
-        let seeds = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-fuzz-seeds-\(UUID().uuidString)").path
+        let seeds = ScratchFolder.path("recsys-fuzz-seeds")
         let written = try BinaryRunner.run(executable: fuzzer, ["--write-seeds", seeds])
         try #require(written.status == 0, "\(written.standardError)")
         let output = try BinaryRunner.run(executable: fuzzer, [seeds, "5", "7"], timeout: 120)

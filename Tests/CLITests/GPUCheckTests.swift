@@ -9,7 +9,7 @@ import TestSupport
     let script = TestPaths.packageRoot + "/launch/gpu-check.sh"
 
     func outputFolder() throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-gpu-check-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-gpu-check")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         return folder
     }

@@ -5,7 +5,8 @@ import TestSupport
 /// `generate`: Criteo-shaped click logs whose bytes do not depend on the number of ranks writing
 /// them, gzip or plain, that train to an AUC below the planted model's.
 @Suite(.serialized) struct GenerateTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-generate-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-generate")
+    var folder: String { scratch.path }
     static let small = Array(repeating: "60", count: 26).joined(separator: ",")
 
     func generate(ranks: Int, into name: String, lines: Int, _ extra: [String] = []) throws -> [String: Any] {

@@ -5,7 +5,7 @@ import TestSupport
 /// What a job under mpirun prints (issue 10, items 11 and 12).
 @Suite(.serialized) struct JobOutputTests {
     func config() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-output-\(UUID().uuidString).yaml").path
+        let path = ScratchFolder.path("recsys-output", suffix: ".yaml")
         try (CommandLineTests.smallConfig + "\nrun:\n  record: false\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

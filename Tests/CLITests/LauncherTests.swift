@@ -25,7 +25,7 @@ import TestSupport
     /// (issue 29, item 25): mpirun itself never sees the SIGINT (OpenMPI would end the ranks a
     /// second or two later, part-way through this 1 GB checkpoint); the ranks get SIGUSR1.
     @Test func ctrlCToTheLauncherSavesTheCheckpoint() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-stop-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-stop")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try """
             model: {architecture: dlrm, embedding_dimension: 16, table_count: 2, table_rows: [2500000, 2500000], bottom_mlp: [16, 16], top_mlp: [16, 1]}
@@ -63,7 +63,7 @@ import TestSupport
     /// Called from another folder with a config path relative to it, the launcher reads that
     /// config and writes its outputs there (issue 10, item 23).
     @Test func localLauncherRunsInTheCallersFolder() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-launch-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-launch")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "\(Self.root)/configs/quickstart.yaml", toPath: "\(folder)/q.yaml")
         let output = try BinaryRunner.run(

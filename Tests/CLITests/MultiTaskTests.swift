@@ -32,7 +32,8 @@ import TestSupport
           save_final: true
         """
 
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-tasks-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-tasks")
+    var folder: String { scratch.path }
 
     func configPath() throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

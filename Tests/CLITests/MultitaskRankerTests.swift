@@ -9,7 +9,8 @@ import TestSupport
 /// `inspect` read the model; the ONNX export has
 /// one output per task and scores as recsys-dist does.
 @Suite(.serialized) struct MultitaskRankerTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-rankers-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-rankers")
+    var folder: String { scratch.path }
 
     func configPath(_ architecture: String) throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -7,7 +7,8 @@ import TestSupport
 /// negative — through every path that reads delimited text (`train`, `preprocess`, `evaluate
 /// --data`); then the friction items, each named by number where it is tested.
 @Suite(.serialized) struct NothingSilentTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-label-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-label")
+    var folder: String { scratch.path }
 
     /// id,click,site,device,hour with a header; `emptyLabelLine` (a data line number) has no label,
     /// every 10th line no device.

@@ -8,7 +8,8 @@ import TestSupport
 /// probabilities at most 1e-5 and the AUC equal to 4 decimals.
 @Suite(.serialized) struct OnnxExportTests {
     static let root = TestPaths.packageRoot
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-onnx-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-onnx")
+    var folder: String { scratch.path }
 
     struct Scores {
         let samples: Int

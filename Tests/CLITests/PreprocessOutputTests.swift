@@ -6,7 +6,8 @@ import TestSupport
 /// output folder as it was, a folder holding other files is refused, and a new output replaces
 /// a previous one whole (no stale `index.json` beside new records).
 @Suite(.serialized) struct PreprocessOutputTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-output-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-output")
+    var folder: String { scratch.path }
 
     /// A DLRM config over 2,000 generated Criteo lines.
     func write() throws -> String {

@@ -6,7 +6,8 @@ import TestSupport
 /// refused at start, and an id beyond its table is an error naming the file and record, never
 /// a memory access.
 @Suite(.serialized) struct RecordValidationTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-records-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-records")
+    var folder: String { scratch.path }
 
     /// Preprocesses 400 generated Criteo lines for 26 tables of 1,000 rows; returns the config.
     func preprocessed() throws -> String {

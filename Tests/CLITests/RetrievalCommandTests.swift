@@ -10,7 +10,8 @@ import TestSupport
 /// `index`, `evaluate --index` and `retrieve` over FAISS indexes giving the same lists.
 @Suite(.serialized) struct RetrievalCommandTests {
     static let root = TestPaths.packageRoot
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-retrieval-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-retrieval")
+    var folder: String { scratch.path }
 
     /// user, item, timestamp: 60 users with 12 interactions each, 9 of them (the last among them)
     /// in the category `user % 6` (items 0...89), 3 any item; and the items' file, item and

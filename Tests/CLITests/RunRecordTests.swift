@@ -8,7 +8,7 @@ import TestSupport
     static let root = TestPaths.packageRoot
 
     func trainRecorded(_ extra: [String] = []) throws -> (json: [String: Any], folder: String) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-runs-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-runs")
         let config = folder + ".yaml"
         try CommandLineTests.smallConfig.replacingOccurrences(of: "checkpoint:\n  save_final: false", with: """
             checkpoint:

@@ -6,7 +6,8 @@ import TestSupport
 /// held-out list are the same bytes; the shards hold the records one process writes to a single
 /// file, in order, and train to the same losses.
 @Suite(.serialized) struct ShardedPreprocessingTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-shards-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-shards")
+    var folder: String { scratch.path }
 
     /// A DLRM config reading `paths`; written to its own file each time.
     func write(_ paths: [String]) throws -> String {

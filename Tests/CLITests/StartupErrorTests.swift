@@ -4,7 +4,8 @@ import TestSupport
 
 /// Mistakes found at start, each one line naming the file, key or figures (issue 10, item 24).
 @Suite(.serialized) struct StartupErrorTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-startup-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-startup")
+    var folder: String { scratch.path }
 
     func write(_ text: String, _ name: String) throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

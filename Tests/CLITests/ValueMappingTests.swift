@@ -7,7 +7,8 @@ import TestSupport
 /// and checkpoints keep the mapping they were made with, so raw data scored or trained further
 /// against them is read as they were.
 @Suite(.serialized) struct ValueMappingTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-mapping-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-mapping")
+    var folder: String { scratch.path }
 
     /// id,click,site,device,hour: every 10th line has no device, hours below 6 fall in the first
     /// bucket.

@@ -161,7 +161,7 @@ import TestSupport
     /// file there and needs no NVRTC.
     @Test func kernelsLoadFromTheCacheWithoutNVRTC() throws {
         guard let (device, nvrtc) = try EmulatedDevice.open() else { return }
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-ptx-\(UUID().uuidString)").path
+        let cache = ScratchFolder.path("recsys-ptx")
         var compilations = 0
         _ = try CUDAKernels(device: device, nvrtc: { compilations += 1; return nvrtc }, cacheFolder: cache)
         let files = try FileManager.default.contentsOfDirectory(atPath: cache).sorted()

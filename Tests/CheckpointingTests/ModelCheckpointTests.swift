@@ -14,7 +14,7 @@ import TestSupport
     }
 
     static func temporaryDirectory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-ckpt-\(UUID().uuidString)").path
+        let path = ScratchFolder.path("recsys-ckpt")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

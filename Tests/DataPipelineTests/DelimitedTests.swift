@@ -2,10 +2,11 @@ import Compute
 import DataPipeline
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct DelimitedTests {
     func folder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-csv-\(UUID().uuidString)").path
+        let path = ScratchFolder.path("recsys-csv")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -2,6 +2,7 @@ import Compute
 import DataPipeline
 import Foundation
 import Testing
+import TestSupport
 
 /// Hour, weekday, buckets and integers as categorical features (issue 10, item 17).
 @Suite struct DerivedFeatureTests {
@@ -54,7 +55,7 @@ import Testing
 
     /// The row a one-line file with `text` in column 1 gets for `feature`, through the reader.
     func rows(_ text: String, _ feature: DerivedFeature, mapping: Int = CategoricalRows.currentMapping) throws -> Int {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-derived-\(UUID().uuidString).csv").path
+        let path = ScratchFolder.path("recsys-derived", suffix: ".csv")
         try "1,\(text)\n".write(toFile: path, atomically: true, encoding: .utf8)
         let schema = DelimitedSchema(delimiter: 44, hasHeader: false, label: .init(index: 0), labelRule: nil, dense: [],
                                      categorical: [.derived(.init(index: 1), feature)], joins: [])

@@ -1,6 +1,7 @@
 import DataPipeline
 import Foundation
 import Testing
+import TestSupport
 
 /// Progress of passes over data files: every line counted, the bytes of the file on disk (of
 /// the compressed file for .gz) by the end, lines only once the interval has passed, and the
@@ -8,7 +9,7 @@ import Testing
 @Suite struct ReadProgressTests {
     @Test(arguments: [false, true])
     func readersReportTheFileBytesAndLines(compressed: Bool) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-progress-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-progress")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let text = (0..<20_000).map { "line \($0)\tsome\tfields" }.joined(separator: "\n") + "\n"
         var path = "\(folder)/lines.txt"

@@ -2,10 +2,11 @@ import Compute
 import DataPipeline
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct RecordFileTests {
     static func temporaryFolder() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-data-\(UUID().uuidString)").path
+        let path = ScratchFolder.path("recsys-data")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -6,7 +6,8 @@ import TestSupport
 /// The checkpoint folder through the command line (issue 10, items 7 to 9): one writer at a
 /// time, unusable folders found at start, a full disk leaves the previous checkpoint.
 @Suite(.serialized) struct CheckpointFolderTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-folder-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-folder")
+    var folder: String { scratch.path }
 
     func config(checkpoints: String? = nil) throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -21,7 +22,7 @@ import TestSupport
     /// Whether this process may mount a tmpfs (tried once, on a folder of its own).
     static let canMountTmpfs: Bool = {
         guard getuid() == 0 else { return false }
-        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-mount-probe-\(UUID().uuidString)").path
+        let probe = ScratchFolder.path("recsys-mount-probe")
         guard (try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)) != nil,
               let mounted = try? BinaryRunner.run(executable: "/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]),
               mounted.status == 0 else { return false }

@@ -6,7 +6,8 @@ import TestSupport
 /// 10, 21, 22 and 23), through the command line; the windows of items 21 and 23 forced open by
 /// the debug build's hooks (a slowed open, a rank killed after its files).
 @Suite(.serialized) struct CheckpointLineageTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-lineage-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-lineage")
+    var folder: String { scratch.path }
     var run: String { "\(folder)/runs/r" }
 
     /// 16 steps of DLRM, a checkpoint every 4 (all kept) and at the end.

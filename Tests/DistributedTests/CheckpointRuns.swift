@@ -5,7 +5,8 @@ import TestSupport
 /// Training runs of the built binary on `MultiRankTrainingTests.config`, on 1 rank or N under
 /// mpirun, their checkpoints in a folder of their own: what the checkpoint and backend suites run.
 struct CheckpointRuns {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-resume-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-resume")
+    var folder: String { scratch.path }
 
     func config() throws -> String {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

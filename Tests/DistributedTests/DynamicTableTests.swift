@@ -7,7 +7,8 @@ import TestSupport
 /// 1, 2 and 3 ranks, resume bit for bit, and a checkpoint of 2 ranks resumes on 3; `evaluate`
 /// gives unseen ids the default row; h5dump reads the keys the checkpoint holds.
 @Suite(.serialized) struct DynamicTableTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-dynamic-\(UUID().uuidString)").path
+    let scratch = ScratchFolder("recsys-dynamic")
+    var folder: String { scratch.path }
 
     /// Tables 0, 2 and 4 dynamic: 256 rows in buckets of 16 for 1,500 distinct ids each.
     func config() throws -> String {

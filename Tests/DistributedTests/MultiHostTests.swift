@@ -46,7 +46,7 @@ import TestSupport
             return
         }
 
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-hosts-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-hosts")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // The launch agent a cluster would give (ssh there): run the command inside the host's namespace.
         let agent = "\(folder)/agent.sh"

@@ -62,7 +62,7 @@ import TestSupport
     }
 
     func train(ranks: Int, _ overrides: [String]) throws -> Result {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-mpi-\(UUID().uuidString).yaml").path
+        let path = ScratchFolder.path("recsys-mpi", suffix: ".yaml")
         try Self.config.write(toFile: path, atomically: true, encoding: .utf8)
         let arguments = ["train", "--config", path, "--format", "json", "--fingerprints"] + overrides.flatMap { ["--set", $0] }
         let output = ranks == 1 ? try BinaryRunner.run(arguments) : try MPIRunner.run(ranks: ranks, arguments)
@@ -260,7 +260,7 @@ import TestSupport
     }
 
     @Test func aKilledRankEndsTheJobQuickly() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-kill-\(UUID().uuidString).yaml").path
+        let path = ScratchFolder.path("recsys-kill", suffix: ".yaml")
         try Self.config.write(toFile: path, atomically: true, encoding: .utf8)
         let started = Date()
         // Long enough that the job is still training when one rank is killed.
@@ -290,7 +290,7 @@ import TestSupport
     }
 
     @Test func aFailingRankAbortsTheJobWithItsMessage() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-fail-\(UUID().uuidString).yaml").path
+        let path = ScratchFolder.path("recsys-fail", suffix: ".yaml")
         try Self.config.write(toFile: path, atomically: true, encoding: .utf8)
         let output = try MPIRunner.run(ranks: 2, ["train", "--config", path, "--set", "model.architecture=wide_deep",
                                                   "--set", "training.optimizer.algorithm=sgd",

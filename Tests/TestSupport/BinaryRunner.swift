@@ -20,7 +20,7 @@ public enum BinaryRunner {
 
     /// The working folder of the binaries the tests run.
     public static let scratchFolder: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cli-\(UUID().uuidString)")
+        let url = URL(fileURLWithPath: ScratchFolder.path("recsys-cli"))
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }()
@@ -47,7 +47,7 @@ public enum BinaryRunner {
         let out = Pipe()
         // stderr goes to a file, stdout through a pipe read to the end before waiting, so the
         // child never blocks on a full pipe.
-        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-stderr-\(UUID().uuidString)")
+        let errorPath = URL(fileURLWithPath: ScratchFolder.path("recsys-stderr"))
         _ = FileManager.default.createFile(atPath: errorPath.path, contents: nil)
         let errorFile = try FileHandle(forWritingTo: errorPath)
         defer { try? FileManager.default.removeItem(at: errorPath) }

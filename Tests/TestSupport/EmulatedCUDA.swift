@@ -21,7 +21,7 @@ public enum EmulatedCUDA {
     }
 
     /// The PTX cache of this test run (not the user's).
-    static let cacheFolder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-ptx-\(UUID().uuidString)").path
+    static let cacheFolder = ScratchFolder.path("recsys-ptx")
 
     /// The variables that put a run's `cuda` backend on the emulated device, or nil without NVRTC.
     public static var environment: [String: String]? {

@@ -125,7 +125,7 @@ import Training
     /// A missing config, a folder, a YAML error and a file that is no config each get one line
     /// that says why, echoing no line of the file (items 17 and 33).
     @Test func unreadableAndForeignConfigFilesAreNamedWithoutEcho() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-foreign-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-foreign")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         func message(_ path: String) -> String {
             do { _ = try ConfigurationLoader.load(path: path); return "no error" } catch { return "\(error)" }
@@ -271,7 +271,7 @@ import Training
     }
 
     @Test func includeMergesSectionsKeyByKey() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-include-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-include")
         try FileManager.default.createDirectory(atPath: folder + "/base", withIntermediateDirectories: true)
         try Self.minimal.write(toFile: folder + "/base/b.yaml", atomically: true, encoding: .utf8)
         try "include: base/b.yaml\ntraining:\n  batch_size: 32\n".write(toFile: folder + "/top.yaml", atomically: true, encoding: .utf8)
@@ -287,7 +287,7 @@ import Training
     /// A file including itself through `./` (issue 29, item 32) is one short error, not a chain
     /// of ever longer paths.
     @Test func anIncludeCycleThroughDotPathsIsOneShortError() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recsys-cycle-\(UUID().uuidString)").path
+        let folder = ScratchFolder.path("recsys-cycle")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try "include: ./d.yaml\n".write(toFile: folder + "/d.yaml", atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError("\(folder)/d.yaml: key 'include': ./d.yaml includes itself")) {
