@@ -2,7 +2,8 @@
 # `bench` against the PyTorch reference (`torch_dlrm.py` of the shared benchmarks), interleaved in
 # the same minutes, as the README's speed figures are measured: each round runs this build, then
 # (with --baseline BIN) another build of recsys-dist, then PyTorch, alternating the order every
-# round; prints every round's samples/s and the medians, with this build's ratio to each.
+# round; prints every round's samples/s with this build's ratio to each in that round, then the
+# medians, with the ratio of the medians and the median of the rounds' ratios.
 #   launch/bench-vs-reference.sh --model dlrm --precision bf16 [--threads 2] [--rounds 3] [--baseline /tmp/base/recsys-dist]
 # PyTorch comes from $TORCH_PYTHON (default /tmp/torch-venv/bin/python; make it with
 # `python3 -m venv /tmp/torch-venv && /tmp/torch-venv/bin/pip install numpy scikit-learn torch`) and
@@ -58,7 +59,7 @@ fi
 runs=(this)
 [ -z "$baseline" ] || runs+=(baseline)
 runs+=(pytorch)
-declare -A figures
+declare -A figures ratios current
 echo "$model, $precision, $threads thread(s), $rounds rounds (samples/s)"
 for ((round = 1; round <= rounds; round++)); do
     order=("${runs[@]}")
@@ -67,7 +68,14 @@ for ((round = 1; round <= rounds; round++)); do
     for name in "${order[@]}"; do
         value=$(run "$name")
         figures[$name]+="$value "
+        current[$name]=$value
         line+="  $name $value"
+    done
+    # This build against each other in the same round: the machine's drift between rounds cancels.
+    for name in "${runs[@]:1}"; do
+        ratio=$(python3 -c "print(f'{${current[this]} / ${current[$name]}:.2f}')")
+        ratios[$name]+="$ratio "
+        line+="  (${ratio}x $name)"
     done
     echo "$line"
 done
@@ -76,6 +84,6 @@ this=$(median "${figures[this]}")
 summary="medians: this $this"
 for name in "${runs[@]:1}"; do
     other=$(median "${figures[$name]}")
-    summary+=", $name $other ($(python3 -c "print(f'{$this / $other:.2f}')")x)"
+    summary+=", $name $other ($(python3 -c "print(f'{$this / $other:.2f}')")x; median of the rounds' ratios $(median "${ratios[$name]}")x)"
 done
 echo "$summary"
