@@ -7,28 +7,16 @@ import Compute
 extension CUDABackend {
     public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, dimension: Int,
                               output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
-        guard bags.rows > 0 else { return }
-        checkBags(bags)
-        precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
-        run("embedding_bags_bf16", items: bags.rows * dimension, argument(table), .int32(Int32(dimension)), argument(bags.ids),
-            argument(bags.offsets), .int64(bags.rows), argument(output), .int64(outputStride), .int32(pooling == .mean ? 1 : 0))
+        poolBags(bags, table: table, dimension: dimension, output: output, outputStride: outputStride, pooling: pooling)
     }
 
     public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<UInt16>, output: DeviceSlice<Float>) {
-        guard bags.rows > 0 else { return }
-        checkBags(bags)
-        precondition(bags.rows <= output.count, "embeddingBagsAddingScalars: output outside its slice")
-        run("embedding_bags_add_scalars_bf16", items: bags.rows, argument(table), argument(bags.ids), argument(bags.offsets),
-            .int64(bags.rows), argument(output))
+        addScalarBags(bags, table: table, output: output)
     }
 
     public func gatherRows(_ tables: [ShardRows<UInt16>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                            into output: DeviceSlice<UInt16>) {
-        guard count > 0 else { return }
-        precondition(2 * count <= pairs.count && count * dimension <= output.count, "gatherRows: count outside the slices")
-        let bases = rowBases(tables, dimension: dimension)
-        run("gather_rows_bf16", items: count * dimension, argument(bases.whole), argument(pairs), .int64(count),
-            .int32(Int32(dimension)), argument(output))
+        gatherStoredRows(tables, pairs: pairs, count: count, dimension: dimension, into: output)
     }
 
     public func sparseSGD(_ gradient: SparseRowGradient, table: DeviceSlice<UInt16>, learningRate: Float,

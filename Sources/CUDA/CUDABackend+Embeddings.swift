@@ -14,21 +14,36 @@ extension CUDABackend {
         precondition(bags.rows < bags.offsets.count && bags.idCount <= bags.ids.count, "embedding bags outside their slices")
     }
 
+    /// The kernel `name` for a table storing `Value`: its `_bf16` twin for rows stored in bf16.
+    func kernel<Value>(_ name: String, for _: Value.Type) -> String { Value.self == UInt16.self ? name + "_bf16" : name }
+
     public func embeddingBags(_ bags: EmbeddingBags, table: DeviceSlice<Float>, dimension: Int,
                               output: DeviceSlice<Float>, outputStride: Int, pooling: Pooling) {
-        guard bags.rows > 0 else { return }
-        checkBags(bags)
-        precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
-        run("embedding_bags", items: bags.rows * dimension, argument(table), .int32(Int32(dimension)), argument(bags.ids),
-            argument(bags.offsets), .int64(bags.rows), argument(output), .int64(outputStride), .int32(pooling == .mean ? 1 : 0))
+        poolBags(bags, table: table, dimension: dimension, output: output, outputStride: outputStride, pooling: pooling)
     }
 
     public func embeddingBagsAddingScalars(_ bags: EmbeddingBags, table: DeviceSlice<Float>, output: DeviceSlice<Float>) {
+        addScalarBags(bags, table: table, output: output)
+    }
+
+    /// `embeddingBags` over a table of either stored precision.
+    func poolBags<Value>(_ bags: EmbeddingBags, table: DeviceSlice<Value>, dimension: Int, output: DeviceSlice<Float>,
+                         outputStride: Int, pooling: Pooling) {
+        guard bags.rows > 0 else { return }
+        checkBags(bags)
+        precondition((bags.rows - 1) * outputStride + dimension <= output.count, "embeddingBags: output outside its slice")
+        run(kernel("embedding_bags", for: Value.self), items: bags.rows * dimension, argument(table), .int32(Int32(dimension)),
+            argument(bags.ids), argument(bags.offsets), .int64(bags.rows), argument(output), .int64(outputStride),
+            .int32(pooling == .mean ? 1 : 0))
+    }
+
+    /// `embeddingBagsAddingScalars` over a table of either stored precision.
+    func addScalarBags<Value>(_ bags: EmbeddingBags, table: DeviceSlice<Value>, output: DeviceSlice<Float>) {
         guard bags.rows > 0 else { return }
         checkBags(bags)
         precondition(bags.rows <= output.count, "embeddingBagsAddingScalars: output outside its slice")
-        run("embedding_bags_add_scalars", items: bags.rows, argument(table), argument(bags.ids), argument(bags.offsets),
-            .int64(bags.rows), argument(output))
+        run(kernel("embedding_bags_add_scalars", for: Value.self), items: bags.rows, argument(table), argument(bags.ids),
+            argument(bags.offsets), .int64(bags.rows), argument(output))
     }
 
     public func embeddingBagsScatterAdd(_ bags: EmbeddingBags, gradient: DeviceSlice<Float>, gradientStride: Int,
@@ -86,11 +101,17 @@ extension CUDABackend {
 
     public func gatherRows(_ tables: [ShardRows<Float>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
                            into output: DeviceSlice<Float>) {
+        gatherStoredRows(tables, pairs: pairs, count: count, dimension: dimension, into: output)
+    }
+
+    /// `gatherRows` from tables of either stored precision, the rows copied as stored.
+    func gatherStoredRows<Value>(_ tables: [ShardRows<Value>?], pairs: DeviceSlice<Int32>, count: Int, dimension: Int,
+                                 into output: DeviceSlice<Value>) {
         guard count > 0 else { return }
         precondition(2 * count <= pairs.count && count * dimension <= output.count, "gatherRows: count outside the slices")
         let bases = rowBases(tables, dimension: dimension)
-        run("gather_rows", items: count * dimension, argument(bases.whole), argument(pairs), .int64(count), .int32(Int32(dimension)),
-            argument(output))
+        run(kernel("gather_rows", for: Value.self), items: count * dimension, argument(bases.whole), argument(pairs), .int64(count),
+            .int32(Int32(dimension)), argument(output))
     }
 
     public func scatterAddRows(_ values: DeviceSlice<Float>, pairs: DeviceSlice<Int32>, count: Int, scale: Float,

@@ -82,9 +82,10 @@ public struct PlacementReport: Sendable {
                     if table.isDynamic && c == 0 {
                         loads[r].dynamicMapBytes += held * (DynamicTableRule.bytesPerRow + DynamicTableRule.sketchCountersPerRow)
                     }
-                    let ids = localBatch * (t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample)
+                    let idsPerBag = t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample
+                    let ids = localBatch * idsPerBag
                     // An owner's gradient takes every rank's ids of the table at most.
-                    let stepIDs = configuration.training.batchSize * (t < multiHotSizes.count ? multiHotSizes[t] : idsPerSample)
+                    let stepIDs = configuration.training.batchSize * idsPerBag
                     if held > 0 { loads[r].workspaceBytes += 8 * SparseRowGradient.slotMapPairs(capacity: stepIDs) }
                     switch table.placement {
                     case .replicated:

@@ -1,5 +1,3 @@
-import CIntrinsics
-
 /// The host addresses of one feature's bags (CSR): sample b owns `ids[offsets[b] ..< offsets[b + 1]]`.
 struct HostBags {
     let ids: UnsafeMutablePointer<Int32>
@@ -62,7 +60,7 @@ enum EmbeddingKernels {
         let ids = bags.ids, offsets = bags.offsets
         // Prefetching stops at the range's last id.
         let idCount = Int(offsets[rows.upperBound]), firstID = Int(offsets[rows.lowerBound])
-        for k in firstID..<min(firstID &+ prefetchDistance, idCount) { recsys_prefetch(w + Int(ids[k]) &* dimension) }
+        for k in firstID..<min(firstID &+ prefetchDistance, idCount) { Kernels.prefetch(w + Int(ids[k]) &* dimension) }
         for b in rows {
             let out = output + b &* outputStride
             let start = Int(offsets[b]), end = Int(offsets[b &+ 1])
@@ -71,7 +69,7 @@ enum EmbeddingKernels {
                 continue
             }
             for k in start..<end {
-                if k &+ prefetchDistance < idCount { recsys_prefetch(w + Int(ids[k &+ prefetchDistance]) &* dimension) }
+                if k &+ prefetchDistance < idCount { Kernels.prefetch(w + Int(ids[k &+ prefetchDistance]) &* dimension) }
                 let row = w + Int(ids[k]) &* dimension
                 if k == start {
                     Value.copy(row, to: out, count: dimension)
@@ -93,7 +91,7 @@ enum EmbeddingKernels {
         for b in 0..<bags.rows {
             var sum: Float = 0
             for k in Int(offsets[b])..<Int(offsets[b &+ 1]) {
-                if k &+ prefetchDistance < idCount { recsys_prefetch(w + Int(ids[k &+ prefetchDistance])) }
+                if k &+ prefetchDistance < idCount { Kernels.prefetch(w + Int(ids[k &+ prefetchDistance])) }
                 sum += w[Int(ids[k])].widened
             }
             output[b] += sum
@@ -126,7 +124,7 @@ enum EmbeddingKernels {
             rowBases[Int(pairs[2 &* j])].unsafelyUnwrapped + Int(pairs[2 &* j &+ 1]) &* dimension
         }
         for j in 0..<count {
-            if j &+ prefetchDistance < count { recsys_prefetch(row(j &+ prefetchDistance)) }
+            if j &+ prefetchDistance < count { Kernels.prefetch(row(j &+ prefetchDistance)) }
             (output + j &* dimension).update(from: row(j), count: dimension)
         }
     }

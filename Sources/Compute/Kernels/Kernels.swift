@@ -74,7 +74,7 @@ public enum Kernels {
 
     /// Hints that the cache line at `address` will be read soon (a random embedding row).
     @inlinable
-    public static func prefetch(_ address: UnsafePointer<Float>) { recsys_prefetch(address) }
+    public static func prefetch<Value>(_ address: UnsafePointer<Value>) { recsys_prefetch(address) }
 
     /// Hints that the cache line at `address` will be written soon.
     @inlinable
